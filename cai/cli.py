@@ -1,0 +1,286 @@
+"""The `cai` command line (DESIGN.md, "CLI" — the command names and options are a contract).
+
+Exit codes: 0 success, 2 user error (one line per problem, no traceback), 1 internal error.
+`cai --verbose ...` shows tracebacks. Heavy libraries (torch, TRL, faiss) are imported inside the
+commands that need them, so `cai --help` and validation stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from cai.errors import UserError
+
+STAGE_ISSUE = {
+    "generate": "the critique-revise loop (`cai generate`: teachers, SFT data, preference pairs)",
+    "score": "claim checking (`cai score`: offline/NLI/teacher checkers)",
+    "train": "training (`cai train`: SFT, preference model, PPO/DPO/GRPO/RLOO)",
+    "answer": "evidence-linked answers (`cai answer`)",
+    "audit": "the audit report (`cai audit`)",
+    "review": "the reviewer UI (`cai review`)",
+    "eval": "faithfulness evaluation (`cai eval`)",
+}
+
+
+def not_available(command: str) -> None:
+    raise UserError(f"not available yet: {STAGE_ISSUE[command]} is not built in this version of cai")
+
+
+class CaiGroup(click.Group):
+    """Maps exceptions to exit codes: UserError → 2 (one line each), anything else → 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except UserError as e:
+            if ctx.params.get("verbose"):
+                traceback.print_exc()
+            for line in e.lines():
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(2)
+        except BrokenPipeError:  # `cai ... | head`: the reader left; not an error of ours
+            sys.stderr.close()
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as e:  # noqa: BLE001 — last-resort boundary of the program
+            if ctx.params.get("verbose"):
+                traceback.print_exc()
+            msg = " ".join(f"{type(e).__name__}: {e}".split())
+            click.echo(f"internal error: {msg} (rerun with `cai --verbose` for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(name="cai", cls=CaiGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="cai", prog_name="cai")
+def cli(verbose: bool) -> None:
+    """cai: constitution-driven critique-revise data, hybrid rewards and evidence-linked answers.
+
+    \b
+    Typical flow:
+      cai ingest examples/corpus --index runs/index
+      cai generate examples/quickstart/generate.yaml
+      cai train examples/quickstart/train.yaml
+    """
+
+
+def config_epilog(stage: str) -> str:
+    """`--help` text for a stage's config keys, from the pydantic field descriptions."""
+    from cai.config import STAGES, describe_fields
+
+    rows = [r for r in describe_fields(STAGES[stage]) if r[0] != "stage"]
+    width = max(len(k) for k, _, _ in rows) + 2
+    lines = ["\b", "Config keys (in CONFIG.yaml, or as key=value on the command line):"]
+    for key, default, desc in rows:
+        shown = "required" if default == "required" else f"default: {default}"
+        lines.append(f"  {key.ljust(width)}{desc} [{shown}]")
+    lines += ["", "\b", f"`cai config template {stage}` prints a documented YAML file with these keys."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ sources
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory (created if missing).")
+@click.option("--embed-model", default=None, help="sentence-transformers model id or path (default: the offline MiniLM).")
+@click.option("--remove-missing", is_flag=True, help="Remove documents from the index whose files are no longer given.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, remove_missing: bool, quiet: bool) -> None:
+    """Ingest PDF/HTML/TXT/MD files or folders into an index: pages, sentences, chunks, embeddings."""
+    from rag.ingest import ingest as run_ingest
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"not found: {', '.join(missing)} (give files or folders to ingest)")
+    report = run_ingest(list(paths), index_dir, embed_model=embed_model, remove_missing=remove_missing, progress=not quiet)
+    click.echo(report.summary())
+    if not report.ok():
+        raise UserError(f"nothing was ingested into {index_dir}: see the reasons above")
+
+
+@cli.command()
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory built by `cai ingest`.")
+@click.argument("query")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {doc_id, page, score, text, locator}.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True, help="Retrieval mode.")
+@click.option("--no-route", is_flag=True, help="Do not steer the query to documents it names.")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help="Metadata filter: doc_id, company, fiscal_year, form (repeatable).")
+def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool, filters: tuple[str, ...]) -> None:
+    """Search an index; prints hits with their locators."""
+    from rag.retrieve import Retriever
+
+    parsed = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep:
+            raise UserError(f"--filter {f!r}: expected KEY=VALUE, e.g. --filter fiscal_year=2023")
+        parsed[key] = int(value) if key == "fiscal_year" and value.isdigit() else value
+    hits = Retriever.open(index_dir).search(query, k=k, mode=mode, filters=parsed or None, route=not no_route)
+    if as_json:
+        click.echo(json.dumps([h.model_dump(mode="json") for h in hits], ensure_ascii=False, indent=2))
+        return
+    for rank, h in enumerate(hits, 1):
+        text = " ".join(h.text.split())
+        click.echo(f"{rank}. [{h.locator}] score={h.score:.4f}\n   {text[:300]}{'…' if len(text) > 300 else ''}")
+
+
+# ------------------------------------------------------------------------------------- constitution
+@cli.group()
+def constitution() -> None:
+    """Validate and inspect constitution files."""
+
+
+@constitution.command("validate")
+@click.argument("files", nargs=-1, required=True)
+def constitution_validate(files: tuple[str, ...]) -> None:
+    """Validate constitution files (and their parents); report every error at once."""
+    from cai.constitution import validate_files
+
+    errors = validate_files(list(files))
+    if errors:
+        raise UserError(errors)
+    click.echo(f"ok: {len(files)} constitution file(s) valid")
+
+
+@constitution.command("show")
+@click.argument("name_or_file")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved constitution as JSON.")
+def constitution_show(name_or_file: str, as_json: bool) -> None:
+    """Print the resolved rules (after `extends`) with where each comes from."""
+    from cai.constitution import load_constitution
+
+    c = load_constitution(name_or_file)
+    if as_json:
+        click.echo(json.dumps({**c.model_dump(mode="json"), "sha256": c.content_hash()}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{c.name} v{c.version}  ({' → '.join(c.chain)})  sha256 {c.content_hash()[:16]}")
+    click.echo(" ".join(c.description.split()))
+    click.echo(f"\nrules ({len(c.rules)}):")
+    for r in c.rules:
+        checks = ", ".join(r.checks.enabled()) or "none"
+        click.echo(f"- {r.id}  [{r.severity}, weight {r.weight:g}]  from {r.origin}")
+        click.echo(f"    principle: {' '.join(r.principle.split())}")
+        click.echo(f"    checks: {checks}" + (f"; examples: {len(r.examples)}" if r.examples else ""))
+    click.echo(f"\ncomparison principles ({len(c.comparison_principles)}):")
+    for p in c.comparison_principles:
+        click.echo(f"- {p.id} (weight {p.weight:g}) from {p.origin}: {' '.join(p.principle.split())}")
+
+
+# ------------------------------------------------------------------------------------------- config
+@cli.group()
+def config() -> None:
+    """Validate stage configs and print documented templates."""
+
+
+@config.command("validate")
+@click.argument("config_file", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option("--stage", type=click.Choice(["generate", "train", "eval"]), default=None, help="Stage (default: the file's `stage:` key, else inferred).")
+def config_validate(config_file: Path, overrides: tuple[str, ...], stage: str | None) -> None:
+    """Validate a stage config (with optional key=value overrides); report every error at once."""
+    from cai.config import load_config
+
+    cfg = load_config(config_file, list(overrides), stage=stage)
+    click.echo(f"ok: {config_file} is a valid '{cfg.stage}' config")
+
+
+@config.command("template")
+@click.argument("stage", type=click.Choice(["generate", "train", "eval"]))
+def config_template(stage: str) -> None:
+    """Print a documented YAML config for STAGE (every key, its default and description)."""
+    from cai.config import render_template
+
+    click.echo(render_template(stage), nl=False)
+
+
+# ------------------------------------------------------------------------------------------- stages
+def _load_stage_config(stage: str, config_file: Path, overrides: tuple[str, ...]):
+    from cai.config import load_config
+
+    return load_config(config_file, list(overrides), stage=stage)
+
+
+@cli.command(epilog=config_epilog("generate"))
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue a killed run in RUN_DIR.")
+@click.option("--dry-run", type=click.IntRange(1), default=None, metavar="N", help="Run N questions without writing a run; print prompts and token counts.")
+def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None, dry_run: int | None) -> None:
+    """Critique and revise drafts against retrieved sources under a constitution."""
+    _load_stage_config("generate", config_file, overrides)
+    not_available("generate")
+
+
+@cli.command()
+@click.argument("input_file", metavar="INPUT.jsonl", type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help="Retrieve sources for rows without inline sources.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output JSONL (default: stdout).")
+@click.option("--checker", default="offline", show_default=True, help="offline | nli | teacher.")
+def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: str) -> None:
+    """Check each answer's claims against its sources; one verdict per row and per claim."""
+    not_available("score")
+
+
+@cli.command(epilog=config_epilog("train"))
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from the last checkpoint of RUN_DIR.")
+def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) -> None:
+    """Train a policy on a generate run: SFT → preference model → PPO (or DPO/GRPO/RLOO)."""
+    _load_stage_config("train", config_file, overrides)
+    not_available("train")
+
+
+@cli.command()
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory built by `cai ingest`.")
+@click.option("--policy", default=None, help="HF model id or path (default: the grounded teacher).")
+@click.option("--adapter", type=click.Path(path_type=Path), default=None, help="LoRA adapter directory from `cai train`.")
+@click.option("--json", "as_json", is_flag=True, help="Print claims with locators, quotes, verdicts and scores.")
+@click.argument("question")
+def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: bool, question: str) -> None:
+    """Answer a question from the index; every claim verified and cited before delivery."""
+    not_available("answer")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output HTML (default: RUN_DIR/report.html).")
+def audit(run_dir: Path, out: Path | None) -> None:
+    """Write a self-contained HTML audit report of a generate run."""
+    not_available("audit")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (another host needs a token).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+def review(run_dir: Path, host: str, port: int) -> None:
+    """Serve the reviewer UI for a run (decisions stored in RUN_DIR)."""
+    not_available("review")
+
+
+@cli.command("eval", epilog=config_epilog("eval"))
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+def eval_(config_file: Path, overrides: tuple[str, ...]) -> None:
+    """Measure the faithfulness of policies or answer files on held-out questions."""
+    _load_stage_config("eval", config_file, overrides)
+    not_available("eval")
+
+
+def main() -> None:
+    cli(prog_name="cai")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

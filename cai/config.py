@@ -1,0 +1,361 @@
+"""Stage configs: one pydantic model per stage, loaded from YAML with `key=value` overrides.
+
+Field descriptions are the single source of `cai <stage> --help` and of `cai config template`.
+Relative paths are resolved against the current working directory (as torchtune and accelerate
+do), and the resolved config written into each run directory holds absolute paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cai.errors import ErrorItem, UserError
+from cai.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------- generate
+class Endpoint(_Section):
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    model: str | None = Field(None, description="Model name at this endpoint (default: teacher.model).")
+    api_key_env: str | None = Field(None, description="Environment variable holding this endpoint's API key (default: teacher.api_key_env).")
+
+
+class TeacherConfig(_Section):
+    backend: Literal["grounded", "openai", "hf"] = Field("grounded", description="grounded (offline, deterministic, no weights) | openai (any OpenAI-compatible server) | hf (local transformers model).")
+    model: str | None = Field(None, description="Model name (openai) or HF id/path (hf). Not used by grounded.")
+    endpoints: list[Endpoint] = Field(default_factory=list, description="openai: one or more endpoints; requests go to the one with the fewest in flight.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable with the API key (the key itself never goes in a config).")
+    max_concurrency: int = Field(8, ge=1, le=1024, description="Teacher calls in flight at once.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-call timeout in seconds.")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts/unparseable output, with exponential backoff and jitter.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature for teacher calls.")
+    max_tokens: int = Field(1024, ge=1, description="Max new tokens per teacher call.")
+    budget_usd: float | None = Field(None, gt=0, description="Stop cleanly when the estimated cost reaches this (needs cost_per_1k_tokens).")
+    cost_per_1k_tokens: dict[str, float] | None = Field(None, description="Cost table, e.g. {input: 0.0005, output: 0.0015}.")
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> TeacherConfig:
+        if self.backend == "openai" and not self.endpoints:
+            raise ValueError("teacher.backend 'openai' needs at least one entry in teacher.endpoints (base_url)")
+        if self.backend == "hf" and not self.model:
+            raise ValueError("teacher.backend 'hf' needs teacher.model (a HF model id or local path)")
+        if self.budget_usd is not None and not self.cost_per_1k_tokens:
+            raise ValueError("teacher.budget_usd needs teacher.cost_per_1k_tokens to estimate cost")
+        return self
+
+
+class RetrievalConfig(_Section):
+    k: int = Field(5, ge=1, le=100, description="Source chunks retrieved per question.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid (dense + BM25, RRF-fused) | dense | bm25.")
+    route: bool = Field(True, description="Steer questions naming a company, form or fiscal period to matching documents.")
+
+
+class LoopConfig(_Section):
+    max_rounds: int = Field(2, ge=1, le=10, description="Critique-revise rounds at most; stops early when no rule is violated.")
+    principles: Literal["all"] | int = Field("all", description="'all' applicable rules each round, or N rules sampled per round (seeded).")
+
+
+class JudgeConfig(_Section):
+    enabled: bool = Field(False, description="Also label pairs with an AI judge under sampled comparison principles.")
+    n_principles: int = Field(2, ge=1, description="Comparison principles sampled per pair.")
+    both_orders: bool = Field(True, description="Judge in both orders to cancel position bias; inconsistent pairs are dropped.")
+    min_confidence: float = Field(0.6, ge=0.5, le=1, description="Drop pairs whose soft label is below this.")
+
+
+class GenerateConfig(_Section):
+    """`cai generate`: critique-revise over retrieved sources → SFT data and preference pairs."""
+
+    stage: Literal["generate"] = Field("generate", description="Which stage this config is for.")
+    questions: Path = Field(description="JSONL of {id, question, answer?: draft, metadata?}.")
+    index: Path = Field(description="Index directory built by `cai ingest`.")
+    constitution: str = Field("faithfulness", description="Shipped constitution name or path to a YAML file.")
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig, description="The teacher model.")
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig, description="Source retrieval.")
+    loop: LoopConfig = Field(default_factory=LoopConfig, description="The critique-revise loop.")
+    judge: JudgeConfig = Field(default_factory=JudgeConfig, description="AI preference judging (RLAIF).")
+    limit: int | None = Field(None, ge=1, description="Process only the first N questions.")
+    seed: int = Field(0, description="Seed for principle sampling and judging order.")
+    runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
+    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+
+    def input_paths(self) -> dict[str, Path]:
+        return {"questions": self.questions}
+
+    def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        out = []
+        if not self.questions.is_file():
+            out.append((("questions",), f"file not found: {self.questions}"))
+        if not self.index.is_dir():
+            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+        return out
+
+
+# ------------------------------------------------------------------------------------------- train
+class LoraConfig(_Section):
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules to adapt.")
+
+
+class PolicyConfig(_Section):
+    model: str = Field(description="HF causal LM id or local path; the smoke config builds a tiny one.")
+    lora: LoraConfig | None = Field(default_factory=LoraConfig, description="LoRA adapter (null: full fine-tuning).")
+    load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit (needs a GPU and bitsandbytes).")
+
+
+class OptimConfig(_Section):
+    epochs: float = Field(1.0, gt=0, description="Epochs over the stage's data.")
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")
+    batch_size: int = Field(8, ge=1, description="Per-device batch size.")
+    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
+    max_length: int = Field(1024, ge=16, description="Max tokens per example (longer sources are truncated first).")
+
+
+class RewardModelConfig(OptimConfig):
+    model: str | None = Field(None, description="Preference model base (default: the offline MiniLM encoder).")
+
+
+class RLConfig(OptimConfig):
+    max_new_tokens: int = Field(128, ge=1, description="Tokens generated per rollout.")
+    kl_coef: float = Field(0.05, ge=0, description="KL penalty coefficient (initial value when adaptive).")
+    target_kl: float | None = Field(None, gt=0, description="Adaptive KL controller target (null: fixed coefficient).")
+
+
+_STAGE_ORDER = {"sft": 0, "reward": 1, "ppo": 2, "dpo": 2, "grpo": 2, "rloo": 2}
+
+
+class TrainConfig(_Section):
+    """`cai train`: SFT → preference model → PPO (or DPO/GRPO/RLOO) on a generate run."""
+
+    stage: Literal["train"] = Field("train", description="Which stage this config is for.")
+    data: Path = Field(description="A `cai generate` run directory (sft.jsonl, preferences.jsonl).")
+    policy: PolicyConfig = Field(description="The policy to train.")
+    stages: list[Literal["sft", "reward", "ppo", "dpo", "grpo", "rloo"]] = Field(["sft", "reward", "ppo"], description="Stages in order: sft → reward → one of ppo|dpo|grpo|rloo.")
+    sft: OptimConfig = Field(default_factory=OptimConfig, description="Supervised fine-tuning on sft.jsonl.")
+    reward: RewardModelConfig = Field(default_factory=RewardModelConfig, description="Preference model on preferences.jsonl.")
+    rl: RLConfig = Field(default_factory=RLConfig, description="The RL / preference-optimisation stage.")
+    report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"], description="Metric sinks (jsonl always on).")
+    seed: int = Field(0, description="Random seed.")
+    runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
+    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+
+    @field_validator("stages")
+    @classmethod
+    def _ordered(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one stage")
+        if len(set(v)) != len(v):
+            raise ValueError("a stage is listed twice")
+        if [_STAGE_ORDER[s] for s in v] != sorted(_STAGE_ORDER[s] for s in v):
+            raise ValueError("stages must run in the order sft → reward → ppo|dpo|grpo|rloo")
+        if sum(_STAGE_ORDER[s] == 2 for s in v) > 1:
+            raise ValueError("choose one of ppo, dpo, grpo, rloo")
+        return v
+
+    def input_paths(self) -> dict[str, Path]:
+        return {"data": self.data}
+
+    def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        if not self.data.is_dir():
+            return [(("data",), f"run directory not found: {self.data} (run `cai generate` first)")]
+        return []
+
+
+# -------------------------------------------------------------------------------------------- eval
+class EvalTarget(_Section):
+    name: str = Field(description="Label in the comparison table, e.g. 'base', 'sft', 'ppo'.")
+    policy: str | None = Field(None, description="HF model id/path to answer with.")
+    adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train`.")
+    answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvalTarget:
+        if (self.policy is None) == (self.answers is None):
+            raise ValueError("give exactly one of policy or answers")
+        return self
+
+
+class EvalConfig(_Section):
+    """`cai eval`: faithfulness of policies or answer files on held-out questions."""
+
+    stage: Literal["eval"] = Field("eval", description="Which stage this config is for.")
+    questions: Path = Field(description="JSONL of held-out questions.")
+    index: Path = Field(description="Index directory built by `cai ingest`.")
+    targets: list[EvalTarget] = Field(min_length=1, description="Policies or answer files to compare.")
+    checker: Literal["offline", "nli", "teacher"] = Field("offline", description="Claim checker.")
+    seed: int = Field(0, description="Random seed.")
+    runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
+    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+
+    def input_paths(self) -> dict[str, Path]:
+        return {"questions": self.questions}
+
+    def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        out = []
+        if not self.questions.is_file():
+            out.append((("questions",), f"file not found: {self.questions}"))
+        if not self.index.is_dir():
+            out.append((("index",), f"index directory not found: {self.index}"))
+        return out
+
+
+STAGES: dict[str, type[BaseModel]] = {"generate": GenerateConfig, "train": TrainConfig, "eval": EvalConfig}
+StageConfig = GenerateConfig | TrainConfig | EvalConfig
+
+
+# ----------------------------------------------------------------------------------------- loading
+CLI = "<command line>"
+
+
+def parse_override(arg: str, position: int) -> tuple[list[str], Any]:
+    """`teacher.backend=openai` → (['teacher', 'backend'], 'openai'). Values are YAML-typed:
+    `3` is an int, `true` a bool, `[a, b]` a list; quote to force a string."""
+    key, sep, raw = arg.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UserError(ErrorItem(CLI, 1, position, f"override '{arg}' is not key=value (e.g. teacher.backend=openai)"))
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> set[tuple[str, ...]]:
+    """Set each override into `data` (in place); returns the overridden paths."""
+    paths = set()
+    for i, arg in enumerate(overrides, start=1):
+        keys, value = parse_override(arg, i)
+        node = data
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                node[k] = {}
+            node = node[k]
+        node[keys[-1]] = value
+        paths.add(tuple(keys))
+    return paths
+
+
+def infer_stage(doc: YamlDoc, explicit: str | None) -> str:
+    """The stage named by `stage:` (or `explicit`), else the one whose required keys are present."""
+    data = doc.data
+    named = explicit or data.get("stage")
+    if named is not None:
+        if named not in STAGES:
+            line, col = doc.where(("stage",))
+            raise UserError(ErrorItem(doc.file, line, col, f"unknown stage '{named}'{suggest(str(named), list(STAGES))} (one of {', '.join(STAGES)})", field="stage"))
+        return named
+    if "targets" in data:
+        return "eval"
+    if "data" in data or "policy" in data or "stages" in data:
+        return "train"
+    if "questions" in data or "teacher" in data:
+        return "generate"
+    raise UserError(ErrorItem(doc.file, 1, 1, f"cannot tell which stage this config is for: add `stage: {' | '.join(STAGES)}`", field="stage"))
+
+
+def _resolve_paths(model: BaseModel) -> None:
+    """Make every Path field absolute (in place), so the resolved config is self-contained."""
+    for name, value in model:
+        if isinstance(value, Path):
+            setattr(model, name, value.expanduser().absolute())
+        elif isinstance(value, BaseModel):
+            _resolve_paths(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, BaseModel):
+                    _resolve_paths(item)
+
+
+def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: str | None = None, check_paths: bool = True):
+    """Load, override, validate a stage config. Raises UserError listing every problem."""
+    doc = load_yaml(path)
+    overridden = apply_overrides(doc.data, overrides or [])
+    name = infer_stage(doc, stage)
+    model_cls = STAGES[name]
+    doc.data.setdefault("stage", name)
+    if doc.data["stage"] != name:
+        line, col = doc.where(("stage",))
+        raise UserError(ErrorItem(doc.file, line, col, f"this command runs stage '{name}' but the config says '{doc.data['stage']}'", field="stage"))
+    try:
+        config = model_cls.model_validate(doc.data)
+    except ValidationError as e:
+        items = validation_items(doc, e, model_cls)
+        raise UserError([_blame_override(i, overridden) for i in items]) from None
+    if check_paths:
+        problems = config.path_problems()
+        if problems:
+            items = []
+            for p, msg in problems:
+                line, col = doc.where(p)
+                items.append(_blame_override(ErrorItem(doc.file, line, col, msg, field=".".join(p)), overridden))
+            raise UserError(items)
+    _resolve_paths(config)
+    return config
+
+
+def _blame_override(item: ErrorItem, overridden: set[tuple[str, ...]]) -> ErrorItem:
+    """An error on a key given as key=value is reported against the command line."""
+    if item.field and any(item.field == ".".join(p) or item.field.startswith(".".join(p) + ".") for p in overridden):
+        return ErrorItem(CLI, 1, 1, item.message + " (from a key=value override)", field=item.field)
+    return item
+
+
+def config_to_yaml(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# ------------------------------------------------------------------------------------ documentation
+def describe_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, default, description) for every leaf field, for `--help` and templates."""
+    rows = []
+    for name, f in model.model_fields.items():
+        key = f"{prefix}{name}"
+        nested = model_in(f.annotation)
+        if nested is not None and not _is_list(f.annotation):
+            rows += describe_fields(nested, key + ".")
+            continue
+        default = "required" if f.is_required() else _show_default(f.get_default(call_default_factory=True))
+        rows.append((key, default, f.description or ""))
+    return rows
+
+
+def _is_list(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", None) is list
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, Path):
+        value = str(value)
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def render_template(stage: str) -> str:
+    """A documented YAML config for `stage`, every key commented with its description."""
+    model = STAGES[stage]
+    lines = [f"# {model.__doc__.strip().splitlines()[0]}"]
+    open_sections: list[str] = []
+    for key, default, desc in describe_fields(model):
+        *sections, leaf = key.split(".")
+        common = 0
+        while common < min(len(sections), len(open_sections)) and sections[common] == open_sections[common]:
+            common += 1
+        for depth in range(common, len(sections)):
+            lines.append(f"{'  ' * depth}{sections[depth]}:")
+        open_sections = sections
+        indent = "  " * len(sections)
+        value = "" if default == "required" else f" {default}"
+        note = "  (required)" if default == "required" else ""
+        lines.append(f"{indent}# {desc}{note}")
+        lines.append(f"{indent}{leaf}:{value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,239 @@
+"""Load YAML with line numbers, and turn pydantic errors into `file:line:col` messages.
+
+PyYAML's `safe_load` forgets where values came from; pydantic reports paths like
+`rules.2.severity`. Users need the YAML line. We compose the node graph once (PyYAML keeps marks
+on nodes), convert it to plain data, and keep a map from each path to its line/column. No
+well-kept library maps pydantic locations back to YAML marks, hence this small module.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from cai.errors import ErrorItem, UserError
+
+MAX_YAML_BYTES = 2 * 1024 * 1024  # constitutions and configs are small; refuse a runaway file
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDoc:
+    """Plain data from a YAML file plus where each value (and each key) sits in the file."""
+
+    file: str
+    data: Any
+    value_marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def value_at(self, path: Path_) -> Any:
+        node = self.data
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, col) of `path`, falling back to the nearest known ancestor."""
+        marks = self.key_marks if key else self.value_marks
+        p = tuple(path)
+        while p:
+            if p in marks:
+                return marks[p]
+            if not key and p in self.key_marks:
+                return self.key_marks[p]
+            p = p[:-1]
+        return self.value_marks.get((), (1, 1))
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Node graph → plain python, recording marks. Duplicate keys are errors (YAML allows them
+    silently; a duplicated rule field would otherwise shadow the first one)."""
+
+    def __init__(self, file: str):
+        self.doc = YamlDoc(file=file, data=None)
+        self.errors: list[ErrorItem] = []
+        self._ctor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.doc.value_marks[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            self._ctor.flatten_mapping(node)  # resolve `<<` merge keys like safe_load does
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._ctor.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    line, col = _mark(key_node)
+                    self.errors.append(ErrorItem(self.doc.file, line, col, "keys must be plain scalars"))
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    line, col = _mark(key_node)
+                    self.errors.append(ErrorItem(self.doc.file, line, col, "duplicate key", field=key))
+                self.doc.key_marks[path + (key,)] = _mark(key_node)
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._ctor.construct_object(node, deep=True)
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UserError(ErrorItem(label, 1, 1, "file not found")) from None
+    if path.is_dir():
+        raise UserError(ErrorItem(label, 1, 1, "is a directory, expected a YAML file"))
+    if size > MAX_YAML_BYTES:
+        raise UserError(
+            ErrorItem(label, 1, 1, f"file is {size / 1e6:.1f} MB; YAML inputs are limited to "
+                      f"{MAX_YAML_BYTES // (1024 * 1024)} MB — is this the right file?")
+        )
+    raw = path.read_bytes()
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw[:nul].count(b"\n") + 1
+        raise UserError(ErrorItem(label, line, 1, "binary content (NUL byte): not a YAML text file"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UserError(ErrorItem(label, line, 1, f"not valid UTF-8 (byte {e.start}); save the file as UTF-8")) from None
+
+
+def load_yaml(path: Path | str, *, label: str | None = None) -> YamlDoc:
+    """Read one YAML mapping with marks. Raises UserError (located) on any problem."""
+    path = Path(path)
+    label = label or str(path)
+    text = _read_text(path, label)
+    return parse_yaml(text, label)
+
+
+def parse_yaml(text: str, label: str) -> YamlDoc:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(str(e.problem or e.context or "invalid YAML").split())
+        raise UserError(ErrorItem(label, line, col, f"invalid YAML: {problem}")) from None
+    except yaml.YAMLError as e:
+        raise UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(e).split())}")) from None
+    if node is None:
+        raise UserError(ErrorItem(label, 1, 1, "empty file: expected a YAML mapping of keys"))
+    if not isinstance(node, yaml.MappingNode):
+        line, col = _mark(node)
+        raise UserError(ErrorItem(label, line, col, "expected a YAML mapping of keys at the top level"))
+    builder = _Builder(label)
+    try:
+        builder.doc.data = builder.build(node, ())
+    except yaml.YAMLError as e:
+        raise UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(e).split())}")) from None
+    if builder.errors:
+        raise UserError(builder.errors)
+    return builder.doc
+
+
+def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str]:
+    """The field names allowed at `loc` (the parent of an unknown key), walking nested models."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = model_in(fields[part].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    return [f.alias or name for name, f in fields.items()]
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The BaseModel inside an annotation such as `Foo`, `Foo | None`, `list[Foo]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _data_path(data: Any, base: Path_, loc: Path_, kind: str) -> Path_:
+    """Drop the parts of a pydantic `loc` that are not keys in the data (union member tags such
+    as 'int' or 'function-after[...]'), so the path points into the YAML."""
+    node: Any = data
+    for part in base:
+        node = node[part] if isinstance(node, (dict, list)) else None
+    kept: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            kept.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            kept.append(part)
+            node = node[part]
+        elif kind == "missing" and i == len(loc) - 1:
+            kept.append(part)
+        # else: a union member tag such as 'int' or 'list[str]', not a key in the file
+    return tuple(kept)
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def validation_items(
+    doc: YamlDoc,
+    exc: ValidationError,
+    model: type[BaseModel],
+    *,
+    base: Path_ = (),
+    rule_of: Any = None,
+) -> list[ErrorItem]:
+    """Every pydantic error of `exc` as a located ErrorItem.
+
+    `base` is the path of the validated value inside the document; `rule_of(path)` may return a
+    rule id to name in the message.
+    """
+    items = []
+    for err in exc.errors():
+        loc = _data_path(doc.data, base, tuple(err["loc"]), err["type"])
+        path = base + loc
+        kind = err["type"]
+        field = ".".join(str(p) for p in loc) or None
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(model, loc[:-1])
+            msg = f"unknown key '{key}'{suggest(key, allowed)}"
+            line, col = doc.where(path, key=True)
+        elif kind == "missing":
+            msg = "required field is missing"
+            line, col = doc.where(path[:-1])
+        else:
+            msg = err["msg"]
+            # A mapping-level error (e.g. a model validator) points at its key, not its first child.
+            line, col = doc.where(path, key=isinstance(doc.value_at(path), (dict, list)))
+        if field is None and path:
+            field = ".".join(str(p) for p in path)
+        rule = rule_of(path) if rule_of else None
+        if rule and field and len(path) > 2 and path[0] == "rules":
+            field = ".".join(str(p) for p in path[2:])  # 'rules.3.severity' → 'severity'
+        items.append(ErrorItem(doc.file, line, col, msg, field=field, rule=rule))
+    return items

@@ -1,0 +1,1 @@
+"""rag: ingestion, locators, embeddings, faiss/BM25 hybrid retrieval, quote resolution."""

@@ -1,0 +1,1 @@
+"""rewards: claims, checkers, preference model, hybrid reward."""
