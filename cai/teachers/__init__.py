@@ -1,0 +1,1 @@
+"""Teachers: the models that draft, critique, revise and judge (`grounded`, `openai`, `hf`)."""

@@ -1,0 +1,218 @@
+"""Chat calls to OpenAI-compatible servers (OpenAI, vLLM, TGI, llama.cpp, `transformers serve`).
+
+What this adds over the `openai` client: several endpoints with least-in-flight routing, bounded
+concurrency, one retry policy that also covers unparseable output and moves to another endpoint
+(the client's built-in retries cannot do either, so they are switched off: `max_retries=0`),
+structured output with a fallback for servers without JSON-schema support, the on-disk call cache,
+token accounting and a cost budget that stops cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from cai.config import TeacherConfig
+from cai.teachers.cache import CallCache, call_key
+
+RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 20.0
+
+
+class TeacherCallFailed(Exception):
+    """A call that failed after all retries; the question is recorded as failed, not lost."""
+
+
+class BudgetExhausted(Exception):
+    """The cost budget is spent: stop scheduling new calls, keep finished work."""
+
+
+@dataclass
+class ChatReply:
+    text: str
+    parsed: dict | None
+    call_id: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    attempts: int = 1
+
+
+@dataclass
+class Usage:
+    """Running totals across a run (what the manifest records)."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Endpoint:
+    client: openai.AsyncOpenAI
+    model: str
+    url: str
+    in_flight: int = 0
+    json_schema_ok: bool = True  # set False after the server rejects response_format
+    errors: int = field(default=0)
+
+
+def _extract_json(text: str) -> dict:
+    """Parse a JSON object from model output: plain, in a ```json fence, or the outermost {...}."""
+    text = text.strip()
+    fence = re.search(r"```(?:json)?\s*(\{.*\})\s*```", text, re.S)
+    if fence:
+        text = fence.group(1)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            raise ValueError("no JSON object in the reply") from None
+        obj = json.loads(text[start : end + 1])
+    if not isinstance(obj, dict):
+        raise ValueError("the reply is JSON but not an object")
+    return obj
+
+
+class OpenAIChat:
+    """Async chat client over one or more OpenAI-compatible endpoints."""
+
+    backend = "openai"
+
+    def __init__(self, cfg: TeacherConfig, cache: CallCache | None = None):
+        if not cfg.endpoints:
+            raise ValueError("teacher.endpoints is empty")
+        self.cfg = cfg
+        self.cache = cache
+        self.usage = Usage()
+        self._sem = asyncio.Semaphore(cfg.max_concurrency)
+        self._endpoints = []
+        for ep in cfg.endpoints:
+            key = os.environ.get(ep.api_key_env or cfg.api_key_env) or "not-set"  # local servers need none
+            client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0, timeout=cfg.timeout_s)
+            self._endpoints.append(_Endpoint(client=client, model=ep.model or cfg.model or "default", url=ep.base_url))
+        self.model = self._endpoints[0].model
+
+    def _pick(self) -> _Endpoint:
+        """Least in-flight endpoint; ties go to the one with fewer recent errors."""
+        return min(self._endpoints, key=lambda e: (e.in_flight, e.errors))
+
+    def _check_budget(self) -> None:
+        if self.cfg.budget_usd is not None and self.usage.cost_usd >= self.cfg.budget_usd:
+            raise BudgetExhausted(f"teacher budget ${self.cfg.budget_usd:.2f} spent (${self.usage.cost_usd:.2f})")
+
+    def _account(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.usage.prompt_tokens += prompt_tokens
+        self.usage.completion_tokens += completion_tokens
+        table = self.cfg.cost_per_1k_tokens or {}
+        self.usage.cost_usd += prompt_tokens / 1000 * table.get("input", 0.0) + completion_tokens / 1000 * table.get("output", 0.0)
+
+    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply:
+        """One chat completion; `response_model` asks for (and validates) a JSON object."""
+        params = {"temperature": self.cfg.temperature, "max_tokens": max_tokens or self.cfg.max_tokens,
+                  "schema": response_model.model_json_schema() if response_model else None}
+        key = call_key(self.backend, self.model, messages, params)
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.usage.cached_calls += 1
+            return ChatReply(text=hit["text"], parsed=hit.get("parsed"), call_id=key, cached=True)
+        self._check_budget()
+        async with self._sem:
+            reply = await self._call_with_retries(messages, response_model, params, key)
+        if self.cache is not None:
+            self.cache.put(key, backend=self.backend, model=self.model, request={"messages": messages, "params": params},
+                           response={"text": reply.text, "parsed": reply.parsed})
+        return reply
+
+    async def _call_with_retries(self, messages, response_model, params, key) -> ChatReply:
+        last_error = "no attempt made"
+        repaired = False
+        convo = list(messages)
+        for attempt in range(self.cfg.max_retries + 1):
+            ep = self._pick()
+            ep.in_flight += 1
+            text = ""
+            try:
+                text, pt, ct = await self._complete(ep, convo, response_model, params)
+                self.usage.calls += 1
+                self._account(pt, ct)
+                parsed = self._parse(text, response_model)
+                ep.errors = max(0, ep.errors - 1)
+                return ChatReply(text=text, parsed=parsed, call_id=key, prompt_tokens=pt, completion_tokens=ct, attempts=attempt + 1)
+            except (ValueError, ValidationError) as e:  # unparseable output
+                last_error = f"unparseable output: {' '.join(str(e).split())[:200]}"
+                if not repaired:  # one repair turn: show the model its output and the error
+                    repaired = True
+                    convo = [*messages, {"role": "assistant", "content": text},
+                             {"role": "user", "content": f"That reply was not valid: {last_error}. Reply with only the JSON object."}]
+            except openai.BadRequestError as e:
+                if response_model is not None and ep.json_schema_ok and "response_format" in str(e).lower():
+                    ep.json_schema_ok = False  # server lacks JSON-schema mode: fall back to prompting
+                    continue
+                raise TeacherCallFailed(f"{ep.url}: request rejected (400): {e.message}") from None
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+                raise TeacherCallFailed(f"{ep.url}: {type(e).__name__}: {e.message} (check the model name and the API key variable {self.cfg.api_key_env})") from None
+            except RETRYABLE as e:
+                ep.errors += 1
+                last_error = f"{ep.url}: {type(e).__name__}"
+                await asyncio.sleep(self._backoff(attempt, e))
+            except openai.APIStatusError as e:
+                ep.errors += 1
+                last_error = f"{ep.url}: HTTP {e.status_code}"
+                await asyncio.sleep(self._backoff(attempt, e))
+            finally:
+                ep.in_flight -= 1
+            self.usage.retries += 1
+        self.usage.failures += 1
+        raise TeacherCallFailed(f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
+
+    @staticmethod
+    def _backoff(attempt: int, error: Exception) -> float:
+        """Exponential backoff with full jitter (AWS architecture blog, 2015); honours Retry-After."""
+        response = getattr(error, "response", None)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        if retry_after:
+            try:
+                return min(BACKOFF_CAP_S, float(retry_after))
+            except ValueError:
+                pass
+        return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+
+    async def _complete(self, ep: _Endpoint, messages, response_model, params) -> tuple[str, int, int]:
+        kwargs: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"], "max_tokens": params["max_tokens"]}
+        if response_model is not None and ep.json_schema_ok:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": response_model.__name__, "schema": params["schema"]}}
+        resp = await ep.client.chat.completions.create(**kwargs)
+        if not resp.choices:
+            raise ValueError("the server returned no choices")
+        text = resp.choices[0].message.content or ""
+        usage = resp.usage
+        return text, (usage.prompt_tokens if usage else 0), (usage.completion_tokens if usage else 0)
+
+    @staticmethod
+    def _parse(text: str, response_model: type[BaseModel] | None) -> dict | None:
+        if response_model is None:
+            if not text.strip():
+                raise ValueError("empty reply")
+            return None
+        return response_model.model_validate(_extract_json(text)).model_dump(mode="json")
+
+    async def aclose(self) -> None:
+        for ep in self._endpoints:
+            await ep.client.close()
