@@ -17,7 +17,6 @@ import click
 from cai.errors import UserError
 
 STAGE_ISSUE = {
-    "generate": "the critique-revise loop (`cai generate`: teachers, SFT data, preference pairs)",
     "score": "claim checking (`cai score`: offline/NLI/teacher checkers)",
     "train": "training (`cai train`: SFT, preference model, PPO/DPO/GRPO/RLOO)",
     "answer": "evidence-linked answers (`cai answer`)",
@@ -29,6 +28,27 @@ STAGE_ISSUE = {
 
 def not_available(command: str) -> None:
     raise UserError(f"not available yet: {STAGE_ISSUE[command]} is not built in this version of cai")
+
+
+def _is_rag_user_error(error: Exception) -> bool:
+    """`rag` reports user mistakes with its own exception (it does not import `cai.errors`)."""
+    if "rag.errors" not in sys.modules:
+        return False
+    from rag.errors import RagUserError
+
+    return isinstance(error, RagUserError)
+
+
+def quiet_model_loading() -> None:
+    """No per-tensor "Loading weights" bars from transformers on every command that loads MiniLM."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 class CaiGroup(click.Group):
@@ -52,6 +72,11 @@ class CaiGroup(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(130)
         except Exception as e:  # noqa: BLE001 — last-resort boundary of the program
+            if _is_rag_user_error(e):
+                if ctx.params.get("verbose"):
+                    traceback.print_exc()
+                click.echo(f"error: {' '.join(str(e).split())}", err=True)
+                ctx.exit(2)
             if ctx.params.get("verbose"):
                 traceback.print_exc()
             msg = " ".join(f"{type(e).__name__}: {e}".split())
@@ -98,12 +123,13 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
     """Ingest PDF/HTML/TXT/MD files or folders into an index: pages, sentences, chunks, embeddings."""
     from rag.ingest import ingest as run_ingest
 
+    quiet_model_loading()
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UserError(f"not found: {', '.join(missing)} (give files or folders to ingest)")
     report = run_ingest(list(paths), index_dir, embed_model=embed_model, remove_missing=remove_missing, progress=not quiet)
     click.echo(report.summary())
-    if not report.ok():
+    if not report.ingested_anything:
         raise UserError(f"nothing was ingested into {index_dir}: see the reasons above")
 
 
@@ -119,6 +145,7 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
     """Search an index; prints hits with their locators."""
     from rag.retrieve import Retriever
 
+    quiet_model_loading()
     parsed = {}
     for f in filters:
         key, sep, value = f.partition("=")
@@ -216,9 +243,26 @@ def _load_stage_config(stage: str, config_file: Path, overrides: tuple[str, ...]
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue a killed run in RUN_DIR.")
 @click.option("--dry-run", type=click.IntRange(1), default=None, metavar="N", help="Run N questions without writing a run; print prompts and token counts.")
 def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None, dry_run: int | None) -> None:
-    """Critique and revise drafts against retrieved sources under a constitution."""
-    _load_stage_config("generate", config_file, overrides)
-    not_available("generate")
+    """Critique and revise drafts against retrieved sources under a constitution.
+
+    Prints the run directory as the last line of stdout.
+    """
+    from cai import generate as stage
+
+    cfg = _load_stage_config("generate", config_file, overrides)
+    quiet_model_loading()
+    if dry_run is not None:
+        stage.dry_run(cfg, dry_run, echo=click.echo)
+        return
+    run_dir = stage.run(cfg, resume=resume, show_progress=sys.stderr.isatty())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    c = manifest["counts"]
+    click.echo(f"{manifest['status']}: {c['records']} records, {c['failed']} failed, {c['rejected_rows']} rejected rows; "
+               f"sft {c['sft']}, preferences {c['preferences']}; claim support {c['draft_support_rate']} → {c['final_support_rate']}")
+    if manifest.get("stop_reason") or c["failed"]:
+        why = manifest.get("stop_reason") or f"{c['failed']} question(s) failed (see failed.jsonl)"
+        click.echo(f"incomplete: {why}; continue with `cai generate {run_dir}/config.yaml --resume {run_dir}`")
+    click.echo(str(run_dir))
 
 
 @cli.command()

@@ -66,8 +66,11 @@ def test_config_stages_validate_before_saying_not_available(tmp_path, monkeypatc
     for cmd, path in [("generate", "g.yaml"), ("train", "t.yaml"), ("eval", "e.yaml")]:
         bad = CliRunner().invoke(cli, [cmd, path, "seed=x"])
         assert bad.exit_code == 2 and "seed" in bad.output and "not available" not in bad.output
+    for cmd, path in [("train", "t.yaml"), ("eval", "e.yaml")]:
         ok = CliRunner().invoke(cli, [cmd, path])
         assert ok.exit_code == 2 and "not available yet" in ok.output
+    empty = CliRunner().invoke(cli, ["generate", "g.yaml"])  # valid config, empty questions file
+    assert empty.exit_code == 2 and "no valid questions" in empty.output
 
 
 def test_verbose_shows_traceback_and_internal_errors_exit_1(tmp_path):

@@ -1,0 +1,287 @@
+"""The document store: one SQLite file holding everything a locator or a search hit needs.
+
+SQLite is the index's source of truth. It holds every document (sha256, paths, metadata), every
+page's exact extracted text with its sentence spans (so a locator always resolves), every chunk with
+its vector id and its embedding, and the embedder spec. The faiss and BM25 files beside it are
+derived caches stamped with the store's `generation`; when a stamp disagrees (a crash between the
+SQLite commit and a cache write), the cache is rebuilt from here. Every change is one SQLite
+transaction, so a crash leaves either the old or the new state, never a mix.
+
+Vector ids are assigned here, monotonically (`next_vec_id` never goes down, even after deletes),
+which avoids the llama-index FaissMapVectorStore id-reuse bug noted in STACK-NOTES.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cai.contracts import (
+    Document,
+    DocumentMetadata,
+    Locator,
+    PageText,
+    ParsedDocument,
+    SentenceSpan,
+)
+from rag.embed import EmbedderSpec
+
+STORE_FILE = "store.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
+    n_pages INTEGER NOT NULL, metadata TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS paths (
+    path TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, page INTEGER NOT NULL,
+    text TEXT NOT NULL, sentences TEXT NOT NULL, PRIMARY KEY (doc_id, page));
+CREATE TABLE IF NOT EXISTS chunks (
+    vec_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, page INTEGER NOT NULL,
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, sentence INTEGER NOT NULL,
+    text TEXT NOT NULL, sentences TEXT NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS paths_by_doc ON paths(doc_id);
+"""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One chunk row: its vector id, ids, locator of its first char, and its text."""
+
+    vec_id: int
+    chunk_id: str
+    locator: Locator
+    text: str
+
+
+class DocStore:
+    """SQLite-backed store of documents, pages, chunks and vectors (see module docstring)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, index_dir: Path, *, create: bool = False) -> DocStore:
+        path = Path(index_dir) / STORE_FILE
+        if not path.exists() and not create:
+            from rag.errors import IndexMissingError
+
+            raise IndexMissingError(
+                f"no index at {index_dir} (missing {STORE_FILE}); build one with `cai ingest PATH --index {index_dir}`"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        # WAL: a reader (cai search) never sees a half-written ingest, and commits are atomic.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        store = cls(conn, path)
+        if store.get_meta("schema_version") is None:
+            store.set_meta("schema_version", str(SCHEMA_VERSION))
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing block; bumps `generation` so derived caches know they are stale."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.set_meta("generation", str(self.generation + 1))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    @property
+    def embedder_spec(self) -> EmbedderSpec | None:
+        raw = self.get_meta("embedder")
+        return EmbedderSpec.model_validate_json(raw) if raw else None
+
+    def set_embedder_spec(self, spec: EmbedderSpec) -> None:
+        self.set_meta("embedder", spec.model_dump_json())
+
+    def _take_vec_ids(self, n: int) -> np.ndarray:
+        """Reserve `n` fresh vector ids (int64), never reusing one, even after deletes."""
+        start = int(self.get_meta("next_vec_id") or 0)
+        self.set_meta("next_vec_id", str(start + n))
+        return np.arange(start, start + n, dtype=np.int64)
+
+    # -- documents ------------------------------------------------------------------------------
+    def _document_from_row(self, row) -> Document:
+        doc_id, sha, path, n_pages, meta = row
+        return Document(
+            doc_id=doc_id, path=path, sha256=sha, n_pages=n_pages,
+            metadata=DocumentMetadata.model_validate_json(meta),
+        )
+
+    def documents(self) -> list[Document]:
+        rows = self.conn.execute(
+            "SELECT doc_id, sha256, path, n_pages, metadata FROM documents ORDER BY doc_id"
+        )
+        return [self._document_from_row(r) for r in rows]
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.conn.execute(
+            "SELECT doc_id, sha256, path, n_pages, metadata FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        return self._document_from_row(row) if row else None
+
+    def doc_id_by_sha(self, sha256: str) -> str | None:
+        row = self.conn.execute("SELECT doc_id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def paths(self) -> dict[str, str]:
+        """Every known file path -> the doc_id its bytes are stored under."""
+        return dict(self.conn.execute("SELECT path, doc_id FROM paths"))
+
+    def link_path(self, path: str, doc_id: str) -> None:
+        """Record that `path` holds the bytes of `doc_id` (identical files are stored once)."""
+        self.conn.execute("INSERT OR REPLACE INTO paths(path, doc_id) VALUES (?, ?)", (path, doc_id))
+
+    def unlink_path(self, path: str) -> list[int]:
+        """Forget `path`; when it was the document's last path, delete the document.
+
+        Returns the vector ids deleted with it (empty when the document lives on).
+        """
+        row = self.conn.execute("SELECT doc_id FROM paths WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
+        self.conn.execute("DELETE FROM paths WHERE path = ?", (path,))
+        left = self.conn.execute("SELECT COUNT(*) FROM paths WHERE doc_id = ?", (row[0],)).fetchone()
+        return self.delete_document(row[0]) if left[0] == 0 else []
+
+    def delete_document(self, doc_id: str) -> list[int]:
+        """Delete a document with its pages, chunks and paths; returns its vector ids."""
+        ids = [r[0] for r in self.conn.execute("SELECT vec_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return ids
+
+    def add_document(self, parsed: ParsedDocument, vectors: np.ndarray) -> np.ndarray:
+        """Insert a parsed document and its chunk vectors ((n_chunks, d) float32); returns vec ids."""
+        doc = parsed.document
+        if len(vectors) != len(parsed.chunks):
+            raise ValueError(f"{len(vectors)} vectors for {len(parsed.chunks)} chunks of {doc.doc_id}")
+        self.conn.execute(
+            "INSERT INTO documents(doc_id, sha256, path, n_pages, metadata) VALUES (?, ?, ?, ?, ?)",
+            (doc.doc_id, doc.sha256, doc.path, doc.n_pages, doc.metadata.model_dump_json()),
+        )
+        self.conn.executemany(
+            "INSERT INTO pages(doc_id, page, text, sentences) VALUES (?, ?, ?, ?)",
+            ((doc.doc_id, p.page, p.text, _spans_json(p.sentences)) for p in parsed.pages),
+        )
+        ids = self._take_vec_ids(len(parsed.chunks))
+        rows = (
+            (int(vid), c.chunk_id, doc.doc_id, c.locator.page, c.locator.char_start,
+             c.locator.char_end, c.locator.sentence, c.text, _spans_json(c.sentences),
+             np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+            for vid, c, vec in zip(ids, parsed.chunks, vectors, strict=True)
+        )
+        self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return ids
+
+    # -- pages and chunks -----------------------------------------------------------------------
+    def page(self, doc_id: str, page: int) -> PageText | None:
+        row = self.conn.execute(
+            "SELECT text, sentences FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page)
+        ).fetchone()
+        if row is None:
+            return None
+        spans = [SentenceSpan(sentence=s, char_start=a, char_end=b) for s, a, b in json.loads(row[1])]
+        return PageText(doc_id=doc_id, page=page, text=row[0], sentences=spans)
+
+    def chunks(self, vec_ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """vec_id -> StoredChunk for the ids that exist."""
+        ids = [int(i) for i in vec_ids]
+        out: dict[int, StoredChunk] = {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(
+                "SELECT vec_id, chunk_id, doc_id, page, char_start, char_end, sentence, text "
+                f"FROM chunks WHERE vec_id IN ({marks})", part,
+            ):
+                loc = Locator(doc_id=r[2], page=r[3], char_start=r[4], char_end=r[5], sentence=r[6])
+                out[r[0]] = StoredChunk(vec_id=r[0], chunk_id=r[1], locator=loc, text=r[7])
+        return out
+
+    def vec_ids_of_documents(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """(n,) int64 vector ids of all chunks of the given documents."""
+        docs = list(doc_ids)
+        if not docs:
+            return np.zeros(0, dtype=np.int64)
+        marks = ",".join("?" * len(docs))
+        rows = self.conn.execute(f"SELECT vec_id FROM chunks WHERE doc_id IN ({marks})", docs)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def vectors(self, vec_ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """((n,) int64 ids found, (n, dim) float32 vectors) for the given vector ids."""
+        ids = [int(i) for i in vec_ids]
+        found: list[int] = []
+        blobs: list[bytes] = []
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for vid, blob in self.conn.execute(
+                f"SELECT vec_id, vector FROM chunks WHERE vec_id IN ({marks})", part
+            ):
+                found.append(vid)
+                blobs.append(blob)
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
+        return np.asarray(found, dtype=np.int64), vecs
+
+    def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """((n,) int64 vec ids ascending, (n, dim) float32 vectors) of every chunk."""
+        rows = self.conn.execute("SELECT vec_id, vector FROM chunks ORDER BY vec_id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vecs
+
+    def all_chunk_texts(self) -> tuple[np.ndarray, list[str]]:
+        """((n,) int64 vec ids ascending, their chunk texts)."""
+        rows = self.conn.execute("SELECT vec_id, text FROM chunks ORDER BY vec_id").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows]
+
+    def chunk_texts_with_page_heads(self, head_chars: int = 400) -> tuple[np.ndarray, list[str], list[str]]:
+        """((n,) int64 vec ids ascending, chunk texts, the first `head_chars` of each chunk's page)."""
+        rows = self.conn.execute(
+            "SELECT c.vec_id, c.text, substr(p.text, 1, ?) FROM chunks c JOIN pages p "
+            "ON p.doc_id = c.doc_id AND p.page = c.page ORDER BY c.vec_id", (head_chars,),
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, [r[1] for r in rows], [r[2] for r in rows]
+
+    def count_chunks(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+
+def _spans_json(spans: list[SentenceSpan]) -> str:
+    """Sentence spans as compact JSON triples [sentence, char_start, char_end]."""
+    return json.dumps([[s.sentence, s.char_start, s.char_end] for s in spans], separators=(",", ":"))
