@@ -128,9 +128,11 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
     if missing:
         raise UserError(f"not found: {', '.join(missing)} (give files or folders to ingest)")
     report = run_ingest(list(paths), index_dir, embed_model=embed_model, remove_missing=remove_missing, progress=not quiet)
+    for issue in report.issues:
+        click.echo(f"{issue.status}: {issue.path}: {issue.reason}")
     click.echo(report.summary())
     if not report.ingested_anything:
-        raise UserError(f"nothing was ingested into {index_dir}: see the reasons above")
+        raise UserError(f"nothing was ingested into {index_dir}: every input was skipped (reasons above)")
 
 
 @cli.command()

@@ -65,13 +65,8 @@ class Checks(_Strict):
     max_words: int | None = Field(None, ge=1, description="Upper bound on answer length in words.")
 
     def enabled(self) -> dict[str, Any]:
-        """The checks that are switched on, with their parameters."""
-        out = {}
-        for name, value in self:
-            if value is None or value is False or value == []:
-                continue
-            out[name] = value.model_dump() if isinstance(value, BaseModel) else value
-        return out
+        """The checks that are switched on, with their parameters as plain data."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None and v is not False and v != []}
 
 
 class RuleFilter(_Strict):

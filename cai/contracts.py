@@ -223,31 +223,6 @@ class Message(Contract):
     content: str
 
 
-class Record(Contract):
-    """One full trace of `cai generate` for one question (one line of records.jsonl)."""
-
-    id: str
-    question: str
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    status: Literal["ok", "failed"] = "ok"
-    error: str | None = None
-    sources: list[SearchHit] = Field(default_factory=list)
-    draft: str | None = None
-    draft_source: Literal["input", "teacher", "student"] | None = None
-    rounds: list[Round] = Field(default_factory=list)
-    final_answer: str | None = None
-    claims: list[ClaimVerdict] = Field(default_factory=list)
-    teacher_call_ids: list[str] = Field(default_factory=list)
-    schema_version: int = SCHEMA_VERSION
-
-
-class SFTExample(Contract):
-    """One row of sft.jsonl: TRL's conversational format (`messages`)."""
-
-    id: str
-    messages: list[Message]
-
-
 class PreferencePair(Contract):
     """One row of preferences.jsonl, accepted by TRL DPOTrainer/RewardTrainer as-is.
 
@@ -262,6 +237,33 @@ class PreferencePair(Contract):
     source: str = Field(description="How the pair was made, e.g. 'revision', 'judge', 'human'.")
     confidence: float = Field(1.0, ge=0.0, le=1.0, description="Soft label P(chosen > rejected).")
     rule_ids: list[str] = Field(default_factory=list)
+
+
+class Record(Contract):
+    """One full trace of `cai generate` for one question (one line of records.jsonl)."""
+
+    id: str
+    question: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    sources: list[SearchHit] = Field(default_factory=list)
+    draft: str | None = None
+    draft_source: Literal["input", "teacher", "student"] | None = None
+    rounds: list[Round] = Field(default_factory=list)
+    final_answer: str | None = None
+    claims: list[ClaimVerdict] = Field(default_factory=list, description="Verdicts on the final answer's claims.")
+    draft_claims: list[ClaimVerdict] = Field(default_factory=list, description="Verdicts on the draft's claims.")
+    judge_pairs: list[PreferencePair] = Field(default_factory=list, description="AI-judged pairs (RLAIF), when enabled.")
+    teacher_call_ids: list[str] = Field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+
+class SFTExample(Contract):
+    """One row of sft.jsonl: TRL's conversational format (`messages`)."""
+
+    id: str
+    messages: list[Message]
 
 
 class ScoreSource(Contract):

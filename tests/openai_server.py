@@ -29,7 +29,7 @@ class FakeOpenAIServer:
 
     def __init__(self, *, latency_s: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
                  reply: Callable[[list[dict], dict], str] = echo_reply, json_schema: bool = True,
-                 timeout_sleep_s: float = 5.0, seed: int = 0):
+                 timeout_sleep_s: float = 5.0, seed: int = 0, port: int = 0):
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = faults
@@ -41,7 +41,7 @@ class FakeOpenAIServer:
         self.stats: Counter[str] = Counter()
         self.max_in_flight = 0
         self._in_flight = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from cai.constitution import ResolvedPrinciple, Rule
-from cai.contracts import RuleViolation, SearchHit
+from cai.contracts import ClaimVerdict, RuleViolation, SearchHit
 
 
 @dataclass
@@ -26,6 +26,7 @@ class TeacherCritique:
     violations: list[RuleViolation]
     call_ids: list[str] = field(default_factory=list)
     text: str | None = None
+    claims: list[ClaimVerdict] | None = None  # per-claim verdicts, when the teacher computed them
 
 
 @dataclass

@@ -1,0 +1,165 @@
+"""Checker benchmark on the FinanceBench development data (never copied into the repository).
+
+Measures, for a checker (default `offline`):
+* balanced accuracy of the answer verdict (supported vs not) on the human-labelled answers
+  (`labeled_answers.jsonl`, rows in `cai score` input form with `label`);
+* per perturbation slice (number, period, entity): balanced accuracy on the pairs (original answer,
+  labelled supported; its perturbed copy, labelled unsupported), `perturbations.jsonl`;
+* the baseline "every number in the answer appears in the evidence" on the same sets;
+* claims/s on CPU (cold: first pass, empty caches; warm: a second pass over a sample);
+* confusion matrices; and that every supported claim's quote is verbatim in its source.
+
+Writes bench/results/checker.json and prints a markdown table.
+
+    HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cai.contracts import ScoreSource  # noqa: E402
+from rewards.checker import get_checker, quote_at_locator  # noqa: E402
+from rewards.numbers import extract_quantities  # noqa: E402
+from rewards.score import answer_verdict  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench-dev"
+RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def balanced_accuracy(gold: list[bool], predicted: list[bool]) -> float:
+    """Mean of recall on supported and recall on not-supported (Brodersen et al. 2010)."""
+    pos = [p for g, p in zip(gold, predicted, strict=True) if g]
+    neg = [not p for g, p in zip(gold, predicted, strict=True) if not g]
+    recalls = [sum(x) / len(x) for x in (pos, neg) if x]
+    return sum(recalls) / len(recalls) if recalls else 0.0
+
+
+def confusion(gold: list[bool], predicted: list[bool]) -> dict[str, int]:
+    counts = Counter((g, p) for g, p in zip(gold, predicted, strict=True))
+    return {"tp": counts[(True, True)], "fn": counts[(True, False)], "fp": counts[(False, True)], "tn": counts[(False, False)]}
+
+
+def numbers_in_evidence_baseline(row: dict) -> bool:
+    """Baseline: supported iff every number written in the answer occurs verbatim in the evidence."""
+    evidence = " ".join(s["text"] for s in row["sources"])
+    figures = [q.text.strip("$() ") for q in extract_quantities(row["answer"])]
+    return all(f in evidence for f in figures)
+
+
+class Run:
+    """Scores rows once (cached by id) and keeps timing and quote-verification counts."""
+
+    def __init__(self, checker):
+        self.checker = checker
+        self.predictions: dict[str, bool] = {}
+        self.claims = 0
+        self.seconds = 0.0
+        self.supported_claims = 0
+        self.quotes_verbatim = 0
+
+    def predict(self, row: dict) -> bool:
+        if row["id"] in self.predictions:
+            return self.predictions[row["id"]]
+        sources = [ScoreSource(**s) for s in row["sources"]]
+        start = time.perf_counter()
+        verdicts = self.checker.check(row.get("question"), row["answer"], sources)
+        self.seconds += time.perf_counter() - start
+        self.claims += len(verdicts)
+        for v in verdicts:
+            if v.verdict == "supported":
+                self.supported_claims += 1
+                self.quotes_verbatim += quote_at_locator(v, sources)
+        supported = answer_verdict(verdicts)[0] == "supported"
+        self.predictions[row["id"]] = supported
+        return supported
+
+
+def evaluate(run: Run, rows: list[dict]) -> dict:
+    gold = [r["label"] == "supported" for r in rows]
+    predicted = [run.predict(r) for r in rows]
+    baseline = [numbers_in_evidence_baseline(r) for r in rows]
+    return {
+        "n": len(rows),
+        "balanced_accuracy": round(balanced_accuracy(gold, predicted), 4),
+        "baseline_balanced_accuracy": round(balanced_accuracy(gold, baseline), 4),
+        "confusion": confusion(gold, predicted),
+    }
+
+
+def slice_rows(labelled: dict[str, dict], perturbed: list[dict], name: str) -> list[dict]:
+    """The originals (supported) of a slice's perturbations, followed by the perturbations."""
+    chosen = [p for p in perturbed if p["slice"] == name]
+    originals = {p["id"].rsplit(":", 1)[0] for p in chosen}
+    return [labelled[i] for i in sorted(originals) if i in labelled] + chosen
+
+
+def warm_throughput(checker, rows: list[dict]) -> float:
+    start, claims = time.perf_counter(), 0
+    for row in rows:
+        claims += len(checker.check(row.get("question"), row["answer"], [ScoreSource(**s) for s in row["sources"]]))
+    return claims / (time.perf_counter() - start)
+
+
+def markdown(results: dict) -> str:
+    lines = ["| set | n | balanced accuracy | baseline | tp | fn | fp | tn |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results["sets"].items():
+        c = r["confusion"]
+        lines.append(f"| {name} | {r['n']} | {r['balanced_accuracy']:.3f} | {r['baseline_balanced_accuracy']:.3f} | {c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} |")
+    t = results["throughput"]
+    lines.append("")
+    lines.append(f"claims/s (CPU, {t['threads']} threads): cold {t['cold_claims_per_s']:.0f}, warm {t['warm_claims_per_s']:.0f}; "
+                 f"supported claims with verbatim quote: {results['quotes']['verbatim']}/{results['quotes']['supported_claims']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--checker", default="offline")
+    parser.add_argument("--limit", type=int, default=None, help="Use only the first N rows of each file.")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    import torch
+
+    labelled_rows = load_jsonl(args.data / "labeled_answers.jsonl")[: args.limit]
+    perturbed = load_jsonl(args.data / "perturbations.jsonl")[: args.limit]
+    labelled = {r["id"]: r for r in load_jsonl(args.data / "labeled_answers.jsonl")}
+    checker = get_checker(args.checker)
+    run = Run(checker)
+    sets = {"labelled": evaluate(run, labelled_rows)}
+    for name in ("number", "period", "entity"):
+        sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
+    results = {
+        "checker": args.checker,
+        "data": str(args.data),
+        "sets": sets,
+        "throughput": {
+            "threads": torch.get_num_threads(),
+            "cold_claims_per_s": round(run.claims / run.seconds, 1) if run.seconds else 0.0,
+            "warm_claims_per_s": round(warm_throughput(checker, labelled_rows[:100]), 1),
+            "claims": run.claims,
+        },
+        "quotes": {"supported_claims": run.supported_claims, "verbatim": run.quotes_verbatim},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+"""`cai generate`: retrieve → draft → (critique → revise)* → verify → records, SFT rows, pairs.
+
+Read top to bottom: setup (config, constitution, questions, index, checker, teacher, run dir),
+the loop (one task per question, bounded concurrency, each finished record appended at once),
+then save (sft.jsonl, preferences.jsonl, dataset card, manifest).
+
+Resume: records.jsonl is append-only, so a killed run keeps every finished question; `--resume`
+skips ids already recorded and retries failed ones. Teacher calls are cached by content hash and
+principle sampling is seeded per (seed, question id, round), so a resumed run writes the same
+records an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from cai.config import GenerateConfig
+from cai.constitution import Constitution, Rule, load_constitution
+from cai.contracts import ClaimVerdict, Critique, Record, Revision, Round, ScoreSource, SearchHit
+from cai.errors import UserError
+from cai.pairs import judge_pairs, revision_pair, sft_example, support_rate
+from cai.rundir import (
+    JsonlWriter,
+    atomic_write_text,
+    open_run,
+    read_jsonl,
+    start_run,
+    update_manifest,
+)
+from cai.teachers.base import Teacher, TeacherCritique
+from cai.teachers.openai_chat import BudgetExhausted, TeacherCallFailed
+
+
+class QuestionRow(BaseModel):
+    """One row of the questions file."""
+
+    model_config = {"extra": "forbid"}
+    id: str
+    question: str
+    answer: str | None = None
+    metadata: dict = {}
+
+
+@dataclass
+class Setup:
+    config: GenerateConfig
+    constitution: Constitution
+    retriever: object
+    checker: object
+    teacher: Teacher
+    closers: list
+
+
+# -------------------------------------------------------------------------------------------- setup
+def load_questions(path: Path) -> tuple[list[QuestionRow], list[str]]:
+    """Valid rows, and one located message per rejected row (the rest still run)."""
+    import json
+
+    rows, rejected, seen = [], [], set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = QuestionRow.model_validate(json.loads(line))
+            except json.JSONDecodeError as e:
+                rejected.append(f"{path}:{n}: invalid JSON: {e.msg}")
+                continue
+            except ValidationError as e:
+                first = e.errors()[0]
+                rejected.append(f"{path}:{n}: {'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
+                continue
+            if row.id in seen:
+                rejected.append(f"{path}:{n}: id: duplicate id {row.id!r}")
+                continue
+            if not row.question.strip():
+                rejected.append(f"{path}:{n}: question: empty")
+                continue
+            seen.add(row.id)
+            rows.append(row)
+    return rows, rejected
+
+
+def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, constitution: Constitution) -> tuple[Teacher, list]:
+    """The configured teacher and the async closers to call when done."""
+    from cai.teachers.cache import CallCache
+
+    if config.teacher.backend == "grounded":
+        from cai.teachers.grounded import GroundedTeacher
+
+        return GroundedTeacher(retriever.store.page, checker, constitution), []
+    from cai.teachers.prompted import PromptedTeacher
+
+    cache = CallCache(cache_path)
+    if config.teacher.backend == "openai":
+        from cai.teachers.openai_chat import OpenAIChat
+
+        chat = OpenAIChat(config.teacher, cache)
+    else:
+        from cai.teachers.hf_chat import HFChat
+
+        chat = HFChat(config.teacher, cache)
+    return PromptedTeacher(config.teacher.backend, chat), [chat.aclose]
+
+
+def page_sources(retriever):
+    """hits → the full text of the pages they come from (what checkers and locators index)."""
+
+    def pages(hits: list[SearchHit]) -> list[ScoreSource]:
+        out, seen = [], set()
+        for h in hits:
+            if (h.doc_id, h.page) in seen:
+                continue
+            seen.add((h.doc_id, h.page))
+            page = retriever.store.page(h.doc_id, h.page)
+            if page is not None:
+                out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=page.text))
+        return out
+
+    return pages
+
+
+def setup(config: GenerateConfig, run_dir: Path) -> Setup:
+    from rag.retrieve import Retriever
+    from rewards.checker import FailClosed
+    from rewards.offline import OfflineChecker
+
+    constitution = load_constitution(config.constitution)
+    retriever = Retriever.open(config.index)
+    checker = FailClosed(OfflineChecker())
+    teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
+    return Setup(config, constitution, retriever, checker, teacher, closers)
+
+
+# --------------------------------------------------------------------------------------------- loop
+def select_rules(constitution: Constitution, row: QuestionRow, hits: list[SearchHit], config: GenerateConfig, round_no: int) -> list[Rule]:
+    """Applicable rules; with `loop.principles: N`, N of them sampled per round (seeded)."""
+    tags = list(row.metadata.get("tags", [])) if isinstance(row.metadata.get("tags"), list) else []
+    applicable = [r for r in constitution.rules if r.applies(row.question, tags=tags)]
+    n = config.loop.principles
+    if n == "all" or n >= len(applicable):
+        return applicable
+    seed = int(hashlib.sha256(f"{config.seed}:{row.id}:{round_no}".encode()).hexdigest()[:8], 16)
+    picked = set(r.id for r in random.Random(seed).sample(applicable, n))
+    return [r for r in applicable if r.id in picked]
+
+
+def merge_machine_checks(s: Setup, row: QuestionRow, hits, answer: str, rules: list[Rule], critique: TeacherCritique) -> TeacherCritique:
+    """An LLM teacher's critique plus the rules' deterministic machine checks (deduplicated)."""
+    from rewards.rules import evaluate_rules
+
+    pages = page_sources(s.retriever)(hits)
+    claims = s.checker.check(row.question, answer, pages)
+    extra = evaluate_rules(s.constitution.model_copy(update={"rules": rules}), row.question, answer, claims, pages)
+    seen = {(v.rule_id, v.claim) for v in critique.violations}
+    merged = critique.violations + [v for v in extra if (v.rule_id, v.claim) not in seen]
+    return TeacherCritique(violations=merged, call_ids=critique.call_ids, text=critique.text)
+
+
+async def process(s: Setup, row: QuestionRow) -> Record:
+    """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
+    cfg = s.config
+    hits = s.retriever.search(row.question, k=cfg.retrieval.k, mode=cfg.retrieval.mode, route=cfg.retrieval.route)
+    call_ids: list[str] = []
+    if row.answer is not None and row.answer.strip():
+        draft, draft_source = row.answer, "input"
+    else:
+        drafted = await s.teacher.draft(row.question, hits)
+        draft, draft_source, call_ids = drafted.text, "teacher", drafted.call_ids
+    answer, rounds = draft, []
+    for round_no in range(1, cfg.loop.max_rounds + 1):
+        rules = select_rules(s.constitution, row, hits, cfg, round_no)
+        critique = await s.teacher.critique(row.question, hits, answer, rules)
+        if s.teacher.name != "grounded":
+            critique = merge_machine_checks(s, row, hits, answer, rules, critique)
+        call_ids += critique.call_ids
+        record_critique = Critique(round=round_no, rule_ids=[r.id for r in rules], violations=critique.violations,
+                                   text=critique.text, teacher_call_id=(critique.call_ids or [None])[0])
+        if not critique.violations:
+            rounds.append(Round(critique=record_critique))
+            break
+        revised = await s.teacher.revise(row.question, hits, answer, critique, rules)
+        call_ids += revised.call_ids
+        rounds.append(Round(critique=record_critique, revision=Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])))
+        answer = revised.text
+    pages = page_sources(s.retriever)(hits)
+    final_claims = s.checker.check(row.question, answer, pages)
+    draft_claims = s.checker.check(row.question, draft, pages)
+    metadata = {**row.metadata, "preservation": preservation(draft_claims, answer)}
+    record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft, draft_source=draft_source,
+                    rounds=rounds, final_answer=answer, claims=final_claims, draft_claims=draft_claims, teacher_call_ids=call_ids)
+    seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
+    record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, s.constitution, cfg.judge, random.Random(seed))
+    record.teacher_call_ids += judge_ids
+    return record
+
+
+def preservation(draft_claims: list[ClaimVerdict], final: str) -> dict:
+    """How much supported draft content survived revision: kept share and mean edit similarity."""
+    from difflib import SequenceMatcher
+
+    from rewards.claims import split_claims
+
+    supported = [c.text for c in draft_claims if c.verdict == "supported"]
+    if not supported:
+        return {"supported_in_draft": 0, "kept": None, "similarity": None}
+    finals = [c.text for c in split_claims(final)] or [final]
+    sims = [max(SequenceMatcher(None, t, f).ratio() for f in finals) for t in supported]
+    return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
+            "similarity": round(sum(sims) / len(sims), 4)}
+
+
+async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool) -> dict:
+    """Every pending question, `teacher.max_concurrency` at a time; each record appended when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts = {"done": 0, "failed": 0}
+    stop_reason: list[str] = []
+    sem = asyncio.Semaphore(s.config.teacher.max_concurrency)
+    usage = getattr(getattr(s.teacher, "chat", None), "usage", None)
+    columns = [TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}")]
+    started = time.perf_counter()
+    with JsonlWriter(run_dir / "records.jsonl") as records, JsonlWriter(run_dir / "failed.jsonl") as failed, \
+            Progress(*columns, disable=not show_progress, transient=True) as bar:
+        task = bar.add_task("generate", total=len(rows), info="")
+
+        async def one(row: QuestionRow) -> None:
+            async with sem:
+                if stop_reason:
+                    return
+                try:
+                    records.write(await process(s, row))
+                    counts["done"] += 1
+                except BudgetExhausted as e:
+                    stop_reason.append(str(e))
+                    return
+                except TeacherCallFailed as e:
+                    failed.write(Record(id=row.id, question=row.question, status="failed", error=str(e)))
+                    counts["failed"] += 1
+            rate = counts["done"] / max(time.perf_counter() - started, 1e-9)
+            tokens = f" tokens {usage.prompt_tokens + usage.completion_tokens:,}" if usage else ""
+            bar.update(task, advance=1, info=f"{rate:.2f} q/s{tokens} failed {counts['failed']}")
+
+        await asyncio.gather(*(one(r) for r in rows))
+    for close in s.closers:
+        await close()
+    counts["stopped"] = stop_reason[0] if stop_reason else None
+    counts["usage"] = usage.as_dict() if usage else {}
+    return counts
+
+
+# --------------------------------------------------------------------------------------------- save
+def collect(run_dir: Path, order: list[str]) -> tuple[list[Record], list[Record]]:
+    """Finished records in input order (last write wins), and failures not since recovered."""
+    rank = {qid: i for i, qid in enumerate(order)}
+    done = {obj["id"]: Record.model_validate(obj) for _, obj in read_jsonl(run_dir / "records.jsonl")}
+    failed = {}
+    if (run_dir / "failed.jsonl").exists():
+        failed = {obj["id"]: Record.model_validate(obj) for _, obj in read_jsonl(run_dir / "failed.jsonl") if obj["id"] not in done}
+    key = lambda r: rank.get(r.id, len(rank))  # noqa: E731
+    return sorted(done.values(), key=key), sorted(failed.values(), key=key)
+
+
+def write_outputs(run_dir: Path, records: list[Record]) -> dict:
+    """sft.jsonl and preferences.jsonl, rebuilt from records (atomic, so a crash leaves the old)."""
+    import json
+
+    sft = [ex for r in records if (ex := sft_example(r)) is not None]
+    revision = [p for r in records if (p := revision_pair(r)) is not None]
+    judged = [p for r in records for p in r.judge_pairs]
+    dump = lambda rows: "".join(json.dumps(x.model_dump(mode="json"), ensure_ascii=False) + "\n" for x in rows)  # noqa: E731
+    atomic_write_text(run_dir / "sft.jsonl", dump(sft))
+    atomic_write_text(run_dir / "preferences.jsonl", dump(revision + judged))
+    claims = [c for r in records for c in r.claims]
+    return {"sft": len(sft), "preferences": len(revision) + len(judged), "revision_pairs": len(revision), "judge_pairs": len(judged),
+            "final_claims": len(claims), "final_support_rate": round(support_rate(claims), 4),
+            "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]), 4)}
+
+
+def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict) -> str:
+    return f"""# cai generate run
+
+Data made by `cai generate` with the `{config.teacher.backend}` teacher under the constitution
+`{constitution.name}` v{constitution.version} (sha256 `{constitution.content_hash()[:16]}`).
+
+| file | rows | columns |
+| --- | --- | --- |
+| `records.jsonl` | {counts.get('records', 0)} | full trace per question: sources, draft, rounds (critique, revision), final answer, claim verdicts |
+| `sft.jsonl` | {counts.get('sft', 0)} | `id`, `messages` (system, user with delimited sources, assistant = final answer) |
+| `preferences.jsonl` | {counts.get('preferences', 0)} | `id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids` |
+| `failed.jsonl` | {counts.get('failed', 0)} | questions that failed, with the reason (retried by `--resume`) |
+
+Claim support rate: draft {counts.get('draft_support_rate')} → final {counts.get('final_support_rate')}.
+
+```python
+from datasets import load_dataset
+sft = load_dataset("json", data_files="sft.jsonl", split="train")
+prefs = load_dataset("json", data_files="preferences.jsonl", split="train")
+```
+Both load into TRL's `SFTTrainer` and `DPOTrainer` / `RewardTrainer` without renaming columns.
+The data is derived from your documents and questions: it carries their licence and sensitivity.
+"""
+
+
+def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bool = True) -> Path:
+    """Run (or resume) generation; returns the run directory."""
+    from cai.rundir import config_hash
+
+    rows, rejected = load_questions(config.questions)
+    if not rows:
+        raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else ""))
+    constitution = load_constitution(config.constitution)
+    if resume is not None:
+        manifest = open_run(resume, "generate")
+        if manifest.get("config_hash") != config_hash(config):
+            raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; resume with `cai generate {resume}/config.yaml --resume {resume}`")
+        run_dir = Path(resume)
+    else:
+        run_dir = start_run("generate", config, constitution=constitution)
+    selected = rows[: config.limit] if config.limit else rows
+    done_ids = {obj["id"] for _, obj in read_jsonl(run_dir / "records.jsonl")} if (run_dir / "records.jsonl").exists() else set()
+    pending = [r for r in selected if r.id not in done_ids]
+    update_manifest(run_dir, status="running", counts={"questions": len(selected), "rejected_rows": len(rejected), "pending": len(pending)},
+                    rejected_rows=rejected[:200])
+    s = setup(config, run_dir)
+    try:
+        loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress))
+    finally:
+        s.retriever.close()
+    records, failed = collect(run_dir, [r.id for r in selected])
+    counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records), "failed": len(failed), **write_outputs(run_dir, records)}
+    status = "finished" if not failed and not loop_counts["stopped"] else "incomplete"
+    atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts))
+    update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"], stop_reason=loop_counts["stopped"])
+    return run_dir
+
+
+def estimate_tokens(messages: list[dict]) -> int:
+    """Rough token count (≈1.3 tokens per word, the usual ratio for BPE on English prose)."""
+    return round(sum(len(m["content"].split()) for m in messages) * 1.3)
+
+
+def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
+    """Run `n` questions in memory — no run directory — and print prompts and token counts."""
+    import tempfile
+
+    from cai.prompts import critique_messages, policy_messages
+
+    rows, rejected = load_questions(config.questions)
+    for line in rejected:
+        echo(f"rejected: {line}")
+    with tempfile.TemporaryDirectory() as tmp:
+        s = setup(config, Path(tmp))
+        try:
+            for row in rows[:n]:
+                hits = s.retriever.search(row.question, k=config.retrieval.k, mode=config.retrieval.mode, route=config.retrieval.route)
+                rules = select_rules(s.constitution, row, hits, config, 1)
+                critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
+                echo(f"=== {row.id}: {row.question}")
+                echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
+                echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
+                echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
+                record = asyncio.run(process(s, row))
+                for rnd in record.rounds:
+                    echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
+                         + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))
+                echo(f"--- final answer\n{record.final_answer}")
+        finally:
+            s.retriever.close()

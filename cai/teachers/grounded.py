@@ -1,0 +1,198 @@
+"""The `grounded` teacher: deterministic, no weights, no network — the embedded default.
+
+- draft: extractive — the retrieved sentences that best answer the question, each cited;
+- critique: claim by claim with the offline checker, plus the rules' machine checks;
+- revise: supported claims are kept verbatim (a missing citation is added); an unsupported claim
+  is replaced by the verbatim evidence the checker aligned it with, cited, or by an explicit
+  "The sources do not state …"; sentences that break a phrase rule are dropped;
+- judge: prefers the answer with more supported claims.
+
+It never invents text: everything it writes is either the input answer, a verbatim source quote
+or a fixed template, which is what makes its revisions safe SFT targets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from cai.constitution import ResolvedPrinciple, Rule
+from cai.contracts import ClaimVerdict, PageText, ScoreSource, SearchHit, Verdict
+from cai.teachers.base import Judgement, TeacherCritique, TeacherText
+from rewards.rules import _contains_phrase as contains_phrase
+
+PageLookup = Callable[[str, int], PageText | None]
+_TOKEN = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*%?")
+_STOP = frozenset(
+    "a an the of in on for to and or is was were be been are what which who whom how much many did does do "
+    "its it their this that these those as at by with from than per during year years fiscal company "
+    "companies report reported total".split()
+)
+_FIGURE_QUESTION = re.compile(r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
+MAX_DRAFT_SENTENCES = 2
+MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+class GroundedTeacher:
+    name = "grounded"
+    model = None
+
+    def __init__(self, page: PageLookup, checker, constitution=None):
+        self.page = page
+        self.checker = checker
+        self.constitution = constitution
+
+    # ---------------------------------------------------------------------------------- helpers
+    def _pages(self, hits: list[SearchHit]) -> list[ScoreSource]:
+        out, seen = [], set()
+        for h in hits:
+            if (h.doc_id, h.page) not in seen and (p := self.page(h.doc_id, h.page)) is not None:
+                seen.add((h.doc_id, h.page))
+                out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=p.text))
+        return out
+
+    def _candidates(self, hits: list[SearchHit]) -> list[tuple[int, str, str]]:
+        """(hit rank, sentence text, citation) for every page sentence inside a retrieved chunk."""
+        out = []
+        for rank, h in enumerate(hits):
+            page = self.page(h.doc_id, h.page)
+            if page is None:
+                continue
+            start, end = h.locator.char_start, h.locator.char_start + len(h.text)
+            for s in page.sentences:
+                if s.char_start >= start and s.char_end <= end:
+                    text = _clean(page.text[s.char_start : s.char_end])
+                    letters = [ch for ch in text if ch.isalpha()]
+                    shouting = letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
+                    if len(text.split()) >= 6 and not shouting:  # skip headings and running heads
+                        out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
+        return out
+
+    # ------------------------------------------------------------------------------------ draft
+    async def draft(self, question: str, sources: list[SearchHit]) -> TeacherText:
+        """Extractive draft: the top sentences by IDF-weighted overlap with the question."""
+        scored = _rank(question, self._candidates(sources), numbers=True)
+        best = [x for x in scored if x[1] > 0][:MAX_DRAFT_SENTENCES]
+        if not best:
+            return TeacherText(text=refusal(question))
+        picked = [best[0]] + [x for x in best[1:] if x[0] >= 0.6 * best[0][0] and x[2] != best[0][2]]
+        return TeacherText(text=" ".join(_with_citation(text, cite) for _, _, text, cite in picked))
+
+    # --------------------------------------------------------------------------------- critique
+    async def critique(self, question: str, sources: list[SearchHit], answer: str, rules: list[Rule]) -> TeacherCritique:
+        from rewards.rules import evaluate_rules
+
+        pages = self._pages(sources)
+        claims = self.checker.check(question, answer, pages)
+        violations = evaluate_rules(self.constitution.model_copy(update={"rules": rules}), question, answer, claims, pages)
+        summary = "; ".join(f"[{v.rule_id}] {v.message or v.claim or ''}".strip() for v in violations) or None
+        return TeacherCritique(violations=violations, text=summary, claims=claims)
+
+    # ----------------------------------------------------------------------------------- revise
+    async def revise(self, question: str, sources: list[SearchHit], answer: str, critique: TeacherCritique, rules: list[Rule]) -> TeacherText:
+        claims = critique.claims if critique.claims is not None else self.checker.check(question, answer, self._pages(sources))
+        forbidden = [p for r in rules for p in (r.checks.no_forbidden_phrases or [])]
+        markers = [m for r in rules for m in (r.checks.require_marker or [])]
+        candidates = self._candidates(sources)
+        parts = []
+        for c in claims:
+            if is_refusal(c.text) or is_source_quote(c.text):
+                parts.append(c.text.strip())  # written by an earlier revision: kept as is
+            elif not any(contains_phrase(c.text, p) for p in forbidden):  # advice/speculation is dropped
+                parts.append(_marked(self._fixed(c, candidates), markers))
+        return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
+
+    def _fixed(self, c: ClaimVerdict, candidates: list[tuple[int, str, str]]) -> str:
+        """A supported claim kept as written (cited); otherwise the source sentence on the same
+        subject, quoted verbatim and cited, or an explicit refusal."""
+        if c.verdict == Verdict.supported:
+            if c.citations or c.evidence is None:
+                return c.text.strip()
+            return _with_citation(c.text.strip(), c.evidence.locator.citation())
+        ranked = _rank(_strip_citations(c.text), candidates, numbers=False)
+        if ranked and ranked[0][1] >= MIN_TOPIC_OVERLAP:
+            _, _, quote, cite = ranked[0]
+            return f'The sources state: "{quote.rstrip(".")}." {cite}'
+        core = _strip_citations(c.text).rstrip(".")
+        return f"The sources do not state that {core[:1].lower() + core[1:]}."
+
+    # ------------------------------------------------------------------------------------ judge
+    async def judge(self, question: str, sources: list[SearchHit], first: str, second: str, principle: ResolvedPrinciple) -> Judgement:
+        """P(first better) from the difference in claim support (a logistic in the gap)."""
+        pages = self._pages(sources)
+        rate = lambda text: _support(self.checker.check(question, text, pages))  # noqa: E731
+        gap = rate(first) - rate(second)
+        p_first = min(0.95, max(0.05, 1.0 / (1.0 + math.exp(-6.0 * gap))))
+        return Judgement(principle_id=principle.id, p_first=p_first, reasoning=f"support gap {gap:+.2f}")
+
+
+def _support(claims: list[ClaimVerdict]) -> float:
+    return sum(c.verdict == Verdict.supported for c in claims) / len(claims) if claims else 0.0
+
+
+def _with_citation(text: str, citation: str) -> str:
+    """Put `citation` after the claim, before its final full stop."""
+    text = text.strip()
+    if text.endswith((".", "!", "?")):
+        return f"{text[:-1].rstrip()} {citation}{text[-1]}"
+    return f"{text} {citation}."
+
+
+def refusal(question: str) -> str:
+    return f"The sources do not state an answer to: {_clean(question)}"
+
+
+def is_source_quote(text: str) -> bool:
+    return text.lstrip().startswith('The sources state: "')
+
+
+def _strip_citations(text: str) -> str:
+    return re.sub(r"\s*\[[^\]]*p\.\d+[^\]]*\]", "", text).strip()
+
+
+def _rank(query: str, candidates: list[tuple[int, str, str]], *, numbers: bool) -> list[tuple[float, float, str, str]]:
+    """Candidate sentences by IDF-weighted share of the query's terms they contain (+ small
+    bonuses for figures and retrieval rank). Returns (score, overlap, text, citation), best first.
+    `numbers=False` ignores figures in the overlap: a claim with a wrong figure must still find
+    the sentence that states the right one."""
+    q_terms = {t for t in _tokens(query) if numbers or not t[0].isdigit()}
+    if not candidates or not q_terms:
+        return []
+    df = Counter(t for _, text, _ in candidates for t in set(_tokens(text)))
+    idf = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
+    wants_figure = numbers and bool(_FIGURE_QUESTION.search(query))
+    scored = []
+    for rank, text, cite in candidates:
+        overlap = sum(idf[t] for t in q_terms & set(_tokens(text))) / (sum(idf.values()) or 1.0)
+        score = overlap + (0.15 if wants_figure and re.search(r"\d", text) else 0.0) + 0.1 / (rank + 1)
+        if len(text.split()) > 60:
+            score *= 0.7  # long table rows read badly as answers
+        scored.append((score, overlap, text, cite))
+    return sorted(scored, key=lambda x: -x[0])
+
+
+def is_refusal(text: str) -> bool:
+    """An explicit statement that the sources are silent: not a factual claim to fix."""
+    return re.match(r"\s*(the )?sources do not (state|say|contain|disclose)", text, re.I) is not None
+
+
+def _marked(text: str, markers) -> str:
+    """Add the first required marker to a claim that uses a trigger phrase without one, before
+    its citations: "… margins of 16% (non-GAAP) [doc p.1]."."""
+    for m in markers:
+        if any(contains_phrase(text, t) for t in m.when_any) and not any(contains_phrase(text, r) for r in m.require_any):
+            body = text.rstrip().rstrip(".")
+            cites = re.search(r"(\s*\[[^\]]*p\.\d+[^\]]*\])+$", body)
+            head, tail = (body[: cites.start()], cites.group().strip()) if cites else (body, "")
+            text = f"{head} ({m.require_any[0]})" + (f" {tail}" if tail else "") + "."
+    return text

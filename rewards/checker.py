@@ -1,0 +1,91 @@
+"""The checker interface and the fail-closed rule.
+
+A checker decides, claim by claim, whether an answer is supported by its sources (DESIGN.md,
+"Claim verdict"). Every checker (offline, NLI model, teacher-as-judge) implements `Checker`; callers
+wrap it in `FailClosed`, which guarantees the project's safety property:
+
+* a checker that raises, or is given no sources, yields `unverified` for every claim, never
+  `supported`;
+* a `supported` verdict must carry an evidence locator whose quote occurs verbatim at that locator
+  in the given source text; one that does not is downgraded to `unverified`.
+
+`sources` are pages: objects with `doc_id`, `page` and `text` (the page's text, which locators
+index into), e.g. `cai.contracts.ScoreSource`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from cai.contracts import ClaimVerdict, ScoreSource, Verdict
+from rewards.claims import split_claims
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """Decides each claim of an answer against source pages."""
+
+    name: str
+
+    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+        ...
+
+
+def unverified_claims(answer: str, reason: str, checker: str) -> list[ClaimVerdict]:
+    """Every claim of `answer` as `unverified` with `reason` (score 0: no support established)."""
+    return [
+        ClaimVerdict(
+            text=c.text, verdict=Verdict.unverified, score=0.0, span=(c.start, c.end),
+            citations=c.citations, checker=checker, reason=reason,
+        )
+        for c in split_claims(answer)
+    ]
+
+
+def quote_at_locator(verdict: ClaimVerdict, sources: Sequence[ScoreSource]) -> bool:
+    """True when the verdict's evidence quote is exactly the text at its locator in its source."""
+    if verdict.evidence is None:
+        return False
+    loc = verdict.evidence.locator
+    for source in sources:
+        if source.doc_id == loc.doc_id and source.page == loc.page:
+            if source.text[loc.char_start : loc.char_end] == verdict.evidence.quote:
+                return True
+    return False
+
+
+class FailClosed:
+    """Wraps a checker so that failure can only ever produce `unverified`."""
+
+    def __init__(self, inner: Checker):
+        self.inner = inner
+        self.name = inner.name
+
+    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+        usable = [s for s in sources or [] if isinstance(getattr(s, "text", None), str) and s.text.strip()]
+        if not usable:
+            return unverified_claims(answer, "no source text to check against", self.name)
+        try:
+            verdicts = self.inner.check(question, answer, usable)
+        except Exception as error:  # noqa: BLE001 - fail closed on any checker fault, by design
+            return unverified_claims(answer, f"checker failed: {type(error).__name__}: {error}", self.name)
+        return [self._enforce_evidence(v, usable) for v in verdicts]
+
+    def _enforce_evidence(self, verdict: ClaimVerdict, sources: Sequence[ScoreSource]) -> ClaimVerdict:
+        if verdict.verdict != Verdict.supported or quote_at_locator(verdict, sources):
+            return verdict
+        return verdict.model_copy(update={
+            "verdict": Verdict.unverified,
+            "score": min(verdict.score, 0.49),
+            "reason": "supported without a verbatim quote at its locator: downgraded",
+        })
+
+
+def get_checker(name: str = "offline") -> FailClosed:
+    """A checker by name, wrapped fail-closed. Known names: 'offline'."""
+    if name == "offline":
+        from rewards.offline import OfflineChecker
+
+        return FailClosed(OfflineChecker())
+    raise ValueError(f"unknown checker {name!r} (available: offline)")

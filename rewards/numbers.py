@@ -1,0 +1,186 @@
+"""Numbers in claims and sources: extraction, normalisation, rounding tolerance, agreement.
+
+A financial figure is written many ways: `$1,234.5 million`, `1,234.5` in a table "in millions",
+`(459)` for a negative, `31%`, `$5.4 billion`. `extract_quantities` reads each into a `Quantity`
+whose `value` is in base units (dollars, not millions; percent points for `%`) and records how
+precisely it was written, because `$177.9 billion` claims only ±$0.05 billion of precision.
+
+Rounding tolerance (stated): a claim figure agrees with a value `v` when
+    |claim - v| <= max(rel_tolerance * |v|, half a unit of the claim's last written digit).
+The relative part comes from the constitution (`numbers_match_sources.rel_tolerance`, default 0.5%);
+the half-unit part lets "$177.9 billion" match 177,866 (millions).
+
+Source tables rarely repeat their scale next to each figure ("in millions" is in the header), so a
+source figure may be read at scale 1, thousand, million or billion; the factor of 1,000 between
+scales makes accidental agreement across scales rare. Signs are compared by magnitude: filings write
+a loss as `(3,062)` while prose says "an operating loss of $3.1 billion".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCALE_WORDS = {
+    "thousand": 1e3, "thousands": 1e3, "k": 1e3,
+    "million": 1e6, "millions": 1e6, "mn": 1e6, "mm": 1e6, "m": 1e6,
+    "billion": 1e9, "billions": 1e9, "bn": 1e9, "b": 1e9,
+    "trillion": 1e12, "trillions": 1e12, "tn": 1e12,
+}
+# Scales at which an unscaled source figure may be read (a table "in thousands"/"in millions").
+SOURCE_SCALES = (1.0, 1e3, 1e6, 1e9)
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_NUMBER_RE = re.compile(
+    r"(?<![\w.\-])"
+    r"(?P<open>\()?"
+    r"(?:(?P<sign>[-−–])\s?)?"
+    r"(?:(?P<cur>US\$|\$|USD\s?)\s?)?"
+    r"(?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+    r"(?P<close>\))?"
+    r"(?:\s?(?P<scale>thousands?|millions?|billions?|trillions?|mn|mm|bn|tn|[kKmMbB])(?![\w]))?"
+    r"(?P<pct>\s?%|\s?percent(?:age points?)?\b|\s?pp\b)?",
+    re.IGNORECASE,
+)
+_SLASH_DATE_RE = re.compile(r"(?<![\d,])\d{1,2}/\d{1,2}/\d{2,4}(?!\d)")
+_DATE_DAY_BEFORE_RE = re.compile(rf"(?:{_MONTHS})\.?\s*$", re.IGNORECASE)
+_REFERENCE_BEFORE_RE = re.compile(r"(?:\bp\.|\bpp\.|\bpage|\bpages|\bnote|\bitem|\bpart|\bschedule|\bexhibit|\bform|\bstep)\s*$", re.IGNORECASE)
+_FORM_AFTER_RE = re.compile(r"^-(?:K|Q|KT|QT)\b|^(?:st|nd|rd|th)\b", re.IGNORECASE)
+_LIST_TEXT_AFTER_RE = re.compile(r"^[.)]\s+[A-Za-z*\"(]")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number as written, normalised to base units.
+
+    `value` is signed (parentheses and minus signs are negative); `magnitude` is |value|.
+    `unit` is "%" for percentages, "$" for currency, "" otherwise. `scale` is the multiplier of a
+    written scale word (1 when none). `decimals` counts digits after the decimal point as written.
+    """
+
+    text: str
+    start: int
+    end: int
+    value: float
+    unit: str
+    scale: float
+    decimals: int
+    scaled_in_text: bool
+
+    @property
+    def magnitude(self) -> float:
+        return abs(self.value)
+
+    @property
+    def half_unit(self) -> float:
+        """Half a unit of the last written digit, in base units (the rounding the writer did)."""
+        return 0.5 * 10.0 ** (-self.decimals) * self.scale
+
+    def tolerance(self, rel_tolerance: float) -> float:
+        return max(rel_tolerance * self.magnitude, self.half_unit)
+
+    @property
+    def is_plain_integer(self) -> bool:
+        return self.unit == "" and not self.scaled_in_text and self.decimals == 0
+
+
+def _is_year(match: re.Match, text: str) -> bool:
+    digits = match.group("digits")
+    if match.group("cur") or match.group("pct") or match.group("scale") or "," in digits or "." in digits:
+        return False
+    return len(digits) == 4 and 1900 <= int(digits) <= 2100
+
+
+def _is_reference(match: re.Match, text: str) -> bool:
+    """Day of a date ('December 31'), page/note/item numbers, '10-K', ordinals, quarter names."""
+    before = text[max(0, match.start() - 12) : match.start()]
+    after = text[match.end("digits") : match.end("digits") + 4]
+    if match.group("cur") or match.group("pct"):
+        return False
+    if _DATE_DAY_BEFORE_RE.search(before) or _REFERENCE_BEFORE_RE.search(before):
+        return True
+    return bool(_FORM_AFTER_RE.match(after))
+
+
+def _is_list_marker(match: re.Match, text: str) -> bool:
+    """'1. Revenue' or '2) Open the filing' at the start of a line: enumeration, not a figure.
+    A parenthesised figure alone on its line ('(962)') is a negative table value, not a marker."""
+    if match.group("open") or match.group("cur") or match.group("pct"):
+        return False
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    if text[line_start : match.start()].strip(" \t*-•#"):
+        return False
+    return bool(_LIST_TEXT_AFTER_RE.match(text[match.end("digits") : match.end("digits") + 4]))
+
+
+_MODEL_NAME_AFTER_RE = re.compile(r"^\s?[A-Z]{2,}\b|^-[A-Z]")
+
+
+def _is_model_number(match: re.Match, text: str) -> bool:
+    """A bare integer that names a product or model ("737 MAX") rather than counting anything."""
+    if match.group("cur") or match.group("pct") or match.group("scale") or match.group("open"):
+        return False
+    digits = match.group("digits")
+    if "," in digits or "." in digits:
+        return False
+    return bool(_MODEL_NAME_AFTER_RE.match(text[match.end("digits") : match.end("digits") + 6]))
+
+
+def _scale_of(word: str | None, currency: bool) -> float:
+    if not word:
+        return 1.0
+    lowered = word.lower()
+    # A bare single letter (M, B, K) is a scale only right after a currency figure ("$5M");
+    # otherwise "3 m" may be metres and "5 B" a share class.
+    if len(lowered) == 1 and not currency:
+        return 1.0
+    return SCALE_WORDS.get(lowered, 1.0)
+
+
+def extract_quantities(text: str) -> list[Quantity]:
+    """Every figure in `text` except years, dates' days, page/note references and list markers."""
+    found: list[Quantity] = []
+    slash_dates = [d.span() for d in _SLASH_DATE_RE.finditer(text)]
+    for m in _NUMBER_RE.finditer(text):
+        if any(start <= m.start() < end for start, end in slash_dates):
+            continue
+        if _is_year(m, text) or _is_reference(m, text) or _is_list_marker(m, text) or _is_model_number(m, text):
+            continue
+        digits = m.group("digits")
+        number = float(digits.replace(",", ""))
+        currency = bool(m.group("cur")) or text[max(0, m.start() - 2) : m.start()].strip().endswith("$")
+        scale = _scale_of(m.group("scale"), currency)
+        scale_matched = scale != 1.0
+        negative = bool(m.group("sign")) or (bool(m.group("open")) and bool(m.group("close")))
+        pct = m.group("pct")
+        unit = "%" if pct else ("$" if currency else "")
+        end = m.end() if (scale_matched or pct) else m.end("close") if m.group("close") else m.end("digits")
+        decimals = len(digits.split(".", 1)[1]) if "." in digits else 0
+        value = -number * scale if negative else number * scale
+        found.append(Quantity(text[m.start() : end], m.start(), end, value, unit, scale, decimals, scale_matched))
+    return found
+
+
+# Constants of the arithmetic an answer shows ("× 100", "365 days", "^ 0.5", "- 1"): not figures
+# taken from a source, so not checked, but available as operands for derived figures.
+ARITHMETIC_CONSTANTS = (100.0, 1000.0, 365.0, 360.0, 366.0, 0.5, 1.0)
+
+
+def checkable(quantity: Quantity) -> bool:
+    """Small bare integers (3 years, 2 decimal places, step 1) are counts of the prose, and bare
+    arithmetic constants are the answer's own working: neither is checked against sources."""
+    if quantity.is_plain_integer and quantity.magnitude <= 12:
+        return False
+    return not (quantity.unit == "" and not quantity.scaled_in_text and quantity.magnitude in ARITHMETIC_CONSTANTS)
+
+
+def agrees(claim: Quantity, source_value: float, rel_tolerance: float, *, scaled: bool = True) -> bool:
+    """True when `claim` equals `source_value` (a magnitude) within the stated rounding tolerance,
+    at any table scale when `scaled` (the source figure's scale word was not written next to it)."""
+    target = claim.magnitude
+    tol = claim.tolerance(rel_tolerance)
+    scales = SOURCE_SCALES if scaled and claim.unit != "%" else (1.0,)
+    return any(abs(target - abs(source_value) * s) <= max(tol, rel_tolerance * abs(source_value) * s) for s in scales)

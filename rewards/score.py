@@ -1,0 +1,145 @@
+"""Scoring rows for `cai score INPUT.jsonl [--index DIR] [--out OUT.jsonl] [--checker NAME]`.
+
+Input rows (DESIGN.md, contract): `{"id", "question"?, "answer", "sources"?: [{"doc_id", "page",
+"text"}]}`; sources are retrieved with `retrieve(question)` when absent. Output rows: the input `id`
+plus `{"verdict", "score", "claims": [{"text", "verdict", "score", "evidence": {"locator",
+"quote"}, ...}]}` and, when the answer carries inline citations, `"citations"` (ALCE precision and
+recall, `rewards.citations`).
+
+The answer is `supported` only when it has at least one claim and every claim is supported; its
+score is its weakest claim's score (an answer is as trustworthy as its least supported claim).
+
+A bad row never stops the run: malformed JSON, a missing or non-text answer, no sources, sources
+over 1 MB, or binary text give an output row with `error`, `line` (1-based) and verdict
+`unverified`; the other rows are scored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from pydantic import ValidationError
+
+from cai.contracts import ClaimVerdict, ScoreInput, ScoreSource, Verdict
+from rewards.checker import Checker, unverified_claims
+from rewards.citations import citation_metrics
+
+MAX_SOURCE_CHARS = 1_000_000  # per row, all sources together
+
+Retriever = Callable[[str], Sequence[ScoreSource]]
+
+
+class RowError(ValueError):
+    """A row that cannot be scored; the message names the problem in one line."""
+
+
+def answer_verdict(claims: Sequence[ClaimVerdict]) -> tuple[Verdict, float]:
+    """(verdict, score) of a whole answer from its claims: supported iff every claim is."""
+    if not claims:
+        return Verdict.unverified, 0.0
+    score = min(c.score for c in claims)
+    if all(c.verdict == Verdict.supported for c in claims):
+        return Verdict.supported, score
+    if any(c.verdict == Verdict.unsupported for c in claims):
+        return Verdict.unsupported, score
+    return Verdict.unverified, score
+
+
+def _parse_row(line: str) -> ScoreInput:
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise RowError(f"malformed JSON: {error.msg} at column {error.colno}") from None
+    if not isinstance(raw, dict):
+        raise RowError(f"a row must be a JSON object, got {type(raw).__name__}")
+    if "answer" not in raw or raw["answer"] is None:
+        raise RowError("row has no 'answer'")
+    if not isinstance(raw["answer"], str):
+        raise RowError(f"'answer' must be text, got {type(raw['answer']).__name__}")
+    if "id" in raw and not isinstance(raw["id"], str):
+        raw["id"] = str(raw["id"])
+    try:
+        return ScoreInput.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RowError(f"invalid row: {where}: {first['msg']}") from None
+
+
+def _check_text(label: str, text: str) -> None:
+    if "\x00" in text or sum(1 for ch in text[:10_000] if ord(ch) < 32 and ch not in "\n\r\t\f") > 8:
+        raise RowError(f"{label} is not text (binary or control characters)")
+
+
+def _sources_for(row: ScoreInput, retrieve: Retriever | None) -> list[ScoreSource]:
+    sources = list(row.sources or [])
+    if not sources and row.sources is None and retrieve is not None:
+        if not row.question:
+            raise RowError("no 'sources' and no 'question' to retrieve them with")
+        sources = list(retrieve(row.question))
+    if not sources:
+        raise RowError("no sources: give 'sources' in the row or an index to retrieve from")
+    total = sum(len(s.text) for s in sources)
+    if total > MAX_SOURCE_CHARS:
+        raise RowError(f"sources too large: {total:,} characters (limit {MAX_SOURCE_CHARS:,})")
+    for s in sources:
+        _check_text(f"source {s.doc_id} p.{s.page}", s.text)
+    if not any(s.text.strip() for s in sources):
+        raise RowError("sources are empty text")
+    return sources
+
+
+def score_row(row: ScoreInput, *, checker: Checker, retrieve: Retriever | None = None) -> dict:
+    """Score one parsed row (raises RowError for a row that cannot be scored)."""
+    _check_text("answer", row.answer)
+    sources = _sources_for(row, retrieve)
+    claims = checker.check(row.question, row.answer, sources)
+    verdict, score = answer_verdict(claims)
+    out = {
+        "id": row.id,
+        "verdict": verdict.value,
+        "score": round(score, 4),
+        "claims": [c.model_dump(mode="json", exclude_none=True) for c in claims],
+    }
+    if any(c.citations for c in claims):
+        out["citations"] = citation_metrics(checker, row.question, row.answer, sources)
+    return out
+
+
+def _error_row(row_id: str | None, line_number: int, message: str, answer: str | None, checker: Checker) -> dict:
+    claims = unverified_claims(answer, message, checker.name) if isinstance(answer, str) else []
+    return {
+        "id": row_id,
+        "verdict": Verdict.unverified.value,
+        "score": 0.0,
+        "claims": [c.model_dump(mode="json", exclude_none=True) for c in claims],
+        "error": message,
+        "line": line_number,
+    }
+
+
+def score_rows(lines: Iterable[str], *, checker: Checker, retrieve: Retriever | None = None) -> Iterator[dict]:
+    """Score JSONL lines one by one; blank lines are skipped, bad rows yield an error row."""
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        row_id, answer = _peek_id_and_answer(line)
+        try:
+            row = _parse_row(line)
+            yield score_row(row, checker=checker, retrieve=retrieve)
+        except RowError as error:
+            yield _error_row(row_id, line_number, str(error), answer, checker)
+
+
+def _peek_id_and_answer(line: str) -> tuple[str | None, str | None]:
+    """The row's id and answer if the line parses at all (for error rows)."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError:
+        return None, None
+    if not isinstance(raw, dict):
+        return None, None
+    row_id = raw.get("id")
+    answer = raw.get("answer")
+    return (str(row_id) if row_id is not None else None), (answer if isinstance(answer, str) else None)

@@ -1,0 +1,128 @@
+"""Claims, figures, periods, entities and arithmetic derivation on hand-built text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewards.arithmetic import Tolerances, derive_pair, derive_step, derive_triple
+from rewards.claims import split_claims
+from rewards.entities import extract_entities, normalise, unknown_entities
+from rewards.numbers import agrees, checkable, extract_quantities
+from rewards.periods import column_periods, extract_periods, period_compatible
+
+
+def one(text: str):
+    found = extract_quantities(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_split_keeps_spans_and_citations():
+    answer = "Revenue was $412.3 million [acme-10k p.4]. Net income fell to $12 million. [acme-10k p.5]\nWhat else?"
+    claims = split_claims(answer)
+    assert [c.text for c in claims] == [
+        "Revenue was $412.3 million [acme-10k p.4].",
+        "Net income fell to $12 million. [acme-10k p.5]",
+    ]
+    for c in claims:
+        assert answer[c.start : c.end] == c.text
+    assert claims[0].citations == ["[acme-10k p.4]"]
+    assert claims[1].cited_pages() == [("acme-10k", 5)]
+    assert claims[0].plain == "Revenue was $412.3 million ."
+
+
+def test_non_claims_are_skipped():
+    answer = "Here is the breakdown:\nTo calculate the margin, we need to divide profit by revenue.\nGross margin = (Revenue - COGS) / Revenue\nLet me know if you need more.\nMargin was 21.4% in fiscal 2023."
+    assert [c.text for c in split_claims(answer)] == ["Margin was 21.4% in fiscal 2023."]
+
+
+@pytest.mark.parametrize(
+    "text, value, unit",
+    [
+        ("$1,234.5 million", 1_234.5e6, "$"),
+        ("(459)", -459.0, ""),
+        ("$(962) million", -962e6, "$"),
+        ("-3.2%", -3.2, "%"),
+        ("$5.4 billion", 5.4e9, "$"),
+        ("31 percent", 31.0, "%"),
+        ("2.7 percentage points", 2.7, "%"),
+        ("12,645", 12_645.0, ""),
+    ],
+)
+def test_figures_normalise(text, value, unit):
+    q = one(f"It was {text} then.")
+    assert q.value == pytest.approx(value)
+    assert q.unit == unit
+
+
+def test_years_dates_references_and_markers_are_not_figures():
+    text = "In fiscal 2022 (December 31, 2022) the 10-K on p. 57, Note 4 and the 737 MAX:\n1. Revenue rose"
+    assert extract_quantities(text) == []
+    assert not checkable(one("over 3 years"))
+    assert not checkable(one("times 100"))
+
+
+def test_rounding_tolerance_is_the_written_precision():
+    q = one("$177.9 billion")
+    assert q.half_unit == pytest.approx(0.05e9)
+    assert agrees(q, 177_866, 0.001)  # a table in millions
+    assert not agrees(q, 178_100, 0.001)
+    assert agrees(one("31%"), 30.8, 0.001)
+    assert not agrees(one("31%"), 30.4, 0.001)
+    # The stated relative tolerance widens an exact figure.
+    assert not agrees(one("1,806"), 1_798, 0.001)
+    assert agrees(one("1,806"), 1_798, 0.005)
+
+
+def test_periods_normalise():
+    text = "FY2022, fiscal 2021, Q2 of FY 2024, the second quarter of fiscal 2023, the year ended December 31, 2020, FY19"
+    periods = extract_periods(text)
+    assert [(p.kind, p.year, p.quarter) for p in periods] == [
+        ("fy", 2022, None), ("fy", 2021, None), ("quarter", 2024, 2), ("quarter", 2023, 2),
+        ("date", 2020, None), ("fy", 2019, None),
+    ]
+    assert (periods[4].month, periods[4].day) == (12, 31)
+
+
+def test_table_columns_give_each_figure_its_period():
+    page = "Year Ended December 31,\n2016\n2017\nTotal net sales\n135,987\n177,866\nNet income\n2,371\n3,033\n"
+    columns = column_periods(page)
+    by_text = {page[start : start + 7].strip(): p.year for start, p in columns.items()}
+    assert by_text["135,987"] == 2016 and by_text["177,866"] == 2017 and by_text["3,033"] == 2017
+
+
+def test_fiscal_year_ending_in_january_matches_either_year():
+    column = extract_periods("January 28, 2023")[0]
+    assert period_compatible(extract_periods("fiscal 2023")[0], column)
+    assert period_compatible(extract_periods("fiscal 2022")[0], column)
+    assert not period_compatible(extract_periods("fiscal 2024")[0], column)
+
+
+def test_entities_and_aliases():
+    known = normalise("BESTBUY_2017_10K Consolidated Statements of Earnings NetearningsattributabletoBestBuyCo.,Inc.")
+    assert unknown_entities("Best Buy's revenue grew.", known) == []
+    assert [e.text for e in unknown_entities("In summary, Corning reported a profit.", known)] == ["Corning"]
+    # Sentence-initial words and line-item abbreviations are not names.
+    assert extract_entities("Rounded to one decimal, EBITDA was high.") == []
+
+
+TOL = Tolerances(additive=0.5, multiplicative=0.05)
+
+
+def test_derived_growth_ratio_average_and_sum():
+    growth = one("30.8%")
+    assert derive_pair(growth, [177_866, 135_987], TOL).expression.startswith("(177,866 - 135,987)")
+    turnover = one("3.46")
+    assert derive_pair(turnover, [24_576, 7_110.5], TOL) is not None
+    average = one("$7,110.5 million")
+    assert derive_pair(average, [6_854, 7_367], Tolerances(0.05e6, 0.05e6)) is not None
+    total = one("$98,000")
+    assert derive_triple(total, [40_000, 30_000, 28_000], TOL) is not None
+    assert derive_step(one("0.447%"), [0.00447], TOL) is not None
+
+
+def test_derivation_refuses_unrelated_and_unit_mixing_results():
+    assert derive_pair(one("31.5%"), [177_866, 135_987], TOL) is None
+    # A dollar amount is never a ratio of two amounts, and "x + 3" is not a sum an answer means.
+    assert derive_pair(one("$1.31 million"), [177_866, 135_987], Tolerances(5e3, 5e3)) is None
+    assert derive_pair(one("$135,990"), [135_987, 3], TOL) is None

@@ -1,0 +1,138 @@
+"""The offline checker and the fail-closed rule, on hand-built filings text (real MiniLM)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
+from rewards.checker import FailClosed, get_checker, quote_at_locator
+from rewards.citations import citation_metrics
+
+PAGE = ScoreSource(
+    doc_id="acme-2023-10k",
+    page=41,
+    text=(
+        "ACME CORP.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(in millions)\n"
+        "Year Ended December 31,\n2022\n2023\n"
+        "Total net sales\n135,987\n177,866\n"
+        "Cost of sales\n88,265\n111,934\n"
+        "Net income\n2,371\n3,033\n"
+        "Acme sells industrial pumps to utilities and municipal water authorities in North America. "
+        "The pump business is seasonal, with most orders placed in the second half of the year.\n"
+    ),
+)
+QUESTION = "What were Acme's net sales in FY2023?"
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return get_checker("offline")
+
+
+def verdicts(checker, answer, sources=(PAGE,), question=QUESTION):
+    return checker.check(question, answer, list(sources))
+
+
+def test_copied_figure_is_supported_with_verbatim_quote(checker):
+    [v] = verdicts(checker, "Acme's net sales in fiscal 2023 were $177,866 million.")
+    assert v.verdict == Verdict.supported and v.score >= 0.5
+    assert "177,866" in v.evidence.quote
+    assert quote_at_locator(v, [PAGE])
+    assert v.evidence.locator.doc_id == "acme-2023-10k" and v.evidence.locator.page == 41
+
+
+def test_rounded_and_rescaled_figure_is_supported(checker):
+    [v] = verdicts(checker, "Net sales were $177.9 billion in 2023.")
+    assert v.verdict == Verdict.supported
+
+
+def test_wrong_figure_is_unsupported(checker):
+    [v] = verdicts(checker, "Acme's net sales in fiscal 2023 were $181,250 million.")
+    assert v.verdict == Verdict.unsupported and v.score < 0.5
+    assert "181,250" in v.reason
+
+
+def test_computed_growth_and_margin_are_supported(checker):
+    answer = "Net sales grew 30.8% from 2022 to 2023. Net income was 1.7% of net sales in 2023."
+    assert [v.verdict for v in verdicts(checker, answer)] == [Verdict.supported, Verdict.supported]
+
+
+def test_figure_from_the_other_period_column_is_unsupported(checker):
+    [v] = verdicts(checker, "Acme's net sales in fiscal 2023 were $135,987 million.")
+    assert v.verdict == Verdict.unsupported and "period" in v.reason
+
+
+def test_period_not_in_sources_is_unsupported(checker):
+    [v] = verdicts(checker, "Acme's net sales in fiscal 2024 were $177,866 million.")
+    assert v.verdict == Verdict.unsupported
+
+
+def test_other_company_is_unsupported(checker):
+    [v] = verdicts(checker, "Globex's net sales in fiscal 2023 were $177,866 million.")
+    assert v.verdict == Verdict.unsupported and "Globex" in v.reason
+
+
+def test_prose_claim_aligned_or_not(checker):
+    supported, unrelated = verdicts(
+        checker, "Acme sells industrial pumps to water utilities. The chief executive plans to acquire a shipping line in Brazil.",
+    )
+    assert supported.verdict == Verdict.supported and quote_at_locator(supported, [PAGE])
+    assert unrelated.verdict != Verdict.supported
+
+
+def test_fail_closed_on_empty_sources(checker):
+    for sources in ([], [ScoreSource(doc_id="x", page=1, text="   ")]):
+        result = verdicts(checker, "Net sales were $177,866 million.", sources)
+        assert [v.verdict for v in result] == [Verdict.unverified]
+
+
+class Exploding:
+    name = "exploding"
+
+    def check(self, question, answer, sources):
+        raise RuntimeError("model file missing")
+
+
+class Overclaiming:
+    """Marks everything supported with a quote that is not in the source."""
+
+    name = "overclaiming"
+
+    def check(self, question, answer, sources):
+        loc = Locator(doc_id=sources[0].doc_id, page=sources[0].page, char_start=0, char_end=5, sentence=0)
+        return [ClaimVerdict(text=answer, verdict=Verdict.supported, score=1.0, evidence=Evidence(locator=loc, quote="nope!"))]
+
+
+def test_fail_closed_on_checker_fault_and_on_fake_evidence():
+    [v] = FailClosed(Exploding()).check(QUESTION, "Net sales were $177,866 million.", [PAGE])
+    assert v.verdict == Verdict.unverified and "model file missing" in v.reason
+    [v] = FailClosed(Overclaiming()).check(QUESTION, "Net sales were $177,866 million.", [PAGE])
+    assert v.verdict == Verdict.unverified and v.score < 0.5
+
+
+def test_citation_precision_and_recall(checker):
+    other = ScoreSource(doc_id="acme-2023-10k", page=7, text="Acme was founded in 1952 in Ohio.")
+    answer = (
+        "Net income was $3,033 million in 2023 [acme-2023-10k p.41]. "
+        "Net sales were $177,866 million in 2023 [acme-2023-10k p.7]. "
+        "Cost of sales was $111,934 million in 2023."
+    )
+    metrics = citation_metrics(checker, QUESTION, answer, [PAGE, other])
+    assert metrics["n_claims"] == 3 and metrics["n_citations"] == 2
+    assert metrics["recall"] == pytest.approx(1 / 3)
+    assert metrics["precision"] == pytest.approx(1 / 2)
+    missing = citation_metrics(checker, QUESTION, "Net income was $3,033 million [acme-2023-10k p.99].", [PAGE])
+    assert missing["missing"] == ["[acme-2023-10k p.99]"] and missing["recall"] == 0.0
+
+
+def test_paraphrase_is_decided_by_minilm_similarity():
+    """Low word overlap: the blend of lexical recall and MiniLM cosine decides (embeddings run)."""
+    from rewards.offline import OfflineChecker
+
+    embedded = OfflineChecker()
+    paraphrase = "Demand for the pumps peaks late in the year."
+    [with_minilm] = embedded.check(QUESTION, paraphrase, [PAGE])
+    assert with_minilm.verdict == Verdict.supported and "seasonal" in with_minilm.evidence.quote
+    assert embedded._embedding_cache  # MiniLM really ran
+    [unrelated] = embedded.check(QUESTION, "The weather was rainy on most days.", [PAGE])
+    assert unrelated.verdict == Verdict.unsupported
