@@ -17,7 +17,6 @@ import click
 from cai.errors import UserError
 
 STAGE_ISSUE = {
-    "score": "claim checking (`cai score`: offline/NLI/teacher checkers)",
     "train": "training (`cai train`: SFT, preference model, PPO/DPO/GRPO/RLOO)",
     "answer": "evidence-linked answers (`cai answer`)",
     "audit": "the audit report (`cai audit`)",
@@ -163,6 +162,24 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
         click.echo(f"{rank}. [{h.locator}] score={h.score:.4f}\n   {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
+def _page_retriever(index_dir: Path):
+    """question → the full pages of its top hits (checkers index locators into page text)."""
+    from cai.contracts import ScoreSource
+    from rag.retrieve import Retriever
+
+    retriever = Retriever.open(index_dir)
+
+    def retrieve(question: str) -> list[ScoreSource]:
+        out = []
+        for hit in retriever.search(question, k=5):
+            page = retriever.store.page(hit.doc_id, hit.page)
+            if page is not None:
+                out.append(ScoreSource(doc_id=hit.doc_id, page=hit.page, text=page.text))
+        return out
+
+    return retrieve
+
+
 # ------------------------------------------------------------------------------------- constitution
 @cli.group()
 def constitution() -> None:
@@ -273,8 +290,38 @@ def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None,
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output JSONL (default: stdout).")
 @click.option("--checker", default="offline", show_default=True, help="offline | nli | teacher.")
 def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: str) -> None:
-    """Check each answer's claims against its sources; one verdict per row and per claim."""
-    not_available("score")
+    """Check each answer's claims against its sources; one verdict per row and per claim.
+
+    Rows: {"id", "question"?, "answer", "sources"?: [{"doc_id", "page", "text"}]}; rows without
+    sources are retrieved from --index. A bad row gets an output row with "error" and "line";
+    the others are scored. Exit 0 when any row was scored.
+    """
+    from rewards.checker import get_checker
+    from rewards.score import score_rows
+
+    if not input_file.is_file():
+        raise UserError(f"{input_file}: file not found")
+    quiet_model_loading()
+    try:
+        scorer = get_checker(checker)
+    except ValueError as e:
+        raise UserError(f"--checker {checker}: {e}") from None
+    retrieve = _page_retriever(index_dir) if index_dir else None
+    out_file = open(out, "w", encoding="utf-8") if out else None  # noqa: SIM115 — closed below
+    scored = errors = 0
+    try:
+        with open(input_file, encoding="utf-8", errors="replace") as lines:
+            for row in score_rows(lines, checker=scorer, retrieve=retrieve):
+                line = json.dumps(row, ensure_ascii=False)
+                click.echo(line, file=out_file) if out_file else click.echo(line)
+                errors += bool(row.get("error"))
+                scored += not row.get("error")
+    finally:
+        if out_file:
+            out_file.close()
+    click.echo(f"scored {scored} row(s), {errors} error row(s)", err=True)
+    if scored == 0:
+        raise UserError(f"{input_file}: no row could be scored")
 
 
 @cli.command(epilog=config_epilog("train"))

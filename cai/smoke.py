@@ -44,7 +44,7 @@ def smoke_tokenizer():
     tok.init_kwargs["model_input_names"] = tok.model_input_names  # persist through save_pretrained
     tok.padding_side = "left"
     tok.chat_template = CHAT_TEMPLATE
-    tok.model_max_length = 512
+    tok.model_max_length = 4096  # RAG prompts with five sources run to ~1,500 tokens
     return tok
 
 
@@ -60,7 +60,7 @@ def build_smoke_policy(out_dir: Path, *, hidden: int = 64, layers: int = 2, head
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=512,
+        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=4096,
         bos_token_id=tok.cls_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
         tie_word_embeddings=True,
     )

@@ -41,7 +41,6 @@ def test_stage_help_documents_config_keys():
 @pytest.mark.parametrize(
     "args",
     [
-        ["score", "in.jsonl"],
         ["answer", "--index", "idx", "What was revenue?"],
         ["audit", "run"],
         ["review", "run"],

@@ -24,13 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "examples" / "quickstart" / "questions.jsonl"
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory):
-    from rag.ingest import ingest
-
-    out = tmp_path_factory.mktemp("index")
-    ingest([ROOT / "examples" / "corpus"], out, progress=False)
-    return out
+@pytest.fixture
+def index_dir(example_index):
+    return example_index
 
 
 def _config(tmp_path: Path, index_dir: Path, **teacher) -> Path:
@@ -50,10 +46,8 @@ def _records(run_dir: Path) -> dict[str, dict]:
     return {obj["id"]: obj for _, obj in read_jsonl(run_dir / "records.jsonl")}
 
 
-def test_grounded_run_writes_a_complete_run_directory(tmp_path, index_dir):
-    code, out = _generate(str(_config(tmp_path, index_dir)))
-    assert code == 0, out
-    run_dir = Path(out.strip().splitlines()[-1])  # contract: last line of stdout is the run dir
+def test_grounded_run_writes_a_complete_run_directory(grounded_run, index_dir):
+    run_dir = grounded_run  # the last line of `cai generate`'s stdout (contract)
     for name in ("config.yaml", "manifest.json", "records.jsonl", "sft.jsonl", "preferences.jsonl", "README.md"):
         assert (run_dir / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
