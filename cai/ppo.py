@@ -1,0 +1,506 @@
+"""PPO with a critic for RLHF/RLAIF, on accelerate. Read top to bottom: config, models, rollout,
+reward, advantages, PPO epochs, logging and alarms, the loop.
+
+One step ([PPO] Schulman et al. 2017; implementation choices from Huang et al. 2024, "The N+
+Implementation Details of RLHF with PPO"):
+
+  1. rollout  - sample a response per prompt from the policy (LoRA adapter on), left-padded
+                prompts, batched no-grad generation; responses are cut after the first EOS.
+  2. score    - the hybrid reward `reward_fn(prompts, completions, **columns) -> list[float]`
+                (TRL's reward-function signature, so GRPO/RLOO use the same callable), minus a
+                penalty when no EOS was produced; optionally clipped and whitened.
+  3. KL       - log-probs of the sampled tokens under the policy and the reference (the same
+                model with its adapter disabled: no second copy). Either k1 per token in the reward
+                (r_t = -beta * k1_t, plus the score on the last real token) or k3 in the loss.
+  4. values   - a critic (separate backbone + zero-initialised scalar head) gives V(s_t).
+  5. GAE      - advantages and returns (`cai.ppo_math.gae`), advantages whitened over real tokens.
+  6. update   - `ppo_epochs` passes over shuffled mini-batches, each accumulated over
+                micro-batches: clipped surrogate + vf_coef * clipped value loss (+ beta * k3),
+                gradient-norm clipping per model. During `critic_warmup_steps` only the critic
+                learns.
+  7. log      - one JSONL row per step (means gathered over all processes); alarms stop the run
+                on a KL explosion or on reward hacking, and the reason is recorded.
+
+Tensor names: P = prompt tokens (left-padded), R = response tokens (right-padded), B = rows.
+`mask` (B, R) is 1 on real response tokens up to and including the first EOS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cai import ppo_math as pm
+
+RewardFn = Callable[..., Sequence[float]]
+Prompt = str | list[dict]
+
+
+class PPOConfig(BaseModel):
+    """Every knob of `train_ppo`. Batch sizes are per process; the global batch is times the
+    number of processes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="Seed for prompt order, LoRA init and sampling.")
+    steps: int = Field(100, ge=1, description="PPO iterations (one rollout batch + its updates each).")
+    batch_size: int = Field(64, ge=1, description="Prompts rolled out per step (per process).")
+    rollout_micro_batch_size: int = Field(16, ge=1, description="Rows per no-grad generation/forward during rollout.")
+    mini_batch_size: int = Field(16, ge=1, description="Rows per optimiser step; must divide batch_size.")
+    micro_batch_size: int = Field(8, ge=1, description="Rows per forward/backward; gradient accumulation = mini/micro.")
+    ppo_epochs: int = Field(4, ge=1, description="Passes over the rollout batch per step.")
+    learning_rate: float = Field(1e-5, gt=0, description="Actor (LoRA) learning rate, AdamW.")
+    critic_learning_rate: float = Field(1e-5, gt=0, description="Critic learning rate, AdamW.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient-norm clip, applied to actor and critic separately.")
+    max_new_tokens: int = Field(64, ge=1, description="Response length cap; responses without EOS by then are truncated.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature; the loss divides logits by the same value.")
+    gamma: float = Field(1.0, ge=0, le=1, description="GAE discount γ.")
+    lam: float = Field(0.95, ge=0, le=1, description="GAE λ.")
+    cliprange: float = Field(0.2, gt=0, description="PPO ratio clip ε.")
+    cliprange_value: float = Field(0.2, gt=0, description="Value clip: V may move at most this far from the rollout value.")
+    vf_coef: float = Field(0.1, ge=0, description="Weight of the value loss.")
+    whiten_advantages: bool = Field(True, description="Whiten advantages over real tokens (per process batch).")
+    kl_mode: Literal["reward_k1", "loss_k3"] = Field("reward_k1", description="reward_k1: -β·k1 per token in the reward | loss_k3: β·k3 added to the loss.")
+    kl_coef: float = Field(0.05, ge=0, description="β, or its initial value when target_kl is set.")
+    target_kl: float | None = Field(None, gt=0, description="Adaptive β (Ziegler et al. 2019) aiming at this sequence KL (nats); None = fixed β.")
+    kl_horizon: int = Field(10000, ge=1, description="Adaptive-β horizon (sequences).")
+    missing_eos_penalty: float = Field(0.0, ge=0, description="Subtracted from the score of responses that hit max_new_tokens without EOS.")
+    reward_clip: float | None = Field(None, gt=0, description="Clip scores to [-c, c] (after the EOS penalty).")
+    whiten_rewards: bool = Field(False, description="Whiten scores over the global batch (mean 0, std 1).")
+    critic_warmup_steps: int = Field(0, ge=0, description="First steps train only the critic (actor frozen).")
+    critic_model: str | None = Field(None, description="Backbone for the critic (HF id/path); None = a copy of the policy's base backbone.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank of the policy adapter.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_target_modules: str | list[str] = Field("all-linear", description="peft target_modules for the policy adapter.")
+    lora_modules_to_save: list[str] | None = Field(None, description="peft modules_to_save: modules trained in full as part of the adapter (the reference keeps the originals).")
+    alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds this, or is not finite.")
+    alarm_preference_part: str | None = Field("preference", description="Reward part whose rise, with alarm_support_part falling, means reward hacking.")
+    alarm_support_part: str | None = Field("nli_support", description="Reward part measuring NLI support of the response by its sources.")
+    alarm_window: int = Field(5, ge=1, description="Steps per window when comparing reward parts (last window vs the one before).")
+    alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between windows that trips the alarm.")
+    cpu: bool = Field(False, description="Force CPU even when an accelerator is present.")
+    save_adapter: bool = Field(True, description="Save the LoRA adapter and tokenizer to out_dir/adapter at the end.")
+
+    @model_validator(mode="after")
+    def _sizes_divide(self) -> PPOConfig:
+        if self.batch_size % self.mini_batch_size:
+            raise ValueError("mini_batch_size must divide batch_size")
+        if self.mini_batch_size % self.micro_batch_size:
+            raise ValueError("micro_batch_size must divide mini_batch_size")
+        return self
+
+
+# ------------------------------------------------------------------------------------------ models
+class ValueModel(torch.nn.Module):
+    """Critic: a transformer backbone (no LM head) and a scalar head, zero-initialised so the first
+    values are 0 and the first advantages are the plain returns (no random critic noise)."""
+
+    def __init__(self, backbone: torch.nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        """(B, L) ids -> (B, L) float32 values V(s) at every position."""
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                               position_ids=position_ids).last_hidden_state
+        return self.head(hidden.float()).squeeze(-1)
+
+
+def _load_models(policy_dir_or_model, cfg: PPOConfig):
+    """(policy PeftModel with a trainable LoRA adapter, critic ValueModel), float32, dropout off."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    if isinstance(policy_dir_or_model, str | Path):
+        base = AutoModelForCausalLM.from_pretrained(policy_dir_or_model, dtype=torch.float32)
+    else:
+        base = policy_dir_or_model
+    if cfg.critic_model:
+        backbone = AutoModel.from_pretrained(cfg.critic_model, dtype=torch.float32)
+    else:
+        inner = base.get_base_model() if isinstance(base, PeftModel) else base
+        backbone = copy.deepcopy(inner.get_decoder())  # before LoRA wraps the layers in place
+    if isinstance(base, PeftModel):
+        policy = base
+    else:
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                          target_modules=cfg.lora_target_modules, modules_to_save=cfg.lora_modules_to_save,
+                          task_type="CAUSAL_LM")
+        policy = get_peft_model(base, lora)
+    critic = ValueModel(backbone)
+    # Dropout off everywhere [N-IMPL]: the rollout log-probs and the loss log-probs must come from
+    # the same function, or the PPO ratio is not 1 at the first update.
+    policy.eval()
+    critic.eval()
+    return policy, critic
+
+
+def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids for left-padded rows: 0 at the first real token (as `generate` computes them)."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _response_logits(model, ids, attn, context: int, temperature: float) -> torch.Tensor:
+    """Logits that predicted each response token, divided by the sampling temperature.
+
+    ids, attn: (B, P+R); returns (B, R, V) float32 (position t predicts ids[:, P + t]).
+    """
+    keep = ids.shape[1] - context + 1  # the LM head runs on response positions only (vocab-sized)
+    out = model(input_ids=ids, attention_mask=attn, position_ids=_positions(attn), logits_to_keep=keep)
+    return out.logits[:, :-1].float() / temperature
+
+
+# ----------------------------------------------------------------------------------------- rollout
+def _render(tokenizer, prompt: Prompt) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+@torch.no_grad()
+def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device) -> dict[str, torch.Tensor]:
+    """Sample one response per prompt; returns ids (B, P+R), attn (B, P+R), mask (B, R),
+    has_eos (B,) bool, context P. Responses are cut after the first EOS (the rest is pad)."""
+    from transformers import GenerationConfig
+
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    if eos is None or pad is None or eos == pad:
+        raise ValueError("PPO needs distinct EOS and pad tokens (the pad must never end a response)")
+    tokenizer.padding_side = "left"
+    texts = [_render(tokenizer, p) for p in prompts]
+    chat = not isinstance(prompts[0], str)  # a chat template already places its special tokens
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(device)
+    # A fresh config: the model's own generation defaults (top_p, repetition penalty...) would
+    # make the sampling distribution differ from the one the loss evaluates.
+    gen = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
+                           max_new_tokens=cfg.max_new_tokens, eos_token_id=eos, pad_token_id=pad)
+    context, chunks = enc.input_ids.shape[1], []
+    for i in range(0, len(texts), cfg.rollout_micro_batch_size):
+        sl = slice(i, i + cfg.rollout_micro_batch_size)
+        out = policy.generate(input_ids=enc.input_ids[sl], attention_mask=enc.attention_mask[sl],
+                              generation_config=gen)
+        chunks.append(out[:, context:])
+    width = max(c.shape[1] for c in chunks)
+    resp = torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1]), value=pad) for c in chunks])
+    generated = torch.cat([torch.nn.functional.pad(torch.ones_like(c), (0, width - c.shape[1]))
+                           for c in chunks]).bool()
+    resp, mask, has_eos = cut_at_eos(resp, generated, eos, pad)
+    return {"ids": torch.cat([enc.input_ids, resp], 1), "attn": torch.cat([enc.attention_mask, mask.long()], 1),
+            "mask": mask.float(), "has_eos": has_eos, "context": context}
+
+
+def cut_at_eos(resp: torch.Tensor, generated: torch.Tensor, eos: int, pad: int):
+    """Truncate responses after their first EOS.
+
+    resp: (B, R) sampled ids; generated: (B, R) bool, True where the sampler produced a token.
+    Returns (ids with pad after the EOS, mask (B, R) bool = real tokens incl. the EOS, has_eos (B,)).
+    The mask comes from positions, never from token ids: the policy may sample [PAD] as a token.
+    """
+    is_eos = (resp == eos) & generated
+    after_eos = (is_eos.long().cumsum(1) - is_eos.long()) > 0
+    mask = generated & ~after_eos
+    return resp.masked_fill(~mask, pad), mask, is_eos.any(1)
+
+
+@torch.no_grad()
+def _score_rollout(policy, critic, roll: dict, cfg: PPOConfig) -> None:
+    """Add logp, ref_logp, entropy, values (all (B, R) float32) to `roll`, in micro-batches."""
+    keys = ("logp", "ref_logp", "entropy", "values")
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+    ctx, n = roll["context"], roll["ids"].shape[0]
+    tokens = roll["ids"][:, ctx:]
+    for i in range(0, n, cfg.rollout_micro_batch_size):
+        sl = slice(i, i + cfg.rollout_micro_batch_size)
+        ids, attn = roll["ids"][sl], roll["attn"][sl]
+        logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
+        parts["logp"].append(pm.logprobs_from_logits(logits, tokens[sl]))
+        parts["entropy"].append(pm.entropy_from_logits(logits))
+        with policy.disable_adapter():  # the reference policy: base weights, no second copy
+            ref = _response_logits(policy, ids, attn, ctx, cfg.temperature)
+        parts["ref_logp"].append(pm.logprobs_from_logits(ref, tokens[sl]))
+        parts["values"].append(critic(ids, attn, _positions(attn))[:, ctx - 1:-1])
+    for k in keys:
+        roll[k] = torch.cat(parts[k]) * roll["mask"]
+
+
+# ------------------------------------------------------------------------------------------ reward
+def _call_reward(reward_fn: RewardFn, prompts: list[Prompt], completions: list[str],
+                 completion_ids: list[list[int]], columns: dict[str, list]) -> tuple[list[float], dict[str, list[float]]]:
+    """Call the reward as TRL does (conversational prompts get message-list completions, plus
+    `completion_ids`); reward parts, when the callable exposes them, come from its `last_parts`
+    attribute: {name: list[float]} for the rows just scored."""
+    if prompts and not isinstance(prompts[0], str):
+        completions = [[{"role": "assistant", "content": c}] for c in completions]
+    scores = list(reward_fn(prompts, completions, completion_ids=completion_ids, **columns))
+    if len(scores) != len(prompts):
+        raise ValueError(f"reward_fn returned {len(scores)} scores for {len(prompts)} completions")
+    parts = getattr(reward_fn, "last_parts", None) or {}
+    return scores, {k: list(v) for k, v in parts.items() if len(v) == len(prompts)}
+
+
+def _token_rewards(scores: torch.Tensor, roll: dict, beta: float, cfg: PPOConfig) -> torch.Tensor:
+    """Per-token rewards (B, R), 0 where masked: -β·k1 per token when the KL is in the reward, and
+    the score added on the last real token (the EOS, or the last token of a truncated response)."""
+    mask = roll["mask"]
+    kl = pm.kl_k1(roll["logp"], roll["ref_logp"]) * mask
+    rewards = -beta * kl if cfg.kl_mode == "reward_k1" else torch.zeros_like(kl)
+    last = (mask.sum(1).long() - 1).clamp(min=0)
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards * mask
+
+
+def _final_scores(raw: list[float], roll: dict, cfg: PPOConfig, accelerator) -> torch.Tensor:
+    """(B,) float32 scores after the missing-EOS penalty, clipping and (global) whitening."""
+    scores = torch.tensor(raw, dtype=torch.float32, device=roll["mask"].device)
+    scores = scores - cfg.missing_eos_penalty * (~roll["has_eos"]).float()
+    if cfg.reward_clip is not None:
+        scores = scores.clamp(-cfg.reward_clip, cfg.reward_clip)
+    if cfg.whiten_rewards:
+        every = accelerator.gather(scores)  # statistics of the global batch, same on every process
+        scores = (scores - every.mean()) / (every.std() + 1e-8) if every.numel() > 1 else scores - every.mean()
+    return scores
+
+
+# -------------------------------------------------------------------------------------- advantages
+def _advantages(roll: dict, rewards: torch.Tensor, cfg: PPOConfig) -> None:
+    """Add advantages and returns ((B, R) float32, 0 where masked) to `roll` [GAE eq. (16)]."""
+    adv, returns = pm.gae(rewards, roll["values"], roll["mask"], cfg.gamma, cfg.lam)
+    if cfg.whiten_advantages:
+        adv = pm.masked_whiten(adv, roll["mask"])
+    roll["advantages"], roll["returns"] = adv, returns
+
+
+# ------------------------------------------------------------------------------------------ update
+def _micro_loss(policy, critic, roll: dict, idx: torch.Tensor, beta: float, cfg: PPOConfig,
+                train_actor: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss on the rows `idx` of the rollout: clipped surrogate [PPO eq. (7)] + vf_coef · clipped
+    value loss [N-IMPL] (+ β · k3 when kl_mode is loss_k3) [PPO eq. (9)]. Returns (loss, stats)."""
+    ctx = roll["context"]
+    ids, attn, mask = roll["ids"][idx], roll["attn"][idx], roll["mask"][idx]
+    values = critic(ids, attn, _positions(attn))[:, ctx - 1:-1]
+    vf_loss, vf_clipfrac = pm.clipped_value_loss(values, roll["values"][idx], roll["returns"][idx],
+                                                 mask, cfg.cliprange_value)
+    loss = cfg.vf_coef * vf_loss
+    stats = {"loss/value": vf_loss.detach(), "critic/clipfrac": vf_clipfrac}
+    if train_actor:
+        logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
+        logp = pm.logprobs_from_logits(logits, ids[:, ctx:])
+        pg_loss, clipfrac, approx_kl = pm.clipped_policy_loss(logp, roll["logp"][idx],
+                                                              roll["advantages"][idx], mask, cfg.cliprange)
+        loss = loss + pg_loss
+        if cfg.kl_mode == "loss_k3":
+            loss = loss + beta * pm.masked_mean(pm.kl_k3(logp, roll["ref_logp"][idx]), mask)
+        stats.update({"loss/policy": pg_loss.detach(), "policy/clipfrac": clipfrac,
+                      "policy/approx_kl": approx_kl})
+    return loss, stats
+
+
+def _ppo_epochs(accelerator, policy, critic, opts: dict, roll: dict, beta: float, cfg: PPOConfig,
+                train_actor: bool) -> dict[str, float]:
+    """`ppo_epochs` passes over shuffled mini-batches; each mini-batch accumulates gradients over
+    micro-batches (gradient sync only on the last) and takes one step per model after clipping
+    the gradient norm. Returns the mean of each statistic (losses per micro-batch, gradient norms
+    before clipping per optimiser step). Models stay in eval mode: dropout off [N-IMPL]."""
+    n = roll["ids"].shape[0]
+    n_micro = cfg.mini_batch_size // cfg.micro_batch_size
+    models = [critic] + ([policy] if train_actor else [])
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+
+    def add(key: str, value) -> None:
+        sums[key], counts[key] = sums.get(key, 0.0) + float(value), counts.get(key, 0) + 1
+    for _ in range(cfg.ppo_epochs):
+        order = torch.randperm(n, device=roll["ids"].device)
+        for start in range(0, n, cfg.mini_batch_size):
+            mini = order[start:start + cfg.mini_batch_size]
+            for j in range(n_micro):
+                idx = mini[j * cfg.micro_batch_size:(j + 1) * cfg.micro_batch_size]
+                with contextlib.ExitStack() as stack:
+                    if j < n_micro - 1:  # skip the all-reduce until the last micro-batch
+                        for m in models:
+                            stack.enter_context(accelerator.no_sync(m))
+                    loss, stats = _micro_loss(policy, critic, roll, idx, beta, cfg, train_actor)
+                    accelerator.backward(loss / n_micro)
+                for k, v in stats.items():
+                    add(k, v)
+            for name, model in (("critic", critic), ("actor", policy)):
+                if name == "actor" and not train_actor:
+                    continue
+                add(f"{name}/grad_norm", accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+                opts[name].step()
+                opts[name].zero_grad(set_to_none=True)
+    return {k: v / counts[k] for k, v in sums.items()}
+
+
+# -------------------------------------------------------------------------------- logging / alarms
+def _global_mean(accelerator, x: torch.Tensor) -> float:
+    """Mean of a per-row tensor over every process's rows."""
+    return float(accelerator.gather(x.detach().float().reshape(-1)).mean())
+
+
+def _global_explained_variance(accelerator, values, returns, mask) -> float:
+    """1 - Var(R - V) / Var(R) over the real tokens of all processes (sums, then one reduce)."""
+    m = mask.float()
+    resid = (returns - values) * m
+    sums = torch.stack([m.sum(), (returns * m).sum(), (returns**2 * m).sum(), resid.sum(), (resid**2).sum()])
+    n, sr, srr, se, see = accelerator.reduce(sums, reduction="sum").tolist()
+    var_r = srr / n - (sr / n) ** 2 if n else 0.0
+    var_e = see / n - (se / n) ** 2 if n else 0.0
+    return 1.0 - var_e / var_r if var_r > 0 else float("nan")
+
+
+def _step_metrics(accelerator, roll: dict, raw: list[float], parts: dict[str, list[float]],
+                  scores: torch.Tensor, beta: float) -> dict[str, float]:
+    mask, dev = roll["mask"], roll["mask"].device
+    row = {"reward/raw": _global_mean(accelerator, torch.tensor(raw, device=dev)),
+           "reward/score": _global_mean(accelerator, scores)}
+    for name in sorted(parts):
+        row[f"reward/{name}"] = _global_mean(accelerator, torch.tensor(parts[name], dtype=torch.float32, device=dev))
+    row["kl/k1"] = _global_mean(accelerator, (pm.kl_k1(roll["logp"], roll["ref_logp"]) * mask).sum(1))
+    row["kl/k3"] = _global_mean(accelerator, (pm.kl_k3(roll["logp"], roll["ref_logp"]) * mask).sum(1))
+    row["kl/beta"] = beta
+    row["policy/entropy"] = _global_mean(accelerator, (roll["entropy"] * mask).sum(1) / mask.sum(1).clamp(min=1))
+    row["critic/explained_variance"] = _global_explained_variance(accelerator, roll["values"], roll["returns"], mask)
+    row["response/length"] = _global_mean(accelerator, mask.sum(1))
+    row["response/eos_rate"] = _global_mean(accelerator, roll["has_eos"])
+    return row
+
+
+def check_alarms(history: list[dict[str, Any]], cfg: PPOConfig) -> str | None:
+    """The reason to stop the run now, or None.
+
+    - KL explosion: the last step's mean sequence KL (k1) is not finite or exceeds alarm_max_kl.
+    - Reward hacking: over the last `alarm_window` steps versus the window before, the preference
+      part rose by at least alarm_min_delta while the NLI-support part fell by at least as much.
+    """
+    last = history[-1]
+    kl = last["kl/k1"]
+    if cfg.alarm_max_kl is not None and (not math.isfinite(kl) or kl > cfg.alarm_max_kl):
+        return f"kl_explosion: mean sequence KL {kl:.3f} > alarm_max_kl {cfg.alarm_max_kl} at step {last['step']}"
+    pref, sup, w = cfg.alarm_preference_part, cfg.alarm_support_part, cfg.alarm_window
+    keys = (f"reward/{pref}", f"reward/{sup}")
+    if pref and sup and len(history) >= 2 * w and all(k in r for r in history[-2 * w:] for k in keys):
+        def window_mean(key, rows):
+            return sum(r[key] for r in rows) / len(rows)
+        before, now = history[-2 * w:-w], history[-w:]
+        d_pref = window_mean(keys[0], now) - window_mean(keys[0], before)
+        d_sup = window_mean(keys[1], now) - window_mean(keys[1], before)
+        if d_pref >= cfg.alarm_min_delta and -d_sup >= cfg.alarm_min_delta:
+            return (f"reward_hacking: {pref} rose {d_pref:+.3f} while {sup} fell {d_sup:+.3f} over the last "
+                    f"{w} steps (step {last['step']})")
+    return None
+
+
+# -------------------------------------------------------------------------------------------- loop
+def _prompt_batches(n_prompts: int, cfg: PPOConfig, accelerator):
+    """Endless per-process index batches: one seeded shuffle per epoch shared by all processes,
+    each process taking its own slice of every global batch."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    per, world, rank = cfg.batch_size, accelerator.num_processes, accelerator.process_index
+    order: list[int] = []
+    while True:
+        while len(order) < per * world:
+            order += torch.randperm(n_prompts, generator=g).tolist()
+        batch, order = order[:per * world], order[per * world:]
+        yield batch[rank * per:(rank + 1) * per]
+
+
+def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: RewardFn,
+              config: PPOConfig, *, out_dir: str | Path, columns: dict[str, list] | None = None,
+              logger: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Train a LoRA adapter on the policy with PPO against `reward_fn`; returns the final metrics.
+
+    prompts: plain strings or chat message lists. columns: extra per-prompt lists passed to the
+    reward by name (e.g. sources). Writes out_dir/metrics.jsonl (a row per step),
+    out_dir/summary.json and, when config.save_adapter, out_dir/adapter. The returned dict is the
+    last step's row plus `steps_done` and `stop_reason` (None when all steps ran).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    cfg, columns = config, columns or {}
+    if not prompts:
+        raise ValueError("no prompts")
+    for name, col in columns.items():
+        if len(col) != len(prompts):
+            raise ValueError(f"column {name!r} has {len(col)} rows for {len(prompts)} prompts")
+    accelerator = Accelerator(cpu=cfg.cpu)
+    set_seed(cfg.seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
+    policy, critic = _load_models(policy_dir_or_model, cfg)
+    actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
+    critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_learning_rate)
+    policy, critic, actor_opt, critic_opt = accelerator.prepare(policy, critic, actor_opt, critic_opt)
+    opts = {"actor": actor_opt, "critic": critic_opt}
+    set_seed(cfg.seed + accelerator.process_index)  # different samples per process
+    kl_ctl = (pm.AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl
+              else pm.FixedKLController(cfg.kl_coef))
+    out = Path(out_dir)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.jsonl").write_text("")
+    batches = _prompt_batches(len(prompts), cfg, accelerator)
+    history: list[dict[str, Any]] = []
+    stop_reason = None
+    for step in range(cfg.steps):
+        t0 = time.perf_counter()
+        row = _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, next(batches),
+                          reward_fn, kl_ctl, cfg, train_actor=step >= cfg.critic_warmup_steps)
+        row = {"step": step, **row, "time/step_s": time.perf_counter() - t0}
+        history.append(row)
+        stop_reason = check_alarms(history, cfg)
+        if stop_reason:
+            row["stop_reason"] = stop_reason
+        if accelerator.is_main_process:
+            with (out / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            if logger:
+                logger(row)
+        if stop_reason:
+            break
+    return _finish(accelerator, policy, tokenizer, history, stop_reason, cfg, out)
+
+
+def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, idx: list[int],
+                reward_fn, kl_ctl, cfg: PPOConfig, *, train_actor: bool) -> dict[str, Any]:
+    """One PPO iteration on the prompts `idx`: rollout, score, advantages, updates, KL control."""
+    batch = [prompts[i] for i in idx]
+    gen_model = accelerator.unwrap_model(policy)
+    roll = _generate(gen_model, tokenizer, batch, cfg, accelerator.device)
+    _score_rollout(gen_model, accelerator.unwrap_model(critic), roll, cfg)
+    ctx, mask = roll["context"], roll["mask"].bool()
+    ids = [r[m].tolist() for r, m in zip(roll["ids"][:, ctx:], mask, strict=True)]
+    ids = [x[:-1] if has else x for x, has in zip(ids, roll["has_eos"].tolist(), strict=True)]  # the EOS is no text
+    texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
+    raw, parts = _call_reward(reward_fn, batch, texts, ids, {k: [v[i] for i in idx] for k, v in columns.items()})
+    scores = _final_scores(raw, roll, cfg, accelerator)
+    beta = kl_ctl.value
+    _advantages(roll, _token_rewards(scores, roll, beta, cfg), cfg)
+    row = _step_metrics(accelerator, roll, raw, parts, scores, beta)
+    row.update(_ppo_epochs(accelerator, policy, critic, opts, roll, beta, cfg, train_actor))
+    kl_ctl.update(row["kl/k1"], len(idx) * accelerator.num_processes)
+    return row
+
+
+def _finish(accelerator, policy, tokenizer, history, stop_reason, cfg: PPOConfig, out: Path) -> dict[str, Any]:
+    """Save the adapter and summary (main process) and return the final metrics."""
+    accelerator.wait_for_everyone()
+    final = {**(history[-1] if history else {}), "steps_done": len(history), "stop_reason": stop_reason}
+    if accelerator.is_main_process:
+        if cfg.save_adapter:
+            accelerator.unwrap_model(policy).save_pretrained(out / "adapter")
+            tokenizer.save_pretrained(out / "adapter")
+            final["adapter_dir"] = str(out / "adapter")
+        (out / "summary.json").write_text(json.dumps(final, indent=2))
+    return final
