@@ -82,10 +82,35 @@ class FailClosed:
         })
 
 
-def get_checker(name: str = "offline") -> FailClosed:
-    """A checker by name, wrapped fail-closed. Known names: 'offline'."""
+def get_checker(name: str = "offline", **options) -> FailClosed:
+    """A checker by name, wrapped fail-closed. Known names: 'offline', 'nli', 'teacher'.
+
+    `options` go to the checker's constructor. Without them (e.g. `cai score --checker nli`),
+    'nli' loads `$CAI_NLI_MODEL` (default `rewards.nli.DEFAULT_NLI_MODEL`) and 'teacher' calls
+    `$CAI_TEACHER_BASE_URL` with model `$CAI_TEACHER_MODEL`. A checker that cannot be built
+    raises ValueError with the reason.
+    """
+    import os
+
     if name == "offline":
         from rewards.offline import OfflineChecker
 
-        return FailClosed(OfflineChecker())
-    raise ValueError(f"unknown checker {name!r} (available: offline)")
+        return FailClosed(OfflineChecker(**options))
+    if name == "nli":
+        from rewards.nli import DEFAULT_NLI_MODEL, NLIChecker
+
+        options.setdefault("model", os.environ.get("CAI_NLI_MODEL", DEFAULT_NLI_MODEL))
+        try:
+            return FailClosed(NLIChecker(**options))
+        except OSError as error:  # not in the local cache (offline) or not a model directory
+            raise ValueError(f"cannot load NLI model {options['model']!r}: {str(error).splitlines()[0]}") from None
+    if name == "teacher":
+        from rewards.teacher_judge import TeacherChecker
+
+        if "chat" not in options:
+            url = os.environ.get("CAI_TEACHER_BASE_URL")
+            if not url:
+                raise ValueError("the teacher checker needs an endpoint: set CAI_TEACHER_BASE_URL (and CAI_TEACHER_MODEL)")
+            options.update(base_url=url, model=os.environ.get("CAI_TEACHER_MODEL", "default"))
+        return FailClosed(TeacherChecker(**options))
+    raise ValueError(f"unknown checker {name!r} (available: offline, nli, teacher)")
