@@ -7,8 +7,9 @@ of evidence figures (within the claim's stated rounding), even though it is writ
 Operation families, chosen by the claim figure's unit:
 * additive (a + b, |a - b|, (a + b) / 2; three-term sums and averages over the answer's own
   figures): for amounts, and for percentages only from percentage operands (percentage points);
-* multiplicative (a / b, (a - b) / b, compound growth ((a / b) ^ (1/n) - 1), each ×100 for a
-  percentage): only for percentages and unitless ratios, never for a dollar amount;
+* multiplicative (a / b, (a - b) / b, compound growth ((a / b) ^ (1/n) - 1) where the text speaks
+  of compound growth, each ×100 for a percentage): only for percentages and unitless ratios, never
+  for a dollar amount;
 * one-step (a ± 1, a × or ÷ 100, a × or ÷ 365, a ^ (1/n)): the steps of a worked computation,
   applied to figures the answer has already established.
 
@@ -78,25 +79,25 @@ def _additive(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def _multiplicative(values: np.ndarray, percent: bool) -> list[tuple[str, np.ndarray]]:
+def _multiplicative(values: np.ndarray, percent: bool, compound: bool) -> list[tuple[str, np.ndarray]]:
     a, b = values[:, None], values[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(b != 0, a / b, np.nan)
         growth = np.abs(ratio - 1.0)
         out = [("{a} / {b}", ratio), ("({a} - {b}) / {b}", growth)]
-        out += [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0)) for n in COMPOUND_YEARS]
+        out += [] if not compound else [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0)) for n in COMPOUND_YEARS]
     if percent:
         out = [(f"{name} × 100", matrix * 100.0) for name, matrix in out]
     return out
 
 
-def _multiplicative_for(claim: Quantity, values: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool) -> list[tuple[str, np.ndarray]]:
     """Ratios as a percentage for a '%' claim; as a plain ratio for a unitless one, and also as a
     percentage when it could be one written without the sign."""
     if claim.unit == "%":
-        return _multiplicative(values, percent=True)
-    plain = _multiplicative(values, percent=False)
-    return plain + _multiplicative(values, percent=True) if percent_like(claim) else plain
+        return _multiplicative(values, percent=True, compound=compound)
+    plain = _multiplicative(values, percent=False, compound=compound)
+    return plain + _multiplicative(values, percent=True, compound=compound) if percent_like(claim) else plain
 
 
 def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[float, ...]) -> np.ndarray | None:
@@ -108,8 +109,12 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
-                anchors: int | None = None) -> Derivation | None:
+                anchors: int | None = None, compound: bool = True) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None.
+
+    `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
+    quadruple the chance that a wrong percentage matches some pair, so the caller enables it only
+    when the claim or question speaks of compound or annualised growth (CAGR).
 
     With `anchors=k`, only pairs that use at least one of the first k operands are searched (a
     figure the claim already matched, combined with any evidence figure): n·k candidates, not n²."""
@@ -126,7 +131,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
         families += [(name, m, tol.additive, scales) for name, m in _additive(values)]
     if not is_amount(claim):
-        families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values)]
+        families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values, compound)]
     for name, matrix, tolerance, scales in families:
         masked = np.where(allowed, matrix, np.nan)
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
@@ -155,7 +160,7 @@ def derive_triple(claim: Quantity, operands: list[float], tol: Tolerances) -> De
     return None
 
 
-def derive_step(claim: Quantity, operands: list[float], tol: Tolerances) -> Derivation | None:
+def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *, compound: bool = True) -> Derivation | None:
     """One step of a worked computation applied to one operand: ± 1 (growth factor and rate),
     × or ÷ 100 (rate and percent), × or ÷ 365 (days), a root (compound growth)."""
     for i, a in enumerate(abs(v) for v in operands):
@@ -163,7 +168,7 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances) -> Deri
         steps = [(f"{_fmt(a)} - 1", abs(a - 1.0)), (f"{_fmt(a)} + 1", a + 1.0)] if a < 10 else []
         steps += [(f"{_fmt(a)} × {k}", a * k) for k in (100.0, 365.0)]
         steps += [(f"{_fmt(a)} / {k}", a / k) for k in (100.0, 365.0)]
-        steps += [(f"{_fmt(a)} ^ (1/{n})", a ** (1.0 / n)) for n in COMPOUND_YEARS]
+        steps += [(f"{_fmt(a)} ^ (1/{n})", a ** (1.0 / n)) for n in COMPOUND_YEARS] if compound else []
         for text, value in steps:
             if abs(value - claim.magnitude) <= tol.multiplicative:
                 return Derivation(text, (i,), value)

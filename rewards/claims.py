@@ -5,11 +5,24 @@ blocks first, then Punkt), so a bulleted or table-like answer splits per line an
 sentence. A citation written after the sentence's full stop ("... $412.3 million. [acme p.4]") is
 attached to the sentence before it, as the inline-citation convention intends.
 
-Not every sentence is a claim (FActScore, Min et al. 2023, checks atomic facts, not filler): a
-question back to the user, a heading or lead-in that ends with a colon and states no figure,
-courtesy lines, and method statements or formulas without figures ("To calculate the margin, we
-divide ...", "EBITDA = Operating income + D&A") are skipped. Everything else is a claim, including
-sentences without figures.
+Not every sentence is a claim (FActScore, Min et al. 2023, checks atomic facts, not filler). Each
+sentence gets a `kind`:
+
+* `claim` - asserts something the sources must support; everything not listed below.
+* `abstention` - says the sources are silent ("The sources do not state ...", "The provided
+  documents do not say ...", "I cannot find ..."): the grounded teacher writes these on purpose,
+  and an abstention is never judged as an unsupported claim.
+* `filler` - a question back to the user, a courtesy line, a fragment of fewer than two words.
+* `framing` - states no figure and frames the answer rather than asserting about the sources: a
+  heading or lead-in that ends with a colon, a meta sentence ("Here is a summary of ..."), a method
+  statement or formula ("To calculate the margin, we divide ...", "EBITDA = Operating income +
+  D&A"), a numbered step ("3. Divide the sum by 3"), the definition of a formula's variable
+  ("- n is the number of years"), or a hedge ("It is important to note ...", "Gross margin may not
+  be the most useful metric"). A framing sentence is not judged for support, but it often restates
+  the question, so the offline checker still requires its company names and years to agree with
+  the sources and the question (a restatement naming the wrong company is an error of the answer).
+
+A sentence with a checkable figure is always a claim, except an abstention.
 
 Normalisation of what a claim states lives beside this module: figures in `rewards.numbers`,
 fiscal periods in `rewards.periods`, company names in `rewards.entities`; `Claim` exposes them.
@@ -34,13 +47,40 @@ _COURTESY_RE = re.compile(
     r"^(?:let me know|i hope this helps|hope this helps|feel free|please let me know|if you have any)",
     re.IGNORECASE,
 )
+_ABSTENTION_RE = re.compile(
+    r"^(?:however,?\s+|unfortunately,?\s+)?(?:(?:the|these|those)\s+)?(?:provided\s+|given\s+)?"
+    r"(?:sources?|documents?|filings?|context|text|excerpts?|pages?|information|data)\s+"
+    r"(?:provided\s+)?(?:do|does|did)\s*(?:not|n't)\s+(?:explicitly\s+|directly\s+)?"
+    r"(?:state|say|mention|provide|contain|include|disclose|specify|give|report|show)\b"
+    r"|^(?:however,?\s+)?i\s+(?:do not|don't|cannot|can't|could not|couldn't|am unable to|was unable to)\s+"
+    r"(?:have access|find|determine|locate|see|provide|answer)\b",
+    re.IGNORECASE,
+)
+_META_RE = re.compile(
+    r"^(?:here (?:is|are)|below (?:is|are)|the following (?:is|are)|this (?:is|answer)|i (?:will|'ll))\b",
+    re.IGNORECASE,
+)
+# Enumeration and bullet markers a line may start with ("3. ", "2) ", "- ", "**").
+_MARKER_RE = re.compile(r"^(?:\s*(?:[*#>•\-–]+|\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s)))+\s*", re.IGNORECASE)
+# "- n is the number of years", "Beginning Value is the total revenue for FY2020": a formula
+# variable being defined.
+_DEFINITION_RE = re.compile(
+    r"^(?:[A-Za-z]|(?:[A-Z][\w&]*\s+){0,3}(?i:value|factor|rate|number|period|n|t))\s+(?:is|=|represents|denotes)\s+(?:the\s+)?",
+)
+_HEDGE_RE = re.compile(
+    r"^(?:however,?\s+|but\s+|additionally,?\s+|also,?\s+|therefore,?\s+)?"
+    r"(?:it(?:'s| is) (?:also )?(?:important|worth|crucial|essential|useful|helpful) (?:to (?:note|consider|mention|remember|keep in mind)|noting)"
+    r"|(?:please )?note that|keep in mind|bear in mind)"
+    r"|\b(?:may|might|could)\s+(?:not\s+)?(?:always\s+|also\s+|fully\s+|necessarily\s+)?(?:be|reflect|capture|provide|indicate|vary|affect|differ)\b",
+    re.IGNORECASE,
+)
 
 
 # Method statements: how the answer will compute something, not what the sources say.
 _PROCEDURE_RE = re.compile(
     r"^(?:(?:to|in order to)\s+(?:calculate|compute|determine|find|get|answer|arrive)\b|"
     r"(?:first|next|then|finally|now)\b,?\s+(?:we|you|let's|i)\b|"
-    r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply)\b)"
+    r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go)\b)"
     r"|\b(?:we|you|i)\s+(?:need|will need|would need|have|can|could|will|would|must|should)\s+to\b"
     r"|\blet(?:'s| us)\b|\bis (?:calculated|computed|defined|derived) (?:as|by)\b",
     re.IGNORECASE,
@@ -56,6 +96,7 @@ class Claim:
     start: int
     end: int
     citations: list[str] = field(default_factory=list)
+    kind: str = "claim"
 
     @cached_property
     def plain(self) -> str:
@@ -89,25 +130,33 @@ def _citations_in(text: str) -> list[str]:
     return [m.group(0) for m in CITATION_RE.finditer(text)]
 
 
-def is_claim(text: str) -> bool:
-    """False for text that asserts nothing checkable: questions, colon lead-ins without figures,
-    courtesy lines, and fragments of fewer than two words."""
+def sentence_kind(text: str) -> str:
+    """`claim`, `abstention`, `filler` or `framing` (see the module docstring)."""
     stripped = text.strip().strip("*#-•> ").strip()
     plain = _CITATION_GROUP_RE.sub(" ", stripped).strip()
+    body = _MARKER_RE.sub("", plain).strip("* ")
+    if _ABSTENTION_RE.match(body):
+        return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
-        return False
-    if plain.endswith("?") or _COURTESY_RE.match(plain):
-        return False
-    figures = [q for q in extract_quantities(plain) if checkable(q)]
-    if plain.endswith(":") and not figures:
-        return False
-    # A method statement or a formula without figures ("Gross margin = (Revenue - COGS) /
-    # Revenue") states how to compute, not a fact of the sources.
-    return bool(figures) or not (_PROCEDURE_RE.search(plain) or _FORMULA_RE.search(plain))
+        return "filler"
+    if plain.endswith("?") or _COURTESY_RE.match(body):
+        return "filler"
+    if any(checkable(q) for q in extract_quantities(body)):
+        return "claim"
+    if plain.endswith(":") or body != plain and _PROCEDURE_RE.match(body):
+        return "framing"  # a lead-in, or a numbered step ("3. Divide the sum by 3")
+    framing = (_PROCEDURE_RE.search(body) or _FORMULA_RE.search(body) or _META_RE.match(body)
+               or _DEFINITION_RE.match(body) or _HEDGE_RE.search(body))
+    return "framing" if framing else "claim"
 
 
-def split_claims(answer: str, *, keep_non_claims: bool = False) -> list[Claim]:
-    """Claims of `answer` in order, each with its (start, end) span and inline citations."""
+def is_claim(text: str) -> bool:
+    """True for a sentence that asserts something the sources must support."""
+    return sentence_kind(text) == "claim"
+
+
+def split_sentences(answer: str) -> list[Claim]:
+    """Every sentence of `answer` in order, with its span, inline citations and `kind`."""
     claims: list[Claim] = []
     for start, end in sentence_spans(answer):
         leading = _LEADING_CITATIONS_RE.match(answer, start, end)
@@ -123,6 +172,13 @@ def split_claims(answer: str, *, keep_non_claims: bool = False) -> list[Claim]:
             if start >= end:
                 continue
         claims.append(Claim(answer[start:end], start, end, _citations_in(answer[start:end])))
-    if keep_non_claims:
-        return claims
-    return [c for c in claims if is_claim(c.text)]
+    for claim in claims:
+        claim.kind = sentence_kind(claim.text)
+    return claims
+
+
+def split_claims(answer: str, *, keep_non_claims: bool = False) -> list[Claim]:
+    """Claims of `answer` in order, each with its (start, end) span and inline citations;
+    with `keep_non_claims`, every sentence (see `Claim.kind`)."""
+    sentences = split_sentences(answer)
+    return sentences if keep_non_claims else [c for c in sentences if c.kind == "claim"]

@@ -8,11 +8,19 @@ doc id "BESTBUY_2017_10K" all agree, and "Amazon" is known from "AMAZON.COM, INC
 ("Nike's") and corporate suffixes ("Inc.", "Corporation") are stripped before matching.
 
 An unknown entity in a claim is the signature of a figure attributed to the wrong company.
+
+`KnownNames` matches at name boundaries: "Costco" is not known from "more cost competitive" (the
+normalised text "morecostcompetitive" contains "costco"), while "Best Buy" is still known from
+"attributabletoBestBuyCo." because a name that starts or ends at a lower-to-upper case change of
+PDF text that lost its spaces is at a boundary. A single capitalised word that starts a sentence
+("Microsoft had total assets of ...") is a candidate name when the answer, question and sources
+never use it as a lower-case word (`extract_entities(..., ordinary=...)`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Capitalised words that are prose or finance vocabulary, not names. Lower-cased.
@@ -42,6 +50,7 @@ COMMON_CAPITALISED = frozenset(
     value values old new beginning ending number sum sold goods rounded rounding adding subtracting
     dividing multiplying less plus minus comparable historically examples example look find open
     see refer formula definition defined method approach
+    compound rate rates premium premiums unamortized hedge hedges international domestic
     """.split()
 )
 CORPORATE_SUFFIXES = ("incorporated", "corporation", "company", "inc", "corp", "co", "ltd", "llc", "plc", "holdings", "group")
@@ -84,7 +93,22 @@ def _is_name_word(word: str) -> bool:
     return not (bare.upper() == bare and len(bare.replace("&", "")) <= 5)
 
 
+_LABEL_AFTER_RE = re.compile(r"\**\s*(?:=|:(?!\d))")
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[-*•]\s+|\*\*|\(\s*|[\"“]\s*|\d[.)]\s+)$")
+
+
+# A sentence-initial word followed by one of these verbs is the sentence's subject ("Microsoft had
+# total current assets of ..."), which in a filing answer is a company or a line item.
+_SUBJECT_VERB_AFTER_RE = re.compile(
+    r"\s+(?:had|has|have|is|was|were|reported|records|recorded|reports|generated|made|earned|posted|"
+    r"saw|achieved|spent|paid|acquired|expects|expected|ended|held|holds|operates|sells|sold)\b"
+)
+
+
+def _subject_name(word: str, text: str, end: int, ordinary: Callable[[str], bool] | None) -> bool:
+    """A sentence-initial capitalised word is a name when it is the subject of the sentence and
+    the texts at hand never use it as an ordinary lower-case word."""
+    return ordinary is not None and not ordinary(word) and bool(_SUBJECT_VERB_AFTER_RE.match(text, end))
 
 
 def _starts_sentence(text: str, offset: int) -> bool:
@@ -106,12 +130,14 @@ def _split_run(text: str, start: int, run: str) -> list[tuple[int, list[re.Match
     return [(start, p) for p in pieces if p]
 
 
-def extract_entities(text: str) -> list[Entity]:
+def extract_entities(text: str, ordinary: Callable[[str], bool] | None = None) -> list[Entity]:
     """Candidate names: capitalised runs with at least one word that is not common vocabulary.
 
     Leading common words are trimmed ("Based on Boeing's" -> "Boeing's"). A single capitalised
     word that only starts a sentence, a line or a bullet and is not possessive ("Rounded to two
-    decimals", "Comparable sales declined") is read as an ordinary word."""
+    decimals", "Comparable sales declined") is read as an ordinary word, unless `ordinary` says the
+    word is not one (the texts at hand never write it in lower case). A run right before "=" or a
+    colon is a label being defined ("Growth Factor = ...", "**Leasing Companies**:"), not a name."""
     found: list[Entity] = []
     for m in _CAPITALISED_RUN_RE.finditer(text):
         for base, words in _split_run(text, m.start(), m.group(0)):
@@ -121,22 +147,61 @@ def extract_entities(text: str) -> list[Entity]:
                 continue
             start, end = base + words[0].start(), base + words[-1].end()
             single = len(words) == 1 and not words[0].group(0).endswith("'s")
-            if single and _starts_sentence(text, start):
+            if single and _starts_sentence(text, start) and not _subject_name(words[0].group(0), text, end, ordinary):
+                continue
+            if _LABEL_AFTER_RE.match(text, end):
                 continue
             found.append(Entity(text[start:end], start, end))
     return found
 
 
-def unknown_entities(claim_text: str, known_text: str) -> list[Entity]:
-    """Entities of the claim that the known text (sources + doc ids + question, normalised with
-    `normalise`) does not mention. A multi-word name is known when its whole key is, or when each
-    of its name words is (PDF text often splits or merges a name across lines)."""
+class KnownNames:
+    """The names a text (sources + doc ids + question) mentions, matched at name boundaries."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.normalised = normalise(text)
+        self._lower_words = set(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", text))
+
+    def add_ordinary(self, text: str) -> None:
+        """Count the lower-case words of `text` (e.g. the answer itself) as ordinary words too."""
+        self._lower_words |= set(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", text))
+
+    def ordinary(self, word: str) -> bool:
+        """Whether `word` is used as an ordinary lower-case word in the text."""
+        return word.lower().replace("'s", "").strip(".,;:*()\"") in self._lower_words
+
+    def mentions(self, key: str) -> bool:
+        """Whether the normalised name `key` occurs in the text at name boundaries."""
+        if not key or key not in self.normalised:
+            return False
+        pattern = re.compile(r"[\W_]*".join(re.escape(ch) for ch in key), re.IGNORECASE)
+        text = self.text
+        for m in pattern.finditer(text):
+            before = text[m.start() - 1] if m.start() else " "
+            after = text[m.end()] if m.end() < len(text) else " "
+            starts = not before.isalnum() or (before.islower() and text[m.start()].isupper())
+            ends = not after.isalnum() or (after.isupper() and not text[m.end() - 1].isupper()) or after.isdigit()
+            if starts and ends:
+                return True
+        return False
+
+
+def unknown_entities(claim_text: str, known: str | KnownNames) -> list[Entity]:
+    """Entities of the claim that the known text (sources + doc ids + question) does not mention.
+    A multi-word name is known when its whole key is, or when each of its name words is (PDF text
+    often splits or merges a name across lines). `known` is a `KnownNames` (boundary-aware) or,
+    for callers that only have it, the text normalised with `normalise` (substring match)."""
+    if isinstance(known, str):
+        contains, ordinary = (lambda key: key in known), None
+    else:
+        contains, ordinary = known.mentions, known.ordinary
     unknown = []
-    for entity in extract_entities(claim_text):
-        if entity.key and entity.key in known_text:
+    for entity in extract_entities(claim_text, ordinary):
+        if entity.key and contains(entity.key):
             continue
         words = [normalise(w.replace("'s", "")) for w in entity.text.split() if _is_name_word(w)]
-        if words and all(w in known_text for w in words):
+        if words and all(contains(w) for w in words):
             continue
         unknown.append(entity)
     return unknown

@@ -129,6 +129,22 @@ def _is_model_number(match: re.Match, text: str) -> bool:
     return bool(_MODEL_NAME_AFTER_RE.match(text[match.end("digits") : match.end("digits") + 6]))
 
 
+_DESIGNATION_RE = re.compile(r"(?<![\w.,$\-])(\d{1,4})(?:\s?[A-Z]{2,}\b|-([KQ])\b)")
+
+
+def designations(text: str) -> list[str]:
+    """Numbers that designate rather than count, which a source must write exactly: product
+    models ("737 MAX" -> "737") and filing forms ("10-Q" -> "10 Q"). Years are periods, not
+    designations."""
+    found = []
+    for m in _DESIGNATION_RE.finditer(text):
+        digits = m.group(1)
+        if len(digits) == 4 and 1900 <= int(digits) <= 2100:
+            continue
+        found.append(f"{digits} {m.group(2).upper()}" if m.group(2) else digits)
+    return list(dict.fromkeys(found))
+
+
 def _scale_of(word: str | None, currency: bool) -> float:
     if not word:
         return 1.0

@@ -35,6 +35,7 @@ import numpy as np
 
 from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
 from rag.sentences import sentence_spans
+from rewards.agreement import Known, disagreement
 from rewards.arithmetic import (
     Derivation,
     Tolerances,
@@ -43,19 +44,19 @@ from rewards.arithmetic import (
     derive_triple,
     percent_like,
 )
+from rewards.attribution import period_for
 from rewards.claims import Claim, split_claims
-from rewards.entities import normalise, unknown_entities
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
-from rewards.periods import Period, column_periods, extract_periods, period_compatible, period_years
+from rewards.periods import Period, column_periods, period_compatible
 
+# Compound growth is searched only when the claim or the question speaks of it.
+_COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate", re.IGNORECASE)
 WINDOW_SENTENCES = 3
 WINDOW_MAX_CHARS = 400
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 EVIDENCE_MAX_CHARS = 240
-# A figure attributed to a period must sit this close (chars) to the period's mention in the claim.
-PERIOD_REACH = 60
 EMBEDDING_CACHE_SIZE = 50_000
 EMBED_MAX_CHARS = 300
 _STOPWORDS = frozenset(
@@ -151,11 +152,9 @@ class AnswerContext:
     """What one answer's claims are checked against, plus the figures verified so far."""
 
     pages: list[PreparedPage]
-    known_text: str
-    known_years: set[int]
+    known: Known
     question_magnitudes: np.ndarray
     question: str = ""
-    known_dates: set[tuple[int | None, int | None, int | None]] = field(default_factory=set)
     verified: list[float] = field(default_factory=list)
 
 
@@ -185,16 +184,19 @@ class OfflineChecker:
 
     def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
-        known = " ".join([question or ""] + [f"{s.doc_id} {s.text}" for s in sources])
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        known_periods = extract_periods(known)
-        context = AnswerContext(
-            pages, normalise(known), period_years(known_periods) | _doc_id_years(sources), question_figures,
-            question or "", {(p.year, p.month, p.day) for p in known_periods if p.kind == "date"},
-        )
+        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "")
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
-        for claim in split_claims(answer):
+        for claim in split_claims(answer, keep_non_claims=True):
+            if claim.kind == "framing":
+                # Not judged for support, but a restatement must name the right company and period.
+                reason = disagreement(claim, context.known, framing=True)
+                if reason is not None:
+                    verdicts.append(self._verdict(claim, Verdict.unsupported, 0.1, [], reason))
+                continue
+            if claim.kind != "claim":
+                continue
             ranked = self._rank_windows(claim, context)
             verdict = self._check_explicit(claim, context, ranked)
             if verdict is None and ranked and ranked[0][0] >= 2 * self.support_threshold:
@@ -210,18 +212,11 @@ class OfflineChecker:
         return verdicts
 
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
-        """Entity, period and figure agreement; None for a claim without figures that passes the
-        entity and period checks (decided by alignment similarity)."""
-        unknown = unknown_entities(claim.plain, context.known_text)
-        if unknown:
-            names = ", ".join(sorted({e.text for e in unknown}))
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, f"entity not in sources or question: {names}")
-        stray_years = sorted({p.year for p in claim.periods if p.year} - context.known_years)
-        if stray_years:
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, f"period not in sources or question: {stray_years}")
-        stray_dates = [p.text for p in claim.periods if p.kind == "date" and not _date_known(p, context)]
-        if stray_dates:
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, f"date not in sources or question: {', '.join(stray_dates)}")
+        """Name, period and figure agreement; None for a claim without figures that passes the
+        name and period checks (decided by alignment similarity)."""
+        reason = disagreement(claim, context.known)
+        if reason is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
             return self._check_figures(claim, context, ranked)
         return None
@@ -287,6 +282,7 @@ class OfflineChecker:
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
         aligned_operands = _aligned_figures(claim, context) + _window_figures(ranked[:ALIGNED_WINDOWS])
         page_operands = [q.magnitude for page in context.pages for q in page.quantities]
+        compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
         for i, q in enumerate(claim.quantities):
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
                 matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
@@ -295,7 +291,7 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands, page_operands)
+                derived = self._derive(q, operands + earlier, aligned_operands, page_operands, compound)
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
@@ -319,7 +315,7 @@ class OfflineChecker:
     def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext) -> FigureMatch | None:
         """The best source figure equal to `q`: one in the claim's period column if any, else one
         without column information; one only in other periods' columns is a period mismatch."""
-        claimed = _claim_period_for(q, claim)
+        claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
         fallback: FigureMatch | None = None
         for page in context.pages:
             for index in _agreeing(q, page.magnitudes, self.rel_tolerance):
@@ -332,7 +328,8 @@ class OfflineChecker:
                 fallback = fallback or FigureMatch(q, page, source_q, period_mismatch=True)
         return fallback
 
-    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[float], page: list[float]) -> FigureMatch | None:
+    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[float], page: list[float],
+                compound: bool = True) -> FigureMatch | None:
         """A derivation of `q`: from the answer's own figures (pairs, triples, one step), from the
         figures of the evidence windows aligned with the claim (pairs), or, for a percentage or
         ratio, anchored on a figure the answer established, with any figure of the pages."""
@@ -348,9 +345,10 @@ class OfflineChecker:
         pool = [v for v in dict.fromkeys(page) if v and v not in anchors]
         amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
         derivation = (
-            derive_pair(q, answer, tol) or derive_triple(q, answer, tol) or derive_step(q, answer, tol)
-            or derive_pair(q, window, tol, additive=not amounts_only)
-            or (derive_pair(q, anchors + pool, tol, additive=False, anchors=len(anchors)) if percent_like(q) else None)
+            derive_pair(q, answer, tol, compound=compound) or derive_triple(q, answer, tol)
+            or derive_step(q, answer, tol, compound=compound)
+            or derive_pair(q, window, tol, additive=not amounts_only, compound=compound)
+            or (derive_pair(q, anchors + pool, tol, additive=False, anchors=len(anchors), compound=compound) if percent_like(q) else None)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None
 
@@ -400,49 +398,6 @@ def _embed_text(page: PreparedPage, window: Window) -> str:
     return page.source.text[window.start : window.end][:EMBED_MAX_CHARS]
 
 
-def _doc_id_years(sources: Sequence[ScoreSource]) -> set[int]:
-    return {int(y) for s in sources for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", s.doc_id)}
-
-
-_PERIOD_AFTER_GAP_RE = re.compile(r"^[\s,)]*(?:\(|in|for|of|as of|at|during|at the end of|ended|ending)?\s*(?:the\s+)?(?:fiscal\s+(?:year\s+)?)?$", re.IGNORECASE)
-_RANGE_GAP_RE = re.compile(r"^\s*(?:and|to|through|-|–|vs\.?|versus)\s*$", re.IGNORECASE)
-
-
-def _single_periods(claim: Claim) -> list[Period]:
-    """Periods of the claim with a year, without the ends of ranges ("between FY2018 and FY2019",
-    "from 2020 to 2022"): a range names no single period for a figure."""
-    periods = [p for p in claim.periods if p.year]
-    in_range: set[int] = set()
-    for i, (a, b) in enumerate(zip(periods, periods[1:], strict=False)):
-        if _RANGE_GAP_RE.match(claim.plain[a.end : b.start]):
-            in_range |= {i, i + 1}
-    return [p for i, p in enumerate(periods) if i not in in_range]
-
-
-def _claim_period_for(q: Quantity, claim: Claim) -> Period | None:
-    """The period a claim figure is stated for.
-
-    The only period of the claim; with several: figures and periods paired in order when the claim
-    says "respectively"; else a period right after the figure ("$5,247 million in FY2023",
-    "$509 (2020)"); else the nearest period before it within PERIOD_REACH characters, with no
-    other figure in between ("FY2021 effective tax rate: 20.2%")."""
-    all_periods = [p for p in claim.periods if p.year]
-    if len({p.year for p in all_periods}) <= 1:
-        return all_periods[0] if all_periods else None
-    periods = _single_periods(claim)
-    text = claim.plain
-    if "respectively" in text.lower():
-        figures = claim.quantities
-        return periods[figures.index(q)] if len(figures) == len(periods) else None
-    for p in periods:
-        if p.start >= q.end and p.start - q.end <= PERIOD_REACH and _PERIOD_AFTER_GAP_RE.match(text[q.end : p.start]):
-            return p
-    before = [p for p in periods if p.end <= q.start and q.start - p.end <= PERIOD_REACH]
-    figure_starts = [f.start for f in claim.quantities]
-    before = [p for p in before if not any(p.end <= s < q.start for s in figure_starts)]
-    return before[-1] if before else None
-
-
 def _agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list[int]:
     """Indices of source figures equal to `q` within tolerance, at any table scale for amounts."""
     if magnitudes.size == 0:
@@ -454,15 +409,6 @@ def _agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list
         scaled = magnitudes * scale
         hit |= np.abs(scaled - target) <= np.maximum(tol, rel_tolerance * scaled)
     return [int(i) for i in np.flatnonzero(hit)]
-
-
-def _date_known(date: Period, context: AnswerContext) -> bool:
-    """A claimed date is known when the sources or question state it, or state that month and day
-    for another year while naming its year elsewhere (a table headed "June 30, 2023  2022")."""
-    if (date.year, date.month, date.day) in context.known_dates:
-        return True
-    month_days = {(m, d) for _, m, d in context.known_dates}
-    return (date.month, date.day) in month_days and date.year in context.known_years
 
 
 def _percent_source(source_q: Quantity) -> bool:

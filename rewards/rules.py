@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from cai.constitution import ClaimsSupported, Constitution, NumbersMatch, Rule
 from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, Verdict
 from rewards.claims import Claim, split_claims
-from rewards.entities import normalise, unknown_entities
+from rewards.entities import KnownNames, unknown_entities
 from rewards.numbers import Quantity, agrees, extract_quantities
 from rewards.periods import extract_periods
 
@@ -143,7 +143,8 @@ def check_period_matches_question(rule: Rule, review: AnswerUnderReview, _param)
 
 
 def check_entities_match_sources(rule: Rule, review: AnswerUnderReview, _param) -> list[RuleViolation]:
-    known = normalise(" ".join([review.question] + [f"{s.doc_id} {s.text}" for s in review.sources]))
+    known = KnownNames(" ".join([review.question] + [f"{s.doc_id} {s.text}" for s in review.sources]))
+    known.add_ordinary(review.answer)
     out = []
     for claim in review.claims:
         unknown = unknown_entities(claim.plain, known)
@@ -153,19 +154,23 @@ def check_entities_match_sources(rule: Rule, review: AnswerUnderReview, _param) 
     return out
 
 
-def _contains_phrase(text: str, phrase: str) -> bool:
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether `text` contains `phrase` as whole words, case-insensitively."""
     return re.search(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", text.lower()) is not None
 
 
+_contains_phrase = contains_phrase  # the old private name, kept for existing imports
+
+
 def check_no_forbidden_phrases(rule: Rule, review: AnswerUnderReview, phrases) -> list[RuleViolation]:
-    return [_violation(rule, "no_forbidden_phrases", f"forbidden phrase: {p!r}") for p in phrases if _contains_phrase(review.answer, p)]
+    return [_violation(rule, "no_forbidden_phrases", f"forbidden phrase: {p!r}") for p in phrases if contains_phrase(review.answer, p)]
 
 
 def check_require_marker(rule: Rule, review: AnswerUnderReview, markers) -> list[RuleViolation]:
     out = []
     for marker in markers:
-        triggers = [p for p in marker["when_any"] if _contains_phrase(review.answer, p)]
-        if triggers and not any(_contains_phrase(review.answer, p) for p in marker["require_any"]):
+        triggers = [p for p in marker["when_any"] if contains_phrase(review.answer, p)]
+        if triggers and not any(contains_phrase(review.answer, p) for p in marker["require_any"]):
             out.append(_violation(rule, "require_marker", f"{triggers[0]!r} needs one of {marker['require_any']}"))
     return out
 

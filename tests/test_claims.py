@@ -126,3 +126,69 @@ def test_derivation_refuses_unrelated_and_unit_mixing_results():
     # A dollar amount is never a ratio of two amounts, and "x + 3" is not a sum an answer means.
     assert derive_pair(one("$1.31 million"), [177_866, 135_987], Tolerances(5e3, 5e3)) is None
     assert derive_pair(one("$135,990"), [135_987, 3], TOL) is None
+
+
+def kinds(answer: str) -> list[tuple[str, str]]:
+    return [(c.kind, c.text) for c in split_claims(answer, keep_non_claims=True)]
+
+
+def test_abstentions_are_not_claims():
+    answer = (
+        "The sources do not state that revenue was $5 million in 2030.\n"
+        "The provided documents do not say how many employees Acme has.\n"
+        "Net income was $3,033 million."
+    )
+    assert [c.text for c in split_claims(answer)] == ["Net income was $3,033 million."]
+    assert [k for k, _ in kinds(answer)] == ["abstention", "abstention", "claim"]
+
+
+def test_framing_sentences_are_not_claims():
+    answer = (
+        "Here is a summary of Acme's income statement\n"
+        "3. Divide the sum by 3 to get the average.\n"
+        "- n is the number of years.\n"
+        "- Beginning Value is the total revenue at the beginning of the period (FY2020).\n"
+        "However, it's important to note that gross margin might not always be the most useful metric.\n"
+        "Growth Factor = $65,984 million / $65,398 million = 1.00896"
+    )
+    # A formula with figures states what the sources must support: a claim.
+    assert [k for k, _ in kinds(answer)] == ["framing"] * 5 + ["claim"]
+
+
+def test_period_attribution_in_formulas_and_dates():
+    from rewards.attribution import period_for
+
+    def attributed(text: str) -> list[str | None]:
+        [claim] = split_claims(text)
+        return [getattr(period_for(q, claim.quantities, claim.periods, claim.plain), "text", None) for q in claim.quantities]
+
+    # Operands of an average span periods; a formula's left-hand side does not reach across "=".
+    assert attributed("Average inventory between FY2018 and FY2019 = (FY2018 inventory + FY2019 inventory) / 2 = ($2,667 million + $2,721 million) / 2 = $2,694 million.") == [None, None, None]
+    # Two dates of one year are two periods; "by" attaches the date after a figure.
+    assert attributed("Cash was $1,874 million on January 28, 2023, and fell to $1,093 million by July 29, 2023.") == ["January 28, 2023", "July 29, 2023"]
+    # A date in apposition with a fiscal year is the more specific period.
+    assert attributed("On July 30, 2022 (FY 2023): $840 million") == ["July 30, 2022"]
+    # A period on the line above does not reach a figure on the next line.
+    assert attributed("Change in inventory = Inventory for FY2017 - Inventory for FY2016\nChange = $16,047 million - $11,461 million") == [None, None]
+
+
+def test_known_names_match_at_name_boundaries():
+    from rewards.entities import KnownNames
+
+    known = KnownNames("BESTBUY_2017_10K NetearningsattributabletoBestBuyCo.,Inc. pressure to be more cost competitive")
+    assert unknown_entities("Best Buy's revenue grew.", known) == []
+    assert [e.text for e in unknown_entities("Yes, Costco's business is cyclical.", known)] == ["Costco's"]
+    # A sentence-initial subject the texts never write in lower case is a name; an ordinary
+    # sentence-initial word or a label being defined is not.
+    assert [e.text for e in unknown_entities("Microsoft had total assets of $5 million.", known)] == ["Microsoft"]
+    assert unknown_entities("Plugging in the numbers gives 3.", known) == []
+    assert unknown_entities("Growth Factor = 1.2", known) == []
+
+
+def test_designations_and_compound_growth_gate():
+    from rewards.numbers import designations
+
+    assert designations("the 737 MAX and the 10-Q filing of 2023 10-K") == ["737", "10 Q", "10 K"]
+    # Compound growth is searched only when asked for: 7.5% = ((15 / 11) ^ (1/4) - 1) by chance.
+    assert derive_pair(one("8.1%"), [15, 11], TOL) is not None
+    assert derive_pair(one("8.1%"), [15, 11], TOL, compound=False) is None

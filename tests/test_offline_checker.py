@@ -136,3 +136,38 @@ def test_paraphrase_is_decided_by_minilm_similarity():
     assert embedded._embedding_cache  # MiniLM really ran
     [unrelated] = embedded.check(QUESTION, "The weather was rainy on most days.", [PAGE])
     assert unrelated.verdict == Verdict.unsupported
+
+
+def test_framing_sentence_is_skipped_unless_it_names_the_wrong_company_or_year(checker):
+    right = verdicts(checker, "Here is a summary of Acme's 2023 results:\nNet sales were $177,866 million in 2023.")
+    assert [v.verdict for v in right] == [Verdict.supported]
+    wrong_company = verdicts(checker, "To find Globex's net sales, we look at the income statement.\nNet sales were $177,866 million in 2023.")
+    assert [v.verdict for v in wrong_company] == [Verdict.unsupported, Verdict.supported]
+    assert "Globex" in wrong_company[0].reason
+    # A restated question must name the year the question asks about (FY2023), not another one
+    # the page happens to show.
+    wrong_year = verdicts(checker, "To calculate the net sales for fiscal year 2022, we use the income statement.\nNet sales were $177,866 million in 2023.")
+    assert wrong_year[0].verdict == Verdict.unsupported and "2022" in wrong_year[0].reason
+
+
+def test_abstention_is_not_judged(checker):
+    result = verdicts(checker, "Net sales were $177,866 million in 2023. The sources do not state the 2024 outlook.")
+    assert [v.verdict for v in result] == [Verdict.supported]
+
+
+def test_average_of_two_columns_and_month_day_header(checker):
+    page = ScoreSource(doc_id="acme-2023-10k", page=60, text=(
+        "ACME CORP.\nBALANCE SHEETS\nMAY 31,\n(In millions)\n2023\n2022\nInventories\n6,854\n7,367\n"
+    ))
+    answer = (
+        "Acme's inventories were $6,854 million and $7,367 million as of May 31, 2023 and May 31, 2022, respectively.\n"
+        "Average inventory for FY2023 = ($7,367 million + $6,854 million) / 2 = $7,110.5 million"
+    )
+    assert [v.verdict for v in verdicts(checker, answer, [page])] == [Verdict.supported, Verdict.supported]
+
+
+def test_model_number_must_be_in_sources(checker):
+    page = ScoreSource(doc_id="aero-2022-10k", page=3, text="Aero delivered 374 airplanes, including the 737 MAX, in 2022.")
+    ok, bad = verdicts(checker, "Aero delivered the 737 MAX in 2022. Aero delivered the 368 MAX in 2022.", [page], "What did Aero deliver in 2022?")
+    assert ok.verdict == Verdict.supported
+    assert bad.verdict == Verdict.unsupported and "368" in bad.reason

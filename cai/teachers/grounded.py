@@ -21,7 +21,7 @@ from collections.abc import Callable
 from cai.constitution import ResolvedPrinciple, Rule
 from cai.contracts import ClaimVerdict, PageText, ScoreSource, SearchHit, Verdict
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
-from rewards.rules import _contains_phrase as contains_phrase
+from rewards.rules import contains_phrase
 
 PageLookup = Callable[[str, int], PageText | None]
 _TOKEN = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*%?")
@@ -32,6 +32,7 @@ _STOP = frozenset(
 )
 _FIGURE_QUESTION = re.compile(r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
 MAX_DRAFT_SENTENCES = 2
+_LOWERCASE_OPENERS = frozenset("The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash".split())
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
 
 
@@ -100,16 +101,25 @@ class GroundedTeacher:
 
     # ----------------------------------------------------------------------------------- revise
     async def revise(self, question: str, sources: list[SearchHit], answer: str, critique: TeacherCritique, rules: list[Rule]) -> TeacherText:
-        claims = critique.claims if critique.claims is not None else self.checker.check(question, answer, self._pages(sources))
+        """Rebuild the answer sentence by sentence: abstentions and framing kept, filler and
+        phrase-rule breakers dropped, each claim fixed from its verdict."""
+        from rewards.claims import split_claims
+
+        verdicts = critique.claims if critique.claims is not None else self.checker.check(question, answer, self._pages(sources))
+        by_span = {tuple(v.span): v for v in verdicts if v.span}
         forbidden = [p for r in rules for p in (r.checks.no_forbidden_phrases or [])]
         markers = [m for r in rules for m in (r.checks.require_marker or [])]
         candidates = self._candidates(sources)
         parts = []
-        for c in claims:
-            if is_refusal(c.text) or is_source_quote(c.text):
-                parts.append(c.text.strip())  # written by an earlier revision: kept as is
-            elif not any(contains_phrase(c.text, p) for p in forbidden):  # advice/speculation is dropped
-                parts.append(_marked(self._fixed(c, candidates), markers))
+        for sentence in split_claims(answer, keep_non_claims=True):
+            text = sentence.text.strip()
+            if sentence.kind == "filler" or any(contains_phrase(text, p) for p in forbidden):
+                continue  # "Yes.", courtesy lines, advice and speculation: removing them is the fix
+            verdict = by_span.get((sentence.start, sentence.end))
+            if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
+                parts.append(text)  # abstentions, framing, and quotes written by an earlier round
+            else:
+                parts.append(_marked(self._fixed(verdict, candidates), markers))
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
 
     def _fixed(self, c: ClaimVerdict, candidates: list[tuple[int, str, str]]) -> str:
@@ -124,7 +134,10 @@ class GroundedTeacher:
             _, _, quote, cite = ranked[0]
             return f'The sources state: "{quote.rstrip(".")}." {cite}'
         core = _strip_citations(c.text).rstrip(".")
-        return f"The sources do not state that {core[:1].lower() + core[1:]}."
+        first = core.split(" ", 1)[0]
+        if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
+            core = core[:1].lower() + core[1:]
+        return f"The sources do not state that {core}."
 
     # ------------------------------------------------------------------------------------ judge
     async def judge(self, question: str, sources: list[SearchHit], first: str, second: str, principle: ResolvedPrinciple) -> Judgement:
@@ -179,11 +192,6 @@ def _rank(query: str, candidates: list[tuple[int, str, str]], *, numbers: bool) 
             score *= 0.7  # long table rows read badly as answers
         scored.append((score, overlap, text, cite))
     return sorted(scored, key=lambda x: -x[0])
-
-
-def is_refusal(text: str) -> bool:
-    """An explicit statement that the sources are silent: not a factual claim to fix."""
-    return re.match(r"\s*(the )?sources do not (state|say|contain|disclose)", text, re.I) is not None
 
 
 def _marked(text: str, markers) -> str:

@@ -1,0 +1,108 @@
+"""Whether what a sentence names agrees with what the sources and the question name.
+
+Checked before any figure (`rewards.offline`), for claims and for framing sentences alike
+(`rewards.claims`: a restated question naming the wrong company or year is an error of the answer
+even though it asserts no fact):
+
+* company and other names (`rewards.entities.KnownNames`, boundary-aware);
+* years: every year a claim names occurs in the sources, doc ids or question. A framing sentence
+  restates the question, so when the question names years its years must be those (ranges such as
+  "FY2015 - FY2017" include the years between) or the year of a source document ("Boeing's 2018
+  10-K" for BOEING_2018_10K);
+* dates: a claimed "May 31, 2021" is known when the sources state that date, or state that month
+  and day ("YEAR ENDED MAY 31," above a header of years) and the year;
+* designations that are not figures but must be copied exactly: product models ("737 MAX") and
+  filing forms ("10-Q"). A "368 MAX" or a "5-Q" the sources never write is not an approximation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cai.contracts import ScoreSource
+from rewards.claims import Claim
+from rewards.entities import KnownNames, unknown_entities
+from rewards.numbers import designations
+from rewards.periods import Period, extract_periods, period_years
+
+_MONTH_DAY_RE = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*(\d{1,2})(?!\d)", re.IGNORECASE
+)
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_RANGE_WORDS_RE = re.compile(r"\b(?:from|between|to|through)\b|\d\s*[-–]\s*(?:FY)?\s*\d", re.IGNORECASE)
+
+
+def doc_id_years(sources: Sequence[ScoreSource]) -> set[int]:
+    return {int(y) for s in sources for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", s.doc_id)}
+
+
+def question_years(question: str) -> set[int]:
+    """Years the question asks about; a range "FY2015 - FY2017" includes the years between."""
+    years = sorted({p.year for p in extract_periods(question) if p.year})
+    if len(years) >= 2 and _RANGE_WORDS_RE.search(question):
+        return set(range(years[0], years[-1] + 1))
+    return set(years)
+
+
+@dataclass
+class Known:
+    """What the question and the sources of one answer name."""
+
+    names: KnownNames
+    years: set[int]
+    dates: set[tuple[int | None, int | None, int | None]]
+    month_days: set[tuple[int, int]]
+    asked_years: set[int]
+    text: str = ""
+    document_years: set[int] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> Known:
+        text = " ".join([question or ""] + [f"{s.doc_id} {s.text}" for s in sources])
+        periods = extract_periods(text)
+        names = KnownNames(text)
+        names.add_ordinary(answer)
+        month_days = {(_MONTHS[m.group(1).lower()[:3]], int(m.group(2))) for m in _MONTH_DAY_RE.finditer(text)}
+        return cls(
+            names=names,
+            years=period_years(periods) | doc_id_years(sources),
+            dates={(p.year, p.month, p.day) for p in periods if p.kind == "date"},
+            month_days=month_days,
+            asked_years=question_years(question or ""),
+            text=text,
+            document_years=doc_id_years(sources),
+        )
+
+    def date_known(self, date: Period) -> bool:
+        if (date.year, date.month, date.day) in self.dates:
+            return True
+        return (date.month, date.day) in self.month_days and date.year in self.years
+
+    def designation_known(self, designation: str) -> bool:
+        digits, _, suffix = designation.partition(" ")
+        pattern = rf"(?<![\d,.]){re.escape(digits)}(?!\d)" + (rf"\s*-?\s*{re.escape(suffix)}" if suffix else "")
+        return re.search(pattern, self.text, re.IGNORECASE) is not None
+
+
+def disagreement(claim: Claim, known: Known, *, framing: bool = False) -> str | None:
+    """Why the names, years, dates or designations of `claim` disagree with the sources and the
+    question, or None when they agree."""
+    unknown = unknown_entities(claim.plain, known.names)
+    if unknown:
+        return f"entity not in sources or question: {', '.join(sorted({e.text for e in unknown}))}"
+    years = {p.year for p in claim.periods if p.year}
+    stray = sorted(years - known.years)
+    if framing and known.asked_years:
+        stray = sorted(years - known.asked_years - known.document_years)
+    if stray:
+        where = "the question" if framing and known.asked_years else "sources or question"
+        return f"period not in {where}: {stray}"
+    stray_dates = [p.text for p in claim.periods if p.kind == "date" and not known.date_known(p)]
+    if stray_dates:
+        return f"date not in sources or question: {', '.join(stray_dates)}"
+    stray_designations = [d for d in designations(claim.plain) if not known.designation_known(d)]
+    if stray_designations:
+        return f"model or form not in sources or question: {', '.join(stray_designations)}"
+    return None
