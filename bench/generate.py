@@ -1,0 +1,443 @@
+"""`cai generate` benchmark: openai-backend throughput vs the ideal, per-question CPU overhead of the
+grounded teacher, and the grounded teacher on the FinanceBench dev drafts.
+
+    HF_HUB_OFFLINE=1 python bench/generate.py throughput      # FakeOpenAIServer, 200 ms, C = 1/8/64
+    HF_HUB_OFFLINE=1 python bench/generate.py overhead        # grounded, example corpus
+    HF_HUB_OFFLINE=1 python bench/generate.py financebench    # grounded, 418 FinanceBench drafts
+    HF_HUB_OFFLINE=1 python bench/generate.py financebench --run-dir DIR   # re-score a finished run
+
+Throughput runs the real generate loop (`cai.generate.setup` + `run_loop`, the code `cai generate`
+runs between setup and save) against `tests/openai_server.FakeOpenAIServer` in a separate process
+(so its HTTP threads do not share our GIL), with a scripted teacher that answers every prompt kind
+with valid JSON. Drafts are given, so a question costs critique + revise per round; the calls are
+counted from the run (the records' teacher call ids; the server's request count, retries
+included, is reported beside), not assumed. Ideal q/s = concurrency / (latency × calls per
+question). Question texts get a unique suffix so no two questions share an embedding or a cached
+teacher call. Synchronous sections (retrieval, checker, rule checks, call cache, record writes)
+are timed by wrapping them: they block the event loop, so their sum bounds the rate.
+
+Indexes live under /tmp, never in the repository: the example corpus is ingested once; the
+FinanceBench dev index (24 PDFs, ~40 min to embed) must already exist (`--fb-index`). Results are
+merged into bench/results/generate.json; the markdown tables are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data" / "financebench-dev"  # beside the repo, never copied in
+WORK = Path("/tmp/cai-bench/generate")
+EXAMPLE_INDEX = WORK / "example-index"
+FB_INDEX = Path("/tmp/fb/dev_index")
+QUICKSTART = ROOT / "examples" / "quickstart" / "questions.jsonl"
+RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
+FAULTS = ("429", "500", "garbage")
+
+
+# -- shared helpers -----------------------------------------------------------------------------
+def example_index() -> Path:
+    """examples/corpus ingested once into /tmp (reused when present)."""
+    if not (EXAMPLE_INDEX / "manifest.json").exists():
+        from rag.ingest import ingest
+
+        ingest([ROOT / "examples" / "corpus"], EXAMPLE_INDEX, progress=False)
+    return EXAMPLE_INDEX
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def quickstart_questions(n: int, path: Path) -> Path:
+    """n questions cycled from the quickstart set (drafts kept), each text made unique."""
+    base = [json.loads(line) for line in QUICKSTART.read_text().splitlines() if line.strip()]
+    rows = []
+    for i in range(n):
+        row = dict(base[i % len(base)])
+        rows.append({**row, "id": f"{row['id']}-{i}", "question": f"{row['question']} (request {i})"})
+    return write_jsonl(path, rows)
+
+
+def generate_config(questions: Path, index: Path, teacher: dict, **extra):
+    from cai.config import GenerateConfig
+
+    return GenerateConfig.model_validate({"questions": str(questions), "index": str(index), "constitution": "finance-10k",
+                                          "runs_dir": str(WORK / "runs"), "teacher": teacher, **extra})
+
+
+def machine() -> dict:
+    import subprocess
+
+    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "load_avg": [round(x, 2) for x in os.getloadavg()], "git_sha": git("rev-parse", "--short", "HEAD"),
+            "uncommitted_files": len(git("status", "--porcelain").splitlines())}
+
+
+class SyncTimers:
+    """Wall time and calls of the synchronous sections of the loop, by wrapping them in place."""
+
+    def __init__(self):
+        self.seconds: Counter[str] = Counter()  # wall time: how long each section held the loop
+        self.cpu: Counter[str] = Counter()  # CPU time of the calling thread: immune to other load
+        self.calls: Counter[str] = Counter()
+        self._undo: list = []
+        self.stamps: list[float] = []  # perf_counter at each record write (a finished question)
+
+    def wrap(self, owner, attr: str, label: str) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args, **kwargs):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                t1 = time.perf_counter()
+                self.seconds[label] += t1 - t0
+                self.cpu[label] += time.thread_time() - c0
+                self.calls[label] += 1
+                if label == "record write":
+                    self.stamps.append(t1)
+
+        setattr(owner, attr, timed)
+        self._undo.append((owner, attr, original))
+
+    def __enter__(self) -> SyncTimers:
+        import rewards.rules
+        from cai.rundir import JsonlWriter
+        from cai.teachers.cache import CallCache
+        from rag.retrieve import Retriever
+        from rewards.checker import FailClosed
+
+        self.wrap(Retriever, "search", "retrieval")
+        self.wrap(FailClosed, "check", "checker")
+        self.wrap(rewards.rules, "evaluate_rules", "rule checks")
+        self.wrap(CallCache, "get", "call cache")
+        self.wrap(CallCache, "put", "call cache")
+        self.wrap(JsonlWriter, "write", "record write")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, attr, original in reversed(self._undo):
+            setattr(owner, attr, original)
+
+    def per_question_ms(self, n: int, cpu: bool = False) -> dict:
+        table = self.cpu if cpu else self.seconds
+        return {k: round(1000 * v / n, 2) for k, v in sorted(table.items(), key=lambda kv: -kv[1])}
+
+
+# -- the fake teacher server, in its own process ------------------------------------------------
+def scripted_reply(messages: list[dict], body: dict) -> str:
+    """A deterministic stand-in for an LLM: flags an uncited answer, revises by citing source 1."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    src = re.search(r'<source n="1" doc="([^"]+)" page="(\d+)"', user)
+    if "Check the answer against each rule" in user:
+        answer = re.search(r"<answer>\n(.*?)\n</answer>", user, re.S).group(1)
+        bad = [] if "[" in answer else [{"rule_id": "cite-every-claim", "claim": answer, "fix": "add a citation"}]
+        return json.dumps({"violations": bad})
+    if "Revise the answer" in user:
+        answer = re.search(r"<answer>\n(.*?)\n</answer>", user, re.S).group(1)
+        cite = f" [{src.group(1)} p.{src.group(2)}]" if src else ""
+        return json.dumps({"answer": f"{answer.rstrip('.')}{cite}."})
+    return json.dumps({"answer": "The sources do not state this."})
+
+
+def _serve(conn, latency_s: float, fault_rate: float, seed: int) -> None:
+    from http.server import ThreadingHTTPServer
+
+    from tests.openai_server import FakeOpenAIServer
+
+    # socketserver's listen backlog is 5: a burst of 64 new connections overflows it and the
+    # client sees resets (retried with backoff). Real servers (vLLM, uvicorn) use 2048.
+    ThreadingHTTPServer.request_queue_size = 2048
+
+    with FakeOpenAIServer(latency_s=latency_s, fault_rate=fault_rate, faults=FAULTS, reply=scripted_reply, seed=seed) as srv:
+        conn.send(srv.base_url)
+        conn.recv()  # wait for "stop"
+        conn.send({**srv.stats, "max_in_flight": srv.max_in_flight})
+
+
+@contextlib.contextmanager
+def fake_server(latency_s: float, fault_rate: float, seed: int = 0):
+    """Yields (base_url, stats); stats is filled with the server's counters on exit."""
+    parent, child = mp.Pipe()
+    proc = mp.get_context("fork").Process(target=_serve, args=(child, latency_s, fault_rate, seed), daemon=True)
+    proc.start()
+    stats: dict = {}
+    try:
+        yield parent.recv(), stats
+    finally:
+        parent.send("stop")
+        stats.update(parent.recv())
+        proc.join(5)
+
+
+# -- 1. openai-backend throughput -----------------------------------------------------------------
+def steady_rate(stamps: list[float]) -> float | None:
+    """Completions per second between the 25th and 75th percentile completion (ramp-up/down cut)."""
+    if len(stamps) < 8:
+        return None
+    stamps = sorted(stamps)
+    lo, hi = len(stamps) // 4, (3 * len(stamps)) // 4
+    return (hi - lo) / max(stamps[hi] - stamps[lo], 1e-9)
+
+
+def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float, loop_module) -> dict:
+    """One timed generate loop against the fake server; the ideal is computed from its counts."""
+    from cai.constitution import load_constitution
+    from cai.generate import load_questions, setup
+    from cai.rundir import start_run
+
+    questions = quickstart_questions(n, WORK / f"throughput-{n}.jsonl")
+    rows, _ = load_questions(questions)
+    with fake_server(latency_s, fault_rate) as (url, stats):
+        teacher = {"backend": "openai", "model": "scripted", "endpoints": [{"base_url": url}],
+                   "max_concurrency": concurrency, "max_retries": 10, "timeout_s": 30}
+        config = generate_config(questions, example_index(), teacher)
+        run_dir = start_run("generate", config, constitution=load_constitution(config.constitution))
+        s = setup(config, run_dir)
+        s.retriever.search("warm-up query: total revenue", k=config.retrieval.k)  # loads the embedder
+        with SyncTimers() as timers:
+            t0, c0 = time.perf_counter(), time.process_time()
+            counts = asyncio.run(loop_module.run_loop(s, rows, run_dir, False))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        s.retriever.close()
+    done = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
+    stats["logical_calls"] = sum(len(r["teacher_call_ids"]) for r in done)  # one id per call, however many attempts
+    records = len(done)
+    steady = steady_rate(timers.stamps)
+    out = summarise_throughput(concurrency, n, latency_s, fault_rate, counts, stats, wall, cpu, timers, records)
+    out["steady_q_per_s"] = round(steady, 3) if steady else None
+    out["steady_fraction_of_ideal"] = round(steady / out["ideal_q_per_s"], 3) if steady else None
+    return out
+
+
+def summarise_throughput(concurrency, n, latency_s, fault_rate, counts, stats, wall, cpu, timers, records) -> dict:
+    retries = counts["usage"].get("retries", 0)
+    requests = stats.get("requests", 0)
+    calls_per_q = stats["logical_calls"] / max(records, 1)
+    ideal = concurrency / (latency_s * calls_per_q)
+    rate = records / wall
+    return {
+        "concurrency": concurrency, "questions": n, "records": records, "failed": counts["failed"], "latency_s": latency_s,
+        "fault_rate": fault_rate, "faults": list(FAULTS) if fault_rate else [], "server": stats,
+        "calls_per_question": round(calls_per_q, 3), "requests_per_question": round(requests / max(records, 1), 3),
+        "retries": retries, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+        "q_per_s": round(rate, 3), "ideal_q_per_s": round(ideal, 3), "fraction_of_ideal": round(rate / ideal, 3),
+        "fraction_of_request_ideal": round(rate * latency_s * requests / max(records, 1) / concurrency, 3),
+        "cpu_ms_per_question": round(1000 * cpu / max(records, 1), 1),
+        "sync_ms_per_question": timers.per_question_ms(max(records, 1)),
+        "sync_total_ms_per_question": round(1000 * sum(timers.seconds.values()) / max(records, 1), 1),
+        "sync_cpu_ms_per_question": timers.per_question_ms(max(records, 1), cpu=True),
+        "other_cpu_ms_per_question": round(1000 * (cpu - sum(timers.cpu.values())) / max(records, 1), 1),
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
+def throughput(args) -> list[dict]:
+    import importlib
+
+    loop_module = importlib.import_module(args.loop_module)
+    out = []
+    for concurrency in args.concurrency:
+        n = max(args.min_questions, args.questions_per_slot * concurrency)
+        for fault_rate in dict.fromkeys((0.0, args.fault_rate)):
+            runs = [throughput_run(concurrency, n, args.latency, fault_rate, loop_module) for _ in range(args.repeats)]
+            best = sorted(runs, key=lambda r: r["q_per_s"])[len(runs) // 2]  # the median run
+            best = {**best, "repeats": len(runs), "q_per_s_all": [r["q_per_s"] for r in runs], "loop_module": args.loop_module}
+            print(f"C={concurrency:3d} faults={fault_rate:.0%} n={n}: {best['q_per_s']:.2f} q/s of ideal "
+                  f"{best['ideal_q_per_s']:.2f} = {best['fraction_of_ideal']:.3f} (runs {best['q_per_s_all']})", flush=True)
+            out.append(best)
+    return out
+
+
+# -- 2. grounded teacher: CPU per question --------------------------------------------------------
+def overhead(args) -> dict:
+    """Grounded teacher (no teacher calls: everything is non-teacher work) over the quickstart
+    questions made unique, one question at a time; wall and CPU per question, by section."""
+    from cai.constitution import load_constitution
+    from cai.generate import load_questions, run_loop, setup
+    from cai.rundir import start_run
+
+    questions = quickstart_questions(args.overhead_questions, WORK / f"overhead-{args.overhead_questions}.jsonl")
+    rows, _ = load_questions(questions)
+    runs = []
+    for _ in range(args.repeats):
+        config = generate_config(questions, example_index(), {"backend": "grounded", "max_concurrency": 1})
+        run_dir = start_run("generate", config, constitution=load_constitution(config.constitution))
+        s = setup(config, run_dir)
+        s.retriever.search("warm-up query: total revenue", k=config.retrieval.k)
+        with SyncTimers() as timers:
+            t0, c0 = time.perf_counter(), time.process_time()
+            counts = asyncio.run(run_loop(s, rows, run_dir, False))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        s.retriever.close()
+        n = counts["done"]
+        runs.append({"questions": n, "wall_ms_per_question": round(1000 * wall / n, 1), "cpu_ms_per_question": round(1000 * cpu / n, 1),
+                     "q_per_s": round(n / wall, 2), "sync_ms_per_question": timers.per_question_ms(n),
+                     "sync_cpu_ms_per_question": timers.per_question_ms(n, cpu=True),
+                     "load_avg": round(os.getloadavg()[0], 2)})
+        print(f"grounded overhead: {runs[-1]['wall_ms_per_question']} ms wall, {runs[-1]['cpu_ms_per_question']} ms CPU per question "
+              f"{runs[-1]['sync_ms_per_question']}", flush=True)
+    median = sorted(runs, key=lambda r: r["wall_ms_per_question"])[len(runs) // 2]
+    return {**median, "repeats": len(runs), "wall_ms_all": [r["wall_ms_per_question"] for r in runs]}
+
+
+# -- 3. grounded teacher on the FinanceBench dev drafts -------------------------------------------
+def fb_questions(path: Path) -> Path:
+    """labeled_answers.jsonl → generate questions (the labelled model answer is the draft)."""
+    rows = []
+    for line in (DATA / "labeled_answers.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"],
+                     "metadata": {"question_id": r["question_id"], "label": r["label"], "model_name": r.get("model_name")}})
+    return write_jsonl(path, rows)
+
+
+def fb_run(args) -> tuple[Path, dict]:
+    """The real `cai generate` run (cai.generate.run: setup, loop, save), timed."""
+    from cai.generate import run
+
+    extra = {"limit": args.fb_limit} if args.fb_limit else {}
+    config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index, {"backend": "grounded"}, **extra)
+    load = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    with SyncTimers() as timers:
+        run_dir = run(config, show_progress=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = json.loads((run_dir / "manifest.json").read_text())["counts"]["records"]
+    timing = {"questions": n, "limit": args.fb_limit, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+              "q_per_s": round(n / wall, 3), "cpu_q_per_s": round(n / cpu, 3), "sync_ms_per_question": timers.per_question_ms(n),
+              "sync_cpu_ms_per_question": timers.per_question_ms(n, cpu=True),
+              "load_avg_start": [round(x, 2) for x in load], "load_avg_end": [round(x, 2) for x in os.getloadavg()]}
+    print(f"financebench: {n} questions in {wall:.0f} s = {n / wall:.3f} q/s ({run_dir})", flush=True)
+    return run_dir, timing
+
+
+def gold_pages() -> dict[str, set[tuple[str, int]]]:
+    """question id → {(doc_id, 1-based page)} of its evidence (FinanceBench pages are 0-based)."""
+    out = {}
+    for line in (DATA / "questions.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        out[q["id"]] = {(e.get("doc_name") or q["doc_name"], int(e["page"]) + 1) for e in q["evidence"]}
+    return out
+
+
+def fb_outcome(rec: dict, gold: set[tuple[str, int]]) -> str:
+    """hit, or why the final answer does not cite a gold evidence page."""
+    from cai.contracts import CITATION_RE
+
+    cited = {(m["doc"], int(m["page"])) for m in CITATION_RE.finditer(rec["final_answer"] or "")}
+    retrieved = {(h["doc_id"], h["page"]) for h in rec["sources"]}
+    if cited & gold:
+        return "hit"
+    if not retrieved & gold:
+        return "miss: retrieval (no gold page in the top k)"
+    if not cited:
+        return "miss: revision (final answer cites nothing)"
+    return "miss: revision (cites only non-gold pages)"
+
+
+def fb_scores(run_dir: Path) -> dict:
+    """Acceptance numbers of a finished run, with the misses broken down."""
+    from cai.teachers.grounded import is_refusal
+
+    gold = gold_pages()
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
+    outcomes = Counter(fb_outcome(r, gold[r["metadata"]["question_id"]]) for r in records)
+    retrieved = [r for r in records if {(h["doc_id"], h["page"]) for h in r["sources"]} & gold[r["metadata"]["question_id"]]]
+    hits_retrieved = sum(fb_outcome(r, gold[r["metadata"]["question_id"]]) == "hit" for r in retrieved)
+    claims = [c for r in records for c in r["claims"]]
+    verdicts = Counter(c["verdict"] for c in claims)
+    refusals = [c for c in claims if is_refusal(c["text"])]
+    factual = [c for c in claims if not is_refusal(c["text"])]
+    draft_claims = [c for r in records for c in r["draft_claims"]]
+    by_label = Counter((r["metadata"]["label"], fb_outcome(r, gold[r["metadata"]["question_id"]]) == "hit") for r in records)
+    return {
+        "records": len(records), "cites_gold_share": round(outcomes["hit"] / len(records), 4),
+        "retrieval_gold_in_top_k": len(retrieved),
+        "cites_gold_share_when_retrieved": round(hits_retrieved / max(len(retrieved), 1), 4),
+        "outcomes": dict(outcomes.most_common()),
+        "final_claims": len(claims), "final_claims_supported_share": round(verdicts["supported"] / max(len(claims), 1), 4),
+        "final_claim_verdicts": dict(verdicts), "final_refusal_claims": len(refusals),
+        "final_refusal_claim_verdicts": dict(Counter(c["verdict"] for c in refusals)),
+        "final_supported_share_excluding_refusals": round(sum(c["verdict"] == "supported" for c in factual) / max(len(factual), 1), 4),
+        "draft_claims": len(draft_claims),
+        "draft_claims_supported_share": round(sum(c["verdict"] == "supported" for c in draft_claims) / max(len(draft_claims), 1), 4),
+        "hit_by_draft_label": {f"{label} draft, {'hit' if hit else 'miss'}": n for (label, hit), n in sorted(by_label.items())},
+        "final_answers_refusal_only": sum(all(is_refusal(c["text"]) for c in r["claims"]) and bool(r["claims"]) for r in records),
+        "run_dir": str(run_dir),
+    }
+
+
+def financebench(args) -> dict:
+    if args.run_dir is not None:
+        return {"scores": fb_scores(args.run_dir)}
+    run_dir, timing = fb_run(args)
+    return {"timing": timing, "scores": fb_scores(run_dir)}
+
+
+# -- report -------------------------------------------------------------------------------------
+def print_tables(results: dict) -> None:
+    for key in [k for k in results if k.startswith("throughput")]:
+        rows = results[key]
+        print(f"\n{key}:")
+        print("\n| concurrency | faults | questions | calls/q | q/s (median) | ideal q/s | of ideal | steady of ideal | loop CPU ms/q |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            faults = f"{r['fault_rate']:.0%} ({'/'.join(r['faults'])})" if r["fault_rate"] else "none"
+            print(f"| {r['concurrency']} | {faults} | {r['records']} | {r['calls_per_question']} | {r['q_per_s']} | {r['ideal_q_per_s']} | "
+                  f"{r['fraction_of_ideal']} | {r['steady_fraction_of_ideal']} | {r['cpu_ms_per_question']} |")
+    if fb := results.get("financebench"):
+        print("\n" + json.dumps(fb, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("part", choices=["throughput", "overhead", "financebench", "all"])
+    ap.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 64])
+    ap.add_argument("--latency", type=float, default=0.2, help="server latency per request (s)")
+    ap.add_argument("--fault-rate", type=float, default=0.2, help="429/500/garbage share in the faulted runs")
+    ap.add_argument("--questions-per-slot", type=int, default=4, help="questions = this × concurrency")
+    ap.add_argument("--min-questions", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--loop-module", default="cai.generate", help="module providing run_loop (to try a prototype)")
+    ap.add_argument("--overhead-questions", type=int, default=52)
+    ap.add_argument("--fb-index", type=Path, default=FB_INDEX)
+    ap.add_argument("--fb-limit", type=int, default=None, help="only the first N FinanceBench drafts")
+    ap.add_argument("--run-dir", type=Path, default=None, help="financebench: score this finished run instead")
+    ap.add_argument("--label", default=None, help="store under '<part>:<label>' (e.g. a prototype's numbers)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    parts = ["throughput", "overhead", "financebench"] if args.part == "all" else [args.part]
+    for part in parts:
+        key = f"{part}:{args.label}" if args.label else part
+        results.setdefault("machine", {})[key] = machine()
+        results[key] = globals()[part](args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print_tables(results)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
