@@ -16,7 +16,9 @@ import asyncio
 import hashlib
 import random
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -56,6 +58,12 @@ class Setup:
     checker: object
     teacher: Teacher
     closers: list
+    # One worker for the CPU-bound work (retrieval, checking): the event loop stays free to keep
+    # teacher calls in flight, and the SQLite store and checker caches see one thread at a time.
+    cpu: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-cpu"))
+
+    async def run_cpu(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self.cpu, partial(fn, *args, **kwargs))
 
 
 # -------------------------------------------------------------------------------------------- setup
@@ -152,22 +160,32 @@ def select_rules(constitution: Constitution, row: QuestionRow, hits: list[Search
     return [r for r in applicable if r.id in picked]
 
 
-def merge_machine_checks(s: Setup, row: QuestionRow, hits, answer: str, rules: list[Rule], critique: TeacherCritique) -> TeacherCritique:
-    """An LLM teacher's critique plus the rules' deterministic machine checks (deduplicated)."""
+def machine_violations(s: Setup, row: QuestionRow, answer: str, rules: list[Rule], claims, pages) -> list:
+    """The rules' deterministic machine checks on `answer` (for LLM teachers' critiques)."""
     from rewards.rules import evaluate_rules
 
-    pages = page_sources(s.retriever)(hits)
-    claims = s.checker.check(row.question, answer, pages)
-    extra = evaluate_rules(s.constitution.model_copy(update={"rules": rules}), row.question, answer, claims, pages)
+    return evaluate_rules(s.constitution.model_copy(update={"rules": rules}), row.question, answer, claims, pages)
+
+
+def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
+    """An LLM teacher's critique plus machine-check violations it did not already name."""
     seen = {(v.rule_id, v.claim) for v in critique.violations}
-    merged = critique.violations + [v for v in extra if (v.rule_id, v.claim) not in seen]
-    return TeacherCritique(violations=merged, call_ids=critique.call_ids, text=critique.text)
+    violations = critique.violations + [v for v in extra if (v.rule_id, v.claim) not in seen]
+    return TeacherCritique(violations=violations, call_ids=critique.call_ids, text=critique.text, claims=critique.claims)
 
 
 async def process(s: Setup, row: QuestionRow) -> Record:
     """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
     cfg = s.config
-    hits = s.retriever.search(row.question, k=cfg.retrieval.k, mode=cfg.retrieval.mode, route=cfg.retrieval.route)
+    hits = await s.run_cpu(s.retriever.search, row.question, k=cfg.retrieval.k, mode=cfg.retrieval.mode, route=cfg.retrieval.route)
+    pages = await s.run_cpu(page_sources(s.retriever), hits)
+    verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
+
+    async def check(text: str) -> list[ClaimVerdict]:
+        if text not in verdicts:
+            verdicts[text] = await s.run_cpu(s.checker.check, row.question, text, pages)
+        return verdicts[text]
+
     call_ids: list[str] = []
     if row.answer is not None and row.answer.strip():
         draft, draft_source = row.answer, "input"
@@ -178,8 +196,11 @@ async def process(s: Setup, row: QuestionRow) -> Record:
     for round_no in range(1, cfg.loop.max_rounds + 1):
         rules = select_rules(s.constitution, row, hits, cfg, round_no)
         critique = await s.teacher.critique(row.question, hits, answer, rules)
-        if s.teacher.name != "grounded":
-            critique = merge_machine_checks(s, row, hits, answer, rules, critique)
+        if critique.claims is not None:
+            verdicts.setdefault(answer, critique.claims)
+        if s.teacher.name != "grounded":  # the grounded critique *is* the machine checks
+            extra = await s.run_cpu(machine_violations, s, row, answer, rules, await check(answer), pages)
+            critique = merged(critique, extra)
         call_ids += critique.call_ids
         record_critique = Critique(round=round_no, rule_ids=[r.id for r in rules], violations=critique.violations,
                                    text=critique.text, teacher_call_id=(critique.call_ids or [None])[0])
@@ -190,10 +211,8 @@ async def process(s: Setup, row: QuestionRow) -> Record:
         call_ids += revised.call_ids
         rounds.append(Round(critique=record_critique, revision=Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])))
         answer = revised.text
-    pages = page_sources(s.retriever)(hits)
-    final_claims = s.checker.check(row.question, answer, pages)
-    draft_claims = s.checker.check(row.question, draft, pages)
-    metadata = {**row.metadata, "preservation": preservation(draft_claims, answer)}
+    final_claims, draft_claims = await check(answer), await check(draft)
+    metadata = {**row.metadata, "preservation": await s.run_cpu(preservation, draft_claims, answer)}
     record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft, draft_source=draft_source,
                     rounds=rounds, final_answer=answer, claims=final_claims, draft_claims=draft_claims, teacher_call_ids=call_ids)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
@@ -251,6 +270,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
         await asyncio.gather(*(one(r) for r in rows))
     for close in s.closers:
         await close()
+    s.cpu.shutdown(wait=True)
     counts["stopped"] = stop_reason[0] if stop_reason else None
     counts["usage"] = usage.as_dict() if usage else {}
     return counts
@@ -373,4 +393,5 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
                          + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))
                 echo(f"--- final answer\n{record.final_answer}")
         finally:
+            s.cpu.shutdown(wait=True)
             s.retriever.close()
