@@ -37,7 +37,8 @@ from cai.rundir import (
     update_manifest,
 )
 from cai.teachers.base import Teacher, TeacherCritique
-from cai.teachers.openai_chat import BudgetExhausted, TeacherCallFailed
+from cai.teachers.chat import TeacherCallFailed
+from cai.teachers.openai_chat import BudgetExhausted
 
 
 class QuestionRow(BaseModel):

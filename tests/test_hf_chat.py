@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from cai.config import TeacherConfig
 from cai.smoke import build_smoke_policy
 from cai.teachers.cache import CallCache
+from cai.teachers.chat import TeacherCallFailed
 from cai.teachers.hf_chat import HFChat
-from cai.teachers.openai_chat import TeacherCallFailed
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from cai.config import TeacherConfig
-from cai.teachers.cache import CallCache, call_key
-from cai.teachers.openai_chat import ChatReply, TeacherCallFailed, Usage, _extract_json
+from cai.teachers.cache import CallCache
+from cai.teachers.chat import (
+    ChatReply,
+    TeacherCallFailed,
+    Usage,
+    cached_reply,
+    extract_json,
+    request_key,
+)
 
 BATCH_WAIT_S = 0.01  # how long the first request in a batch waits for company
 
@@ -53,17 +60,14 @@ class HFChat:
         self._worker: asyncio.Task | None = None
 
     async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply:
-        params = {"temperature": self.cfg.temperature, "max_tokens": max_tokens or self.cfg.max_tokens,
-                  "schema": response_model.model_json_schema() if response_model else None}
-        key = call_key(self.backend, self.model, messages, params)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            self.usage.cached_calls += 1
-            return ChatReply(text=hit["text"], parsed=hit.get("parsed"), call_id=key, cached=True)
+        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature, max_tokens or self.cfg.max_tokens, response_model)
+        if (hit := cached_reply(self.cache, key, self.usage)) is not None:
+            return hit
         convo, last = list(messages), ""
         for attempts in range(1, 3):  # noqa: B007 — the call and one repair turn; read after the loop
             text = await self._generate(convo, params["max_tokens"])
             try:
-                parsed = None if response_model is None else response_model.model_validate(_extract_json(text)).model_dump(mode="json")
+                parsed = None if response_model is None else response_model.model_validate(extract_json(text)).model_dump(mode="json")
                 break
             except (ValueError, ValidationError) as e:
                 last = " ".join(str(e).split())[:200]

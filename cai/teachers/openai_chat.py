@@ -10,10 +10,8 @@ token accounting and a cost budget that stops cleanly.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,46 +19,23 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from cai.config import TeacherConfig
-from cai.teachers.cache import CallCache, call_key
+from cai.teachers.cache import CallCache
+from cai.teachers.chat import (
+    ChatReply,
+    TeacherCallFailed,
+    Usage,
+    cached_reply,
+    extract_json,
+    request_key,
+)
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 20.0
 
 
-class TeacherCallFailed(Exception):
-    """A call that failed after all retries; the question is recorded as failed, not lost."""
-
-
 class BudgetExhausted(Exception):
     """The cost budget is spent: stop scheduling new calls, keep finished work."""
-
-
-@dataclass
-class ChatReply:
-    text: str
-    parsed: dict | None
-    call_id: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-    attempts: int = 1
-
-
-@dataclass
-class Usage:
-    """Running totals across a run (what the manifest records)."""
-
-    calls: int = 0
-    cached_calls: int = 0
-    retries: int = 0
-    failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -71,24 +46,6 @@ class _Endpoint:
     in_flight: int = 0
     json_schema_ok: bool = True  # set False after the server rejects response_format
     errors: int = field(default=0)
-
-
-def _extract_json(text: str) -> dict:
-    """Parse a JSON object from model output: plain, in a ```json fence, or the outermost {...}."""
-    text = text.strip()
-    fence = re.search(r"```(?:json)?\s*(\{.*\})\s*```", text, re.S)
-    if fence:
-        text = fence.group(1)
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        start, end = text.find("{"), text.rfind("}")
-        if start < 0 or end <= start:
-            raise ValueError("no JSON object in the reply") from None
-        obj = json.loads(text[start : end + 1])
-    if not isinstance(obj, dict):
-        raise ValueError("the reply is JSON but not an object")
-    return obj
 
 
 class OpenAIChat:
@@ -126,12 +83,9 @@ class OpenAIChat:
 
     async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply:
         """One chat completion; `response_model` asks for (and validates) a JSON object."""
-        params = {"temperature": self.cfg.temperature, "max_tokens": max_tokens or self.cfg.max_tokens,
-                  "schema": response_model.model_json_schema() if response_model else None}
-        key = call_key(self.backend, self.model, messages, params)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            self.usage.cached_calls += 1
-            return ChatReply(text=hit["text"], parsed=hit.get("parsed"), call_id=key, cached=True)
+        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature, max_tokens or self.cfg.max_tokens, response_model)
+        if (hit := cached_reply(self.cache, key, self.usage)) is not None:
+            return hit
         self._check_budget()
         async with self._sem:
             reply = await self._call_with_retries(messages, response_model, params, key)
@@ -211,7 +165,7 @@ class OpenAIChat:
             if not text.strip():
                 raise ValueError("empty reply")
             return None
-        return response_model.model_validate(_extract_json(text)).model_dump(mode="json")
+        return response_model.model_validate(extract_json(text)).model_dump(mode="json")
 
     async def aclose(self) -> None:
         for ep in self._endpoints:

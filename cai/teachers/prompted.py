@@ -22,7 +22,7 @@ from cai.prompts import (
     revision_messages,
 )
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
-from cai.teachers.openai_chat import ChatReply
+from cai.teachers.chat import ChatReply
 
 # Clamp judge probabilities away from 0/1: chain-of-thought judges are overconfident
 # (Bai et al. 2022, §4.1 clamp CoT probabilities to [0.4, 0.6] — we use a milder [0.05, 0.95]).

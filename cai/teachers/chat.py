@@ -1,0 +1,78 @@
+"""Types and helpers shared by the chat backends (`openai_chat`, `hf_chat`): the reply, usage
+totals, the failure type, JSON extraction from model text, and the call-cache lookup."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from cai.teachers.cache import CallCache, call_key
+
+
+class TeacherCallFailed(Exception):
+    """A call that failed after all retries; the question is recorded as failed, not lost."""
+
+
+@dataclass
+class ChatReply:
+    text: str
+    parsed: dict | None
+    call_id: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    attempts: int = 1
+
+
+@dataclass
+class Usage:
+    """Running totals across a run (what the manifest records)."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def extract_json(text: str) -> dict:
+    """Parse a JSON object from model output: plain, in a ```json fence, or the outermost {...}."""
+    text = text.strip()
+    fence = re.search(r"```(?:json)?\s*(\{.*\})\s*```", text, re.S)
+    if fence:
+        text = fence.group(1)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            raise ValueError("no JSON object in the reply") from None
+        obj = json.loads(text[start : end + 1])
+    if not isinstance(obj, dict):
+        raise ValueError("the reply is JSON but not an object")
+    return obj
+
+
+def request_key(backend: str, model: str | None, messages: list[dict], temperature: float, max_tokens: int,
+                response_model: type[BaseModel] | None) -> tuple[str, dict]:
+    """The cache key of a chat request and the params it hashes (what determines the answer)."""
+    params = {"temperature": temperature, "max_tokens": max_tokens,
+              "schema": response_model.model_json_schema() if response_model else None}
+    return call_key(backend, model, messages, params), params
+
+
+def cached_reply(cache: CallCache | None, key: str, usage: Usage) -> ChatReply | None:
+    """The stored reply for `key`, if any (counted as a cached call)."""
+    if cache is None or (hit := cache.get(key)) is None:
+        return None
+    usage.cached_calls += 1
+    return ChatReply(text=hit["text"], parsed=hit.get("parsed"), call_id=key, cached=True)
