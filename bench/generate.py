@@ -357,7 +357,10 @@ def fb_outcome(rec: dict, gold: set[tuple[str, int]]) -> str:
 
 def fb_scores(run_dir: Path) -> dict:
     """Acceptance numbers of a finished run, with the misses broken down."""
-    from cai.teachers.grounded import is_refusal
+    from rewards.claims import sentence_kind
+
+    def is_refusal(text: str) -> bool:  # "The sources do not state …": an abstention, not a claim
+        return sentence_kind(text) == "abstention"
 
     gold = gold_pages()
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
