@@ -33,6 +33,7 @@ _STOP = frozenset(
 _FIGURE_QUESTION = re.compile(r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
 MAX_DRAFT_SENTENCES = 2
 _LOWERCASE_OPENERS = frozenset("The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash".split())
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|\([a-z0-9]{1,3}\))\s+")
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
 
 
@@ -133,7 +134,7 @@ class GroundedTeacher:
         if ranked and ranked[0][1] >= MIN_TOPIC_OVERLAP:
             _, _, quote, cite = ranked[0]
             return f'The sources state: "{quote.rstrip(".")}." {cite}'
-        core = _strip_citations(c.text).rstrip(".")
+        core = _LIST_MARKER.sub("", _strip_citations(c.text)).rstrip(".")  # "- FY2015: 3.1%" → "FY2015: 3.1%"
         first = core.split(" ", 1)[0]
         if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
             core = core[:1].lower() + core[1:]

@@ -1,0 +1,76 @@
+"""The grounded teacher on hand-built pages with the real offline checker: drafts cite, revisions
+keep supported text, quote the right figure, drop advice, mark non-GAAP terms, refuse plainly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cai.constitution import load_constitution
+from cai.contracts import Locator, PageText, SearchHit
+from cai.teachers.grounded import GroundedTeacher, _marked
+from rag.sentences import sentence_spans
+from rewards.checker import get_checker
+
+PAGE_TEXT = (
+    "Acme Freight Corp. reported results for fiscal 2024. "
+    "Total revenue increased 8.0% to $540.0 million in fiscal 2024, from $500.0 million in fiscal 2023. "
+    "Net income was $42.5 million in fiscal 2024. "
+    "Adjusted EBITDA, a non-GAAP measure, was $96.1 million in fiscal 2024."
+)
+
+
+def _page() -> PageText:
+    from cai.contracts import SentenceSpan
+
+    spans = [SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(PAGE_TEXT))]
+    return PageText(doc_id="acme-2024-10k", page=7, text=PAGE_TEXT, sentences=spans)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    page = _page()
+    lookup = {(page.doc_id, page.page): page}
+    return GroundedTeacher(lambda d, p: lookup.get((d, p)), get_checker("offline"), load_constitution("finance-10k"))
+
+
+def _hits() -> list[SearchHit]:
+    loc = Locator(doc_id="acme-2024-10k", page=7, char_start=0, char_end=len(PAGE_TEXT), sentence=0)
+    return [SearchHit(doc_id="acme-2024-10k", page=7, score=1.0, text=PAGE_TEXT, locator=loc)]
+
+
+def _loop(teacher, question: str, answer: str) -> str:
+    rules = load_constitution("finance-10k").rules
+    critique = asyncio.run(teacher.critique(question, _hits(), answer, rules))
+    return asyncio.run(teacher.revise(question, _hits(), answer, critique, rules)).text
+
+
+def test_draft_is_extractive_and_cited(teacher):
+    draft = asyncio.run(teacher.draft("What was Acme's net income in fiscal 2024?", _hits())).text
+    assert "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]." in draft
+
+
+def test_supported_claim_kept_and_cited(teacher):
+    out = _loop(teacher, "What was Acme's net income in fiscal 2024?", "Net income was $42.5 million in fiscal 2024.")
+    assert out == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]."
+
+
+def test_wrong_figure_replaced_by_the_verbatim_source_sentence(teacher):
+    out = _loop(teacher, "What was Acme's net income in fiscal 2024?", "Net income was $24.5 million in fiscal 2024.")
+    assert "$24.5" not in out
+    assert out == 'The sources state: "Net income was $42.5 million in fiscal 2024." [acme-2024-10k p.7]'
+
+
+def test_advice_dropped_and_unsupported_claim_refused_without_list_marker(teacher):
+    answer = "Net income was $42.5 million in fiscal 2024. The stock is a buy.\n- Acme employs 9,000 drivers."
+    out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)
+    assert "is a buy" not in out
+    assert "The sources do not state that Acme employs 9,000 drivers." in out
+    assert "that - " not in out
+
+
+def test_non_gaap_marker_goes_before_the_citation():
+    marker = load_constitution("finance-10k").rule("gaap-vs-non-gaap").checks.require_marker
+    text = _marked("Adjusted EBITDA was $96.1 million [acme-2024-10k p.7].", marker)
+    assert text == "Adjusted EBITDA was $96.1 million (non-GAAP) [acme-2024-10k p.7]."
