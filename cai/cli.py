@@ -164,20 +164,11 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
 
 def _page_retriever(index_dir: Path):
     """question → the full pages of its top hits (checkers index locators into page text)."""
-    from cai.contracts import ScoreSource
+    from rag.quotes import source_pages
     from rag.retrieve import Retriever
 
     retriever = Retriever.open(index_dir)
-
-    def retrieve(question: str) -> list[ScoreSource]:
-        out = []
-        for hit in retriever.search(question, k=5):
-            page = retriever.store.page(hit.doc_id, hit.page)
-            if page is not None:
-                out.append(ScoreSource(doc_id=hit.doc_id, page=hit.page, text=page.text))
-        return out
-
-    return retrieve
+    return lambda question: source_pages(retriever.search(question, k=5), retriever.store.page)
 
 
 # ------------------------------------------------------------------------------------- constitution

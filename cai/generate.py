@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from cai.config import GenerateConfig
 from cai.constitution import Constitution, Rule, load_constitution
-from cai.contracts import ClaimVerdict, Critique, Record, Revision, Round, ScoreSource, SearchHit
+from cai.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit
 from cai.errors import UserError
 from cai.pairs import judge_pairs, revision_pair, sft_example, support_rate
 from cai.rundir import (
@@ -121,19 +121,9 @@ def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, c
 
 def page_sources(retriever):
     """hits → the full text of the pages they come from (what checkers and locators index)."""
+    from rag.quotes import source_pages
 
-    def pages(hits: list[SearchHit]) -> list[ScoreSource]:
-        out, seen = [], set()
-        for h in hits:
-            if (h.doc_id, h.page) in seen:
-                continue
-            seen.add((h.doc_id, h.page))
-            page = retriever.store.page(h.doc_id, h.page)
-            if page is not None:
-                out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=page.text))
-        return out
-
-    return pages
+    return lambda hits: source_pages(hits, retriever.store.page)
 
 
 def setup(config: GenerateConfig, run_dir: Path) -> Setup:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 
-from cai.contracts import Locator, PageText
+from cai.contracts import Locator, PageText, ScoreSource, SearchHit
 from rag.store import DocStore
 
 _SPACE_RE = re.compile(r"\s+")
@@ -29,6 +30,19 @@ def _collapse(text: str) -> tuple[str, list[int]]:
             kept.append(m.group())
             offsets.extend(range(m.start(), m.end()))
     return "".join(kept), offsets
+
+
+def source_pages(hits: Sequence[SearchHit], page: Callable[[str, int], PageText | None]) -> list[ScoreSource]:
+    """The full pages of `hits` (each once, in hit order): what checkers align against, since
+    locators index page text, not chunk text. `page` is a lookup such as `DocStore.page`."""
+    out, seen = [], set()
+    for h in hits:
+        if (h.doc_id, h.page) in seen:
+            continue
+        seen.add((h.doc_id, h.page))
+        if (found := page(h.doc_id, h.page)) is not None:
+            out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=found.text))
+    return out
 
 
 def sentence_at(page: PageText, char: int) -> int:

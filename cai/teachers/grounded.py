@@ -21,6 +21,7 @@ from collections.abc import Callable
 from cai.constitution import ResolvedPrinciple, Rule
 from cai.contracts import ClaimVerdict, PageText, ScoreSource, SearchHit, Verdict
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
+from rag.quotes import source_pages
 from rewards.rules import contains_phrase
 
 PageLookup = Callable[[str, int], PageText | None]
@@ -56,12 +57,7 @@ class GroundedTeacher:
 
     # ---------------------------------------------------------------------------------- helpers
     def _pages(self, hits: list[SearchHit]) -> list[ScoreSource]:
-        out, seen = [], set()
-        for h in hits:
-            if (h.doc_id, h.page) not in seen and (p := self.page(h.doc_id, h.page)) is not None:
-                seen.add((h.doc_id, h.page))
-                out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=p.text))
-        return out
+        return source_pages(hits, self.page)
 
     def _candidates(self, hits: list[SearchHit]) -> list[tuple[int, str, str]]:
         """(hit rank, sentence text, citation) for every page sentence inside a retrieved chunk."""
