@@ -320,9 +320,24 @@ def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: s
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from the last checkpoint of RUN_DIR.")
 def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) -> None:
-    """Train a policy on a generate run: SFT → preference model → PPO (or DPO/GRPO/RLOO)."""
-    _load_stage_config("train", config_file, overrides)
-    not_available("train")
+    """Train a policy on a generate run: SFT → preference model → PPO (or DPO/GRPO/RLOO).
+
+    Writes one LoRA adapter for the base model (RUN_DIR/adapter, with the constitution, data run
+    and base model in cai_adapter.json). Prints the run directory as the last line of stdout.
+    Several processes: `accelerate launch [--config_file examples/accelerate/X.yaml] -m cai.cli train ...`.
+    """
+    cfg = _load_stage_config("train", config_file, overrides)
+    quiet_model_loading()
+    from cai import train as stage
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    run_dir = stage.run(cfg, resume=resume, show_progress=sys.stderr.isatty(), echo=echo)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if manifest.get("adapter"):
+        click.echo(f"adapter: {manifest['adapter']} (serve it with `cai answer --index DIR --adapter {manifest['adapter']} QUESTION`)")
+    click.echo(str(run_dir))
 
 
 @cli.command()
@@ -330,18 +345,43 @@ def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) ->
 @click.option("--policy", default=None, help="HF model id or path (default: the grounded teacher).")
 @click.option("--adapter", type=click.Path(path_type=Path), default=None, help="LoRA adapter directory from `cai train`.")
 @click.option("--json", "as_json", is_flag=True, help="Print claims with locators, quotes, verdicts and scores.")
+@click.option("--checker", default="offline", show_default=True, help="offline | nli | teacher.")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="Retrieved chunks.")
+@click.option("--remove-unsupported/--mark-unsupported", "remove_unsupported", default=True, show_default=True,
+              help="Remove unsupported/unverified claims, or deliver them with a visible [UNSUPPORTED] marker.")
+@click.option("--max-new-tokens", default=256, show_default=True, type=click.IntRange(1), help="Policy decoding budget (greedy).")
+@click.option("--constitution", default=None, help="Also report this constitution's machine checks on the answer.")
 @click.argument("question")
-def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: bool, question: str) -> None:
-    """Answer a question from the index; every claim verified and cited before delivery."""
-    not_available("answer")
+def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: bool, checker: str, k: int,
+           remove_unsupported: bool, max_new_tokens: int, constitution: str | None, question: str) -> None:
+    """Answer a question from the index; every claim verified and cited before delivery.
+
+    Without --policy/--adapter the grounded teacher answers (extractive, no weights). With
+    --adapter alone, the base model is read from the adapter's adapter_config.json.
+    """
+    from cai.answer import answer_command
+
+    quiet_model_loading()
+    click.echo(answer_command(index_dir, question, policy=policy, adapter=adapter, checker=checker, k=k,
+                              on_unsupported="remove" if remove_unsupported else "mark", max_new_tokens=max_new_tokens,
+                              constitution=constitution, as_json=as_json,
+                              warn=lambda m: click.echo(f"warning: {m}", err=True)))
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output HTML (default: RUN_DIR/report.html).")
 def audit(run_dir: Path, out: Path | None) -> None:
-    """Write a self-contained HTML audit report of a generate run."""
-    not_available("audit")
+    """Write a self-contained HTML audit report of a generate run.
+
+    RUN_DIR is the directory `cai generate` printed (or a JSONL file of records). Prints the
+    report's path as the last line of stdout.
+    """
+    from cai.audit import write_report
+
+    result = write_report(run_dir, out)
+    click.echo(result.line())
+    click.echo(str(result.path))
 
 
 @cli.command()

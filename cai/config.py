@@ -114,20 +114,39 @@ class PolicyConfig(_Section):
 
 class OptimConfig(_Section):
     epochs: float = Field(1.0, gt=0, description="Epochs over the stage's data.")
-    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (LoRA-sized; use ~1e-5 for full fine-tuning).")
     batch_size: int = Field(8, ge=1, description="Per-device batch size.")
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
     max_length: int = Field(1024, ge=16, description="Max tokens per example (longer sources are truncated first).")
+    save_steps: int = Field(50, ge=1, description="Optimiser steps between checkpoints (what --resume continues from).")
 
 
 class RewardModelConfig(OptimConfig):
     model: str | None = Field(None, description="Preference model base (default: the offline MiniLM encoder).")
+    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate.")
+    max_length: int = Field(512, ge=16, description="Max tokens per (prompt, answer); sources are cut from the end to fit.")
+    eval_fraction: float = Field(0.1, ge=0, lt=1, description="Share of questions held out to measure pairwise accuracy.")
 
 
-class RLConfig(OptimConfig):
-    max_new_tokens: int = Field(128, ge=1, description="Tokens generated per rollout.")
-    kl_coef: float = Field(0.05, ge=0, description="KL penalty coefficient (initial value when adaptive).")
-    target_kl: float | None = Field(None, gt=0, description="Adaptive KL controller target (null: fixed coefficient).")
+class RLConfig(_Section):
+    steps: int = Field(100, ge=1, description="dpo: optimiser steps over preferences.jsonl at most; grpo/rloo: optimiser steps.")
+    learning_rate: float = Field(1e-5, gt=0, description="Adapter learning rate.")
+    batch_size: int = Field(8, ge=1, description="Per-device batch size (grpo/rloo: completions, a multiple of num_generations).")
+    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
+    max_length: int = Field(1024, ge=16, description="Max prompt + answer tokens; sources are cut from the end to fit.")
+    max_new_tokens: int = Field(128, ge=1, description="grpo/rloo: tokens generated per completion.")
+    num_generations: int = Field(4, ge=2, description="grpo/rloo: completions sampled per prompt (the group).")
+    temperature: float = Field(1.0, gt=0, description="grpo/rloo: sampling temperature.")
+    beta: float = Field(0.05, ge=0, description="dpo: β of the DPO loss; grpo/rloo: KL coefficient.")
+    save_steps: int = Field(50, ge=1, description="Optimiser steps between checkpoints (what --resume continues from).")
+
+
+class RewardWeightsConfig(_Section):
+    pm: float = Field(1.0, ge=0, description="Weight of the preference-model score (0 when no reward stage ran).")
+    support: float = Field(1.0, ge=0, description="Weight of the share of claims the checker marks supported.")
+    citation: float = Field(0.5, ge=0, description="Weight of citation F1 (ALCE precision and recall).")
+    rule_penalty: float = Field(1.0, ge=0, description="Weight of the constitution's rule penalties (subtracted).")
+    checker: Literal["offline", "nli", "teacher"] = Field("offline", description="Claim checker inside the reward.")
 
 
 _STAGE_ORDER = {"sft": 0, "reward": 1, "ppo": 2, "dpo": 2, "grpo": 2, "rloo": 2}
@@ -137,12 +156,15 @@ class TrainConfig(_Section):
     """`cai train`: SFT → preference model → PPO (or DPO/GRPO/RLOO) on a generate run."""
 
     stage: Literal["train"] = Field("train", description="Which stage this config is for.")
-    data: Path = Field(description="A `cai generate` run directory (sft.jsonl, preferences.jsonl).")
+    data: Path = Field(description="A `cai generate` run directory (sft.jsonl, preferences.jsonl); a glob such as runs/generate-* picks the newest finished one.")
     policy: PolicyConfig = Field(description="The policy to train.")
     stages: list[Literal["sft", "reward", "ppo", "dpo", "grpo", "rloo"]] = Field(["sft", "reward", "ppo"], description="Stages in order: sft → reward → one of ppo|dpo|grpo|rloo.")
     sft: OptimConfig = Field(default_factory=OptimConfig, description="Supervised fine-tuning on sft.jsonl.")
     reward: RewardModelConfig = Field(default_factory=RewardModelConfig, description="Preference model on preferences.jsonl.")
-    rl: RLConfig = Field(default_factory=RLConfig, description="The RL / preference-optimisation stage.")
+    rl: RLConfig = Field(default_factory=RLConfig, description="The dpo / grpo / rloo stage (TRL).")
+    ppo: dict[str, Any] = Field(default_factory=dict, description="The ppo stage: fields of cai.ppo.PPOConfig (steps, batch_size, ppo_epochs, kl_coef, ...).")
+    hybrid: RewardWeightsConfig = Field(default_factory=RewardWeightsConfig, description="The hybrid reward used by ppo, grpo and rloo.")
+    index: Path | None = Field(None, description="Index with the source pages the reward checks against (default: the data run's index).")
     report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"], description="Metric sinks (jsonl always on).")
     seed: int = Field(0, description="Random seed.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
@@ -161,13 +183,47 @@ class TrainConfig(_Section):
             raise ValueError("choose one of ppo, dpo, grpo, rloo")
         return v
 
+    @field_validator("data")
+    @classmethod
+    def _newest_run(cls, v: Path) -> Path:
+        """A glob names the newest finished generate run that matches (run names sort by time)."""
+        if not any(ch in str(v) for ch in "*?["):
+            return v
+        import glob
+        import json
+
+        for candidate in sorted(glob.glob(str(v.expanduser())), reverse=True):
+            manifest = Path(candidate) / "manifest.json"
+            try:
+                info = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("stage") == "generate" and info.get("status") == "finished":
+                return Path(candidate)
+        return v  # nothing matches: reported by path_problems with what to do
+
+    @model_validator(mode="after")
+    def _rl_needs_lora(self) -> TrainConfig:
+        rl = [s for s in self.stages if _STAGE_ORDER[s] == 2]
+        if rl and self.policy.lora is None:
+            raise ValueError(f"stage {rl[0]} needs policy.lora: the reference policy is the model with its adapter disabled")
+        return self
+
     def input_paths(self) -> dict[str, Path]:
         return {"data": self.data}
 
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
         if not self.data.is_dir():
-            return [(("data",), f"run directory not found: {self.data} (run `cai generate` first)")]
-        return []
+            return [(("data",), f"no generate run at {self.data} (run `cai generate` first)")]
+        needs = {"sft": "sft.jsonl", "reward": "preferences.jsonl", "dpo": "preferences.jsonl", "ppo": "records.jsonl",
+                 "grpo": "records.jsonl", "rloo": "records.jsonl"}
+        out = []
+        for name in dict.fromkeys(needs[s] for s in self.stages):
+            if not (self.data / name).is_file():
+                out.append((("data",), f"{self.data} has no {name}: give a finished `cai generate` run directory"))
+        if self.index is not None and not self.index.is_dir():
+            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+        return out
 
 
 # -------------------------------------------------------------------------------------------- eval

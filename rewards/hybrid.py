@@ -172,6 +172,16 @@ class HybridReward:
             total = [t + sign * w * v for t, v in zip(total, values, strict=True)]
         return total
 
+    def state_dict(self) -> dict[str, dict[str, float]]:
+        """The running statistics (JSON-able), so a resumed training run normalises as before."""
+        return {name: {"n": s.n, "mean": s.mean, "m2": s.m2} for name, s in self.stats.items()}
+
+    def load_state_dict(self, state: dict[str, dict[str, float]]) -> None:
+        for name, values in state.items():
+            if name in self.stats:
+                stat = self.stats[name]
+                stat.n, stat.mean, stat.m2 = int(values["n"]), float(values["mean"]), float(values["m2"])
+
     def __call__(self, prompts: Sequence, completions: Sequence, **columns) -> list[float]:
         """Rewards, shape (len(completions),). Columns: `sources` (required for support and
         citation), `question` and `tags` (optional); any others (TRL's) are ignored."""

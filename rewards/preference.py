@@ -89,22 +89,30 @@ def _cut_sources(prompt: Prompt, tokenizer, n_remove: int) -> Prompt | None:
     return None
 
 
-def fit_prompt(tokenizer, prompt: Prompt, completions: Sequence[Completion], max_length: int) -> tuple[list[list[int]], bool] | None:
-    """Token ids of (prompt, c) for each completion, all within `max_length`, cutting the shared
-    prompt's sources as needed: (ids per completion, truncated?) or None when it cannot fit."""
+def fit_sources(tokenizer, prompt: Prompt, completions: Sequence[Completion], max_length: int) -> tuple[Prompt, list[list[int]], bool] | None:
+    """`prompt` with its sources cut from the end until (prompt, c) fits `max_length` tokens for
+    every completion: (the fitted prompt, ids per completion, truncated?) or None when even an
+    empty source block does not fit. SFT, DPO and RL prompts are fitted with this too."""
     truncated = False
     slack = 4  # the cut point's re-tokenisation can differ by a token or two: retry with more
     for _ in range(6):
         ids = [_encode(tokenizer, render(tokenizer, prompt, c)) for c in completions]
         excess = max(len(x) for x in ids) - max_length
         if excess <= 0:
-            return ids, truncated
+            return prompt, ids, truncated
         marker = len(tokenizer(TRUNCATION_MARK, add_special_tokens=False)["input_ids"])
         prompt = _cut_sources(prompt, tokenizer, excess + marker + slack)
         if prompt is None:
             return None
         truncated, slack = True, slack * 2
     return None
+
+
+def fit_prompt(tokenizer, prompt: Prompt, completions: Sequence[Completion], max_length: int) -> tuple[list[list[int]], bool] | None:
+    """Token ids of (prompt, c) for each completion within `max_length` (see `fit_sources`):
+    (ids per completion, truncated?) or None when it cannot fit."""
+    fitted = fit_sources(tokenizer, prompt, completions, max_length)
+    return None if fitted is None else (fitted[1], fitted[2])
 
 
 @dataclass
@@ -226,13 +234,14 @@ def _data_info(pairs_file: Path) -> dict:
 def train_preference_model(pairs_path: str | Path, out_dir: str | Path, *, base: str | Path | None = None,
                            epochs: float = 1.0, lr: float = 5e-5, batch_size: int = 8, max_length: int = 512,
                            eval_fraction: float = 0.1, seed: int = 0, lora: dict | bool | None = None,
-                           gradient_checkpointing: bool = False) -> dict:
+                           gradient_checkpointing: bool = False, callbacks: list | None = None) -> dict:
     """Train a Bradley-Terry reward model on preference pairs; returns (and saves) its metadata.
 
     `pairs_path`: a preferences.jsonl or a `cai generate` run directory. `base`: HF id or path
     (default: the packaged MiniLM). `lora`: None, True, or LoraConfig fields (r, lora_alpha, ...).
     `gradient_checkpointing` (TRL's default is on) trades ~30% more compute for memory: only worth
-    it for large bases, so it is off unless asked for.
+    it for large bases, so it is off unless asked for. `callbacks`: transformers TrainerCallbacks
+    (e.g. a metrics logger).
     """
     from datasets import Dataset
     from transformers import set_seed
@@ -262,7 +271,7 @@ def train_preference_model(pairs_path: str | Path, out_dir: str | Path, *, base:
         warmup_steps=max(1, round(0.1 * epochs * -(-len(train.rows) // batch_size))),  # 10% warm-up
     )
     accuracy_before = pairwise_accuracy(model.to(_device()), tokenizer, held.rows)
-    trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer, peft_config=_lora_config(lora),
+    trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer, peft_config=_lora_config(lora), callbacks=callbacks,
                             train_dataset=Dataset.from_list([{k: r[k] for k in ("chosen_ids", "rejected_ids")} for r in train.rows]))
     started = time.perf_counter()
     result = trainer.train()

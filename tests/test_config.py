@@ -24,6 +24,8 @@ def inputs(tmp_path, monkeypatch):
     (tmp_path / "q.jsonl").write_text('{"id": "1", "question": "q"}\n')
     (tmp_path / "idx").mkdir()
     (tmp_path / "run").mkdir()
+    for name in ("records.jsonl", "sft.jsonl", "preferences.jsonl"):
+        (tmp_path / "run" / name).write_text("")
     return tmp_path
 
 
@@ -58,6 +60,16 @@ def test_missing_paths_reported_together(inputs):
     assert len(lines) == 2
     assert lines[0].startswith(f"{path}:1:12: questions: file not found")
     assert "cai ingest" in lines[1]
+
+
+def test_train_data_must_hold_what_the_stages_read(inputs):
+    (inputs / "run" / "preferences.jsonl").unlink()
+    path = _write(inputs, "t.yaml", "data: run\npolicy: {model: m}\n")
+    with pytest.raises(UserError, match="no preferences.jsonl"):
+        load_config(path)
+    assert load_config(path, ["stages=[sft]"]).stages == ["sft"]
+    with pytest.raises(UserError, match="needs policy.lora"):
+        load_config(path, ["stages=[sft]", "policy.lora=null", "stages=[sft, grpo]"])
 
 
 def test_dpo_only_and_rl_choice(inputs):

@@ -3,6 +3,7 @@ rule penalties on hand-built cases, and a real call with the offline checker in 
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -60,6 +61,16 @@ def test_combine_weights_signs_and_normalisation_by_hand():
     assert out == pytest.approx([-0.5 - 0.5 - 0.5, 0.5 + 0.5 + 0.5])
     assert normed.last_parts["rule_penalty_z"] == pytest.approx([0.5, -0.5])
     assert normed.stats["support"].n == 2 and normed.stats["citation"].mean == pytest.approx(0.3)
+
+
+def test_state_dict_round_trip_resumes_normalisation():
+    first = HybridReward(weights=HybridWeights(support=1.0, citation=0.0, rule_penalty=0.0))
+    first.combine({"support": [0.0, 1.0, 1.0], "citation": [0.0] * 3, "rule_penalty": [0.0] * 3})
+    resumed = HybridReward(weights=HybridWeights(support=1.0, citation=0.0, rule_penalty=0.0))
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))  # through JSON, as a checkpoint stores it
+    batch = {"support": [0.5, 0.0], "citation": [0.0] * 2, "rule_penalty": [0.0] * 2}
+    assert resumed.combine(dict(batch)) == pytest.approx(first.combine(dict(batch)))
+    assert resumed.stats["support"].n == 5
 
 
 @pytest.fixture(scope="module")

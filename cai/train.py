@@ -1,0 +1,407 @@
+"""`cai train`: a `cai generate` run → one servable LoRA adapter. Read top to bottom: setup
+(config, the data run, the run directory, the policy), the stages in the order the config lists
+them — sft → reward → one of ppo | dpo | grpo | rloo — then save (the adapter and its metadata).
+
+The run directory:
+  config.yaml, manifest.json   the resolved config; per-stage results, the adapter, the status
+  smoke-policy/                only when policy.model is `cai-smoke-policy` (a tiny random model)
+  <stage>/                     config.json (the trainer's resolved arguments), metrics.jsonl, its
+                               checkpoints, its output (adapter/ or model/), done.json when finished
+  adapter/                     the servable adapter (all stages' LoRA deltas in one, see
+                               cai.adapters) and cai_adapter.json (constitution, data run, base model)
+
+Stages: SFT on sft.jsonl (loss on the answer only), the Bradley-Terry preference model on
+preferences.jsonl (rewards.preference), then PPO with a critic (cai.ppo) or, from TRL, DPO
+(Rafailov et al. 2023), GRPO (Shao et al. 2024) or RLOO (Ahmadian et al. 2024). PPO, GRPO and
+RLOO optimise the same hybrid reward (rewards.hybrid). The RL reference policy is the SFT policy:
+the SFT adapter is merged into the base in memory and a new adapter is trained on top, so
+"adapter disabled" is the SFT model.
+
+Resume: stages with done.json are skipped; the unfinished one continues from its last checkpoint
+(TRL's checkpoint-N directories, PPO's checkpoint/); the preference model is short and restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cai.adapters import SMOKE_POLICY, export_adapter, load_policy, load_tokenizer
+from cai.config import TrainConfig
+from cai.constitution import Constitution, load_constitution
+from cai.errors import UserError
+from cai.rundir import (
+    atomic_write_json,
+    atomic_write_text,
+    config_hash,
+    open_run,
+    read_jsonl,
+    start_run,
+    update_manifest,
+)
+from cai.train_logging import JsonlMetrics, MetricSinks, check_sinks
+
+DONE = "done.json"
+RL_STAGES = ("ppo", "dpo", "grpo", "rloo")
+
+
+@dataclass
+class Setup:
+    config: TrainConfig
+    run_dir: Path
+    constitution: Constitution
+    index: Path | None  # the source pages the reward checks against
+    base_model: str  # the policy as loaded (the smoke policy's path when built)
+    is_main: bool
+    show_progress: bool
+    echo: Callable[[str], None]
+
+
+# -------------------------------------------------------------------------------------------- setup
+def data_run_config(data: Path) -> dict[str, Any]:
+    """The generate run's resolved config.yaml (constitution and index are read from it)."""
+    open_run(data, "generate")
+    try:
+        return yaml.safe_load((data / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{data}/config.yaml: cannot read the generate run's config ({e}); give a `cai generate` run directory") from None
+
+
+def _world() -> tuple[bool, int]:
+    """(is this the main process, number of processes) under `accelerate launch` or plain."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return True, 1
+    from accelerate import PartialState
+
+    state = PartialState()
+    return state.is_main_process, state.num_processes
+
+
+def _shared_run_dir(config: TrainConfig, resume: Path | None, constitution: Constitution, is_main: bool, world: int) -> Path:
+    """The main process creates (or opens) the run directory; the others receive its path."""
+    run_dir = None
+    if is_main:
+        if resume is not None:
+            manifest = open_run(resume, "train")
+            if manifest.get("config_hash") != config_hash(config):
+                raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; "
+                                f"resume with `cai train {resume}/config.yaml --resume {resume}`")
+            run_dir = Path(resume)
+        else:
+            run_dir = start_run("train", config, constitution=constitution)
+    if world > 1:
+        from accelerate.utils import broadcast_object_list
+
+        run_dir = broadcast_object_list([run_dir])[0]
+    return Path(run_dir)
+
+
+def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -> Setup:
+    data_cfg = data_run_config(config.data)
+    constitution = load_constitution(data_cfg.get("constitution", "faithfulness"))
+    index = config.index or (Path(data_cfg["index"]) if data_cfg.get("index") else None)
+    if any(s in ("ppo", "grpo", "rloo") for s in config.stages) and (index is None or not Path(index).is_dir()):
+        raise UserError(f"index: {index} not found; the reward checks answers against the data run's source pages: "
+                        "set index=PATH to the `cai ingest` index the run used")
+    if config.policy.load_in_4bit:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("policy.load_in_4bit: QLoRA needs a CUDA GPU and bitsandbytes; set policy.load_in_4bit=false on CPU")
+    check_sinks(config.report_to)
+    is_main, world = _world()
+    run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
+    base_model = config.policy.model
+    if base_model == SMOKE_POLICY:
+        from cai.smoke import build_smoke_policy
+
+        smoke = run_dir / "smoke-policy"
+        if is_main:
+            build_smoke_policy(smoke)
+        _barrier(world)
+        base_model = str(smoke)
+    if is_main:
+        update_manifest(run_dir, status="running", policy={"model": config.policy.model, "loaded_from": base_model},
+                        data={"run": str(config.data), "config_hash": json.loads((config.data / "manifest.json").read_text()).get("config_hash")})
+    return Setup(config, run_dir, constitution, Path(index) if index else None, base_model, is_main, show_progress, echo)
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+# ------------------------------------------------------------------------------------------- stages
+def _trainer_args(s: Setup, sdir: Path, *, learning_rate: float, batch_size: int, grad_accum: int, save_steps: int) -> dict:
+    """TrainingArguments shared by every TRL stage: checkpoints for --resume, CPU/GPU precision,
+    metric sinks (jsonl is ours, see JsonlMetrics)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {"output_dir": str(sdir / "trainer"), "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
+            "gradient_accumulation_steps": grad_accum, "save_strategy": "steps", "save_steps": save_steps,
+            "save_total_limit": 1, "logging_steps": 1, "seed": s.config.seed, "use_cpu": not cuda,
+            "bf16": cuda and torch.cuda.is_bf16_supported(), "disable_tqdm": not s.show_progress,
+            "report_to": [r for r in s.config.report_to if r != "jsonl"]}
+
+
+def _last_checkpoint(trainer_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+
+
+def _lora(s: Setup, task_type: str = "CAUSAL_LM"):
+    from peft import LoraConfig
+
+    lora = s.config.policy.lora
+    if lora is None:
+        return None
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, task_type=task_type)
+
+
+def _run_trainer(trainer, sdir: Path, s: Setup) -> Any:
+    """Train (from the last checkpoint when there is one); the resolved arguments go to config.json."""
+    if s.is_main:
+        atomic_write_text(sdir / "config.json", trainer.args.to_json_string())
+    checkpoint = _last_checkpoint(sdir / "trainer")
+    if checkpoint:
+        s.echo(f"{sdir.name}: resuming from {checkpoint}")
+    return trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def _fit(tok, prompt, completions, max_length: int, counts: dict) -> list | None:
+    """The prompt with its sources cut to fit `max_length` with every completion (None: drop)."""
+    from rewards.preference import fit_sources
+
+    fitted = fit_sources(tok, prompt, completions, max_length)
+    if fitted is None:
+        counts["dropped"] += 1
+        return None
+    counts["truncated"] += fitted[2]
+    return fitted[0]
+
+
+def stage_sft(s: Setup, sdir: Path) -> dict:
+    """Supervised fine-tuning on sft.jsonl as prompt/completion pairs, so the loss is on the
+    answer only (TRL's completion_only_loss), with LoRA unless policy.lora is null."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    opt = s.config.sft
+    tok = load_tokenizer(s.base_model)
+    rows, counts = [], {"dropped": 0, "truncated": 0}
+    for _, row in read_jsonl(s.config.data / "sft.jsonl"):
+        prompt, completion = row["messages"][:-1], row["messages"][-1:]
+        if (fitted := _fit(tok, prompt, [completion], opt.max_length, counts)) is not None:
+            rows.append({"prompt": fitted, "completion": completion})
+    if not rows:
+        raise UserError(f"{s.config.data}/sft.jsonl: no example fits sft.max_length={opt.max_length} ({counts['dropped']} dropped); raise sft.max_length")
+    args = SFTConfig(**_trainer_args(s, sdir, learning_rate=opt.learning_rate, batch_size=opt.batch_size, grad_accum=opt.grad_accum,
+                                     save_steps=opt.save_steps), num_train_epochs=opt.epochs, max_length=opt.max_length,
+                     completion_only_loss=True)
+    trainer = SFTTrainer(model=load_policy(s.base_model, load_in_4bit=s.config.policy.load_in_4bit), args=args,
+                         train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
+                         callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    result = _run_trainer(trainer, sdir, s)
+    out = sdir / ("adapter" if s.config.policy.lora else "model")
+    trainer.save_model(str(out))
+    if s.is_main:
+        tok.save_pretrained(out)
+    return {"examples": len(rows), **counts, "train_loss": round(result.training_loss, 4), "steps": result.global_step}
+
+
+def stage_reward(s: Setup, sdir: Path) -> dict:
+    """The preference model (Bradley-Terry, TRL RewardTrainer) on preferences.jsonl."""
+    from rewards.preference import train_preference_model
+
+    opt = s.config.reward
+    meta = train_preference_model(s.config.data, sdir / "model", base=opt.model, epochs=opt.epochs, lr=opt.learning_rate,
+                                  batch_size=opt.batch_size, max_length=opt.max_length, eval_fraction=opt.eval_fraction,
+                                  seed=s.config.seed, callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    if s.is_main:
+        atomic_write_json(sdir / "config.json", {"base": meta["base"], **meta["params"], "max_length": meta["max_length"]})
+    return {"eval_accuracy": meta["eval_accuracy"], "eval_accuracy_before": meta["eval_accuracy_before"],
+            "train_loss": meta["train_loss"], **meta["counts"]}
+
+
+def rl_prompts(s: Setup, tok, max_prompt_tokens: int) -> tuple[list[dict], dict]:
+    """One row per answered question of the data run: `prompt` (the shared policy prompt, sources
+    cut to fit), `sources` (the full pages of its hits: what the reward checks claims against) and
+    `question`. Returns (rows, counts)."""
+    from cai.contracts import Record
+    from cai.prompts import policy_messages
+    from rag.quotes import source_pages
+    from rag.store import DocStore
+
+    store = DocStore.open(s.index)
+    rows, counts = [], {"dropped": 0, "truncated": 0}
+    try:
+        for _, obj in read_jsonl(s.config.data / "records.jsonl"):
+            record = Record.model_validate(obj)
+            if record.status != "ok" or not record.sources:
+                continue
+            prompt = _fit(tok, policy_messages(record.question, record.sources),
+                          [[{"role": "assistant", "content": ""}]], max_prompt_tokens, counts)
+            if prompt is not None:
+                pages = [p.model_dump() for p in source_pages(record.sources, store.page)]
+                rows.append({"prompt": prompt, "sources": pages, "question": record.question})
+    finally:
+        store.close()
+    if not rows:
+        raise UserError(f"{s.config.data}/records.jsonl: no answered question with sources fits; raise rl.max_length")
+    return rows, counts
+
+
+def hybrid_reward(s: Setup):
+    """The hybrid reward (rewards.hybrid) with the reward stage's preference model when it ran."""
+    from rewards.hybrid import HybridReward, HybridWeights
+
+    h = s.config.hybrid
+    pm_dir = s.run_dir / "reward" / "model"
+    weights = HybridWeights(pm=h.pm, support=h.support, citation=h.citation, rule_penalty=h.rule_penalty)
+    return HybridReward(constitution=s.constitution, checker=h.checker, preference=pm_dir if pm_dir.is_dir() else None,
+                        weights=weights)
+
+
+def ppo_config(s: Setup):
+    """cai.ppo.PPOConfig from the `ppo` section; the adapter shape comes from policy.lora and the
+    seed from `seed`, so one config has one place for each."""
+    from cai.ppo import PPOConfig
+
+    lora = s.config.policy.lora
+    taken = {"lora_r", "lora_alpha", "lora_target_modules", "seed"} & set(s.config.ppo)
+    if taken:
+        raise UserError(f"ppo.{sorted(taken)[0]}: set it as policy.lora.* / seed in a train config")
+    try:
+        return PPOConfig(**{"alarm_preference_part": "pm", "alarm_support_part": "support", **s.config.ppo,
+                            "seed": s.config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
+                            "lora_target_modules": lora.target_modules})
+    except Exception as e:  # pydantic ValidationError: one line per problem
+        raise UserError([f"ppo: {line}" for line in str(e).splitlines()[1:] if line.strip()]) from None
+
+
+def stage_ppo(s: Setup, sdir: Path) -> dict:
+    """PPO with a critic (cai.ppo) against the hybrid reward, on the SFT policy."""
+    from cai.ppo import train_ppo
+
+    cfg = ppo_config(s)
+    tok = load_tokenizer(s.base_model)
+    rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
+    model = load_policy(s.base_model, sft_dir=s.run_dir / "sft")
+    if s.is_main:
+        atomic_write_json(sdir / "config.json", cfg.model_dump(mode="json"))
+    sinks = MetricSinks(sdir, s.config.report_to, total=cfg.steps, show=s.show_progress and s.is_main, is_main=s.is_main)
+    try:
+        final = train_ppo(model, tok, [r["prompt"] for r in rows], hybrid_reward(s), cfg, out_dir=sdir,
+                          columns={"sources": [r["sources"] for r in rows], "question": [r["question"] for r in rows]},
+                          logger=sinks, resume=True)
+    finally:
+        sinks.close()
+    if final.get("stop_reason"):
+        s.echo(f"ppo stopped early: {final['stop_reason']}")
+    keep = ("steps_done", "stop_reason", "reward/raw", "kl/k1", "response/length", "response/eos_rate")
+    return {"prompts": len(rows), **counts, **{k: final.get(k) for k in keep}}
+
+
+def stage_dpo(s: Setup, sdir: Path) -> dict:
+    """DPO (TRL) on preferences.jsonl; the reference is the SFT policy (the adapter disabled)."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    rl = s.config.rl
+    tok = load_tokenizer(s.base_model)
+    rows, counts = [], {"dropped": 0, "truncated": 0}
+    for _, row in read_jsonl(s.config.data / "preferences.jsonl"):
+        if (fitted := _fit(tok, row["prompt"], [row["chosen"], row["rejected"]], rl.max_length, counts)) is not None:
+            rows.append({"prompt": fitted, "chosen": row["chosen"], "rejected": row["rejected"]})
+    if not rows:
+        raise UserError(f"{s.config.data}/preferences.jsonl: no pair fits rl.max_length={rl.max_length}; raise it")
+    args = DPOConfig(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
+                                     save_steps=rl.save_steps), max_steps=rl.steps, beta=rl.beta, max_length=rl.max_length)
+    trainer = DPOTrainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft"), args=args, train_dataset=Dataset.from_list(rows),
+                         processing_class=tok, peft_config=_lora(s), callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    result = _run_trainer(trainer, sdir, s)
+    trainer.save_model(str(sdir / "adapter"))
+    return {"pairs": len(rows), **counts, "train_loss": round(result.training_loss, 4), "steps": result.global_step}
+
+
+def stage_group_rl(s: Setup, sdir: Path, kind: str) -> dict:
+    """GRPO or RLOO (TRL) with the hybrid reward as `reward_funcs`, on the SFT policy."""
+    from datasets import Dataset
+
+    if kind == "grpo":
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+    else:
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
+    rl = s.config.rl
+    if rl.batch_size % rl.num_generations:
+        raise UserError(f"rl.batch_size {rl.batch_size} must be a multiple of rl.num_generations {rl.num_generations}")
+    tok = load_tokenizer(s.base_model)
+    rows, counts = rl_prompts(s, tok, rl.max_length - rl.max_new_tokens)
+    args = Config(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
+                                  save_steps=rl.save_steps), max_steps=rl.steps, num_generations=rl.num_generations,
+                  max_completion_length=rl.max_new_tokens, temperature=rl.temperature, beta=rl.beta)
+    trainer = Trainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft"), reward_funcs=[hybrid_reward(s)], args=args,
+                      train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
+                      callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    result = _run_trainer(trainer, sdir, s)
+    trainer.save_model(str(sdir / "adapter"))
+    return {"prompts": len(rows), **counts, "train_loss": round(result.training_loss, 4), "steps": result.global_step}
+
+
+STAGES: dict[str, Callable[[Setup, Path], dict]] = {
+    "sft": stage_sft, "reward": stage_reward, "ppo": stage_ppo, "dpo": stage_dpo,
+    "grpo": lambda s, d: stage_group_rl(s, d, "grpo"), "rloo": lambda s, d: stage_group_rl(s, d, "rloo"),
+}
+
+
+# --------------------------------------------------------------------------------------------- save
+def save_adapter(s: Setup) -> Path | None:
+    """Export the run's servable adapter (SFT and RL deltas in one) with its metadata."""
+    parts = [s.run_dir / stage / "adapter" for stage in ("sft", *RL_STAGES) if stage in s.config.stages]
+    parts = [p for p in parts if p.is_dir()]
+    if not parts:
+        return None
+    c = s.constitution
+    meta = {"constitution": {"name": c.name, "version": c.version, "sha256": c.content_hash()},
+            "data_run": str(s.config.data), "train_run": str(s.run_dir), "stages": s.config.stages,
+            "policy_model": s.config.policy.model, "smoke_policy": s.config.policy.model == SMOKE_POLICY}
+    return export_adapter(s.run_dir, s.base_model, parts, meta)
+
+
+def run(config: TrainConfig, *, resume: Path | None = None, show_progress: bool = True, echo=print) -> Path:
+    """Run (or resume) the configured stages; returns the run directory."""
+    s = setup(config, resume, show_progress, echo)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    for stage in config.stages:
+        sdir = s.run_dir / stage
+        if (sdir / DONE).is_file():
+            echo(f"{stage}: done (skipped)")
+            continue
+        sdir.mkdir(exist_ok=True)
+        echo(f"{stage}: running")
+        started = time.perf_counter()
+        result = {**STAGES[stage](s, sdir), "seconds": round(time.perf_counter() - started, 1)}
+        if s.is_main:
+            atomic_write_json(sdir / DONE, result)
+            update_manifest(s.run_dir, stages={stage: result})
+        _barrier(world)
+        echo(f"{stage}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    if s.is_main:
+        adapter = save_adapter(s)
+        update_manifest(s.run_dir, status="finished", adapter=str(adapter) if adapter else None)
+    _barrier(world)
+    return s.run_dir
