@@ -18,8 +18,16 @@ Implementation Details of RLHF with PPO"):
                 micro-batches: clipped surrogate + vf_coef * clipped value loss (+ beta * k3),
                 gradient-norm clipping per model. During `critic_warmup_steps` only the critic
                 learns.
-  7. log      - one JSONL row per step (means gathered over all processes); alarms stop the run
-                on a KL explosion or on reward hacking, and the reason is recorded.
+  7. log      - one JSONL row per step (means gathered over all processes, plus the time spent
+                in rollout / score / update and the tokens generated); alarms stop the run on a
+                KL explosion or on reward hacking, and the reason is recorded.
+  8. save     - every `save_every` steps and at the end, a checkpoint (`cai.ppo_checkpoint`) that
+                `train_ppo(..., resume=True)` continues from exactly.
+
+Multi-process (`accelerate launch`): DDP on the policy's trainable parameters and on the critic;
+each process rolls out its own slice of every global batch with its own sampling seed; metrics
+are gathered on every process (so alarms stop all of them together); only the main process
+writes files, except that every process writes its RNG state into checkpoints.
 
 Tensor names: P = prompt tokens (left-padded), R = response tokens (right-padded), B = rows.
 `mask` (B, R) is 1 on real response tokens up to and including the first EOS.
@@ -39,7 +47,9 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cai import ppo_checkpoint
 from cai import ppo_math as pm
+from cai.rundir import atomic_write_json
 
 RewardFn = Callable[..., Sequence[float]]
 Prompt = str | list[dict]
@@ -89,6 +99,7 @@ class PPOConfig(BaseModel):
     alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between windows that trips the alarm.")
     cpu: bool = Field(False, description="Force CPU even when an accelerator is present.")
     save_adapter: bool = Field(True, description="Save the LoRA adapter and tokenizer to out_dir/adapter at the end.")
+    save_every: int = Field(10, ge=0, description="Steps between checkpoints for --resume (0: no intermediate checkpoints).")
 
     @model_validator(mode="after")
     def _sizes_divide(self) -> PPOConfig:
@@ -107,6 +118,8 @@ class ValueModel(torch.nn.Module):
     def __init__(self, backbone: torch.nn.Module):
         super().__init__()
         self.backbone = backbone
+        # FSDP's transformer auto-wrap looks for the layer classes here (as on HF models).
+        self._no_split_modules = getattr(backbone, "_no_split_modules", None)
         self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
@@ -118,8 +131,10 @@ class ValueModel(torch.nn.Module):
         return self.head(hidden.float()).squeeze(-1)
 
 
-def _load_models(policy_dir_or_model, cfg: PPOConfig):
-    """(policy PeftModel with a trainable LoRA adapter, critic ValueModel), float32, dropout off."""
+def _load_models(policy_dir_or_model, cfg: PPOConfig, critic: torch.nn.Module | None = None):
+    """(policy PeftModel with a trainable LoRA adapter, critic), float32, dropout off. The critic
+    is `critic` when given, else a ValueModel on cfg.critic_model or a copy of the policy's
+    backbone."""
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModel, AutoModelForCausalLM
 
@@ -127,11 +142,11 @@ def _load_models(policy_dir_or_model, cfg: PPOConfig):
         base = AutoModelForCausalLM.from_pretrained(policy_dir_or_model, dtype=torch.float32)
     else:
         base = policy_dir_or_model
-    if cfg.critic_model:
-        backbone = AutoModel.from_pretrained(cfg.critic_model, dtype=torch.float32)
-    else:
+    if critic is None and cfg.critic_model:
+        critic = ValueModel(AutoModel.from_pretrained(cfg.critic_model, dtype=torch.float32))
+    elif critic is None:
         inner = base.get_base_model() if isinstance(base, PeftModel) else base
-        backbone = copy.deepcopy(inner.get_decoder())  # before LoRA wraps the layers in place
+        critic = ValueModel(copy.deepcopy(inner.get_decoder()))  # before LoRA wraps the layers in place
     if isinstance(base, PeftModel):
         policy = base
     else:
@@ -139,7 +154,6 @@ def _load_models(policy_dir_or_model, cfg: PPOConfig):
                           target_modules=cfg.lora_target_modules, modules_to_save=cfg.lora_modules_to_save,
                           task_type="CAUSAL_LM")
         policy = get_peft_model(base, lora)
-    critic = ValueModel(backbone)
     # Dropout off everywhere [N-IMPL]: the rollout log-probs and the loss log-probs must come from
     # the same function, or the PPO ratio is not 1 at the first update.
     policy.eval()
@@ -363,10 +377,15 @@ def _global_explained_variance(accelerator, values, returns, mask) -> float:
 
 def _step_metrics(accelerator, roll: dict, raw: list[float], parts: dict[str, list[float]],
                   scores: torch.Tensor, beta: float) -> dict[str, float]:
+    """The step's row, identical on every process (every value is reduced over all of them)."""
+    from accelerate.utils import gather_object
+
     mask, dev = roll["mask"], roll["mask"].device
     row = {"reward/raw": _global_mean(accelerator, torch.tensor(raw, device=dev)),
            "reward/score": _global_mean(accelerator, scores)}
-    for name in sorted(parts):
+    # Only parts every process has: a gather that some process skips would hang the others.
+    names = set.intersection(*(set(n) for n in gather_object([sorted(parts)])))
+    for name in sorted(names):
         row[f"reward/{name}"] = _global_mean(accelerator, torch.tensor(parts[name], dtype=torch.float32, device=dev))
     row["kl/k1"] = _global_mean(accelerator, (pm.kl_k1(roll["logp"], roll["ref_logp"]) * mask).sum(1))
     row["kl/k3"] = _global_mean(accelerator, (pm.kl_k3(roll["logp"], roll["ref_logp"]) * mask).sum(1))
@@ -375,6 +394,7 @@ def _step_metrics(accelerator, roll: dict, raw: list[float], parts: dict[str, li
     row["critic/explained_variance"] = _global_explained_variance(accelerator, roll["values"], roll["returns"], mask)
     row["response/length"] = _global_mean(accelerator, mask.sum(1))
     row["response/eos_rate"] = _global_mean(accelerator, roll["has_eos"])
+    row["tokens/generated"] = int(accelerator.reduce(mask.sum(), reduction="sum"))
     return row
 
 
@@ -419,65 +439,106 @@ def _prompt_batches(n_prompts: int, cfg: PPOConfig, accelerator):
 
 def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: RewardFn,
               config: PPOConfig, *, out_dir: str | Path, columns: dict[str, list] | None = None,
-              logger: Callable[[dict], None] | None = None) -> dict[str, Any]:
+              logger: Callable[[dict], None] | None = None, resume: bool = False,
+              critic: torch.nn.Module | None = None) -> dict[str, Any]:
     """Train a LoRA adapter on the policy with PPO against `reward_fn`; returns the final metrics.
 
     prompts: plain strings or chat message lists. columns: extra per-prompt lists passed to the
     reward by name (e.g. sources). Writes out_dir/metrics.jsonl (a row per step),
-    out_dir/summary.json and, when config.save_adapter, out_dir/adapter. The returned dict is the
-    last step's row plus `steps_done` and `stop_reason` (None when all steps ran).
-    """
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    out_dir/summary.json, out_dir/checkpoint (every `save_every` steps and at the end) and, when
+    config.save_adapter, out_dir/adapter. The returned dict is the last step's row plus
+    `steps_done` and `stop_reason` (None when all steps ran).
 
+    resume: continue from out_dir/checkpoint when there is one (else start fresh): weights,
+    optimisers, RNG states, KL coefficient and, when `reward_fn` has `state_dict` /
+    `load_state_dict`, its state; metrics rows after the checkpoint are dropped and redone.
+    critic: a prebuilt critic, `forward(input_ids, attention_mask, position_ids) -> (B, L)`
+    values (see ValueModel); None builds one from config.critic_model or the policy's backbone.
+    """
     cfg, columns = config, columns or {}
     if not prompts:
         raise ValueError("no prompts")
     for name, col in columns.items():
         if len(col) != len(prompts):
             raise ValueError(f"column {name!r} has {len(col)} rows for {len(prompts)} prompts")
-    accelerator = Accelerator(cpu=cfg.cpu)
-    set_seed(cfg.seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
-    policy, critic = _load_models(policy_dir_or_model, cfg)
-    actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_learning_rate)
-    policy, critic, actor_opt, critic_opt = accelerator.prepare(policy, critic, actor_opt, critic_opt)
-    opts = {"actor": actor_opt, "critic": critic_opt}
-    set_seed(cfg.seed + accelerator.process_index)  # different samples per process
-    kl_ctl = (pm.AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl
-              else pm.FixedKLController(cfg.kl_coef))
+    accelerator, policy, critic, opts, kl_ctl = _setup(policy_dir_or_model, critic, cfg)
     out = Path(out_dir)
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.jsonl").write_text("")
+    start, history = ppo_checkpoint.restore(accelerator, out, resume, kl_ctl, reward_fn, cfg)
     batches = _prompt_batches(len(prompts), cfg, accelerator)
-    history: list[dict[str, Any]] = []
-    stop_reason = None
-    for step in range(cfg.steps):
-        t0 = time.perf_counter()
+    for _ in range(start):  # the order is a function of the seed: skip what the checkpoint did
+        next(batches)
+    stop_reason, done = None, start
+    for step in range(start, cfg.steps):
+        t0 = _now(accelerator.device)
         row = _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, next(batches),
                           reward_fn, kl_ctl, cfg, train_actor=step >= cfg.critic_warmup_steps)
-        row = {"step": step, **row, "time/step_s": time.perf_counter() - t0}
+        row = {"step": step, **row, "time/step_s": _now(accelerator.device) - t0}
         history.append(row)
+        done = step + 1
         stop_reason = check_alarms(history, cfg)
         if stop_reason:
             row["stop_reason"] = stop_reason
         if accelerator.is_main_process:
-            with (out / "metrics.jsonl").open("a") as f:
+            with (out / ppo_checkpoint.METRICS).open("a") as f:
                 f.write(json.dumps(row) + "\n")
             if logger:
                 logger(row)
         if stop_reason:
             break
-    return _finish(accelerator, policy, tokenizer, history, stop_reason, cfg, out)
+        if cfg.save_every and done % cfg.save_every == 0 and done < cfg.steps:  # the last: below
+            ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, cfg)
+    if done > start:
+        ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, cfg)
+    return _finish(accelerator, policy, tokenizer, history, done, stop_reason, cfg, out)
+
+
+def _setup(policy_dir_or_model, critic, cfg: PPOConfig):
+    """(accelerator, policy, critic, {"actor", "critic"} optimisers, KL controller), prepared."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType, get_int_from_env, set_seed
+
+    accelerator = Accelerator(cpu=cfg.cpu)
+    launched = get_int_from_env(["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
+    if launched != accelerator.num_processes:  # N independent runs writing one out_dir otherwise
+        raise ValueError(f"launched as {launched} processes but accelerate runs {accelerator.num_processes}: "
+                         "without GPUs set ACCELERATE_USE_CPU=1 (or cpu: true) for a multi-CPU run")
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        # accelerate drives one DeepSpeed engine per Accelerator, and its backward() also steps
+        # that engine's optimiser; PPO here trains two models with their own optimisers.
+        raise ValueError("PPO trains a policy and a critic; accelerate's DeepSpeed integration "
+                         "drives one model per Accelerator. Use DDP or FSDP for PPO.")
+    set_seed(cfg.seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
+    policy, critic = _load_models(policy_dir_or_model, cfg, critic)
+    actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
+    critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_learning_rate)
+    # One model per prepare call: FSDP2 shards one model per call (DDP does not mind either way).
+    # The order fixes the checkpoint's file names: model.safetensors policy, model_1 critic.
+    policy, actor_opt = accelerator.prepare(policy, actor_opt)
+    critic, critic_opt = accelerator.prepare(critic, critic_opt)
+    ppo_checkpoint.skip_frozen_on_save(accelerator)
+    set_seed(cfg.seed + accelerator.process_index)  # different samples per process
+    kl_ctl = (pm.AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl
+              else pm.FixedKLController(cfg.kl_coef))
+    return accelerator, policy, critic, {"actor": actor_opt, "critic": critic_opt}, kl_ctl
+
+
+def _now(device) -> float:
+    """perf_counter once the device has finished its queued work (CUDA kernels run async)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, idx: list[int],
                 reward_fn, kl_ctl, cfg: PPOConfig, *, train_actor: bool) -> dict[str, Any]:
-    """One PPO iteration on the prompts `idx`: rollout, score, advantages, updates, KL control."""
+    """One PPO iteration on the prompts `idx`: rollout, score, advantages, updates, KL control.
+    Times (this process): rollout = generation; score = log-probs, reference, values, reward
+    call and advantages; update = the PPO epochs."""
     batch = [prompts[i] for i in idx]
-    gen_model = accelerator.unwrap_model(policy)
+    gen_model = accelerator.unwrap_model(policy)  # no DDP forward: no collective per token
+    t0 = _now(accelerator.device)
     roll = _generate(gen_model, tokenizer, batch, cfg, accelerator.device)
+    t1 = _now(accelerator.device)
     _score_rollout(gen_model, accelerator.unwrap_model(critic), roll, cfg)
     ctx, mask = roll["context"], roll["mask"].bool()
     ids = [r[m].tolist() for r, m in zip(roll["ids"][:, ctx:], mask, strict=True)]
@@ -487,20 +548,27 @@ def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, 
     scores = _final_scores(raw, roll, cfg, accelerator)
     beta = kl_ctl.value
     _advantages(roll, _token_rewards(scores, roll, beta, cfg), cfg)
+    t2 = _now(accelerator.device)
     row = _step_metrics(accelerator, roll, raw, parts, scores, beta)
+    t3 = _now(accelerator.device)
     row.update(_ppo_epochs(accelerator, policy, critic, opts, roll, beta, cfg, train_actor))
+    t4 = _now(accelerator.device)
     kl_ctl.update(row["kl/k1"], len(idx) * accelerator.num_processes)
+    row.update({"time/rollout_s": t1 - t0, "time/score_s": t2 - t1, "time/update_s": t4 - t3})
     return row
 
 
-def _finish(accelerator, policy, tokenizer, history, stop_reason, cfg: PPOConfig, out: Path) -> dict[str, Any]:
+def _finish(accelerator, policy, tokenizer, history, steps_done: int, stop_reason, cfg: PPOConfig,
+            out: Path) -> dict[str, Any]:
     """Save the adapter and summary (main process) and return the final metrics."""
     accelerator.wait_for_everyone()
-    final = {**(history[-1] if history else {}), "steps_done": len(history), "stop_reason": stop_reason}
+    final = {**(history[-1] if history else {}), "steps_done": steps_done, "stop_reason": stop_reason}
+    # Every process takes part: under FSDP the full state dict is gathered collectively.
+    weights = accelerator.get_state_dict(policy) if cfg.save_adapter else None
     if accelerator.is_main_process:
         if cfg.save_adapter:
-            accelerator.unwrap_model(policy).save_pretrained(out / "adapter")
+            accelerator.unwrap_model(policy).save_pretrained(out / "adapter", state_dict=weights)
             tokenizer.save_pretrained(out / "adapter")
             final["adapter_dir"] = str(out / "adapter")
-        (out / "summary.json").write_text(json.dumps(final, indent=2))
+        atomic_write_json(out / "summary.json", final)
     return final

@@ -172,6 +172,13 @@ class FixedKLController:
     def update(self, current_kl: float, n_steps: int) -> None:
         """No-op: the coefficient is fixed."""
 
+    def state_dict(self) -> dict[str, float]:
+        """JSON-able state, for checkpoints."""
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = float(state["value"])
+
 
 class AdaptiveKLController:
     """Proportional control of beta towards a target KL [ADAPT §2.2]:
@@ -189,3 +196,12 @@ class AdaptiveKLController:
     def update(self, current_kl: float, n_steps: int) -> None:
         error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
         self.value *= 1.0 + error * n_steps / self.horizon
+
+    def state_dict(self) -> dict[str, float]:
+        """JSON-able state, for checkpoints: beta is the only thing that evolves (target and
+        horizon come from the config). JSON floats round-trip exactly, so a resumed run's beta
+        is bit-identical."""
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = float(state["value"])

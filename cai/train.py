@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from cai.adapters import SMOKE_POLICY, export_adapter, load_policy, load_tokenizer
 from cai.config import TrainConfig
@@ -80,8 +81,11 @@ def _world() -> tuple[bool, int]:
     if world == 1:
         return True, 1
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
-    state = PartialState()
+    # cpu= must match what cai.ppo's Accelerator will ask for: the first PartialState fixes the
+    # process group, and a CPU run started without it sees itself as alone.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     return state.is_main_process, state.num_processes
 
 
@@ -117,6 +121,8 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
         if not torch.cuda.is_available():
             raise UserError("policy.load_in_4bit: QLoRA needs a CUDA GPU and bitsandbytes; set policy.load_in_4bit=false on CPU")
     check_sinks(config.report_to)
+    if "ppo" in config.stages:
+        ppo_config(config)  # its errors now, before a run directory or a model exists
     is_main, world = _world()
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
     base_model = config.policy.model
@@ -226,9 +232,12 @@ def stage_reward(s: Setup, sdir: Path) -> dict:
     from rewards.preference import train_preference_model
 
     opt = s.config.reward
-    meta = train_preference_model(s.config.data, sdir / "model", base=opt.model, epochs=opt.epochs, lr=opt.learning_rate,
-                                  batch_size=opt.batch_size, max_length=opt.max_length, eval_fraction=opt.eval_fraction,
-                                  seed=s.config.seed, callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    try:
+        meta = train_preference_model(s.config.data, sdir / "model", base=opt.model, epochs=opt.epochs, lr=opt.learning_rate,
+                                      batch_size=opt.batch_size, max_length=opt.max_length, eval_fraction=opt.eval_fraction,
+                                      seed=s.config.seed, callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    except ValueError as e:  # no pair fits, no pairs: the data or reward.max_length, not a bug
+        raise UserError(f"{e}; raise reward.max_length or check the data run") from None
     if s.is_main:
         atomic_write_json(sdir / "config.json", {"base": meta["base"], **meta["params"], "max_length": meta["max_length"]})
     return {"eval_accuracy": meta["eval_accuracy"], "eval_accuracy_before": meta["eval_accuracy_before"],
@@ -274,28 +283,28 @@ def hybrid_reward(s: Setup):
                         weights=weights)
 
 
-def ppo_config(s: Setup):
+def ppo_config(config: TrainConfig):
     """cai.ppo.PPOConfig from the `ppo` section; the adapter shape comes from policy.lora and the
     seed from `seed`, so one config has one place for each."""
     from cai.ppo import PPOConfig
 
-    lora = s.config.policy.lora
-    taken = {"lora_r", "lora_alpha", "lora_target_modules", "seed"} & set(s.config.ppo)
+    lora = config.policy.lora
+    taken = {"lora_r", "lora_alpha", "lora_target_modules", "seed"} & set(config.ppo)
     if taken:
         raise UserError(f"ppo.{sorted(taken)[0]}: set it as policy.lora.* / seed in a train config")
     try:
-        return PPOConfig(**{"alarm_preference_part": "pm", "alarm_support_part": "support", **s.config.ppo,
-                            "seed": s.config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
+        return PPOConfig(**{"alarm_preference_part": "pm", "alarm_support_part": "support", **config.ppo,
+                            "seed": config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
                             "lora_target_modules": lora.target_modules})
-    except Exception as e:  # pydantic ValidationError: one line per problem
-        raise UserError([f"ppo: {line}" for line in str(e).splitlines()[1:] if line.strip()]) from None
+    except ValidationError as e:
+        raise UserError([f"ppo.{'.'.join(map(str, err['loc'])) or '(section)'}: {err['msg']}" for err in e.errors()]) from None
 
 
 def stage_ppo(s: Setup, sdir: Path) -> dict:
     """PPO with a critic (cai.ppo) against the hybrid reward, on the SFT policy."""
     from cai.ppo import train_ppo
 
-    cfg = ppo_config(s)
+    cfg = ppo_config(s.config)
     tok = load_tokenizer(s.base_model)
     rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
     model = load_policy(s.base_model, sft_dir=s.run_dir / "sft")

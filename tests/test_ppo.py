@@ -132,10 +132,18 @@ def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
     assert [r["step"] for r in lines] == [0, 1] and lines == rows
     assert "loss/policy" not in lines[0] and "loss/policy" in lines[1]  # critic warm-up, then both
     for key in ("reward/preference", "reward/nli_support", "kl/k1", "kl/k3", "policy/entropy",
-                "critic/explained_variance", "response/length", "response/eos_rate", "critic/clipfrac"):
+                "critic/explained_variance", "response/length", "response/eos_rate", "critic/clipfrac",
+                "time/rollout_s", "time/score_s", "time/update_s", "time/step_s", "tokens/generated"):
         assert key in lines[1], key
+    assert lines[1]["tokens/generated"] == round(lines[1]["response/length"] * 2)  # 2 rows, 1 process
     # The score is the raw reward minus the missing-EOS penalty on rows without EOS.
     expected = lines[1]["reward/raw"] - (1 - lines[1]["response/eos_rate"])
     assert lines[1]["reward/score"] == pytest.approx(expected, abs=1e-5)
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
     assert json.loads((tmp_path / "summary.json").read_text())["steps_done"] == 2
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["steps_done"] == 2
+    # Without resume a second call starts over: metrics.jsonl and the checkpoint are replaced.
+    ppo.train_ppo(str(path), tok, ["q one", "q two"], reward, cfg.model_copy(update={"steps": 1}),
+                  out_dir=tmp_path, columns={"source": ["s1", "s2"]})
+    assert [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0]
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["steps_done"] == 1
