@@ -397,9 +397,18 @@ def review(run_dir: Path, host: str, port: int) -> None:
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 def eval_(config_file: Path, overrides: tuple[str, ...]) -> None:
-    """Measure the faithfulness of policies or answer files on held-out questions."""
-    _load_stage_config("eval", config_file, overrides)
-    not_available("eval")
+    """Measure the faithfulness of policies or answer files on held-out questions.
+
+    Writes answers.jsonl, metrics.json, table.md and PNG plots; prints the comparison table, then
+    the run directory as the last line of stdout.
+    """
+    cfg = _load_stage_config("eval", config_file, overrides)
+    quiet_model_loading()
+    from cai import eval as stage
+
+    run_dir = stage.run(cfg, show_progress=sys.stderr.isatty(), echo=lambda line: click.echo(line, err=True))
+    click.echo((run_dir / "table.md").read_text(encoding="utf-8"), nl=False)
+    click.echo(str(run_dir))
 
 
 def main() -> None:

@@ -229,14 +229,22 @@ class TrainConfig(_Section):
 # -------------------------------------------------------------------------------------------- eval
 class EvalTarget(_Section):
     name: str = Field(description="Label in the comparison table, e.g. 'base', 'sft', 'ppo'.")
-    policy: str | None = Field(None, description="HF model id/path to answer with.")
-    adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train`.")
-    answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}.")
+    kind: Literal["grounded", "policy", "answers"] | None = Field(None, description="grounded (the offline grounded teacher: no model, no weights) | policy (policy and/or adapter) | answers (an answers file); default: inferred from the keys given.")
+    policy: str | None = Field(None, description="HF causal LM id or local path to answer with (with only adapter: the base model the adapter names).")
+    adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train` (RUN_DIR/adapter).")
+    answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}, joined to the questions by id.")
 
     @model_validator(mode="after")
     def _one_source(self) -> EvalTarget:
-        if (self.policy is None) == (self.answers is None):
-            raise ValueError("give exactly one of policy or answers")
+        has_model, has_file = self.policy is not None or self.adapter is not None, self.answers is not None
+        if has_model and has_file:
+            raise ValueError("give either policy/adapter or answers, not both")
+        inferred = "policy" if has_model else "answers" if has_file else "grounded" if self.kind == "grounded" else None
+        if inferred is None:
+            raise ValueError("give policy (and/or adapter), answers, or kind: grounded")
+        if self.kind is not None and self.kind != inferred:
+            raise ValueError(f"kind '{self.kind}' does not match the keys given (they make a '{inferred}' target)")
+        self.kind = inferred
         return self
 
 
@@ -244,23 +252,42 @@ class EvalConfig(_Section):
     """`cai eval`: faithfulness of policies or answer files on held-out questions."""
 
     stage: Literal["eval"] = Field("eval", description="Which stage this config is for.")
-    questions: Path = Field(description="JSONL of held-out questions.")
+    questions: Path = Field(description="JSONL of held-out {id, question, metadata?}; metadata.tags containing 'unanswerable' (or metadata.answerable: false) marks a question to abstain on.")
     index: Path = Field(description="Index directory built by `cai ingest`.")
-    targets: list[EvalTarget] = Field(min_length=1, description="Policies or answer files to compare.")
+    targets: list[EvalTarget] = Field(min_length=1, description="Policies, the grounded teacher or answer files to compare, one table row each: {name, kind?, policy?, adapter?, answers?}.")
     checker: Literal["offline", "nli", "teacher"] = Field("offline", description="Claim checker.")
-    seed: int = Field(0, description="Random seed.")
+    k: int = Field(5, ge=1, le=100, description="Source chunks retrieved per question (the same sources for every target).")
+    limit: int | None = Field(None, ge=1, description="Evaluate only the first N questions.")
+    max_new_tokens: int = Field(256, ge=1, description="Policy decoding budget per answer (greedy).")
+    citations: bool = Field(True, description="Measure ALCE citation precision/recall (extra checker calls per cited claim).")
+    seed: int = Field(0, description="Random seed (set before each policy target; decoding is greedy).")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
 
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, v: list[EvalTarget]) -> list[EvalTarget]:
+        names = [t.name for t in v]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"target names must be unique; repeated: {', '.join(dup)}")
+        return v
+
     def input_paths(self) -> dict[str, Path]:
-        return {"questions": self.questions}
+        paths = {"questions": self.questions}
+        paths.update({f"answers:{t.name}": t.answers for t in self.targets if t.answers is not None})
+        return paths
 
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
         out = []
         if not self.questions.is_file():
             out.append((("questions",), f"file not found: {self.questions}"))
         if not self.index.is_dir():
-            out.append((("index",), f"index directory not found: {self.index}"))
+            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+        for t in self.targets:  # located at `targets` (load_config joins string paths only)
+            if t.answers is not None and not t.answers.is_file():
+                out.append((("targets",), f"target '{t.name}': answers file not found: {t.answers}"))
+            if t.adapter is not None and not t.adapter.is_dir():
+                out.append((("targets",), f"target '{t.name}': adapter directory not found: {t.adapter} (give RUN_DIR/adapter of a `cai train` run)"))
         return out
 
 

@@ -63,8 +63,8 @@ def test_config_stages_validate_before_saying_not_available(tmp_path, monkeypatc
     for cmd, path in [("generate", "g.yaml"), ("train", "t.yaml"), ("eval", "e.yaml")]:
         bad = CliRunner().invoke(cli, [cmd, path, "seed=x"])
         assert bad.exit_code == 2 and "seed" in bad.output and "not available" not in bad.output
-    ok = CliRunner().invoke(cli, ["eval", "e.yaml"])
-    assert ok.exit_code == 2 and "not available yet" in ok.output
+    empty_eval = CliRunner().invoke(cli, ["eval", "e.yaml"])  # valid config, empty questions file
+    assert empty_eval.exit_code == 2 and "no valid questions" in empty_eval.output and not (tmp_path / "runs").exists()
     not_a_run = CliRunner().invoke(cli, ["train", "t.yaml"])  # valid config, but `run` holds no generate run
     assert not_a_run.exit_code == 2 and "no sft.jsonl" in not_a_run.output
     empty = CliRunner().invoke(cli, ["generate", "g.yaml"])  # valid config, empty questions file

@@ -1,0 +1,518 @@
+"""`cai eval`: faithfulness of one or more targets on held-out questions, side by side.
+
+A **target** answers every question: the grounded teacher (`kind: grounded`, no model), a policy
+(`policy` and/or a LoRA `adapter` from `cai train`; base vs SFT vs PPO share one loaded base
+model) or an answers file (JSONL of `{id, answer}` joined to the questions by id). Every target
+sees the same sources: the top-`k` chunks retrieved once per question, checked against their full
+pages by the configured fail-closed checker.
+
+Read top to bottom: **setup** (questions, answers files, checker, run dir), the **loop** (retrieve
+once per question, then per target: answer → measure → one row appended to `answers.jsonl`), then
+**save** (metrics computed from the rows, `metrics.json`, `table.md`, PNG plots, manifest).
+
+Each answer is measured twice. The **policy answer** is what the target wrote (the raw answer):
+it tells whether training made the policy itself more faithful. The **delivered answer** is that
+answer after `cai.answer.verify_answer` (unsupported claims removed, citations fixed): what `cai
+answer` would serve. Delivered claims are supported by construction, so only abstention and
+length are reported for it.
+
+Metrics, per target (a `Rate` is num/den, `None` when den is 0; sums run over the target's rows):
+
+* **claim support rate** = supported claims / all claims of the policy answers, pooled over
+  answers. A claim is a sentence `rewards.claims` classifies as `claim` (abstentions, filler and
+  framing are not claims); `unverified` counts as not supported.
+* **supported answer rate** = answers all of whose claims are supported / answers with ≥ 1 claim.
+* **citation precision** = precise citations / all citations; **citation recall** = claims whose
+  citations support them / all claims: ALCE (`rewards.citations`) per answer, counts pooled
+  over answers. An uncited claim has recall 0; a citation of a page outside the sources is never
+  precise.
+* **correct abstention rate** = answers that abstain / questions labelled unanswerable;
+  **false abstention rate** = answers that abstain / answerable questions. An answer *abstains*
+  when it says the sources do not give the answer (a sentence of kind `abstention`, e.g. "The
+  sources do not state …") or asserts no claim at all. A question is unanswerable when its
+  `metadata.tags` contains `unanswerable` or `metadata.answerable` is false.
+* **mean words** = mean number of words per answer: whitespace-separated tokens holding a letter
+  or digit, counted after the inline `[DOC p.N]` citations are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cai.config import EvalConfig, EvalTarget
+from cai.contracts import ScoreSource, SearchHit, Verdict
+from cai.errors import UserError
+from cai.rundir import (
+    JsonlWriter,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    read_jsonl,
+    start_run,
+    update_manifest,
+)
+
+UNANSWERABLE_TAG = "unanswerable"
+ANSWER_FIELDS = ("answer", "final_answer")  # final_answer: a `cai generate` records.jsonl
+_CITATION_GROUP = re.compile(r"\[[^\[\]]*\bp\.\d+[^\[\]]*\]")
+Echo = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answerable: bool
+
+
+def is_answerable(metadata: dict) -> bool:
+    """False when `metadata.tags` contains 'unanswerable' or `metadata.answerable` is false."""
+    tags = metadata.get("tags")
+    if isinstance(tags, list) and UNANSWERABLE_TAG in tags:
+        return False
+    return metadata.get("answerable", True) is not False
+
+
+def load_eval_questions(config: EvalConfig) -> tuple[list[Question], list[Question], list[str]]:
+    """(selected questions, all questions, rejected-row messages); no valid question → UserError."""
+    from cai.generate import load_questions
+
+    rows, rejected = load_questions(config.questions)
+    if not rows:
+        raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else " (the file is empty)"))
+    everything = [Question(r.id, r.question, is_answerable(r.metadata)) for r in rows]
+    return everything[: config.limit] if config.limit else everything, everything, rejected
+
+
+@dataclass
+class AnswersFile:
+    """An answers file read leniently: bad lines are counted and reported, never fatal."""
+
+    path: Path
+    answers: dict[str, str] = field(default_factory=dict)
+    bad_lines: list[str] = field(default_factory=list)
+    unknown_ids: list[str] = field(default_factory=list)
+
+
+def _answer_of(obj: Any) -> tuple[str | None, str | None, str | None]:
+    """(id, answer, why the row is bad)."""
+    if not isinstance(obj, dict):
+        return None, None, "not a JSON object"
+    qid = obj.get("id")
+    if not isinstance(qid, str | int) or isinstance(qid, bool) or str(qid) == "":
+        return None, None, "id: missing or not a string"
+    answer = next((obj[k] for k in ANSWER_FIELDS if k in obj), None)
+    if not isinstance(answer, str):
+        return str(qid), None, "answer: missing or not a string"
+    return str(qid), answer, None
+
+
+def load_answers(path: Path, known_ids: set[str]) -> AnswersFile:
+    """Rows `{id, answer}` of `path`; ids not among `known_ids` are kept aside as unknown."""
+    out = AnswersFile(Path(path))
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                qid, answer, why = _answer_of(json.loads(line))
+            except json.JSONDecodeError as e:
+                qid, answer, why = None, None, f"invalid JSON: {e.msg}"
+            if why is None and qid in out.answers:
+                why = f"id: duplicate id {qid!r} (the first row is used)"
+            if why is not None:
+                out.bad_lines.append(f"{path}:{n}: {why}")
+            elif qid not in known_ids:
+                out.unknown_ids.append(qid)
+            else:
+                out.answers[qid] = answer
+    return out
+
+
+# ---------------------------------------------------------------------------------------- measure
+def answer_words(text: str) -> int:
+    """Words of `text`: whitespace-separated tokens with a letter or digit, inline [DOC p.N]
+    citations removed first (so "2024 [d p.3]." is one word, not two)."""
+    return sum(any(ch.isalnum() for ch in token) for token in _CITATION_GROUP.sub(" ", text).split())
+
+
+def abstains(text: str) -> bool:
+    """True when `text` says the sources do not give the answer, or asserts no claim at all."""
+    from rewards.claims import split_claims
+
+    kinds = [s.kind for s in split_claims(text, keep_non_claims=True)]
+    return "abstention" in kinds or "claim" not in kinds
+
+
+def _claim_row(v) -> dict:
+    loc = v.evidence.locator if v.evidence else None
+    return {"text": v.text, "verdict": v.verdict.value, "score": round(v.score, 4), "citations": v.citations,
+            "evidence": str(loc) if loc else None, "quote": v.evidence.quote if v.evidence else None, "reason": v.reason}
+
+
+def measure(question: str, raw: str, pages: Sequence[ScoreSource], checker, *, citations: bool = True) -> dict:
+    """Every per-answer count the metrics need, for the policy answer and the delivered one."""
+    from cai.answer import verify_answer
+    from rewards.citations import citation_metrics
+
+    verdicts = checker.check(question, raw, list(pages)) if raw.strip() else []
+    cited = None
+    if citations:
+        c = citation_metrics(checker, question, raw, pages) if verdicts else {"precision": 0.0, "recall": 0.0, "n_claims": 0, "n_citations": 0}
+        # citation_metrics returns rates of integer counts; the counts come back exactly
+        cited = {"citations": c["n_citations"], "precise_citations": round(c["precision"] * c["n_citations"]),
+                 "recalled_claims": round(c["recall"] * c["n_claims"])}
+    verified = verify_answer(question, raw, pages, checker=checker)
+    policy = {"claims": len(verdicts), "supported": sum(v.verdict == Verdict.supported for v in verdicts),
+              "unverified": sum(v.verdict == Verdict.unverified for v in verdicts),
+              **(cited or {"citations": None, "precise_citations": None, "recalled_claims": None}),
+              "abstained": abstains(raw), "words": answer_words(raw)}
+    delivered = {"claims": len(verified.claims), "abstained": abstains(verified.answer), "words": answer_words(verified.answer)}
+    return {"raw_answer": raw, "answer": verified.answer, "raw": policy, "delivered": delivered,
+            "claims": [_claim_row(v) for v in verdicts]}
+
+
+# ---------------------------------------------------------------------------------------- metrics
+class Rate(NamedTuple):
+    num: int
+    den: int
+
+    @property
+    def value(self) -> float | None:
+        return self.num / self.den if self.den else None
+
+    def as_dict(self) -> dict:
+        return {"value": None if self.value is None else round(self.value, 4), "num": self.num, "den": self.den}
+
+
+def claim_support(rows: Sequence[dict]) -> Rate:
+    return Rate(sum(r["raw"]["supported"] for r in rows), sum(r["raw"]["claims"] for r in rows))
+
+
+def answer_support(rows: Sequence[dict]) -> Rate:
+    with_claims = [r["raw"] for r in rows if r["raw"]["claims"] > 0]
+    return Rate(sum(m["supported"] == m["claims"] for m in with_claims), len(with_claims))
+
+
+def citation_precision(rows: Sequence[dict]) -> Rate | None:
+    measured = [r["raw"] for r in rows if r["raw"]["citations"] is not None]
+    return Rate(sum(m["precise_citations"] for m in measured), sum(m["citations"] for m in measured)) if measured else None
+
+
+def citation_recall(rows: Sequence[dict]) -> Rate | None:
+    measured = [r["raw"] for r in rows if r["raw"]["citations"] is not None]
+    return Rate(sum(m["recalled_claims"] for m in measured), sum(m["claims"] for m in measured)) if measured else None
+
+
+def correct_abstention(rows: Sequence[dict], side: str = "raw") -> Rate:
+    unanswerable = [r for r in rows if not r["answerable"]]
+    return Rate(sum(r[side]["abstained"] for r in unanswerable), len(unanswerable))
+
+
+def false_abstention(rows: Sequence[dict], side: str = "raw") -> Rate:
+    answerable = [r for r in rows if r["answerable"]]
+    return Rate(sum(r[side]["abstained"] for r in answerable), len(answerable))
+
+
+def mean_words(rows: Sequence[dict], side: str = "raw") -> float | None:
+    return sum(r[side]["words"] for r in rows) / len(rows) if rows else None
+
+
+def target_metrics(rows: Sequence[dict]) -> dict:
+    """The metrics of one target's rows (see the module docstring)."""
+    def rate(r: Rate | None) -> dict | None:
+        return r.as_dict() if r is not None else None
+
+    def words(side: str) -> float | None:
+        m = mean_words(rows, side)
+        return None if m is None else round(m, 2)
+
+    return {
+        "answers": len(rows),
+        "answerable": sum(r["answerable"] for r in rows),
+        "unanswerable": sum(not r["answerable"] for r in rows),
+        "raw": {
+            "claim_support_rate": rate(claim_support(rows)),
+            "unverified_claims": sum(r["raw"]["unverified"] for r in rows),
+            "supported_answer_rate": rate(answer_support(rows)),
+            "citation_precision": rate(citation_precision(rows)),
+            "citation_recall": rate(citation_recall(rows)),
+            "correct_abstention_rate": rate(correct_abstention(rows, "raw")),
+            "false_abstention_rate": rate(false_abstention(rows, "raw")),
+            "mean_words": words("raw"),
+        },
+        "delivered": {
+            "correct_abstention_rate": rate(correct_abstention(rows, "delivered")),
+            "false_abstention_rate": rate(false_abstention(rows, "delivered")),
+            "mean_words": words("delivered"),
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------ setup
+@dataclass
+class Setup:
+    config: EvalConfig
+    questions: list[Question]
+    answer_files: dict[str, AnswersFile]  # target name → its answers file
+    checker: Any
+    echo: Echo
+    retriever: Any = None
+    policies: dict[str, Any] = field(default_factory=dict)  # policy id → loaded Policy (adapters swap)
+
+
+def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[str, AnswersFile], list[str]]:
+    """Questions and answers files, checked before a run directory exists."""
+    from cai.answer import read_adapter
+
+    selected, everything, rejected = load_eval_questions(config)
+    for line in rejected[:20]:
+        echo(f"warning: rejected question row: {line}")
+    known, wanted = {q.id for q in everything}, {q.id for q in selected}
+    files = {}
+    for t in config.targets:
+        if t.adapter is not None:
+            read_adapter(t.adapter)
+        if t.answers is None:
+            continue
+        f = files[t.name] = load_answers(t.answers, known)
+        if not wanted & f.answers.keys():
+            why = f"; {len(f.bad_lines)} bad line(s), first: {f.bad_lines[0]}" if f.bad_lines else ""
+            raise UserError(f"target '{t.name}': {t.answers} answers none of the {len(selected)} selected questions "
+                            f"(rows are {{\"id\", \"answer\"}} with ids from {config.questions}){why}")
+        missing = sorted(wanted - f.answers.keys())
+        for what, items in (("bad line(s)", f.bad_lines), ("unknown id(s)", f.unknown_ids), ("selected question(s) without an answer", missing)):
+            if items:
+                echo(f"warning: target '{t.name}': {len(items)} {what}: {', '.join(items[:5])}{' …' if len(items) > 5 else ''}")
+    return selected, files, rejected
+
+
+def open_eval_checker(name: str):
+    from rewards.checker import get_checker
+
+    try:
+        return get_checker(name)
+    except ValueError as e:
+        raise UserError(f"checker: {name}: {e}") from None
+
+
+# ------------------------------------------------------------------------------------------- loop
+def policy_for(s: Setup, target: EvalTarget):
+    """A loaded policy with the target's adapter active; targets naming the same `policy` share it."""
+    from cai.answer import load_policy
+
+    if target.policy is not None and target.policy in s.policies:
+        policy = s.policies[target.policy]
+        policy.use_adapter(target.adapter)
+        return policy
+    policy = load_policy(target.policy, target.adapter, max_new_tokens=s.config.max_new_tokens, warn=lambda m: s.echo(f"warning: {m}"))
+    if target.policy is not None:
+        s.policies[target.policy] = policy
+    return policy
+
+
+def answerer(s: Setup, target: EvalTarget) -> tuple[Callable[[Question, list[SearchHit]], str | None], dict]:
+    """(question, hits) → the target's raw answer (None: the answers file has none), and who answers."""
+    if target.kind == "grounded":
+        from cai.teachers.grounded import GroundedTeacher
+
+        teacher = GroundedTeacher(s.retriever.store.page, s.checker)
+        return lambda q, hits: asyncio.run(teacher.draft(q.question, hits)).text, {"kind": "grounded"}
+    if target.kind == "answers":
+        answers = s.answer_files[target.name].answers
+        return lambda q, hits: answers.get(q.id), {"kind": "answers", "path": str(target.answers)}
+    from transformers import set_seed
+
+    set_seed(s.config.seed)
+    policy = policy_for(s, target)
+    return lambda q, hits: policy.generate(q.question, hits), policy.described().model_dump(mode="json")
+
+
+def retrieve_all(s: Setup) -> dict[str, tuple[list[SearchHit], list[ScoreSource]]]:
+    """Sources per question, retrieved once: every target is measured against the same pages."""
+    from rag.quotes import source_pages
+
+    out = {}
+    for q in s.questions:
+        hits = s.retriever.search(q.question, k=s.config.k)
+        out[q.id] = (hits, source_pages(hits, s.retriever.store.page))
+    return out
+
+
+def run_target(s: Setup, target: EvalTarget, sources: dict, writer: JsonlWriter, advance: Callable[[], None]) -> dict:
+    """Answer and measure every question for one target; each row appended as it is done."""
+    answer, answered_by = answerer(s, target)
+    missing = []
+    for q in s.questions:
+        hits, pages = sources[q.id]
+        raw = answer(q, hits)
+        if raw is None:
+            missing.append(q.id)
+        else:
+            measured = measure(q.question, raw, pages, s.checker, citations=s.config.citations)
+            writer.write({"target": target.name, "id": q.id, "question": q.question, "answerable": q.answerable,
+                          "sources": [f"{p.doc_id} p.{p.page}" for p in pages], **measured})
+        advance()
+    return {"answered_by": answered_by, "missing_ids": missing}
+
+
+def run_loop(s: Setup, run_dir: Path, show_progress: bool) -> dict[str, dict]:
+    """Every target over every question; returns what each target's metrics need beside its rows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rag.retrieve import Retriever
+
+    s.retriever = Retriever.open(s.config.index)
+    info = {}
+    try:
+        sources = retrieve_all(s)
+        columns = [TextColumn("eval {task.fields[target]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with JsonlWriter(run_dir / "answers.jsonl") as writer, Progress(*columns, disable=not show_progress, transient=True) as bar:
+            for target in s.config.targets:
+                task = bar.add_task("eval", total=len(s.questions), target=target.name)
+                started = time.perf_counter()
+                info[target.name] = run_target(s, target, sources, writer, lambda task=task: bar.update(task, advance=1))
+                info[target.name]["seconds"] = round(time.perf_counter() - started, 2)
+                s.echo(f"{target.name}: {len(s.questions)} question(s) in {info[target.name]['seconds']} s")
+    finally:
+        s.retriever.close()
+    return info
+
+
+# ------------------------------------------------------------------------------------------- save
+def read_rows(run_dir: Path, targets: Sequence[EvalTarget]) -> dict[str, list[dict]]:
+    """answers.jsonl grouped by target, in config order."""
+    rows: dict[str, list[dict]] = {t.name: [] for t in targets}
+    for _, row in read_jsonl(run_dir / "answers.jsonl"):
+        rows.setdefault(row["target"], []).append(row)
+    return rows
+
+
+def collect_metrics(s: Setup, rows: dict[str, list[dict]], info: dict[str, dict]) -> dict:
+    """metrics.json's content, computed from the rows of answers.jsonl."""
+    targets = {}
+    for t in s.config.targets:
+        f = s.answer_files.get(t.name)
+        targets[t.name] = {"kind": t.kind, **info[t.name], **target_metrics(rows[t.name]),
+                           "bad_lines": f.bad_lines if f else [], "unknown_ids": f.unknown_ids if f else []}
+    return {"questions": len(s.questions), "checker": s.config.checker, "k": s.config.k,
+            "unanswerable_label": f"metadata.tags contains '{UNANSWERABLE_TAG}' or metadata.answerable is false",
+            "words": "whitespace-separated tokens with a letter or digit, inline [DOC p.N] citations removed", "targets": targets}
+
+
+COLUMNS = [  # (header, side, metric key)
+    ("claim support", "raw", "claim_support_rate"),
+    ("supported answers", "raw", "supported_answer_rate"),
+    ("citation precision", "raw", "citation_precision"),
+    ("citation recall", "raw", "citation_recall"),
+    ("correct abstention", "raw", "correct_abstention_rate"),
+    ("false abstention", "raw", "false_abstention_rate"),
+    ("mean words", "raw", "mean_words"),
+    ("delivered: correct abstention", "delivered", "correct_abstention_rate"),
+    ("delivered: false abstention", "delivered", "false_abstention_rate"),
+    ("delivered: mean words", "delivered", "mean_words"),
+]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, dict):
+        shown = "n/a" if value["value"] is None else f"{value['value']:.3f}"
+        return f"{shown} ({value['num']}/{value['den']})"
+    return f"{value:.1f}"
+
+
+def render_table(metrics: dict) -> str:
+    """The comparison table (markdown): one row per target, rates as value (num/den)."""
+    head = ["target", "kind", "answers", *(c[0] for c in COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    for name, m in metrics["targets"].items():
+        cells = [name, m["kind"], str(m["answers"]), *(_cell(m[side][key]) for _, side, key in COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Rates are value (num/den), of each answer as written (the policy's own output) unless marked",
+              "delivered (after verification removed unsupported claims). Definitions: the cai.eval module docstring."]
+    return "\n".join(lines) + "\n"
+
+
+def _save_png(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_rates(metrics: dict, path: Path) -> None:
+    """Grouped bars: each rate of the policy answers (and delivered abstention), one bar per target."""
+    from matplotlib.figure import Figure
+
+    cols = [c for c in COLUMNS if c[2] != "mean_words"]
+    names = list(metrics["targets"])
+    fig = Figure(figsize=(max(7.0, 1.3 * len(cols)), 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        values = [(metrics["targets"][name][side][key] or {}).get("value") for _, side, key in cols]
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(cols))]
+        bars = ax.bar(xs, [float("nan") if v is None else v for v in values], width, label=name)
+        ax.bar_label(bars, labels=["n/a" if v is None else f"{v:.2f}" for v in values], fontsize=7, padding=1)
+    ax.set_xticks(range(len(cols)), [c[0].replace(": ", ":\n").replace(" ", "\n", 1) for c in cols], fontsize=8)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("rate")
+    ax.set_title(f"cai eval: {metrics['questions']} question(s), checker {metrics['checker']}")
+    ax.legend(fontsize=8, loc="upper right")
+    _save_png(fig, path)
+
+
+def plot_lengths(rows: dict[str, list[dict]], path: Path) -> None:
+    """Histograms of answer length in words: the policy answer and the delivered answer, per target."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    for n, (side, title) in enumerate((("raw", "answer as written"), ("delivered", "delivered answer (verified)"))):
+        ax = fig.add_subplot(1, 2, n + 1)
+        data = [[r[side]["words"] for r in target_rows] for target_rows in rows.values()]
+        if any(data):
+            ax.hist([d or [0] for d in data], bins=10, label=list(rows), histtype="bar")
+        ax.set_title(title)
+        ax.set_xlabel("words (inline citations excluded)")
+        ax.set_ylabel("answers")
+        ax.legend(fontsize=8)
+    _save_png(fig, path)
+
+
+def save(s: Setup, run_dir: Path, info: dict[str, dict]) -> dict:
+    """metrics.json, table.md, rates.png, lengths.png; returns the metrics."""
+    rows = read_rows(run_dir, s.config.targets)  # what was written is what is measured
+    metrics = collect_metrics(s, rows, info)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_text(run_dir / "table.md", render_table(metrics))
+    plot_rates(metrics, run_dir / "rates.png")
+    plot_lengths(rows, run_dir / "lengths.png")
+    return metrics
+
+
+def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print) -> Path:
+    """Evaluate every target; returns the run directory."""
+    questions, files, rejected = read_inputs(config, echo)
+    s = Setup(config, questions, files, open_eval_checker(config.checker), echo)
+    run_dir = start_run("eval", config)
+    update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected), "targets": len(config.targets)},
+                    rejected_rows=rejected[:200])
+    try:
+        info = run_loop(s, run_dir, show_progress)
+        metrics = save(s, run_dir, info)
+    except BaseException as e:
+        update_manifest(run_dir, status="failed", error=f"{type(e).__name__}: {e}"[:500])
+        raise
+    update_manifest(run_dir, status="finished", counts={"rows": sum(m["answers"] for m in metrics["targets"].values())},
+                    outputs=["answers.jsonl", "metrics.json", "table.md", "rates.png", "lengths.png"])
+    return run_dir
