@@ -141,6 +141,59 @@ class RLConfig(_Section):
     save_steps: int = Field(50, ge=1, description="Optimiser steps between checkpoints (what --resume continues from).")
 
 
+class PPOConfig(_Section):
+    """Every knob of `train_ppo`. Batch sizes are per process; the global batch is times the
+    number of processes."""
+
+    seed: int = Field(0, description="Seed for prompt order, LoRA init and sampling.")
+    steps: int = Field(100, ge=1, description="PPO iterations (one rollout batch + its updates each).")
+    batch_size: int = Field(64, ge=1, description="Prompts rolled out per step (per process).")
+    rollout_micro_batch_size: int = Field(16, ge=1, description="Rows per no-grad generation/forward during rollout.")
+    mini_batch_size: int = Field(16, ge=1, description="Rows per optimiser step; must divide batch_size.")
+    micro_batch_size: int = Field(8, ge=1, description="Rows per forward/backward; gradient accumulation = mini/micro.")
+    ppo_epochs: int = Field(4, ge=1, description="Passes over the rollout batch per step.")
+    learning_rate: float = Field(1e-5, gt=0, description="Actor (LoRA) learning rate, AdamW.")
+    critic_learning_rate: float = Field(1e-5, gt=0, description="Critic learning rate, AdamW.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient-norm clip, applied to actor and critic separately.")
+    max_new_tokens: int = Field(64, ge=1, description="Response length cap; responses without EOS by then are truncated.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature; the loss divides logits by the same value.")
+    gamma: float = Field(1.0, ge=0, le=1, description="GAE discount γ.")
+    lam: float = Field(0.95, ge=0, le=1, description="GAE λ.")
+    cliprange: float = Field(0.2, gt=0, description="PPO ratio clip ε.")
+    cliprange_value: float = Field(0.2, gt=0, description="Value clip: V may move at most this far from the rollout value.")
+    vf_coef: float = Field(0.1, ge=0, description="Weight of the value loss.")
+    whiten_advantages: bool = Field(True, description="Whiten advantages over real tokens (per process batch).")
+    kl_mode: Literal["reward_k1", "loss_k3"] = Field("reward_k1", description="reward_k1: -β·k1 per token in the reward | loss_k3: β·k3 added to the loss.")
+    kl_coef: float = Field(0.05, ge=0, description="β, or its initial value when target_kl is set.")
+    target_kl: float | None = Field(None, gt=0, description="Adaptive β (Ziegler et al. 2019) aiming at this sequence KL (nats); None = fixed β.")
+    kl_horizon: int = Field(10000, ge=1, description="Adaptive-β horizon (sequences).")
+    missing_eos_penalty: float = Field(0.0, ge=0, description="Subtracted from the score of responses that hit max_new_tokens without EOS.")
+    reward_clip: float | None = Field(None, gt=0, description="Clip scores to [-c, c] (after the EOS penalty).")
+    whiten_rewards: bool = Field(False, description="Whiten scores over the global batch (mean 0, std 1).")
+    critic_warmup_steps: int = Field(0, ge=0, description="First steps train only the critic (actor frozen).")
+    critic_model: str | None = Field(None, description="Backbone for the critic (HF id/path); None = a copy of the policy's base backbone.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank of the policy adapter.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_target_modules: str | list[str] = Field("all-linear", description="peft target_modules for the policy adapter.")
+    lora_modules_to_save: list[str] | None = Field(None, description="peft modules_to_save: modules trained in full as part of the adapter (the reference keeps the originals).")
+    alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds this, or is not finite.")
+    alarm_preference_part: str | None = Field("pm", description="Reward part (rewards.hybrid: the preference-model score `pm`) whose rise, with alarm_support_part falling, means reward hacking.")
+    alarm_support_part: str | None = Field("support", description="Reward part measuring how much of the response its sources support (rewards.hybrid: `support`).")
+    alarm_window: int = Field(5, ge=1, description="Steps per window when comparing reward parts (last window vs the one before).")
+    alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between windows that trips the alarm.")
+    cpu: bool = Field(False, description="Force CPU even when an accelerator is present.")
+    save_adapter: bool = Field(True, description="Save the LoRA adapter and tokenizer to out_dir/adapter at the end.")
+    save_every: int = Field(10, ge=0, description="Steps between checkpoints for --resume (0: no intermediate checkpoints).")
+
+    @model_validator(mode="after")
+    def _sizes_divide(self) -> PPOConfig:
+        if self.batch_size % self.mini_batch_size:
+            raise ValueError("mini_batch_size must divide batch_size")
+        if self.mini_batch_size % self.micro_batch_size:
+            raise ValueError("micro_batch_size must divide mini_batch_size")
+        return self
+
+
 class RewardWeightsConfig(_Section):
     pm: float = Field(1.0, ge=0, description="Weight of the preference-model score (0 when no reward stage ran).")
     support: float = Field(1.0, ge=0, description="Weight of the share of claims the checker marks supported.")
@@ -162,7 +215,7 @@ class TrainConfig(_Section):
     sft: OptimConfig = Field(default_factory=OptimConfig, description="Supervised fine-tuning on sft.jsonl.")
     reward: RewardModelConfig = Field(default_factory=RewardModelConfig, description="Preference model on preferences.jsonl.")
     rl: RLConfig = Field(default_factory=RLConfig, description="The dpo / grpo / rloo stage (TRL).")
-    ppo: dict[str, Any] = Field(default_factory=dict, description="The ppo stage: fields of cai.ppo.PPOConfig (steps, batch_size, ppo_epochs, kl_coef, ...).")
+    ppo: PPOConfig = Field(default_factory=PPOConfig, description="The ppo stage (cai.ppo). Its lora_* and seed come from policy.lora and seed.")
     hybrid: RewardWeightsConfig = Field(default_factory=RewardWeightsConfig, description="The hybrid reward used by ppo, grpo and rloo.")
     index: Path | None = Field(None, description="Index with the source pages the reward checks against (default: the data run's index).")
     report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"], description="Metric sinks (jsonl always on).")

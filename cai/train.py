@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from cai.adapters import SMOKE_POLICY, export_adapter, load_policy, load_tokenizer
 from cai.config import TrainConfig
@@ -284,20 +283,14 @@ def hybrid_reward(s: Setup):
 
 
 def ppo_config(config: TrainConfig):
-    """cai.ppo.PPOConfig from the `ppo` section; the adapter shape comes from policy.lora and the
-    seed from `seed`, so one config has one place for each."""
-    from cai.ppo import PPOConfig
-
-    lora = config.policy.lora
-    taken = {"lora_r", "lora_alpha", "lora_target_modules", "seed"} & set(config.ppo)
+    """The `ppo` section with the adapter shape from policy.lora and the seed from `seed`, so one
+    train config has one place for each."""
+    taken = sorted({"lora_r", "lora_alpha", "lora_target_modules", "seed"} & config.ppo.model_fields_set)
     if taken:
-        raise UserError(f"ppo.{sorted(taken)[0]}: set it as policy.lora.* / seed in a train config")
-    try:
-        return PPOConfig(**{"alarm_preference_part": "pm", "alarm_support_part": "support", **config.ppo,
-                            "seed": config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
-                            "lora_target_modules": lora.target_modules})
-    except ValidationError as e:
-        raise UserError([f"ppo.{'.'.join(map(str, err['loc'])) or '(section)'}: {err['msg']}" for err in e.errors()]) from None
+        raise UserError(f"ppo.{taken[0]}: in a train config set policy.lora.r / .alpha / .target_modules and seed instead")
+    lora = config.policy.lora
+    return config.ppo.model_copy(update={"seed": config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
+                                         "lora_target_modules": lora.target_modules})
 
 
 def stage_ppo(s: Setup, sdir: Path) -> dict:

@@ -51,7 +51,7 @@ def test_token_rewards_k1_per_token_and_score_on_last_real_token():
 def _row(step, kl=1.0, pref=None, sup=None):
     row = {"step": step, "kl/k1": kl}
     if pref is not None:
-        row.update({"reward/preference": pref, "reward/nli_support": sup})
+        row.update({"reward/pm": pref, "reward/support": sup})
     return row
 
 
@@ -67,7 +67,7 @@ def test_alarm_reward_hacking_needs_both_directions():
     cfg = PPOConfig(alarm_window=2, alarm_min_delta=0.05)
     hacking = [_row(0, pref=0.5, sup=0.8), _row(1, pref=0.5, sup=0.8), _row(2, pref=0.6, sup=0.7), _row(3, pref=0.6, sup=0.7)]
     assert check_alarms(hacking[:3], cfg) is None  # not two full windows yet
-    assert check_alarms(hacking, cfg).startswith("reward_hacking: preference rose +0.100")
+    assert check_alarms(hacking, cfg).startswith("reward_hacking: pm rose +0.100")
     honest = [_row(i, pref=0.5 + 0.1 * (i > 1), sup=0.8 + 0.1 * (i > 1)) for i in range(4)]
     assert check_alarms(honest, cfg) is None
     assert check_alarms([_row(i) for i in range(4)], cfg) is None  # no parts logged: no opinion
@@ -118,7 +118,7 @@ def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
 
     def reward(prompts, completions, completion_ids, source):
         seen["source"] = list(source)
-        reward.last_parts = {"preference": [0.5] * len(prompts), "nli_support": [1.0] * len(prompts)}
+        reward.last_parts = {"pm": [0.5] * len(prompts), "support": [1.0] * len(prompts)}
         return [len(ids) / 10 for ids in completion_ids]
 
     cfg = PPOConfig(steps=2, batch_size=2, mini_batch_size=2, micro_batch_size=1, rollout_micro_batch_size=2,
@@ -131,7 +131,7 @@ def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [0, 1] and lines == rows
     assert "loss/policy" not in lines[0] and "loss/policy" in lines[1]  # critic warm-up, then both
-    for key in ("reward/preference", "reward/nli_support", "kl/k1", "kl/k3", "policy/entropy",
+    for key in ("reward/pm", "reward/support", "kl/k1", "kl/k3", "policy/entropy",
                 "critic/explained_variance", "response/length", "response/eos_rate", "critic/clipfrac",
                 "time/rollout_s", "time/score_s", "time/update_s", "time/step_s", "tokens/generated"):
         assert key in lines[1], key

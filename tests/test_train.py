@@ -85,7 +85,9 @@ def test_problems_are_found_before_any_run_directory_is_made(tmp_path, grounded_
     taken = CliRunner().invoke(cli, ["train", str(config), "ppo.lora_r=4"])
     assert taken.exit_code == 2  # the adapter shape has one place: policy.lora
     bad_ppo = CliRunner().invoke(cli, ["train", str(config), "ppo.bogus=1"])
-    assert bad_ppo.exit_code == 2 and "bogus" in bad_ppo.output
+    assert bad_ppo.exit_code == 2 and "ppo.bogus: unknown key" in bad_ppo.output
+    sizes = CliRunner().invoke(cli, ["train", str(config), "ppo.mini_batch_size=3"])
+    assert sizes.exit_code == 2 and "mini_batch_size must divide" in sizes.output
     no_index = CliRunner().invoke(cli, ["train", str(config), f"index={tmp_path / 'nowhere'}"])
     assert no_index.exit_code == 2 and "index" in no_index.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
