@@ -16,18 +16,6 @@ import click
 
 from cai.errors import UserError
 
-STAGE_ISSUE = {
-    "train": "training (`cai train`: SFT, preference model, PPO/DPO/GRPO/RLOO)",
-    "answer": "evidence-linked answers (`cai answer`)",
-    "audit": "the audit report (`cai audit`)",
-    "review": "the reviewer UI (`cai review`)",
-    "eval": "faithfulness evaluation (`cai eval`)",
-}
-
-
-def not_available(command: str) -> None:
-    raise UserError(f"not available yet: {STAGE_ISSUE[command]} is not built in this version of cai")
-
 
 def _is_rag_user_error(error: Exception) -> bool:
     """`rag` reports user mistakes with its own exception (it does not import `cai.errors`)."""
@@ -386,11 +374,29 @@ def audit(run_dir: Path, out: Path | None) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (another host needs a token).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-def review(run_dir: Path, host: str, port: int) -> None:
-    """Serve the reviewer UI for a run (decisions stored in RUN_DIR)."""
-    not_available("review")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Bind address. Anything but 127.0.0.1 / localhost / ::1 needs a token (see --token-env).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("--token-env", default="CAI_REVIEW_TOKEN", show_default=True, metavar="NAME",
+              help="Environment variable holding the access token; when it is set, every request must carry the token.")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None, metavar="OUT_DIR",
+              help="Do not serve: write the reviewed data as a new generate run in OUT_DIR (for `cai train data=OUT_DIR`).")
+def review(run_dir: Path, host: str, port: int, token_env: str, export_dir: Path | None) -> None:
+    """Serve the reviewer UI for a generate run (decisions stored in RUN_DIR/review.sqlite).
+
+    Reviewers accept, reject or flag each claim of the final answers (the AI verdict is pre-filled);
+    the agreement page shows Cohen's kappa per rule between reviewers and against the AI. With
+    --export, writes a new generate run (human preference pairs, labels.jsonl) and prints its path
+    as the last line of stdout.
+    """
+    from cai import review as stage
+
+    if export_dir is not None:
+        out, line = stage.export_command(run_dir, export_dir)
+        click.echo(line)
+        click.echo(str(out))
+        return
+    stage.serve(run_dir, host=host, port=port, token=stage.read_token(token_env), token_env=token_env, echo=click.echo)
 
 
 @cli.command("eval", epilog=config_epilog("eval"))

@@ -260,6 +260,16 @@ class TrainConfig(_Section):
         rl = [s for s in self.stages if _STAGE_ORDER[s] == 2]
         if rl and self.policy.lora is None:
             raise ValueError(f"stage {rl[0]} needs policy.lora: the reference policy is the model with its adapter disabled")
+        if self.policy.lora is not None:
+            # One place for the adapter shape and the seed; the resolved config.yaml shows the
+            # values PPO really uses, and repeating them (as a resumed config does) is fine.
+            lora = self.policy.lora
+            owned = {"seed": self.seed, "lora_r": lora.r, "lora_alpha": lora.alpha, "lora_target_modules": lora.target_modules}
+            clash = sorted(k for k in owned if k in self.ppo.model_fields_set and getattr(self.ppo, k) != owned[k])
+            if clash:
+                raise ValueError(f"ppo.{clash[0]} differs from policy.lora / seed: in a train config set policy.lora.r, "
+                                 ".alpha, .target_modules and seed instead")
+            self.ppo = self.ppo.model_copy(update=owned)
         return self
 
     def input_paths(self) -> dict[str, Path]:

@@ -120,8 +120,6 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
         if not torch.cuda.is_available():
             raise UserError("policy.load_in_4bit: QLoRA needs a CUDA GPU and bitsandbytes; set policy.load_in_4bit=false on CPU")
     check_sinks(config.report_to)
-    if "ppo" in config.stages:
-        ppo_config(config)  # its errors now, before a run directory or a model exists
     is_main, world = _world()
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
     base_model = config.policy.model
@@ -282,22 +280,11 @@ def hybrid_reward(s: Setup):
                         weights=weights)
 
 
-def ppo_config(config: TrainConfig):
-    """The `ppo` section with the adapter shape from policy.lora and the seed from `seed`, so one
-    train config has one place for each."""
-    taken = sorted({"lora_r", "lora_alpha", "lora_target_modules", "seed"} & config.ppo.model_fields_set)
-    if taken:
-        raise UserError(f"ppo.{taken[0]}: in a train config set policy.lora.r / .alpha / .target_modules and seed instead")
-    lora = config.policy.lora
-    return config.ppo.model_copy(update={"seed": config.seed, "lora_r": lora.r, "lora_alpha": lora.alpha,
-                                         "lora_target_modules": lora.target_modules})
-
-
 def stage_ppo(s: Setup, sdir: Path) -> dict:
     """PPO with a critic (cai.ppo) against the hybrid reward, on the SFT policy."""
     from cai.ppo import train_ppo
 
-    cfg = ppo_config(s.config)
+    cfg = s.config.ppo  # its lora_* and seed follow policy.lora and seed (TrainConfig)
     tok = load_tokenizer(s.base_model)
     rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
     model = load_policy(s.base_model, sft_dir=s.run_dir / "sft")

@@ -38,20 +38,6 @@ def test_stage_help_documents_config_keys():
     assert "policy.model" in out and "stages" in out
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["review", "run"],
-    ],
-    ids=lambda a: a[0],
-)
-def test_unbuilt_stages_exit_2_with_a_clear_line(args):
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 2
-    assert result.output.startswith("error: not available yet:")
-    assert result.output.count("\n") == 1
-
-
 def test_config_stages_validate_before_saying_not_available(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "q.jsonl").write_text("")

@@ -40,8 +40,13 @@ def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path):
                     max_new_tokens=6, ppo_epochs=2, learning_rate=1e-2, critic_learning_rate=1e-3, lora_r=8,
                     temperature=0.1, kl_coef=0.01, alarm_max_kl=None, save_adapter=False)
     rows: list[dict] = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small runs faster on one thread than on two competing ones
     start = time.perf_counter()
-    final = train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=tmp_path / "run", logger=rows.append)
+    try:
+        final = train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=tmp_path / "run", logger=rows.append)
+    finally:
+        torch.set_num_threads(threads)
     elapsed = time.perf_counter() - start
     before = sum(r["reward/raw"] for r in rows[:2]) / 2
     after = sum(r["reward/raw"] for r in rows[-2:]) / 2
