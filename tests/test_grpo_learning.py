@@ -29,6 +29,7 @@ import time
 
 import pytest
 import torch
+from toy_task import target_share_task
 
 PROMPTS = [f"question {w} about the report" for w in ["one", "two", "three", "four", "five", "six", "seven", "eight"]]
 STEPS = 20
@@ -41,19 +42,10 @@ MAX_KL = 4.0  # nats per token: GRPO's logged `kl` (mean per-token k3 over the s
 def test_grpo_raises_target_token_share_with_bounded_kl(tmp_path):
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from cai.smoke import build_smoke_policy
-
-    path = build_smoke_policy(tmp_path / "policy")
-    tok = AutoTokenizer.from_pretrained(path)
-    emb = AutoModelForCausalLM.from_pretrained(path).get_input_embeddings().weight.detach()
-    u = torch.randn(emb.shape[1], generator=torch.Generator().manual_seed(1))
-    target = set((emb @ u).topk(1500).indices.tolist())
-
-    def reward(prompts, completions, completion_ids, **_):
-        return [sum(t in target for t in ids) / max(len(ids), 1) for ids in completion_ids]
+    path, tok, reward = target_share_task(tmp_path / "policy")
 
     rows: list[dict] = []
 

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import torch
+from toy_task import target_share_task
 
 PROMPTS = [f"question {w} about the report" for w in ["one", "two", "three", "four", "five", "six", "seven", "eight"]]
 MIN_RISE = 0.3  # mean reward of the last two steps minus that of the first two
@@ -22,19 +23,10 @@ MAX_KL = 25.0  # nats, mean sequence KL(policy || reference) over 6 tokens, at e
 
 @pytest.mark.slow
 def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
 
     from cai.ppo import PPOConfig, train_ppo
-    from cai.smoke import build_smoke_policy
-
-    path = build_smoke_policy(tmp_path / "policy")
-    tok = AutoTokenizer.from_pretrained(path)
-    emb = AutoModelForCausalLM.from_pretrained(path).get_input_embeddings().weight.detach()
-    u = torch.randn(emb.shape[1], generator=torch.Generator().manual_seed(1))
-    target = set((emb @ u).topk(1500).indices.tolist())
-
-    def reward(prompts, completions, completion_ids, **_):
-        return [sum(t in target for t in ids) / max(len(ids), 1) for ids in completion_ids]
+    path, tok, reward = target_share_task(tmp_path / "policy")
 
     cfg = PPOConfig(steps=7, batch_size=16, mini_batch_size=8, micro_batch_size=8, rollout_micro_batch_size=16,
                     max_new_tokens=6, ppo_epochs=2, learning_rate=1e-2, critic_learning_rate=1e-3, lora_r=8,
