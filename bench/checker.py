@@ -5,6 +5,11 @@ Measures, for a checker (default `offline`):
   (`labeled_answers.jsonl`, rows in `cai score` input form with `label`);
 * per perturbation slice (number, period, entity): balanced accuracy on the pairs (original answer,
   labelled supported; its perturbed copy, labelled unsupported), `perturbations.jsonl`;
+* adversarial answers that must never be supported (all labelled unsupported, so the balanced
+  accuracy is the share rejected), built from each question's first labelled row and its sources:
+  a question word repeated ("Revenue revenue revenue."), a one-word sentence ("It rained."), an
+  unrelated fluent sentence, two page figures with a made-up measure ("41.7 giraffes ate 10.0"),
+  and a table header or unit row copied from the page;
 * the baseline "every number in the answer appears in the evidence" on the same sets;
 * claims/s on CPU. Cold: the first pass over every row, with empty page and embedding caches
   (MiniLM is loaded before timing; its load time is reported apart as `model_load_s`). Warm: a
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -31,8 +37,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cai.contracts import ScoreSource  # noqa: E402
+from rag.sentences import sentence_spans  # noqa: E402
 from rewards.checker import get_checker, quote_at_locator  # noqa: E402
-from rewards.numbers import extract_quantities  # noqa: E402
+from rewards.claims import is_header_row  # noqa: E402
+from rewards.numbers import checkable, extract_quantities  # noqa: E402
+from rewards.offline import content_tokens  # noqa: E402
 from rewards.score import answer_verdict  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench-dev"
@@ -110,6 +119,31 @@ def slice_rows(labelled: dict[str, dict], perturbed: list[dict], name: str) -> l
     return [labelled[i] for i in sorted(originals) if i in labelled] + chosen
 
 
+UNRELATED = "The chief executive enjoys sailing with her family on most weekends."
+
+
+def adversarial_rows(labelled: list[dict]) -> list[dict]:
+    """Answers no checker may call supported, from each question's first labelled row."""
+    rows, seen = [], set()
+    for row in labelled:
+        key = row.get("question_id", row["id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        text = "\n".join(s["text"] for s in row["sources"])
+        lowered, doc_ids = text.lower(), " ".join(s["doc_id"] for s in row["sources"]).lower()
+        words = [w for w in content_tokens(row["question"]) if len(w) > 4 and w in lowered and w not in doc_ids]
+        figures = [" ".join(q.text.split()) for q in extract_quantities(text) if checkable(q)]
+        header = next((text[a:b].strip() for a, b in sentence_spans(text) if is_header_row(text[a:b])), None)
+        word = re.search(rf"\b{re.escape(words[0])}\w*", row["question"], re.IGNORECASE).group(0).lower() if words else ""
+        answers = {"repeat": f"{word.capitalize()} {word} {word}." if word else None, "one-word": "It rained.",
+                   "unrelated": UNRELATED, "measure": f"{figures[0]} giraffes ate {figures[1]}." if len(figures) > 1 else None,
+                   "header": header}
+        rows += [{"id": f"{row['id']}:adv:{kind}", "question": row["question"], "answer": answer, "sources": row["sources"],
+                  "label": "unsupported"} for kind, answer in answers.items() if answer]
+    return rows
+
+
 def warm_throughput(checker, rows: list[dict]) -> float:
     start, claims = time.perf_counter(), 0
     for row in rows:
@@ -153,6 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     sets = {"labelled": evaluate(run, labelled_rows)}
     for name in ("number", "period", "entity"):
         sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
+    sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
     results = {
         "checker": args.checker,
         "data": str(args.data),

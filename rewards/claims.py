@@ -10,9 +10,14 @@ sentence gets a `kind`:
 
 * `claim` - asserts something the sources must support; everything not listed below.
 * `abstention` - says the sources are silent ("The sources do not state ...", "The provided
-  documents do not say ...", "I cannot find ..."): the grounded teacher writes these on purpose,
-  and an abstention is never judged as an unsupported claim.
-* `filler` - a question back to the user, a courtesy line, a fragment of fewer than two words.
+  documents do not say ...", "I cannot find ...", "No acquisitions are mentioned in the provided
+  text"): the grounded teacher writes these on purpose, and an abstention is never judged as an
+  unsupported claim.
+* `filler` - a question back to the user, a courtesy line, a fragment of fewer than two words, or
+  a table header or unit row ("(in millions, except per share amounts) 2024 2023 2022", "Year
+  Ended December 31,", a running head "Acme Corp. | Fiscal 2024 | Page 2"): it says how a table or
+  page is laid out, not anything the sources state about the company, so it is never a claim (the
+  offline checker still requires the years and names it shows to agree with the sources).
 * `framing` - states no figure and frames the answer rather than asserting about the sources: a
   heading or lead-in that ends with a colon, a meta sentence ("Here is a summary of ..."), a method
   statement or formula ("To calculate the margin, we divide ...", "EBITDA = Operating income +
@@ -22,7 +27,13 @@ sentence gets a `kind`:
   the question, so the offline checker still requires its company names and years to agree with
   the sources and the question (a restatement naming the wrong company is an error of the answer).
 
-A sentence with a checkable figure is always a claim, except an abstention.
+A sentence with a checkable figure is always a claim, except an abstention. A row label alone on
+its line followed by a line holding only its figure ("Total revenue" / "85,320", a table pasted
+into an answer the way PDF text writes it) is one claim: the label says what the figure measures.
+
+`degenerate` flags a sentence that only repeats itself ("Revenue revenue revenue.", a small
+model's "destination destination destination ..."): it is still a claim (so it counts against an
+answer), and the offline checker never marks it supported, whatever words of the sources it repeats.
 
 Normalisation of what a claim states lives beside this module: figures in `rewards.numbers`,
 fiscal periods in `rewards.periods`, company names in `rewards.entities`; `Claim` exposes them.
@@ -56,8 +67,16 @@ _ABSTENTION_RE = re.compile(
     r"(?:have access|find|determine|locate|see|provide|answer)\b",
     re.IGNORECASE,
 )
+# "There were no acquisitions mentioned for FY2021 in the provided text": the sources are silent.
+_SILENT_SOURCES_RE = re.compile(
+    r"\b(?:no|not|none)\b[^.;]*\b(?:mentioned|stated|disclosed|specified|provided|found|given|listed|included)\s+"
+    r"(?:[^.;]*\s)?(?:in|by)\s+the\s+(?:provided\s+|given\s+|available\s+)?"
+    r"(?:text|sources?|documents?|excerpts?|context|information|evidence)\b",
+    re.IGNORECASE,
+)
 _META_RE = re.compile(
-    r"^(?:here (?:is|are)|below (?:is|are)|the following (?:is|are)|this (?:is|answer)|i (?:will|'ll))\b",
+    r"^(?:here (?:is|are)|below (?:is|are)|the following (?:is|are)|this (?:is|answer)|i (?:will|'ll)"
+    r"|the question (?:asks|is asking|wants|requires)|(?:we|i) (?:are|am|'re|'m) (?:looking|asked) (?:at|for|to))\b",
     re.IGNORECASE,
 )
 # Enumeration and bullet markers a line may start with ("3. ", "2) ", "- ", "**").
@@ -79,13 +98,38 @@ _HEDGE_RE = re.compile(
 # Method statements: how the answer will compute something, not what the sources say.
 _PROCEDURE_RE = re.compile(
     r"^(?:(?:to|in order to)\s+(?:calculate|compute|determine|find|get|answer|arrive)\b|"
-    r"(?:first|next|then|finally|now)\b,?\s+(?:we|you|let's|i)\b|"
+    r"(?:first|next|then|finally|now)\b,?\s+(?:we|you|let's|i|calculate|compute|determine|find|divide|multiply|add|subtract|take)\b|"
     r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go)\b)"
     r"|\b(?:we|you|i)\s+(?:need|will need|would need|have|can|could|will|would|must|should)\s+to\b"
-    r"|\blet(?:'s| us)\b|\bis (?:calculated|computed|defined|derived) (?:as|by)\b",
+    r"|\b(?:we|you|i)\s+(?:can|could|will|would|must|should)\s+(?:divide|multiply|add|subtract|calculate|compute|use|take)\b"
+    r"|\blet(?:'s| us)\b|\bis (?:calculated|computed|defined|derived) (?:as|by)\b"
+    r"|\b(?:can be|is|are) (?:found|located|listed|reported) (?:in|under|on) the\b",
     re.IGNORECASE,
 )
 _FORMULA_RE = re.compile(r"[=]|\s[/×*÷]\s")
+
+# Words a table header or unit row is made of: units and scale, "except per share amounts", the
+# period vocabulary of column headings ("Year Ended December 31,", "Three Months Ended").
+_HEADER_WORDS = frozenset(
+    "in of and as at for the a an except per share shares amount amounts data unaudited audited "
+    "dollars dollar usd us thousands thousand millions million billions billion percent percentage "
+    "fiscal year years ended ending end months month weeks week three six nine twelve quarter "
+    "quarters period periods restated note notes unless otherwise indicated stated to from "
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept "
+    "september oct october nov november dec december".split()
+)
+_HEADER_MARK_RE = re.compile(
+    r"(?<!\d)(?:19|20)\d{2}(?!\d)|\bin\s+(?:thousands|millions|billions)\b|\bexcept\s+per\s+share\b"
+    r"|\b(?:year|years|months|weeks|quarter)\s+ended\b",
+    re.IGNORECASE,
+)
+_UNIT_PHRASE_RE = re.compile(r"\(\s*in\s+(?:thousands|millions|billions)\b", re.IGNORECASE)
+_YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+# A page's running head or foot: "Acme Corp. | Fiscal 2024 | Page 2", "Page 7 of 90".
+_RUNNING_HEAD_RE = re.compile(r"(?:^|\|)\s*page\s+\d+(?:\s+of\s+\d+)?\s*(?:\||$)", re.IGNORECASE)
+_LOOP_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9,.%]*[a-z0-9%]|[a-z0-9]")
+LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop, not a sentence
+MIN_PROSE_DIVERSITY = 0.5  # distinct / all words of a figure-less sentence of 4+ words must exceed this
 
 
 @dataclass
@@ -115,6 +159,10 @@ class Claim:
     def entities(self) -> list[Entity]:
         return extract_entities(self.plain)
 
+    @cached_property
+    def degenerate(self) -> bool:
+        return degenerate(self.plain)
+
     def cited_pages(self) -> list[tuple[str, int]]:
         """(doc_id, page) of each inline citation, in order, without repeats."""
         seen: list[tuple[str, int]] = []
@@ -130,12 +178,43 @@ def _citations_in(text: str) -> list[str]:
     return [m.group(0) for m in CITATION_RE.finditer(text)]
 
 
+def is_header_row(text: str) -> bool:
+    """True for a table header or unit row, or a page's running head: no checkable figure, and
+    either only header words (units, scale, period headings) around at least one year or unit
+    phrase, or a "Page N" cell."""
+    plain = _CITATION_GROUP_RE.sub(" ", text).strip().strip("*#-•> ")
+    if any(checkable(q) for q in extract_quantities(plain)):
+        return False
+    if _RUNNING_HEAD_RE.search(plain):
+        return True
+    words = [w.lower() for w in _WORD_RE.findall(plain)]
+    if _UNIT_PHRASE_RE.search(plain) and len(_YEAR_RE.findall(plain)) >= 2:
+        return True  # "(in millions) Dec. 31, 2023 Impairment Dec. 31, 2024": column titles under a unit
+    return bool(_HEADER_MARK_RE.search(plain)) and all(w in _HEADER_WORDS for w in words)
+
+
+def degenerate(text: str) -> bool:
+    """True for a sentence that loops: a word or phrase of up to four tokens said three times in
+    a row ("revenue revenue revenue", "net income net income net income"), or, without figures,
+    so few distinct words that it says nothing ("Revenue net income revenue net income.")."""
+    plain = _CITATION_GROUP_RE.sub(" ", text)
+    tokens = _LOOP_TOKEN_RE.findall(plain.lower())
+    n = len(tokens)
+    for size in range(1, 5):
+        for i in range(n - LOOP_REPEATS * size + 1):
+            gram = tokens[i : i + size]
+            if all(tokens[i + k * size : i + (k + 1) * size] == gram for k in range(1, LOOP_REPEATS)):
+                return True
+    has_figure = any(checkable(q) for q in extract_quantities(plain))
+    return not has_figure and n >= 4 and len(set(tokens)) / n <= MIN_PROSE_DIVERSITY
+
+
 def sentence_kind(text: str) -> str:
     """`claim`, `abstention`, `filler` or `framing` (see the module docstring)."""
     stripped = text.strip().strip("*#-•> ").strip()
     plain = _CITATION_GROUP_RE.sub(" ", stripped).strip()
     body = _MARKER_RE.sub("", plain).strip("* ")
-    if _ABSTENTION_RE.match(body):
+    if _ABSTENTION_RE.match(body) or (_SILENT_SOURCES_RE.search(body) and not any(checkable(q) for q in extract_quantities(body))):
         return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
         return "filler"
@@ -145,6 +224,8 @@ def sentence_kind(text: str) -> str:
         return "claim"
     if plain.endswith(":") or body != plain and _PROCEDURE_RE.match(body):
         return "framing"  # a lead-in, or a numbered step ("3. Divide the sum by 3")
+    if is_header_row(body):
+        return "filler"  # "(in millions, except per share amounts) 2024 2023 2022": layout, not a fact
     framing = (_PROCEDURE_RE.search(body) or _FORMULA_RE.search(body) or _META_RE.match(body)
                or _DEFINITION_RE.match(body) or _HEDGE_RE.search(body))
     return "framing" if framing else "claim"
@@ -172,9 +253,36 @@ def split_sentences(answer: str) -> list[Claim]:
             if start >= end:
                 continue
         claims.append(Claim(answer[start:end], start, end, _citations_in(answer[start:end])))
+    claims = _join_table_rows(answer, claims)
     for claim in claims:
         claim.kind = sentence_kind(claim.text)
     return claims
+
+
+_ROW_LABEL_MAX_WORDS = 6
+_FIGURE_ONLY_RE = re.compile(r"^[\s\"'“”$(),.%\-−–\d]*$|^[\s\"'“”$(),.%\-−–\d]*\d[\s\"'“”$(),.%\-−–\d]*(?:thousands?|millions?|billions?)?[\s\"'“”.]*$", re.IGNORECASE)
+
+
+def _join_table_rows(answer: str, claims: list[Claim]) -> list[Claim]:
+    """A row label on its own line and the figure-only line under it ("Total revenue" / "85,320",
+    a table copied into the answer the way PDF text writes it) are one claim: the label says what
+    the figure measures, and neither line states anything alone."""
+    joined: list[Claim] = []
+    for claim in claims:
+        previous = joined[-1] if joined else None
+        if (previous is not None and _is_row_label(previous.text) and _FIGURE_ONLY_RE.match(claim.text)
+                and any(checkable(q) for q in extract_quantities(claim.text))
+                and not answer[previous.end : claim.start].strip()):
+            joined[-1] = Claim(answer[previous.start : claim.end], previous.start, claim.end, previous.citations + claim.citations)
+            continue
+        joined.append(claim)
+    return joined
+
+
+def _is_row_label(text: str) -> bool:
+    plain = _CITATION_GROUP_RE.sub(" ", text).strip().strip("\"'“”*-• ")
+    return (bool(plain) and "\n" not in plain and not plain.endswith((".", "!", "?", ":"))
+            and not extract_quantities(plain) and 1 <= len(_WORD_RE.findall(plain)) <= _ROW_LABEL_MAX_WORDS)
 
 
 def split_claims(answer: str, *, keep_non_claims: bool = False) -> list[Claim]:

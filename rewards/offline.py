@@ -16,6 +16,28 @@ For each claim of an answer (see `rewards.claims`):
    the right table column for the claim's period (`rewards.periods.column_periods`), or be derived
    from evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
    computed, not copied.
+4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
+   merely shares a word or a number with the sources.
+   * A sentence that loops ("Revenue revenue revenue.", `rewards.claims.degenerate`) is never
+     supported.
+   * A claim without figures needs at least MIN_CONTENT_WORDS distinct content words (repeats
+     count once; the question's words are not borrowed), at least MIN_CONTENT_HITS of them in one
+     evidence window (or in the window's document id, which names the filer), a MiniLM cosine of
+     at least MIN_COSINE with that window, and the blended similarity above the threshold.
+   * A claim with figures needs its measure words (its content words less units, months and
+     working words such as "average"; the question's when it has none of its own) in the sources
+     or the question: without them no source figure is matched or derived ("42 giraffes ate $9.1
+     billion" matches nothing, however close 42 is to a 41.7 on the page); only a worked step
+     ("Square root = (1.00896) ^ (1/2) = 1.00447") may still restate or combine figures the
+     answer has already established. A figure matched directly must have one of the claim's
+     measure words that is not a mere modifier ("net", "total", "diluted") in the source figure's
+     row label or sentence, so "net income was $111,934 million" does not match the cost-of-sales
+     row; a row whose label names no measure ("Best Buy 930" under a caption) does not contradict,
+     and a figure that is an operand of a worked formula ("($2,667 + $2,721) / 2") is exempt, since
+     its measure is the formula's. Derivations use only figures of windows that hold a measure word.
+   Words are matched on lower-cased text with a light stemmer (plural, -ed, -ing, -y) and a few
+   finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
+   three letters must start a word ("ate" is not in "operate").
 
 Verdicts: `supported` (score >= 0.5) with the deciding evidence; `unsupported` (score < 0.5) with
 the reason and, where one exists, the closest evidence. The `FailClosed` wrapper in
@@ -45,7 +67,7 @@ from rewards.arithmetic import (
     percent_like,
 )
 from rewards.attribution import period_for
-from rewards.claims import Claim, split_claims
+from rewards.claims import Claim, is_header_row, split_claims
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
 from rewards.periods import Period, column_periods, period_compatible
 
@@ -59,27 +81,103 @@ RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 EVIDENCE_MAX_CHARS = 240
 EMBEDDING_CACHE_SIZE = 50_000
 EMBED_MAX_CHARS = 300
+MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
+MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence window
+MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
+LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
 _STOPWORDS = frozenset(
     "the and for from with that this these those was were are is be been has have had its their "
     "which what who when where than then into onto over under about after before during per also "
     "based according provided information data shown statement statements item items following "
     "total amount amounts figure figures value values approximately around roughly respectively "
-    "company company's year years fiscal reported reports report were will would could should".split()
+    "company company's year years fiscal reported reports report were will would could should "
+    "yes instead however therefore thus hence overall additionally moreover furthermore".split()
 )
 _TOKEN_RE = re.compile(r"[a-z][a-z&\-]{2,}")
+# Words that say how a figure is written or worked out, not what it measures (stemmed below).
+_NOT_MEASURE_WORDS = (
+    "million millions billion billions thousand thousands trillion usd dollar dollars percent percentage points "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec end ending beginning begin average change between "
+    "ratio rounded round decimal place places therefore thus expressed calculated calculation equal "
+    "equals approx about nearly one two three four five six seven eight nine ten twelve first second "
+    "third fourth last next previous prior respective taking take square root multiply multiplied divide "
+    "divided sum add added subtract subtracted result resulting express number figure percent"
+)
+# Finance synonyms: stemmed claim word -> regular expressions for what a filing may write instead
+# (PDF text may have lost its spaces: "Costofsales"). Revenue is not "cost of sales/revenue".
+_NOT_COST = r"(?<!cost of )(?<!costof)(?<!cost of goods )"
+_COST_OF_RE = re.compile(r"\bcost\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales|goods(?:\s+sold)?|products(?:\s+sold)?|services)\b")
+_SYNONYMS = {
+    "revenue": (_NOT_COST + "revenue", _NOT_COST + "sale", "turnover"),
+    "sale": (_NOT_COST + "sale", _NOT_COST + "revenue"),
+    "income": ("income", "earning", "profit"), "earning": ("earning", "income", "profit"),
+    "profit": ("profit", "income", "earning"), "cogs": ("cogs", r"cost\s*of"),
+    "capex": ("capex", r"capital\s*expend", r"purchases?\s*of\s*property"),
+    "sg&a": ("sg&a", r"selling,?\s*general"),
+    "cost-of-sale": (r"cost\s*of\s*(?:total\s*|net\s*)?(?:revenue|sale|goods|product|service)", "cogs"),
+    "eps": (r"(?<![a-z])eps", r"per\s*(?:diluted\s*|basic\s*)?share"),
+    "pp&e": ("pp&e", r"property,?\s*(?:plant|and\s*equipment)"),
+}
+
+
+def _stem(token: str) -> str:
+    """A light stemmer for substring matching: "inventories"/"inventory" -> "inventor",
+    "recorded" -> "record", "operating" -> "operat", "taxes" -> "tax", "sales" -> "sale"."""
+    if token.endswith("ies") and len(token) >= 7:
+        return token[:-3]
+    if token.endswith("ing") and len(token) >= 7:
+        return token[:-3]
+    if token.endswith("ed") and len(token) >= 6:
+        return token[:-2]
+    if token.endswith("es") and len(token) >= 5 and (token[-3] in "xz" or token.endswith(("sses", "ches", "shes"))):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith("ss") and len(token) > 4:
+        return token[:-1]
+    if token.endswith("y") and len(token) >= 6:
+        return token[:-1]
+    return token
 
 
 def content_tokens(text: str) -> list[str]:
-    """Content words of a claim, lightly stemmed (plural 's' dropped) for substring matching."""
+    """Distinct content words of a text, lightly stemmed (`_stem`), in order of first use. "Cost of
+    revenue/sales/goods sold" gives "cost" and the compound "cost-of-sale", not "revenue"."""
     tokens = []
-    for token in _TOKEN_RE.findall(text.lower()):
+    for token in _TOKEN_RE.findall(_COST_OF_RE.sub(" cost cost-of-sales ", text.lower())):
         token = token.strip("-")
         if token in _STOPWORDS or len(token) < 3:
             continue
-        stem = token[:-1] if token.endswith("s") and len(token) > 4 else token
+        stem = _stem(token)
         if stem not in tokens:
             tokens.append(stem)
     return tokens
+
+
+_NOT_MEASURE = frozenset(_stem(w) for w in _NOT_MEASURE_WORDS.split())
+# Words that qualify a measure but do not name one: "net" is in "net sales" and "net income" alike.
+_MODIFIERS = frozenset(_stem(w) for w in (
+    "net total gross operating current noncurrent non other adjusted diluted basic long short term "
+    "consolidated annual quarterly unadjusted reported organic comparable average"
+).split())
+
+
+def measure_tokens(text: str) -> list[str]:
+    """Content words that can say what a figure measures (`_NOT_MEASURE` left out)."""
+    return [t for t in content_tokens(text) if t not in _NOT_MEASURE]
+
+
+@lru_cache(maxsize=8192)
+def _pattern(token: str) -> re.Pattern:
+    """Where `token` (or a synonym) occurs in lower-cased text: as a substring, or at the start of
+    a word for a word of three letters or fewer."""
+    if token in _SYNONYMS:
+        return re.compile("|".join(_SYNONYMS[token]))
+    return re.compile(rf"(?<![a-z]){re.escape(token)}" if len(token) <= 3 else re.escape(token))
+
+
+def occurs(token: str, lowered: str) -> bool:
+    """Whether the content word `token` occurs in the lower-cased text `lowered`."""
+    return _pattern(token).search(lowered) is not None
 
 
 @dataclass(frozen=True)
@@ -105,9 +203,29 @@ class PreparedPage:
     magnitudes: np.ndarray
     columns: dict[int, Period]
     labels: list[str]
+    lowered: str = ""
+    doc_words: str = ""
+    doc_compact: str = ""
+    bounds: tuple = ()  # sentence starts, window first and last sentences (numpy arrays)
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)
+
+    def window_hits(self, tokens: Sequence[str]) -> np.ndarray:
+        """(windows x tokens) booleans: whether each window's text holds each token. One search
+        of the page per token; a window holds a token found in any of its sentences."""
+        hits = np.zeros((len(self.windows), len(tokens)), dtype=bool)
+        starts, firsts, lasts = self.bounds
+        for j, token in enumerate(tokens):
+            positions = [m.start() for m in _pattern(token).finditer(self.lowered)]
+            if not positions:
+                continue
+            sentences = np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
+            mask = np.zeros(len(self.spans) + 1, dtype=np.int64)
+            mask[sentences + 1] = 1
+            cumulative = np.cumsum(mask)
+            hits[:, j] = cumulative[lasts + 1] - cumulative[firsts] > 0
+        return hits
 
 
 def _windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
@@ -128,7 +246,10 @@ def _prepare_text(text: str) -> tuple:
     magnitudes = np.array([q.magnitude for q in quantities], dtype=np.float64)
     starts = [s for s, _ in spans]
     labels = [_figure_label(text, spans, starts, q).lower() for q in quantities]
-    return spans, _windows(text, spans), quantities, magnitudes, column_periods(text), labels
+    windows = _windows(text, spans)
+    bounds = (np.array(starts, dtype=np.int64), np.array([w.first for w in windows], dtype=np.int64),
+              np.array([w.last for w in windows], dtype=np.int64))
+    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds
 
 
 def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
@@ -143,8 +264,10 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
 
 
 def prepare_page(source: ScoreSource) -> PreparedPage:
-    spans, windows, quantities, magnitudes, columns, labels = _prepare_text(source.text)
-    return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels)
+    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds = _prepare_text(source.text)
+    return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
+                        lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
+                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds)
 
 
 @dataclass
@@ -195,14 +318,23 @@ class OfflineChecker:
                 if reason is not None:
                     verdicts.append(self._verdict(claim, Verdict.unsupported, 0.1, [], reason))
                 continue
+            if claim.kind == "filler" and is_header_row(claim.text):
+                # A copied table header states no fact, but the years it shows must be the sources'.
+                reason = disagreement(claim, context.known)
+                if reason is not None:
+                    verdicts.append(self._verdict(claim, Verdict.unsupported, 0.1, [], reason))
+                continue
             if claim.kind != "claim":
+                continue
+            if claim.degenerate:
+                verdicts.append(self._verdict(claim, Verdict.unsupported, 0.0, [], "degenerate: the sentence repeats itself"))
                 continue
             ranked = self._rank_windows(claim, context)
             verdict = self._check_explicit(claim, context, ranked)
-            if verdict is None and ranked and ranked[0][0] >= 2 * self.support_threshold:
-                # Lexical recall alone already clears the blended threshold (cosine >= 0 for
-                # related text): no need to run MiniLM.
-                verdict = self._check_prose(claim, ranked[:1], np.array([ranked[0][0]]))
+            if verdict is None and ranked and ranked[0][0] >= LEXICAL_ONLY_RECALL:
+                # Most of the claim's words are in one window: if they are enough words, lexical
+                # recall alone decides (cosine >= 0 for related text) and MiniLM need not run.
+                verdict = self._check_prose(claim, ranked[:1], np.array([ranked[0][0]]), lexical_only=True)
             if verdict is None:
                 prose.append((len(verdicts), claim, ranked[:RERANK_TOP_K]))
             verdicts.append(verdict)
@@ -213,12 +345,16 @@ class OfflineChecker:
 
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
         """Name, period and figure agreement; None for a claim without figures that passes the
-        name and period checks (decided by alignment similarity)."""
+        name and period checks and has enough content words (decided by alignment similarity)."""
         reason = disagreement(claim, context.known)
         if reason is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
             return self._check_figures(claim, context, ranked)
+        words = content_tokens(claim.plain)
+        if len(words) < MIN_CONTENT_WORDS:
+            return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
+                                 f"too little content to check: {len(words)} distinct content word(s)")
         return None
 
     # -- alignment ---------------------------------------------------------------------------
@@ -228,9 +364,11 @@ class OfflineChecker:
         tokens = _claim_tokens(claim, context)
         scored = []
         for page in context.pages:
-            for window in page.windows:
-                hits = sum(1 for t in tokens if t in window.lowered)
-                scored.append((hits / len(tokens) if tokens else 0.0, page, window))
+            if not tokens:
+                scored += [(0.0, page, window) for window in page.windows]
+                continue
+            recall = page.window_hits(tokens).sum(axis=1) / len(tokens)
+            scored += [(float(r), page, window) for r, window in zip(recall, page.windows, strict=True)]
         scored.sort(key=lambda item: -item[0])
         return scored
 
@@ -258,30 +396,69 @@ class OfflineChecker:
             self._embedding_cache.update(zip(missing, vectors, strict=True))
         return np.stack([self._embedding_cache[t] for t in texts])
 
-    def _check_prose(self, claim: Claim, top: list, cosines: np.ndarray) -> ClaimVerdict:
-        """A claim without figures: blend of lexical recall and MiniLM cosine on the top windows."""
+    def _check_prose(self, claim: Claim, top: list, cosines: np.ndarray, *, lexical_only: bool = False) -> ClaimVerdict | None:
+        """A claim without figures: blend of lexical recall and MiniLM cosine on the top windows,
+        counting only windows that hold MIN_CONTENT_HITS of the claim's distinct content words
+        and (with embeddings) reach MIN_COSINE. With `lexical_only` (cosine not computed), None
+        unless the top window holds more than MIN_CONTENT_HITS words."""
         if not top:
             return self._verdict(claim, Verdict.unsupported, 0.0, top, "no source text aligned")
-        weight = 0.5 if self.use_embeddings else 0.0
-        blended = [((1 - weight) * lex + weight * float(cos), page, window) for (lex, page, window), cos in zip(top, cosines, strict=True)]
-        blended.sort(key=lambda item: -item[0])
-        similarity = blended[0][0]
+        words = content_tokens(claim.plain)
+        hits = [_content_hits(words, page, window) for _, page, window in top]
+        if lexical_only:
+            if hits[0] <= MIN_CONTENT_HITS:
+                return None
+            cosines = np.ones(len(top))  # only the lexical part of the blend is known
+        weight = 0.5 if self.use_embeddings and not lexical_only else 0.0
+        blended = sorted(
+            (((1 - weight) * lex + weight * float(cos), page, window, n, float(cos))
+             for (lex, page, window), cos, n in zip(top, cosines, hits, strict=True)),
+            key=lambda item: -item[0],
+        )
         threshold = self.support_threshold
-        if similarity >= threshold:
+        min_cosine = MIN_COSINE if self.use_embeddings and not lexical_only else -1.0
+        eligible = [b for b in blended if b[3] >= MIN_CONTENT_HITS and b[4] >= min_cosine]
+        ranked = [(b[0], b[1], b[2]) for b in eligible + [b for b in blended if b not in eligible]]
+        if eligible and eligible[0][0] >= threshold:
+            similarity = eligible[0][0]
             score = 0.5 + 0.5 * (similarity - threshold) / (1.0 - threshold)
-            return self._verdict(claim, Verdict.supported, score, blended, f"aligned (similarity {similarity:.2f})")
-        score = 0.5 * similarity / threshold
-        return self._verdict(claim, Verdict.unsupported, score, blended, f"no source passage aligns (similarity {similarity:.2f})")
+            return self._verdict(claim, Verdict.supported, score, ranked, f"aligned (similarity {similarity:.2f}, {eligible[0][3]} content words)")
+        similarity = blended[0][0]
+        score = min(0.49, 0.5 * similarity / threshold)
+        if max(hits) < MIN_CONTENT_HITS:
+            reason = f"no source passage has {MIN_CONTENT_HITS} of the claim's content words (best: {max(hits)})"
+        elif not any(b[4] >= min_cosine for b in blended if b[3] >= MIN_CONTENT_HITS):
+            reason = f"no passage with the claim's words is similar in meaning (cosine < {MIN_COSINE})"
+        else:
+            reason = f"no source passage aligns (similarity {similarity:.2f})"
+        return self._verdict(claim, Verdict.unsupported, score, ranked, reason)
 
     # -- figures -----------------------------------------------------------------------------
 
     def _check_figures(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict:
-        matches = [self._direct_match(q, claim, context) for q in claim.quantities]
+        own_measure = measure_tokens(claim.plain)
+        measure = own_measure or measure_tokens(context.question)
+        lowered_question = context.question.lower()
+        grounded = not measure or any(
+            occurs(t, text) for t in measure for text in [lowered_question] + [page.lowered for page in context.pages]
+        )
+        if not grounded and not _WORKED_RE.search(claim.plain):
+            # Nothing the claim is about is in the sources or the question: no figure of it can be
+            # matched or derived, however close it is to some number on the page.
+            return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
+                                 f"what the figures measure is not in the sources: {', '.join(measure[:6])}")
+        if grounded:
+            matches = [self._direct_match(q, claim, context, own_measure) for q in claim.quantities]
+            aligned_operands = _aligned_figures(claim, context) + _window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            page_operands = [q.magnitude for page in context.pages for q in page.quantities]
+        else:
+            # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
+            # = 1.00447"): only those figures, restated or combined, can support it.
+            matches = [self._restated(q, context) for q in claim.quantities]
+            aligned_operands, page_operands = [], []
         # Every figure found in a source is an operand, even one found in another period's column:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
-        aligned_operands = _aligned_figures(claim, context) + _window_figures(ranked[:ALIGNED_WINDOWS])
-        page_operands = [q.magnitude for page in context.pages for q in page.quantities]
         compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
         for i, q in enumerate(claim.quantities):
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
@@ -312,16 +489,27 @@ class OfflineChecker:
             citations=claim.citations, checker=self.name, reason="; ".join(_describe(m) for m in matches),
         )
 
-    def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext) -> FigureMatch | None:
-        """The best source figure equal to `q`: one in the claim's period column if any, else one
-        without column information; one only in other periods' columns is a period mismatch."""
+    def _restated(self, q: Quantity, context: AnswerContext) -> FigureMatch | None:
+        """`q` restates a figure an earlier claim of the answer established."""
+        earlier = np.array(list(dict.fromkeys(context.verified)), dtype=np.float64)
+        if _agreeing(q, earlier, self.rel_tolerance):
+            return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), q.magnitude))
+        return None
+
+    def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+        """The best source figure equal to `q` whose row label or sentence names what the claim
+        measures (`_figure_measure`): one in the claim's period column if any, else one without
+        column information; one only in other periods' columns is a period mismatch."""
         claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
+        own_measure = _figure_measure(q, claim, measure)
         fallback: FigureMatch | None = None
         for page in context.pages:
             for index in _agreeing(q, page.magnitudes, self.rel_tolerance):
                 source_q = page.quantities[index]
                 if q.unit == "%" and not _percent_source(source_q):
                     continue
+                if own_measure and not _label_names(page, index, own_measure):
+                    continue  # the same number, but of something else
                 column = page.columns.get(source_q.start)
                 if claimed is None or column is None or period_compatible(claimed, column):
                     return FigureMatch(q, page, source_q)
@@ -374,10 +562,59 @@ class OfflineChecker:
 
 def _claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
     tokens = content_tokens(claim.plain)
-    if len(tokens) < 2:
-        # "FY2015: 3.1%" says nothing to align on; the question says what it is about.
+    if len(tokens) < 2 and claim.quantities:
+        # "FY2015: 3.1%" says nothing to align on; the question says what it is about. A claim
+        # without figures never borrows the question's words: "It rained." is not about revenue.
         tokens += [t for t in content_tokens(context.question) if t not in tokens]
     return tokens
+
+
+# A worked computation: "=", "≈", "^", or an operator between figures.
+_WORKED_RE = re.compile(r"[=≈^]|\s[/×*÷+]\s|[\d)]\s*[-−–]\s*[$(\d]")
+_OPERATOR_BEFORE_RE = re.compile(r"(?:[+*/×÷=≈]|[\d)]\s*[-−–]|\bx)\s*[$(\[]*\s*$")
+_OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈\-−–]|x\s)")
+_BINARY_MINUS_RE = re.compile(r"[\w)]\s*$")
+
+
+def _is_operand(q: Quantity, plain: str) -> bool:
+    """A figure next to an arithmetic operator: a term of a worked formula ("($2,667 + $2,721) / 2",
+    "$19,815 million - $13,997 million", where the minus is read into the figure's sign)."""
+    before, after = plain[: q.start], plain[q.end :]
+    if q.text[:1] in "-−–" and _BINARY_MINUS_RE.search(before):
+        return True
+    return bool(_OPERATOR_BEFORE_RE.search(before) or _OPERATOR_AFTER_RE.match(after))
+
+
+def _figure_measure(q: Quantity, claim: Claim, measure: list[str]) -> list[str]:
+    """The measure words a source figure equal to `q` must have (one of) in its row label or
+    sentence: the claim's own. None when the claim has none ("2021: $14,082 million", the question
+    says what it is) or for a formula operand, whose measure is the formula's result."""
+    return [] if _is_operand(q, claim.plain) else measure
+
+
+def _label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
+    """Whether the row label or sentence of the page's figure `index` names what the claim
+    measures: one of its measure words that is not a mere modifier ("net" alone does not make
+    "net sales" of "net income"), or, for a claim whose measure words are all modifiers, one of
+    them. A row labelled with no measure at all (the filer's name, "Total": the measure is in the
+    table's caption) does not contradict the claim, nor does one labelled only with a modifier the
+    claim also has ("Diluted")."""
+    label = page.labels[index]
+    heads = [t for t in measure if t not in _MODIFIERS and t not in page.doc_compact] or measure
+    if any(occurs(t, label) for t in heads):
+        return True
+    named = [t for t in measure_tokens(label) if t not in page.doc_compact]
+    if [t for t in named if t not in _MODIFIERS]:
+        return False  # the row names another measure
+    # "Diluted $ 2.42" under an "Earnings per share:" caption: a modifier-only label agrees when the
+    # claim has that modifier too.
+    return not named or any(occurs(t, label) for t in measure)
+
+
+def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
+    """How many of the distinct content words are in the window, or in its document id (which
+    names the filer: "BOEING_2022_10K" holds "boeing")."""
+    return sum(1 for t in words if occurs(t, window.lowered) or occurs(t, page.doc_words))
 
 
 @lru_cache(maxsize=1)
@@ -422,13 +659,18 @@ def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> b
     return bool(_agreeing(q, context.question_magnitudes, rel_tolerance))
 
 
-def _window_figures(top) -> list[float]:
-    return [q.magnitude for _, page, window in top for q in page.quantities if window.start <= q.start < window.end]
+def _window_figures(top, measure: list[str]) -> list[float]:
+    """Figures of the top windows that hold a measure word of the claim (operands for derived
+    figures; a window that shares none of the claim's words is not its evidence)."""
+    return [q.magnitude for _, page, window in top
+            if not measure or any(occurs(t, window.lowered) for t in measure)
+            for q in page.quantities if window.start <= q.start < window.end]
 
 
 def _aligned_figures(claim: Claim, context: AnswerContext) -> list[float]:
     """Figures whose row label (or sentence) best matches the claim's words: the operands a
-    computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most."""
+    computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most. Words
+    only, no synonyms: every extra operand is another chance for a wrong figure to match."""
     tokens = _claim_tokens(claim, context)
     if not tokens:
         return []

@@ -113,9 +113,6 @@ def test_nothing_supported_gives_an_explicit_abstention(retriever, checker):
     assert marked.answer == f"{refusal(REVENUE_Q)} [UNSUPPORTED] Bananas are purple."
 
 
-@pytest.mark.xfail(strict=True, reason="rewards/offline.py: a sentence repeating one source word ('Revenue revenue "
-                   "revenue.') is 'supported' (lexical recall over de-duplicated content words = 1.0); when the "
-                   "checker is fixed this passes: remove the mark")
 def test_a_sentence_that_only_repeats_a_source_word_is_not_delivered(retriever, checker):
     verified = verify_answer(REVENUE_Q, "Revenue revenue revenue.", _pages(retriever, REVENUE_Q), checker=checker)
     assert verified.abstained and not verified.claims

@@ -192,3 +192,66 @@ def test_designations_and_compound_growth_gate():
     # Compound growth is searched only when asked for: 7.5% = ((15 / 11) ^ (1/4) - 1) by chance.
     assert derive_pair(one("8.1%"), [15, 11], TOL) is not None
     assert derive_pair(one("8.1%"), [15, 11], TOL, compound=False) is None
+
+
+def test_table_header_unit_rows_and_running_heads_are_filler():
+    from rewards.claims import is_header_row
+
+    for header in (
+        "(in millions, except per share amounts) 2024 2023 2022",
+        "(in millions, except per share amounts) | 2023 | 2022 | 2021",
+        "Year Ended December 31,",
+        "Fiscal Years Ended January 28, 2017 January 30, 2016",
+        "(in millions) Dec. 31, 2023 Impairment Dec. 31, 2024",
+        "Ostrander Quarry & Aggregates Corp. | Fiscal 2024 | Page 2",
+    ):
+        assert is_header_row(header) and [k for k, _ in kinds(header)] == ["filler"], header
+    for claim in ("Revenue was $2,387.5 million in 2024.", "Revenue (in millions) 2,387.5 2,104.7", "In 2024 revenue rose."):
+        assert not is_header_row(claim) and [k for k, _ in kinds(claim)] == ["claim"], claim
+    # A lead-in naming a period stays framing (its year is still checked).
+    assert [k for k, _ in kinds("For the fiscal year ended January 28, 2023:")] == ["framing"]
+
+
+def test_degenerate_sentences_loop_or_say_almost_nothing():
+    from rewards.claims import degenerate
+
+    for loop in (
+        "Revenue revenue revenue.",
+        "destination destination destination destination destination",
+        "net income net income net income",
+        "the destination of the destination of the destination of",
+        "Revenue net income revenue net income.",
+    ):
+        assert degenerate(loop), loop
+        [claim] = split_claims(loop)  # still a claim: it counts against the answer
+        assert claim.degenerate
+    # Worked formulas repeat their terms, and that is not a loop.
+    for fine in (
+        "Average Inventory = (FY2018 Inventory + FY2019 Inventory) / 2 Average Inventory = ($2,667 million + $2,721 million) / 2",
+        "Change in Inventory = Inventory FY2020 - Inventory FY2019 Change in Inventory = $2,438 million - $2,320 million",
+        "The COGS is the sum of the cost of product and the cost of service and other.",
+        "Net income rose 21.5% to $147.4 million in 2024.",
+    ):
+        assert not degenerate(fine), fine
+
+
+def test_a_row_label_and_its_figure_line_are_one_claim():
+    answer = 'The balance sheet states:\n\n"TOTAL ASSETS\n$59,268"\n\nTotal revenue\n  \n85,320\n\nRevenue:\nProduct\n$ 61,502'
+    claims = split_claims(answer)
+    assert [c.text for c in claims] == ['"TOTAL ASSETS\n$59,268"', "Total revenue\n  \n85,320", "Product\n$ 61,502"]
+    assert [c.plain for c in claims][1] == "Total revenue 85,320"
+    for c in claims:
+        assert answer[c.start : c.end] == c.text and c.quantities
+
+
+def test_silent_sources_method_and_meta_sentences_are_not_claims():
+    answer = (
+        "There were no acquisitions mentioned for FY2021 in the provided text.\n"
+        "Next, find the average inventory between FY2020 and FY2021.\n"
+        "The question asks for Amazon's FY2017 days payable outstanding (DPO).\n"
+        "We are looking at a period of 2 years (from the end of 2020 to the end of 2022).\n"
+        "This figure is in thousands, so to express it in millions, you would divide by 1,000.\n"
+        "This information can be found in the Income Statements section of the filing.\n"
+        "Next, Acme sold pumps."
+    )
+    assert [k for k, _ in kinds(answer)] == ["abstention"] + ["framing"] * 5 + ["claim"]

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from cai.constitution import load_constitution
-from cai.contracts import Locator, PageText, SearchHit
+from cai.contracts import Locator, PageText, ScoreSource, SearchHit, Verdict
 from cai.teachers.grounded import GroundedTeacher, _marked
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker
@@ -74,3 +74,44 @@ def test_non_gaap_marker_goes_before_the_citation():
     marker = load_constitution("finance-10k").rule("gaap-vs-non-gaap").checks.require_marker
     text = _marked("Adjusted EBITDA was $96.1 million [acme-2024-10k p.7].", marker)
     assert text == "Adjusted EBITDA was $96.1 million (non-GAAP) [acme-2024-10k p.7]."
+
+
+TABLE_TEXT = (
+    "Acme Freight Corp. | Fiscal 2024 | Page 10\n"
+    "CONSOLIDATED STATEMENTS OF INCOME\n"
+    "(in millions, except per share amounts) 2024 2023 2022\n"
+    "Total revenue $ 540.0 $ 500.0 $ 461.2\n"
+    "Net income $ 42.5 $ 38.1 $ 30.0\n"
+)
+
+
+def _table_teacher():
+    from cai.contracts import SentenceSpan
+
+    spans = [SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(TABLE_TEXT))]
+    page = PageText(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT, sentences=spans)
+    hits = [SearchHit(doc_id="acme-2024-10k", page=10, score=1.0, text=TABLE_TEXT,
+                      locator=Locator(doc_id="acme-2024-10k", page=10, char_start=0, char_end=len(TABLE_TEXT), sentence=0))]
+    teacher = GroundedTeacher(lambda d, p: page if (d, p) == ("acme-2024-10k", 10) else None, get_checker("offline"),
+                              load_constitution("finance-10k"))
+    return teacher, hits
+
+
+@pytest.mark.parametrize("question", [
+    "What was Acme's net income in fiscal 2024?",
+    "What were Acme's revenue and net income in 2024, 2023 and 2022 (in millions, except per share amounts)?",
+])
+def test_draft_skips_table_header_rows_and_running_heads(question):
+    teacher, hits = _table_teacher()
+    draft = asyncio.run(teacher.draft(question, hits)).text
+    assert "except per share" not in draft and "Page 10" not in draft, draft
+    assert "Net income $ 42.5 $ 38.1 $ 30.0 [acme-2024-10k p.10]." in draft
+    verdicts = get_checker("offline").check(question, draft, [ScoreSource(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT)])
+    assert verdicts and all(v.verdict == Verdict.supported for v in verdicts)
+
+
+def test_revision_drops_header_rows_and_loops(teacher):
+    answer = ("(in millions, except per share amounts) 2024 2023\nNet income was $42.5 million in fiscal 2024. "
+              "Revenue revenue revenue revenue.")
+    out = _loop(teacher, "What was Acme's net income in fiscal 2024?", answer)
+    assert out == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]."

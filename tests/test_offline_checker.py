@@ -130,12 +130,88 @@ def test_paraphrase_is_decided_by_minilm_similarity():
     from rewards.offline import OfflineChecker
 
     embedded = OfflineChecker()
-    paraphrase = "Demand for the pumps peaks late in the year."
+    paraphrase = "Demand for pumps peaks in the second half."  # 3 of its 5 content words in the source
     [with_minilm] = embedded.check(QUESTION, paraphrase, [PAGE])
     assert with_minilm.verdict == Verdict.supported and "seasonal" in with_minilm.evidence.quote
     assert embedded._embedding_cache  # MiniLM really ran
     [unrelated] = embedded.check(QUESTION, "The weather was rainy on most days.", [PAGE])
     assert unrelated.verdict == Verdict.unsupported
+
+
+def test_one_shared_word_is_not_support_however_similar_minilm_finds_it():
+    """MiniLM scores "Pumps are popular." (0.55) like a true paraphrase sharing one word (0.58):
+    a single content word in common is not the evidence stating the claim (fail closed)."""
+    for claim in ("Pumps are popular.", "Demand for the pumps peaks late in the year."):
+        [v] = get_checker("offline").check(QUESTION, claim, [PAGE])
+        assert v.verdict == Verdict.unsupported and "content words" in v.reason, claim
+
+
+# A cash-flow page whose figures a made-up claim can land on: 41.7 rounds to 42, and
+# 10.0 - 0.9 = 9.1 (the defect: "42 giraffes ate $9.1 billion" was supported).
+CASH_FLOW = ScoreSource(
+    doc_id="acme-2023-10k",
+    page=43,
+    text=(
+        "ACME CORP.\nCONSOLIDATED STATEMENTS OF CASH FLOWS\n(in millions, except per share amounts) 2023 2022\n"
+        "Accounts receivable (41.7) (32.8)\nOther, net 10.0 0.9\n"
+        "Net cash provided by operating activities 258.8 220.8\n"
+    ),
+)
+REVENUE_Q = "What was Acme's revenue in fiscal 2023?"
+
+
+@pytest.mark.parametrize(
+    "claim, reason",
+    [
+        ("Revenue revenue revenue.", "degenerate"),
+        ("destination destination destination destination destination destination", "degenerate"),
+        ("Net sales net sales net sales.", "degenerate"),  # repeated keywords
+        ("Pumps pumps utilities utilities.", "degenerate"),
+        ("Revenue net sales revenue net sales.", "degenerate"),
+        ("It rained.", "too little content"),  # the question's words are not borrowed
+        ("42 giraffes ate $9.1 billion.", "not in the sources"),  # 42 ≈ 41.7, 9.1 = 10.0 - 0.9
+        ("The chief executive enjoys sailing on weekends.", "content words"),  # unrelated, fluent
+        ("Management remains confident about the long-term outlook.", "content words"),
+    ],
+)
+def test_vacuous_repetitive_and_unrelated_sentences_are_never_supported(checker, claim, reason):
+    for question in (REVENUE_Q, QUESTION):
+        [v] = verdicts(checker, claim, [PAGE, CASH_FLOW], question)
+        assert v.verdict == Verdict.unsupported and v.score < 0.5, (claim, v.reason)
+        assert reason in v.reason, v.reason
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Net income was $111,934 million in 2023.",  # the cost-of-sales figure
+        "Revenue was $3,033 million in 2023.",  # the net-income figure
+        "Net sales were $2,371 million in 2022.",  # "net" alone does not make net income net sales
+        "Acme had 42 stores in 2023.",  # a bare 42 near the 41.7 receivable
+    ],
+)
+def test_a_source_number_with_another_measure_is_not_support(checker, claim):
+    [v] = verdicts(checker, claim, [PAGE, CASH_FLOW])
+    assert v.verdict == Verdict.unsupported, v.reason
+
+
+def test_figures_with_their_measure_are_still_supported(checker):
+    answer = (
+        "Acme's cost of sales was $111,934 million in 2023. Net income was $2,371 million in 2022. "
+        "Accounts receivable rose by $41.7 million in 2023. Net income grew 27.9% in 2023."
+    )
+    result = verdicts(checker, answer, [PAGE, CASH_FLOW])
+    assert [v.verdict for v in result] == [Verdict.supported] * 4, [v.reason for v in result]
+
+
+def test_a_copied_table_header_is_not_a_claim_and_a_copied_row_is_one(checker):
+    header = "(in millions, except per share amounts) 2023 2022"
+    assert verdicts(checker, header, [CASH_FLOW]) == []  # not judged, never counted as supported
+    [wrong_year] = verdicts(checker, "(in millions, except per share amounts) 2024 2023", [CASH_FLOW])
+    assert wrong_year.verdict == Verdict.unsupported and "2024" in wrong_year.reason
+    # A row label and the figure line under it (a table pasted into an answer) are one claim.
+    [row] = verdicts(checker, "Total net sales\n177,866", [PAGE])
+    assert row.verdict == Verdict.supported and row.text == "Total net sales\n177,866"
 
 
 def test_framing_sentence_is_skipped_unless_it_names_the_wrong_company_or_year(checker):
@@ -171,3 +247,28 @@ def test_model_number_must_be_in_sources(checker):
     ok, bad = verdicts(checker, "Aero delivered the 737 MAX in 2022. Aero delivered the 368 MAX in 2022.", [page], "What did Aero deliver in 2022?")
     assert ok.verdict == Verdict.supported
     assert bad.verdict == Verdict.unsupported and "368" in bad.reason
+
+
+def test_defect_sentences_on_the_example_index(example_index, checker):
+    """The reported defects, on the pages `cai answer` retrieves for the quickstart revenue question."""
+    import json
+    from pathlib import Path
+
+    from rag.quotes import source_pages
+    from rag.retrieve import Retriever
+
+    root = Path(__file__).resolve().parents[1]
+    questions = [json.loads(line) for line in (root / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
+    question = next(q["question"] for q in questions if q["id"] == "ex-01")
+    retriever = Retriever.open(example_index)
+    try:
+        pages = source_pages(retriever.search(question, k=5), retriever.store.page)
+    finally:
+        retriever.close()
+    for claim in ("Revenue revenue revenue.", "It rained.", "42 giraffes ate $9.1 billion.",
+                  "destination destination destination destination destination destination destination"):
+        [v] = checker.check(question, claim, pages)
+        assert v.verdict == Verdict.unsupported, (claim, v.reason)
+    assert checker.check(question, "(in millions, except per share amounts) 2024 2023 2022", pages) == []
+    [v] = checker.check(question, "Total revenue was $2,387.5 million in 2024.", pages)
+    assert v.verdict == Verdict.supported and quote_at_locator(v, pages)

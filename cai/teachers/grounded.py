@@ -1,10 +1,15 @@
 """The `grounded` teacher: deterministic, no weights, no network — the embedded default.
 
-- draft: extractive — the retrieved sentences that best answer the question, each cited;
+- draft: extractive — the retrieved sentences that best answer the question, each cited; only
+  sentences that are claims (`rewards.claims.sentence_kind`): a table header or unit row ("(in
+  millions, except per share amounts) 2024 2023 2022"), a page's running head, a heading or a
+  lead-in states nothing an answer should say, however many of the question's words (or years)
+  it shares;
 - critique: claim by claim with the offline checker, plus the rules' machine checks;
 - revise: supported claims are kept verbatim (a missing citation is added); an unsupported claim
   is replaced by the verbatim evidence the checker aligned it with, cited, or by an explicit
-  "The sources do not state …"; sentences that break a phrase rule are dropped;
+  "The sources do not state …"; sentences that break a phrase rule, and sentences that only
+  repeat themselves ("revenue revenue revenue"), are dropped;
 - judge: prefers the answer with more supported claims.
 
 It never invents text: everything it writes is either the input answer, a verbatim source quote
@@ -22,6 +27,8 @@ from cai.constitution import ResolvedPrinciple, Rule
 from cai.contracts import ClaimVerdict, PageText, ScoreSource, SearchHit, Verdict
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
 from rag.quotes import source_pages
+from rewards.claims import degenerate, sentence_kind
+from rewards.numbers import checkable, extract_quantities
 from rewards.rules import contains_phrase
 
 PageLookup = Callable[[str, int], PageText | None]
@@ -72,7 +79,7 @@ class GroundedTeacher:
                     text = _clean(page.text[s.char_start : s.char_end])
                     letters = [ch for ch in text if ch.isalpha()]
                     shouting = letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
-                    if len(text.split()) >= 6 and not shouting:  # skip headings and running heads
+                    if len(text.split()) >= 6 and not shouting and _draftable(text):  # skip headings and running heads
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
         return out
 
@@ -110,8 +117,8 @@ class GroundedTeacher:
         parts = []
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
-            if sentence.kind == "filler" or any(contains_phrase(text, p) for p in forbidden):
-                continue  # "Yes.", courtesy lines, advice and speculation: removing them is the fix
+            if sentence.kind == "filler" or sentence.degenerate or any(contains_phrase(text, p) for p in forbidden):
+                continue  # "Yes.", courtesy lines, header rows, loops, advice and speculation: removing them is the fix
             verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
@@ -144,6 +151,17 @@ class GroundedTeacher:
         gap = rate(first) - rate(second)
         p_first = min(0.95, max(0.05, 1.0 / (1.0 + math.exp(-6.0 * gap))))
         return Judgement(principle_id=principle.id, p_first=p_first, reasoning=f"support gap {gap:+.2f}")
+
+
+def _draftable(text: str) -> bool:
+    """A source sentence an answer may quote: a claim (not a header or unit row, running head,
+    lead-in or heading) that does not loop."""
+    return not text.lstrip().startswith("#") and sentence_kind(text) == "claim" and not degenerate(text)
+
+
+def _has_figure(text: str) -> bool:
+    """A checkable figure, not a year or a page number ("2024 2023 2022" is a header)."""
+    return any(checkable(q) for q in extract_quantities(text))
 
 
 def _support(claims: list[ClaimVerdict]) -> float:
@@ -184,7 +202,7 @@ def _rank(query: str, candidates: list[tuple[int, str, str]], *, numbers: bool) 
     scored = []
     for rank, text, cite in candidates:
         overlap = sum(idf[t] for t in q_terms & set(_tokens(text))) / (sum(idf.values()) or 1.0)
-        score = overlap + (0.15 if wants_figure and re.search(r"\d", text) else 0.0) + 0.1 / (rank + 1)
+        score = overlap + (0.15 if wants_figure and _has_figure(text) else 0.0) + 0.1 / (rank + 1)
         if len(text.split()) > 60:
             score *= 0.7  # long table rows read badly as answers
         scored.append((score, overlap, text, cite))
