@@ -41,7 +41,7 @@ from rag.sentences import sentence_spans  # noqa: E402
 from rewards.checker import get_checker, quote_at_locator  # noqa: E402
 from rewards.claims import is_header_row  # noqa: E402
 from rewards.numbers import checkable, extract_quantities  # noqa: E402
-from rewards.offline import content_tokens  # noqa: E402
+from rewards.premises import content_tokens  # noqa: E402
 from rewards.score import answer_verdict  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench-dev"

@@ -197,15 +197,19 @@ def _select(name: str, value: str, options: list[tuple[str, str]]) -> str:
     return f'<select name="{_e(name)}">{opts}</select>'
 
 
+def _score_input(name: str, value: float | None) -> str:
+    shown = "" if value is None else f"{value:g}"
+    return f'<input name="{name}" size="4" value="{shown}" placeholder="0–1">'
+
+
 def _filter_form(run: ReviewRun, f: Filters) -> str:
     rules = [("", "any rule")] + [(r, r) for r in run.all_rules()]
     verdicts = [("", "any verdict"), ("supported", "supported"), ("unsupported", "unsupported"), ("unverified", "unverified")]
     statuses = [("all", "all"), ("pending", "pending"), ("submitted", "submitted"), ("discarded", "discarded")]
-    score = lambda k, v: f'<input name="{k}" size="4" value="{"" if v is None else f"{v:g}"}" placeholder="0–1">'  # noqa: E731
     return ('<form method="get" action="/" class="filters">'
             f'<label>status {_select("status", f.status, statuses)}</label><label>rule {_select("rule", f.rule, rules)}</label>'
             f'<label>verdict {_select("verdict", f.verdict, verdicts)}</label>'
-            f'<label>score from {score("min_score", f.min_score)} to {score("max_score", f.max_score)}</label>'
+            f'<label>score from {_score_input("min_score", f.min_score)} to {_score_input("max_score", f.max_score)}</label>'
             '<button>filter</button> <a href="/">clear</a></form>')
 
 

@@ -35,3 +35,12 @@ def grounded_run(tmp_path_factory, example_index) -> Path:
     result = CliRunner().invoke(cli, ["generate", str(cfg)])
     assert result.exit_code == 0, result.output
     return Path(result.output.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def one_torch_thread():
+    """See `toy_task.single_torch_thread`."""
+    from toy_task import single_torch_thread
+
+    with single_torch_thread():
+        yield

@@ -20,26 +20,9 @@ import sys
 from pathlib import Path
 
 import torch
+from toy_task import RunningCount  # the script's folder (tests/) is on sys.path
 
 PROMPTS = ["q one", "q two", "q three", "q four", "q five"]
-
-
-class RunningCount:
-    """Share of odd token ids in the response plus a term from state (completions seen so far),
-    to exercise per-process reward state."""
-
-    def __init__(self):
-        self.seen = 0
-
-    def __call__(self, prompts, completions, completion_ids, **_):
-        self.seen += len(completions)
-        return [self.seen / 10 + sum(i % 2 for i in ids) / max(len(ids), 1) for ids in completion_ids]
-
-    def state_dict(self) -> dict:
-        return {"seen": self.seen}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.seen = state["seen"]
 
 
 def digest(policy: torch.nn.Module, critic: torch.nn.Module) -> str:

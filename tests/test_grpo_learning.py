@@ -28,7 +28,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 from toy_task import target_share_task
 
 PROMPTS = [f"question {w} about the report" for w in ["one", "two", "three", "four", "five", "six", "seven", "eight"]]
@@ -39,7 +38,7 @@ MAX_KL = 4.0  # nats per token: GRPO's logged `kl` (mean per-token k3 over the s
 
 
 @pytest.mark.slow
-def test_grpo_raises_target_token_share_with_bounded_kl(tmp_path):
+def test_grpo_raises_target_token_share_with_bounded_kl(tmp_path, one_torch_thread):
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import TrainerCallback
@@ -65,13 +64,8 @@ def test_grpo_raises_target_token_share_with_bounded_kl(tmp_path):
     trainer = GRPOTrainer(model=str(path), reward_funcs=reward, args=args, processing_class=tok,
                           train_dataset=Dataset.from_dict({"prompt": PROMPTS}), peft_config=lora,
                           callbacks=[Rows()])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     start = time.perf_counter()
-    try:
-        trainer.train()
-    finally:
-        torch.set_num_threads(threads)
+    trainer.train()
     elapsed = time.perf_counter() - start
     before = sum(r["reward"] for r in rows[:2]) / 2
     after = sum(r["reward"] for r in rows[-2:]) / 2

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 from toy_task import target_share_task
 
 PROMPTS = [f"question {w} about the report" for w in ["one", "two", "three", "four", "five", "six", "seven", "eight"]]
@@ -22,7 +21,7 @@ MAX_KL = 25.0  # nats, mean sequence KL(policy || reference) over 6 tokens, at e
 
 
 @pytest.mark.slow
-def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path):
+def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path, one_torch_thread):
 
 
     from cai.ppo import PPOConfig, train_ppo
@@ -32,13 +31,8 @@ def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path):
                     max_new_tokens=6, ppo_epochs=2, learning_rate=1e-2, critic_learning_rate=1e-3, lora_r=8,
                     temperature=0.1, kl_coef=0.01, alarm_max_kl=None, save_adapter=False)
     rows: list[dict] = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a model this small runs faster on one thread than on two competing ones
     start = time.perf_counter()
-    try:
-        final = train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=tmp_path / "run", logger=rows.append)
-    finally:
-        torch.set_num_threads(threads)
+    final = train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=tmp_path / "run", logger=rows.append)
     elapsed = time.perf_counter() - start
     before = sum(r["reward/raw"] for r in rows[:2]) / 2
     after = sum(r["reward/raw"] for r in rows[-2:]) / 2

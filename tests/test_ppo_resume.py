@@ -10,6 +10,7 @@ import shutil
 import pytest
 import torch
 from safetensors.torch import load_file
+from toy_task import RunningCount, single_torch_thread
 
 from cai import ppo_checkpoint
 from cai.ppo import PPOConfig, train_ppo
@@ -20,33 +21,12 @@ CFG = PPOConfig(steps=4, batch_size=2, mini_batch_size=2, micro_batch_size=1, ro
                 target_kl=0.5, kl_horizon=10, save_every=2, save_adapter=True)
 
 
-class RunningCount:
-    """A reward whose value depends on everything scored before: the number of completions seen
-    so far, plus the share of odd token ids in the response. If its state were not restored on resume, every reward
-    after the checkpoint would be off, and so would the weights."""
-
-    def __init__(self):
-        self.seen = 0
-
-    def __call__(self, prompts, completions, completion_ids, **_):
-        self.seen += len(completions)
-        return [self.seen / 10 + sum(i % 2 for i in ids) / max(len(ids), 1) for ids in completion_ids]
-
-    def state_dict(self) -> dict:
-        return {"seen": self.seen}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.seen = state["seen"]
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """The smoke policy is so small that intra-op threads only add synchronisation: on 2 shared,
-    busy cores a train_ppo call took 2-10x longer with 2 threads than with 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    """Every run of this module, the module-scoped ones included, on one thread: bit-identical
+    comparisons need the same thread count on both sides."""
+    with single_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,204 @@
+"""Premises for the offline checker: the content words of a text (a light stemmer, stop words,
+finance synonyms) and source pages prepared once into sentence windows, figures, table columns
+and row labels (SummaC-style premise chunking, Laban et al. 2022). See `rewards.offline`."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from cai.contracts import ScoreSource
+from rag.sentences import sentence_spans
+from rewards.numbers import Quantity, extract_quantities
+from rewards.periods import Period, column_periods
+
+WINDOW_SENTENCES = 3
+WINDOW_MAX_CHARS = 400
+_STOPWORDS = frozenset(
+    "the and for from with that this these those was were are is be been has have had its their "
+    "which what who when where than then into onto over under about after before during per also "
+    "based according provided information data shown statement statements item items following "
+    "total amount amounts figure figures value values approximately around roughly respectively "
+    "company company's year years fiscal reported reports report were will would could should "
+    "yes instead however therefore thus hence overall additionally moreover furthermore".split()
+)
+_TOKEN_RE = re.compile(r"[a-z][a-z&\-]{2,}")
+# Words that say how a figure is written or worked out, not what it measures (stemmed below).
+_NOT_MEASURE_WORDS = (
+    "million millions billion billions thousand thousands trillion usd dollar dollars percent percentage points "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec end ending beginning begin average change between "
+    "ratio rounded round decimal place places therefore thus expressed calculated calculation equal "
+    "equals approx about nearly one two three four five six seven eight nine ten twelve first second "
+    "third fourth last next previous prior respective taking take square root multiply multiplied divide "
+    "divided sum add added subtract subtracted result resulting express number figure percent"
+)
+# Finance synonyms: stemmed claim word -> regular expressions for what a filing may write instead
+# (PDF text may have lost its spaces: "Costofsales"). Revenue is not "cost of sales/revenue".
+_NOT_COST = r"(?<!cost of )(?<!costof)(?<!cost of goods )"
+_COST_OF_RE = re.compile(r"\bcost\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales|goods(?:\s+sold)?|products(?:\s+sold)?|services)\b")
+_SYNONYMS = {
+    "revenue": (_NOT_COST + "revenue", _NOT_COST + "sale", "turnover"),
+    "sale": (_NOT_COST + "sale", _NOT_COST + "revenue"),
+    "income": ("income", "earning", "profit"), "earning": ("earning", "income", "profit"),
+    "profit": ("profit", "income", "earning"), "cogs": ("cogs", r"cost\s*of"),
+    "capex": ("capex", r"capital\s*expend", r"purchases?\s*of\s*property"),
+    "sg&a": ("sg&a", r"selling,?\s*general"),
+    "cost-of-sale": (r"cost\s*of\s*(?:total\s*|net\s*)?(?:revenue|sale|goods|product|service)", "cogs"),
+    "eps": (r"(?<![a-z])eps", r"per\s*(?:diluted\s*|basic\s*)?share"),
+    "pp&e": ("pp&e", r"property,?\s*(?:plant|and\s*equipment)"),
+}
+
+
+def _stem(token: str) -> str:
+    """A light stemmer for substring matching: "inventories"/"inventory" -> "inventor",
+    "recorded" -> "record", "operating" -> "operat", "taxes" -> "tax", "sales" -> "sale"."""
+    if token.endswith("ies") and len(token) >= 7:
+        return token[:-3]
+    if token.endswith("ing") and len(token) >= 7:
+        return token[:-3]
+    if token.endswith("ed") and len(token) >= 6:
+        return token[:-2]
+    if token.endswith("es") and len(token) >= 5 and (token[-3] in "xz" or token.endswith(("sses", "ches", "shes"))):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith("ss") and len(token) > 4:
+        return token[:-1]
+    if token.endswith("y") and len(token) >= 6:
+        return token[:-1]
+    return token
+
+
+def content_tokens(text: str) -> list[str]:
+    """Distinct content words of a text, lightly stemmed (`_stem`), in order of first use. "Cost of
+    revenue/sales/goods sold" gives "cost" and the compound "cost-of-sale", not "revenue"."""
+    tokens = []
+    for token in _TOKEN_RE.findall(_COST_OF_RE.sub(" cost cost-of-sales ", text.lower())):
+        token = token.strip("-")
+        if token in _STOPWORDS or len(token) < 3:
+            continue
+        stem = _stem(token)
+        if stem not in tokens:
+            tokens.append(stem)
+    return tokens
+
+
+_NOT_MEASURE = frozenset(_stem(w) for w in _NOT_MEASURE_WORDS.split())
+# Words that qualify a measure but do not name one: "net" is in "net sales" and "net income" alike.
+MODIFIERS = frozenset(_stem(w) for w in (
+    "net total gross operating current noncurrent non other adjusted diluted basic long short term "
+    "consolidated annual quarterly unadjusted reported organic comparable average"
+).split())
+
+
+def measure_tokens(text: str) -> list[str]:
+    """Content words that can say what a figure measures (`_NOT_MEASURE` left out)."""
+    return [t for t in content_tokens(text) if t not in _NOT_MEASURE]
+
+
+@lru_cache(maxsize=8192)
+def _pattern(token: str) -> re.Pattern:
+    """Where `token` (or a synonym) occurs in lower-cased text: as a substring, or at the start of
+    a word for a word of three letters or fewer."""
+    if token in _SYNONYMS:
+        return re.compile("|".join(_SYNONYMS[token]))
+    return re.compile(rf"(?<![a-z]){re.escape(token)}" if len(token) <= 3 else re.escape(token))
+
+
+def occurs(token: str, lowered: str) -> bool:
+    """Whether the content word `token` occurs in the lower-cased text `lowered`."""
+    return _pattern(token).search(lowered) is not None
+
+
+@dataclass(frozen=True)
+class Window:
+    """A premise: consecutive sentences [first, last] of one page, with its char span."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    lowered: str
+
+
+@dataclass
+class PreparedPage:
+    """A source page prepared once: sentences, windows, figures and their table columns."""
+
+    source: ScoreSource
+    spans: list[tuple[int, int]]
+    starts: list[int]
+    windows: list[Window]
+    quantities: list[Quantity]
+    magnitudes: np.ndarray
+    columns: dict[int, Period]
+    labels: list[str]
+    lowered: str = ""
+    doc_words: str = ""
+    doc_compact: str = ""
+    bounds: tuple = ()  # sentence starts, window first and last sentences (numpy arrays)
+
+    def sentence_of(self, offset: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, offset) - 1)
+
+    def window_hits(self, tokens: Sequence[str]) -> np.ndarray:
+        """(windows x tokens) booleans: whether each window's text holds each token. One search
+        of the page per token; a window holds a token found in any of its sentences."""
+        hits = np.zeros((len(self.windows), len(tokens)), dtype=bool)
+        starts, firsts, lasts = self.bounds
+        for j, token in enumerate(tokens):
+            positions = [m.start() for m in _pattern(token).finditer(self.lowered)]
+            if not positions:
+                continue
+            sentences = np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
+            mask = np.zeros(len(self.spans) + 1, dtype=np.int64)
+            mask[sentences + 1] = 1
+            cumulative = np.cumsum(mask)
+            hits[:, j] = cumulative[lasts + 1] - cumulative[firsts] > 0
+        return hits
+
+
+def _windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
+    windows = []
+    for first in range(len(spans)):
+        last = first
+        while last + 1 < len(spans) and last - first + 1 < WINDOW_SENTENCES and spans[last + 1][1] - spans[first][0] <= WINDOW_MAX_CHARS:
+            last += 1
+        start, end = spans[first][0], spans[last][1]
+        windows.append(Window(first, last, start, end, text[start:end].lower()))
+    return windows
+
+
+@lru_cache(maxsize=512)
+def _prepare_text(text: str) -> tuple:
+    spans = sentence_spans(text) or [(0, len(text))]
+    quantities = extract_quantities(text)
+    magnitudes = np.array([q.magnitude for q in quantities], dtype=np.float64)
+    starts = [s for s, _ in spans]
+    labels = [_figure_label(text, spans, starts, q).lower() for q in quantities]
+    windows = _windows(text, spans)
+    bounds = (np.array(starts, dtype=np.int64), np.array([w.first for w in windows], dtype=np.int64),
+              np.array([w.last for w in windows], dtype=np.int64))
+    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds
+
+
+def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
+    """The words that say what a figure is: its sentence, preceded for a figure alone on a table
+    line by the nearest line above it that has words (the row label)."""
+    own = max(0, bisect.bisect_right(starts, q.start) - 1)
+    label = own
+    while label > 0 and not re.search(r"[A-Za-z]{3,}", text[spans[label][0] : spans[label][1]]):
+        label -= 1
+    sentence = text[spans[own][0] : spans[own][1]]
+    return sentence if label == own else f"{text[spans[label][0] : spans[label][1]]} {sentence}"
+
+
+def prepare_page(source: ScoreSource) -> PreparedPage:
+    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds = _prepare_text(source.text)
+    return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
+                        lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
+                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds)
