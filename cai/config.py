@@ -35,6 +35,7 @@ class TeacherConfig(_Section):
     api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable with the API key (the key itself never goes in a config).")
     max_concurrency: int = Field(8, ge=1, le=1024, description="Teacher calls in flight at once.")
     timeout_s: float = Field(60.0, gt=0, description="Per-call timeout in seconds.")
+    http_client: Literal["aiohttp", "httpx"] = Field("aiohttp", description="openai: the client's HTTP transport. aiohttp costs about half the CPU per request of httpx, which matters at high concurrency (BENCHMARKS.md).")
     max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts/unparseable output, with exponential backoff and jitter.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature for teacher calls.")
     max_tokens: int = Field(1024, ge=1, description="Max new tokens per teacher call.")

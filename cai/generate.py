@@ -362,27 +362,37 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
     """Run `n` questions in memory — no run directory — and print prompts and token counts."""
     import tempfile
 
-    from cai.prompts import critique_messages, policy_messages
-
     rows, rejected = load_questions(config.questions)
     for line in rejected:
         echo(f"rejected: {line}")
     with tempfile.TemporaryDirectory() as tmp:
         s = setup(config, Path(tmp))
         try:
-            for row in rows[:n]:
-                hits = s.retriever.search(row.question, k=config.retrieval.k, mode=config.retrieval.mode, route=config.retrieval.route)
-                rules = select_rules(s.constitution, row, hits, config, 1)
-                critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
-                echo(f"=== {row.id}: {row.question}")
-                echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
-                echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
-                echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
-                record = asyncio.run(process(s, row))
-                for rnd in record.rounds:
-                    echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
-                         + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))
-                echo(f"--- final answer\n{record.final_answer}")
+            # One event loop for all rows: the teacher's HTTP client belongs to the loop it first ran on.
+            asyncio.run(_dry_rows(s, rows[:n], echo))
         finally:
             s.cpu.shutdown(wait=True)
             s.retriever.close()
+
+
+async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
+    from cai.prompts import critique_messages, policy_messages
+
+    config = s.config
+    try:
+        for row in rows:
+            hits = s.retriever.search(row.question, k=config.retrieval.k, mode=config.retrieval.mode, route=config.retrieval.route)
+            rules = select_rules(s.constitution, row, hits, config, 1)
+            critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
+            echo(f"=== {row.id}: {row.question}")
+            echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
+            echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
+            echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
+            record = await process(s, row)
+            for rnd in record.rounds:
+                echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
+                     + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))
+            echo(f"--- final answer\n{record.final_answer}")
+    finally:
+        for close in s.closers:
+            await close()

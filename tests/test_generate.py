@@ -169,6 +169,18 @@ def test_server_down_records_failures_and_resume_retries(tmp_path, index_dir):
     assert manifest["status"] == "finished" and manifest["counts"]["records"] == 3 and manifest["counts"]["failed"] == 0
 
 
+def test_dry_run_prints_prompts_and_writes_no_run(tmp_path, index_dir):
+    with FakeOpenAIServer(reply=scripted_teacher) as srv:
+        cfg = _openai_config(tmp_path, index_dir, srv.base_url, 3)
+        code, out = _generate(str(cfg), "--dry-run", "2")
+        requests = srv.stats["requests"]
+    assert code == 0, out
+    assert out.count("=== ") == 2 and out.count("--- final answer") == 2  # both rows ran on one client
+    assert "--- critique prompt (≈" in out and "<source n=\"1\"" in out
+    assert requests >= 4  # each row: at least a critique and a revision or draft
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_killed_generate_resumes_to_identical_records(tmp_path, index_dir):
     rng = random.Random(7)
@@ -188,7 +200,12 @@ def test_killed_generate_resumes_to_identical_records(tmp_path, index_dir):
         for _ in range(3):  # start, kill at a random point, resume
             args = cmd + (["--resume", str(run_dir)] if run_dir else [])
             proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(6.0, 12.0))
+            # The random point is counted from the run directory's creation, not from the start:
+            # imports alone take 3 s on a quiet machine and over 10 s on a loaded one.
+            deadline = time.monotonic() + 180
+            while not list((work / "runs").glob("generate-*/records.jsonl")) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(rng.uniform(0.5, 4.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             runs = sorted((work / "runs").glob("generate-*"))

@@ -3,6 +3,7 @@ totals, the failure type, JSON extraction from model text, and the call-cache lo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -62,11 +63,16 @@ def extract_json(text: str) -> dict:
     return obj
 
 
+@functools.cache
+def json_schema(model: type[BaseModel]) -> dict:
+    """The model's JSON schema, built once per class (pydantic rebuilds it on every call)."""
+    return model.model_json_schema()
+
+
 def request_key(backend: str, model: str | None, messages: list[dict], temperature: float, max_tokens: int,
                 response_model: type[BaseModel] | None) -> tuple[str, dict]:
     """The cache key of a chat request and the params it hashes (what determines the answer)."""
-    params = {"temperature": temperature, "max_tokens": max_tokens,
-              "schema": response_model.model_json_schema() if response_model else None}
+    params = {"temperature": temperature, "max_tokens": max_tokens, "schema": json_schema(response_model) if response_model else None}
     return call_key(backend, model, messages, params), params
 
 

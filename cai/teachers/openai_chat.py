@@ -10,6 +10,7 @@ token accounting and a cost budget that stops cleanly.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from dataclasses import dataclass, field
@@ -63,7 +64,10 @@ class OpenAIChat:
         self._endpoints = []
         for ep in cfg.endpoints:
             key = os.environ.get(ep.api_key_env or cfg.api_key_env) or "not-set"  # local servers need none
-            client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0, timeout=cfg.timeout_s)
+            # aiohttp: the official client's optional transport (`openai[aiohttp]`), half of httpx's
+            # CPU per request; at 64 calls in flight the client's CPU, not the server, sets the pace.
+            http = {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout_s)} if cfg.http_client == "aiohttp" else {}
+            client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0, timeout=cfg.timeout_s, **http)
             self._endpoints.append(_Endpoint(client=client, model=ep.model or cfg.model or "default", url=ep.base_url))
         self.model = self._endpoints[0].model
 
@@ -149,15 +153,22 @@ class OpenAIChat:
         return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
     async def _complete(self, ep: _Endpoint, messages, response_model, params) -> tuple[str, int, int]:
-        kwargs: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"], "max_tokens": params["max_tokens"]}
+        body: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"], "max_tokens": params["max_tokens"]}
         if response_model is not None and ep.json_schema_ok:
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": response_model.__name__, "schema": params["schema"]}}
-        resp = await ep.client.chat.completions.create(**kwargs)
-        if not resp.choices:
-            raise ValueError("the server returned no choices")
-        text = resp.choices[0].message.content or ""
-        usage = resp.usage
-        return text, (usage.prompt_tokens if usage else 0), (usage.completion_tokens if usage else 0)
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": response_model.__name__, "schema": params["schema"]}}
+        # The client's generic `post` (its documented way to send a raw body) keeps its transport,
+        # timeouts and status → exception mapping, but skips `chat.completions.create`'s walk of
+        # the params through their TypedDicts and the response's pydantic models: together ≈ 2 ms
+        # of CPU per call, the largest client cost at high concurrency (BENCHMARKS.md).
+        raw = await ep.client.post("/chat/completions", body=body, cast_to=str)
+        try:
+            resp = json.loads(raw)
+            choice = resp["choices"][0]
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise ValueError("the server's reply is not a chat completion") from None
+        text = (choice.get("message") or {}).get("content") or ""
+        usage = resp.get("usage") or {}
+        return text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
     @staticmethod
     def _parse(text: str, response_model: type[BaseModel] | None) -> dict | None:
