@@ -83,6 +83,7 @@ class GenerateConfig(_Section):
     loop: LoopConfig = Field(default_factory=LoopConfig, description="The critique-revise loop.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="AI preference judging (RLAIF).")
     limit: int | None = Field(None, ge=1, description="Process only the first N questions.")
+    cpu_workers: int = Field(0, ge=0, le=64, description="Processes for retrieval and claim checking; 0 runs them on one thread of the main process. Raise it (up to the free cores) when a fast teacher server waits on the CPU: one core checks about 10 questions/s.")
     seed: int = Field(0, description="Seed for principle sampling and judging order.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")

@@ -18,7 +18,6 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from cai.config import GenerateConfig
 from cai.constitution import Constitution, Rule, load_constitution
 from cai.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit
+from cai.cpu_work import CpuPool, CpuWork
 from cai.errors import UserError
 from cai.pairs import judge_pairs, revision_pair, sft_example, support_rate
 from cai.rundir import (
@@ -59,12 +59,17 @@ class Setup:
     checker: object
     teacher: Teacher
     closers: list
-    # One worker for the CPU-bound work (retrieval, checking): the event loop stays free to keep
-    # teacher calls in flight, and the SQLite store and checker caches see one thread at a time.
-    cpu: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-cpu"))
+    cpu: CpuPool  # retrieval, checking, machine checks: off the event loop (cai/cpu_work.py)
+    # Record appends (each fsynced) on their own thread, in order: an fsync on the event loop
+    # stalls every teacher call in flight.
+    io: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
 
-    async def run_cpu(self, fn, *args, **kwargs):
-        return await asyncio.get_running_loop().run_in_executor(self.cpu, partial(fn, *args, **kwargs))
+    async def write(self, writer: JsonlWriter, record: Record) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.io, writer.write, record)
+
+    def shutdown(self) -> None:
+        self.cpu.shutdown()
+        self.io.shutdown(wait=True)
 
 
 # -------------------------------------------------------------------------------------------- setup
@@ -119,13 +124,6 @@ def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, c
     return PromptedTeacher(config.teacher.backend, chat), [chat.aclose]
 
 
-def page_sources(retriever):
-    """hits → the full text of the pages they come from (what checkers and locators index)."""
-    from rag.quotes import source_pages
-
-    return lambda hits: source_pages(hits, retriever.store.page)
-
-
 def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     from rag.retrieve import Retriever
     from rewards.checker import FailClosed
@@ -135,7 +133,8 @@ def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     retriever = Retriever.open(config.index)
     checker = FailClosed(OfflineChecker())
     teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
-    return Setup(config, constitution, retriever, checker, teacher, closers)
+    work = CpuWork(retriever, checker, constitution, config.retrieval)
+    return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers, config.index, config.constitution))
 
 
 # --------------------------------------------------------------------------------------------- loop
@@ -151,13 +150,6 @@ def select_rules(constitution: Constitution, row: QuestionRow, hits: list[Search
     return [r for r in applicable if r.id in picked]
 
 
-def machine_violations(s: Setup, row: QuestionRow, answer: str, rules: list[Rule], claims, pages) -> list:
-    """The rules' deterministic machine checks on `answer` (for LLM teachers' critiques)."""
-    from rewards.rules import evaluate_rules
-
-    return evaluate_rules(s.constitution.model_copy(update={"rules": rules}), row.question, answer, claims, pages)
-
-
 def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
     """An LLM teacher's critique plus machine-check violations it did not already name."""
     seen = {(v.rule_id, v.claim) for v in critique.violations}
@@ -168,13 +160,12 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
 async def process(s: Setup, row: QuestionRow) -> Record:
     """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
     cfg = s.config
-    hits = await s.run_cpu(s.retriever.search, row.question, k=cfg.retrieval.k, mode=cfg.retrieval.mode, route=cfg.retrieval.route)
-    pages = await s.run_cpu(page_sources(s.retriever), hits)
+    hits, pages = await s.cpu.run("search", row.question)
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
 
     async def check(text: str) -> list[ClaimVerdict]:
         if text not in verdicts:
-            verdicts[text] = await s.run_cpu(s.checker.check, row.question, text, pages)
+            verdicts[text] = await s.cpu.run("check", row.question, text, pages)
         return verdicts[text]
 
     call_ids: list[str] = []
@@ -190,7 +181,7 @@ async def process(s: Setup, row: QuestionRow) -> Record:
         if critique.claims is not None:
             verdicts.setdefault(answer, critique.claims)
         if s.teacher.name != "grounded":  # the grounded critique *is* the machine checks
-            extra = await s.run_cpu(machine_violations, s, row, answer, rules, await check(answer), pages)
+            extra = await s.cpu.run("machine", [r.id for r in rules], row.question, answer, await check(answer), pages)
             critique = merged(critique, extra)
         call_ids += critique.call_ids
         record_critique = Critique(round=round_no, rule_ids=[r.id for r in rules], violations=critique.violations,
@@ -203,28 +194,13 @@ async def process(s: Setup, row: QuestionRow) -> Record:
         rounds.append(Round(critique=record_critique, revision=Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])))
         answer = revised.text
     final_claims, draft_claims = await check(answer), await check(draft)
-    metadata = {**row.metadata, "preservation": await s.run_cpu(preservation, draft_claims, answer)}
+    metadata = {**row.metadata, "preservation": await s.cpu.run("preservation", draft_claims, answer)}
     record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft, draft_source=draft_source,
                     rounds=rounds, final_answer=answer, claims=final_claims, draft_claims=draft_claims, teacher_call_ids=call_ids)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
     record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, s.constitution, cfg.judge, random.Random(seed))
     record.teacher_call_ids += judge_ids
     return record
-
-
-def preservation(draft_claims: list[ClaimVerdict], final: str) -> dict:
-    """How much supported draft content survived revision: kept share and mean edit similarity."""
-    from difflib import SequenceMatcher
-
-    from rewards.claims import split_claims
-
-    supported = [c.text for c in draft_claims if c.verdict == "supported"]
-    if not supported:
-        return {"supported_in_draft": 0, "kept": None, "similarity": None}
-    finals = [c.text for c in split_claims(final)] or [final]
-    sims = [max(SequenceMatcher(None, t, f).ratio() for f in finals) for t in supported]
-    return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
-            "similarity": round(sum(sims) / len(sims), 4)}
 
 
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool) -> dict:
@@ -246,13 +222,13 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
                 if stop_reason:
                     return
                 try:
-                    records.write(await process(s, row))
+                    await s.write(records, await process(s, row))
                     counts["done"] += 1
                 except BudgetExhausted as e:
                     stop_reason.append(str(e))
                     return
                 except TeacherCallFailed as e:
-                    failed.write(Record(id=row.id, question=row.question, status="failed", error=str(e)))
+                    await s.write(failed, Record(id=row.id, question=row.question, status="failed", error=str(e)))
                     counts["failed"] += 1
             rate = counts["done"] / max(time.perf_counter() - started, 1e-9)
             tokens = f" tokens {usage.prompt_tokens + usage.completion_tokens:,}" if usage else ""
@@ -261,7 +237,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
         await asyncio.gather(*(one(r) for r in rows))
     for close in s.closers:
         await close()
-    s.cpu.shutdown(wait=True)
+    s.shutdown()
     counts["stopped"] = stop_reason[0] if stop_reason else None
     counts["usage"] = usage.as_dict() if usage else {}
     return counts
@@ -344,6 +320,7 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
     try:
         loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress))
     finally:
+        s.shutdown()
         s.retriever.close()
     records, failed = collect(run_dir, [r.id for r in selected])
     counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records), "failed": len(failed), **write_outputs(run_dir, records)}
@@ -371,7 +348,7 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
             # One event loop for all rows: the teacher's HTTP client belongs to the loop it first ran on.
             asyncio.run(_dry_rows(s, rows[:n], echo))
         finally:
-            s.cpu.shutdown(wait=True)
+            s.shutdown()
             s.retriever.close()
 
 

@@ -21,6 +21,7 @@ The checks and what they read:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -34,6 +35,13 @@ from rewards.periods import extract_periods
 _DERIVED_RE = re.compile(r"=\s*[^;]*[-+/×*^]")  # a checker reason "x = a / b" (not "= a in source")
 
 
+@functools.lru_cache(maxsize=2048)
+def page_figures(text: str) -> tuple[Quantity, ...]:
+    """A source page's figures, extracted once: the same pages come back for every round's
+    check and for many questions about one filing (a third of the machine checks' time)."""
+    return tuple(extract_quantities(text))
+
+
 class AnswerUnderReview:
     """One answer with what the checks need: its claims, their verdicts, the sources."""
 
@@ -43,7 +51,7 @@ class AnswerUnderReview:
         self.claims = split_claims(answer)
         self.verdicts = list(verdicts)
         self.sources = list(sources)
-        self.source_figures = [q for s in self.sources for q in extract_quantities(s.text)]
+        self.source_figures = [q for s in self.sources for q in page_figures(s.text)]
         self.source_text = " ".join(s.text for s in self.sources)
 
     def verdict_for(self, claim: Claim) -> ClaimVerdict | None:

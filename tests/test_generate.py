@@ -169,6 +169,19 @@ def test_server_down_records_failures_and_resume_retries(tmp_path, index_dir):
     assert manifest["status"] == "finished" and manifest["counts"]["records"] == 3 and manifest["counts"]["failed"] == 0
 
 
+def test_cpu_worker_processes_write_the_same_records(tmp_path, index_dir):
+    """Retrieval and checking in 2 worker processes give the records of the in-process thread."""
+    out = {}
+    with FakeOpenAIServer(reply=scripted_teacher) as srv:
+        for workers in (0, 2):
+            base = tmp_path / f"w{workers}"
+            base.mkdir()
+            code, text = _generate(str(_openai_config(base, index_dir, srv.base_url, 4)), f"cpu_workers={workers}")
+            assert code == 0, text
+            out[workers] = _records(Path(text.strip().splitlines()[-1]))
+    assert len(out[2]) == 4 and out[2] == out[0]
+
+
 def test_dry_run_prints_prompts_and_writes_no_run(tmp_path, index_dir):
     with FakeOpenAIServer(reply=scripted_teacher) as srv:
         cfg = _openai_config(tmp_path, index_dir, srv.base_url, 3)

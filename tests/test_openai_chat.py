@@ -24,13 +24,28 @@ def _cfg(*urls: str, **kw) -> TeacherConfig:
     return TeacherConfig.model_validate({**base, **kw})
 
 
+_OPEN: list[OpenAIChat] = []
+
+
+def _chat(cfg: TeacherConfig, cache=None) -> OpenAIChat:
+    _OPEN.append(OpenAIChat(cfg, cache))
+    return _OPEN[-1]
+
+
 def _run(coro):
-    return asyncio.run(coro)
+    """Run `coro`, then close the clients it used in the same loop (aiohttp sessions belong to it)."""
+    async def go():
+        try:
+            return await coro
+        finally:
+            while _OPEN:
+                await _OPEN.pop().aclose()
+    return asyncio.run(go())
 
 
 def test_structured_reply_and_usage():
     with FakeOpenAIServer() as srv:
-        chat = OpenAIChat(_cfg(srv.base_url))
+        chat = _chat(_cfg(srv.base_url))
         reply = _run(chat.chat([{"role": "user", "content": "hi there"}], response_model=Answer))
         assert reply.parsed == {"answer": "ok", "n_messages": 1} and reply.attempts == 1
         assert chat.usage.calls == 1 and chat.usage.prompt_tokens == 2
@@ -41,7 +56,7 @@ def test_faults_are_retried_until_success():
         return await asyncio.gather(*[chat.chat([{"role": "user", "content": f"q{i}"}], response_model=Answer) for i in range(40)])
 
     with FakeOpenAIServer(fault_rate=0.3, faults=("429", "500", "garbage", "drop"), seed=1) as srv:
-        chat = OpenAIChat(_cfg(srv.base_url, max_concurrency=8, max_retries=10))
+        chat = _chat(_cfg(srv.base_url, max_concurrency=8, max_retries=10))
         replies = _run(many(chat))
         assert all(r.parsed["answer"] == "ok" for r in replies)
         assert chat.usage.retries > 0 and chat.usage.failures == 0
@@ -51,21 +66,22 @@ def test_faults_are_retried_until_success():
 
 def test_timeout_is_retried():
     with FakeOpenAIServer(fault_rate=1.0, faults=("timeout",), timeout_sleep_s=1.5) as srv:
-        chat = OpenAIChat(_cfg(srv.base_url, timeout_s=0.3, max_retries=1))
+        chat = _chat(_cfg(srv.base_url, timeout_s=0.3, max_retries=1))
         with pytest.raises(TeacherCallFailed, match="APITimeoutError"):
             _run(chat.chat([{"role": "user", "content": "slow"}]))
         assert chat.usage.failures == 1 and srv.stats["requests"] == 2
+        assert chat.usage.retries == 1  # two attempts are one retry, then a give-up
 
 
 def test_server_down_fails_cleanly():
-    chat = OpenAIChat(_cfg("http://127.0.0.1:9/v1", max_retries=1))
+    chat = _chat(_cfg("http://127.0.0.1:9/v1", max_retries=1))
     with pytest.raises(TeacherCallFailed, match="gave up after 2 attempts"):
         _run(chat.chat([{"role": "user", "content": "anyone?"}]))
 
 
 def test_second_endpoint_takes_over_when_first_is_down():
     with FakeOpenAIServer() as srv:
-        chat = OpenAIChat(_cfg("http://127.0.0.1:9/v1", srv.base_url, max_retries=4))
+        chat = _chat(_cfg("http://127.0.0.1:9/v1", srv.base_url, max_retries=4))
 
         async def six():
             return await asyncio.gather(*[chat.chat([{"role": "user", "content": f"x{i}"}]) for i in range(6)])
@@ -76,7 +92,7 @@ def test_second_endpoint_takes_over_when_first_is_down():
 
 def test_schema_fallback_when_server_rejects_response_format():
     with FakeOpenAIServer(json_schema=False, reply=lambda m, b: 'Here: ```json\n{"answer": "fb", "n_messages": 1}\n```') as srv:
-        chat = OpenAIChat(_cfg(srv.base_url))
+        chat = _chat(_cfg(srv.base_url))
         reply = _run(chat.chat([{"role": "user", "content": "x"}], response_model=Answer))
         assert reply.parsed["answer"] == "fb"
 
@@ -89,7 +105,7 @@ def test_one_repair_turn_for_invalid_json():
         return "not json at all" if len(calls) == 1 else json.dumps({"answer": "fixed", "n_messages": len(messages)})
 
     with FakeOpenAIServer(reply=reply) as srv:
-        chat = OpenAIChat(_cfg(srv.base_url))
+        chat = _chat(_cfg(srv.base_url))
         out = _run(chat.chat([{"role": "user", "content": "x"}], response_model=Answer))
         assert out.parsed == {"answer": "fixed", "n_messages": 3}  # user, bad assistant reply, repair request
         assert "not valid" in calls[1][-1]["content"]
@@ -99,8 +115,8 @@ def test_cache_makes_reruns_free(tmp_path):
     with FakeOpenAIServer() as srv:
         cache = CallCache(tmp_path / "cache.sqlite")
         msgs = [{"role": "user", "content": "cached?"}]
-        first = _run(OpenAIChat(_cfg(srv.base_url), cache).chat(msgs, response_model=Answer))
-        chat2 = OpenAIChat(_cfg(srv.base_url), CallCache(tmp_path / "cache.sqlite"))
+        first = _run(_chat(_cfg(srv.base_url), cache).chat(msgs, response_model=Answer))
+        chat2 = _chat(_cfg(srv.base_url), CallCache(tmp_path / "cache.sqlite"))
         second = _run(chat2.chat(msgs, response_model=Answer))
         assert second.cached and second.parsed == first.parsed and second.call_id == first.call_id
         assert srv.stats["requests"] == 1 and chat2.usage.cached_calls == 1
@@ -108,7 +124,7 @@ def test_cache_makes_reruns_free(tmp_path):
 
 def test_budget_stops_cleanly():
     with FakeOpenAIServer() as srv:
-        chat = OpenAIChat(_cfg(srv.base_url, budget_usd=0.001, cost_per_1k_tokens={"input": 1.0, "output": 1.0}))
+        chat = _chat(_cfg(srv.base_url, budget_usd=0.001, cost_per_1k_tokens={"input": 1.0, "output": 1.0}))
         _run(chat.chat([{"role": "user", "content": "one two three"}]))
         with pytest.raises(BudgetExhausted):
             _run(chat.chat([{"role": "user", "content": "again"}]))
@@ -121,7 +137,7 @@ def test_api_key_comes_from_environment_and_is_sent(monkeypatch):
         orig = srv.reply
         srv.reply = lambda m, b: (seen.append(True), orig(m, b))[1]
         monkeypatch.setenv("MY_TEACHER_KEY", "sk-test-123")
-        chat = OpenAIChat(_cfg(srv.base_url, api_key_env="MY_TEACHER_KEY"))
+        chat = _chat(_cfg(srv.base_url, api_key_env="MY_TEACHER_KEY"))
         assert chat._endpoints[0].client.api_key == "sk-test-123"
         _run(chat.chat([{"role": "user", "content": "k"}]))
         assert seen

@@ -1,0 +1,119 @@
+"""The CPU-bound part of a question, off the event loop: retrieval, claim checking, the rules'
+machine checks and the preservation measure.
+
+`cpu_workers: 0` (the default) runs them on one thread of this process, which frees the event
+loop to keep teacher calls in flight but shares one core with it (the GIL). `cpu_workers: N`
+runs them in N worker processes, each opening its own retriever, checker and constitution once,
+so a call ships only text, hits and page texts. That is what lets a fast teacher be kept busy:
+an LLM server answering in 200 ms with 64 calls in flight wants ≈ 90 questions/s, and one core
+checks ≈ 10 (BENCHMARKS.md, "Throughput of the openai backend").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from cai.config import RetrievalConfig
+from cai.constitution import Constitution, load_constitution
+from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, SearchHit
+
+
+class CpuWork:
+    """What one question needs computed, given an open retriever, checker and constitution."""
+
+    def __init__(self, retriever, checker, constitution: Constitution, retrieval: RetrievalConfig):
+        self.retriever = retriever
+        self.checker = checker
+        self.constitution = constitution
+        self.retrieval = retrieval
+
+    @classmethod
+    def open(cls, index: Path, constitution: str, retrieval: RetrievalConfig) -> CpuWork:
+        from rag.retrieve import Retriever
+        from rewards.checker import FailClosed
+        from rewards.offline import OfflineChecker
+
+        return cls(Retriever.open(index), FailClosed(OfflineChecker()), load_constitution(constitution), retrieval)
+
+    def search(self, question: str) -> tuple[list[SearchHit], list[ScoreSource]]:
+        """The top-k hits and the full text of the pages they come from (what checks align to)."""
+        from rag.quotes import source_pages
+
+        r = self.retrieval
+        hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
+        return hits, source_pages(hits, self.retriever.store.page)
+
+    def check(self, question: str, answer: str, pages: list[ScoreSource]) -> list[ClaimVerdict]:
+        return self.checker.check(question, answer, pages)
+
+    def machine(self, rule_ids: list[str], question: str, answer: str, claims: list[ClaimVerdict],
+                pages: list[ScoreSource]) -> list[RuleViolation]:
+        """The machine checks of the rules `rule_ids` (this round's selection) on `answer`."""
+        from rewards.rules import evaluate_rules
+
+        wanted = set(rule_ids)
+        rules = self.constitution.model_copy(update={"rules": [r for r in self.constitution.rules if r.id in wanted]})
+        return evaluate_rules(rules, question, answer, claims, pages)
+
+    def preservation(self, draft_claims: list[ClaimVerdict], final: str) -> dict:
+        """How much supported draft content survived revision: kept share and mean edit similarity."""
+        from difflib import SequenceMatcher
+
+        from rewards.claims import split_claims
+
+        supported = [c.text for c in draft_claims if c.verdict == "supported"]
+        if not supported:
+            return {"supported_in_draft": 0, "kept": None, "similarity": None}
+        finals = [c.text for c in split_claims(final)] or [final]
+        sims = [max(SequenceMatcher(None, t, f).ratio() for f in finals) for t in supported]
+        return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
+                "similarity": round(sum(sims) / len(sims), 4)}
+
+    def close(self) -> None:
+        self.retriever.close()
+
+
+# A worker process's own CpuWork, opened once by the pool's initializer.
+_WORKER: CpuWork | None = None
+
+
+def _open_worker(index: Path, constitution: str, retrieval: dict) -> None:
+    import torch
+
+    global _WORKER
+    torch.set_num_threads(1)  # one process per core: intra-op threads would only contend
+    _WORKER = CpuWork.open(index, constitution, RetrievalConfig.model_validate(retrieval))
+
+
+def _in_worker(method: str, *args):
+    return getattr(_WORKER, method)(*args)
+
+
+class CpuPool:
+    """`await pool.run("check", question, text, pages)`: a CpuWork method on the thread or a worker."""
+
+    def __init__(self, local: CpuWork, workers: int, index: Path, constitution: str):
+        self.local = local
+        self.workers = workers
+        self.executor: Executor
+        if workers == 0:
+            # One thread: the SQLite store and the checker's caches see one thread at a time.
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-cpu")
+        else:
+            import multiprocessing as mp
+
+            # spawn, not fork: the parent holds torch threads and an open SQLite store.
+            self.executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open_worker,
+                                                initargs=(index, constitution, local.retrieval.model_dump()))
+
+    async def run(self, method: str, *args):
+        loop = asyncio.get_running_loop()
+        if self.workers == 0:
+            return await loop.run_in_executor(self.executor, partial(getattr(self.local, method), *args))
+        return await loop.run_in_executor(self.executor, partial(_in_worker, method, *args))
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
