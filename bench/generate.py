@@ -199,7 +199,22 @@ def steady_rate(stamps: list[float]) -> float | None:
     return (hi - lo) / max(stamps[hi] - stamps[lo], 1e-9)
 
 
-def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float, loop_module) -> dict:
+def warm_workers(s) -> None:
+    """Start and initialise every CPU worker process before timing (spawn + MiniLM load: seconds)."""
+    async def warm():
+        await asyncio.gather(*(s.cpu.run("search", f"warm-up query {i}: total revenue") for i in range(4 * max(1, s.cpu.workers))))
+    asyncio.run(warm())
+
+
+def children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float, loop_module, cpu_workers: int = 0,
+                   http_client: str = "aiohttp") -> dict:
     """One timed generate loop against the fake server; the ideal is computed from its counts."""
     from cai.constitution import load_constitution
     from cai.generate import load_questions, setup
@@ -209,21 +224,25 @@ def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float
     rows, _ = load_questions(questions)
     with fake_server(latency_s, fault_rate) as (url, stats):
         teacher = {"backend": "openai", "model": "scripted", "endpoints": [{"base_url": url}],
-                   "max_concurrency": concurrency, "max_retries": 10, "timeout_s": 30}
-        config = generate_config(questions, example_index(), teacher)
+                   "max_concurrency": concurrency, "max_retries": 10, "timeout_s": 30, "http_client": http_client}
+        config = generate_config(questions, example_index(), teacher, cpu_workers=cpu_workers)
         run_dir = start_run("generate", config, constitution=load_constitution(config.constitution))
         s = setup(config, run_dir)
         s.retriever.search("warm-up query: total revenue", k=config.retrieval.k)  # loads the embedder
+        warm_workers(s)
         with SyncTimers() as timers:
             t0, c0 = time.perf_counter(), time.process_time()
-            counts = asyncio.run(loop_module.run_loop(s, rows, run_dir, False))
+            counts = asyncio.run(loop_module.run_loop(s, rows, run_dir, False))  # ends by joining the workers
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            workers_cpu = children_cpu()  # includes their warm-up; reported, not used in the rate
         s.retriever.close()
     done = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
     stats["logical_calls"] = sum(len(r["teacher_call_ids"]) for r in done)  # one id per call, however many attempts
     records = len(done)
     steady = steady_rate(timers.stamps)
     out = summarise_throughput(concurrency, n, latency_s, fault_rate, counts, stats, wall, cpu, timers, records)
+    out["cpu_workers"], out["http_client"] = cpu_workers, http_client
+    out["worker_process_cpu_s_incl_startup"] = round(workers_cpu, 2)
     out["steady_q_per_s"] = round(steady, 3) if steady else None
     out["steady_fraction_of_ideal"] = round(steady / out["ideal_q_per_s"], 3) if steady else None
     return out
@@ -259,12 +278,56 @@ def throughput(args) -> list[dict]:
     for concurrency in args.concurrency:
         n = max(args.min_questions, args.questions_per_slot * concurrency)
         for fault_rate in dict.fromkeys((0.0, args.fault_rate)):
-            runs = [throughput_run(concurrency, n, args.latency, fault_rate, loop_module) for _ in range(args.repeats)]
+            runs = [throughput_run(concurrency, n, args.latency, fault_rate, loop_module, args.cpu_workers, args.http_client)
+                    for _ in range(args.repeats)]
             best = sorted(runs, key=lambda r: r["q_per_s"])[len(runs) // 2]  # the median run
             best = {**best, "repeats": len(runs), "q_per_s_all": [r["q_per_s"] for r in runs], "loop_module": args.loop_module}
             print(f"C={concurrency:3d} faults={fault_rate:.0%} n={n}: {best['q_per_s']:.2f} q/s of ideal "
                   f"{best['ideal_q_per_s']:.2f} = {best['fraction_of_ideal']:.3f} (runs {best['q_per_s_all']})", flush=True)
             out.append(best)
+    return out
+
+
+async def _calls(chat, prompts: list[str]) -> None:
+    from cai.prompts import CritiqueReply
+
+    await asyncio.gather(*(chat.chat([{"role": "user", "content": p}], response_model=CritiqueReply) for p in prompts))
+    await chat.aclose()
+
+
+def ceiling(args) -> list[dict]:
+    """Baseline for the throughput runs: the teacher client alone (our OpenAIChat with its cache,
+    no retrieval, no checks) sending critique-sized prompts at the same concurrency and latency,
+    so "of ideal" can be read against what the client and server reach on this machine."""
+    from cai.config import TeacherConfig
+    from cai.teachers.cache import CallCache
+    from cai.teachers.openai_chat import OpenAIChat
+
+    prompt = "Check the answer against each rule.\n<answer>\nRevenue was $1 [a p.1].\n</answer>\n" + "source text " * 700
+    out = []
+    for concurrency in args.concurrency:
+        n = max(args.min_questions, args.questions_per_slot * concurrency) * 3
+        for http_client in ("httpx", "aiohttp"):
+            runs = []
+            for rep in range(args.repeats):
+                with fake_server(args.latency, 0.0) as (url, _stats):
+                    cfg = TeacherConfig(backend="openai", model="scripted", endpoints=[{"base_url": url}], max_concurrency=concurrency,
+                                        max_retries=10, timeout_s=30, http_client=http_client)
+                    cache = CallCache(WORK / f"ceiling-{http_client}-{concurrency}-{rep}-{time.time_ns()}.sqlite")
+                    chat = OpenAIChat(cfg, cache)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    asyncio.run(_calls(chat, [f"{prompt} (call {i})" for i in range(n)]))
+                    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    cache.close()
+                runs.append({"calls_per_s": round(n / wall, 1), "cpu_ms_per_call": round(1000 * cpu / n, 2)})
+            best = sorted(runs, key=lambda r: r["calls_per_s"])[len(runs) // 2]
+            ideal = concurrency / args.latency
+            row = {"concurrency": concurrency, "http_client": http_client, "calls": n, **best, "ideal_calls_per_s": ideal,
+                   "fraction_of_ideal": round(best["calls_per_s"] / ideal, 3), "calls_per_s_all": [r["calls_per_s"] for r in runs],
+                   "load_avg": round(os.getloadavg()[0], 2)}
+            print(f"ceiling C={concurrency} {http_client}: {row['calls_per_s']} calls/s of ideal {ideal:.0f} = {row['fraction_of_ideal']} "
+                  f"({row['cpu_ms_per_call']} ms CPU per call)", flush=True)
+            out.append(row)
     return out
 
 
@@ -414,13 +477,15 @@ def print_tables(results: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["throughput", "overhead", "financebench", "all"])
+    ap.add_argument("part", choices=["throughput", "ceiling", "overhead", "financebench", "all"])
     ap.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 64])
     ap.add_argument("--latency", type=float, default=0.2, help="server latency per request (s)")
     ap.add_argument("--fault-rate", type=float, default=0.2, help="429/500/garbage share in the faulted runs")
     ap.add_argument("--questions-per-slot", type=int, default=4, help="questions = this × concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cpu-workers", type=int, default=0, help="throughput: generate's cpu_workers (processes for retrieval/checks)")
+    ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"], help="throughput: the openai client's transport")
     ap.add_argument("--loop-module", default="cai.generate", help="module providing run_loop (to try a prototype)")
     ap.add_argument("--overhead-questions", type=int, default=52)
     ap.add_argument("--fb-index", type=Path, default=FB_INDEX)
