@@ -24,12 +24,15 @@ a figure the claim already matched.
 
 from __future__ import annotations
 
+import ast
+import math
+import re
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from rewards.numbers import SOURCE_SCALES, Quantity
+from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
 
 # Largest operand set for the three-term search (C(18, 3) = 816 combinations).
 MAX_TRIPLE_OPERANDS = 18
@@ -109,7 +112,7 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
-                anchors: int | None = None, compound: bool = True) -> Derivation | None:
+                anchors: int | None = None, compound: bool = True, groups: list | None = None) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None.
 
     `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
@@ -117,7 +120,10 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     when the claim or question speaks of compound or annualised growth (CAGR).
 
     With `anchors=k`, only pairs that use at least one of the first k operands are searched (a
-    figure the claim already matched, combined with any evidence figure): n·k candidates, not n²."""
+    figure the claim already matched, combined with any evidence figure): n·k candidates, not n².
+    With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b is
+    never taken across two different known columns: a share is of the same period's total, while
+    a growth rate or an average spans periods by construction."""
     if len(operands) < 2:
         return None
     values = np.abs(np.asarray(operands, dtype=np.float64))
@@ -126,6 +132,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     if anchors is not None:
         anchored = np.arange(n) < anchors
         allowed &= anchored[:, None] | anchored[None, :]
+    cross = np.zeros((n, n), dtype=bool)
+    if groups is not None:
+        known = np.array([g is not None for g in groups])
+        same = np.array([[a == b for b in groups] for a in groups], dtype=bool)
+        cross = known[:, None] & known[None, :] & ~same
     families: list[tuple[str, np.ndarray, float, tuple[float, ...]]] = []
     if additive:
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
@@ -133,11 +144,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     if not is_amount(claim):
         families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values, compound)]
     for name, matrix, tolerance, scales in families:
-        masked = np.where(allowed, matrix, np.nan)
+        masked = np.where(allowed & ~cross if name.startswith("{a} / {b}") else allowed, matrix, np.nan)
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
         if hit is not None:
             i, j = int(hit[0]), int(hit[1])
-            return Derivation(name.format(a=_fmt(values[i]), b=_fmt(values[j])), (i, j), float(masked[i, j]))
+            return Derivation(name.format(a=format_operand(values[i]), b=format_operand(values[j])), (i, j), float(masked[i, j]))
     return None
 
 
@@ -155,7 +166,7 @@ def derive_triple(claim: Quantity, operands: list[float], tol: Tolerances) -> De
         hit = _first_hit(claim.magnitude, tol.additive, result[:, None], scales)
         if hit is not None:
             idx = tuple(int(k) for k in triples[int(hit[0])])
-            text = name.format(**{k: _fmt(values[i]) for k, i in zip("abc", idx, strict=True)})
+            text = name.format(**{k: format_operand(values[i]) for k, i in zip("abc", idx, strict=True)})
             return Derivation(text, idx, float(result[int(hit[0])]))
     return None
 
@@ -165,15 +176,181 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *, comp
     × or ÷ 100 (rate and percent), × or ÷ 365 (days), a root (compound growth)."""
     for i, a in enumerate(abs(v) for v in operands):
         # ± 1 turns a growth factor into a rate and back; only meaningful for small factors.
-        steps = [(f"{_fmt(a)} - 1", abs(a - 1.0)), (f"{_fmt(a)} + 1", a + 1.0)] if a < 10 else []
-        steps += [(f"{_fmt(a)} × {k}", a * k) for k in (100.0, 365.0)]
-        steps += [(f"{_fmt(a)} / {k}", a / k) for k in (100.0, 365.0)]
-        steps += [(f"{_fmt(a)} ^ (1/{n})", a ** (1.0 / n)) for n in COMPOUND_YEARS] if compound else []
+        steps = [(f"{format_operand(a)} - 1", abs(a - 1.0)), (f"{format_operand(a)} + 1", a + 1.0)] if a < 10 else []
+        steps += [(f"{format_operand(a)} × {k}", a * k) for k in (100.0, 365.0)]
+        steps += [(f"{format_operand(a)} / {k}", a / k) for k in (100.0, 365.0)]
+        steps += [(f"{format_operand(a)} ^ (1/{n})", a ** (1.0 / n)) for n in COMPOUND_YEARS] if compound else []
         for text, value in steps:
             if abs(value - claim.magnitude) <= tol.multiplicative:
                 return Derivation(text, (i,), value)
     return None
 
 
-def _fmt(value: float) -> str:
+def format_operand(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) and abs(value) >= 1000 else f"{value:g}"
+
+
+# -- worked formulas ---------------------------------------------------------------------------
+#
+# An answer often shows its arithmetic: "(3.1% + 2.3% + 3.1%) / 3 = 2.8%", "0.20 * 66,608 =
+# $13,321.6 million". Such an equality can be evaluated: when it does not compute, the claim states
+# an arithmetic error (whatever figures of the sources it quotes), and when it does and its terms
+# are established, its result needs no other derivation.
+
+_EQUALS_RE = re.compile(r"\s*(?:=|≈|~=)\s*")
+# Words in parentheses that label a term ("$2,749 million (current)", "23% (FY2022)").
+_TERM_LABEL_RE = re.compile(r"\((?:[^()\d]|(?:FY\s?'?)?(?:19|20)\d{2}\b)*\)", re.IGNORECASE)
+_OPERATORS_ONLY_RE = re.compile(r"^[\s()\[\]+\-−–*/×÷^x]*$")
+FORMULA_TOLERANCE = 0.01  # relative slack for intermediate rounding in a shown computation
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
+
+
+@dataclass(frozen=True)
+class Equality:
+    """`terms` (figures of the left side, in order) evaluate to `value`; `result` is the figure
+    written on the right side. `computes` says whether the two agree."""
+
+    terms: tuple[Quantity, ...]
+    result: Quantity
+    value: float
+    computes: bool
+
+
+def _pure_expression(plain: str, start: int, end: int) -> tuple[str, list[Quantity]] | None:
+    """The segment plain[start:end] (after its last colon) as a Python arithmetic expression over
+    its figures (named q0, q1, ...; their offsets are in `plain`), or None when it holds words:
+    only figures, operators and parentheses make a formula."""
+    start = max(start, plain.rfind(":", start, end) + 1)
+    # Blank out term labels keeping offsets.
+    text = " " * start + _TERM_LABEL_RE.sub(lambda m: " " * len(m.group(0)), plain[start:end])
+    figures = extract_quantities(text)
+    if not figures:
+        return None
+    parts, last = [], 0
+    for i, q in enumerate(figures):
+        gap = text[last : q.start] if i else text[start : q.start]
+        if not _OPERATORS_ONLY_RE.match(gap):
+            return None
+        # A figure's text may hold the formula's own brackets ("(3.1%", "(1.00896)"): brackets
+        # are grouping here, not the accounting negative.
+        opened = "(" * q.text.count("(")
+        closed = ")" * q.text.count(")")
+        sign = "-" if q.text.lstrip("(")[:1] in "-−–" else ""
+        parts += [gap, f"{opened}{sign}q{i}{closed}"]
+        last = q.end
+    if not _OPERATORS_ONLY_RE.match(text[last:].rstrip(".;, ")):
+        return None
+    expression = "".join(parts) + text[last:].rstrip(".;, ")
+    expression = re.sub(r"(?<=[\s)\d])x(?=[\s(q])", "*", expression)
+    for old, new in (("×", "*"), ("÷", "/"), ("^", "**"), ("−", "-"), ("–", "-"), ("[", "("), ("]", ")")):
+        expression = expression.replace(old, new)
+    return expression, figures
+
+
+def _evaluate(expression: str, values: list[float]) -> float | None:
+    """Evaluate an arithmetic expression of named figures (+ - * / ** and parentheses only)."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return None
+
+    def walk(node):
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Name) and re.fullmatch(r"q\d+", node.id):
+            return values[int(node.id[1:])]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = walk(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Pow) and (abs(right) > 10 or left < 0):
+                raise ValueError("not a compounding step")
+            return _BINARY[type(node.op)](left, right)
+        raise ValueError("not arithmetic")
+
+    try:
+        value = walk(tree)
+    except (ValueError, ZeroDivisionError, OverflowError, IndexError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _agrees_with_result(value: float, result: Quantity) -> bool:
+    """Whether an evaluated expression equals the written result: figures as written (a percentage
+    as its number, scale words ignored) or in base units, and a ratio written as a percentage."""
+    written = abs(result.value) / result.scale
+    tol = max(2 * 0.5 * 10.0 ** (-result.decimals), FORMULA_TOLERANCE * written)
+    for candidate in (value, value * 100.0, value / 100.0):
+        if abs(abs(candidate) - written) <= tol:
+            return True
+    return False
+
+
+def _chain_step(left: tuple[str, list[Quantity]], right: tuple[str, list[Quantity]]) -> list[Equality]:
+    """Two formulas of a chain, equal when they evaluate alike (figures as written); no result
+    figure (the chain's last figure is the result of the next step)."""
+    values = [_evaluate(expression, [abs(q.value) / q.scale for q in figures]) for expression, figures in (left, right)]
+    if None in values:
+        return []
+    computes = abs(abs(values[0]) - abs(values[1])) <= FORMULA_TOLERANCE * max(abs(values[1]), 1e-9) + 0.01
+    return [] if computes else [Equality(tuple(left[1]), right[1][0], values[0], False)]
+
+
+def equalities(plain: str) -> list[Equality]:
+    """The worked equalities of a claim whose left side is a pure formula of figures and whose
+    right side starts with a figure: "(a + b) / 2 = c", chains "x = a * b = c" pairwise."""
+    bounds = [0] + [x for m in _EQUALS_RE.finditer(plain) for x in m.span()] + [len(plain)]
+    spans = list(zip(bounds[::2], bounds[1::2], strict=True))
+    found = []
+    for (left_start, left_end), (right_start, right_end) in zip(spans, spans[1:], strict=False):
+        parsed = _pure_expression(plain, left_start, left_end)
+        right = " " * right_start + plain[right_start:right_end]
+        chained = _pure_expression(plain, right_start, right_end)
+        if parsed is not None and chained is not None and len(chained[1]) > 1:
+            # "(a + b + c) / 3 = 30.85% / 3 = 10.28%": a step of a chain, compared by value.
+            found += _chain_step(parsed, chained)
+            continue
+        results = extract_quantities(right)
+        if parsed is None or not results or right[right_start : results[0].start].strip(" $(") != "":
+            continue
+        expression, figures = parsed
+        if len(figures) < 2 and not re.search(r"[*/^×÷]", expression):
+            continue  # "Revenue: $5 = $5" restates, it does not compute
+        result = results[0]
+        written = _evaluate(expression, [abs(q.value) / q.scale for q in figures])
+        base = _evaluate(expression, [abs(q.value) for q in figures])
+        computes = (written is not None and _agrees_with_result(written, result)) or (
+            base is not None and abs(abs(base) - result.magnitude) <= max(2 * result.half_unit, FORMULA_TOLERANCE * result.magnitude))
+        value = written if written is not None else base
+        if value is None:
+            continue
+        found.append(Equality(tuple(figures), result, value, computes))
+    return found
+
+
+def ratio_of(q: Quantity, parts: list[float], wholes: list[float], tol: float) -> tuple[float, float] | None:
+    """A part over a whole (as a percentage for a percentage claim) equal to `q`."""
+    scale = 100.0 if q.unit == "%" or q.magnitude >= 1 else 1.0
+    for part in parts:
+        for whole in wholes:
+            if 0 < part < whole and abs(part / whole * scale - q.magnitude) <= tol:
+                return part, whole
+    return None
+
+
+# A worked computation: "=", "≈", "^", or an operator between figures.
+WORKED_RE = re.compile(r"[=≈^]|\s[/×*÷+]\s|[\d)]\s*[-−–]\s*[$(\d]")
+_OPERATOR_BEFORE_RE = re.compile(r"(?:[+*/×÷=≈]|[\d)]\s*[-−–]|\bx)\s*[$(\[]*\s*$")
+_OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈\-−–]|x\s)")
+_BINARY_MINUS_RE = re.compile(r"[\w)]\s*$")
+
+
+def is_operand(q: Quantity, plain: str) -> bool:
+    """A figure next to an arithmetic operator: a term of a worked formula ("($2,667 + $2,721) / 2",
+    "$19,815 million - $13,997 million", where the minus is read into the figure's sign)."""
+    before, after = plain[: q.start], plain[q.end :]
+    if q.text[:1] in "-−–" and _BINARY_MINUS_RE.search(before):
+        return True
+    return bool(_OPERATOR_BEFORE_RE.search(before) or _OPERATOR_AFTER_RE.match(after))

@@ -48,7 +48,7 @@ from functools import cached_property
 from cai.contracts import CITATION_RE
 from rag.sentences import sentence_spans
 from rewards.entities import Entity, extract_entities
-from rewards.numbers import Quantity, checkable, extract_quantities
+from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, checkable, extract_quantities
 from rewards.periods import Period, extract_periods
 
 _LEADING_CITATIONS_RE = re.compile(rf"(?:\s*(?:{CITATION_RE.pattern})[;,.]*)+")
@@ -65,6 +65,12 @@ _ABSTENTION_RE = re.compile(
     r"(?:state|say|mention|provide|contain|include|disclose|specify|give|report|show)\b"
     r"|^(?:however,?\s+)?i\s+(?:do not|don't|cannot|can't|could not|couldn't|am unable to|was unable to)\s+"
     r"(?:have access|find|determine|locate|see|provide|answer)\b",
+    re.IGNORECASE,
+)
+# "The margin profile cannot be determined based solely on the provided information".
+_UNDETERMINED_RE = re.compile(
+    r"\b(?:cannot|can't|could not|can not)\s+be\s+(?:determined|calculated|assessed|verified|confirmed)\b[^.;]*"
+    r"\b(?:provided|given|available)\s+(?:information|data|text|sources?|documents?|excerpts?|context)\b",
     re.IGNORECASE,
 )
 # "There were no acquisitions mentioned for FY2021 in the provided text": the sources are silent.
@@ -90,7 +96,9 @@ _HEDGE_RE = re.compile(
     r"^(?:however,?\s+|but\s+|additionally,?\s+|also,?\s+|therefore,?\s+)?"
     r"(?:it(?:'s| is) (?:also )?(?:important|worth|crucial|essential|useful|helpful) (?:to (?:note|consider|mention|remember|keep in mind)|noting)"
     r"|(?:please )?note that|keep in mind|bear in mind)"
-    r"|\b(?:may|might|could)\s+(?:not\s+)?(?:always\s+|also\s+|fully\s+|necessarily\s+)?(?:be|reflect|capture|provide|indicate|vary|affect|differ)\b",
+    r"|\b(?:may|might|could)\s+(?:not\s+)?(?:always\s+|also\s+|fully\s+|necessarily\s+|accurately\s+|completely\s+|entirely\s+)?"
+    r"(?:be|reflect|capture|provide|indicate|vary|affect|differ)\b"
+    r"|\b(?:should|must|needs?\s+to)\s+be\s+(?:considered|viewed|interpreted|evaluated|assessed|read|weighed)\b",
     re.IGNORECASE,
 )
 
@@ -101,12 +109,27 @@ _PROCEDURE_RE = re.compile(
     r"(?:first|next|then|finally|now)\b,?\s+(?:we|you|let's|i|calculate|compute|determine|find|divide|multiply|add|subtract|take)\b|"
     r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go)\b)"
     r"|\b(?:we|you|i)\s+(?:need|will need|would need|have|can|could|will|would|must|should)\s+to\b"
-    r"|\b(?:we|you|i)\s+(?:can|could|will|would|must|should)\s+(?:divide|multiply|add|subtract|calculate|compute|use|take)\b"
+    r"|\b(?:we|you|i)\s+(?:can|could|will|would|must|should)\s+(?:then\s+|first\s+|now\s+|next\s+|also\s+)?"
+    r"(?:divide|multiply|add|subtract|calculate|compute|use|take|sum|derive|convert|average)\b"
+    r"|\b(?:we|you|i)\s+(?:then\s+|first\s+|now\s+|next\s+)?(?:divide|multiply|subtract|convert|sum up)\b"
     r"|\blet(?:'s| us)\b|\bis (?:calculated|computed|defined|derived) (?:as|by)\b"
     r"|\b(?:can be|is|are) (?:found|located|listed|reported) (?:in|under|on) the\b",
     re.IGNORECASE,
 )
 _FORMULA_RE = re.compile(r"[=]|\s[/×*÷]\s")
+# A statement of what a metric means rather than of what the company reported: "Gross margin is a
+# relevant metric for ...", "Gross margin reflects the company's ability to ...", "It's a key
+# indicator of ...". Names and years in it are still checked (it is framing, not filler).
+_METRIC_NOUN = r"(?:margins?|ratios?|metrics?|measures?|rates?|returns?|turnover|multiples?)"
+_METRIC_MEANING_RE = re.compile(
+    rf"^(?:a\s+|the\s+)?(?:[\w&-]+\s+){{0,3}}{_METRIC_NOUN}\s+(?:is|are)\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}"
+    r"(?:metrics?|measures?|indicators?|gauges?)\b"
+    rf"|^(?:a\s+|the\s+)?(?:[\w&-]+\s+){{0,3}}{_METRIC_NOUN}\s+(?:reflects?|indicates?|measures?|represents?|shows?|suggests?|tells?)\s+(?:that\s+|how\s+|the\s+|a\s+|an\s+)"
+    r"|^(?:it|this|they)(?:'s|’s|\s+is|\s+are)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}(?:metrics?|measures?|indicators?|gauges?)\s+of\b",
+    re.IGNORECASE,
+)
+# A formula variable set to a small count ("Number of Years: 2", "n = 3"): the working, not a fact.
+_COUNT_VARIABLE_RE = re.compile(r"^(?:number\s+of\s+(?:years|periods|quarters|months)|n|t)\s*[:=]\s*\d{1,2}\s*\.?$", re.IGNORECASE)
 
 # Words a table header or unit row is made of: units and scale, "except per share amounts", the
 # period vocabulary of column headings ("Year Ended December 31,", "Three Months Ended").
@@ -214,21 +237,29 @@ def sentence_kind(text: str) -> str:
     stripped = text.strip().strip("*#-•> ").strip()
     plain = _CITATION_GROUP_RE.sub(" ", stripped).strip()
     body = _MARKER_RE.sub("", plain).strip("* ")
-    if _ABSTENTION_RE.match(body) or (_SILENT_SOURCES_RE.search(body) and not any(checkable(q) for q in extract_quantities(body))):
+    if _ABSTENTION_RE.match(body) or ((_SILENT_SOURCES_RE.search(body) or _UNDETERMINED_RE.search(body)) and not any(checkable(q) for q in extract_quantities(body))):
         return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
         return "filler"
     if plain.endswith("?") or _COURTESY_RE.match(body):
         return "filler"
-    if any(checkable(q) for q in extract_quantities(body)):
+    figures = [q for q in extract_quantities(body) if checkable(q)]
+    if figures and not (_PROCEDURE_RE.search(body) and all(_working_constant(q) for q in figures)):
         return "claim"
+    if figures or _COUNT_VARIABLE_RE.match(body):
+        return "framing"  # "we subtract the margin from 100%": only the working's constants
     if plain.endswith(":") or body != plain and _PROCEDURE_RE.match(body):
         return "framing"  # a lead-in, or a numbered step ("3. Divide the sum by 3")
     if is_header_row(body):
         return "filler"  # "(in millions, except per share amounts) 2024 2023 2022": layout, not a fact
     framing = (_PROCEDURE_RE.search(body) or _FORMULA_RE.search(body) or _META_RE.match(body)
-               or _DEFINITION_RE.match(body) or _HEDGE_RE.search(body))
+               or _DEFINITION_RE.match(body) or _HEDGE_RE.search(body) or _METRIC_MEANING_RE.match(body))
     return "framing" if framing else "claim"
+
+
+def _working_constant(q: Quantity) -> bool:
+    """An arithmetic constant of a method statement, percent sign or not ("from 100%")."""
+    return not q.scaled_in_text and q.unit != "$" and q.magnitude in ARITHMETIC_CONSTANTS
 
 
 def is_claim(text: str) -> bool:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 SCALE_WORDS = {
     "thousand": 1e3, "thousands": 1e3, "k": 1e3,
     "million": 1e6, "millions": 1e6, "mn": 1e6, "mm": 1e6, "m": 1e6,
@@ -200,3 +202,16 @@ def agrees(claim: Quantity, source_value: float, rel_tolerance: float, *, scaled
     tol = claim.tolerance(rel_tolerance)
     scales = SOURCE_SCALES if scaled and claim.unit != "%" else (1.0,)
     return any(abs(target - abs(source_value) * s) <= max(tol, rel_tolerance * abs(source_value) * s) for s in scales)
+
+
+def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list[int]:
+    """Indices of source figures equal to `q` within tolerance, at any table scale for amounts."""
+    if magnitudes.size == 0:
+        return []
+    target, tol = q.magnitude, q.tolerance(rel_tolerance)
+    scales = (1.0,) if q.unit == "%" else SOURCE_SCALES
+    hit = np.zeros(magnitudes.shape, dtype=bool)
+    for scale in scales:
+        scaled = magnitudes * scale
+        hit |= np.abs(scaled - target) <= np.maximum(tol, rel_tolerance * scaled)
+    return [int(i) for i in np.flatnonzero(hit)]

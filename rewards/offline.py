@@ -57,25 +57,39 @@ import numpy as np
 from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
 from rewards.agreement import Known, disagreement
 from rewards.arithmetic import (
+    WORKED_RE,
     Derivation,
+    Equality,
     Tolerances,
     derive_pair,
     derive_step,
     derive_triple,
+    equalities,
+    format_operand,
+    is_operand,
     percent_like,
+    ratio_of,
 )
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
-from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
+from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import period_compatible
 from rewards.premises import (
+    CHANGE_RE,
     MODIFIERS,
+    REVENUE_LABEL_RE,
     PreparedPage,
     Window,
+    change_column,
+    column_key,
     content_tokens,
+    label_names,
     measure_tokens,
     occurs,
+    percent_source,
     prepare_page,
+    restates,
+    window_figures,
 )
 
 # Compound growth is searched only when the claim or the question speaks of it.
@@ -99,6 +113,10 @@ class AnswerContext:
     question_magnitudes: np.ndarray
     question: str = ""
     verified: list[float] = field(default_factory=list)
+    # What each verified figure measures (the measure words of its claim, or of the question).
+    verified_measures: list[frozenset[str]] = field(default_factory=list)
+    # Magnitudes the answer writes as percentages: never an operand of a ratio with an amount.
+    percents: frozenset[float] = frozenset()
 
 
 @dataclass
@@ -128,7 +146,8 @@ class OfflineChecker:
     def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "")
+        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
+                                percents=frozenset(q.magnitude for q in extract_quantities(answer) if q.unit == "%"))
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         for claim in split_claims(answer, keep_non_claims=True):
@@ -159,9 +178,16 @@ class OfflineChecker:
                 prose.append((len(verdicts), claim, ranked[:RERANK_TOP_K]))
             verdicts.append(verdict)
         # Claims without figures are decided together: one batched MiniLM call per answer.
+        established = " ".join(v.text for v in verdicts if v is not None and v.verdict == Verdict.supported).lower()
+        if context.verified:
+            # A conclusion in the question's and the answer's established words is framing.
+            concluding = [i for i, (_, claim, _) in enumerate(prose) if restates(claim.plain, context.question.lower(), established, MIN_CONTENT_WORDS)]
+            for i in concluding:
+                verdicts[prose[i][0]] = None
+            prose = [item for i, item in enumerate(prose) if i not in set(concluding)]
         for (index, claim, top), cosines in zip(prose, self._cosines(prose), strict=True):
             verdicts[index] = self._check_prose(claim, top, cosines)
-        return verdicts
+        return [v for v in verdicts if v is not None]
 
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
         """Name, period and figure agreement; None for a claim without figures that passes the
@@ -262,15 +288,23 @@ class OfflineChecker:
         grounded = not measure or any(
             occurs(t, text) for t in measure for text in [lowered_question] + [page.lowered for page in context.pages]
         )
-        if not grounded and not _WORKED_RE.search(claim.plain):
+        if not grounded and not WORKED_RE.search(claim.plain):
             # Nothing the claim is about is in the sources or the question: no figure of it can be
             # matched or derived, however close it is to some number on the page.
             return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
                                  f"what the figures measure is not in the sources: {', '.join(measure[:6])}")
+        worked = equalities(claim.plain)
+        wrong = [e for e in worked if not e.computes]
+        if wrong:
+            # The answer's own arithmetic does not hold: whatever figures it quotes, the claim
+            # states a wrong result.
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked,
+                                 f"worked formula does not compute: {wrong[0].result.text} (the terms give {wrong[0].value:g})")
         if grounded:
-            matches = [self._direct_match(q, claim, context, own_measure) for q in claim.quantities]
-            aligned_operands = _aligned_figures(claim, context) + _window_figures(ranked[:ALIGNED_WINDOWS], measure)
-            page_operands = [q.magnitude for page in context.pages for q in page.quantities]
+            matches = [self._direct_match(q, claim, context, own_measure) or self._restated_in_place(q, claim, context, measure)
+                       for q in claim.quantities]
+            aligned_operands = _aligned_figures(claim, context) + window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            page_operands = [q.magnitude for page in context.pages for q in page.quantities if q.unit != "%"]
         else:
             # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
             # = 1.00447"): only those figures, restated or combined, can support it.
@@ -280,18 +314,24 @@ class OfflineChecker:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
         compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
+        combines = bool(_COMBINES_RE.search(claim.plain))
         for i, q in enumerate(claim.quantities):
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
                 matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
+                claim_operands.append(q.magnitude)
             if matches[i] is None or matches[i].period_mismatch:
                 # A figure is never derived from itself (its own period-mismatched match).
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands, page_operands, compound)
+                derived = self._derive(q, operands + earlier, aligned_operands, page_operands, compound, combines,
+                                       context.percents)
+                if derived is None and grounded:
+                    derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
+        _formula_results(claim, matches, worked)
         unmatched = [q.text for q, m in zip(claim.quantities, matches, strict=True) if m is None]
         shifted = [m.quantity.text for m in matches if m is not None and m.period_mismatch]
         found = sum(1 for m in matches if m is not None and not m.period_mismatch)
@@ -302,6 +342,7 @@ class OfflineChecker:
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
         context.verified.extend(q.magnitude for q in claim.quantities)
+        context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         lexical = ranked[0][0] if ranked else 0.0
         return ClaimVerdict(
             text=claim.text, verdict=Verdict.supported, score=round(0.75 + 0.25 * lexical, 4),
@@ -312,8 +353,23 @@ class OfflineChecker:
     def _restated(self, q: Quantity, context: AnswerContext) -> FigureMatch | None:
         """`q` restates a figure an earlier claim of the answer established."""
         earlier = np.array(list(dict.fromkeys(context.verified)), dtype=np.float64)
-        if _agreeing(q, earlier, self.rel_tolerance):
+        if agreeing(q, earlier, self.rel_tolerance):
             return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), q.magnitude))
+        return None
+
+    def _restated_in_place(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+        """`q` repeats a figure an earlier claim of the answer established for the same measure
+        (a result restated in the conclusion: "the 3-year average margin is 2.8%"), or is the
+        reference of a comparison ("greater than $13,321.6 million")."""
+        if not context.verified:
+            return None
+        reference = bool(_COMPARISON_BEFORE_RE.search(claim.plain[: q.start]))
+        heads = {t for t in measure if t not in MODIFIERS}
+        for value, measured in zip(context.verified, context.verified_measures, strict=True):
+            if not agreeing(q, np.array([value]), self.rel_tolerance):
+                continue
+            if reference or not heads or heads & measured:
+                return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), value))
         return None
 
     def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
@@ -324,11 +380,13 @@ class OfflineChecker:
         own_measure = _figure_measure(q, claim, measure)
         fallback: FigureMatch | None = None
         for page in context.pages:
-            for index in _agreeing(q, page.magnitudes, self.rel_tolerance):
+            for index in agreeing(q, page.magnitudes, self.rel_tolerance):
                 source_q = page.quantities[index]
-                if q.unit == "%" and not _percent_source(source_q):
+                if q.unit == "%" and not percent_source(source_q):
                     continue
-                if own_measure and not _label_names(page, index, own_measure):
+                if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
+                    continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
+                if own_measure and not label_names(page, index, own_measure):
                     continue  # the same number, but of something else
                 column = page.columns.get(source_q.start)
                 if claimed is None or column is None or period_compatible(claimed, column):
@@ -336,29 +394,71 @@ class OfflineChecker:
                 fallback = fallback or FigureMatch(q, page, source_q, period_mismatch=True)
         return fallback
 
-    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[float], page: list[float],
-                compound: bool = True) -> FigureMatch | None:
-        """A derivation of `q`: from the answer's own figures (pairs, triples, one step), from the
-        figures of the evidence windows aligned with the claim (pairs), or, for a percentage or
-        ratio, anchored on a figure the answer established, with any figure of the pages."""
-        tol = Tolerances(
+    def _tolerances(self, q: Quantity) -> Tolerances:
+        return Tolerances(
             additive=q.half_unit + 1e-4 * q.magnitude,
             # An answer that computes a ratio from rounded inputs is off by its own rounding plus
             # the propagated rounding of the inputs.
             multiplicative=q.half_unit + self.derived_rel_tolerance * q.magnitude,
         )
+
+    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]], page: list[float],
+                compound: bool = True, combines: bool = True, percents: frozenset[float] = frozenset()) -> FigureMatch | None:
+        """A derivation of `q`: from the answer's own figures (pairs, triples, one step), from the
+        figures of the evidence windows aligned with the claim (pairs; sums, differences and
+        averages only when the claim says it combines figures: "net PP&E is $6,322 million" is not
+        the sum of two unrelated rows), or, for a percentage or ratio, anchored on a figure the
+        answer established, with any figure of the pages."""
+        tol = self._tolerances(q)
         answer = [v for v in answer_operands if v]
-        window = list(dict.fromkeys(v for v in aligned if v))
-        anchors = list(dict.fromkeys(answer))
+        # Two figures of different columns of a table (another period) are not a ratio or a sum.
+        columns = {}
+        for value, key in aligned:
+            if value:
+                columns.setdefault(value, key)
+        window, groups = list(columns), list(columns.values())
+        # A percentage of the answer is not divided by, or grown from, an amount of the pages.
+        anchors = [v for v in dict.fromkeys(answer) if v not in percents]
         pool = [v for v in dict.fromkeys(page) if v and v not in anchors]
         amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
         derivation = (
             derive_pair(q, answer, tol, compound=compound) or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
-            or derive_pair(q, window, tol, additive=not amounts_only, compound=compound)
+            or derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups)
             or (derive_pair(q, anchors + pool, tol, additive=False, anchors=len(anchors), compound=compound) if percent_like(q) else None)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None
+
+    def _column_ratio(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+        """A percentage or ratio stated for a period, computed from two figures of that period's
+        table column (`rewards.periods.column_periods`): a part over a whole whose row labels name
+        what the claim measures ("effective tax rate 20.2%" = provision for income taxes / income
+        before income taxes), or, for a margin, a row the claim names over the revenue (sales) row
+        of the same column. One column and label-named rows keep the search to a few candidates."""
+        claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
+        if claimed is None or not percent_like(q):
+            return None
+        tol = self._tolerances(q).multiplicative
+        margin = any(occurs("margin", text) for text in (claim.plain.lower(), context.question.lower()))
+        for page in context.pages:
+            heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact and t != "margin"]
+            rows: dict[int, tuple[list[float], list[float]]] = {}  # column -> (parts, wholes)
+            for index, source_q in enumerate(page.quantities):
+                column = page.columns.get(source_q.start)
+                if column is None or source_q.unit == "%" or not period_compatible(claimed, column):
+                    continue
+                parts, wholes = rows.setdefault(column.start, ([], []))
+                label = page.labels[index]
+                if any(occurs(t, label) for t in heads):
+                    parts.append(source_q.magnitude)
+                if margin and REVENUE_LABEL_RE.match(label):
+                    wholes.append(source_q.magnitude)
+            for parts, wholes in rows.values():
+                found = ratio_of(q, parts, wholes if margin else parts if len(parts) <= MAX_RATIO_ROWS else [], tol)
+                if found is not None:
+                    text = f"{format_operand(found[0])} / {format_operand(found[1])} in the {claimed.text} column"
+                    return FigureMatch(q, derivation=Derivation(text, (), found[0] / found[1]))
+        return None
 
     # -- verdicts and evidence ----------------------------------------------------------------
 
@@ -380,6 +480,42 @@ class OfflineChecker:
         )
 
 
+# A figure right after a comparison names the yardstick, not a new fact ("exceeds the $13.3 billion
+# threshold", "greater than 20%").
+_COMPARISON_BEFORE_RE = re.compile(
+    r"\b(?:(?:greater|more|less|higher|lower|larger|smaller|fewer|other)\s+than|exceed(?:s|ed|ing)?|above|below|under|"
+    r"compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+|a\s+|an\s+)?(?:threshold\s+of\s+)?[$(]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: list[Equality]) -> None:
+    """Match the result of each worked equality that computes (`rewards.arithmetic.equalities`)
+    when every term of it is itself established (matched, derived, or an arithmetic constant of
+    the working such as "/ 3" or "x 100"). Chains are followed left to right."""
+    by_start = {q.start: i for i, q in enumerate(claim.quantities)}
+    for equality in worked:
+        index = by_start.get(equality.result.start)
+        if not equality.computes or index is None or matches[index] is not None:
+            continue
+        terms = [(by_start.get(t.start), t) for t in equality.terms]
+        if all((i is None and not checkable(t)) or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
+               for i, t in terms):
+            q = claim.quantities[index]
+            matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))
+
+
+# Words that say a figure combines others: only then may it be a sum, difference or average of two
+# evidence figures the answer does not show.
+_COMBINES_RE = re.compile(
+    r"\b(?:total(?:l?ed|ing)?|sum|combined|together|aggregate|average|mean|change[ds]?|increase[ds]?|decrease[ds]?|"
+    r"decline[ds]?|grew|growth|rose|fell|drop(?:ped)?|difference|plus|minus|less|net of|higher|lower|more|gain|loss|"
+    r"reduc(?:ed|tion)|up|down|compared)\b",
+    re.IGNORECASE,
+)
+MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
+
+
 def _claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
     tokens = content_tokens(claim.plain)
     if len(tokens) < 2 and claim.quantities:
@@ -389,46 +525,11 @@ def _claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
     return tokens
 
 
-# A worked computation: "=", "≈", "^", or an operator between figures.
-_WORKED_RE = re.compile(r"[=≈^]|\s[/×*÷+]\s|[\d)]\s*[-−–]\s*[$(\d]")
-_OPERATOR_BEFORE_RE = re.compile(r"(?:[+*/×÷=≈]|[\d)]\s*[-−–]|\bx)\s*[$(\[]*\s*$")
-_OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈\-−–]|x\s)")
-_BINARY_MINUS_RE = re.compile(r"[\w)]\s*$")
-
-
-def _is_operand(q: Quantity, plain: str) -> bool:
-    """A figure next to an arithmetic operator: a term of a worked formula ("($2,667 + $2,721) / 2",
-    "$19,815 million - $13,997 million", where the minus is read into the figure's sign)."""
-    before, after = plain[: q.start], plain[q.end :]
-    if q.text[:1] in "-−–" and _BINARY_MINUS_RE.search(before):
-        return True
-    return bool(_OPERATOR_BEFORE_RE.search(before) or _OPERATOR_AFTER_RE.match(after))
-
-
 def _figure_measure(q: Quantity, claim: Claim, measure: list[str]) -> list[str]:
     """The measure words a source figure equal to `q` must have (one of) in its row label or
     sentence: the claim's own. None when the claim has none ("2021: $14,082 million", the question
     says what it is) or for a formula operand, whose measure is the formula's result."""
-    return [] if _is_operand(q, claim.plain) else measure
-
-
-def _label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
-    """Whether the row label or sentence of the page's figure `index` names what the claim
-    measures: one of its measure words that is not a mere modifier ("net" alone does not make
-    "net sales" of "net income"), or, for a claim whose measure words are all modifiers, one of
-    them. A row labelled with no measure at all (the filer's name, "Total": the measure is in the
-    table's caption) does not contradict the claim, nor does one labelled only with a modifier the
-    claim also has ("Diluted")."""
-    label = page.labels[index]
-    heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact] or measure
-    if any(occurs(t, label) for t in heads):
-        return True
-    named = [t for t in measure_tokens(label) if t not in page.doc_compact]
-    if [t for t in named if t not in MODIFIERS]:
-        return False  # the row names another measure
-    # "Diluted $ 2.42" under an "Earnings per share:" caption: a modifier-only label agrees when the
-    # claim has that modifier too.
-    return not named or any(occurs(t, label) for t in measure)
+    return [] if is_operand(q, claim.plain) else measure
 
 
 def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
@@ -455,39 +556,12 @@ def _embed_text(page: PreparedPage, window: Window) -> str:
     return page.source.text[window.start : window.end][:EMBED_MAX_CHARS]
 
 
-def _agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list[int]:
-    """Indices of source figures equal to `q` within tolerance, at any table scale for amounts."""
-    if magnitudes.size == 0:
-        return []
-    target, tol = q.magnitude, q.tolerance(rel_tolerance)
-    scales = (1.0,) if q.unit == "%" else SOURCE_SCALES
-    hit = np.zeros(magnitudes.shape, dtype=bool)
-    for scale in scales:
-        scaled = magnitudes * scale
-        hit |= np.abs(scaled - target) <= np.maximum(tol, rel_tolerance * scaled)
-    return [int(i) for i in np.flatnonzero(hit)]
-
-
-def _percent_source(source_q: Quantity) -> bool:
-    """A source figure a percentage claim may quote: a percentage, or a bare decimal (a column of
-    percentages whose header carries the '%')."""
-    return source_q.unit == "%" or (source_q.unit == "" and source_q.decimals >= 1)
-
-
 def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> bool:
     """A figure the question itself states ("more than 20% of revenue") restates the question."""
-    return bool(_agreeing(q, context.question_magnitudes, rel_tolerance))
+    return bool(agreeing(q, context.question_magnitudes, rel_tolerance))
 
 
-def _window_figures(top, measure: list[str]) -> list[float]:
-    """Figures of the top windows that hold a measure word of the claim (operands for derived
-    figures; a window that shares none of the claim's words is not its evidence)."""
-    return [q.magnitude for _, page, window in top
-            if not measure or any(occurs(t, window.lowered) for t in measure)
-            for q in page.quantities if window.start <= q.start < window.end]
-
-
-def _aligned_figures(claim: Claim, context: AnswerContext) -> list[float]:
+def _aligned_figures(claim: Claim, context: AnswerContext) -> list[tuple[float, tuple | None]]:
     """Figures whose row label (or sentence) best matches the claim's words: the operands a
     computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most. Words
     only, no synonyms: every extra operand is another chance for a wrong figure to match."""
@@ -497,11 +571,13 @@ def _aligned_figures(claim: Claim, context: AnswerContext) -> list[float]:
     scored = []
     for page in context.pages:
         for q, label in zip(page.quantities, page.labels, strict=True):
+            if q.unit == "%":
+                continue  # a ratio of a percentage and an amount measures nothing
             hits = sum(1 for t in tokens if t in label)
             if hits:
-                scored.append((hits, q.magnitude))
+                scored.append((hits, (q.magnitude, column_key(page, q))))
     scored.sort(key=lambda item: -item[0])
-    return [value for _, value in scored[:ALIGNED_FIGURES]]
+    return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 
 
 def _row_evidence(page: PreparedPage, quantity: Quantity) -> Evidence:

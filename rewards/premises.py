@@ -202,3 +202,83 @@ def prepare_page(source: ScoreSource) -> PreparedPage:
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
                         re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds)
+
+
+def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
+    """Whether the row label or sentence of the page's figure `index` names what the claim
+    measures: one of its measure words that is not a mere modifier ("net" alone does not make
+    "net sales" of "net income"), or, for a claim whose measure words are all modifiers, one of
+    them. A row labelled with no measure at all (the filer's name, "Total": the measure is in the
+    table's caption) does not contradict the claim, nor does one labelled only with a modifier the
+    claim also has ("Diluted")."""
+    label = page.labels[index]
+    heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact] or measure
+    if any(occurs(t, label) for t in heads):
+        return True
+    named = [t for t in measure_tokens(label) if t not in page.doc_compact]
+    if [t for t in named if t not in MODIFIERS]:
+        return False  # the row names another measure
+    # "Diluted $ 2.42" under an "Earnings per share:" caption: a modifier-only label agrees when the
+    # claim has that modifier too.
+    return not named or any(occurs(t, label) for t in measure)
+
+
+CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower|compared)", re.IGNORECASE)
+
+
+def change_column(page: PreparedPage, index: int) -> bool:
+    """A percentage that follows a row's amounts ("Revenue $ 693 $ 760 (8.8)%"): the row's change
+    between its columns."""
+    if index == 0:
+        return False
+    previous = page.quantities[index - 1]
+    return (previous.unit != "%" and previous.start in page.columns and not page.source.text[previous.end : page.quantities[index].start].strip(" \n$|("))
+
+
+def percent_source(source_q: Quantity) -> bool:
+    """A source figure a percentage claim may quote: a percentage, or a bare decimal (a column of
+    percentages whose header carries the '%')."""
+    return source_q.unit == "%" or (source_q.unit == "" and source_q.decimals >= 1)
+
+
+def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None]]:
+    """Figures of the top windows that hold a measure word of the claim (operands for derived
+    figures; a window that shares none of the claim's words is not its evidence)."""
+    return [(q.magnitude, column_key(page, q)) for _, page, window in top
+            if not measure or any(occurs(t, window.lowered) for t in measure)
+            for q in page.quantities if window.start <= q.start < window.end and q.unit != "%"]
+
+
+def column_key(page: PreparedPage, q: Quantity) -> tuple | None:
+    """Which table column of which page a figure is in (None when not in a column)."""
+    column = page.columns.get(q.start)
+    return None if column is None else (page.source.doc_id, page.source.page, column.start)
+
+
+# A revenue or sales row label (the whole a margin is a share of), not "cost of revenue".
+REVENUE_LABEL_RE = re.compile(r"^\s*(?:total\s*)?(?:net\s*)?(?:revenues?|sales|net\s*sales)\b", re.IGNORECASE)
+
+
+# Words that say a sentence concludes from what the answer showed, not what it is about.
+_INFERENCE_WORDS = frozenset(content_tokens(
+    "based calculation calculations appear appears indicate indicates say says seem seems suggest suggests conclude "
+    "concludes conclusion summary show shows given timeframe provided above can does did within compared"
+))
+
+
+NEGATION_RE = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+
+
+def restates(plain: str, question: str, established: str, min_words: int = 2) -> bool:
+    """A figure-less conclusion ("Therefore, Acme's gross margin is improving") whose every
+    measure word is the question's or a supported claim's of this answer: it answers the question
+    in terms the answer has established, and adds nothing the sources must state. Never a negated
+    sentence ("no major acquisitions" asserts an absence the sources must show), and at least
+    `min_words` words."""
+    if NEGATION_RE.search(plain):
+        return False
+    words = [t for t in measure_tokens(plain) if t not in _INFERENCE_WORDS]
+    # The question lends only names (capitalised words): its predicate ("is the margin improving?")
+    # restated as an answer ("the margin is improving") is the very claim to check, not framing.
+    names = set(content_tokens(" ".join(re.findall(r"\b[A-Z][\w&.-]*", plain))))
+    return len(words) >= min_words and all(occurs(t, established) or (t in names and occurs(t, question)) for t in words)

@@ -1,0 +1,232 @@
+"""New rules of the offline checker, on hand-built filings text: worked formulas, restated results,
+ratios within one period column, column-aware operand pairing, change columns, method statements,
+metric definitions and conclusions that restate the question (real MiniLM where prose is judged)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.contracts import ScoreSource, Verdict
+from rewards.arithmetic import Tolerances, derive_pair, equalities
+from rewards.checker import get_checker, quote_at_locator
+from rewards.claims import sentence_kind
+from rewards.numbers import extract_quantities
+from rewards.premises import restates
+
+STATEMENT = ScoreSource(
+    doc_id="globex-2023-10k",
+    page=12,
+    text=(
+        "GLOBEX INC.\nCONSOLIDATED STATEMENTS OF INCOME\n(in millions)\n"
+        "Year Ended December 31,\n2023\n2022\n"
+        "Net sales\n50,000\n40,000\n"
+        "Cost of sales\n30,000\n25,000\n"
+        "Net income\n2,500\n1,600\n"
+        "Income before income taxes\n3,200\n2,000\n"
+        "Provision for income taxes\n700\n400\n"
+        "Total debt\n9,000\n10,000\n"
+    ),
+)
+SEGMENTS = ScoreSource(
+    doc_id="globex-2023-10k",
+    page=20,
+    text=(
+        "Segment results (in millions)\nYear Ended December 31,\n2023\n2022\n"
+        "Widgets revenue\n693\n760\n"
+        "Widgets expenses\n287\n299\n"
+        "Provision for income taxes\n$ (411) $ (491) 12%\n"
+        "Effective tax rate\n23% 20%\n"
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return get_checker("offline")
+
+
+def check(checker, answer, question="What was Globex's net profit margin in 2023?", sources=(STATEMENT,)):
+    return checker.check(question, answer, list(sources))
+
+
+# -- worked formulas ------------------------------------------------------------------------------
+
+
+def test_worked_formula_that_computes_is_parsed_with_its_terms():
+    [e] = equalities("(3.1% + 2.3% + 3.1%) / 3 = 2.8%")
+    assert e.computes and e.result.text == "2.8%" and [t.text for t in e.terms][1:] == ["2.3%", "3.1%", "3"]
+
+
+def test_worked_formula_that_does_not_compute_is_flagged():
+    [e] = equalities("(11.4% + 4.5% + 7.5%) / 3 = 10.3%")
+    assert not e.computes and round(e.value, 1) == 7.8
+
+
+def test_worked_formula_ignores_term_labels_and_reads_ratios_as_percentages():
+    [e] = equalities("Total debt: $2,749 million (current) + $47,032 million (long-term) = $49,781 million")
+    assert e.computes
+    [e] = equalities("Margin = ($9,912 / $46,298) * 100 ≈ 21.41%")
+    assert e.computes
+    [e] = equalities("23% (FY2023) - 20% (FY2022) = 3%")
+    assert e.computes
+    [e] = equalities("12% (FY2023) - 20% (FY2022) = 3%")
+    assert not e.computes
+
+
+def test_chained_formula_compares_steps_by_value():
+    assert all(e.computes for e in equalities("(11.35% + 4.50% + 15.00%) / 3 = 30.85% / 3 = 10.28%"))
+    assert not all(e.computes for e in equalities("(11.35% + 4.50% + 15.00%) / 3 = 40.85% / 3 = 10.28%"))
+
+
+def test_prose_with_an_equals_sign_is_not_a_formula():
+    assert equalities("Gross margin = gross profit / revenue") == []
+    assert equalities("Revenue: $5,000 = the largest segment") == []
+
+
+def test_claim_whose_arithmetic_is_wrong_is_unsupported(checker):
+    [v] = check(checker, "Net income + provision for income taxes = 2,500 + 700 = 3,900 million in 2023.")
+    assert v.verdict == Verdict.unsupported and "does not compute" in v.reason
+
+
+def test_product_with_a_percentage_of_the_question_is_supported(checker):
+    question = "Is any cost above 20% of Globex's net sales in 2023?"
+    answer = "20% of net sales of $50,000 million = 0.20 * 50,000 = $10,000 million."
+    [v] = check(checker, answer, question=question)
+    assert v.verdict == Verdict.supported and quote_at_locator(v, [STATEMENT])
+
+
+# -- restated results and comparisons -----------------------------------------------------------
+
+
+def test_result_restated_in_the_conclusion_is_supported(checker):
+    answer = ("The net profit margin was 2,500 / 50,000 = 5.0% in 2023 and 1,600 / 40,000 = 4.0% in 2022. "
+              "The average net profit margin is (5.0% + 4.0%) / 2 = 4.5%. "
+              "So the average net profit margin for the two years is 4.5%.")
+    assert all(v.verdict == Verdict.supported for v in check(checker, answer))
+
+
+def test_restated_figure_of_another_measure_is_not_supported(checker):
+    answer = "Net income was $2,500 million in 2023. Total debt was $2,500 million in 2023."
+    first, second = check(checker, answer)
+    assert first.verdict == Verdict.supported and second.verdict == Verdict.unsupported
+
+
+def test_comparison_reference_to_an_established_figure_is_supported(checker):
+    question = "Is any cost above 20% of Globex's net sales in 2023?"
+    answer = ("20% of net sales of $50,000 million = 0.20 * 50,000 = $10,000 million. "
+              "Cost of sales of $30,000 million is greater than $10,000 million.")
+    assert all(v.verdict == Verdict.supported for v in check(checker, answer, question=question))
+
+
+# -- ratios within one period column -------------------------------------------------------------
+
+
+def test_margin_is_computed_from_the_revenue_row_of_the_period(checker):
+    [v] = check(checker, "Net profit margin in 2023: 5.0%")
+    assert v.verdict == Verdict.supported
+    [wrong] = check(checker, "Net profit margin in 2023: 6.0%")
+    assert wrong.verdict == Verdict.unsupported
+
+
+def test_rate_is_a_ratio_of_rows_that_name_it(checker):
+    question = "What was Globex's effective tax rate in 2022?"
+    [v] = check(checker, "The effective tax rate for 2022 was 20.0% of income before income taxes.", question=question)
+    assert v.verdict == Verdict.supported  # 400 / 2,000
+    [v] = check(checker, "The effective tax rate for 2022 was 24.0%.", question=question)
+    assert v.verdict == Verdict.unsupported
+
+
+def test_plain_ratio_never_pairs_two_columns():
+    claim = extract_quantities("41%")[0]
+    tol = Tolerances(additive=0.5, multiplicative=0.6)
+    assert derive_pair(claim, [287.0, 693.0], tol) is not None
+    assert derive_pair(claim, [287.0, 693.0], tol, groups=[("p", 1, 10), ("p", 1, 30)]) is None
+    growth = extract_quantities("25%")[0]  # a growth rate spans two columns by construction
+    assert derive_pair(growth, [50_000.0, 40_000.0], tol, groups=[("p", 1, 10), ("p", 1, 30)]) is not None
+
+
+def test_change_column_percentage_is_not_a_rate(checker):
+    question = "What was Globex's effective tax rate in 2023?"
+    [v] = check(checker, "The effective tax rate was 12% in 2023.", question=question, sources=(SEGMENTS,))
+    assert v.verdict == Verdict.unsupported
+    [v] = check(checker, "The provision for income taxes changed by 12% from 2022 to 2023.", question=question, sources=(SEGMENTS,))
+    assert v.verdict == Verdict.supported
+
+
+def test_amount_is_not_the_sum_of_two_rows_unless_the_claim_combines(checker):
+    [v] = check(checker, "Globex's net income was $4,100 million in 2023.")  # 2,500 + 1,600
+    assert v.verdict == Verdict.unsupported
+    [v] = check(checker, "Net income for 2022 and 2023 combined was $4,100 million.")
+    assert v.verdict == Verdict.supported
+
+
+# -- sentences that are not claims ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "We will then sum up the percentages for each year and divide by 3 to get the average.",
+    "From the margin, we can derive the cost share by subtracting the margin from 100%.",
+    "Since the question asks for millions, we convert this figure by dividing by 1,000.",
+    "- Number of Years: 2",
+    "However, these calculations may not accurately reflect the margin.",
+    "The margin should be considered alongside other metrics.",
+    "Gross margin is a relevant metric for a retailer because it shows what is left of sales.",
+    "Gross margin reflects the company's ability to manage its costs.",
+    "It's a key indicator of a company's financial health.",
+])
+def test_method_hedge_and_metric_meaning_are_framing(text):
+    assert sentence_kind(text) == "framing"
+
+
+def test_undetermined_from_the_sources_is_an_abstention():
+    assert sentence_kind("The trend cannot be determined based solely on the provided information.") == "abstention"
+
+
+@pytest.mark.parametrize("text", [
+    "We divide 9,912 by 46,298 to get 21.4%.",
+    "Gross margin was 21.4% in 2023.",
+    "The chief executive enjoys sailing on most weekends.",
+])
+def test_facts_stay_claims(text):
+    assert sentence_kind(text) == "claim"
+
+
+# -- conclusions ----------------------------------------------------------------------------------
+
+
+def test_restates_needs_established_words_names_from_the_question_and_no_negation():
+    question = "does globex have an improving net profit margin?"
+    established = "the net profit margin improved from 4.0% in 2022 to 5.0% in 2023; debt decreased from 10,000 to 9,000."
+    assert restates("Based on these calculations, Globex has an improving net profit margin.", question, established)
+    assert restates("Instead, it has decreased its debt.", question, established)
+    assert not restates("Globex does not have an improving net profit margin.", question, established)
+    assert not restates("Globex plans to acquire a shipping line.", question, established)
+    # The question's predicate restated as the answer is the claim to check, not framing.
+    assert not restates("Globex has an improving net profit margin.", question, "net profit margin was 5.0% in 2023 and 4.0% in 2022")
+
+
+def test_conclusion_after_verified_figures_is_not_judged_but_names_still_are(checker):
+    question = "What was Globex's net profit margin in 2023 and 2022?"
+    answer = ("Net profit margin in 2023: 5.0%. Net profit margin in 2022: 4.0%. "
+              "Therefore, Globex's net profit margin in 2023 was 5.0%.")
+    verdicts = check(checker, answer, question=question)
+    assert verdicts and all(v.verdict == Verdict.supported for v in verdicts)
+    wrong_name = answer.replace("Therefore, Globex", "Therefore, Initech")
+    assert any(v.verdict == Verdict.unsupported and "Initech" in v.reason for v in check(checker, wrong_name, question=question))
+
+
+def test_a_yes_no_conclusion_in_the_questions_words_is_still_checked(checker):
+    """Right figures, wrong conclusion: the margin rose, the answer says it is declining."""
+    question = "Does Globex have a declining net profit margin?"
+    answer = ("Net profit margin in 2023: 5.0%. Net profit margin in 2022: 4.0%. "
+              "Therefore, Globex has a declining net profit margin.")
+    verdicts = check(checker, answer, question=question)
+    # It is judged (not skipped as framing). Whether "declining" contradicts 5.0% > 4.0% is beyond
+    # lexical + MiniLM alignment: the `nli` and `teacher` checkers are for that (BENCHMARKS.md).
+    assert any("declining" in v.text for v in verdicts)
+
+
+def test_conclusion_without_verified_figures_is_judged(checker):
+    question = "Does Globex have an improving margin profile?"
+    [v] = check(checker, "Globex has an improving margin profile.", question=question)
+    assert v.verdict != Verdict.supported
