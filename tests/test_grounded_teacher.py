@@ -9,7 +9,7 @@ import pytest
 
 from cai.constitution import load_constitution
 from cai.contracts import Locator, PageText, ScoreSource, SearchHit, Verdict
-from cai.teachers.grounded import GroundedTeacher, _marked
+from cai.teachers.grounded import GroundedTeacher, _marked, statement_kind, statements_named
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker
 
@@ -115,3 +115,73 @@ def test_revision_drops_header_rows_and_loops(teacher):
               "Revenue revenue revenue revenue.")
     out = _loop(teacher, "What was Acme's net income in fiscal 2024?", answer)
     assert out == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]."
+
+
+# A discussion page (retrieved first) and the income statement (second) both state net income.
+MDNA_TEXT = (
+    "Results of Operations\n"
+    "Acme Freight Corp. grew its business in fiscal 2024. "
+    "Net income was $42.5 million in fiscal 2024, up from $38.1 million in fiscal 2023. "
+    "Shipped freight volumes rose 12% in fiscal 2024."
+)
+
+
+def _two_page_teacher():
+    from cai.contracts import SentenceSpan
+
+    texts = {("acme-2024-10k", 30): MDNA_TEXT, ("acme-2024-10k", 10): TABLE_TEXT}
+    pages = {key: PageText(doc_id=key[0], page=key[1], text=text,
+                           sentences=[SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(text))])
+             for key, text in texts.items()}
+    hits = [SearchHit(doc_id=d, page=p, score=1.0 - i / 10, text=t,
+                      locator=Locator(doc_id=d, page=p, char_start=0, char_end=len(t), sentence=0))
+            for i, ((d, p), t) in enumerate(texts.items())]
+    teacher = GroundedTeacher(lambda d, p: pages.get((d, p)), get_checker("offline"), load_constitution("finance-10k"))
+    return teacher, hits
+
+
+def _revised(teacher, hits, question: str, answer: str) -> str:
+    rules = load_constitution("finance-10k").rules
+    critique = asyncio.run(teacher.critique(question, hits, answer, rules))
+    return asyncio.run(teacher.revise(question, hits, answer, critique, rules)).text
+
+
+def test_citation_prefers_the_statement_the_question_names():
+    teacher, hits = _two_page_teacher()
+    answer = "Net income was $42.5 million in fiscal 2024."
+    named = _revised(teacher, hits, "According to the income statement, what was Acme's net income in fiscal 2024?", answer)
+    assert named == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.10].", named
+    # Both pages state it; without a named statement the stronger support (the sentence that says
+    # it in the claim's words) and then the better retrieval rank decide.
+    plain = _revised(teacher, hits, "What was Acme's net income in fiscal 2024?", answer)
+    assert plain == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.30].", plain
+
+
+def test_citation_is_a_page_that_supports_the_claim_alone():
+    teacher, hits = _two_page_teacher()
+    # Only the discussion page states the volume growth: the income statement is not cited,
+    # although the question names it.
+    out = _revised(teacher, hits, "Per the income statement, what drove Acme's net income in fiscal 2024?",
+                   "Shipped freight volumes rose 12% in fiscal 2024.")
+    assert out == "Shipped freight volumes rose 12% in fiscal 2024 [acme-2024-10k p.30].", out
+
+
+@pytest.mark.parametrize(("heading", "kind"), [
+    ("Table of Contents\nAMAZON.COM, INC.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n(in millions)", "income"),
+    ("Consolidated Statements of Earnings\n$ in millions", "income"),
+    ("CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME\n(in millions)", "comprehensive"),
+    ("Consolidated Balance Sheets\n(in millions)", "balance"),
+    ("NIKE, INC.\nCONSOLIDATED STATEMENTS OF CASH FLOWS\nYEAR ENDED MAY 31,", "cash"),
+    ("Notes to Consolidated Financial Statements\n1. Summary of Significant Accounting Policies", None),
+    ("Liquidity and Capital Resources\nWe manage our cash flows and the balance sheet with care, as the statements of cash flows show.", None),
+])
+def test_statement_kind_from_the_page_heading(heading, kind):
+    assert statement_kind(heading) == kind
+
+
+def test_statements_named_by_a_question():
+    assert statements_named("Using only the income statement, what is net income?") == {"income"}
+    assert statements_named("Based on the balance sheet and the P&L statement") == {"balance", "income"}
+    assert statements_named("Which activities brought in the most cash flow?") == {"cash"}
+    assert statements_named("What is comprehensive income per the statement of comprehensive income?") == {"comprehensive"}
+    assert statements_named("What was revenue growth?") == set()

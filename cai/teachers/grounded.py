@@ -6,7 +6,9 @@
   lead-in states nothing an answer should say, however many of the question's words (or years)
   it shares;
 - critique: claim by claim with the offline checker, plus the rules' machine checks;
-- revise: supported claims are kept verbatim (a missing citation is added); an unsupported claim
+- revise: supported claims are kept verbatim; a missing citation is added, naming a page that
+  supports the claim on its own (the financial statement the question names first, then the
+  stronger support, then the better retrieval rank); an unsupported claim
   is replaced by the verbatim evidence the checker aligned it with, cited, or by an explicit
   "The sources do not state …"; sentences that break a phrase rule, and sentences that only
   repeat themselves ("revenue revenue revenue"), are dropped;
@@ -114,6 +116,8 @@ class GroundedTeacher:
         forbidden = [p for r in rules for p in (r.checks.no_forbidden_phrases or [])]
         markers = [m for r in rules for m in (r.checks.require_marker or [])]
         candidates = self._candidates(sources)
+        to_cite = [v for v in verdicts if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
+        citations = self._citations(question, to_cite, self._pages(sources))
         parts = []
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
@@ -123,16 +127,16 @@ class GroundedTeacher:
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
             else:
-                parts.append(_marked(self._fixed(verdict, candidates), markers))
+                parts.append(_marked(self._fixed(verdict, candidates, citations), markers))
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
 
-    def _fixed(self, c: ClaimVerdict, candidates: list[tuple[int, str, str]]) -> str:
+    def _fixed(self, c: ClaimVerdict, candidates: list[tuple[int, str, str]], citations: dict[tuple, str]) -> str:
         """A supported claim kept as written (cited); otherwise the source sentence on the same
         subject, quoted verbatim and cited, or an explicit refusal."""
         if c.verdict == Verdict.supported:
             if c.citations or c.evidence is None:
                 return c.text.strip()
-            return _with_citation(c.text.strip(), c.evidence.locator.citation())
+            return _with_citation(c.text.strip(), citations.get(tuple(c.span), c.evidence.locator.citation()))
         ranked = _rank(_strip_citations(c.text), candidates, numbers=False)
         if ranked and ranked[0][1] >= MIN_TOPIC_OVERLAP:
             _, _, quote, cite = ranked[0]
@@ -143,6 +147,36 @@ class GroundedTeacher:
             core = core[:1].lower() + core[1:]
         return f"The sources do not state that {core}."
 
+    def _citations(self, question: str, claims: list[ClaimVerdict], pages: list[ScoreSource]) -> dict[tuple, str]:
+        """Claim span → citation for the supported, uncited `claims`: the page that supports the
+        claim on its own, so that the citation is precise in the ALCE sense (`rewards.citations`),
+        not whichever page the answer-level check aligned first (often a discussion page that
+        restates a figure of the statements). Among such pages: the financial statement the
+        question or claim names, then the stronger support, then the better retrieval rank. The
+        answer-level evidence when no single page supports the claim (figures combined across
+        pages)."""
+        out = {tuple(c.span): c.evidence.locator.citation() for c in claims}
+        if len(pages) < 2 or not claims:
+            return out
+        # These claims only, one check per page: the rest of the answer would cost time and say
+        # nothing here. Paragraph breaks keep the claims apart when they are split again.
+        texts = [_strip_citations(c.text) for c in claims]
+        joined = "\n\n".join(texts)
+        per_page = [{_clean(v.text): v for v in self.checker.check(question, joined, [p])} for p in pages]
+        for c, text in zip(claims, texts, strict=True):
+            named = statements_named(f"{question} {text}")
+            best: tuple | None = None
+            for rank, (page, verdicts) in enumerate(zip(pages, per_page, strict=True)):
+                v = verdicts.get(_clean(text))
+                if v is None or v.verdict != Verdict.supported:
+                    continue
+                key = (statement_kind(page.text) in named, round(v.score, 2), -rank)
+                if best is None or key > best[0]:
+                    best = (key, f"[{page.doc_id} p.{page.page}]")
+            if best is not None:
+                out[tuple(c.span)] = best[1]
+        return out
+
     # ------------------------------------------------------------------------------------ judge
     async def judge(self, question: str, sources: list[SearchHit], first: str, second: str, principle: ResolvedPrinciple) -> Judgement:
         """P(first better) from the difference in claim support (a logistic in the gap)."""
@@ -151,6 +185,45 @@ class GroundedTeacher:
         gap = rate(first) - rate(second)
         p_first = min(0.95, max(0.05, 1.0 / (1.0 + math.exp(-6.0 * gap))))
         return Judgement(principle_id=principle.id, p_first=p_first, reasoning=f"support gap {gap:+.2f}")
+
+
+# Financial statements by the headings filers give them and the names questions use for them.
+_STATEMENT_HEADINGS = {
+    "income": re.compile(r"statements? of (?:consolidated )?(?:operations|income|earnings)\b|income statements?\b", re.I),
+    "comprehensive": re.compile(r"statements? of comprehensive (?:income|loss)", re.I),
+    "balance": re.compile(r"balance sheets?\b|statements? of financial (?:position|condition)", re.I),
+    "cash": re.compile(r"statements? of cash flows?", re.I),
+    "equity": re.compile(r"statements? of (?:changes in )?(?:share|stock)holders.? (?:equity|deficit)", re.I),
+}
+_STATEMENT_NAMES = {
+    "income": re.compile(r"income statement|statements? of (?:operations|income|earnings)|\bp&l\b|profit and loss", re.I),
+    "comprehensive": re.compile(r"comprehensive income", re.I),
+    "balance": re.compile(r"balance sheet|statements? of financial (?:position|condition)", re.I),
+    "cash": re.compile(r"cash flows?\b", re.I),
+    "equity": re.compile(r"statements? of (?:changes in )?(?:share|stock)holders.? equity", re.I),
+}
+HEADING_LINES = 5  # a statement's title sits in the first lines of its page, under running heads
+
+
+def statement_kind(page_text: str) -> str | None:
+    """Which financial statement a page is, from its heading ("CONSOLIDATED STATEMENTS OF
+    OPERATIONS" → "income"); None for notes, discussion and every other page."""
+    lines = [ln for ln in page_text.splitlines() if ln.strip()][:HEADING_LINES]
+    heading = " ".join(ln for ln in lines if len(ln.split()) <= 10)  # a title, not the prose under it
+    if re.search(r"\bnotes? to\b", heading, re.I):
+        return None  # "Notes to Consolidated Financial Statements" names no statement of its own
+    for kind in ("comprehensive", "income", "balance", "cash", "equity"):  # "comprehensive income" first
+        if _STATEMENT_HEADINGS[kind].search(heading):
+            return kind
+    return None
+
+
+def statements_named(text: str) -> set[str]:
+    """The financial statements `text` names ("based on the income statement" → {"income"})."""
+    named = {kind for kind, pattern in _STATEMENT_NAMES.items() if pattern.search(text)}
+    if "comprehensive" in named and not re.search(r"(?<!comprehensive )income statement|statements? of (?:operations|earnings)", text, re.I):
+        named.discard("income")  # "statement of comprehensive income" is not the income statement
+    return named
 
 
 def _draftable(text: str) -> bool:
