@@ -127,6 +127,7 @@ class SyncTimers:
         from rewards.checker import FailClosed
 
         self.wrap(Retriever, "search", "retrieval")
+        self.wrap(Retriever, "query_vectors", "retrieval")  # the batched query embedding of a window
         self.wrap(FailClosed, "check", "checker")
         self.wrap(rewards.rules, "evaluate_rules", "rule checks")
         self.wrap(CallCache, "get", "call cache")

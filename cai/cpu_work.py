@@ -46,6 +46,19 @@ class CpuWork:
         hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
         return hits, source_pages(hits, self.retriever.store.page)
 
+    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[list[SearchHit], list[ScoreSource]]]:
+        """`search` for the questions at positions `wanted`, all of `questions` embedded in one batch
+        (the whole window, so its vectors do not depend on which of its questions are wanted)."""
+        from rag.quotes import source_pages
+
+        r = self.retrieval
+        vectors = self.retriever.query_vectors(questions) if r.mode != "bm25" else [None] * len(questions)
+        out = {}
+        for i in wanted:
+            hits = self.retriever.search(questions[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i])
+            out[i] = (hits, source_pages(hits, self.retriever.store.page))
+        return out
+
     def check(self, question: str, answer: str, pages: list[ScoreSource]) -> list[ClaimVerdict]:
         return self.checker.check(question, answer, pages)
 

@@ -60,6 +60,7 @@ class Setup:
     teacher: Teacher
     closers: list
     cpu: CpuPool  # retrieval, checking, machine checks: off the event loop (cai/cpu_work.py)
+    ahead: SearchAhead | None = None  # batched retrieval, set by run_loop
     # Record appends (each fsynced) on their own thread, in order: an fsync on the event loop
     # stalls every teacher call in flight.
     io: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
@@ -138,6 +139,39 @@ def setup(config: GenerateConfig, run_dir: Path) -> Setup:
 
 
 # --------------------------------------------------------------------------------------------- loop
+class SearchAhead:
+    """Retrieval for windows of `size` consecutive questions at a time, one window ahead of the
+    loop: the window's queries are embedded in one batch (≈ 9 ms of CPU per query against ≈ 20 ms
+    one at a time). Windows are cut from the whole question list, not from the pending questions,
+    so a resumed run embeds each question in the same batch as an uninterrupted run would and
+    retrieves the same hits, to the last bit."""
+
+    def __init__(self, s: Setup, rows: list[QuestionRow], pending: list[QuestionRow], size: int = 16):
+        self.s, self.rows, self.size = s, rows, size
+        self.position = {r.id: i for i, r in enumerate(rows)}
+        self.pending = {r.id for r in pending}
+        self.windows: dict[int, asyncio.Future] = {}
+        self.left: dict[int, int] = {}
+
+    def _start(self, w: int) -> None:
+        if w in self.left or w * self.size >= len(self.rows):  # started (or started and freed)
+            return
+        rows = self.rows[w * self.size : (w + 1) * self.size]
+        wanted = [i for i, r in enumerate(rows) if r.id in self.pending]
+        self.left[w] = len(wanted)
+        self.windows[w] = asyncio.ensure_future(self.s.cpu.run("search_window", [r.question for r in rows], wanted))
+
+    async def get(self, row: QuestionRow) -> tuple[list[SearchHit], list]:
+        w, i = divmod(self.position[row.id], self.size)
+        self._start(w)
+        self._start(w + 1)
+        found = (await self.windows[w])[i]
+        self.left[w] -= 1
+        if self.left[w] == 0:  # every question of the window has its hits: free the pages
+            del self.windows[w]
+        return found
+
+
 def select_rules(constitution: Constitution, row: QuestionRow, hits: list[SearchHit], config: GenerateConfig, round_no: int) -> list[Rule]:
     """Applicable rules; with `loop.principles: N`, N of them sampled per round (seeded)."""
     tags = list(row.metadata.get("tags", [])) if isinstance(row.metadata.get("tags"), list) else []
@@ -160,7 +194,7 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
 async def process(s: Setup, row: QuestionRow) -> Record:
     """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
     cfg = s.config
-    hits, pages = await s.cpu.run("search", row.question)
+    hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.run("search", row.question))
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
 
     async def check(text: str) -> list[ClaimVerdict]:
@@ -203,11 +237,13 @@ async def process(s: Setup, row: QuestionRow) -> Record:
     return record
 
 
-async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool) -> dict:
-    """Every pending question, `teacher.max_concurrency` at a time; each record appended when done."""
+async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:
+    """Every pending question (`rows`), `teacher.max_concurrency` at a time; each record appended
+    when done. `all_rows`: the run's whole question list (retrieval windows are cut from it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts = {"done": 0, "failed": 0}
+    s.ahead = SearchAhead(s, all_rows or rows, rows)
     stop_reason: list[str] = []
     sem = asyncio.Semaphore(s.config.teacher.max_concurrency)
     usage = getattr(getattr(s.teacher, "chat", None), "usage", None)
@@ -318,7 +354,7 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
                     rejected_rows=rejected[:200])
     s = setup(config, run_dir)
     try:
-        loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress))
+        loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress, selected))
     finally:
         s.shutdown()
         s.retriever.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cai.contracts import Document, DocumentMetadata
@@ -190,3 +191,17 @@ def test_cross_encoder_reranker_loads_a_local_model(tmp_path):
     reranker = CrossEncoderReranker(str(tmp_path))
     scores = reranker.score("revenue", ["revenue was $5 million", "the cat sat"])
     assert len(scores) == 2 and all(isinstance(s, float) for s in scores) and scores[0] != scores[1]
+
+
+def test_batched_query_vectors_give_the_same_hits_and_are_used(retriever):
+    questions = ["What was Halvorsen Tidewater's total revenue in 2024?", "Who audits the company's financial statements?",
+                 "How much cash did operating activities provide?"]
+    vectors = retriever.query_vectors(questions)
+    assert vectors.shape == (3, retriever.spec.dim)
+    alone = retriever.embedder.encode_query(retriever.query_text(questions[0]))
+    assert np.abs(vectors[0] - alone).max() < 1e-5  # the batch changes only the last bits
+    for q, v in zip(questions, vectors, strict=True):
+        assert [h.locator for h in retriever.search(q, vector=v)] == [h.locator for h in retriever.search(q)]
+    # The given vector is the one searched with: another question's vector finds its pages.
+    swapped = retriever.search(questions[0], mode="dense", route=False, vector=vectors[1])
+    assert [h.locator for h in swapped] == [h.locator for h in retriever.search(questions[1], mode="dense", route=False)]
