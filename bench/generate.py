@@ -223,6 +223,7 @@ def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float
 
     questions = quickstart_questions(n, WORK / f"throughput-{n}.jsonl")
     rows, _ = load_questions(questions)
+    children_before = children_cpu()  # the rusage of reaped children is cumulative: take the delta
     with fake_server(latency_s, fault_rate) as (url, stats):
         teacher = {"backend": "openai", "model": "scripted", "endpoints": [{"base_url": url}],
                    "max_concurrency": concurrency, "max_retries": 10, "timeout_s": 30, "http_client": http_client}
@@ -235,7 +236,7 @@ def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float
             t0, c0 = time.perf_counter(), time.process_time()
             counts = asyncio.run(loop_module.run_loop(s, rows, run_dir, False))  # ends by joining the workers
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            workers_cpu = children_cpu()  # includes their warm-up; reported, not used in the rate
+            workers_cpu = children_cpu() - children_before  # with their start-up; reported, not used in the rate
         s.retriever.close()
     done = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
     stats["logical_calls"] = sum(len(r["teacher_call_ids"]) for r in done)  # one id per call, however many attempts
