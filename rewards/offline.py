@@ -421,10 +421,12 @@ class OfflineChecker:
         anchors = [v for v in dict.fromkeys(answer) if v not in percents]
         pool = [v for v in dict.fromkeys(page) if v and v not in anchors]
         amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
+        # Evidence first: a figure derivable from the aligned source rows is explained by them (the
+        # reason an auditor reads), not by a coincidence among the answer's own numbers.
         derivation = (
-            derive_pair(q, answer, tol, compound=compound) or derive_triple(q, answer, tol)
+            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups)
+            or derive_pair(q, answer, tol, compound=compound) or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
-            or derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups)
             or (derive_pair(q, anchors + pool, tol, additive=False, anchors=len(anchors), compound=compound) if percent_like(q) else None)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None

@@ -230,3 +230,12 @@ def test_conclusion_without_verified_figures_is_judged(checker):
     question = "Does Globex have an improving margin profile?"
     [v] = check(checker, "Globex has an improving margin profile.", question=question)
     assert v.verdict != Verdict.supported
+
+
+def test_a_derived_figure_is_explained_by_the_evidence_rows_not_the_answers_own_numbers(checker):
+    """4.0% is also 5.0 − 1 among the answer's figures; the reason an auditor reads must be the
+    source rows it comes from."""
+    answer = "Net profit margin in 2023: 5.0%. Net profit margin in 2022: 4.0%."
+    first, second = check(checker, answer, question="What was Globex's net profit margin in 2023 and 2022?")
+    assert first.verdict == second.verdict == Verdict.supported
+    assert "1,600 / 40,000" in second.reason
