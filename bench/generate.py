@@ -381,14 +381,15 @@ def fb_run(args) -> tuple[Path, dict]:
     from cai.generate import run
 
     extra = {"limit": args.fb_limit} if args.fb_limit else {}
-    config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index, {"backend": "grounded"}, **extra)
+    config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index, {"backend": "grounded"},
+                             cpu_workers=args.cpu_workers, **extra)
     load = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()
     with SyncTimers() as timers:
         run_dir = run(config, show_progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = json.loads((run_dir / "manifest.json").read_text())["counts"]["records"]
-    timing = {"questions": n, "limit": args.fb_limit, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+    timing = {"questions": n, "limit": args.fb_limit, "cpu_workers": args.cpu_workers, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
               "q_per_s": round(n / wall, 3), "cpu_q_per_s": round(n / cpu, 3), "sync_ms_per_question": timers.per_question_ms(n),
               "sync_cpu_ms_per_question": timers.per_question_ms(n, cpu=True),
               "load_avg_start": [round(x, 2) for x in load], "load_avg_end": [round(x, 2) for x in os.getloadavg()]}
@@ -486,7 +487,7 @@ def main() -> None:
     ap.add_argument("--questions-per-slot", type=int, default=4, help="questions = this × concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--cpu-workers", type=int, default=0, help="throughput: generate's cpu_workers (processes for retrieval/checks)")
+    ap.add_argument("--cpu-workers", type=int, default=0, help="throughput, financebench: generate's cpu_workers (processes for retrieval/checks; whole questions for grounded)")
     ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"], help="throughput: the openai client's transport")
     ap.add_argument("--loop-module", default="cai.generate", help="module providing run_loop (to try a prototype)")
     ap.add_argument("--overhead-questions", type=int, default=52)

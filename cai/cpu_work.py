@@ -85,6 +85,16 @@ class CpuWork:
         return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
                 "similarity": round(sum(sims) / len(sims), 4)}
 
+    def grounded_record(self, config: dict, row: dict, hits: list[SearchHit], pages: list[ScoreSource]):
+        """A whole question with the grounded teacher, in this (worker) process: see
+        `cai.generate.answer_question`."""
+        from cai.config import GenerateConfig
+        from cai.generate import QuestionRow, process, worker_setup
+
+        if getattr(self, "_setup", None) is None:
+            self._setup = worker_setup(self, GenerateConfig.model_validate(config))
+        return asyncio.run(process(self._setup, QuestionRow.model_validate(row), found=(hits, pages)))
+
     def close(self) -> None:
         self.retriever.close()
 

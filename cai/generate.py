@@ -191,10 +191,14 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
     return TeacherCritique(violations=violations, call_ids=critique.call_ids, text=critique.text, claims=critique.claims)
 
 
-async def process(s: Setup, row: QuestionRow) -> Record:
-    """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
+async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Record:
+    """One question through the loop (`found`: its hits and pages, when already retrieved).
+    Raises TeacherCallFailed / BudgetExhausted."""
     cfg = s.config
-    hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.run("search", row.question))
+    if found is not None:
+        hits, pages = found
+    else:
+        hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.run("search", row.question))
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
 
     async def check(text: str) -> list[ClaimVerdict]:
@@ -237,6 +241,24 @@ async def process(s: Setup, row: QuestionRow) -> Record:
     return record
 
 
+async def answer_question(s: Setup, row: QuestionRow) -> Record:
+    """`process`, or with the grounded teacher and `cpu_workers`, the whole question in a worker
+    process: the grounded teacher's drafting and checking is all CPU, so workers are what spread
+    it over cores (retrieval stays in windows, so the hits are the same either way)."""
+    if s.teacher.name == "grounded" and s.cpu.workers > 0:
+        hits, pages = await s.ahead.get(row)
+        return await s.cpu.run("grounded_record", s.config.model_dump(mode="json"), row.model_dump(), hits, pages)
+    return await process(s, row)
+
+
+def worker_setup(work, config: GenerateConfig) -> Setup:
+    """A worker process's Setup for whole grounded questions, over its own retriever and checker."""
+    from cai.teachers.grounded import GroundedTeacher
+
+    teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
+    return Setup(config, work.constitution, work.retriever, work.checker, teacher, [], CpuPool(work, 0, config.index, config.constitution))
+
+
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:
     """Every pending question (`rows`), `teacher.max_concurrency` at a time; each record appended
     when done. `all_rows`: the run's whole question list (retrieval windows are cut from it)."""
@@ -258,7 +280,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
                 if stop_reason:
                     return
                 try:
-                    await s.write(records, await process(s, row))
+                    await s.write(records, await answer_question(s, row))
                     counts["done"] += 1
                 except BudgetExhausted as e:
                     stop_reason.append(str(e))

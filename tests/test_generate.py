@@ -182,6 +182,18 @@ def test_cpu_worker_processes_write_the_same_records(tmp_path, index_dir):
     assert len(out[2]) == 4 and out[2] == out[0]
 
 
+def test_grounded_questions_in_worker_processes_write_the_same_records(tmp_path, index_dir):
+    """With cpu_workers the grounded teacher runs whole questions in workers: same records."""
+    out = {}
+    for workers in (0, 2):
+        base = tmp_path / f"w{workers}"
+        base.mkdir()
+        code, text = _generate(str(_config(base, index_dir)), f"cpu_workers={workers}", "limit=8")
+        assert code == 0, text
+        out[workers] = _records(Path(text.strip().splitlines()[-1]))
+    assert len(out[2]) == 8 and out[2] == out[0]
+
+
 def test_dry_run_prints_prompts_and_writes_no_run(tmp_path, index_dir):
     with FakeOpenAIServer(reply=scripted_teacher) as srv:
         cfg = _openai_config(tmp_path, index_dir, srv.base_url, 3)
