@@ -8,6 +8,7 @@ commands that need them, so `cai --help` and validation stay fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -318,10 +319,16 @@ def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) ->
     quiet_model_loading()
     from cai import train as stage
 
-    def echo(line: str) -> None:
-        click.echo(line, err=True)
+    # Under `accelerate launch` every process runs this command: only the main one reports.
+    main_process = os.environ.get("RANK", "0") == "0"
 
-    run_dir = stage.run(cfg, resume=resume, show_progress=sys.stderr.isatty(), echo=echo)
+    def echo(line: str) -> None:
+        if main_process:
+            click.echo(line, err=True)
+
+    run_dir = stage.run(cfg, resume=resume, show_progress=sys.stderr.isatty() and main_process, echo=echo)
+    if not main_process:
+        return
     manifest = json.loads((run_dir / "manifest.json").read_text())
     if manifest.get("adapter"):
         click.echo(f"adapter: {manifest['adapter']} (serve it with `cai answer --index DIR --adapter {manifest['adapter']} QUESTION`)")
