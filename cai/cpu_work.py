@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 
-from cai.config import RetrievalConfig
+from cai.config import GenerateConfig
 from cai.constitution import Constitution, load_constitution
 from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, SearchHit
 
@@ -24,25 +23,26 @@ from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, SearchHit
 class CpuWork:
     """What one question needs computed, given an open retriever, checker and constitution."""
 
-    def __init__(self, retriever, checker, constitution: Constitution, retrieval: RetrievalConfig):
+    def __init__(self, retriever, checker, constitution: Constitution, config: GenerateConfig):
         self.retriever = retriever
         self.checker = checker
         self.constitution = constitution
-        self.retrieval = retrieval
+        self.config = config
+        self._setup = None  # a worker's generate Setup for whole grounded questions, made on first use
 
     @classmethod
-    def open(cls, index: Path, constitution: str, retrieval: RetrievalConfig) -> CpuWork:
+    def open(cls, config: GenerateConfig) -> CpuWork:
         from rag.retrieve import Retriever
         from rewards.checker import FailClosed
         from rewards.offline import OfflineChecker
 
-        return cls(Retriever.open(index), FailClosed(OfflineChecker()), load_constitution(constitution), retrieval)
+        return cls(Retriever.open(config.index), FailClosed(OfflineChecker()), load_constitution(config.constitution), config)
 
     def search(self, question: str) -> tuple[list[SearchHit], list[ScoreSource]]:
         """The top-k hits and the full text of the pages they come from (what checks align to)."""
         from rag.quotes import source_pages
 
-        r = self.retrieval
+        r = self.config.retrieval
         hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
         return hits, source_pages(hits, self.retriever.store.page)
 
@@ -51,7 +51,7 @@ class CpuWork:
         (the whole window, so its vectors do not depend on which of its questions are wanted)."""
         from rag.quotes import source_pages
 
-        r = self.retrieval
+        r = self.config.retrieval
         vectors = self.retriever.query_vectors(questions) if r.mode != "bm25" else [None] * len(questions)
         out = {}
         for i in wanted:
@@ -85,14 +85,13 @@ class CpuWork:
         return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
                 "similarity": round(sum(sims) / len(sims), 4)}
 
-    def grounded_record(self, config: dict, row: dict, hits: list[SearchHit], pages: list[ScoreSource]):
+    def grounded_record(self, row: dict, hits: list[SearchHit], pages: list[ScoreSource]):
         """A whole question with the grounded teacher, in this (worker) process: see
         `cai.generate.answer_question`."""
-        from cai.config import GenerateConfig
         from cai.generate import QuestionRow, process, worker_setup
 
-        if getattr(self, "_setup", None) is None:
-            self._setup = worker_setup(self, GenerateConfig.model_validate(config))
+        if self._setup is None:
+            self._setup = worker_setup(self)
         return asyncio.run(process(self._setup, QuestionRow.model_validate(row), found=(hits, pages)))
 
     def close(self) -> None:
@@ -103,12 +102,12 @@ class CpuWork:
 _WORKER: CpuWork | None = None
 
 
-def _open_worker(index: Path, constitution: str, retrieval: dict) -> None:
+def _open_worker(config: dict) -> None:
     import torch
 
     global _WORKER
     torch.set_num_threads(1)  # one process per core: intra-op threads would only contend
-    _WORKER = CpuWork.open(index, constitution, RetrievalConfig.model_validate(retrieval))
+    _WORKER = CpuWork.open(GenerateConfig.model_validate(config))
 
 
 def _in_worker(method: str, *args):
@@ -118,7 +117,7 @@ def _in_worker(method: str, *args):
 class CpuPool:
     """`await pool.run("check", question, text, pages)`: a CpuWork method on the thread or a worker."""
 
-    def __init__(self, local: CpuWork, workers: int, index: Path, constitution: str):
+    def __init__(self, local: CpuWork, workers: int):
         self.local = local
         self.workers = workers
         self.executor: Executor
@@ -130,7 +129,7 @@ class CpuPool:
 
             # spawn, not fork: the parent holds torch threads and an open SQLite store.
             self.executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open_worker,
-                                                initargs=(index, constitution, local.retrieval.model_dump()))
+                                                initargs=(local.config.model_dump(mode="json"),))
 
     async def run(self, method: str, *args):
         loop = asyncio.get_running_loop()

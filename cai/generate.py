@@ -134,8 +134,8 @@ def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     retriever = Retriever.open(config.index)
     checker = FailClosed(OfflineChecker())
     teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
-    work = CpuWork(retriever, checker, constitution, config.retrieval)
-    return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers, config.index, config.constitution))
+    work = CpuWork(retriever, checker, constitution, config)
+    return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers))
 
 
 # --------------------------------------------------------------------------------------------- loop
@@ -247,16 +247,16 @@ async def answer_question(s: Setup, row: QuestionRow) -> Record:
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
     if s.teacher.name == "grounded" and s.cpu.workers > 0:
         hits, pages = await s.ahead.get(row)
-        return await s.cpu.run("grounded_record", s.config.model_dump(mode="json"), row.model_dump(), hits, pages)
+        return await s.cpu.run("grounded_record", row.model_dump(), hits, pages)
     return await process(s, row)
 
 
-def worker_setup(work, config: GenerateConfig) -> Setup:
+def worker_setup(work) -> Setup:
     """A worker process's Setup for whole grounded questions, over its own retriever and checker."""
     from cai.teachers.grounded import GroundedTeacher
 
     teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
-    return Setup(config, work.constitution, work.retriever, work.checker, teacher, [], CpuPool(work, 0, config.index, config.constitution))
+    return Setup(work.config, work.constitution, work.retriever, work.checker, teacher, [], CpuPool(work, 0))
 
 
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:

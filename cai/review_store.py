@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS decisions (
 """
 
 
+# Each (record, reviewer)'s latest submission: earlier ones are superseded, never deleted.
+_LATEST = "(SELECT record_id, reviewer, MAX(id) AS id FROM submissions GROUP BY record_id, reviewer) last"
+
+
 @dataclass(frozen=True)
 class ClaimDecision:
     """One reviewer's decision on one claim, as submitted."""
@@ -139,9 +143,7 @@ class ReviewStore:
     # --------------------------------------------------------------------------------------- reads
     def statuses(self, reviewer: str | None = None) -> dict[tuple[str, str], str]:
         """(record id, reviewer) → submitted | discarded, from each pair's latest submission."""
-        sql = ("SELECT s.record_id, s.reviewer, s.action FROM submissions s JOIN "
-               "(SELECT record_id, reviewer, MAX(id) AS id FROM submissions GROUP BY record_id, reviewer) last "
-               "ON s.id = last.id")
+        sql = f"SELECT s.record_id, s.reviewer, s.action FROM submissions s JOIN {_LATEST} ON s.id = last.id"
         args: tuple = ()
         if reviewer is not None:
             sql += " WHERE s.reviewer = ?"
@@ -159,8 +161,7 @@ class ReviewStore:
     def effective(self, record_id: str | None = None) -> list[Decision]:
         """Decisions of every (record, reviewer)'s latest submission, when that is a submit."""
         sql = ("SELECT s.id, s.record_id, s.reviewer, d.claim_index, d.claim_text, d.decision, d.comment, d.ai_verdict, s.created_at "
-               "FROM submissions s JOIN (SELECT record_id, reviewer, MAX(id) AS id FROM submissions GROUP BY record_id, reviewer) last "
-               "ON s.id = last.id JOIN decisions d ON d.submission_id = s.id WHERE s.action = 'submit'")
+               f"FROM submissions s JOIN {_LATEST} ON s.id = last.id JOIN decisions d ON d.submission_id = s.id WHERE s.action = 'submit'")
         args: tuple = ()
         if record_id is not None:
             sql += " AND s.record_id = ?"

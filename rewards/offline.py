@@ -54,7 +54,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
+from cai.contracts import ClaimVerdict, Evidence, ScoreSource, Verdict
 from rewards.agreement import Known, disagreement
 from rewards.arithmetic import (
     WORKED_RE,
@@ -89,6 +89,8 @@ from rewards.premises import (
     percent_source,
     prepare_page,
     restates,
+    row_evidence,
+    window_evidence,
     window_figures,
 )
 
@@ -97,7 +99,6 @@ _COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
-EVIDENCE_MAX_CHARS = 240
 EMBEDDING_CACHE_SIZE = 50_000
 EMBED_MAX_CHARS = 300
 MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
@@ -467,14 +468,14 @@ class OfflineChecker:
     def _figure_evidence(self, matches: list[FigureMatch], ranked) -> Evidence | None:
         for m in matches:
             if m.page is not None and m.source_quantity is not None:
-                return _row_evidence(m.page, m.source_quantity)
+                return row_evidence(m.page, m.source_quantity)
         if ranked:
             _, page, window = ranked[0]
-            return _window_evidence(page, window)
+            return window_evidence(page, window)
         return None
 
     def _verdict(self, claim: Claim, verdict: Verdict, score: float, ranked, reason: str) -> ClaimVerdict:
-        evidence = _window_evidence(ranked[0][1], ranked[0][2]) if ranked else None
+        evidence = window_evidence(ranked[0][1], ranked[0][2]) if ranked else None
         return ClaimVerdict(
             text=claim.text, verdict=verdict, score=round(min(max(score, 0.0), 1.0), 4),
             evidence=evidence, span=(claim.start, claim.end), citations=claim.citations,
@@ -580,25 +581,6 @@ def _aligned_figures(claim: Claim, context: AnswerContext) -> list[tuple[float, 
                 scored.append((hits, (q.magnitude, column_key(page, q))))
     scored.sort(key=lambda item: -item[0])
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]
-
-
-def _row_evidence(page: PreparedPage, quantity: Quantity) -> Evidence:
-    """The sentence holding the figure, extended back over figure-only lines to the row label."""
-    last = page.sentence_of(quantity.start)
-    first = last
-    text = page.source.text
-    while first > 0 and not re.search(r"[A-Za-z]", text[page.spans[first][0] : page.spans[first][1]]):
-        if page.spans[last][1] - page.spans[first - 1][0] > EVIDENCE_MAX_CHARS:
-            break
-        first -= 1
-    start, end = page.spans[first][0], page.spans[last][1]
-    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=start, char_end=end, sentence=first)
-    return Evidence(locator=locator, quote=text[start:end])
-
-
-def _window_evidence(page: PreparedPage, window: Window) -> Evidence:
-    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=window.start, char_end=window.end, sentence=window.first)
-    return Evidence(locator=locator, quote=page.source.text[window.start : window.end])
 
 
 def _describe(match: FigureMatch) -> str:

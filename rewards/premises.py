@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cai.contracts import ScoreSource
+from cai.contracts import Evidence, Locator, ScoreSource
 from rag.sentences import sentence_spans
 from rewards.numbers import Quantity, extract_quantities
 from rewards.periods import Period, column_periods
@@ -282,3 +282,25 @@ def restates(plain: str, question: str, established: str, min_words: int = 2) ->
     # restated as an answer ("the margin is improving") is the very claim to check, not framing.
     names = set(content_tokens(" ".join(re.findall(r"\b[A-Z][\w&.-]*", plain))))
     return len(words) >= min_words and all(occurs(t, established) or (t in names and occurs(t, question)) for t in words)
+
+
+EVIDENCE_MAX_CHARS = 240  # a row's evidence reaches back over figure-only lines at most this far
+
+
+def row_evidence(page: PreparedPage, quantity: Quantity) -> Evidence:
+    """The sentence holding the figure, extended back over figure-only lines to the row label."""
+    last = page.sentence_of(quantity.start)
+    first = last
+    text = page.source.text
+    while first > 0 and not re.search(r"[A-Za-z]", text[page.spans[first][0] : page.spans[first][1]]):
+        if page.spans[last][1] - page.spans[first - 1][0] > EVIDENCE_MAX_CHARS:
+            break
+        first -= 1
+    start, end = page.spans[first][0], page.spans[last][1]
+    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=start, char_end=end, sentence=first)
+    return Evidence(locator=locator, quote=text[start:end])
+
+
+def window_evidence(page: PreparedPage, window: Window) -> Evidence:
+    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=window.start, char_end=window.end, sentence=window.first)
+    return Evidence(locator=locator, quote=page.source.text[window.start : window.end])

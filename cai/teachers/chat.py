@@ -78,7 +78,12 @@ def request_key(backend: str, model: str | None, messages: list[dict], temperatu
 
 def cached_reply(cache: CallCache | None, key: str, usage: Usage) -> ChatReply | None:
     """The stored reply for `key`, if any (counted as a cached call)."""
-    if cache is None or (hit := cache.get(key)) is None:
+    return replayed(cache.get(key) if cache is not None else None, key, usage)
+
+
+def replayed(hit: dict | None, key: str, usage: Usage) -> ChatReply | None:
+    """A reply from the cache row `hit` looked up for `key` (counted as a cached call)."""
+    if hit is None:
         return None
     usage.cached_calls += 1
     return ChatReply(text=hit["text"], parsed=hit.get("parsed"), call_id=key, cached=True)

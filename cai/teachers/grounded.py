@@ -163,14 +163,15 @@ class GroundedTeacher:
         texts = [_strip_citations(c.text) for c in claims]
         joined = "\n\n".join(texts)
         per_page = [{_clean(v.text): v for v in self.checker.check(question, joined, [p])} for p in pages]
+        kinds = [statement_kind(p.text) for p in pages]
         for c, text in zip(claims, texts, strict=True):
             named = statements_named(f"{question} {text}")
             best: tuple | None = None
-            for rank, (page, verdicts) in enumerate(zip(pages, per_page, strict=True)):
+            for rank, (page, kind, verdicts) in enumerate(zip(pages, kinds, per_page, strict=True)):
                 v = verdicts.get(_clean(text))
                 if v is None or v.verdict != Verdict.supported:
                     continue
-                key = (statement_kind(page.text) in named, round(v.score, 2), -rank)
+                key = (kind in named, round(v.score, 2), -rank)
                 if best is None or key > best[0]:
                     best = (key, f"[{page.doc_id} p.{page.page}]")
             if best is not None:

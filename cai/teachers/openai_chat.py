@@ -25,8 +25,8 @@ from cai.teachers.chat import (
     ChatReply,
     TeacherCallFailed,
     Usage,
-    cached_reply,
     extract_json,
+    replayed,
     request_key,
 )
 
@@ -90,7 +90,7 @@ class OpenAIChat:
         key, params = request_key(self.backend, self.model, messages, self.cfg.temperature, max_tokens or self.cfg.max_tokens, response_model)
         # The cache's SQLite work runs in a thread (sqlite3 releases the GIL): on the event loop it
         # stalls every call in flight, ≈ 3 ms per put of a 10 kB prompt on a busy machine.
-        if (hit := await asyncio.to_thread(cached_reply, self.cache, key, self.usage)) is not None:
+        if self.cache is not None and (hit := replayed(await asyncio.to_thread(self.cache.get, key), key, self.usage)) is not None:
             return hit
         self._check_budget()
         async with self._sem:
