@@ -111,7 +111,13 @@ class LoraConfig(_Section):
 class PolicyConfig(_Section):
     model: str = Field(description="HF causal LM id or local path; the smoke config builds a tiny one.")
     lora: LoraConfig | None = Field(default_factory=LoraConfig, description="LoRA adapter (null: full fine-tuning).")
-    load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit (needs a GPU and bitsandbytes).")
+    load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit NF4 and train LoRA adapters on it (needs bitsandbytes: pip install 'cai[qlora]'; CUDA, or CPU for smoke runs).")
+
+    @model_validator(mode="after")
+    def _4bit_needs_lora(self) -> PolicyConfig:
+        if self.load_in_4bit and self.lora is None:
+            raise ValueError("load_in_4bit needs lora: 4-bit weights cannot be trained in full (QLoRA trains LoRA adapters on the 4-bit base)")
+        return self
 
 
 class OptimConfig(_Section):

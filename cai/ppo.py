@@ -91,7 +91,13 @@ def _load_models(policy_dir_or_model, cfg: PPOConfig, critic: torch.nn.Module | 
         critic = ValueModel(AutoModel.from_pretrained(cfg.critic_model, dtype=torch.float32))
     elif critic is None:
         inner = base.get_base_model() if isinstance(base, PeftModel) else base
-        critic = ValueModel(copy.deepcopy(inner.get_decoder()))  # before LoRA wraps the layers in place
+        backbone = copy.deepcopy(inner.get_decoder())  # before LoRA wraps the layers in place
+        if getattr(inner, "is_loaded_in_4bit", False):
+            # QLoRA: 4-bit weights cannot be trained, so the critic is a second LoRA adapter (on
+            # its own copy of the 4-bit backbone, which costs ~N/2 bytes) plus the value head.
+            backbone = get_peft_model(backbone, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                                                           target_modules=cfg.lora_target_modules))
+        critic = ValueModel(backbone)
     if isinstance(base, PeftModel):
         policy = base
     else:
@@ -455,7 +461,7 @@ def _setup(policy_dir_or_model, critic, cfg: PPOConfig):
     set_seed(cfg.seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
     policy, critic = _load_models(policy_dir_or_model, cfg, critic)
     actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_learning_rate)
+    critic_opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=cfg.critic_learning_rate)
     # One model per prepare call: FSDP2 shards one model per call (DDP does not mind either way).
     # The order fixes the checkpoint's file names: model.safetensors policy, model_1 critic.
     policy, actor_opt = accelerator.prepare(policy, actor_opt)

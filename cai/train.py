@@ -107,6 +107,15 @@ def _shared_run_dir(config: TrainConfig, resume: Path | None, constitution: Cons
     return Path(run_dir)
 
 
+def _check_qlora(config: TrainConfig) -> None:
+    """QLoRA (Dettmers et al. 2023): a 4-bit NF4 base under trained LoRA adapters. bitsandbytes
+    runs it on CUDA and, from 0.48, on CPU (slowly: for tests and smoke runs)."""
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError("policy.load_in_4bit: QLoRA needs bitsandbytes; pip install 'cai[qlora]' or set policy.load_in_4bit=false")
+
+
 def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -> Setup:
     data_cfg = data_run_config(config.data)
     constitution = load_constitution(data_cfg.get("constitution", "faithfulness"))
@@ -115,10 +124,7 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
         raise UserError(f"index: {index} not found; the reward checks answers against the data run's source pages: "
                         "set index=PATH to the `cai ingest` index the run used")
     if config.policy.load_in_4bit:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError("policy.load_in_4bit: QLoRA needs a CUDA GPU and bitsandbytes; set policy.load_in_4bit=false on CPU")
+        _check_qlora(config)
     check_sinks(config.report_to)
     is_main, world = _world()
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
@@ -287,7 +293,7 @@ def stage_ppo(s: Setup, sdir: Path) -> dict:
     cfg = s.config.ppo  # its lora_* and seed follow policy.lora and seed (TrainConfig)
     tok = load_tokenizer(s.base_model)
     rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
-    model = load_policy(s.base_model, sft_dir=s.run_dir / "sft")
+    model = load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
     if s.is_main:
         atomic_write_json(sdir / "config.json", cfg.model_dump(mode="json"))
     sinks = MetricSinks(sdir, s.config.report_to, total=cfg.steps, show=s.show_progress and s.is_main, is_main=s.is_main)
@@ -318,7 +324,7 @@ def stage_dpo(s: Setup, sdir: Path) -> dict:
         raise UserError(f"{s.config.data}/preferences.jsonl: no pair fits rl.max_length={rl.max_length}; raise it")
     args = DPOConfig(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
                                      save_steps=rl.save_steps), max_steps=rl.steps, beta=rl.beta, max_length=rl.max_length)
-    trainer = DPOTrainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft"), args=args, train_dataset=Dataset.from_list(rows),
+    trainer = DPOTrainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(s), callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
     trainer.save_model(str(sdir / "adapter"))
@@ -343,7 +349,7 @@ def stage_group_rl(s: Setup, sdir: Path, kind: str) -> dict:
     args = Config(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
                                   save_steps=rl.save_steps), max_steps=rl.steps, num_generations=rl.num_generations,
                   max_completion_length=rl.max_new_tokens, temperature=rl.temperature, beta=rl.beta)
-    trainer = Trainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft"), reward_funcs=[hybrid_reward(s)], args=args,
+    trainer = Trainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), reward_funcs=[hybrid_reward(s)], args=args,
                       train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
                       callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
