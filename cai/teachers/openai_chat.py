@@ -93,8 +93,7 @@ class OpenAIChat:
         if self.cache is not None and (hit := replayed(await asyncio.to_thread(self.cache.get, key), key, self.usage)) is not None:
             return hit
         self._check_budget()
-        async with self._sem:
-            reply = await self._call_with_retries(messages, response_model, params, key)
+        reply = await self._call_with_retries(messages, response_model, params, key)
         if self.cache is not None:
             await asyncio.to_thread(self.cache.put, key, backend=self.backend, model=self.model,
                                     request={"messages": messages, "params": params}, response={"text": reply.text, "parsed": reply.parsed})
@@ -109,7 +108,8 @@ class OpenAIChat:
             ep.in_flight += 1
             text = ""
             try:
-                text, pt, ct = await self._complete(ep, convo, response_model, params)
+                async with self._sem:  # a slot per request: a call backing off leaves its slot to others
+                    text, pt, ct = await self._complete(ep, convo, response_model, params)
                 self.usage.calls += 1
                 self._account(pt, ct)
                 parsed = self._parse(text, response_model)
