@@ -92,14 +92,14 @@ def disagreement(claim: Claim, known: Known, *, framing: bool = False) -> str | 
     unknown = unknown_entities(claim.plain, known.names)
     if unknown:
         return f"entity not in sources or question: {', '.join(sorted({e.text for e in unknown}))}"
-    years = {p.year for p in claim.periods if p.year}
+    years = {p.year for p in claim.periods if p.year and not p.relative}  # "the prior year" is not a stated year
     stray = sorted(years - known.years)
     if framing and known.asked_years:
         stray = sorted(years - known.asked_years - known.document_years)
     if stray:
         where = "the question" if framing and known.asked_years else "sources or question"
         return f"period not in {where}: {stray}"
-    stray_dates = [p.text for p in claim.periods if p.kind == "date" and not known.date_known(p)]
+    stray_dates = [p.text for p in claim.periods if p.kind == "date" and not p.relative and not known.date_known(p)]
     if stray_dates:
         return f"date not in sources or question: {', '.join(stray_dates)}"
     stray_designations = [d for d in designations(claim.plain) if not known.designation_known(d)]

@@ -49,7 +49,7 @@ from cai.contracts import CITATION_RE
 from rag.sentences import sentence_spans
 from rewards.entities import Entity, extract_entities
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, checkable, extract_quantities
-from rewards.periods import Period, extract_periods
+from rewards.periods import Period, extract_periods, with_relative
 
 _LEADING_CITATIONS_RE = re.compile(rf"(?:\s*(?:{CITATION_RE.pattern})[;,.]*)+")
 _CITATION_GROUP_RE = re.compile(r"\[[^\[\]]*\bp\.\d+[^\[\]]*\]")
@@ -176,7 +176,8 @@ class Claim:
 
     @cached_property
     def periods(self) -> list[Period]:
-        return extract_periods(self.plain)
+        """Stated periods and relative ones ("the prior year") resolved against them."""
+        return with_relative(self.plain, extract_periods(self.plain))
 
     @cached_property
     def entities(self) -> list[Entity]:

@@ -52,6 +52,7 @@ class Period:
     quarter: int | None = None
     month: int | None = None
     day: int | None = None
+    relative: bool = False  # "the previous year": resolved from a stated period, not itself stated
 
 
 def _year_of(raw: str | None) -> int | None:
@@ -80,6 +81,33 @@ def extract_periods(text: str) -> list[Period]:
             taken.append((m.start(), m.end()))
             found.append(_period_of(kind, m))
     return sorted(found, key=lambda p: p.start)
+
+
+# "the previous year", "prior fiscal year", "a year earlier", "prior-year": one year before the
+# period they are said against. Not "prior years" or "year-over-year" (no single period).
+_RELATIVE_RE = re.compile(
+    r"\b(?:(?:the\s+)?(?:previous|prior|preceding|last)\s+(?:fiscal\s+)?year|(?:a\s+)?year\s+(?:earlier|ago|before)"
+    r"|prior-year|the\s+year\s+before)\b(?!-)", re.IGNORECASE)
+
+
+def with_relative(text: str, periods: list[Period]) -> list[Period]:
+    """`periods` plus each relative mention of `text` resolved against its anchor: the nearest
+    stated period before it (else the first after it), moved one year back. Without an anchor a
+    mention names no period and is left out. Used for claims, where "21.4%, down from 22.5% in the
+    previous year" states the second figure for the year before the first."""
+    stated = [p for p in periods if p.year is not None]
+    if not stated:
+        return periods
+    out = list(periods)
+    for m in _RELATIVE_RE.finditer(text):
+        if any(m.start() < p.end and p.start < m.end() for p in periods):
+            continue
+        before = [p for p in stated if p.end <= m.start()]
+        anchor = before[-1] if before else next((p for p in stated if p.start >= m.end()), None)
+        if anchor is not None:
+            out.append(Period(m.group(0), m.start(), m.end(), anchor.kind, anchor.year - 1, anchor.quarter,
+                              anchor.month, anchor.day, relative=True))
+    return sorted(out, key=lambda p: p.start)
 
 
 def period_years(periods: list[Period]) -> set[int]:

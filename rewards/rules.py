@@ -144,7 +144,7 @@ def check_period_matches_question(rule: Rule, review: AnswerUnderReview, _param)
     out = []
     for claim in review.claims:
         # One year before the asked period is the comparison column every filing prints.
-        stray = sorted({p.year for p in claim.periods if p.year and p.year not in asked and p.year + 1 not in asked})
+        stray = sorted({p.year for p in claim.periods if p.year and not p.relative and p.year not in asked and p.year + 1 not in asked})
         if stray:
             out.append(_violation(rule, "period_matches_question", f"periods {stray} are not the period asked about {sorted(asked)}", claim.text, review.verdict_for(claim)))
     return out

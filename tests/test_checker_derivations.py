@@ -239,3 +239,26 @@ def test_a_derived_figure_is_explained_by_the_evidence_rows_not_the_answers_own_
     first, second = check(checker, answer, question="What was Globex's net profit margin in 2023 and 2022?")
     assert first.verdict == second.verdict == Verdict.supported
     assert "1,600 / 40,000" in second.reason
+
+
+# -- relative periods -----------------------------------------------------------------------------
+
+
+def test_relative_period_resolves_one_year_before_its_anchor():
+    from rewards.periods import extract_periods, with_relative
+
+    text = "In fiscal 2023 net sales were $50,000 million, up from $40,000 million in the prior year; year-over-year growth in prior years was lower."
+    periods = with_relative(text, extract_periods(text))
+    assert [(p.text, p.year, p.relative) for p in periods] == [("fiscal 2023", 2023, False), ("the prior year", 2022, True)]
+    assert with_relative("Sales rose from the previous year.", []) == []  # no anchor: no period
+
+
+def test_figure_stated_for_the_previous_year_is_read_from_that_column(checker):
+    question = "What were Globex's net sales in 2023?"
+    [right] = check(checker, "In 2023 net sales were $50,000 million, up from $40,000 million in the previous year.", question)
+    assert right.verdict == Verdict.supported, right.reason
+    [swapped] = check(checker, "In 2023 net sales were $40,000 million, up from $50,000 million in the previous year.", question)
+    assert swapped.verdict == Verdict.unsupported
+    # "the prior year" is not a stated year: it is not flagged as a period the sources lack.
+    [alone] = check(checker, "Net income was $1,600 million in the prior year, against $2,500 million in 2023.", question)
+    assert alone.verdict == Verdict.supported, alone.reason
