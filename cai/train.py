@@ -107,9 +107,9 @@ def _shared_run_dir(config: TrainConfig, resume: Path | None, constitution: Cons
     return Path(run_dir)
 
 
-def _check_qlora(config: TrainConfig) -> None:
+def _check_qlora() -> None:
     """QLoRA (Dettmers et al. 2023): a 4-bit NF4 base under trained LoRA adapters. bitsandbytes
-    runs it on CUDA and, from 0.48, on CPU (slowly: for tests and smoke runs)."""
+    runs it on CUDA and (0.50 tested) on CPU, slowly: for tests and smoke runs."""
     import importlib.util
 
     if importlib.util.find_spec("bitsandbytes") is None:
@@ -124,7 +124,7 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
         raise UserError(f"index: {index} not found; the reward checks answers against the data run's source pages: "
                         "set index=PATH to the `cai ingest` index the run used")
     if config.policy.load_in_4bit:
-        _check_qlora(config)
+        _check_qlora()
     check_sinks(config.report_to)
     is_main, world = _world()
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
