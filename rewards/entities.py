@@ -155,17 +155,25 @@ def extract_entities(text: str, ordinary: Callable[[str], bool] | None = None) -
     return found
 
 
+_LOWER_WORD_RE = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
+
+
+def lower_case_words(text: str) -> set[str]:
+    return set(_LOWER_WORD_RE.findall(text))
+
+
 class KnownNames:
     """The names a text (sources + doc ids + question) mentions, matched at name boundaries."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, normalised: str | None = None, lower_words: set[str] | None = None):
+        """`normalised` / `lower_words`: precomputed for `text` (e.g. joined from cached parts)."""
         self.text = text
-        self.normalised = normalise(text)
-        self._lower_words = set(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", text))
+        self.normalised = normalise(text) if normalised is None else normalised
+        self._lower_words = lower_case_words(text) if lower_words is None else set(lower_words)
 
     def add_ordinary(self, text: str) -> None:
         """Count the lower-case words of `text` (e.g. the answer itself) as ordinary words too."""
-        self._lower_words |= set(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", text))
+        self._lower_words |= lower_case_words(text)
 
     def ordinary(self, word: str) -> bool:
         """Whether `word` is used as an ordinary lower-case word in the text."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -125,6 +125,9 @@ class Window:
     lowered: str
 
 
+TOKEN_CACHE_PER_PAGE = 512
+
+
 @dataclass
 class PreparedPage:
     """A source page prepared once: sentences, windows, figures and their table columns."""
@@ -141,6 +144,9 @@ class PreparedPage:
     doc_words: str = ""
     doc_compact: str = ""
     bounds: tuple = ()  # sentence starts, window first and last sentences (numpy arrays)
+    # token -> (windows,) bools, shared by every PreparedPage of the same text (see _prepare_text):
+    # a draft and its revision, and claims on the same page, look up the same words.
+    token_windows: dict = field(default_factory=dict)
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)
@@ -149,17 +155,28 @@ class PreparedPage:
         """(windows x tokens) booleans: whether each window's text holds each token. One search
         of the page per token; a window holds a token found in any of its sentences."""
         hits = np.zeros((len(self.windows), len(tokens)), dtype=bool)
-        starts, firsts, lasts = self.bounds
         for j, token in enumerate(tokens):
-            positions = [m.start() for m in _pattern(token).finditer(self.lowered)]
-            if not positions:
-                continue
-            sentences = np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
-            mask = np.zeros(len(self.spans) + 1, dtype=np.int64)
-            mask[sentences + 1] = 1
-            cumulative = np.cumsum(mask)
-            hits[:, j] = cumulative[lasts + 1] - cumulative[firsts] > 0
+            if token in self.token_windows:
+                column = self.token_windows[token]
+            else:
+                if len(self.token_windows) >= TOKEN_CACHE_PER_PAGE:  # bounds memory: ≤ 512 pages × this
+                    self.token_windows.clear()
+                column = self.token_windows[token] = self._windows_holding(token)
+            if column is not None:
+                hits[:, j] = column
         return hits
+
+    def _windows_holding(self, token: str) -> np.ndarray | None:
+        """(windows,) whether each window holds `token`; None when the page does not."""
+        positions = [m.start() for m in _pattern(token).finditer(self.lowered)]
+        if not positions:
+            return None
+        starts, firsts, lasts = self.bounds
+        sentences = np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
+        mask = np.zeros(len(self.spans) + 1, dtype=np.int64)
+        mask[sentences + 1] = 1
+        cumulative = np.cumsum(mask)
+        return cumulative[lasts + 1] - cumulative[firsts] > 0
 
 
 def _windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
@@ -183,7 +200,7 @@ def _prepare_text(text: str) -> tuple:
     windows = _windows(text, spans)
     bounds = (np.array(starts, dtype=np.int64), np.array([w.first for w in windows], dtype=np.int64),
               np.array([w.last for w in windows], dtype=np.int64))
-    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds
+    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds, {}
 
 
 def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
@@ -198,10 +215,10 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
 
 
 def prepare_page(source: ScoreSource) -> PreparedPage:
-    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds = _prepare_text(source.text)
+    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows = _prepare_text(source.text)
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
-                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds)
+                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds, token_windows)
 
 
 def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
