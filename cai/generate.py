@@ -264,7 +264,8 @@ def worker_setup(work) -> Setup:
 
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:
     """Every pending question (`rows`), up to 2 × `teacher.max_concurrency` at a time (the teacher
-    keeps its calls to max_concurrency); each record appended when done. `all_rows`: the run's whole question list (retrieval windows are cut from it)."""
+    keeps its calls to max_concurrency); each record appended when done. `all_rows`: the run's
+    whole question list (retrieval windows are cut from it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts = {"done": 0, "failed": 0}
