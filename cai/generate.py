@@ -424,14 +424,15 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
     config = s.config
     try:
         for row in rows:
-            hits = s.retriever.search(row.question, k=config.retrieval.k, mode=config.retrieval.mode, route=config.retrieval.route)
+            found = await s.cpu.run("search", row.question)
+            hits = found[0]
             rules = select_rules(s.constitution, row, hits, config, 1)
             critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
             echo(f"=== {row.id}: {row.question}")
             echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
             echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
             echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
-            record = await process(s, row)
+            record = await process(s, row, found)
             for rnd in record.rounds:
                 echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
                      + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -204,18 +205,11 @@ def agrees(claim: Quantity, source_value: float, rel_tolerance: float, *, scaled
     return any(abs(target - abs(source_value) * s) <= max(tol, rel_tolerance * abs(source_value) * s) for s in scales)
 
 
-def agrees_any(claim: Quantity, source_values: np.ndarray, rel_tolerance: float) -> bool:
-    """`any(agrees(claim, v, rel_tolerance) for v in source_values)`, vectorised: a machine check
-    compares each answer figure with every figure of ten pages."""
-    if source_values.size == 0:
-        return False
-    target, tol = claim.magnitude, claim.tolerance(rel_tolerance)
-    values = np.abs(source_values)
-    for scale in (SOURCE_SCALES if claim.unit != "%" else (1.0,)):
-        scaled = values * scale
-        if np.any(np.abs(target - scaled) <= np.maximum(tol, rel_tolerance * scaled)):
-            return True
-    return False
+@lru_cache(maxsize=2048)
+def page_quantities(text: str) -> tuple[Quantity, ...]:
+    """A source page's figures, extracted once per page text: the checker's page preparation and
+    the rules' machine checks read the same pages, round after round."""
+    return tuple(extract_quantities(text))
 
 
 def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list[int]:

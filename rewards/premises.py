@@ -14,7 +14,7 @@ import numpy as np
 
 from cai.contracts import Evidence, Locator, ScoreSource
 from rag.sentences import sentence_spans
-from rewards.numbers import Quantity, extract_quantities
+from rewards.numbers import Quantity, page_quantities
 from rewards.periods import Period, column_periods
 
 WINDOW_SENTENCES = 3
@@ -193,7 +193,7 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
 @lru_cache(maxsize=512)
 def _prepare_text(text: str) -> tuple:
     spans = sentence_spans(text) or [(0, len(text))]
-    quantities = extract_quantities(text)
+    quantities = list(page_quantities(text))
     magnitudes = np.array([q.magnitude for q in quantities], dtype=np.float64)
     starts = [s for s, _ in spans]
     labels = [_figure_label(text, spans, starts, q).lower() for q in quantities]

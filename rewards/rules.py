@@ -21,7 +21,6 @@ The checks and what they read:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -31,17 +30,10 @@ from cai.constitution import ClaimsSupported, Constitution, NumbersMatch, Rule
 from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, Verdict
 from rewards.claims import Claim, split_claims
 from rewards.entities import KnownNames, unknown_entities
-from rewards.numbers import Quantity, agrees_any, extract_quantities
+from rewards.numbers import Quantity, agreeing, page_quantities
 from rewards.periods import extract_periods
 
 _DERIVED_RE = re.compile(r"=\s*[^;]*[-+/×*^]")  # a checker reason "x = a / b" (not "= a in source")
-
-
-@functools.lru_cache(maxsize=2048)
-def page_figures(text: str) -> tuple[Quantity, ...]:
-    """A source page's figures, extracted once: the same pages come back for every round's
-    check and for many questions about one filing (a third of the machine checks' time)."""
-    return tuple(extract_quantities(text))
 
 
 class AnswerUnderReview:
@@ -53,11 +45,11 @@ class AnswerUnderReview:
         self.claims = split_claims(answer)
         self.verdicts = list(verdicts)
         self.sources = list(sources)
-        self.source_figures = [q for s in self.sources for q in page_figures(s.text)]
-        # Magnitudes a figure of the answer may match: any source figure, or for a percentage one
-        # written as a percentage or with decimals (a ratio); see _figure_in_sources.
-        self.figure_values = np.array([q.magnitude for q in self.source_figures], dtype=np.float64)
-        self.ratio_values = np.array([q.magnitude for q in self.source_figures if q.unit == "%" or q.decimals], dtype=np.float64)
+        figures = [q for s in self.sources for q in page_quantities(s.text)]
+        # Sizes a figure of the answer may match (sign aside): any source figure, or for a
+        # percentage one written as a percentage or with decimals (a ratio).
+        self.figure_values = np.abs([q.magnitude for q in figures], dtype=np.float64)
+        self.ratio_values = np.abs([q.magnitude for q in figures if q.unit == "%" or q.decimals], dtype=np.float64)
         self.source_text = " ".join(s.text for s in self.sources)
 
     def verdict_for(self, claim: Claim) -> ClaimVerdict | None:
@@ -92,7 +84,7 @@ def check_claims_supported(rule: Rule, review: AnswerUnderReview, param) -> list
 
 
 def _figure_in_sources(q: Quantity, review: AnswerUnderReview, rel_tolerance: float) -> bool:
-    return agrees_any(q, review.ratio_values if q.unit == "%" else review.figure_values, rel_tolerance)
+    return bool(agreeing(q, review.ratio_values if q.unit == "%" else review.figure_values, rel_tolerance))
 
 
 def _derived_by_checker(verdict: ClaimVerdict | None, q: Quantity) -> bool:
