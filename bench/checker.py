@@ -10,6 +10,9 @@ Measures, for a checker (default `offline`):
   a question word repeated ("Revenue revenue revenue."), a one-word sentence ("It rained."), an
   unrelated fluent sentence, two page figures with a made-up measure ("41.7 giraffes ate 10.0"),
   and a table header or unit row copied from the page;
+* direction flips (all labelled unsupported): each supported answer with one direction word of a
+  sentence with figures turned to its opposite ("increased" <-> "decreased", "rose" <-> "fell",
+  "higher" <-> "lower"), so every figure is still in the sources and only the direction is wrong;
 * the baseline "every number in the answer appears in the evidence" on the same sets;
 * claims/s on CPU. Cold: the first pass over every row, with empty page and embedding caches
   (MiniLM is loaded before timing; its load time is reported apart as `model_load_s`). Warm: a
@@ -144,6 +147,42 @@ def adversarial_rows(labelled: list[dict]) -> list[dict]:
     return rows
 
 
+# Direction words and their opposites, for the direction-flip set (built independently of the
+# checker's own word lists in rewards.direction).
+_OPPOSITE = {"increased": "decreased", "increase": "decrease", "increases": "decreases", "increasing": "decreasing",
+             "rose": "fell", "rise": "fall", "rises": "falls", "grew": "shrank", "higher": "lower", "up": "down",
+             "declined": "increased", "decline": "increase", "declines": "increases", "dropped": "rose"}
+_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items()) if v not in _OPPOSITE})
+_OPPOSITE_RE = re.compile(r"\b(" + "|".join(sorted(_OPPOSITE, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+_NEGATED_RE = re.compile(r"\b(?:not|no|never|without)\b|n't", re.IGNORECASE)
+
+
+def direction_flip_rows(labelled: list[dict]) -> list[dict]:
+    """Each supported answer with the first direction word of its first sentence that has a figure
+    and no negation replaced by its opposite ("decreased from $1,874 million to $1,093 million" ->
+    "increased ..."): a wrong answer with every figure still in the sources."""
+    rows = []
+    for row in labelled:
+        if row["label"] != "supported":
+            continue
+        answer = row["answer"]
+        for start, end in sentence_spans(answer):
+            sentence = answer[start:end]
+            if _NEGATED_RE.search(sentence) or not any(checkable(q) for q in extract_quantities(sentence)):
+                continue
+            m = next((m for m in _OPPOSITE_RE.finditer(sentence) if m.group(1).lower() not in ("up", "down")
+                      or re.match(r"\s+(?:from|by|\$?\d)", sentence[m.end():])), None)
+            if m is None:
+                continue
+            word = _OPPOSITE[m.group(1).lower()]
+            word = word.capitalize() if m.group(1)[0].isupper() else word
+            flipped = answer[: start + m.start()] + word + answer[start + m.end() :]
+            rows.append({"id": f"{row['id']}:flip", "question": row["question"], "answer": flipped,
+                         "sources": row["sources"], "label": "unsupported"})
+            break
+    return rows
+
+
 def warm_throughput(checker, rows: list[dict]) -> float:
     start, claims = time.perf_counter(), 0
     for row in rows:
@@ -188,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("number", "period", "entity"):
         sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
     sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
+    sets["direction flips"] = evaluate(run, direction_flip_rows(labelled_rows))
     results = {
         "checker": args.checker,
         "data": str(args.data),

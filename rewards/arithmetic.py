@@ -345,6 +345,7 @@ WORKED_RE = re.compile(r"[=≈^]|\s[/×*÷+]\s|[\d)]\s*[-−–]\s*[$(\d]")
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[+*/×÷=≈]|[\d)]\s*[-−–]|\bx)\s*[$(\[]*\s*$")
 _OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈\-−–]|x\s)")
 _BINARY_MINUS_RE = re.compile(r"[\w)]\s*$")
+_RESULT_BEFORE_RE = re.compile(r"[=≈]\s*[$(\[]*\s*$")
 
 
 def is_operand(q: Quantity, plain: str) -> bool:
@@ -354,3 +355,9 @@ def is_operand(q: Quantity, plain: str) -> bool:
     if q.text[:1] in "-−–" and _BINARY_MINUS_RE.search(before):
         return True
     return bool(_OPERATOR_BEFORE_RE.search(before) or _OPERATOR_AFTER_RE.match(after))
+
+
+def is_result(q: Quantity, plain: str) -> bool:
+    """The result of a worked formula ("... / $66,608 = 5.26%"): right after "=" or "≈" with no
+    operator after it (not an intermediate step "= $3,530 million / $66,608 million")."""
+    return bool(_RESULT_BEFORE_RE.search(plain[: q.start])) and not _OPERATOR_AFTER_RE.match(plain[q.end :])

@@ -35,6 +35,10 @@ For each claim of an answer (see `rewards.claims`):
      row; a row whose label names no measure ("Best Buy 930" under a caption) does not contradict,
      and a figure that is an operand of a worked formula ("($2,667 + $2,721) / 2") is exempt, since
      its measure is the formula's. Derivations use only figures of windows that hold a measure word.
+   * A claim that states a direction ("decreased from X to Y", "revenue fell in 2022 compared
+     to 2021", "the margin improved") must agree with the values it compares (`rewards.direction`):
+     "decreased 6.9%" quotes the right growth rate with the wrong sign. A figure-less claim whose
+     direction a table row or the answer's own established values confirm is supported by them.
    Words are matched on lower-cased text with a light stemmer (plural, -ed, -ing, -y) and a few
    finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
    three letters must start a word ("ate" is not in "operate").
@@ -55,6 +59,7 @@ from functools import lru_cache
 import numpy as np
 
 from cai.contracts import ClaimVerdict, Evidence, ScoreSource, Verdict
+from rewards import direction
 from rewards.agreement import Known, disagreement
 from rewards.arithmetic import (
     WORKED_RE,
@@ -73,7 +78,7 @@ from rewards.arithmetic import (
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
-from rewards.periods import period_compatible
+from rewards.periods import Period, period_compatible
 from rewards.premises import (
     CHANGE_RE,
     MODIFIERS,
@@ -118,6 +123,8 @@ class AnswerContext:
     verified_measures: list[frozenset[str]] = field(default_factory=list)
     # Magnitudes the answer writes as percentages: never an operand of a ratio with an amount.
     percents: frozenset[float] = frozenset()
+    # Values the answer established per measure and period: what a later "it improved" compares.
+    levels: list[direction.Level] = field(default_factory=list)
 
 
 @dataclass
@@ -193,11 +200,14 @@ class OfflineChecker:
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
         """Name, period and figure agreement; None for a claim without figures that passes the
         name and period checks and has enough content words (decided by alignment similarity)."""
-        reason = disagreement(claim, context.known)
+        reason = disagreement(claim, context.known) or direction.reversed_number(claim, context.pages)
         if reason is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
             return self._check_figures(claim, context, ranked)
+        change = direction.period_change(claim, direction.measure_heads(claim.plain, context.pages), [context.levels], context.pages)
+        if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
+            return self._direction_verdict(claim, change, ranked)
         words = content_tokens(claim.plain)
         if len(words) < MIN_CONTENT_WORDS:
             return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
@@ -342,13 +352,30 @@ class OfflineChecker:
                 f"figure belongs to another period in the source: {', '.join(shifted)}" if shifted else "",
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
+        heads, sourced = direction.measure_heads(claim.plain, context.pages), _sourced(matches)
+        own = direction.source_levels(claim, sourced, heads)
+        change = direction.pair_change(claim) or direction.period_change(claim, heads, [own, context.levels], context.pages)
+        if change is not None and change.moved is not None and not change.agrees:
+            return self._direction_verdict(claim, change, ranked)
         context.verified.extend(q.magnitude for q in claim.quantities)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
+        evidence = self._figure_evidence(matches, ranked)
+        context.levels.extend(direction.claim_levels(claim, sourced, heads or direction.measure_heads(context.question, context.pages), evidence))
         lexical = ranked[0][0] if ranked else 0.0
         return ClaimVerdict(
             text=claim.text, verdict=Verdict.supported, score=round(0.75 + 0.25 * lexical, 4),
-            evidence=self._figure_evidence(matches, ranked), span=(claim.start, claim.end),
+            evidence=evidence, span=(claim.start, claim.end),
             citations=claim.citations, checker=self.name, reason="; ".join(_describe(m) for m in matches),
+        )
+
+    def _direction_verdict(self, claim: Claim, change: direction.Change, ranked) -> ClaimVerdict:
+        """A stated direction checked against the two values it compares (`rewards.direction`):
+        contradicted, unsupported; confirmed (a claim without figures), supported by the newer value."""
+        if not change.agrees:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, f"direction contradicts the figures: {change.describe()}")
+        return ClaimVerdict(
+            text=claim.text, verdict=Verdict.supported, score=0.75, evidence=change.evidence, span=(claim.start, claim.end),
+            citations=claim.citations, checker=self.name, reason=f"direction agrees with the figures: {change.old_label} → {change.new_label}",
         )
 
     def _restated(self, q: Quantity, context: AnswerContext) -> FigureMatch | None:
@@ -581,6 +608,12 @@ def _aligned_figures(claim: Claim, context: AnswerContext) -> list[tuple[float, 
                 scored.append((hits, (q.magnitude, column_key(page, q))))
     scored.sort(key=lambda item: -item[0])
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]
+
+
+def _sourced(matches: list[FigureMatch]) -> list[tuple[Quantity | None, Period | None]]:
+    """Each claim figure's source quantity and table column, where it was matched directly."""
+    return [(m.source_quantity, m.page.columns.get(m.source_quantity.start)) if m.page is not None and m.source_quantity is not None
+            else (None, None) for m in matches]
 
 
 def _describe(match: FigureMatch) -> str:

@@ -277,7 +277,7 @@ REVENUE_LABEL_RE = re.compile(r"^\s*(?:total\s*)?(?:net\s*)?(?:revenues?|sales|n
 
 
 # Words that say a sentence concludes from what the answer showed, not what it is about.
-_INFERENCE_WORDS = frozenset(content_tokens(
+INFERENCE_WORDS = frozenset(content_tokens(
     "based calculation calculations appear appears indicate indicates say says seem seems suggest suggests conclude "
     "concludes conclusion summary show shows given timeframe provided above can does did within compared"
 ))
@@ -294,7 +294,7 @@ def restates(plain: str, question: str, established: str, min_words: int = 2) ->
     `min_words` words."""
     if NEGATION_RE.search(plain):
         return False
-    words = [t for t in measure_tokens(plain) if t not in _INFERENCE_WORDS]
+    words = [t for t in measure_tokens(plain) if t not in INFERENCE_WORDS]
     # The question lends only names (capitalised words): its predicate ("is the margin improving?")
     # restated as an answer ("the margin is improving") is the very claim to check, not framing.
     names = set(content_tokens(" ".join(re.findall(r"\b[A-Z][\w&.-]*", plain))))

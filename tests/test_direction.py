@@ -1,0 +1,129 @@
+"""Direction of change checked by the offline checker (`rewards.direction`), on hand-built filings
+text: a claim's own two figures, a change between two named periods (source table rows and values
+the answer established), a number the source states with the opposite word, and the cases left
+alone (negation, ambiguous words, two negative values)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.contracts import ScoreSource, Verdict
+from rewards.checker import get_checker, quote_at_locator
+from rewards.claims import split_claims
+from rewards.direction import DOWN, UP, earlier, movement, pair_change, stated_direction
+from rewards.periods import extract_periods
+
+STATEMENT = ScoreSource(
+    doc_id="globex-2023-10k",
+    page=12,
+    text=(
+        "GLOBEX INC.\nCONSOLIDATED STATEMENTS OF INCOME\n(in millions)\n"
+        "Year Ended December 31,\n2023\n2022\n2021\n"
+        "Net sales\n50,000\n40,000\n42,000\n"
+        "Cost of sales\n30,000\n25,000\n31,000\n"
+        "Operating loss\n(500)\n(900)\n(300)\n"
+    ),
+)
+OUTLOOK = ScoreSource(
+    doc_id="globex-2023-10k",
+    page=30,
+    text="Outlook. The widget line is producing at low rates and we expect to gradually increase to 5 per month in 2024.",
+)
+QUESTION = "How did Globex's net sales change?"
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return get_checker("offline")
+
+
+def verdicts(checker, answer, sources=(STATEMENT,), question=QUESTION):
+    return checker.check(question, answer, list(sources))
+
+
+@pytest.mark.parametrize("claim, supported", [
+    ("Net sales increased from $40,000 million in 2022 to $50,000 million in 2023.", True),
+    ("Net sales decreased from $40,000 million in 2022 to $50,000 million in 2023.", False),
+    ("Net sales were $50,000 million in 2023, up from $40,000 million in 2022.", True),
+    ("Net sales were $50,000 million in 2023, down from $40,000 million in 2022.", False),
+    ("Net sales rose to $50,000 million in 2023 from $40,000 million in 2022.", True),
+    ("Net sales were $40,000 million in 2022 and fell to $50,000 million in 2023.", False),
+    ("Net sales were $50,000 million in 2023 compared to $40,000 million in 2022, a decrease.", False),
+])
+def test_a_claims_own_two_figures_must_move_the_way_it_says(checker, claim, supported):
+    [v] = verdicts(checker, claim)
+    assert (v.verdict == Verdict.supported) is supported, v.reason
+    if not supported:
+        assert v.reason.startswith("direction contradicts the figures: $40,000 million → $50,000 million is an increase")
+
+
+@pytest.mark.parametrize("claim, supported", [
+    ("Net sales increased 25% in 2023 compared to 2022.", True),
+    ("Net sales decreased 25% in 2023 compared to 2022.", False),  # the right growth rate, sign dropped
+    ("Net sales increased by $10,000 million in 2023 compared to 2022.", True),
+    ("Net sales fell by $10,000 million in 2023 compared to 2022.", False),
+])
+def test_a_stated_change_between_two_periods_is_read_from_the_table_row(checker, claim, supported):
+    [v] = verdicts(checker, claim)
+    assert (v.verdict == Verdict.supported) is supported, v.reason
+
+
+def test_a_figureless_trend_is_supported_by_the_row_and_quotes_it_verbatim(checker):
+    [up] = verdicts(checker, "Net sales increased in 2023 compared to 2022.")
+    assert up.verdict == Verdict.supported and up.reason == "direction agrees with the figures: 40,000 (2022) → 50,000 (2023)"
+    assert quote_at_locator(up, [STATEMENT]) and "50,000" in up.evidence.quote
+    [down] = verdicts(checker, "Net sales were lower in 2023 than in 2022.")
+    assert down.verdict == Verdict.unsupported and "is an increase; the claim says a decrease" in down.reason
+    # 2021 -> 2022 fell: the same row read for the other pair of columns.
+    [earlier_years] = verdicts(checker, "Net sales declined in 2022 compared to 2021.")
+    assert earlier_years.verdict == Verdict.supported
+
+
+def test_a_conclusion_is_checked_against_the_values_the_answer_established(checker):
+    working = ("Gross margin was (50,000 - 30,000) / 50,000 = 40% in 2023. "
+               "Gross margin was (42,000 - 31,000) / 42,000 = 26.2% in 2021. ")
+    question = "Is Globex's gross margin improving?"
+    *_, improved = verdicts(checker, working + "Therefore, Globex's gross margin improved from 2021 to 2023.", question=question)
+    assert improved.verdict == Verdict.supported and "26.2% (2021) → 40% (2023)" in improved.reason
+    assert quote_at_locator(improved, [STATEMENT])
+    *_, worse = verdicts(checker, working + "Therefore, Globex's gross margin declined from 2021 to 2023.", question=question)
+    assert worse.verdict == Verdict.unsupported and worse.reason.startswith("direction contradicts the figures")
+
+
+def test_a_number_the_source_states_with_the_opposite_word_is_unsupported(checker):
+    sources = (STATEMENT, OUTLOOK)
+    question = "What production rate does Globex expect for widgets?"
+    [ok] = verdicts(checker, "Globex expects to gradually increase widget production to 5 per month in 2024.", sources, question)
+    assert ok.verdict == Verdict.supported, ok.reason
+    [flipped] = verdicts(checker, "Globex expects to gradually decrease widget production to 5 per month in 2024.", sources, question)
+    assert flipped.verdict == Verdict.unsupported
+    assert flipped.reason == "direction contradicts the source: it says an increase for 5"
+
+
+@pytest.mark.parametrize("claim", [
+    "Net sales did not decrease from $40,000 million in 2022 to $50,000 million in 2023.",  # negated
+    "The operating loss narrowed from $900 million in 2022 to $500 million in 2023.",  # ambiguous word
+    "The operating loss decreased from $(900) million in 2022 to $(500) million in 2023.",  # two negatives
+])
+def test_directions_that_cannot_be_read_are_left_to_the_other_checks(claim):
+    [c] = split_claims(claim)
+    change = pair_change(c)
+    assert change is None or change.moved is None
+
+
+def test_direction_words_and_their_measure():
+    assert stated_direction("Revenue rose to $5 million", ["revenue"]) == UP
+    assert stated_direction("Gross margin improved", ["gross", "margin"]) == UP
+    assert stated_direction("The net loss improved", ["net", "loss"]) == DOWN  # a smaller loss
+    assert stated_direction("Revenue rose while costs fell", ["revenue", "cost"]) is None
+    assert stated_direction("The plan was set up by the board", ["plan"]) is None  # "up" without a change
+
+
+def test_movement_and_period_order():
+    assert movement(40.0, 50.0) == UP and movement(-9.8, 5.3) == UP and movement(5.0, 5.0) == 0
+    assert movement(-900.0, -500.0) is None
+    fy22, fy23, q2_24 = (extract_periods(t)[0] for t in ("FY2022", "FY2023", "Q2 FY2024"))
+    jan23, jul23 = (extract_periods(t)[0] for t in ("January 28, 2023", "July 29, 2023"))
+    assert earlier(fy22, fy23) is True and earlier(fy23, q2_24) is True and earlier(jan23, jul23) is True
+    # A fiscal label and a date one year apart: the fiscal year may end in either calendar year.
+    assert earlier(fy22, jul23) is None and earlier(fy22, fy22) is None
