@@ -7,9 +7,10 @@ of evidence figures (within the claim's stated rounding), even though it is writ
 Operation families, chosen by the claim figure's unit:
 * additive (a + b, |a - b|, (a + b) / 2; three-term sums and averages over the answer's own
   figures): for amounts, and for percentages only from percentage operands (percentage points);
-* multiplicative (a / b, (a - b) / b, compound growth ((a / b) ^ (1/n) - 1) where the text speaks
-  of compound growth, each ×100 for a percentage): only for percentages and unitless ratios, never
-  for a dollar amount;
+* multiplicative (a / b; (b - a) / b over the larger b, a share's complement or a decline; growth
+  (a - b) / b over the smaller b only where the text speaks of change; compound growth ((a / b) ^
+  (1/n) - 1) where it speaks of compound growth; each ×100 for a percentage): only for percentages
+  and unitless ratios, never for a dollar amount;
 * one-step (a ± 1, a × or ÷ 100, a × or ÷ 365, a ^ (1/n)): the steps of a worked computation,
   applied to figures the answer has already established.
 
@@ -18,8 +19,9 @@ that is wrong by chance lands within rounding of one of them with a probability 
 So additive results must come from operands of comparable size (the smaller at least 1% of the
 larger: "x + 100" is not a sum an answer means), additive results are matched at the claim's own
 rounding only (sums of exact figures are exact), and the caller passes small operand sets: the
-answer's figures, the figures of the evidence windows aligned with the claim, and pairs anchored on
-a figure the claim already matched.
+answer's figures and the figures of the evidence windows aligned with the claim. (An answer figure
+paired with every figure of the pages was tried and dropped: on FinanceBench dev it explained only
+wrong answers, e.g. "12.7% = 65 / 509".)
 """
 
 from __future__ import annotations
@@ -82,25 +84,29 @@ def _additive(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def _multiplicative(values: np.ndarray, percent: bool, compound: bool) -> list[tuple[str, np.ndarray]]:
+def _multiplicative(values: np.ndarray, percent: bool, compound: bool, growth: bool = True) -> list[tuple[str, np.ndarray]]:
     a, b = values[:, None], values[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(b != 0, a / b, np.nan)
-        growth = np.abs(ratio - 1.0)
-        out = [("{a} / {b}", ratio), ("({a} - {b}) / {b}", growth)]
+        # b - a over the larger b is a share's complement ("gross margin = (revenue - COGS) /
+        # revenue") or a decline; a - b over the smaller b is growth only, searched when the claim
+        # or question speaks of change (`growth`): else "41% of revenues" would be any two figures
+        # 41% apart.
+        out = [("{a} / {b}", ratio), ("({b} - {a}) / {b}", np.where(ratio < 1.0, 1.0 - ratio, np.nan))]
+        out += [("({a} - {b}) / {b}", np.where(ratio > 1.0, ratio - 1.0, np.nan))] if growth else []
         out += [] if not compound else [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0)) for n in COMPOUND_YEARS]
     if percent:
         out = [(f"{name} × 100", matrix * 100.0) for name, matrix in out]
     return out
 
 
-def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool) -> list[tuple[str, np.ndarray]]:
+def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool, growth: bool = True) -> list[tuple[str, np.ndarray]]:
     """Ratios as a percentage for a '%' claim; as a plain ratio for a unitless one, and also as a
     percentage when it could be one written without the sign."""
     if claim.unit == "%":
-        return _multiplicative(values, percent=True, compound=compound)
-    plain = _multiplicative(values, percent=False, compound=compound)
-    return plain + _multiplicative(values, percent=True, compound=compound) if percent_like(claim) else plain
+        return _multiplicative(values, percent=True, compound=compound, growth=growth)
+    plain = _multiplicative(values, percent=False, compound=compound, growth=growth)
+    return plain + _multiplicative(values, percent=True, compound=compound, growth=growth) if percent_like(claim) else plain
 
 
 def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[float, ...]) -> np.ndarray | None:
@@ -112,26 +118,25 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
-                anchors: int | None = None, compound: bool = True, groups: list | None = None) -> Derivation | None:
+                compound: bool = True, groups: list | None = None, growth: bool = True) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None.
 
     `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
     quadruple the chance that a wrong percentage matches some pair, so the caller enables it only
     when the claim or question speaks of compound or annualised growth (CAGR).
 
-    With `anchors=k`, only pairs that use at least one of the first k operands are searched (a
-    figure the claim already matched, combined with any evidence figure): n·k candidates, not n².
-    With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b is
-    never taken across two different known columns: a share is of the same period's total, while
-    a growth rate or an average spans periods by construction."""
+    `growth=False` (the claim and question do not speak of change) leaves out growth over the
+    smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart.
+
+    With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b,
+    and without `growth` a share's complement (b - a) / b, is never taken across two different
+    known columns: a share is of the same period's total, while a growth rate or an average spans
+    periods by construction."""
     if len(operands) < 2:
         return None
     values = np.abs(np.asarray(operands, dtype=np.float64))
     n = len(values)
     allowed = ~np.eye(n, dtype=bool)
-    if anchors is not None:
-        anchored = np.arange(n) < anchors
-        allowed &= anchored[:, None] | anchored[None, :]
     cross = np.zeros((n, n), dtype=bool)
     if groups is not None:
         known = np.array([g is not None for g in groups])
@@ -142,9 +147,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
         families += [(name, m, tol.additive, scales) for name, m in _additive(values)]
     if not is_amount(claim):
-        families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values, compound)]
+        families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values, compound, growth)]
     for name, matrix, tolerance, scales in families:
-        masked = np.where(allowed & ~cross if name.startswith("{a} / {b}") else allowed, matrix, np.nan)
+        # Without change words a difference over a figure is a share's complement, within one column.
+        within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))
+        masked = np.where(allowed & ~cross if within_column else allowed, matrix, np.nan)
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
         if hit is not None:
             i, j = int(hit[0]), int(hit[1])
@@ -217,11 +224,16 @@ class Equality:
     computes: bool
 
 
-def _pure_expression(plain: str, start: int, end: int) -> tuple[str, list[Quantity]] | None:
-    """The segment plain[start:end] (after its last colon) as a Python arithmetic expression over
-    its figures (named q0, q1, ...; their offsets are in `plain`), or None when it holds words:
-    only figures, operators and parentheses make a formula."""
-    start = max(start, plain.rfind(":", start, end) + 1)
+_COPULA_RE = re.compile(r"\b(?:is|was|were|are|be|equals)\s", re.IGNORECASE)
+
+
+def _pure_expression(plain: str, start: int, end: int, *, lead_in: bool = False) -> tuple[str, list[Quantity]] | None:
+    """The segment plain[start:end] (after its last colon, and with `lead_in` after its last
+    copula: "For 2020, it would be (a - b) / c") as a Python arithmetic expression over its
+    figures (named q0, q1, ...; their offsets are in `plain`), or None when it holds words: only
+    figures, operators and parentheses make a formula."""
+    copulas = [m.end() for m in _COPULA_RE.finditer(plain, start, end)] if lead_in else []
+    start = max(start, plain.rfind(":", start, end) + 1, *copulas)
     # Blank out term labels keeping offsets.
     text = " " * start + _TERM_LABEL_RE.sub(lambda m: " " * len(m.group(0)), plain[start:end])
     figures = extract_quantities(text)
@@ -305,7 +317,7 @@ def equalities(plain: str) -> list[Equality]:
     spans = list(zip(bounds[::2], bounds[1::2], strict=True))
     found = []
     for (left_start, left_end), (right_start, right_end) in zip(spans, spans[1:], strict=False):
-        parsed = _pure_expression(plain, left_start, left_end)
+        parsed = _pure_expression(plain, left_start, left_end, lead_in=True)
         right = " " * right_start + plain[right_start:right_end]
         chained = _pure_expression(plain, right_start, right_end)
         if parsed is not None and chained is not None and len(chained[1]) > 1:

@@ -121,8 +121,6 @@ class AnswerContext:
     verified: list[float] = field(default_factory=list)
     # What each verified figure measures (the measure words of its claim, or of the question).
     verified_measures: list[frozenset[str]] = field(default_factory=list)
-    # Magnitudes the answer writes as percentages: never an operand of a ratio with an amount.
-    percents: frozenset[float] = frozenset()
     # Values the answer established per measure and period: what a later "it improved" compares.
     levels: list[direction.Level] = field(default_factory=list)
 
@@ -154,8 +152,7 @@ class OfflineChecker:
     def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
-                                percents=frozenset(q.magnitude for q in extract_quantities(answer) if q.unit == "%"))
+        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "")
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         for claim in split_claims(answer, keep_non_claims=True):
@@ -315,17 +312,17 @@ class OfflineChecker:
             matches = [self._direct_match(q, claim, context, own_measure) or self._restated_in_place(q, claim, context, measure)
                        for q in claim.quantities]
             aligned_operands = _aligned_figures(claim, context) + window_figures(ranked[:ALIGNED_WINDOWS], measure)
-            page_operands = [q.magnitude for page in context.pages for q in page.quantities if q.unit != "%"]
         else:
             # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
             # = 1.00447"): only those figures, restated or combined, can support it.
             matches = [self._restated(q, context) for q in claim.quantities]
-            aligned_operands, page_operands = [], []
+            aligned_operands = []
         # Every figure found in a source is an operand, even one found in another period's column:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
         compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
         combines = bool(_COMBINES_RE.search(claim.plain))
+        growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
         for i, q in enumerate(claim.quantities):
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
                 matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
@@ -335,8 +332,7 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands, page_operands, compound, combines,
-                                       context.percents)
+                derived = self._derive(q, operands + earlier, aligned_operands, compound, combines, growth)
                 if derived is None and grounded:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
@@ -430,13 +426,15 @@ class OfflineChecker:
             multiplicative=q.half_unit + self.derived_rel_tolerance * q.magnitude,
         )
 
-    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]], page: list[float],
-                compound: bool = True, combines: bool = True, percents: frozenset[float] = frozenset()) -> FigureMatch | None:
-        """A derivation of `q`: from the answer's own figures (pairs, triples, one step), from the
-        figures of the evidence windows aligned with the claim (pairs; sums, differences and
-        averages only when the claim says it combines figures: "net PP&E is $6,322 million" is not
-        the sum of two unrelated rows), or, for a percentage or ratio, anchored on a figure the
-        answer established, with any figure of the pages."""
+    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
+                compound: bool = True, combines: bool = True, growth: bool = True) -> FigureMatch | None:
+        """A derivation of `q`: from the figures of the evidence windows aligned with the claim
+        (pairs; sums, differences and averages only when the claim says it combines figures: "net
+        PP&E is $6,322 million" is not the sum of two unrelated rows), or from the answer's own
+        figures (pairs, triples, one step). Never from an arbitrary figure of the pages: one
+        answer figure over any of a page's hundreds of figures matches a one-decimal percentage
+        by chance (FinanceBench dev: "12.7% = 65 / 509", "93.55 = 16,047 / 17,186", both wrong
+        answers; no right one needed it). Growth over the smaller figure only with `growth`."""
         tol = self._tolerances(q)
         answer = [v for v in answer_operands if v]
         # Two figures of different columns of a table (another period) are not a ratio or a sum.
@@ -445,17 +443,13 @@ class OfflineChecker:
             if value:
                 columns.setdefault(value, key)
         window, groups = list(columns), list(columns.values())
-        # A percentage of the answer is not divided by, or grown from, an amount of the pages.
-        anchors = [v for v in dict.fromkeys(answer) if v not in percents]
-        pool = [v for v in dict.fromkeys(page) if v and v not in anchors]
         amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
         # Evidence first: a figure derivable from the aligned source rows is explained by them (the
         # reason an auditor reads), not by a coincidence among the answer's own numbers.
         derivation = (
-            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups)
-            or derive_pair(q, answer, tol, compound=compound) or derive_triple(q, answer, tol)
+            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups, growth=growth)
+            or derive_pair(q, answer, tol, compound=compound, growth=growth) or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
-            or (derive_pair(q, anchors + pool, tol, additive=False, anchors=len(anchors), compound=compound) if percent_like(q) else None)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None
 

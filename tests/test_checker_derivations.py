@@ -83,6 +83,13 @@ def test_prose_with_an_equals_sign_is_not_a_formula():
     assert equalities("Revenue: $5,000 = the largest segment") == []
 
 
+def test_formula_after_a_lead_in_is_read_but_a_chain_step_is_not_split_at_words():
+    [e] = equalities("For 2020, it would be ($58,158 - $63,843) / $58,158 = -9.77%.")
+    assert e.computes and e.result.text == "-9.77%" and len(e.terms) == 3
+    worked = equalities("The COGS share for FY2016 is (17,405/32,376)*100 = 53.8% For FY2017, it is (19,038/34,350)*100 = 55.4%")
+    assert [e.result.text for e in worked] == ["53.8%", "55.4%"] and all(e.computes for e in worked)
+
+
 def test_claim_whose_arithmetic_is_wrong_is_unsupported(checker):
     [v] = check(checker, "Net income + provision for income taxes = 2,500 + 700 = 3,900 million in 2023.")
     assert v.verdict == Verdict.unsupported and "does not compute" in v.reason
@@ -143,6 +150,29 @@ def test_plain_ratio_never_pairs_two_columns():
     assert derive_pair(claim, [287.0, 693.0], tol, groups=[("p", 1, 10), ("p", 1, 30)]) is None
     growth = extract_quantities("25%")[0]  # a growth rate spans two columns by construction
     assert derive_pair(growth, [50_000.0, 40_000.0], tol, groups=[("p", 1, 10), ("p", 1, 30)]) is not None
+
+
+def test_growth_needs_change_words_and_a_complement_stays_in_one_column():
+    tol = Tolerances(additive=0.05, multiplicative=0.06)
+    share = extract_quantities("56.3%")[0]  # (2,500 - 1,600) / 1,600: growth, not a share
+    assert derive_pair(share, [2_500.0, 1_600.0], tol, growth=False) is None
+    assert derive_pair(share, [2_500.0, 1_600.0], tol).expression == "(2,500 - 1,600) / 1,600 × 100"
+    margin = extract_quantities("40%")[0]  # (50,000 - 30,000) / 50,000: a share's complement
+    same, other = [("p", 1, 10), ("p", 1, 10)], [("p", 1, 10), ("p", 1, 30)]
+    assert derive_pair(margin, [30_000.0, 50_000.0], tol, growth=False, groups=same).expression == "(50,000 - 30,000) / 50,000 × 100"
+    assert derive_pair(margin, [30_000.0, 50_000.0], tol, growth=False, groups=other) is None
+
+
+@pytest.mark.parametrize("answer, supported", [
+    ("Net income grew 56.3% in 2023.", True),
+    ("Net income was 56.3% of net sales in 2023.", False),  # 56.3% apart is not 56.3% of
+    # An answer figure over any figure of the pages: 2,500 / 9,000 is 27.8%, by chance.
+    ("Net income was $2,500 million in 2023. Its payout ratio was 27.8%.", False),
+    ("Net income was $2,500 million and total debt $9,000 million in 2023. Net income was 27.8% of total debt.", True),
+])
+def test_a_percentage_is_derived_from_figures_that_measure_it(checker, answer, supported):
+    *_, v = check(checker, answer, question="What do Globex's 2023 results show?")
+    assert (v.verdict == Verdict.supported) is supported, v.reason
 
 
 def test_change_column_percentage_is_not_a_rate(checker):
