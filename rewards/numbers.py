@@ -11,8 +11,9 @@ The relative part comes from the constitution (`numbers_match_sources.rel_tolera
 the half-unit part lets "$177.9 billion" match 177,866 (millions).
 
 Source tables rarely repeat their scale next to each figure ("in millions" is in the header), so a
-source figure may be read at scale 1, thousand, million or billion; the factor of 1,000 between
-scales makes accidental agreement across scales rare. Signs are compared by magnitude: filings write
+source figure is read as written or at the unit its page declares ("(in thousands, except per
+share data)", `declared_scales`), and at any of thousand, million or billion when the page declares
+none; "in USD millions" right after a claim figure is that figure's unit. Signs are compared by magnitude: filings write
 a loss as `(3,062)` while prose says "an operating loss of $3.1 billion".
 """
 
@@ -32,6 +33,12 @@ SCALE_WORDS = {
 }
 # Scales at which an unscaled source figure may be read (a table "in thousands"/"in millions").
 SOURCE_SCALES = (1.0, 1e3, 1e6, 1e9)
+# A table's declared unit ("(in thousands, except per share data)", "$ and shares in millions"), and
+# the same words right after a figure ("$5,466,312 in USD millions", "$305,826 (in thousands)").
+_IN_SCALE = r"\bin\s+(?:U\.?S\.?\s*)?(?:\$\s*|dollars\s+|USD\s+)?(?P<declared>thousands|millions|billions)\b"
+_DECLARED_SCALE_RE = re.compile(_IN_SCALE, re.IGNORECASE)
+# Only a unit that closes the figure: "(in USD millions, this would be $5,466.312 million)" converts.
+_TRAILING_SCALE_RE = re.compile(rf"\s*\(?\s*{_IN_SCALE}(?=\s*(?:\)|[.;]|$))", re.IGNORECASE)  # .match(text, pos)
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -172,6 +179,9 @@ def extract_quantities(text: str) -> list[Quantity]:
         number = float(digits.replace(",", ""))
         currency = bool(m.group("cur")) or text[max(0, m.start() - 2) : m.start()].strip().endswith("$")
         scale = _scale_of(m.group("scale"), currency)
+        trailing = _TRAILING_SCALE_RE.match(text, m.end()) if scale == 1.0 and not m.group("pct") else None
+        if trailing is not None:
+            scale = SCALE_WORDS[trailing.group("declared").lower()]
         scale_matched = scale != 1.0
         negative = bool(m.group("sign")) or (bool(m.group("open")) and bool(m.group("close")))
         pct = m.group("pct")
@@ -212,12 +222,22 @@ def page_quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(extract_quantities(text))
 
 
-def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float) -> list[int]:
-    """Indices of source figures equal to `q` within tolerance, at any table scale for amounts."""
+def declared_scales(text: str) -> tuple[float, ...]:
+    """The scales at which a source page's unscaled figures may be read: as written, or at the
+    unit its tables declare ("(in thousands)"): a figure of a table in thousands is not a figure
+    in millions ("$5,466,312 in USD millions" against "5,466,312" in thousands is off by 1,000).
+    Every SOURCE_SCALES when the page declares none (the header may be on another page)."""
+    declared = {SCALE_WORDS[m.group("declared").lower()] for m in _DECLARED_SCALE_RE.finditer(text)}
+    return (1.0, *sorted(declared)) if declared else SOURCE_SCALES
+
+
+def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float,
+             scales: tuple[float, ...] = SOURCE_SCALES) -> list[int]:
+    """Indices of source figures equal to `q` within tolerance, at the table `scales` for amounts."""
     if magnitudes.size == 0:
         return []
     target, tol = q.magnitude, q.tolerance(rel_tolerance)
-    scales = (1.0,) if q.unit == "%" else SOURCE_SCALES
+    scales = (1.0,) if q.unit == "%" else scales
     hit = np.zeros(magnitudes.shape, dtype=bool)
     for scale in scales:
         scaled = magnitudes * scale

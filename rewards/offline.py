@@ -404,7 +404,7 @@ class OfflineChecker:
         own_measure = _figure_measure(q, claim, measure)
         fallback: FigureMatch | None = None
         for page in context.pages:
-            for index in agreeing(q, page.magnitudes, self.rel_tolerance):
+            for index in agreeing(q, page.magnitudes, self.rel_tolerance, page.scales):
                 source_q = page.quantities[index]
                 if q.unit == "%" and not percent_source(source_q):
                     continue

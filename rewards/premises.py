@@ -14,7 +14,7 @@ import numpy as np
 
 from cai.contracts import Evidence, Locator, ScoreSource
 from rag.sentences import sentence_spans
-from rewards.numbers import Quantity, page_quantities
+from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
 
 WINDOW_SENTENCES = 3
@@ -147,6 +147,7 @@ class PreparedPage:
     # token -> (windows,) bools, shared by every PreparedPage of the same text (see _prepare_text):
     # a draft and its revision, and claims on the same page, look up the same words.
     token_windows: dict = field(default_factory=dict)
+    scales: tuple[float, ...] = SOURCE_SCALES  # at which its unscaled figures may be read
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)
@@ -200,7 +201,7 @@ def _prepare_text(text: str) -> tuple:
     windows = _windows(text, spans)
     bounds = (np.array(starts, dtype=np.int64), np.array([w.first for w in windows], dtype=np.int64),
               np.array([w.last for w in windows], dtype=np.int64))
-    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds, {}
+    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds, {}, declared_scales(text)
 
 
 def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
@@ -215,10 +216,10 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
 
 
 def prepare_page(source: ScoreSource) -> PreparedPage:
-    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows = _prepare_text(source.text)
+    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows, scales = _prepare_text(source.text)
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
-                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds, token_windows)
+                        re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds, token_windows, scales)
 
 
 def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:

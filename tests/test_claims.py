@@ -7,7 +7,7 @@ import pytest
 from rewards.arithmetic import Tolerances, derive_pair, derive_step, derive_triple
 from rewards.claims import split_claims
 from rewards.entities import extract_entities, normalise, unknown_entities
-from rewards.numbers import agrees, checkable, extract_quantities
+from rewards.numbers import SOURCE_SCALES, agrees, checkable, declared_scales, extract_quantities
 from rewards.periods import column_periods, extract_periods, period_compatible
 
 
@@ -255,3 +255,15 @@ def test_silent_sources_method_and_meta_sentences_are_not_claims():
         "Next, Acme sold pumps."
     )
     assert [k for k, _ in kinds(answer)] == ["abstention"] + ["framing"] * 5 + ["claim"]
+
+
+def test_a_unit_closing_a_figure_scales_it_and_a_page_declares_its_tables_unit():
+    [q] = extract_quantities("total current liabilities are $5,466,312 in USD millions.")
+    assert q.value == 5_466_312e6 and q.scaled_in_text
+    [q] = extract_quantities("operating income was $305,826 (in thousands)")
+    assert q.value == 305_826e3
+    # "(in USD millions, this would be ...)" goes on to convert: not the figure's own unit.
+    first, _ = extract_quantities("$5,466,312,000 (in USD millions, this would be $5,466.312 million)")
+    assert first.value == 5_466_312_000
+    assert declared_scales("Consolidated Balance Sheets\n(in thousands, except share data)") == (1.0, 1e3)
+    assert declared_scales("Total revenues 66,608 62,286") == SOURCE_SCALES  # the header may be on another page

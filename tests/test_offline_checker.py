@@ -46,6 +46,17 @@ def test_rounded_and_rescaled_figure_is_supported(checker):
     assert v.verdict == Verdict.supported
 
 
+@pytest.mark.parametrize("claim, supported", [
+    ("Net sales were $177,866 million in 2023.", True),
+    ("Net sales were $177,866 (in millions) in 2023.", True),
+    ("Net sales were 177,866 in USD thousands.", False),  # the table is in millions
+    ("Net sales were $177,866 thousand in 2023.", False),
+])
+def test_a_table_in_millions_is_not_read_in_thousands(checker, claim, supported):
+    [v] = verdicts(checker, claim)
+    assert (v.verdict == Verdict.supported) is supported, v.reason
+
+
 def test_wrong_figure_is_unsupported(checker):
     [v] = verdicts(checker, "Acme's net sales in fiscal 2023 were $181,250 million.")
     assert v.verdict == Verdict.unsupported and v.score < 0.5
