@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 from cai.contracts import Evidence
 from rewards.arithmetic import is_operand, is_result
-from rewards.attribution import period_for
+from rewards.attribution import period_for, period_key
 from rewards.claims import Claim
 from rewards.numbers import Quantity, agreeing, extract_quantities
-from rewards.periods import Period, period_compatible
+from rewards.periods import Period, period_compatible, table_rows
 from rewards.premises import (
     INFERENCE_WORDS,
     MODIFIERS,
@@ -239,7 +239,7 @@ def trend_periods(claim: Claim) -> tuple[Period, Period] | None:
     distinct ones in a clear order."""
     distinct: list[Period] = []
     for p in claim.periods:
-        if p.year is not None and not any((p.year, p.quarter, p.month, p.day) == (d.year, d.quarter, d.month, d.day) for d in distinct):
+        if p.year is not None and not any(period_key(p) == period_key(d) for d in distinct):
             distinct.append(p)
     if len(distinct) != 2:
         return None
@@ -366,21 +366,9 @@ def reversed_number(claim: Claim, pages: Sequence[PreparedPage]) -> str | None:
     return None
 
 
-_ROW_GAP_RE = re.compile(r"^[\s|$—–\-]*$")
-
-
 def _table_rows(page: PreparedPage) -> list[list[int]]:
-    """Indices of the page's figures grouped into table rows: consecutive figures in table columns
-    with only layout between them (`rewards.periods.column_periods` assigns their columns)."""
-    rows: list[list[int]] = []
-    previous = None
-    for i, q in enumerate(page.quantities):
-        if q.start not in page.columns:
-            previous = None
-            continue
-        if previous is not None and _ROW_GAP_RE.match(page.source.text[page.quantities[previous].end : q.start]):
-            rows[-1].append(i)
-        else:
-            rows.append([i])
-        previous = i
-    return [row for row in rows if len(row) >= 2]
+    """Indices of the page's figures grouped into table rows (`rewards.periods.table_rows`), for
+    rows of two or more figures that all have a table column."""
+    index = {q.start: i for i, q in enumerate(page.quantities)}
+    return [[index[q.start] for q in row] for row in table_rows(page.source.text, page.quantities)
+            if len(row) >= 2 and all(q.start in page.columns for q in row)]

@@ -16,9 +16,10 @@ quarter and the exact date. Two uses:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rewards.numbers import extract_quantities
+from rewards.numbers import Quantity, extract_quantities
 
 _MONTH_NUMBERS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
@@ -169,21 +170,28 @@ def column_periods(text: str) -> dict[int, Period]:
     headers = _header_runs(text)
     if not headers:
         return {}
-    quantities = [q for q in extract_quantities(text) if q.unit != "%"]
-    rows: list[list] = []
-    for q in quantities:
-        if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
-            rows[-1].append(q)
-        else:
-            rows.append([q])
     assigned: dict[int, Period] = {}
-    for row in rows:
+    for row in table_rows(text, extract_quantities(text)):
         header = _header_above(headers, row[0].start)
         if header is None or len(row) != len(header):
             continue
         for q, period in zip(row, header, strict=True):
             assigned[q.start] = period
     return assigned
+
+
+def table_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]]:
+    """The figures (not percentages) of `text` grouped into table rows: consecutive figures with
+    only layout between them ("Total net sales 107,006 135,987 177,866")."""
+    rows: list[list[Quantity]] = []
+    for q in quantities:
+        if q.unit == "%":
+            continue
+        if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
+            rows[-1].append(q)
+        else:
+            rows.append([q])
+    return rows
 
 
 def _header_above(headers: list[tuple[int, list[Period]]], offset: int) -> list[Period] | None:
