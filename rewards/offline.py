@@ -34,7 +34,8 @@ For each claim of an answer (see `rewards.claims`):
      row label or sentence, so "net income was $111,934 million" does not match the cost-of-sales
      row; a row whose label names no measure ("Best Buy 930" under a caption) does not contradict,
      and a figure that is an operand of a worked formula ("($2,667 + $2,721) / 2") is exempt, since
-     its measure is the formula's. Derivations use only figures of windows that hold a measure word.
+     its measure is the formula's. Derivations use only figures of windows that hold a measure word,
+     and a ratio or rate only those whose own row label or sentence names one.
    * A claim that states a direction ("decreased from X to Y", "revenue fell in 2022 compared
      to 2021", "the margin improved") must agree with the values it compares (`rewards.direction`):
      "decreased 6.9%" quotes the right growth rate with the wrong sign. A figure-less claim whose
@@ -71,6 +72,7 @@ from rewards.arithmetic import (
     derive_triple,
     equalities,
     format_operand,
+    is_amount,
     is_operand,
     percent_like,
     ratio_of,
@@ -311,12 +313,16 @@ class OfflineChecker:
         if grounded:
             matches = [self._direct_match(q, claim, context, own_measure) or self._restated_in_place(q, claim, context, measure)
                        for q in claim.quantities]
-            aligned_operands = _aligned_figures(claim, context) + window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
+            # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
+            labelled = _aligned_figures(claim, context)
+            aligned_operands = labelled + window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            named_operands = labelled + window_figures(ranked[:ALIGNED_WINDOWS], measure, named=True)
         else:
             # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
             # = 1.00447"): only those figures, restated or combined, can support it.
             matches = [self._restated(q, context) for q in claim.quantities]
-            aligned_operands = []
+            aligned_operands = named_operands = []
         # Every figure found in a source is an operand, even one found in another period's column:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
@@ -332,7 +338,7 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands, compound, combines, growth)
+                derived = self._derive(q, operands + earlier, aligned_operands if is_amount(q) else named_operands, compound, combines, growth)
                 if derived is None and grounded:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:

@@ -175,6 +175,15 @@ def test_a_percentage_is_derived_from_figures_that_measure_it(checker, answer, s
     assert (v.verdict == Verdict.supported) is supported, v.reason
 
 
+def test_a_rate_from_the_evidence_windows_uses_figures_whose_rows_name_it(checker):
+    question = "What was Globex's effective tax rate?"
+    [right] = check(checker, "The effective tax rate was 20% in 2022.", question=question)  # 400 / 2,000
+    assert right.verdict == Verdict.supported
+    # 400 / 1,600 is 25%, but 1,600 is net income: a row that does not name the tax rate.
+    [wrong] = check(checker, "The effective tax rate was 25% in 2022.", question=question)
+    assert wrong.verdict == Verdict.unsupported
+
+
 def test_change_column_percentage_is_not_a_rate(checker):
     question = "What was Globex's effective tax rate in 2023?"
     [v] = check(checker, "The effective tax rate was 12% in 2023.", question=question, sources=(SEGMENTS,))
