@@ -12,9 +12,10 @@ the half-unit part lets "$177.9 billion" match 177,866 (millions).
 
 Source tables rarely repeat their scale next to each figure ("in millions" is in the header), so a
 source figure is read as written or at the unit its page declares ("(in thousands, except per
-share data)", `declared_scales`), and at any of thousand, million or billion when the page declares
-none; "in USD millions" right after a claim figure is that figure's unit. Signs are compared by magnitude: filings write
-a loss as `(3,062)` while prose says "an operating loss of $3.1 billion".
+share data)", `declared_scales`), and at any of thousand, million or billion when the page
+declares none; "in USD millions" right after a claim figure is that figure's unit. Signs are
+compared by magnitude: filings write a loss as `(3,062)` while prose says "an operating loss of
+$3.1 billion".
 """
 
 from __future__ import annotations

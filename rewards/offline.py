@@ -315,9 +315,9 @@ class OfflineChecker:
                        for q in claim.quantities]
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
-            labelled = _aligned_figures(claim, context)
-            aligned_operands = labelled + window_figures(ranked[:ALIGNED_WINDOWS], measure)
-            named_operands = labelled + window_figures(ranked[:ALIGNED_WINDOWS], measure, named=True)
+            labelled, windowed = _aligned_figures(claim, context), window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            aligned_operands = labelled + [(value, key) for value, key, _ in windowed]
+            named_operands = labelled + [(value, key) for value, key, named in windowed if named]
         else:
             # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
             # = 1.00447"): only those figures, restated or combined, can support it.

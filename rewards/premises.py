@@ -259,14 +259,13 @@ def percent_source(source_q: Quantity) -> bool:
     return source_q.unit == "%" or (source_q.unit == "" and source_q.decimals >= 1)
 
 
-def window_figures(top, measure: list[str], *, named: bool = False) -> list[tuple[float, tuple | None]]:
+def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, bool]]:
     """Figures of the top windows that hold a measure word of the claim (operands for derived
-    figures; a window that shares none of the claim's words is not its evidence); with `named`,
-    only those whose own row label or sentence names a measure word (`label_names`)."""
-    return [(q.magnitude, column_key(page, q)) for _, page, window in top
+    figures; a window that shares none of the claim's words is not its evidence): (magnitude,
+    column key, whether the figure's own row label or sentence names a measure word)."""
+    return [(q.magnitude, column_key(page, q), not measure or label_names(page, i, measure)) for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
-            for i, q in enumerate(page.quantities) if window.start <= q.start < window.end and q.unit != "%"
-            and (not named or not measure or label_names(page, i, measure))]
+            for i, q in enumerate(page.quantities) if window.start <= q.start < window.end and q.unit != "%"]
 
 
 def column_key(page: PreparedPage, q: Quantity) -> tuple | None:
