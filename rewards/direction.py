@@ -192,9 +192,11 @@ def pair_change(claim: Claim) -> Change | None:
     plain = claim.plain
     if NEGATION_RE.search(plain) or _AMBIGUOUS_RE.search(plain):
         return None
-    template = plain
-    for i, q in sorted(enumerate(figures), key=lambda item: -item[1].start):
-        template = f"{template[: q.start]}⟦{i}⟧{template[q.end :]}"
+    pieces, last = [], 0
+    for i, q in enumerate(figures):  # in text order; one pass, however many figures
+        pieces += [plain[last : q.start], f"⟦{i}⟧"]
+        last = q.end
+    template = "".join(pieces) + plain[last:]
     measure = measure_tokens(plain)
     for pattern in _PAIR_RES:
         m = pattern.search(template)
