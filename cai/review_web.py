@@ -184,7 +184,7 @@ def layout(title: str, body: str, *, nonce: str, reviewer: str | None, csrf: str
     """A whole page; `bare` (for requests not let in) has no navigation and no form secret."""
     who = (f'<form method="post" action="/reviewer"><input type="hidden" name="csrf" value="{_e(csrf)}">'
            f'<input type="hidden" name="next" value="{_e(here)}">reviewer <input name="reviewer" value="{_e(reviewer or "")}" '
-           f'maxlength="{MAX_NAME}" required placeholder="your name"> <button>set</button></form>')
+           f'maxlength="{_e(str(MAX_NAME))}" required placeholder="your name"> <button>set</button></form>')
     nav = f'<nav><b>cai review</b><a href="/">queue</a><a href="/agreement">agreement</a><a href="/exports">exports</a>{who}</nav>'
     nav = "<nav><b>cai review</b></nav>" if bare else nav
     js = f'<script nonce="{_e(nonce)}">{KEYS_JS}</script>' if script else ""
@@ -199,7 +199,7 @@ def _select(name: str, value: str, options: list[tuple[str, str]]) -> str:
 
 def _score_input(name: str, value: float | None) -> str:
     shown = "" if value is None else f"{value:g}"
-    return f'<input name="{name}" size="4" value="{shown}" placeholder="0–1">'
+    return f'<input name="{_e(name)}" size="4" value="{_e(shown)}" placeholder="0–1">'
 
 
 def _filter_form(run: ReviewRun, f: Filters) -> str:

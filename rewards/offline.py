@@ -83,12 +83,13 @@ from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, period_compatible
 from rewards.premises import (
     CHANGE_RE,
+    COMBINES_RE,
     MODIFIERS,
     REVENUE_LABEL_RE,
     PreparedPage,
     Window,
+    aligned_figures,
     change_column,
-    column_key,
     content_tokens,
     label_names,
     measure_tokens,
@@ -104,7 +105,6 @@ from rewards.premises import (
 # Compound growth is searched only when the claim or the question speaks of it.
 _COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate", re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
-ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 EMBEDDING_CACHE_SIZE = 50_000
 EMBED_MAX_CHARS = 300
@@ -125,6 +125,7 @@ class AnswerContext:
     verified_measures: list[frozenset[str]] = field(default_factory=list)
     # Values the answer established per measure and period: what a later "it improved" compares.
     levels: list[direction.Level] = field(default_factory=list)
+    question_heads: list[str] = field(default_factory=list)  # what the question measures, for levels
 
 
 @dataclass
@@ -154,7 +155,8 @@ class OfflineChecker:
     def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "")
+        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
+                                question_heads=direction.measure_heads(question or "", pages))
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         for claim in split_claims(answer, keep_non_claims=True):
@@ -315,7 +317,8 @@ class OfflineChecker:
                        for q in claim.quantities]
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
-            labelled, windowed = _aligned_figures(claim, context), window_figures(ranked[:ALIGNED_WINDOWS], measure)
+            labelled = aligned_figures(_claim_tokens(claim, context), context.pages)
+            windowed = window_figures(ranked[:ALIGNED_WINDOWS], measure)
             aligned_operands = labelled + [(value, key) for value, key, _ in windowed]
             named_operands = labelled + [(value, key) for value, key, named in windowed if named]
         else:
@@ -327,7 +330,7 @@ class OfflineChecker:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
         compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
-        combines = bool(_COMBINES_RE.search(claim.plain))
+        combines = bool(COMBINES_RE.search(claim.plain))
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
         for i, q in enumerate(claim.quantities):
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
@@ -362,7 +365,7 @@ class OfflineChecker:
         context.verified.extend(q.magnitude for q in claim.quantities)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         evidence = self._figure_evidence(matches, ranked)
-        context.levels.extend(direction.claim_levels(claim, sourced, heads or direction.measure_heads(context.question, context.pages), evidence))
+        context.levels.extend(direction.claim_levels(claim, sourced, heads or context.question_heads, evidence))
         lexical = ranked[0][0] if ranked else 0.0
         return ClaimVerdict(
             text=claim.text, verdict=Verdict.supported, score=round(0.75 + 0.25 * lexical, 4),
@@ -535,14 +538,6 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
             matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))
 
 
-# Words that say a figure combines others: only then may it be a sum, difference or average of two
-# evidence figures the answer does not show.
-_COMBINES_RE = re.compile(
-    r"\b(?:total(?:l?ed|ing)?|sum|combined|together|aggregate|average|mean|change[ds]?|increase[ds]?|decrease[ds]?|"
-    r"decline[ds]?|grew|growth|rose|fell|drop(?:ped)?|difference|plus|minus|less|net of|higher|lower|more|gain|loss|"
-    r"reduc(?:ed|tion)|up|down|compared)\b",
-    re.IGNORECASE,
-)
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
 
 
@@ -589,25 +584,6 @@ def _embed_text(page: PreparedPage, window: Window) -> str:
 def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> bool:
     """A figure the question itself states ("more than 20% of revenue") restates the question."""
     return bool(agreeing(q, context.question_magnitudes, rel_tolerance))
-
-
-def _aligned_figures(claim: Claim, context: AnswerContext) -> list[tuple[float, tuple | None]]:
-    """Figures whose row label (or sentence) best matches the claim's words: the operands a
-    computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most. Words
-    only, no synonyms: every extra operand is another chance for a wrong figure to match."""
-    tokens = _claim_tokens(claim, context)
-    if not tokens:
-        return []
-    scored = []
-    for page in context.pages:
-        for q, label in zip(page.quantities, page.labels, strict=True):
-            if q.unit == "%":
-                continue  # a ratio of a percentage and an amount measures nothing
-            hits = sum(1 for t in tokens if t in label)
-            if hits:
-                scored.append((hits, (q.magnitude, column_key(page, q))))
-    scored.sort(key=lambda item: -item[0])
-    return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 
 
 def _sourced(matches: list[FigureMatch]) -> list[tuple[Quantity | None, Period | None]]:

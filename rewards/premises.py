@@ -244,6 +244,16 @@ def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
 CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower|compared)", re.IGNORECASE)
 
 
+# Words that say a figure combines others: only then may it be a sum, difference or average of two
+# evidence figures the answer does not show.
+COMBINES_RE = re.compile(
+    r"\b(?:total(?:l?ed|ing)?|sum|combined|together|aggregate|average|mean|change[ds]?|increase[ds]?|decrease[ds]?|"
+    r"decline[ds]?|grew|growth|rose|fell|drop(?:ped)?|difference|plus|minus|less|net of|higher|lower|more|gain|loss|"
+    r"reduc(?:ed|tion)|up|down|compared)\b",
+    re.IGNORECASE,
+)
+
+
 def change_column(page: PreparedPage, index: int) -> bool:
     """A percentage that follows a row's amounts ("Revenue $ 693 $ 760 (8.8)%"): the row's change
     between its columns."""
@@ -266,6 +276,27 @@ def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, b
     return [(q.magnitude, column_key(page, q), not measure or label_names(page, i, measure)) for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
             for i, q in enumerate(page.quantities) if window.start <= q.start < window.end and q.unit != "%"]
+
+
+ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
+
+
+def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tuple[float, tuple | None]]:
+    """Figures whose row label (or sentence) best matches the claim's words `tokens`: the operands
+    a computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most. Words
+    only, no synonyms: every extra operand is another chance for a wrong figure to match."""
+    if not tokens:
+        return []
+    scored = []
+    for page in pages:
+        for q, label in zip(page.quantities, page.labels, strict=True):
+            if q.unit == "%":
+                continue  # a ratio of a percentage and an amount measures nothing
+            hits = sum(1 for t in tokens if t in label)
+            if hits:
+                scored.append((hits, (q.magnitude, column_key(page, q))))
+    scored.sort(key=lambda item: -item[0])
+    return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 
 
 def column_key(page: PreparedPage, q: Quantity) -> tuple | None:

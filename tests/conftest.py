@@ -37,6 +37,14 @@ def grounded_run(tmp_path_factory, example_index) -> Path:
     return Path(result.output.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="session")
+def checker():
+    """The offline checker (real MiniLM), shared by the checker, rules, score and answer tests."""
+    from rewards.checker import get_checker
+
+    return get_checker("offline")
+
+
 @pytest.fixture
 def one_torch_thread():
     """See `toy_task.single_torch_thread`."""

@@ -15,7 +15,6 @@ from cai.cli import cli
 from cai.contracts import Verdict
 from cai.teachers.grounded import refusal
 from rag.quotes import QuoteResolver, source_pages
-from rewards.checker import get_checker
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [json.loads(line) for line in (ROOT / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
@@ -31,11 +30,6 @@ def retriever(example_index):
     r = Retriever.open(example_index)
     yield r
     r.close()
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
 
 
 @pytest.fixture(scope="module")

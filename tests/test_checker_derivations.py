@@ -8,7 +8,7 @@ import pytest
 
 from cai.contracts import ScoreSource, Verdict
 from rewards.arithmetic import Tolerances, derive_pair, equalities
-from rewards.checker import get_checker, quote_at_locator
+from rewards.checker import quote_at_locator
 from rewards.claims import sentence_kind
 from rewards.numbers import extract_quantities
 from rewards.premises import restates
@@ -38,11 +38,6 @@ SEGMENTS = ScoreSource(
         "Effective tax rate\n23% 20%\n"
     ),
 )
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
 
 
 def check(checker, answer, question="What was Globex's net profit margin in 2023?", sources=(STATEMENT,)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cai.contracts import ScoreSource, Verdict
-from rewards.checker import get_checker, quote_at_locator
+from rewards.checker import quote_at_locator
 from rewards.claims import split_claims
 from rewards.direction import DOWN, UP, earlier, movement, pair_change, stated_direction
 from rewards.periods import extract_periods
@@ -30,11 +30,6 @@ OUTLOOK = ScoreSource(
     text="Outlook. The widget line is producing at low rates and we expect to gradually increase to 5 per month in 2024.",
 )
 QUESTION = "How did Globex's net sales change?"
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
 
 
 def verdicts(checker, answer, sources=(STATEMENT,), question=QUESTION):

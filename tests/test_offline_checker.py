@@ -24,11 +24,6 @@ PAGE = ScoreSource(
 QUESTION = "What were Acme's net sales in FY2023?"
 
 
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
-
-
 def verdicts(checker, answer, sources=(PAGE,), question=QUESTION):
     return checker.check(question, answer, list(sources))
 

@@ -6,7 +6,6 @@ import pytest
 
 from cai.constitution import load_constitution
 from cai.contracts import ScoreSource
-from rewards.checker import get_checker
 from rewards.rules import evaluate_rules
 
 SOURCE = ScoreSource(
@@ -20,11 +19,6 @@ QUESTION = "What were Acme's net sales in FY2023?"
 @pytest.fixture(scope="module")
 def constitution():
     return load_constitution("finance-10k")
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
 
 
 def violations(constitution, checker, answer, question=QUESTION, sources=(SOURCE,)):

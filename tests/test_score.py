@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from rewards.checker import get_checker
 from rewards.score import MAX_SOURCE_CHARS, score_rows
 
 PAGE_TEXT = "Total net sales\n2022\n2023\n135,987\n177,866\nNet income\n2,371\n3,033\n"
 SOURCES = [{"doc_id": "acme-2023-10k", "page": 3, "text": PAGE_TEXT}]
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return get_checker("offline")
 
 
 def row(**fields) -> str:
