@@ -39,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cai.contracts import ScoreSource  # noqa: E402
+from cai.core.contracts import SourcePage  # noqa: E402
 from rag.sentences import sentence_spans  # noqa: E402
 from rewards.checker import get_checker, quote_at_locator  # noqa: E402
 from rewards.claims import is_header_row  # noqa: E402
@@ -89,7 +89,7 @@ class Run:
     def predict(self, row: dict) -> bool:
         if row["id"] in self.predictions:
             return self.predictions[row["id"]]
-        sources = [ScoreSource(**s) for s in row["sources"]]
+        sources = [SourcePage(**s) for s in row["sources"]]
         start = time.perf_counter()
         verdicts = self.checker.check(row.get("question"), row["answer"], sources)
         self.seconds += time.perf_counter() - start
@@ -186,7 +186,7 @@ def direction_flip_rows(labelled: list[dict]) -> list[dict]:
 def warm_throughput(checker, rows: list[dict]) -> float:
     start, claims = time.perf_counter(), 0
     for row in rows:
-        claims += len(checker.check(row.get("question"), row["answer"], [ScoreSource(**s) for s in row["sources"]]))
+        claims += len(checker.check(row.get("question"), row["answer"], [SourcePage(**s) for s in row["sources"]]))
     return claims / (time.perf_counter() - start)
 
 

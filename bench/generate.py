@@ -6,7 +6,7 @@ grounded teacher, and the grounded teacher on the FinanceBench dev drafts.
     HF_HUB_OFFLINE=1 python bench/generate.py financebench    # grounded, 418 FinanceBench drafts
     HF_HUB_OFFLINE=1 python bench/generate.py financebench --run-dir DIR   # re-score a finished run
 
-Throughput runs the real generate loop (`cai.generate.setup` + `run_loop`, the code `cai generate`
+Throughput runs the real generate loop (`cai.stages.generate.setup` + `run_loop`, the code `cai generate`
 runs between setup and save) against `tests/openai_server.FakeOpenAIServer` in a separate process
 (so its HTTP threads do not share our GIL), with a scripted teacher that answers every prompt kind
 with valid JSON. Drafts are given, so a question costs critique + revise per round; the calls are
@@ -76,7 +76,7 @@ def quickstart_questions(n: int, path: Path) -> Path:
 
 
 def generate_config(questions: Path, index: Path, teacher: dict, **extra):
-    from cai.config import GenerateConfig
+    from cai.core.configs import GenerateConfig
 
     return GenerateConfig.model_validate({"questions": str(questions), "index": str(index), "constitution": "finance-10k",
                                           "runs_dir": str(WORK / "runs"), "teacher": teacher, **extra})
@@ -121,8 +121,8 @@ class SyncTimers:
 
     def __enter__(self) -> SyncTimers:
         import rewards.rules
-        from cai.rundir import JsonlWriter
-        from cai.teachers.cache import CallCache
+        from cai.core.runs import JsonlWriter
+        from cai.llm.cache import CallCache
         from rag.retrieve import Retriever
         from rewards.checker import FailClosed
 
@@ -203,7 +203,7 @@ def steady_rate(stamps: list[float]) -> float | None:
 def warm_workers(s) -> None:
     """Start and initialise every CPU worker process before timing (spawn + MiniLM load: seconds)."""
     async def warm():
-        await asyncio.gather(*(s.cpu.run("search", f"warm-up query {i}: total revenue") for i in range(4 * max(1, s.cpu.workers))))
+        await asyncio.gather(*(s.cpu.search(f"warm-up query {i}: total revenue") for i in range(4 * max(1, s.cpu.workers))))
     asyncio.run(warm())
 
 
@@ -217,9 +217,10 @@ def children_cpu() -> float:
 def throughput_run(concurrency: int, n: int, latency_s: float, fault_rate: float, loop_module, cpu_workers: int = 0,
                    http_client: str = "aiohttp") -> dict:
     """One timed generate loop against the fake server; the ideal is computed from its counts."""
-    from cai.constitution import load_constitution
-    from cai.generate import load_questions, setup
-    from cai.rundir import start_run
+    from cai.core.constitution import load_constitution
+    from cai.core.questions import load_questions
+    from cai.core.runs import start_run
+    from cai.stages.generate import setup
 
     questions = quickstart_questions(n, WORK / f"throughput-{n}.jsonl")
     rows, _ = load_questions(questions)
@@ -291,7 +292,7 @@ def throughput(args) -> list[dict]:
 
 
 async def _calls(chat, prompts: list[str]) -> None:
-    from cai.prompts import CritiqueReply
+    from cai.core.prompts import CritiqueReply
 
     await asyncio.gather(*(chat.chat([{"role": "user", "content": p}], response_model=CritiqueReply) for p in prompts))
     await chat.aclose()
@@ -301,9 +302,9 @@ def ceiling(args) -> list[dict]:
     """Baseline for the throughput runs: the teacher client alone (our OpenAIChat with its cache,
     no retrieval, no checks) sending critique-sized prompts at the same concurrency and latency,
     so "of ideal" can be read against what the client and server reach on this machine."""
-    from cai.config import TeacherConfig
-    from cai.teachers.cache import CallCache
-    from cai.teachers.openai_chat import OpenAIChat
+    from cai.core.configs import TeacherConfig
+    from cai.llm.cache import CallCache
+    from cai.llm.openai_chat import OpenAIChat
 
     prompt = "Check the answer against each rule.\n<answer>\nRevenue was $1 [a p.1].\n</answer>\n" + "source text " * 700
     out = []
@@ -337,9 +338,10 @@ def ceiling(args) -> list[dict]:
 def overhead(args) -> dict:
     """Grounded teacher (no teacher calls: everything is non-teacher work) over the quickstart
     questions made unique, one question at a time; wall and CPU per question, by section."""
-    from cai.constitution import load_constitution
-    from cai.generate import load_questions, run_loop, setup
-    from cai.rundir import start_run
+    from cai.core.constitution import load_constitution
+    from cai.core.questions import load_questions
+    from cai.core.runs import start_run
+    from cai.stages.generate import run_loop, setup
 
     questions = quickstart_questions(args.overhead_questions, WORK / f"overhead-{args.overhead_questions}.jsonl")
     rows, _ = load_questions(questions)
@@ -377,8 +379,8 @@ def fb_questions(path: Path) -> Path:
 
 
 def fb_run(args) -> tuple[Path, dict]:
-    """The real `cai generate` run (cai.generate.run: setup, loop, save), timed."""
-    from cai.generate import run
+    """The real `cai generate` run (cai.stages.generate.run: setup, loop, save), timed."""
+    from cai.stages.generate import run
 
     extra = {"limit": args.fb_limit} if args.fb_limit else {}
     config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index, {"backend": "grounded"},
@@ -408,7 +410,7 @@ def gold_pages() -> dict[str, set[tuple[str, int]]]:
 
 def fb_outcome(rec: dict, gold: set[tuple[str, int]]) -> str:
     """hit, or why the final answer does not cite a gold evidence page."""
-    from cai.contracts import CITATION_RE
+    from cai.core.contracts import CITATION_RE
 
     cited = {(m["doc"], int(m["page"])) for m in CITATION_RE.finditer(rec["final_answer"] or "")}
     retrieved = {(h["doc_id"], h["page"]) for h in rec["sources"]}
@@ -489,7 +491,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cpu-workers", type=int, default=0, help="throughput, financebench: generate's cpu_workers (processes for retrieval/checks; whole questions for grounded)")
     ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"], help="throughput: the openai client's transport")
-    ap.add_argument("--loop-module", default="cai.generate", help="module providing run_loop (to try a prototype)")
+    ap.add_argument("--loop-module", default="cai.stages.generate", help="module providing run_loop (to try a prototype)")
     ap.add_argument("--overhead-questions", type=int, default=52)
     ap.add_argument("--fb-index", type=Path, default=FB_INDEX)
     ap.add_argument("--fb-limit", type=int, default=None, help="only the first N FinanceBench drafts")

@@ -1,4 +1,4 @@
-"""Throughput of our PPO (`cai.ppo.train_ppo`) against TRL's `GRPOTrainer` on the same model.
+"""Throughput of our PPO (`cai.training.ppo.train_ppo`) against TRL's `GRPOTrainer` on the same model.
 
     HF_HUB_OFFLINE=1 python bench/ppo.py --device cpu --model tiny --steps 5 --repeats 3 \
         --out bench/results/ppo-cpu.json
@@ -17,8 +17,8 @@ rollout batch and all its updates, for both.
 
 Per step, phases: rollout (generation only), score (reward, forward-only passes, advantages) and
 update (the trained passes and optimiser steps); "other" is the rest of the step. PPO's phases are
-cai.ppo's own `time/rollout_s`, `time/score_s`, `time/update_s` (other = its metrics row), or,
-with a cai.ppo that does not log them, times of its `_generate` and `_ppo_epochs` functions. GRPO's
+cai.training.ppo's own `time/rollout_s`, `time/score_s`, `time/update_s` (other = its metrics row), or,
+with a cai.training.ppo that does not log them, times of its `_generate` and `_ppo_epochs` functions. GRPO's
 come from a subclass timing `_generate_single_turn` (rollout) and `_generate_and_score_completions`
 (rollout + score); its update runs from the end of scoring to the end of the rollout batch's last
 optimiser step, so it includes the Trainer's per-optimiser-step logging and callbacks; other = the
@@ -71,7 +71,7 @@ GPU_PEAKS = {
 # ------------------------------------------------------------------------------------------ models
 def build_model(kind: str, out_dir: Path) -> Path:
     """The policy directory (config, weights, smoke tokenizer) for `tiny` or `0.5b`."""
-    from cai.smoke import build_smoke_policy, smoke_tokenizer
+    from cai.training.smoke import build_smoke_policy, smoke_tokenizer
 
     if kind == "tiny":
         return build_smoke_policy(out_dir)
@@ -221,14 +221,14 @@ def run_ppo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    import cai.ppo as ppo
+    import cai.training.ppo as ppo
 
     if a.device == "cuda":
         os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16"  # autocast, as TRL's bf16=True does
     tok = load_tokenizer(model_dir)
     prompts = fixed_length_prompts(tok, a.rows, a.prompt_len)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    # Merged into the GenerationConfig cai.ppo builds (it leaves min_new_tokens unset): EOS is
+    # Merged into the GenerationConfig cai.training.ppo builds (it leaves min_new_tokens unset): EOS is
     # masked until response_len tokens, so every response has exactly response_len tokens.
     model.generation_config.min_new_tokens = a.response_len
     timers = {"rollout": [], "update": []}
@@ -268,7 +268,7 @@ def run_ppo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:
                       "other_s": step - rollout - score - update, "generated_tokens": tokens,
                       "mean_length": r["response/length"]})
     return {"steps": steps, "memory_start_mib": mem0, "memory_peak_mib": mem, **cpu,
-            "timing_source": "cai.ppo time/* keys" if own else "bench wrappers around cai.ppo._generate/_ppo_epochs"}
+            "timing_source": "cai.training.ppo time/* keys" if own else "bench wrappers around cai.training.ppo._generate/_ppo_epochs"}
 
 
 def run_grpo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:

@@ -15,16 +15,7 @@ from pathlib import Path
 
 import click
 
-from cai.errors import UserError
-
-
-def _is_rag_user_error(error: Exception) -> bool:
-    """`rag` reports user mistakes with its own exception (it does not import `cai.errors`)."""
-    if "rag.errors" not in sys.modules:
-        return False
-    from rag.errors import RagUserError
-
-    return isinstance(error, RagUserError)
+from cai.core.errors import UserError
 
 
 def quiet_model_loading() -> None:
@@ -60,11 +51,6 @@ class CaiGroup(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(130)
         except Exception as e:  # noqa: BLE001 — last-resort boundary of the program
-            if _is_rag_user_error(e):
-                if ctx.params.get("verbose"):
-                    traceback.print_exc()
-                click.echo(f"error: {' '.join(str(e).split())}", err=True)
-                ctx.exit(2)
             if ctx.params.get("verbose"):
                 traceback.print_exc()
             msg = " ".join(f"{type(e).__name__}: {e}".split())
@@ -88,7 +74,7 @@ def cli(verbose: bool) -> None:
 
 def config_epilog(stage: str) -> str:
     """`--help` text for a stage's config keys, from the pydantic field descriptions."""
-    from cai.config import STAGES, describe_fields
+    from cai.core.configs import STAGES, describe_fields
 
     rows = [r for r in describe_fields(STAGES[stage]) if r[0] != "stage"]
     width = max(len(k) for k, _, _ in rows) + 2
@@ -170,7 +156,7 @@ def constitution() -> None:
 @click.argument("files", nargs=-1, required=True)
 def constitution_validate(files: tuple[str, ...]) -> None:
     """Validate constitution files (and their parents); report every error at once."""
-    from cai.constitution import validate_files
+    from cai.core.constitution import validate_files
 
     errors = validate_files(list(files))
     if errors:
@@ -183,7 +169,7 @@ def constitution_validate(files: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the resolved constitution as JSON.")
 def constitution_show(name_or_file: str, as_json: bool) -> None:
     """Print the resolved rules (after `extends`) with where each comes from."""
-    from cai.constitution import load_constitution
+    from cai.core.constitution import load_constitution
 
     c = load_constitution(name_or_file)
     if as_json:
@@ -214,7 +200,7 @@ def config() -> None:
 @click.option("--stage", type=click.Choice(["generate", "train", "eval"]), default=None, help="Stage (default: the file's `stage:` key, else inferred).")
 def config_validate(config_file: Path, overrides: tuple[str, ...], stage: str | None) -> None:
     """Validate a stage config (with optional key=value overrides); report every error at once."""
-    from cai.config import load_config
+    from cai.core.configs import load_config
 
     cfg = load_config(config_file, list(overrides), stage=stage)
     click.echo(f"ok: {config_file} is a valid '{cfg.stage}' config")
@@ -224,14 +210,14 @@ def config_validate(config_file: Path, overrides: tuple[str, ...], stage: str | 
 @click.argument("stage", type=click.Choice(["generate", "train", "eval"]))
 def config_template(stage: str) -> None:
     """Print a documented YAML config for STAGE (every key, its default and description)."""
-    from cai.config import render_template
+    from cai.core.configs import render_template
 
     click.echo(render_template(stage), nl=False)
 
 
 # ------------------------------------------------------------------------------------------- stages
 def _load_stage_config(stage: str, config_file: Path, overrides: tuple[str, ...]):
-    from cai.config import load_config
+    from cai.core.configs import load_config
 
     return load_config(config_file, list(overrides), stage=stage)
 
@@ -246,7 +232,7 @@ def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None,
 
     Prints the run directory as the last line of stdout.
     """
-    from cai import generate as stage
+    from cai.stages import generate as stage
 
     cfg = _load_stage_config("generate", config_file, overrides)
     quiet_model_loading()
@@ -276,16 +262,13 @@ def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: s
     sources are retrieved from --index. A bad row gets an output row with "error" and "line";
     the others are scored. Exit 0 when any row was scored.
     """
-    from rewards.checker import get_checker
+    from rewards.checker import open_checker
     from rewards.score import score_rows
 
     if not input_file.is_file():
         raise UserError(f"{input_file}: file not found")
     quiet_model_loading()
-    try:
-        scorer = get_checker(checker)
-    except ValueError as e:
-        raise UserError(f"--checker {checker}: {e}") from None
+    scorer = open_checker(checker, setting="--checker")
     retrieve = _page_retriever(index_dir) if index_dir else None
     out_file = open(out, "w", encoding="utf-8") if out else None  # noqa: SIM115 — closed below
     scored = errors = 0
@@ -317,7 +300,7 @@ def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) ->
     """
     cfg = _load_stage_config("train", config_file, overrides)
     quiet_model_loading()
-    from cai import train as stage
+    from cai.stages import train as stage
 
     # Under `accelerate launch` every process runs this command: only the main one reports.
     main_process = os.environ.get("RANK", "0") == "0"
@@ -354,7 +337,7 @@ def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: b
     Without --policy/--adapter the grounded teacher answers (extractive, no weights). With
     --adapter alone, the base model is read from the adapter's adapter_config.json.
     """
-    from cai.answer import answer_command
+    from cai.stages.answer import answer_command
 
     quiet_model_loading()
     click.echo(answer_command(index_dir, question, policy=policy, adapter=adapter, checker=checker, k=k,
@@ -372,7 +355,7 @@ def audit(run_dir: Path, out: Path | None) -> None:
     RUN_DIR is the directory `cai generate` printed (or a JSONL file of records). Prints the
     report's path as the last line of stdout.
     """
-    from cai.audit import write_report
+    from cai.stages.audit import write_report
 
     result = write_report(run_dir, out)
     click.echo(result.line())
@@ -396,14 +379,15 @@ def review(run_dir: Path, host: str, port: int, token_env: str, export_dir: Path
     --export, writes a new generate run (human preference pairs, labels.jsonl) and prints its path
     as the last line of stdout.
     """
-    from cai import review as stage
+    from cai.stages import review as stage
+    from cai.stages.review_web import serve
 
     if export_dir is not None:
         out, line = stage.export_command(run_dir, export_dir)
         click.echo(line)
         click.echo(str(out))
         return
-    stage.serve(run_dir, host=host, port=port, token=stage.read_token(token_env), token_env=token_env, echo=click.echo)
+    serve(run_dir, host=host, port=port, token=stage.read_token(token_env), token_env=token_env, echo=click.echo)
 
 
 @cli.command("eval", epilog=config_epilog("eval"))
@@ -417,7 +401,7 @@ def eval_(config_file: Path, overrides: tuple[str, ...]) -> None:
     """
     cfg = _load_stage_config("eval", config_file, overrides)
     quiet_model_loading()
-    from cai import eval as stage
+    from cai.stages import eval as stage
 
     run_dir = stage.run(cfg, show_progress=sys.stderr.isatty(), echo=lambda line: click.echo(line, err=True))
     click.echo((run_dir / "table.md").read_text(encoding="utf-8"), nl=False)

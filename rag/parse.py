@@ -19,7 +19,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from cai.contracts import Chunk, Document, IngestIssue, PageText, ParsedDocument
+from cai.core.contracts import Chunk, Document, IngestIssue, PageText, ParsedDocument
 from rag.chunking import Chunker
 from rag.extract import ExtractLimits, UnreadableFile, read_pages
 from rag.metadata import read_metadata
@@ -27,7 +27,7 @@ from rag.sentences import sentence_spans
 
 __all__ = ["ExtractLimits", "UnreadableFile", "doc_id_for", "file_sha256", "parse_file"]
 
-# A doc_id must survive the inline citation form `[DOC_ID p.N]` (cai.contracts.CITATION_RE).
+# A doc_id must survive the inline citation form `[DOC_ID p.N]` (cai.core.contracts.CITATION_RE).
 _DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SLUG_INVALID_RE = re.compile(r"[^A-Za-z0-9_.\-]+")
 _MAX_DOC_ID_LENGTH = 120

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from cai.contracts import Locator, PageText, ScoreSource, SearchHit
+from cai.core.contracts import Locator, PageText, SearchHit, SourcePage
 from rag.store import DocStore
 
 _SPACE_RE = re.compile(r"\s+")
@@ -32,7 +32,7 @@ def _collapse(text: str) -> tuple[str, list[int]]:
     return "".join(kept), offsets
 
 
-def source_pages(hits: Sequence[SearchHit], page: Callable[[str, int], PageText | None]) -> list[ScoreSource]:
+def source_pages(hits: Sequence[SearchHit], page: Callable[[str, int], PageText | None]) -> list[SourcePage]:
     """The full pages of `hits` (each once, in hit order): what checkers align against, since
     locators index page text, not chunk text. `page` is a lookup such as `DocStore.page`."""
     out, seen = [], set()
@@ -41,7 +41,7 @@ def source_pages(hits: Sequence[SearchHit], page: Callable[[str, int], PageText 
             continue
         seen.add((h.doc_id, h.page))
         if (found := page(h.doc_id, h.page)) is not None:
-            out.append(ScoreSource(doc_id=h.doc_id, page=h.page, text=found.text))
+            out.append(SourcePage(doc_id=h.doc_id, page=h.page, text=found.text))
     return out
 
 

@@ -18,9 +18,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from cai.contracts import Document, Locator, SearchHit
+from cai.core.contracts import Document, Locator, SearchHit
+from cai.core.errors import ModelMismatchError, UserError
 from rag.embed import Embedder, EmbedderSpec
-from rag.errors import ModelMismatchError, RagUserError
 from rag.index import IndexConfig, VectorIndex
 from rag.lexical import LexicalIndex, bm25_corpus, expand_query
 from rag.routing import Route, company_key, route_query
@@ -86,7 +86,7 @@ def documents_matching(documents: list[Document], filters: dict | None) -> list[
         return None
     unknown = set(filters) - set(FILTER_KEYS)
     if unknown:
-        raise RagUserError(f"unknown filter {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
+        raise UserError(f"unknown filter {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
     keep = []
     for d in documents:
         m = d.metadata
@@ -133,13 +133,13 @@ class Retriever:
         """Open an index; rebuilds a stale faiss/BM25 cache from the store (crash recovery)."""
         index_dir = Path(index_dir)
         if not index_dir.is_dir():
-            from rag.errors import IndexMissingError
+            from cai.core.errors import IndexMissingError
 
             raise IndexMissingError(f"index directory {index_dir} does not exist; run `cai ingest PATH --index {index_dir}` first")
         store = DocStore.open(index_dir)
         spec = store.embedder_spec
         if spec is None:
-            raise RagUserError(f"index {index_dir} is empty; run `cai ingest PATH --index {index_dir}`")
+            raise UserError(f"index {index_dir} is empty; run `cai ingest PATH --index {index_dir}`")
         vectors, lexical = load_or_rebuild_caches(index_dir, store, spec)
         out = cls(index_dir, store, spec, vectors, lexical, reranker=reranker)
         if embed_model is not None:
@@ -225,7 +225,7 @@ class Retriever:
         Scores: cosine for "dense", BM25 for "bm25", fused RRF (or the re-ranker's) for "hybrid".
         """
         if mode not in ("hybrid", "dense", "bm25"):
-            raise RagUserError(f"unknown search mode {mode!r}; use hybrid, dense or bm25")
+            raise UserError(f"unknown search mode {mode!r}; use hybrid, dense or bm25")
         if not query.strip() or k <= 0:
             return []
         scope = documents_matching(self.documents, filters)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cai.contracts import Document
+from cai.core.contracts import Document
 
 Confidence = Literal["none", "company", "period"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cai.contracts import (
+from cai.core.contracts import (
     Document,
     DocumentMetadata,
     Locator,
@@ -76,7 +76,7 @@ class DocStore:
     def open(cls, index_dir: Path, *, create: bool = False) -> DocStore:
         path = Path(index_dir) / STORE_FILE
         if not path.exists() and not create:
-            from rag.errors import IndexMissingError
+            from cai.core.errors import IndexMissingError
 
             raise IndexMissingError(
                 f"no index at {index_dir} (missing {STORE_FILE}); build one with `cai ingest PATH --index {index_dir}`"

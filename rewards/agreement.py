@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from cai.contracts import ScoreSource
+from cai.core.contracts import SourcePage
 from rewards.claims import Claim
 from rewards.entities import KnownNames, lower_case_words, normalise, unknown_entities
 from rewards.numbers import designations
@@ -36,7 +36,7 @@ _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct n
 _RANGE_WORDS_RE = re.compile(r"\b(?:from|between|to|through)\b|\d\s*[-–]\s*(?:FY)?\s*\d", re.IGNORECASE)
 
 
-def doc_id_years(sources: Sequence[ScoreSource]) -> set[int]:
+def doc_id_years(sources: Sequence[SourcePage]) -> set[int]:
     return {int(y) for s in sources for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", s.doc_id)}
 
 
@@ -83,7 +83,7 @@ class Known:
     document_years: set[int] = field(default_factory=set)
 
     @classmethod
-    def build(cls, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> Known:
+    def build(cls, question: str | None, answer: str, sources: Sequence[SourcePage]) -> Known:
         parts = [question or ""] + [f"{s.doc_id} {s.text}" for s in sources]
         facts = [_part_facts(part) for part in parts]
         text = " ".join(parts)

@@ -10,7 +10,7 @@ wrap it in `FailClosed`, which guarantees the project's safety property:
   in the given source text; one that does not is downgraded to `unverified`.
 
 `sources` are pages: objects with `doc_id`, `page` and `text` (the page's text, which locators
-index into), e.g. `cai.contracts.ScoreSource`.
+index into), e.g. `cai.core.contracts.SourcePage`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from cai.contracts import ClaimVerdict, ScoreSource, Verdict
+from cai.core.contracts import ClaimVerdict, SourcePage, Verdict
 from rewards.claims import split_claims
 
 
@@ -28,7 +28,7 @@ class Checker(Protocol):
 
     name: str
 
-    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         ...
 
 
@@ -43,7 +43,7 @@ def unverified_claims(answer: str, reason: str, checker: str) -> list[ClaimVerdi
     ]
 
 
-def quote_at_locator(verdict: ClaimVerdict, sources: Sequence[ScoreSource]) -> bool:
+def quote_at_locator(verdict: ClaimVerdict, sources: Sequence[SourcePage]) -> bool:
     """True when the verdict's evidence quote is exactly the text at its locator in its source."""
     if verdict.evidence is None:
         return False
@@ -62,7 +62,7 @@ class FailClosed:
         self.inner = inner
         self.name = inner.name
 
-    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         usable = [s for s in sources or [] if isinstance(getattr(s, "text", None), str) and s.text.strip()]
         if not usable:
             return unverified_claims(answer, "no source text to check against", self.name)
@@ -72,7 +72,7 @@ class FailClosed:
             return unverified_claims(answer, f"checker failed: {type(error).__name__}: {error}", self.name)
         return [self._enforce_evidence(v, usable) for v in verdicts]
 
-    def _enforce_evidence(self, verdict: ClaimVerdict, sources: Sequence[ScoreSource]) -> ClaimVerdict:
+    def _enforce_evidence(self, verdict: ClaimVerdict, sources: Sequence[SourcePage]) -> ClaimVerdict:
         if verdict.verdict != Verdict.supported or quote_at_locator(verdict, sources):
             return verdict
         return verdict.model_copy(update={
@@ -114,3 +114,14 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
             options.update(base_url=url, model=os.environ.get("CAI_TEACHER_MODEL", "default"))
         return FailClosed(TeacherChecker(**options))
     raise ValueError(f"unknown checker {name!r} (available: offline, nli, teacher)")
+
+
+def open_checker(name: str, *, setting: str = "checker:", **options) -> FailClosed:
+    """`get_checker` for a name the user gave: a checker that cannot be built is a `UserError`
+    naming the setting it came from (`--checker nli: cannot load …`)."""
+    from cai.core.errors import UserError
+
+    try:
+        return get_checker(name, **options)
+    except ValueError as e:
+        raise UserError(f"{setting} {name}: {e}") from None

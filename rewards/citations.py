@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cai.contracts import ScoreSource, Verdict
+from cai.core.contracts import SourcePage, Verdict
 from rewards.checker import Checker
 from rewards.claims import Claim, split_claims
 
 
-def _supports(checker: Checker, question: str | None, claim: Claim, pages: Sequence[ScoreSource]) -> bool:
+def _supports(checker: Checker, question: str | None, claim: Claim, pages: Sequence[SourcePage]) -> bool:
     if not pages:
         return False
     verdicts = checker.check(question, claim.plain, list(pages))
     return bool(verdicts) and all(v.verdict == Verdict.supported for v in verdicts)
 
 
-def citation_metrics(checker: Checker, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> dict:
+def citation_metrics(checker: Checker, question: str | None, answer: str, sources: Sequence[SourcePage]) -> dict:
     """{"precision", "recall", "n_claims", "n_citations", "missing": [citations to unknown pages]}."""
     by_page = {(s.doc_id, s.page): s for s in sources}
     claims = split_claims(answer)
@@ -58,3 +58,11 @@ def citation_metrics(checker: Checker, question: str | None, answer: str, source
         "n_citations": n_citations,
         "missing": sorted(set(missing)),
     }
+
+
+def with_citation(text: str, citation: str) -> str:
+    """`text` with `citation` ("[DOC p.N]") after the claim, before its final full stop."""
+    text = text.strip()
+    if text.endswith((".", "!", "?")):
+        return f"{text[:-1].rstrip()} {citation}{text[-1]}"
+    return f"{text} {citation}."

@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from cai.contracts import CITATION_RE
+from cai.core.contracts import CITATION_RE
 from rag.sentences import sentence_spans
 from rewards.entities import Entity, extract_entities
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, checkable, extract_quantities

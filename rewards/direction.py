@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cai.contracts import Evidence
+from cai.core.contracts import Evidence
 from rewards.arithmetic import is_operand, is_result
 from rewards.attribution import period_for, period_key
 from rewards.claims import Claim

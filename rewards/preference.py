@@ -3,11 +3,11 @@
 Loss: the Bradley-Terry pairwise loss of reward modelling (Bradley & Terry 1952; Ouyang et al.
 2022, "InstructGPT", eq. 1): for a pair the model scores r_c = r(prompt, chosen) and
 r_r = r(prompt, rejected), each a scalar from a sequence classifier with one output, and minimises
--log sigmoid(r_c - r_r). The default base is the offline MiniLM encoder (`cai.smoke.minilm_path`)
+-log sigmoid(r_c - r_r). The default base is the offline MiniLM encoder (`cai.core.assets.minilm_path`)
 so everything runs without a network; any HF id or path is accepted, LoRA via peft is optional.
 
 Long RAG prompts are handled deliberately, not left to TRL (which silently drops every pair longer
-than `max_length` tokens): the `<sources>` block of the prompt (`cai.prompts.render_sources`) is
+than `max_length` tokens): the `<sources>` block of the prompt (`cai.core.prompts.render_sources`) is
 cut from its end (the lowest-ranked sources go first) until prompt + answer fit, keeping the
 system text, the question and the whole answer. A pair whose question and answer alone do not fit
 is dropped. Both are counted and reported. The held-out split is made by question (a pair id's
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cai.contracts import PreferencePair
+from cai.core.contracts import PreferencePair
 
 METADATA_FILE = "preference_model.json"
 _SOURCES_RE = re.compile(r"(<sources>\n?)(.*?)(\n?</sources>)", re.S)
@@ -247,7 +247,7 @@ def train_preference_model(pairs_path: str | Path, out_dir: str | Path, *, base:
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer  # lazy: importing TRL takes ~10 s
 
-    from cai.smoke import minilm_path
+    from cai.core.assets import minilm_path
 
     pairs_file = Path(pairs_path)
     pairs_file = pairs_file / "preferences.jsonl" if pairs_file.is_dir() else pairs_file

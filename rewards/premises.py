@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cai.contracts import Evidence, Locator, ScoreSource
+from cai.core.contracts import Evidence, Locator, SourcePage
 from rag.sentences import sentence_spans
 from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
@@ -132,7 +132,7 @@ TOKEN_CACHE_PER_PAGE = 512
 class PreparedPage:
     """A source page prepared once: sentences, windows, figures and their table columns."""
 
-    source: ScoreSource
+    source: SourcePage
     spans: list[tuple[int, int]]
     starts: list[int]
     windows: list[Window]
@@ -215,7 +215,7 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
     return sentence if label == own else f"{text[spans[label][0] : spans[label][1]]} {sentence}"
 
 
-def prepare_page(source: ScoreSource) -> PreparedPage:
+def prepare_page(source: SourcePage) -> PreparedPage:
     spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows, scales = _prepare_text(source.text)
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),

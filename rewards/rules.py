@@ -1,7 +1,7 @@
 """The constitution's machine checks, evaluated on one answer -> rule violations.
 
-Each rule of a resolved constitution (`cai.constitution.load_constitution`) may carry machine
-checks (`cai.constitution.Checks`). `evaluate_rules` runs the enabled checks of every rule that
+Each rule of a resolved constitution (`cai.core.constitution.load_constitution`) may carry machine
+checks (`cai.core.constitution.Checks`). `evaluate_rules` runs the enabled checks of every rule that
 applies to the question (`Rule.applies`: tags, forms, question pattern) and returns one
 `RuleViolation` per finding: `rule_id` is the constitution rule's id, `message` starts with the
 check's name in brackets (e.g. "[must_cite] claim has no [DOC p.N] citation"), `severity` is the
@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from cai.constitution import ClaimsSupported, Constitution, NumbersMatch, Rule
-from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, Verdict
+from cai.core.constitution import ClaimsSupported, Constitution, NumbersMatch, Rule
+from cai.core.contracts import ClaimVerdict, RuleViolation, SourcePage, Verdict
 from rewards.claims import Claim, split_claims
 from rewards.entities import KnownNames, unknown_entities
 from rewards.numbers import Quantity, agreeing, page_quantities
@@ -39,7 +39,7 @@ _DERIVED_RE = re.compile(r"=\s*[^;]*[-+/×*^]")  # a checker reason "x = a / b" 
 class AnswerUnderReview:
     """One answer with what the checks need: its claims, their verdicts, the sources."""
 
-    def __init__(self, question: str, answer: str, verdicts: Sequence[ClaimVerdict], sources: Sequence[ScoreSource]):
+    def __init__(self, question: str, answer: str, verdicts: Sequence[ClaimVerdict], sources: Sequence[SourcePage]):
         self.question = question
         self.answer = answer
         self.claims = split_claims(answer)
@@ -201,7 +201,7 @@ CHECKS: dict[str, Callable[[Rule, AnswerUnderReview, object], list[RuleViolation
 
 def evaluate_rules(
     constitution: Constitution, question: str, answer: str, verdicts: Sequence[ClaimVerdict],
-    sources: Sequence[ScoreSource] = (), *, tags: list[str] | None = None, forms: list[str] | None = None,
+    sources: Sequence[SourcePage] = (), *, tags: list[str] | None = None, forms: list[str] | None = None,
 ) -> list[RuleViolation]:
     """Violations of the constitution's machine checks by `answer` (rules in constitution order)."""
     review = AnswerUnderReview(question or "", answer, verdicts, sources)

@@ -21,17 +21,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
-from cai.contracts import ClaimVerdict, ScoreInput, ScoreSource, Verdict
+from cai.core.contracts import ClaimVerdict, ScoreInput, SourcePage, Verdict
 from rewards.checker import Checker, unverified_claims
 from rewards.citations import citation_metrics
 
 MAX_SOURCE_CHARS = 1_000_000  # per row, all sources together
 
-Retriever = Callable[[str], Sequence[ScoreSource]]
+Retriever = Callable[[str], Sequence[SourcePage]]
 
 
 class RowError(ValueError):
     """A row that cannot be scored; the message names the problem in one line."""
+
+
+def support_rate(claims: Sequence[ClaimVerdict]) -> float | None:
+    """Share of claims that are `supported` (unverified counts as not); None when there are none."""
+    return sum(c.verdict == Verdict.supported for c in claims) / len(claims) if claims else None
 
 
 def answer_verdict(claims: Sequence[ClaimVerdict]) -> tuple[Verdict, float]:
@@ -72,7 +77,7 @@ def _check_text(label: str, text: str) -> None:
         raise RowError(f"{label} is not text (binary or control characters)")
 
 
-def _sources_for(row: ScoreInput, retrieve: Retriever | None) -> list[ScoreSource]:
+def _sources_for(row: ScoreInput, retrieve: Retriever | None) -> list[SourcePage]:
     sources = list(row.sources or [])
     if not sources and row.sources is None and retrieve is not None:
         if not row.question:

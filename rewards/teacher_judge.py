@@ -1,7 +1,7 @@
 """The `teacher` checker: an OpenAI-compatible LLM judges each claim, with structured output.
 
 One call per answer (LLM-as-a-judge, Zheng et al. 2023; claim-level as in FActScore, Min et al.
-2023): the teacher sees the source pages (delimited and neutralised, `cai.prompts`) and the
+2023): the teacher sees the source pages (delimited and neutralised, `cai.core.prompts`) and the
 numbered claims (`rewards.claims.split_claims`), and replies with a JSON object validated by
 `JudgeClaimsReply`: per claim a verdict, a score in [0, 1] and a verbatim evidence quote with its
 doc and page.
@@ -28,10 +28,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cai.config import TeacherConfig
-from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
-from cai.prompts import SYSTEM, neutralise
-from cai.teachers.openai_chat import OpenAIChat
+from cai.core.configs import TeacherConfig
+from cai.core.contracts import ClaimVerdict, Evidence, Locator, SourcePage, Verdict
+from cai.core.prompts import SYSTEM, neutralise
+from cai.llm.openai_chat import OpenAIChat
 from rag.sentences import sentence_spans
 from rewards.claims import Claim, split_claims
 
@@ -56,7 +56,7 @@ class JudgeClaimsReply(BaseModel):
     claims: list[ClaimJudgement] = Field(default_factory=list)
 
 
-def judge_claims_messages(question: str | None, claims: Sequence[Claim], sources: Sequence[ScoreSource]) -> list[dict]:
+def judge_claims_messages(question: str | None, claims: Sequence[Claim], sources: Sequence[SourcePage]) -> list[dict]:
     """The judge prompt: delimited sources, the question, the numbered claims, the reply schema."""
     blocks = "\n".join(
         f'<source n="{i}" doc="{s.doc_id}" page="{s.page}">\n{neutralise(s.text.strip())}\n</source>'
@@ -89,7 +89,7 @@ def _collapsed(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-def find_quote(quote: str, sources: Sequence[ScoreSource], doc: str | None = None, page: int | None = None) -> tuple[int, int, int] | None:
+def find_quote(quote: str, sources: Sequence[SourcePage], doc: str | None = None, page: int | None = None) -> tuple[int, int, int] | None:
     """(source index, char_start, char_end) of `quote` in the pages, or None.
 
     The named (doc, page) is searched first, then every page; exact match first, then a match that
@@ -112,7 +112,7 @@ def find_quote(quote: str, sources: Sequence[ScoreSource], doc: str | None = Non
     return None
 
 
-def _evidence(found: tuple[int, int, int], sources: Sequence[ScoreSource]) -> Evidence:
+def _evidence(found: tuple[int, int, int], sources: Sequence[SourcePage]) -> Evidence:
     i, start, end = found
     source = sources[i]
     starts = [s for s, _ in sentence_spans(source.text)]
@@ -154,7 +154,7 @@ class TeacherChecker:
         self._loop = _LoopThread()
         self.call_ids: list[str] = []
 
-    def check(self, question: str | None, answer: str, sources: Sequence[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         claims = split_claims(answer)
         if not claims:
             return []
@@ -164,7 +164,7 @@ class TeacherChecker:
         by_n = {j.n: j for j in JudgeClaimsReply.model_validate(reply.parsed).claims}
         return [self._verdict(claim, by_n.get(n), sources) for n, claim in enumerate(claims, 1)]
 
-    def _verdict(self, claim: Claim, judged: ClaimJudgement | None, sources: Sequence[ScoreSource]) -> ClaimVerdict:
+    def _verdict(self, claim: Claim, judged: ClaimJudgement | None, sources: Sequence[SourcePage]) -> ClaimVerdict:
         common = {"text": claim.text, "span": (claim.start, claim.end), "citations": claim.citations, "checker": self.name}
         if judged is None:
             return ClaimVerdict(verdict=Verdict.unverified, score=0.0, reason="the teacher gave no verdict for this claim", **common)

@@ -1,7 +1,7 @@
 """Helper for tests/test_ppo_distributed.py (not a test module): run under
 `accelerate launch --cpu --num_processes 2 tests/ppo_two_ranks.py POLICY_DIR OUT_DIR`.
 
-Each process trains the smoke policy at POLICY_DIR with cai.ppo.train_ppo, twice:
+Each process trains the smoke policy at POLICY_DIR with cai.training.ppo.train_ppo, twice:
 
   straight  3 steps in one call;
   resumed   2 steps, then a second call with steps=3 and resume=True (fresh models, so
@@ -40,7 +40,7 @@ def main(policy_dir: str, out: Path) -> None:
     from accelerate import PartialState
     from transformers import AutoTokenizer
 
-    from cai import ppo
+    from cai.training import ppo
 
     tok = AutoTokenizer.from_pretrained(policy_dir)
     # critic_warmup_steps: step 0 runs no policy forward under DDP (unused-parameter check);

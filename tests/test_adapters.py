@@ -1,4 +1,4 @@
-"""cai.adapters: the exported adapter reproduces the trained policy (SFT delta merged, RL adapter on
+"""cai.training.adapters: the exported adapter reproduces the trained policy (SFT delta merged, RL adapter on
 top) on the unmodified base, and carries its metadata."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from cai.adapters import (
+from cai.training.adapters import (
     ADAPTER_META,
     combine_adapters,
     export_adapter,
-    load_policy,
+    load_model,
     load_tokenizer,
     read_adapter_metadata,
 )
@@ -20,7 +20,7 @@ from cai.adapters import (
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     return build_smoke_policy(tmp_path_factory.mktemp("smoke-policy"))
 
@@ -40,7 +40,7 @@ def test_combined_adapter_equals_sft_merged_then_rl_adapter(smoke, tmp_path):
 
     sft = _random_lora(AutoModelForCausalLM.from_pretrained(smoke), r=4, seed=1)
     sft.save_pretrained(tmp_path / "sft" / "adapter")
-    rl = _random_lora(load_policy(smoke, sft_dir=tmp_path / "sft"), r=8, seed=2)  # trained on the SFT-merged policy
+    rl = _random_lora(load_model(smoke, sft_dir=tmp_path / "sft"), r=8, seed=2)  # trained on the SFT-merged policy
     rl.save_pretrained(tmp_path / "rl")
     ids = torch.tensor([[101, 2054, 2001, 1996, 3623, 102, 2000, 3000]])
     with torch.no_grad():
@@ -72,7 +72,7 @@ def test_export_writes_metadata_atomically_and_replaces(smoke, tmp_path):
 def test_tokenizer_pad_must_differ_from_eos(smoke, tmp_path):
     from transformers import AutoTokenizer
 
-    from cai.errors import UserError
+    from cai.core.errors import UserError
 
     tok = load_tokenizer(smoke)
     assert tok.pad_token_id != tok.eos_token_id and tok.padding_side == "left"

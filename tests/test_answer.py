@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cai.answer import answer_question, load_policy, render_text, verify_answer
 from cai.cli import cli
-from cai.contracts import Verdict
-from cai.teachers.grounded import refusal
+from cai.core.contracts import Verdict
+from cai.core.prompts import refusal
+from cai.stages.answer import answer_question, render_text
+from cai.training.policy import open_policy
 from rag.quotes import QuoteResolver, source_pages
+from rewards.verify import verify_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [json.loads(line) for line in (ROOT / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
@@ -40,7 +42,7 @@ def smoke(tmp_path_factory) -> tuple[Path, Path]:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     base = build_smoke_policy(tmp_path_factory.mktemp("smoke") / "policy")
     torch.manual_seed(0)
@@ -134,7 +136,7 @@ def test_cli_text_lists_claims_with_locator_and_quote(example_index):
 def test_smoke_policy_output_is_all_removed_and_the_answer_abstains(smoke, retriever, checker):
     base, adapter = smoke
     warnings: list[str] = []
-    policy = load_policy(None, adapter, max_new_tokens=24, warn=warnings.append)  # base read from adapter_config.json
+    policy = open_policy(None, adapter, max_new_tokens=24, warn=warnings.append)  # base read from adapter_config.json
     raw = {}
     for use in (adapter, None):  # the adapter's random text, then the plain base model's
         policy.use_adapter(use)
@@ -154,7 +156,7 @@ def test_lora_adapter_loads_with_its_metadata_and_one_base_serves_several(smoke,
 
     base, adapter = smoke
     warnings: list[str] = []
-    policy = load_policy(str(base), adapter, max_new_tokens=8, warn=warnings.append)
+    policy = open_policy(str(base), adapter, max_new_tokens=8, warn=warnings.append)
     assert isinstance(policy.lm, PeftModel)
     assert policy.adapter_metadata["constitution"]["name"] == "finance-10k"
     assert warnings == [f"adapter {adapter} was trained on 'some-org/other-model', but the policy is {str(base)!r}"]
@@ -172,7 +174,7 @@ def test_lora_adapter_loads_with_its_metadata_and_one_base_serves_several(smoke,
     policy.use_adapter(adapter)
     assert policy.generate(REVENUE_Q, hits) == with_first != with_second
     policy.use_adapter(None)
-    assert policy.generate(REVENUE_Q, hits) == load_policy(str(base), max_new_tokens=8).generate(REVENUE_Q, hits)
+    assert policy.generate(REVENUE_Q, hits) == open_policy(str(base), max_new_tokens=8).generate(REVENUE_Q, hits)
 
 
 def test_smoke_policy_name_resolves_to_the_model_its_train_run_built(smoke, tmp_path):
@@ -183,7 +185,7 @@ def test_smoke_policy_name_resolves_to_the_model_its_train_run_built(smoke, tmp_
     shutil.copytree(adapter, run_adapter)
     (run_adapter / "cai_adapter.json").write_text(json.dumps({"base_model": str(base), "policy_model": "cai-smoke-policy"}))
     warnings: list[str] = []
-    policy = load_policy("cai-smoke-policy", run_adapter, warn=warnings.append)
+    policy = open_policy("cai-smoke-policy", run_adapter, warn=warnings.append)
     assert policy.model_id == str(base) and warnings == []
 
 
@@ -221,13 +223,13 @@ def test_bad_input_exits_2_with_one_line(case, example_index, tmp_path):
 
 def test_render_text_names_the_policy_and_adapter_metadata(smoke, retriever, checker):
     base, adapter = smoke
-    policy = load_policy(str(base), adapter, max_new_tokens=4, warn=lambda m: None)
+    policy = open_policy(str(base), adapter, max_new_tokens=4, warn=lambda m: None)
     text = render_text(answer_question(REVENUE_Q, retriever=retriever, checker=checker, policy=policy))
     assert text.startswith(refusal(REVENUE_Q)) and f"adapter {adapter}" in text.splitlines()[-1] and "finance-10k" in text
 
 
 def test_constitution_machine_checks_are_reported_on_the_delivered_answer(example_index):
-    from cai.constitution import load_constitution
+    from cai.core.constitution import load_constitution
 
     result = CliRunner().invoke(cli, ["answer", "--index", str(example_index), "--constitution", "finance-10k", "--json", REVENUE_Q])
     assert result.exit_code == 0, result.output

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cai.audit import write_report
 from cai.cli import cli
-from cai.contracts import (
+from cai.core.contracts import (
     ClaimVerdict,
     Critique,
     Evidence,
@@ -24,7 +23,8 @@ from cai.contracts import (
     RuleViolation,
     SearchHit,
 )
-from cai.rundir import read_jsonl
+from cai.core.runs import read_jsonl
+from cai.stages.audit import write_report
 from rag.quotes import QuoteResolver
 from rag.store import DocStore
 

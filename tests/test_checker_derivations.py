@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from cai.contracts import ScoreSource, Verdict
+from cai.core.contracts import SourcePage, Verdict
 from rewards.arithmetic import Tolerances, derive_pair, equalities
 from rewards.checker import quote_at_locator
 from rewards.claims import sentence_kind
 from rewards.numbers import extract_quantities
 from rewards.premises import restates
 
-STATEMENT = ScoreSource(
+STATEMENT = SourcePage(
     doc_id="globex-2023-10k",
     page=12,
     text=(
@@ -27,7 +27,7 @@ STATEMENT = ScoreSource(
         "Total debt\n9,000\n10,000\n"
     ),
 )
-SEGMENTS = ScoreSource(
+SEGMENTS = SourcePage(
     doc_id="globex-2023-10k",
     page=20,
     text=(

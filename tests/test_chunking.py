@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunker, default_model_path
+from cai.core.assets import minilm_path
+from rag.chunking import Chunker
 from rag.parse import parse_file
 from rag.sentences import sentence_spans
 
@@ -32,7 +33,7 @@ def test_for_model_reads_the_embedder_window_and_counts_special_tokens(minilm: C
     assert minilm.max_tokens == 256  # sentence_bert_config.json of the shipped MiniLM
     assert minilm.budget == 254  # [CLS] and [SEP]
     assert minilm.window_tokens("net sales") == minilm.count_tokens(["net sales"])[0] + 2
-    assert Chunker.for_model(default_model_path()).max_tokens == 256
+    assert Chunker.for_model(str(minilm_path())).max_tokens == 256
 
 
 def test_counts_ignore_the_truncation_shipped_in_tokenizer_json(minilm: Chunker):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cai.config import (
+from cai.core.configs import (
     STAGES,
     GenerateConfig,
     TrainConfig,
@@ -15,7 +15,7 @@ from cai.config import (
     load_config,
     render_template,
 )
-from cai.errors import UserError
+from cai.core.errors import UserError
 
 
 @pytest.fixture

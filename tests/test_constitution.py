@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.constitution import load_constitution, shipped_dir, shipped_names
-from cai.errors import UserError
+from cai.core.constitution import load_constitution, shipped_dir, shipped_names
+from cai.core.errors import UserError
 
 
 def test_shipped_files_validate():

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from cai import contracts as c
+from cai.core import contracts as c
 
 LOC = c.Locator(doc_id="acme-2024-10k", page=12, char_start=40, char_end=95, sentence=3)
 

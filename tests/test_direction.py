@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from cai.contracts import ScoreSource, Verdict
+from cai.core.contracts import SourcePage, Verdict
 from rewards.checker import quote_at_locator
 from rewards.claims import split_claims
 from rewards.direction import DOWN, UP, earlier, movement, pair_change, stated_direction
 from rewards.periods import extract_periods
 
-STATEMENT = ScoreSource(
+STATEMENT = SourcePage(
     doc_id="globex-2023-10k",
     page=12,
     text=(
@@ -24,7 +24,7 @@ STATEMENT = ScoreSource(
         "Operating loss\n(500)\n(900)\n(300)\n"
     ),
 )
-OUTLOOK = ScoreSource(
+OUTLOOK = SourcePage(
     doc_id="globex-2023-10k",
     page=30,
     text="Outlook. The widget line is producing at low rates and we expect to gradually increase to 5 per month in 2024.",

@@ -13,10 +13,10 @@ import yaml
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.config import EvalConfig, EvalTarget
-from cai.contracts import ScoreSource
-from cai.errors import UserError
-from cai.eval import (
+from cai.core.configs import EvalConfig, EvalTarget
+from cai.core.contracts import SourcePage
+from cai.core.errors import UserError
+from cai.stages.eval import (
     Rate,
     abstains,
     answer_support,
@@ -40,9 +40,9 @@ QUICKSTART = ROOT / "examples" / "quickstart" / "questions.jsonl"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 D = "acme-2024-10k"
 PAGES = [
-    ScoreSource(doc_id=D, page=3, text="Acme Corp reported total revenue of $412.3 million in fiscal 2024. "
+    SourcePage(doc_id=D, page=3, text="Acme Corp reported total revenue of $412.3 million in fiscal 2024. "
                 "Net income was $35.1 million in fiscal 2024. The company had 1,200 employees at year end."),
-    ScoreSource(doc_id=D, page=7, text="Operating income was $58.4 million in fiscal 2024, up from $51.0 million in fiscal 2023."),
+    SourcePage(doc_id=D, page=7, text="Operating income was $58.4 million in fiscal 2024, up from $51.0 million in fiscal 2023."),
 ]
 TURNOVER = "What was Acme's employee turnover rate in 2024?"
 # (question, answerable, answer): one right and one wrong figure, both cited to p.3; a supported
@@ -197,7 +197,7 @@ def test_eval_user_errors_exit_2_before_a_run(tmp_path, example_index):
     assert result.exit_code == 2 and "eval.yaml:" in result.output and "answers file not found" in result.output
     assert not (tmp_path / "runs").exists()
     with pytest.raises(UserError, match="no valid questions"):
-        from cai.eval import load_eval_questions
+        from cai.stages.eval import load_eval_questions
 
         (tmp_path / "empty.jsonl").write_text("\n")
         load_eval_questions(EvalConfig(questions=tmp_path / "empty.jsonl", index=example_index, targets=[{"name": "g", "kind": "grounded"}]))

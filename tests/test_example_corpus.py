@@ -19,7 +19,7 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from cai.contracts import ScoreInput
+from cai.core.contracts import ScoreInput
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -207,7 +207,7 @@ def test_gold_pages_contain_the_quoted_evidence(row, pages) -> None:
 
 
 def test_inline_citations_in_drafts_name_real_pages() -> None:
-    from cai.contracts import CITATION_RE
+    from cai.core.contracts import CITATION_RE
 
     for r in _questions():
         for m in CITATION_RE.finditer(r["answer"]):

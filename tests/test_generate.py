@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.rundir import read_jsonl
+from cai.core.runs import read_jsonl
 from tests.openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from cai.constitution import load_constitution
-from cai.contracts import Locator, PageText, ScoreSource, SearchHit, Verdict
+from cai.core.constitution import load_constitution
+from cai.core.contracts import Locator, PageText, SearchHit, SourcePage, Verdict
 from cai.teachers.grounded import GroundedTeacher, _marked, statement_kind, statements_named
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker
@@ -22,7 +22,7 @@ PAGE_TEXT = (
 
 
 def _page() -> PageText:
-    from cai.contracts import SentenceSpan
+    from cai.core.contracts import SentenceSpan
 
     spans = [SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(PAGE_TEXT))]
     return PageText(doc_id="acme-2024-10k", page=7, text=PAGE_TEXT, sentences=spans)
@@ -86,7 +86,7 @@ TABLE_TEXT = (
 
 
 def _table_teacher():
-    from cai.contracts import SentenceSpan
+    from cai.core.contracts import SentenceSpan
 
     spans = [SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(TABLE_TEXT))]
     page = PageText(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT, sentences=spans)
@@ -106,7 +106,7 @@ def test_draft_skips_table_header_rows_and_running_heads(question):
     draft = asyncio.run(teacher.draft(question, hits)).text
     assert "except per share" not in draft and "Page 10" not in draft, draft
     assert "Net income $ 42.5 $ 38.1 $ 30.0 [acme-2024-10k p.10]." in draft
-    verdicts = get_checker("offline").check(question, draft, [ScoreSource(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT)])
+    verdicts = get_checker("offline").check(question, draft, [SourcePage(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT)])
     assert verdicts and all(v.verdict == Verdict.supported for v in verdicts)
 
 
@@ -127,7 +127,7 @@ MDNA_TEXT = (
 
 
 def _two_page_teacher():
-    from cai.contracts import SentenceSpan
+    from cai.core.contracts import SentenceSpan
 
     texts = {("acme-2024-10k", 30): MDNA_TEXT, ("acme-2024-10k", 10): TABLE_TEXT}
     pages = {key: PageText(doc_id=key[0], page=key[1], text=text,

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from pydantic import BaseModel
 
-from cai.config import TeacherConfig
-from cai.smoke import build_smoke_policy
-from cai.teachers.cache import CallCache
-from cai.teachers.chat import TeacherCallFailed
-from cai.teachers.hf_chat import HFChat
+from cai.core.configs import TeacherConfig
+from cai.llm.cache import CallCache
+from cai.llm.chat import TeacherCallFailed
+from cai.llm.hf_chat import HFChat
+from cai.training.smoke import build_smoke_policy
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from cai.constitution import Constitution, Rule, load_constitution
-from cai.contracts import RuleViolation
+from cai.core.constitution import Constitution, Rule, load_constitution
+from cai.core.contracts import RuleViolation
 from rewards.hybrid import HybridReward, HybridWeights, RunningStat, rule_penalty
 
 PAGE = {"doc_id": "acme-10k", "page": 4, "text": "Acme reported net sales of $412.3 million for fiscal 2024. Gross margin was 38.1%.",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag.parse
-from rag.errors import IndexMissingError, ModelMismatchError
+from cai.core.errors import IndexMissingError, ModelMismatchError
 from rag.ingest import ingest
 from rag.quotes import QuoteResolver
 from rag.retrieve import Retriever

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cai.contracts import ScoreSource, Verdict
+from cai.core.contracts import SourcePage, Verdict
 from rewards.checker import FailClosed, get_checker, quote_at_locator
 from rewards.nli import LabelRoles, NLIChecker, NLILabelError, label_roles, premise_chunks
 
@@ -20,8 +20,8 @@ PAGE = (
     "Capital expenditures were $55.0 million. Headcount rose to 2,310 employees."
 )
 SOURCES = [
-    ScoreSource(doc_id="acme-10k", page=3, text="Item 7. Results\n\n" + PAGE),
-    ScoreSource(doc_id="acme-10k", page=4, text="The board declared a dividend of $0.42 per share."),
+    SourcePage(doc_id="acme-10k", page=3, text="Item 7. Results\n\n" + PAGE),
+    SourcePage(doc_id="acme-10k", page=4, text="The board declared a dividend of $0.42 per share."),
 ]
 ANSWER = "Revenue was $412.3 million in fiscal 2024 [acme-10k p.3]. The dividend was $0.42 per share [acme-10k p.4]."
 
@@ -30,7 +30,7 @@ def build_nli(tmp_path, id2label: dict[int, str], winner: str | None = None, voc
     """Write a 2-layer BERT classifier with the given labels; `winner` forces that label's class."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from cai.smoke import minilm_path
+    from cai.core.assets import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path())
     torch.manual_seed(0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cai.contracts import ClaimVerdict, Evidence, Locator, ScoreSource, Verdict
+from cai.core.contracts import ClaimVerdict, Evidence, Locator, SourcePage, Verdict
 from rewards.checker import FailClosed, get_checker, quote_at_locator
 from rewards.citations import citation_metrics
 
-PAGE = ScoreSource(
+PAGE = SourcePage(
     doc_id="acme-2023-10k",
     page=41,
     text=(
@@ -87,7 +87,7 @@ def test_prose_claim_aligned_or_not(checker):
 
 
 def test_fail_closed_on_empty_sources(checker):
-    for sources in ([], [ScoreSource(doc_id="x", page=1, text="   ")]):
+    for sources in ([], [SourcePage(doc_id="x", page=1, text="   ")]):
         result = verdicts(checker, "Net sales were $177,866 million.", sources)
         assert [v.verdict for v in result] == [Verdict.unverified]
 
@@ -117,7 +117,7 @@ def test_fail_closed_on_checker_fault_and_on_fake_evidence():
 
 
 def test_citation_precision_and_recall(checker):
-    other = ScoreSource(doc_id="acme-2023-10k", page=7, text="Acme was founded in 1952 in Ohio.")
+    other = SourcePage(doc_id="acme-2023-10k", page=7, text="Acme was founded in 1952 in Ohio.")
     answer = (
         "Net income was $3,033 million in 2023 [acme-2023-10k p.41]. "
         "Net sales were $177,866 million in 2023 [acme-2023-10k p.7]. "
@@ -154,7 +154,7 @@ def test_one_shared_word_is_not_support_however_similar_minilm_finds_it():
 
 # A cash-flow page whose figures a made-up claim can land on: 41.7 rounds to 42, and
 # 10.0 - 0.9 = 9.1 (the defect: "42 giraffes ate $9.1 billion" was supported).
-CASH_FLOW = ScoreSource(
+CASH_FLOW = SourcePage(
     doc_id="acme-2023-10k",
     page=43,
     text=(
@@ -238,7 +238,7 @@ def test_abstention_is_not_judged(checker):
 
 
 def test_average_of_two_columns_and_month_day_header(checker):
-    page = ScoreSource(doc_id="acme-2023-10k", page=60, text=(
+    page = SourcePage(doc_id="acme-2023-10k", page=60, text=(
         "ACME CORP.\nBALANCE SHEETS\nMAY 31,\n(In millions)\n2023\n2022\nInventories\n6,854\n7,367\n"
     ))
     answer = (
@@ -249,7 +249,7 @@ def test_average_of_two_columns_and_month_day_header(checker):
 
 
 def test_model_number_must_be_in_sources(checker):
-    page = ScoreSource(doc_id="aero-2022-10k", page=3, text="Aero delivered 374 airplanes, including the 737 MAX, in 2022.")
+    page = SourcePage(doc_id="aero-2022-10k", page=3, text="Aero delivered 374 airplanes, including the 737 MAX, in 2022.")
     ok, bad = verdicts(checker, "Aero delivered the 737 MAX in 2022. Aero delivered the 368 MAX in 2022.", [page], "What did Aero deliver in 2022?")
     assert ok.verdict == Verdict.supported
     assert bad.verdict == Verdict.unsupported and "368" in bad.reason

@@ -8,9 +8,9 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from cai.config import TeacherConfig
-from cai.teachers.cache import CallCache
-from cai.teachers.openai_chat import BudgetExhausted, OpenAIChat, TeacherCallFailed
+from cai.core.configs import TeacherConfig
+from cai.llm.cache import CallCache
+from cai.llm.openai_chat import BudgetExhausted, OpenAIChat, TeacherCallFailed
 from tests.openai_server import FakeOpenAIServer
 
 

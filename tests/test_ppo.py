@@ -1,4 +1,4 @@
-"""cai.ppo: EOS truncation, per-token rewards, alarms, config, and the rollout's consistency with
+"""cai.training.ppo: EOS truncation, per-token rewards, alarms, config, and the rollout's consistency with
 the loss on the tiny smoke policy (built from a config, offline)."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from cai import ppo
-from cai.ppo import PPOConfig, check_alarms, cut_at_eos
+from cai.training import ppo
+from cai.training.ppo import PPOConfig, check_alarms, cut_at_eos
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     path = build_smoke_policy(tmp_path_factory.mktemp("smoke-policy"))
     return path, AutoTokenizer.from_pretrained(path)

@@ -1,4 +1,4 @@
-"""cai.ppo in two CPU processes (DDP over gloo, launched with examples/accelerate/cpu-2proc.yaml):
+"""cai.training.ppo in two CPU processes (DDP over gloo, launched with examples/accelerate/cpu-2proc.yaml):
 both end with identical trained weights, and a run resumed from its checkpoint ends where a
 straight run does. The work is in tests/ppo_two_ranks.py; this test builds the smoke policy and
 launches it."""
@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def test_two_process_ppo_ranks_agree_and_resume_exactly(tmp_path):
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     policy = build_smoke_policy(tmp_path / "policy")
     out = tmp_path / "out"

@@ -24,7 +24,7 @@ MAX_KL = 25.0  # nats, mean sequence KL(policy || reference) over 6 tokens, at e
 def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path, one_torch_thread):
 
 
-    from cai.ppo import PPOConfig, train_ppo
+    from cai.training.ppo import PPOConfig, train_ppo
     path, tok, reward = target_share_task(tmp_path / "policy")
 
     cfg = PPOConfig(steps=7, batch_size=16, mini_batch_size=8, micro_batch_size=8, rollout_micro_batch_size=16,

@@ -1,4 +1,4 @@
-"""cai.ppo_math against values computed by hand (the arithmetic is in the comments)."""
+"""cai.training.ppo_math against values computed by hand (the arithmetic is in the comments)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from cai import ppo_math as pm
+from cai.training import ppo_math as pm
 
 NAN = float("nan")
 

@@ -1,4 +1,4 @@
-"""cai.ppo checkpoints: a run stopped after 2 steps and resumed to 4 ends bit-identical to a run
+"""cai.training.ppo checkpoints: a run stopped after 2 steps and resumed to 4 ends bit-identical to a run
 of 4 straight steps, and a checkpoint write killed half-way leaves the previous one usable.
 Tiny smoke policy (built from a config, offline)."""
 
@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 from toy_task import RunningCount, single_torch_thread
 
-from cai import ppo_checkpoint
-from cai.ppo import PPOConfig, train_ppo
+from cai.training import ppo_checkpoint
+from cai.training.ppo import PPOConfig, train_ppo
 
 PROMPTS = ["q one", "q two", "q three", "q four"]
 CFG = PPOConfig(steps=4, batch_size=2, mini_batch_size=2, micro_batch_size=1, rollout_micro_batch_size=2,
@@ -33,7 +33,7 @@ def one_thread():
 def smoke(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     path = build_smoke_policy(tmp_path_factory.mktemp("smoke-policy"))
     return path, AutoTokenizer.from_pretrained(path)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cai.contracts import PreferencePair
-from cai.prompts import POLICY_SYSTEM
+from cai.core.contracts import PreferencePair
+from cai.core.prompts import POLICY_SYSTEM
 from rewards.preference import (
     METADATA_FILE,
     TRUNCATION_MARK,
@@ -65,7 +65,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from cai.smoke import minilm_path
+    from cai.core.assets import minilm_path
 
     return AutoTokenizer.from_pretrained(minilm_path())
 
@@ -128,7 +128,7 @@ def test_tiny_budget_learns_the_synthetic_preference(tmp_path):
     # the held-out pairs are questions never trained on; chance is 0.5
     assert meta["eval_accuracy"] >= 0.9, meta  # measured 1.0 (21 pairs); the untrained head gets 0.86
     assert meta["eval_accuracy"] > meta["eval_accuracy_before"]
-    from cai.smoke import minilm_path
+    from cai.core.assets import minilm_path
 
     saved = json.loads((tmp_path / "pm" / METADATA_FILE).read_text())
     assert saved == meta and len(saved["data"]["sha256"]) == 64 and saved["base"] == str(minilm_path())
@@ -144,7 +144,7 @@ def tiny_base(tmp_path: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from cai.smoke import minilm_path
+    from cai.core.assets import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path())
     torch.manual_seed(0)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cai.constitution import load_constitution
-from cai.contracts import Locator, SearchHit
-from cai.prompts import (
+from cai.core.constitution import load_constitution
+from cai.core.contracts import Locator, SearchHit
+from cai.core.prompts import (
     critique_messages,
     draft_messages,
     judge_messages,

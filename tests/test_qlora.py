@@ -10,9 +10,9 @@ import bitsandbytes as bnb  # in the dev extra: a missing install fails here ins
 import pytest
 import torch
 
-from cai import ppo
-from cai.adapters import load_policy
-from cai.ppo import PPOConfig
+from cai.training import ppo
+from cai.training.adapters import load_model
+from cai.training.ppo import PPOConfig
 from tests.test_train import FAST, _config, _invoke
 
 
@@ -28,11 +28,11 @@ def _trainable(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_ppo_trains_lora_adapters_on_a_frozen_4bit_policy_and_critic(tmp_path):
     from transformers import AutoTokenizer
 
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     path = build_smoke_policy(tmp_path / "smoke")
     tok = AutoTokenizer.from_pretrained(path)
-    base = load_policy(path, load_in_4bit=True)
+    base = load_model(path, load_in_4bit=True)
     assert base.is_loaded_in_4bit and _four_bit(base), "no layer was quantised"
 
     cfg = PPOConfig(steps=2, batch_size=2, mini_batch_size=2, micro_batch_size=2, rollout_micro_batch_size=2,

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from cai.contracts import Chunk, Document, Locator, PageText, ParsedDocument, SentenceSpan
+from cai.core.contracts import Chunk, Document, Locator, PageText, ParsedDocument, SentenceSpan
 from rag.quotes import QuoteResolver
 from rag.store import DocStore
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cai.contracts import Document, DocumentMetadata
-from rag.errors import RagUserError
+from cai.core.contracts import Document, DocumentMetadata
+from cai.core.errors import UserError
 from rag.ingest import ingest
 from rag.quotes import QuoteResolver
 from rag.retrieve import CrossEncoderReranker, Retriever, rrf_fuse
@@ -111,9 +111,9 @@ def test_filters(retriever):
     by_company = retriever.search(q, k=8, filters={"company": "Ostrander Quarry"}, route=False)
     assert {h.doc_id for h in by_company} == {QUARRY}
     assert retriever.search(q, filters={"fiscal_year": 1999}) == []
-    with pytest.raises(RagUserError, match="unknown filter"):
+    with pytest.raises(UserError, match="unknown filter"):
         retriever.search(q, filters={"sector": "rail"})
-    with pytest.raises(RagUserError, match="mode"):
+    with pytest.raises(UserError, match="mode"):
         retriever.search(q, mode="sparse")
 
 

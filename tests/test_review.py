@@ -24,8 +24,8 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.config import load_config
-from cai.contracts import (
+from cai.core.configs import load_config
+from cai.core.contracts import (
     ClaimVerdict,
     Critique,
     PreferencePair,
@@ -34,8 +34,8 @@ from cai.contracts import (
     RuleViolation,
     SFTExample,
 )
-from cai.errors import UserError
-from cai.review import (
+from cai.core.errors import UserError
+from cai.stages.review import (
     ABSTAIN,
     ALL_CLAIMS,
     NO_RULE,
@@ -46,8 +46,8 @@ from cai.review import (
     cohen_kappa,
     consensus,
 )
-from cai.review_store import ClaimDecision, ReviewStore
-from cai.review_web import make_server
+from cai.stages.review_store import ClaimDecision, ReviewStore
+from cai.stages.review_web import make_server
 
 TOKEN = "t0ken-for-tests-0123456789abcdef"
 PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cai.contracts import ClaimVerdict, Critique, Record, Round, RuleViolation
-from cai.review_store import ReviewStore
-from cai.review_web import make_server
+from cai.core.contracts import ClaimVerdict, Critique, Record, Round, RuleViolation
+from cai.stages.review_store import ReviewStore
+from cai.stages.review_web import make_server
 
 PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 EVIL_ID = "evil-<script>window.__pwned=1</script>"

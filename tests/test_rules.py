@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cai.constitution import load_constitution
-from cai.contracts import ScoreSource
+from cai.core.constitution import load_constitution
+from cai.core.contracts import SourcePage
 from rewards.rules import evaluate_rules
 
-SOURCE = ScoreSource(
+SOURCE = SourcePage(
     doc_id="acme-2023-10k",
     page=12,
     text="ACME CORP.\nYear Ended December 31,\n2022\n2023\nTotal net sales\n135,987\n177,866\nNet income\n2,371\n3,033\n",

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from cai.config import load_config
-from cai.errors import UserError
-from cai.rundir import (
+from cai.core.configs import load_config
+from cai.core.errors import UserError
+from cai.core.runs import (
     JsonlWriter,
     atomic_write_json,
     new_run_dir,
@@ -37,7 +37,7 @@ def test_start_run_writes_resolved_config_and_manifest(tmp_path, monkeypatch):
     (tmp_path / "idx").mkdir()
     (tmp_path / "g.yaml").write_text("questions: q.jsonl\nindex: idx\nconstitution: finance-10k\n")
     cfg = load_config(tmp_path / "g.yaml")
-    from cai.constitution import load_constitution
+    from cai.core.constitution import load_constitution
 
     run = start_run("generate", cfg, constitution=load_constitution(cfg.constitution))
     manifest = json.loads((run / "manifest.json").read_text())
@@ -80,7 +80,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cai.rundir import JsonlWriter, atomic_write_json
+    from cai.core.runs import JsonlWriter, atomic_write_json
     run = Path(sys.argv[1])
     blob = "x" * 200_000  # big records so a kill lands mid-write often
     with JsonlWriter(run / "records.jsonl", fsync=False) as w:

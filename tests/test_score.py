@@ -62,9 +62,9 @@ def test_sources_are_retrieved_when_absent(checker):
 
     def retrieve(question):
         calls.append(question)
-        from cai.contracts import ScoreSource
+        from cai.core.contracts import SourcePage
 
-        return [ScoreSource(**SOURCES[0])]
+        return [SourcePage(**SOURCES[0])]
 
     line = json.dumps({"id": "q", "question": "net sales 2023?", "answer": "Net sales were $177,866 million in 2023."})
     [out] = list(score_rows([line], checker=checker, retrieve=retrieve))

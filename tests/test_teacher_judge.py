@@ -6,15 +6,15 @@ import asyncio
 import json
 import re
 
-from cai.config import TeacherConfig
-from cai.contracts import ScoreSource, Verdict
+from cai.core.configs import TeacherConfig
+from cai.core.contracts import SourcePage, Verdict
 from rewards.checker import FailClosed, get_checker, quote_at_locator
 from rewards.teacher_judge import TeacherChecker, find_quote
 from tests.openai_server import FakeOpenAIServer
 
 SOURCES = [
-    ScoreSource(doc_id="acme-10k", page=3, text="Net sales were $412.3 million\nin fiscal 2024. Gross margin was 38.1%."),
-    ScoreSource(doc_id="acme-10k", page=7, text="We operate 14 terminals. Headcount was 2,310 at year end."),
+    SourcePage(doc_id="acme-10k", page=3, text="Net sales were $412.3 million\nin fiscal 2024. Gross margin was 38.1%."),
+    SourcePage(doc_id="acme-10k", page=7, text="We operate 14 terminals. Headcount was 2,310 at year end."),
 ]
 ANSWER = (
     "Net sales were $412.3 million in fiscal 2024 [acme-10k p.3]. Gross margin was 38.1% [acme-10k p.3]. "

@@ -1,7 +1,7 @@
 """The `openai` teacher backend against a real `transformers serve` on CPU (issue #5).
 
 One server (a subprocess on a free port, its process group killed at the end) serves two tiny
-local models, both built here from a config with the offline MiniLM tokenizer (`cai.smoke`):
+local models, both built here from a config with the offline MiniLM tokenizer (`cai.training.smoke`):
 
 - `random`: the smoke policy, random weights. Its replies are greedy (temperature 0) garbage, so
   a structured call gets the one repair turn and then fails with the reason; a `cai generate`
@@ -38,13 +38,13 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.config import TeacherConfig
-from cai.prompts import AnswerReply, CritiqueReply, JudgeReply
-from cai.rundir import read_jsonl
-from cai.smoke import build_smoke_policy, smoke_tokenizer
-from cai.teachers.cache import CallCache
-from cai.teachers.chat import TeacherCallFailed
-from cai.teachers.openai_chat import OpenAIChat
+from cai.core.configs import TeacherConfig
+from cai.core.prompts import AnswerReply, CritiqueReply, JudgeReply
+from cai.core.runs import read_jsonl
+from cai.llm.cache import CallCache
+from cai.llm.chat import TeacherCallFailed
+from cai.llm.openai_chat import OpenAIChat
+from cai.training.smoke import build_smoke_policy, smoke_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "examples" / "quickstart" / "questions.jsonl"

@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     return build_smoke_policy(tmp_path_factory.mktemp("smoke-policy"))
 

@@ -32,7 +32,7 @@ def target_share_task(policy_dir: Path):
     `reward(prompts, completions, completion_ids, **kwargs) -> list[float]`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from cai.smoke import build_smoke_policy
+    from cai.training.smoke import build_smoke_policy
 
     path = build_smoke_policy(policy_dir)
     tok = AutoTokenizer.from_pretrained(path)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cai.errors import ErrorItem, UserError
-from cai.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
+from cai.core.errors import ErrorItem, UserError
+from cai.core.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
 
 
 class _Section(BaseModel):
@@ -223,7 +223,7 @@ class TrainConfig(_Section):
     sft: OptimConfig = Field(default_factory=OptimConfig, description="Supervised fine-tuning on sft.jsonl.")
     reward: RewardModelConfig = Field(default_factory=RewardModelConfig, description="Preference model on preferences.jsonl.")
     rl: RLConfig = Field(default_factory=RLConfig, description="The dpo / grpo / rloo stage (TRL).")
-    ppo: PPOConfig = Field(default_factory=PPOConfig, description="The ppo stage (cai.ppo). Its lora_* and seed come from policy.lora and seed.")
+    ppo: PPOConfig = Field(default_factory=PPOConfig, description="The ppo stage (cai.training.ppo). Its lora_* and seed come from policy.lora and seed.")
     hybrid: RewardWeightsConfig = Field(default_factory=RewardWeightsConfig, description="The hybrid reward used by ppo, grpo and rloo.")
     index: Path | None = Field(None, description="Index with the source pages the reward checks against (default: the data run's index).")
     report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"], description="Metric sinks (jsonl always on).")

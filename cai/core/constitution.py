@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from cai.errors import ErrorItem, UserError
-from cai.yamlfile import YamlDoc, load_yaml, validation_items
+from cai.core.assets import shipped_constitutions
+from cai.core.errors import ErrorItem, UserError
+from cai.core.yamlfile import YamlDoc, load_yaml, validation_items
 
 RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Severity = Literal["info", "minor", "major", "critical"]
@@ -194,11 +195,8 @@ def display_path(path: Path) -> str:
 
 
 def shipped_dir() -> Path:
-    """Where the shipped constitutions are: inside the wheel, or the repository's top level."""
-    packaged = Path(__file__).parent / "_shipped_constitution"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "constitution"
+    """Where the shipped constitutions are (`cai.core.assets.shipped_constitutions`)."""
+    return shipped_constitutions()
 
 
 def shipped_names() -> list[str]:

@@ -266,8 +266,9 @@ class SFTExample(Contract):
     messages: list[Message]
 
 
-class ScoreSource(Contract):
-    """Inline source of a `cai score` input row."""
+class SourcePage(Contract):
+    """The full text of one source page: what checkers align claims to, what the grounded teacher
+    quotes from, and the inline source of a `cai score` input row."""
 
     doc_id: str
     page: int = Field(ge=1)
@@ -282,7 +283,7 @@ class ScoreInput(Contract):
     id: str
     question: str | None = None
     answer: str
-    sources: list[ScoreSource] | None = None
+    sources: list[SourcePage] | None = None
 
 
 class ScoreOutput(Contract):
@@ -294,3 +295,51 @@ class ScoreOutput(Contract):
     claims: list[ClaimVerdict]
     error: str | None = None
     line: int | None = None
+
+
+# ------------------------------------------------------------------------ verified answers (cai answer)
+OnUnsupported = Literal["remove", "mark"]
+
+
+class AnswerClaim(ClaimVerdict):
+    """A checked claim and what delivery did with it.
+
+    `action`: `kept` (delivered as written), `cited` (delivered with its citations fixed: the
+    evidence page added, citations of pages outside the sources dropped), `marked` (delivered
+    with a visible marker, `--mark-unsupported`), `removed` (not delivered). `span` indexes the
+    delivered `answer` for delivered claims and `raw_answer` for removed ones.
+    """
+
+    action: Literal["kept", "cited", "marked", "removed"]
+
+
+class AnsweredBy(Contract):
+    kind: Literal["grounded", "policy"]
+    model: str | None = Field(None, description="Base model id or path of the policy.")
+    adapter: str | None = Field(None, description="LoRA adapter directory, when one was applied.")
+    adapter_metadata: dict[str, Any] | None = Field(None, description="The adapter's cai_adapter.json, when present.")
+    max_new_tokens: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Verification(Contract):
+    """A raw answer after verification: the delivered text and every claim's verdict."""
+
+    raw_answer: str
+    answer: str = Field(description="The delivered answer.")
+    abstained: bool = Field(description="True when no supported claim is delivered.")
+    on_unsupported: OnUnsupported
+    checker: str
+    claims: list[AnswerClaim] = Field(description="Delivered claims (kept, cited or marked), in answer order.")
+    removed: list[AnswerClaim] = Field(default_factory=list, description="Claims not delivered.")
+    n_raw_claims: int = Field(description="Claims the checker judged in the raw answer.")
+    raw_support_rate: float | None = Field(description="Share of the raw answer's claims that are supported.")
+
+
+class AnsweredQuestion(Verification):
+    """The full result of `cai answer` (`--json` prints `model_dump(mode="json")`)."""
+
+    question: str
+    sources: list[SearchHit]
+    answered_by: AnsweredBy
+    violations: list[RuleViolation] = Field(default_factory=list, description="Constitution machine checks on the delivered answer.")

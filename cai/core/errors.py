@@ -36,3 +36,11 @@ class UserError(Exception):
 
     def lines(self) -> list[str]:
         return [" ".join(str(i).split()) for i in self.items]
+
+
+class IndexMissingError(UserError):
+    """The index directory does not exist or holds no index."""
+
+
+class ModelMismatchError(UserError):
+    """The requested embedder differs from the one the index was built with."""

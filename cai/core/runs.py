@@ -25,7 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cai.errors import UserError
+from cai.core.assets import REPOSITORY_DIR
+from cai.core.errors import UserError
 
 TRACKED_PACKAGES = (
     "cai", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "llama-index-core",
@@ -204,7 +205,7 @@ def package_versions() -> dict[str, str | None]:
 
 def git_sha() -> str | None:
     """The commit of the code that ran (with '-dirty' when modified), when it is a git checkout."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPOSITORY_DIR
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
@@ -262,7 +263,7 @@ def update_manifest(run_dir: Path, **changes: Any) -> dict:
 
 def start_run(stage: str, config: BaseModel, *, constitution: Any = None, extra: dict | None = None) -> Path:
     """Create the run directory and write `config.yaml` and `manifest.json` into it."""
-    from cai.config import config_to_yaml  # local: config imports nothing from here
+    from cai.core.configs import config_to_yaml  # local: config imports nothing from here
 
     prefix = getattr(config, "run_name", None) or stage
     run_dir = new_run_dir(config.runs_dir, prefix)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cai.errors import ErrorItem, UserError
+from cai.core.errors import ErrorItem, UserError
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # constitutions and configs are small; refuse a runaway file
 

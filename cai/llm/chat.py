@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cai.teachers.cache import CallCache, call_key
+from cai.llm.cache import CallCache, call_key
 
 
 class TeacherCallFailed(Exception):

@@ -19,9 +19,9 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ValidationError
 
-from cai.config import TeacherConfig
-from cai.teachers.cache import CallCache
-from cai.teachers.chat import (
+from cai.core.configs import TeacherConfig
+from cai.llm.cache import CallCache
+from cai.llm.chat import (
     ChatReply,
     TeacherCallFailed,
     Usage,

@@ -12,12 +12,16 @@ checks ≈ 10 (BENCHMARKS.md, "Throughput of the openai backend").
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
+from typing import TypeVar
 
-from cai.config import GenerateConfig
-from cai.constitution import Constitution, load_constitution
-from cai.contracts import ClaimVerdict, RuleViolation, ScoreSource, SearchHit
+from cai.core.configs import GenerateConfig
+from cai.core.constitution import Constitution, load_constitution
+from cai.core.contracts import ClaimVerdict, RuleViolation, SearchHit, SourcePage
+
+T = TypeVar("T")
 
 
 class CpuWork:
@@ -28,7 +32,6 @@ class CpuWork:
         self.checker = checker
         self.constitution = constitution
         self.config = config
-        self._setup = None  # a worker's generate Setup for whole grounded questions, made on first use
 
     @classmethod
     def open(cls, config: GenerateConfig) -> CpuWork:
@@ -38,7 +41,7 @@ class CpuWork:
 
         return cls(Retriever.open(config.index), FailClosed(OfflineChecker()), load_constitution(config.constitution), config)
 
-    def search(self, question: str) -> tuple[list[SearchHit], list[ScoreSource]]:
+    def search(self, question: str) -> tuple[list[SearchHit], list[SourcePage]]:
         """The top-k hits and the full text of the pages they come from (what checks align to)."""
         from rag.quotes import source_pages
 
@@ -46,7 +49,7 @@ class CpuWork:
         hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
         return hits, source_pages(hits, self.retriever.store.page)
 
-    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[list[SearchHit], list[ScoreSource]]]:
+    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[list[SearchHit], list[SourcePage]]]:
         """`search` for the questions at positions `wanted`, all of `questions` embedded in one batch
         (the whole window, so its vectors do not depend on which of its questions are wanted)."""
         from rag.quotes import source_pages
@@ -59,11 +62,11 @@ class CpuWork:
             out[i] = (hits, source_pages(hits, self.retriever.store.page))
         return out
 
-    def check(self, question: str, answer: str, pages: list[ScoreSource]) -> list[ClaimVerdict]:
+    def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:
         return self.checker.check(question, answer, pages)
 
     def machine(self, rule_ids: list[str], question: str, answer: str, claims: list[ClaimVerdict],
-                pages: list[ScoreSource]) -> list[RuleViolation]:
+                pages: list[SourcePage]) -> list[RuleViolation]:
         """The machine checks of the rules `rule_ids` (this round's selection) on `answer`."""
         from rewards.rules import evaluate_rules
 
@@ -85,15 +88,6 @@ class CpuWork:
         return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
                 "similarity": round(sum(sims) / len(sims), 4)}
 
-    def grounded_record(self, row: dict, hits: list[SearchHit], pages: list[ScoreSource]):
-        """A whole question with the grounded teacher, in this (worker) process: see
-        `cai.generate.answer_question`."""
-        from cai.generate import QuestionRow, process, worker_setup
-
-        if self._setup is None:
-            self._setup = worker_setup(self)
-        return asyncio.run(process(self._setup, QuestionRow.model_validate(row), found=(hits, pages)))
-
     def close(self) -> None:
         self.retriever.close()
 
@@ -110,12 +104,14 @@ def _open_worker(config: dict) -> None:
     _WORKER = CpuWork.open(GenerateConfig.model_validate(config))
 
 
-def _in_worker(method: str, *args):
-    return getattr(_WORKER, method)(*args)
+def _in_worker(fn: Callable, *args):
+    return fn(_WORKER, *args)
 
 
 class CpuPool:
-    """`await pool.run("check", question, text, pages)`: a CpuWork method on the thread or a worker."""
+    """The CPU-bound steps of a question, awaited off the event loop: `await pool.check(question,
+    text, pages)`. Each step is a function of a `CpuWork` that runs on the pool's thread or, with
+    workers, in a worker process on that process's own `CpuWork` (functions pickle by name)."""
 
     def __init__(self, local: CpuWork, workers: int):
         self.local = local
@@ -131,11 +127,29 @@ class CpuPool:
             self.executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open_worker,
                                                 initargs=(local.config.model_dump(mode="json"),))
 
-    async def run(self, method: str, *args):
+    async def call(self, fn: Callable[..., T], *args) -> T:
+        """`fn(work, *args)` on the thread or a worker; `fn` must be a module-level function (or a
+        method of CpuWork) so that a worker process can import it by name."""
         loop = asyncio.get_running_loop()
         if self.workers == 0:
-            return await loop.run_in_executor(self.executor, partial(getattr(self.local, method), *args))
-        return await loop.run_in_executor(self.executor, partial(_in_worker, method, *args))
+            return await loop.run_in_executor(self.executor, partial(fn, self.local, *args))
+        return await loop.run_in_executor(self.executor, partial(_in_worker, fn, *args))
+
+    async def search(self, question: str) -> tuple[list[SearchHit], list[SourcePage]]:
+        return await self.call(CpuWork.search, question)
+
+    async def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple]:
+        return await self.call(CpuWork.search_window, questions, wanted)
+
+    async def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:
+        return await self.call(CpuWork.check, question, answer, pages)
+
+    async def machine(self, rule_ids: list[str], question: str, answer: str, claims: list[ClaimVerdict],
+                      pages: list[SourcePage]) -> list[RuleViolation]:
+        return await self.call(CpuWork.machine, rule_ids, question, answer, claims, pages)
+
+    async def preservation(self, draft_claims: list[ClaimVerdict], final: str) -> dict:
+        return await self.call(CpuWork.preservation, draft_claims, final)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True)

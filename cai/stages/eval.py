@@ -12,7 +12,7 @@ once per question, then per target: answer → measure → one row appended to `
 
 Each answer is measured twice. The **policy answer** is what the target wrote (the raw answer):
 it tells whether training made the policy itself more faithful. The **delivered answer** is that
-answer after `cai.answer.verify_answer` (unsupported claims removed, citations fixed): what `cai
+answer after `rewards.verify.verify_answer` (unsupported claims removed, citations fixed): what `cai
 answer` would serve. Delivered claims are supported by construction, so only abstention and
 length are reported for it.
 
@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cai.config import EvalConfig, EvalTarget
-from cai.contracts import ScoreSource, SearchHit, Verdict
-from cai.errors import UserError
-from cai.rundir import (
+from cai.core.configs import EvalConfig, EvalTarget
+from cai.core.contracts import SearchHit, SourcePage, Verdict
+from cai.core.errors import UserError
+from cai.core.runs import (
     JsonlWriter,
     atomic_write_bytes,
     atomic_write_json,
@@ -59,6 +59,7 @@ from cai.rundir import (
     start_run,
     update_manifest,
 )
+from rewards.checker import open_checker
 
 UNANSWERABLE_TAG = "unanswerable"
 ANSWER_FIELDS = ("answer", "final_answer")  # final_answer: a `cai generate` records.jsonl
@@ -84,7 +85,7 @@ def is_answerable(metadata: dict) -> bool:
 
 def load_eval_questions(config: EvalConfig) -> tuple[list[Question], list[Question], list[str]]:
     """(selected questions, all questions, rejected-row messages); no valid question → UserError."""
-    from cai.generate import load_questions
+    from cai.core.questions import load_questions
 
     rows, rejected = load_questions(config.questions)
     if not rows:
@@ -159,10 +160,10 @@ def _claim_row(v) -> dict:
             "evidence": str(loc) if loc else None, "quote": v.evidence.quote if v.evidence else None, "reason": v.reason}
 
 
-def measure(question: str, raw: str, pages: Sequence[ScoreSource], checker, *, citations: bool = True) -> dict:
+def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, citations: bool = True) -> dict:
     """Every per-answer count the metrics need, for the policy answer and the delivered one."""
-    from cai.answer import verify_answer
     from rewards.citations import citation_metrics
+    from rewards.verify import verify_answer
 
     verdicts = checker.check(question, raw, list(pages)) if raw.strip() else []
     cited = None
@@ -272,7 +273,7 @@ class Setup:
 
 def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[str, AnswersFile], list[str]]:
     """Questions and answers files, checked before a run directory exists."""
-    from cai.answer import read_adapter
+    from cai.training.policy import read_adapter
 
     selected, everything, rejected = load_eval_questions(config)
     for line in rejected[:20]:
@@ -296,25 +297,16 @@ def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[st
     return selected, files, rejected
 
 
-def open_eval_checker(name: str):
-    from rewards.checker import get_checker
-
-    try:
-        return get_checker(name)
-    except ValueError as e:
-        raise UserError(f"checker: {name}: {e}") from None
-
-
 # ------------------------------------------------------------------------------------------- loop
 def policy_for(s: Setup, target: EvalTarget):
     """A loaded policy with the target's adapter active; targets naming the same `policy` share it."""
-    from cai.answer import load_policy
+    from cai.training.policy import open_policy
 
     if target.policy is not None and target.policy in s.policies:
         policy = s.policies[target.policy]
         policy.use_adapter(target.adapter)
         return policy
-    policy = load_policy(target.policy, target.adapter, max_new_tokens=s.config.max_new_tokens, warn=lambda m: s.echo(f"warning: {m}"))
+    policy = open_policy(target.policy, target.adapter, max_new_tokens=s.config.max_new_tokens, warn=lambda m: s.echo(f"warning: {m}"))
     if target.policy is not None:
         s.policies[target.policy] = policy
     return policy
@@ -337,7 +329,7 @@ def answerer(s: Setup, target: EvalTarget) -> tuple[Callable[[Question, list[Sea
     return lambda q, hits: policy.generate(q.question, hits), policy.described().model_dump(mode="json")
 
 
-def retrieve_all(s: Setup) -> dict[str, tuple[list[SearchHit], list[ScoreSource]]]:
+def retrieve_all(s: Setup) -> dict[str, tuple[list[SearchHit], list[SourcePage]]]:
     """Sources per question, retrieved once: every target is measured against the same pages."""
     from rag.quotes import source_pages
 
@@ -440,7 +432,7 @@ def render_table(metrics: dict) -> str:
         cells = [name, m["kind"], str(m["answers"]), *(_cell(m[side][key]) for _, side, key in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Rates are value (num/den), of each answer as written (the policy's own output) unless marked",
-              "delivered (after verification removed unsupported claims). Definitions: the cai.eval module docstring."]
+              "delivered (after verification removed unsupported claims). Definitions: the cai.stages.eval module docstring."]
     return "\n".join(lines) + "\n"
 
 
@@ -503,7 +495,7 @@ def save(s: Setup, run_dir: Path, info: dict[str, dict]) -> dict:
 def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print) -> Path:
     """Evaluate every target; returns the run directory."""
     questions, files, rejected = read_inputs(config, echo)
-    s = Setup(config, questions, files, open_eval_checker(config.checker), echo)
+    s = Setup(config, questions, files, open_checker(config.checker), echo)
     run_dir = start_run("eval", config)
     update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected), "targets": len(config.targets)},
                     rejected_rows=rejected[:200])

@@ -20,15 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
-
-from cai.config import GenerateConfig
-from cai.constitution import Constitution, Rule, load_constitution
-from cai.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit
-from cai.cpu_work import CpuPool, CpuWork
-from cai.errors import UserError
-from cai.pairs import judge_pairs, revision_pair, sft_example, support_rate
-from cai.rundir import (
+from cai.core.configs import GenerateConfig
+from cai.core.constitution import Constitution, Rule, load_constitution
+from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit
+from cai.core.errors import UserError
+from cai.core.questions import QuestionRow, load_questions
+from cai.core.runs import (
     JsonlWriter,
     atomic_write_text,
     open_run,
@@ -36,19 +33,12 @@ from cai.rundir import (
     start_run,
     update_manifest,
 )
+from cai.llm.chat import TeacherCallFailed
+from cai.llm.openai_chat import BudgetExhausted
+from cai.stages.cpu_pool import CpuPool, CpuWork
+from cai.stages.pairs import judge_pairs, revision_pair, sft_example
 from cai.teachers.base import Teacher, TeacherCritique
-from cai.teachers.chat import TeacherCallFailed
-from cai.teachers.openai_chat import BudgetExhausted
-
-
-class QuestionRow(BaseModel):
-    """One row of the questions file."""
-
-    model_config = {"extra": "forbid"}
-    id: str
-    question: str
-    answer: str | None = None
-    metadata: dict = {}
+from rewards.score import support_rate
 
 
 @dataclass
@@ -59,7 +49,7 @@ class Setup:
     checker: object
     teacher: Teacher
     closers: list
-    cpu: CpuPool  # retrieval, checking, machine checks: off the event loop (cai/cpu_work.py)
+    cpu: CpuPool  # retrieval, checking, machine checks: off the event loop (cai/stages/cpu_pool.py)
     ahead: SearchAhead | None = None  # batched retrieval, set by run_loop
     # Record appends (each fsynced) on their own thread, in order: an fsync on the event loop
     # stalls every teacher call in flight.
@@ -74,38 +64,9 @@ class Setup:
 
 
 # -------------------------------------------------------------------------------------------- setup
-def load_questions(path: Path) -> tuple[list[QuestionRow], list[str]]:
-    """Valid rows, and one located message per rejected row (the rest still run)."""
-    import json
-
-    rows, rejected, seen = [], [], set()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = QuestionRow.model_validate(json.loads(line))
-            except json.JSONDecodeError as e:
-                rejected.append(f"{path}:{n}: invalid JSON: {e.msg}")
-                continue
-            except ValidationError as e:
-                first = e.errors()[0]
-                rejected.append(f"{path}:{n}: {'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
-                continue
-            if row.id in seen:
-                rejected.append(f"{path}:{n}: id: duplicate id {row.id!r}")
-                continue
-            if not row.question.strip():
-                rejected.append(f"{path}:{n}: question: empty")
-                continue
-            seen.add(row.id)
-            rows.append(row)
-    return rows, rejected
-
-
 def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, constitution: Constitution) -> tuple[Teacher, list]:
     """The configured teacher and the async closers to call when done."""
-    from cai.teachers.cache import CallCache
+    from cai.llm.cache import CallCache
 
     if config.teacher.backend == "grounded":
         from cai.teachers.grounded import GroundedTeacher
@@ -115,11 +76,11 @@ def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, c
 
     cache = CallCache(cache_path)
     if config.teacher.backend == "openai":
-        from cai.teachers.openai_chat import OpenAIChat
+        from cai.llm.openai_chat import OpenAIChat
 
         chat = OpenAIChat(config.teacher, cache)
     else:
-        from cai.teachers.hf_chat import HFChat
+        from cai.llm.hf_chat import HFChat
 
         chat = HFChat(config.teacher, cache)
     return PromptedTeacher(config.teacher.backend, chat), [chat.aclose]
@@ -162,7 +123,7 @@ class SearchAhead:
         rows = self.rows[w * self.size : (w + 1) * self.size]
         wanted = [i for i, r in enumerate(rows) if r.id in self.pending]
         self.left[w] = len(wanted)
-        self.windows[w] = asyncio.ensure_future(self.s.cpu.run("search_window", [r.question for r in rows], wanted))
+        self.windows[w] = asyncio.ensure_future(self.s.cpu.search_window([r.question for r in rows], wanted))
 
     async def get(self, row: QuestionRow) -> tuple[list[SearchHit], list]:
         w, i = divmod(self.position[row.id], self.size)
@@ -201,12 +162,12 @@ async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Rec
     if found is not None:
         hits, pages = found
     else:
-        hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.run("search", row.question))
+        hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.search(row.question))
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
 
     async def check(text: str) -> list[ClaimVerdict]:
         if text not in verdicts:
-            verdicts[text] = await s.cpu.run("check", row.question, text, pages)
+            verdicts[text] = await s.cpu.check(row.question, text, pages)
         return verdicts[text]
 
     call_ids: list[str] = []
@@ -222,7 +183,7 @@ async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Rec
         if critique.claims is not None:
             verdicts.setdefault(answer, critique.claims)
         if s.teacher.name != "grounded":  # the grounded critique *is* the machine checks
-            extra = await s.cpu.run("machine", [r.id for r in rules], row.question, answer, await check(answer), pages)
+            extra = await s.cpu.machine([r.id for r in rules], row.question, answer, await check(answer), pages)
             critique = merged(critique, extra)
         call_ids += critique.call_ids
         record_critique = Critique(round=round_no, rule_ids=[r.id for r in rules], violations=critique.violations,
@@ -235,7 +196,7 @@ async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Rec
         rounds.append(Round(critique=record_critique, revision=Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])))
         answer = revised.text
     final_claims, draft_claims = await check(answer), await check(draft)
-    metadata = {**row.metadata, "preservation": await s.cpu.run("preservation", draft_claims, answer)}
+    metadata = {**row.metadata, "preservation": await s.cpu.preservation(draft_claims, answer)}
     record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft, draft_source=draft_source,
                     rounds=rounds, final_answer=answer, claims=final_claims, draft_claims=draft_claims, teacher_call_ids=call_ids)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
@@ -250,16 +211,24 @@ async def answer_question(s: Setup, row: QuestionRow) -> Record:
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
     if s.teacher.name == "grounded" and s.cpu.workers > 0:
         hits, pages = await s.ahead.get(row)
-        return await s.cpu.run("grounded_record", row.model_dump(), hits, pages)
+        return await s.cpu.call(grounded_record, row.model_dump(), hits, pages)
     return await process(s, row)
 
 
-def worker_setup(work) -> Setup:
-    """A worker process's Setup for whole grounded questions, over its own retriever and checker."""
+_WORKER_SETUP: Setup | None = None  # a worker process's Setup for whole grounded questions
+
+
+def grounded_record(work: CpuWork, row: dict, hits: list[SearchHit], pages: list) -> Record:
+    """A whole question with the grounded teacher, run in a worker process over its own retriever
+    and checker (the Setup is made on the worker's first question)."""
     from cai.teachers.grounded import GroundedTeacher
 
-    teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
-    return Setup(work.config, work.constitution, work.retriever, work.checker, teacher, [], CpuPool(work, 0))
+    global _WORKER_SETUP
+    if _WORKER_SETUP is None:
+        teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
+        _WORKER_SETUP = Setup(work.config, work.constitution, work.retriever, work.checker, teacher, [],
+                              CpuPool(work, 0))
+    return asyncio.run(process(_WORKER_SETUP, QuestionRow.model_validate(row), found=(hits, pages)))
 
 
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:
@@ -333,8 +302,8 @@ def write_outputs(run_dir: Path, records: list[Record]) -> dict:
     atomic_write_text(run_dir / "preferences.jsonl", dump(revision + judged))
     claims = [c for r in records for c in r.claims]
     return {"sft": len(sft), "preferences": len(revision) + len(judged), "revision_pairs": len(revision), "judge_pairs": len(judged),
-            "final_claims": len(claims), "final_support_rate": round(support_rate(claims), 4),
-            "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]), 4)}
+            "final_claims": len(claims), "final_support_rate": round(support_rate(claims) or 0.0, 4),
+            "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]) or 0.0, 4)}
 
 
 def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict) -> str:
@@ -364,7 +333,7 @@ The data is derived from your documents and questions: it carries their licence 
 
 def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bool = True) -> Path:
     """Run (or resume) generation; returns the run directory."""
-    from cai.rundir import config_hash
+    from cai.core.runs import config_hash
 
     rows, rejected = load_questions(config.questions)
     if not rows:
@@ -419,12 +388,12 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
 
 
 async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
-    from cai.prompts import critique_messages, policy_messages
+    from cai.core.prompts import critique_messages, policy_messages
 
     config = s.config
     try:
         for row in rows:
-            found = await s.cpu.run("search", row.question)
+            found = await s.cpu.search(row.question)
             hits = found[0]
             rules = select_rules(s.constitution, row, hits, config, 1)
             critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 
-from cai.config import JudgeConfig
-from cai.constitution import Constitution
-from cai.contracts import (
-    ClaimVerdict,
+from cai.core.configs import JudgeConfig
+from cai.core.constitution import Constitution
+from cai.core.contracts import (
     Message,
     PreferencePair,
     Record,
@@ -22,13 +21,9 @@ from cai.contracts import (
     SFTExample,
     Verdict,
 )
-from cai.prompts import policy_messages
+from cai.core.prompts import policy_messages
 from cai.teachers.base import Teacher
-
-
-def support_rate(claims: list[ClaimVerdict]) -> float:
-    """Share of claims that are `supported` (unverified counts as not supported); 0 when none."""
-    return sum(c.verdict == Verdict.supported for c in claims) / len(claims) if claims else 0.0
+from rewards.score import support_rate
 
 
 def _messages(question: str, sources: list[SearchHit]) -> list[Message]:
@@ -49,7 +44,7 @@ def revision_pair(record: Record) -> PreferencePair | None:
     """(final ≻ draft) when the loop changed the draft and the final is at least as supported."""
     if record.status != "ok" or not record.draft or not record.final_answer or record.final_answer.strip() == record.draft.strip():
         return None
-    gain = support_rate(record.claims) - support_rate(record.draft_claims)
+    gain = (support_rate(record.claims) or 0.0) - (support_rate(record.draft_claims) or 0.0)
     if gain < 0:
         return None  # the revision made things worse: no preference to learn
     rule_ids = sorted({v.rule_id for r in record.rounds for v in r.critique.violations})

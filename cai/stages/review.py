@@ -1,8 +1,8 @@
 """`cai review`: reviewers label each final-answer claim of a generate run; labels feed training.
 
 Pieces:
-- `ReviewRun`: the run's records (loaded with `cai.audit.load_run`), each final claim mapped to
-  the rules that critiqued it, and the decision store (`cai.review_store`, RUN_DIR/review.sqlite).
+- `ReviewRun`: the run's records (loaded with `cai.stages.audit.load_run`), each final claim mapped to
+  the rules that critiqued it, and the decision store (`cai.stages.review_store`, RUN_DIR/review.sqlite).
 - Agreement: Cohen's κ per rule between every pair of reviewers, and reviewers vs the AI labeler.
 - Export: a NEW generate-style run directory that `cai train` accepts (the data flywheel).
 - The web app itself is `cai.review_pages` (server-side HTML, standard-library HTTP server).
@@ -34,14 +34,14 @@ from difflib import SequenceMatcher
 from itertools import combinations
 from pathlib import Path
 
-from cai.audit import RunData, load_run
-from cai.contracts import CITATION_RE, ClaimVerdict, Record, Verdict
-from cai.errors import UserError
-from cai.review_store import Decision, ReviewStore
+from cai.core.contracts import CITATION_RE, ClaimVerdict, Record, Verdict
+from cai.core.errors import UserError
+from cai.core.prompts import ABSTAIN
+from cai.stages.report_html import RunData, load_run, valid_spans
+from cai.stages.review_store import Decision, ReviewStore
 
 NO_RULE = "(no rule)"
 ALL_CLAIMS = "(all claims)"
-ABSTAIN = "The sources do not state the answer to this question."
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "CAI_REVIEW_TOKEN"
 MIN_TOKEN_CHARS = 16
@@ -98,7 +98,7 @@ class ReviewRun:
 
     @classmethod
     def open(cls, run_dir: Path) -> ReviewRun:
-        from cai.rundir import open_run
+        from cai.core.runs import open_run
 
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
@@ -238,9 +238,7 @@ def check_bind(host: str, token: str | None, token_env: str = TOKEN_ENV) -> None
 # ------------------------------------------------------------------------------------------- export
 def _without_claims(text: str, claims: list[ClaimVerdict], drop: set[int]) -> str | None:
     """`text` with the claims in `drop` cut out; None when a dropped claim cannot be located."""
-    from cai.audit import _valid_spans
-
-    spans = {n: (a, b) for a, b, n in _valid_spans(text, claims)}
+    spans = {n: (a, b) for a, b, n in valid_spans(text, claims)}
     cuts = []
     for n in drop:
         if n in spans:
@@ -267,8 +265,8 @@ def human_pair(record: Record, rules: list[list[str]], claim_labels: dict[int, l
     every claim was rejected: what the reviewers would have let through. Rejected is the final
     answer as delivered. Confidence = the smallest share of reviewers rejecting a cut claim.
     """
-    from cai.contracts import Message, PreferencePair
-    from cai.prompts import policy_messages
+    from cai.core.contracts import Message, PreferencePair
+    from cai.core.prompts import policy_messages
 
     if not record.final_answer:
         return None
@@ -331,14 +329,14 @@ def export_run(run: ReviewRun, out_dir: Path) -> dict:
     rejected claim; labels.jsonl = every effective human decision. manifest.json is written last,
     so an interrupted export is never a finished run.
     """
-    from cai.pairs import sft_example
-    from cai.rundir import (
+    from cai.core.runs import (
         atomic_write_bytes,
         atomic_write_json,
         atomic_write_text,
         read_jsonl,
         sha256_file,
     )
+    from cai.stages.pairs import sft_example
 
     if run.manifest.get("status") != "finished":
         raise UserError(f"{run.run_dir}: run status is '{run.manifest.get('status')}', not 'finished'; finish it with "
@@ -410,25 +408,3 @@ def export_command(run_dir: Path, out_dir: Path) -> tuple[Path, str]:
 
 
 # -------------------------------------------------------------------------------------------- serve
-def serve(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          token_env: str = TOKEN_ENV, echo=print) -> None:
-    """`cai review RUN_DIR`: serve the reviewer UI until Ctrl-C (or SIGTERM)."""
-    import sys
-
-    from cai.review_web import make_server
-
-    check_bind(host, token, token_env)
-    try:
-        server = make_server(run_dir, host, port, token=token, log=lambda line: print(line, file=sys.stderr, flush=True))
-    except OSError as e:
-        raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
-    run = server.app.run
-    echo(f"cai review: {len(run.records)} record(s) of {run.run_dir}; decisions stored in {run.store.path}")
-    login = f" — open {server.url}?token=<value of ${token_env}>" if token else ""
-    echo(f"serving on {server.url}{login} (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        echo("stopped")
-    finally:
-        server.server_close()

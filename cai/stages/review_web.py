@@ -7,7 +7,7 @@ and every form posts back and redirects (POST/redirect/GET), so a reload never r
 
 Safety:
 - Everything from the run (document text, questions, model text) and from people (reviewer names,
-  comments) goes through `cai.audit._e` (html.escape, quotes included) — shown as inert text.
+  comments) goes through `cai.stages.report_html.esc` (html.escape, quotes included) — shown as inert text.
 - A strict Content-Security-Policy allows no script but the one inline keyboard-shortcut script
   carrying a fresh per-response nonce, and no external resource at all; so even an escaping bug
   could not run injected script. Forms may post only to this origin.
@@ -34,11 +34,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from cai.audit import CSS as AUDIT_CSS
-from cai.audit import QuoteChecks, _e, _quote_html, _rounds_html, _sources_html, _valid_spans
-from cai.contracts import Record
-from cai.review import NO_RULE, ReviewRun, agreement, ai_label, export_run
-from cai.review_store import DECISIONS, ClaimDecision
+from cai.core.contracts import Record
+from cai.core.errors import UserError
+from cai.stages.report_html import CSS as AUDIT_CSS
+from cai.stages.report_html import (
+    QuoteChecks,
+    esc,
+    quote_html,
+    rounds_html,
+    sources_html,
+    valid_spans,
+)
+from cai.stages.review import NO_RULE, TOKEN_ENV, ReviewRun, agreement, ai_label, check_bind, export_run
+from cai.stages.review_store import DECISIONS, ClaimDecision
 
 MAX_BODY = 1 << 20
 MAX_NAME = 60
@@ -155,7 +163,7 @@ class ReviewApp:
         self.export_lock = threading.Lock()
 
     def export(self) -> Path:
-        from cai.rundir import new_run_dir
+        from cai.core.runs import new_run_dir
 
         with self.export_lock:
             out = new_run_dir(self.run.run_dir.parent, f"{self.run.run_dir.name}-reviewed")
@@ -182,24 +190,24 @@ class ReviewServer(ThreadingHTTPServer):
 def layout(title: str, body: str, *, nonce: str, reviewer: str | None, csrf: str, here: str = "/", script: bool = False,
            bare: bool = False) -> str:
     """A whole page; `bare` (for requests not let in) has no navigation and no form secret."""
-    who = (f'<form method="post" action="/reviewer"><input type="hidden" name="csrf" value="{_e(csrf)}">'
-           f'<input type="hidden" name="next" value="{_e(here)}">reviewer <input name="reviewer" value="{_e(reviewer or "")}" '
-           f'maxlength="{_e(str(MAX_NAME))}" required placeholder="your name"> <button>set</button></form>')
+    who = (f'<form method="post" action="/reviewer"><input type="hidden" name="csrf" value="{esc(csrf)}">'
+           f'<input type="hidden" name="next" value="{esc(here)}">reviewer <input name="reviewer" value="{esc(reviewer or "")}" '
+           f'maxlength="{esc(str(MAX_NAME))}" required placeholder="your name"> <button>set</button></form>')
     nav = f'<nav><b>cai review</b><a href="/">queue</a><a href="/agreement">agreement</a><a href="/exports">exports</a>{who}</nav>'
     nav = "<nav><b>cai review</b></nav>" if bare else nav
-    js = f'<script nonce="{_e(nonce)}">{KEYS_JS}</script>' if script else ""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+    js = f'<script nonce="{esc(nonce)}">{KEYS_JS}</script>' if script else ""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f"<style>{CSS}</style></head><body>{nav}{body}{js}</body></html>\n")
 
 
 def _select(name: str, value: str, options: list[tuple[str, str]]) -> str:
-    opts = "".join(f'<option value="{_e(v)}"{" selected" if v == value else ""}>{_e(label)}</option>' for v, label in options)
-    return f'<select name="{_e(name)}">{opts}</select>'
+    opts = "".join(f'<option value="{esc(v)}"{" selected" if v == value else ""}>{esc(label)}</option>' for v, label in options)
+    return f'<select name="{esc(name)}">{opts}</select>'
 
 
 def _score_input(name: str, value: float | None) -> str:
     shown = "" if value is None else f"{value:g}"
-    return f'<input name="{_e(name)}" size="4" value="{_e(shown)}" placeholder="0–1">'
+    return f'<input name="{esc(name)}" size="4" value="{esc(shown)}" placeholder="0–1">'
 
 
 def _filter_form(run: ReviewRun, f: Filters) -> str:
@@ -230,14 +238,14 @@ def queue_page(app: ReviewApp, reviewer: str | None, f: Filters) -> tuple[str, s
         verdicts = Counter(c.verdict.value for c in r.claims)
         rules = sorted({x for per in run.rules[r.id] for x in per} - {NO_RULE})
         low = min((c.score for c in r.claims), default=None)
-        rows.append(f'<tr><td class="num">{n}</td><td class="qid"><a href="{_e(_record_href(r.id, f))}">{_e(r.id)}</a></td>'
-                    f'<td>{_e(r.question)}</td><td>{_e(", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "no claims")}</td>'
-                    f'<td class="num">{"–" if low is None else f"{low:.2f}"}</td><td>{" ".join(f"<span class=rule>{_e(x)}</span>" for x in rules)}</td>'
+        rows.append(f'<tr><td class="num">{n}</td><td class="qid"><a href="{esc(_record_href(r.id, f))}">{esc(r.id)}</a></td>'
+                    f'<td>{esc(r.question)}</td><td>{esc(", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "no claims")}</td>'
+                    f'<td class="num">{"–" if low is None else f"{low:.2f}"}</td><td>{" ".join(f"<span class=rule>{esc(x)}</span>" for x in rules)}</td>'
                     f'<td class="status-{status[r.id]}">{status[r.id]}</td><td class="num">{everyone.get(r.id, 0)}</td></tr>')
     counts = " · ".join(f"{k} {tally.get(k, 0)}" for k in ("pending", "submitted", "discarded"))
     hint = "" if reviewer else '<p class="error">Set your reviewer name (top right) before reviewing.</p>'
     skipped = f'<p class="muted">{len(run.data.skipped)} unreadable line(s) in records.jsonl skipped.</p>' if run.data.skipped else ""
-    body = (f'<h1>Queue — {_e(run.run_dir.name)}</h1>{hint}<p>{len(run.records)} record(s); yours: {counts}</p>{skipped}'
+    body = (f'<h1>Queue — {esc(run.run_dir.name)}</h1>{hint}<p>{len(run.records)} record(s); yours: {counts}</p>{skipped}'
             + _filter_form(run, f) + f'<p>{len(rows)} shown</p><table><tr><th>#</th><th>id</th><th>question</th><th>AI verdicts</th>'
             '<th>min score</th><th>rules</th><th>your status</th><th>reviewers submitted</th></tr>' + "".join(rows) + "</table>")
     return "queue", body
@@ -247,11 +255,11 @@ def _answer(text: str | None, record: Record) -> str:
     if not text:
         return '<p class="muted">(no final answer)</p>'
     out, pos = [], 0
-    for a, b, n in _valid_spans(text, record.claims):
+    for a, b, n in valid_spans(text, record.claims):
         v = record.claims[n].verdict.value
-        out.append(_e(text[pos:a]) + f'<a class="claim {_e(v)}" href="#claim-{n}">{_e(text[a:b])}<sup>{n + 1}</sup></a>')
+        out.append(esc(text[pos:a]) + f'<a class="claim {esc(v)}" href="#claim-{n}">{esc(text[a:b])}<sup>{n + 1}</sup></a>')
         pos = b
-    return f'<div class="answer">{"".join(out)}{_e(text[pos:])}</div>'
+    return f'<div class="answer">{"".join(out)}{esc(text[pos:])}</div>'
 
 
 def _claim_fieldset(app: ReviewApp, record: Record, i: int, mine: dict, checks: QuoteChecks) -> str:
@@ -261,32 +269,32 @@ def _claim_fieldset(app: ReviewApp, record: Record, i: int, mine: dict, checks: 
     comment = mine[i].comment if i in mine and mine[i].claim_text == c.text else ""
     radios = "".join(f'<label><input type="radio" name="decision-{i}" value="{d}"{" checked" if d == chosen else ""}> {d}</label>'
                      for d in DECISIONS)
-    rules = " ".join(f'<span class="rule">{_e(r)}</span>' for r in app.run.rules[record.id][i])
-    evidence = _quote_html(c.evidence, checks) if c.evidence else '<div class="check unchecked">no evidence recorded</div>'
-    why = f'<div class="muted">why: {_e(c.reason)}</div>' if c.reason else ""
-    return (f'<fieldset class="claim-row" id="claim-{i}"><legend>claim {i + 1} — AI: <span class="verdict {_e(c.verdict.value)}">'
-            f'{_e(c.verdict.value)}</span> score <span class="num">{c.score:.3f}</span></legend><div class="claim-text">{_e(c.text)}</div>'
+    rules = " ".join(f'<span class="rule">{esc(r)}</span>' for r in app.run.rules[record.id][i])
+    evidence = quote_html(c.evidence, checks) if c.evidence else '<div class="check unchecked">no evidence recorded</div>'
+    why = f'<div class="muted">why: {esc(c.reason)}</div>' if c.reason else ""
+    return (f'<fieldset class="claim-row" id="claim-{i}"><legend>claim {i + 1} — AI: <span class="verdict {esc(c.verdict.value)}">'
+            f'{esc(c.verdict.value)}</span> score <span class="num">{c.score:.3f}</span></legend><div class="claim-text">{esc(c.text)}</div>'
             f'{why}<div>rules: {rules}</div>{evidence}<div class="choices">{radios}'
             f'<span class="suggest">AI suggests <b>{suggestion}</b>{" (pre-filled)" if i not in mine else " · your last decision pre-filled"}</span></div>'
-            f'<div>comment <input name="comment-{i}" maxlength="{MAX_COMMENT}" value="{_e(comment)}"></div></fieldset>')
+            f'<div>comment <input name="comment-{i}" maxlength="{MAX_COMMENT}" value="{esc(comment)}"></div></fieldset>')
 
 
 def _neighbours(app: ReviewApp, record: Record, reviewer: str, f: Filters) -> str:
     mine = app.run.store.statuses(reviewer)
     status = {r.id: mine.get((r.id, reviewer), "pending") for r in app.run.records}
     ids = [r.id for r in app.run.records if f.matches(app.run, r, status[r.id])]
-    links = ['<a href="/?' + _e(urlencode(f.params())) + '">← queue</a>']
+    links = ['<a href="/?' + esc(urlencode(f.params())) + '">← queue</a>']
     if record.id in ids:
         k = ids.index(record.id)
         if k > 0:
-            links.append(f'<a href="{_e(_record_href(ids[k - 1], f))}">previous</a>')
+            links.append(f'<a href="{esc(_record_href(ids[k - 1], f))}">previous</a>')
         if k + 1 < len(ids):
-            links.append(f'<a href="{_e(_record_href(ids[k + 1], f))}">next</a>')
+            links.append(f'<a href="{esc(_record_href(ids[k + 1], f))}">next</a>')
         pending = [x for x in ids[k + 1:] + ids[:k] if status[x] == "pending"]
     else:
         pending = [x for x in ids if status[x] == "pending"]
     if pending:
-        links.append(f'<a id="next-pending" href="{_e(_record_href(pending[0], f))}">next pending →</a>')
+        links.append(f'<a id="next-pending" href="{esc(_record_href(pending[0], f))}">next pending →</a>')
     return "<p>" + " · ".join(links) + "</p>"
 
 
@@ -297,17 +305,17 @@ def record_page(app: ReviewApp, record: Record, reviewer: str, f: Filters, saved
     others = sum(1 for (rid, who), s in store.statuses().items() if rid == record.id and who != reviewer and s == "submitted")
     banner = {"submit": '<p class="banner" id="saved">Submitted: your decisions are stored.</p>',
               "discard": '<p class="banner" id="saved">Discarded: this record is out of your queue.</p>'}.get(saved, "")
-    hidden = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in {"csrf": app.csrf, "id": record.id, **f.params()}.items())
+    hidden = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in {"csrf": app.csrf, "id": record.id, **f.params()}.items())
     checks = QuoteChecks(app.run.data.config.get("index"))
     try:
         claims = "".join(_claim_fieldset(app, record, i, mine, checks) for i in range(len(record.claims)))
-        context = (f"<h2>Sources</h2>{_sources_html(record.sources)}<h2>Draft</h2>"
-                   f'<div class="answer">{_e(record.draft or "(none)")}</div><h2>Critique rounds</h2>{_rounds_html(record, checks)}')
+        context = (f"<h2>Sources</h2>{sources_html(record.sources)}<h2>Draft</h2>"
+                   f'<div class="answer">{esc(record.draft or "(none)")}</div><h2>Critique rounds</h2>{rounds_html(record, checks)}')
     finally:
         checks.close()
     history = [h for h in store.history(record.id) if h["reviewer"] == reviewer]
-    trail = "".join(f"<li>{_e(h['created_at'])}: {_e(h['action'])}</li>" for h in history)
-    body = (f'{_neighbours(app, record, reviewer, f)}{banner}<h1><span class="qid">{_e(record.id)}</span> {_e(record.question)}</h1>'
+    trail = "".join(f"<li>{esc(h['created_at'])}: {esc(h['action'])}</li>" for h in history)
+    body = (f'{_neighbours(app, record, reviewer, f)}{banner}<h1><span class="qid">{esc(record.id)}</span> {esc(record.question)}</h1>'
             f'<p>your status: <b class="status-{status}" id="my-status">{status}</b> · other reviewers submitted: {others}</p>'
             f"<h2>Final answer</h2>{_answer(record.final_answer, record)}"
             '<p class="muted">keys: <kbd>a</kbd> accept · <kbd>r</kbd> reject · <kbd>f</kbd> flag · <kbd>j</kbd>/<kbd>k</kbd> next/previous claim · '
@@ -323,13 +331,13 @@ def agreement_page(app: ReviewApp) -> tuple[str, str]:
     rows, stale = agreement(app.run)
     out = []
     for r in rows:
-        pairs = "<br>".join(f"{_e(p.a)} × {_e(p.b)}: κ {_kappa(p.kappa)} (n={p.n}, agree {_rate(p.observed)})" for p in r.pairs) or "–"
+        pairs = "<br>".join(f"{esc(p.a)} × {esc(p.b)}: κ {_kappa(p.kappa)} (n={p.n}, agree {_rate(p.observed)})" for p in r.pairs) or "–"
         low = " low" if r.ai_rate is not None and r.ai_rate < 0.7 else ""
-        out.append(f'<tr><td><span class="rule">{_e(r.rule)}</span></td><td class="num">{r.claims}</td><td class="num">{r.labelled}</td>'
+        out.append(f'<tr><td><span class="rule">{esc(r.rule)}</span></td><td class="num">{r.claims}</td><td class="num">{r.labelled}</td>'
                    f'<td class="num">{r.labels}</td><td class="num{low}">{_rate(r.ai_rate)}</td><td class="num">{_kappa(r.ai_kappa)}</td>'
                    f"<td>{pairs}</td></tr>")
     body = ("<h1>Agreement</h1><p>Per rule: claims of the final answers that a violation of the rule names (see "
-            "<code>cai.review</code>); claims no violation names are under (no rule). AI label: supported → accept, otherwise "
+            "<code>cai.stages.review</code>); claims no violation names are under (no rule). AI label: supported → accept, otherwise "
             "reject. κ is Cohen's kappa; undefined when both raters used one and the same label throughout, and 0 when only "
             "one of them did (e.g. the AI accepted every claim of the rule): read the agreement column there. "
             "Agreement with the AI below 70% is marked: there the AI labeler is not to be trusted without review.</p>"
@@ -340,12 +348,12 @@ def agreement_page(app: ReviewApp) -> tuple[str, str]:
 
 
 def exports_page(app: ReviewApp) -> tuple[str, str]:
-    done = "".join(f'<li><code class="export-path">{_e(path)}</code>: {_e(c["labels"])} decision(s), {_e(c["human_pairs"])} human pair(s), '
-                   f'sft {_e(c["sft"])}</li>' for path, c in app.exports)
+    done = "".join(f'<li><code class="export-path">{esc(path)}</code>: {esc(c["labels"])} decision(s), {esc(c["human_pairs"])} human pair(s), '
+                   f'sft {esc(c["sft"])}</li>' for path, c in app.exports)
     body = ("<h1>Export</h1><p>Writes a new generate run beside this one: the original files, sft.jsonl without answers "
             "reviewers rejected, preferences.jsonl with human pairs added, and labels.jsonl. Train on it with "
             "<code>cai train CONFIG.yaml data=THAT_DIR</code>. The reviewed run is never modified.</p>"
-            f'<form method="post" action="/export"><input type="hidden" name="csrf" value="{_e(app.csrf)}">'
+            f'<form method="post" action="/export"><input type="hidden" name="csrf" value="{esc(app.csrf)}">'
             '<button id="export-btn">export reviewed data</button></form>'
             + (f'<h2>Exported by this server</h2><ul id="exports">{done}</ul>' if done else ""))
     return "exports", body
@@ -401,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
                                   here=self.path if self.command == "GET" else "/", script=script, bare=bare), nonce=nonce)
 
     def _error(self, status: int, message: str, *, bare: bool = False) -> None:
-        self._page(("error", f'<h1>{status}</h1><p class="error" id="error">{_e(message)}</p><p><a href="/">queue</a></p>'),
+        self._page(("error", f'<h1>{status}</h1><p class="error" id="error">{esc(message)}</p><p><a href="/">queue</a></p>'),
                    status=status, bare=bare)
 
     def _redirect(self, location: str, cookies: list[str] = ()) -> None:
@@ -518,8 +526,30 @@ class Handler(BaseHTTPRequestHandler):
 def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                 log: Callable[[str], None] | None = None) -> ReviewServer:
     """A bound (not yet serving) review server; call `serve_forever()` on it."""
-    from cai.review import LOOPBACK_HOSTS, check_bind
+    from cai.stages.review import LOOPBACK_HOSTS
 
     check_bind(host, token)
     app = ReviewApp(ReviewRun.open(run_dir), token=token, loopback=host in LOOPBACK_HOSTS, log=log)
     return ReviewServer(app, host, port)
+
+
+def serve(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          token_env: str = TOKEN_ENV, echo=print) -> None:
+    """`cai review RUN_DIR`: serve the reviewer UI until Ctrl-C (or SIGTERM)."""
+    import sys
+
+    check_bind(host, token, token_env)
+    try:
+        server = make_server(run_dir, host, port, token=token, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except OSError as e:
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
+    run = server.app.run
+    echo(f"cai review: {len(run.records)} record(s) of {run.run_dir}; decisions stored in {run.store.path}")
+    login = f" — open {server.url}?token=<value of ${token_env}>" if token else ""
+    echo(f"serving on {server.url}{login} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        echo("stopped")
+    finally:
+        server.server_close()

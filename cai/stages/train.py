@@ -8,10 +8,10 @@ The run directory:
   <stage>/                     config.json (the trainer's resolved arguments), metrics.jsonl, its
                                checkpoints, its output (adapter/ or model/), done.json when finished
   adapter/                     the servable adapter (all stages' LoRA deltas in one, see
-                               cai.adapters) and cai_adapter.json (constitution, data run, base model)
+                               cai.training.adapters) and cai_adapter.json (constitution, data run, base model)
 
 Stages: SFT on sft.jsonl (loss on the answer only), the Bradley-Terry preference model on
-preferences.jsonl (rewards.preference), then PPO with a critic (cai.ppo) or, from TRL, DPO
+preferences.jsonl (rewards.preference), then PPO with a critic (cai.training.ppo) or, from TRL, DPO
 (Rafailov et al. 2023), GRPO (Shao et al. 2024) or RLOO (Ahmadian et al. 2024). PPO, GRPO and
 RLOO optimise the same hybrid reward (rewards.hybrid). The RL reference policy is the SFT policy:
 the SFT adapter is merged into the base in memory and a new adapter is trained on top, so
@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
-from cai.adapters import SMOKE_POLICY, export_adapter, load_policy, load_tokenizer
-from cai.config import TrainConfig
-from cai.constitution import Constitution, load_constitution
-from cai.errors import UserError
-from cai.rundir import (
+from cai.core.assets import SMOKE_POLICY
+from cai.core.configs import TrainConfig
+from cai.core.constitution import Constitution, load_constitution
+from cai.core.errors import UserError
+from cai.core.runs import (
     atomic_write_json,
     atomic_write_text,
     config_hash,
@@ -46,7 +46,8 @@ from cai.rundir import (
     start_run,
     update_manifest,
 )
-from cai.train_logging import JsonlMetrics, MetricSinks, check_sinks
+from cai.training.adapters import export_adapter, load_model, load_tokenizer
+from cai.training.metrics import JsonlMetrics, MetricSinks, check_sinks
 
 DONE = "done.json"
 RL_STAGES = ("ppo", "dpo", "grpo", "rloo")
@@ -82,7 +83,7 @@ def _world() -> tuple[bool, int]:
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
-    # cpu= must match what cai.ppo's Accelerator will ask for: the first PartialState fixes the
+    # cpu= must match what cai.training.ppo's Accelerator will ask for: the first PartialState fixes the
     # process group, and a CPU run started without it sees itself as alone.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     return state.is_main_process, state.num_processes
@@ -130,7 +131,7 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
     base_model = config.policy.model
     if base_model == SMOKE_POLICY:
-        from cai.smoke import build_smoke_policy
+        from cai.training.smoke import build_smoke_policy
 
         smoke = run_dir / "smoke-policy"
         if is_main:
@@ -219,7 +220,7 @@ def stage_sft(s: Setup, sdir: Path) -> dict:
     args = SFTConfig(**_trainer_args(s, sdir, learning_rate=opt.learning_rate, batch_size=opt.batch_size, grad_accum=opt.grad_accum,
                                      save_steps=opt.save_steps), num_train_epochs=opt.epochs, max_length=opt.max_length,
                      completion_only_loss=True)
-    trainer = SFTTrainer(model=load_policy(s.base_model, load_in_4bit=s.config.policy.load_in_4bit), args=args,
+    trainer = SFTTrainer(model=load_model(s.base_model, load_in_4bit=s.config.policy.load_in_4bit), args=args,
                          train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
                          callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
@@ -251,8 +252,8 @@ def rl_prompts(s: Setup, tok, max_prompt_tokens: int) -> tuple[list[dict], dict]
     """One row per answered question of the data run: `prompt` (the shared policy prompt, sources
     cut to fit), `sources` (the full pages of its hits: what the reward checks claims against) and
     `question`. Returns (rows, counts)."""
-    from cai.contracts import Record
-    from cai.prompts import policy_messages
+    from cai.core.contracts import Record
+    from cai.core.prompts import policy_messages
     from rag.quotes import source_pages
     from rag.store import DocStore
 
@@ -287,13 +288,13 @@ def hybrid_reward(s: Setup):
 
 
 def stage_ppo(s: Setup, sdir: Path) -> dict:
-    """PPO with a critic (cai.ppo) against the hybrid reward, on the SFT policy."""
-    from cai.ppo import train_ppo
+    """PPO with a critic (cai.training.ppo) against the hybrid reward, on the SFT policy."""
+    from cai.training.ppo import train_ppo
 
     cfg = s.config.ppo  # its lora_* and seed follow policy.lora and seed (TrainConfig)
     tok = load_tokenizer(s.base_model)
     rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
-    model = load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
+    model = load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
     if s.is_main:
         atomic_write_json(sdir / "config.json", cfg.model_dump(mode="json"))
     sinks = MetricSinks(sdir, s.config.report_to, total=cfg.steps, show=s.show_progress and s.is_main, is_main=s.is_main)
@@ -324,7 +325,7 @@ def stage_dpo(s: Setup, sdir: Path) -> dict:
         raise UserError(f"{s.config.data}/preferences.jsonl: no pair fits rl.max_length={rl.max_length}; raise it")
     args = DPOConfig(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
                                      save_steps=rl.save_steps), max_steps=rl.steps, beta=rl.beta, max_length=rl.max_length)
-    trainer = DPOTrainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), args=args, train_dataset=Dataset.from_list(rows),
+    trainer = DPOTrainer(model=load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(s), callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
     trainer.save_model(str(sdir / "adapter"))
@@ -349,7 +350,7 @@ def stage_group_rl(s: Setup, sdir: Path, kind: str) -> dict:
     args = Config(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
                                   save_steps=rl.save_steps), max_steps=rl.steps, num_generations=rl.num_generations,
                   max_completion_length=rl.max_new_tokens, temperature=rl.temperature, beta=rl.beta)
-    trainer = Trainer(model=load_policy(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), reward_funcs=[hybrid_reward(s)], args=args,
+    trainer = Trainer(model=load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), reward_funcs=[hybrid_reward(s)], args=args,
                       train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
                       callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from cai.constitution import ResolvedPrinciple, Rule
-from cai.contracts import ClaimVerdict, RuleViolation, SearchHit
+from cai.core.constitution import ResolvedPrinciple, Rule
+from cai.core.contracts import ClaimVerdict, RuleViolation, SearchHit
 
 
 @dataclass

@@ -25,10 +25,12 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
-from cai.constitution import ResolvedPrinciple, Rule
-from cai.contracts import ClaimVerdict, PageText, ScoreSource, SearchHit, Verdict
+from cai.core.constitution import ResolvedPrinciple, Rule
+from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, Verdict
+from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
 from rag.quotes import source_pages
+from rewards.citations import with_citation
 from rewards.claims import degenerate, sentence_kind
 from rewards.numbers import checkable, extract_quantities
 from rewards.rules import contains_phrase
@@ -65,7 +67,7 @@ class GroundedTeacher:
         self.constitution = constitution
 
     # ---------------------------------------------------------------------------------- helpers
-    def _pages(self, hits: list[SearchHit]) -> list[ScoreSource]:
+    def _pages(self, hits: list[SearchHit]) -> list[SourcePage]:
         return source_pages(hits, self.page)
 
     def _candidates(self, hits: list[SearchHit]) -> list[tuple[int, str, str]]:
@@ -93,7 +95,7 @@ class GroundedTeacher:
         if not best:
             return TeacherText(text=refusal(question))
         picked = [best[0]] + [x for x in best[1:] if x[0] >= 0.6 * best[0][0] and x[2] != best[0][2]]
-        return TeacherText(text=" ".join(_with_citation(text, cite) for _, _, text, cite in picked))
+        return TeacherText(text=" ".join(with_citation(text, cite) for _, _, text, cite in picked))
 
     # --------------------------------------------------------------------------------- critique
     async def critique(self, question: str, sources: list[SearchHit], answer: str, rules: list[Rule]) -> TeacherCritique:
@@ -136,7 +138,7 @@ class GroundedTeacher:
         if c.verdict == Verdict.supported:
             if c.citations or c.evidence is None:
                 return c.text.strip()
-            return _with_citation(c.text.strip(), citations.get(tuple(c.span), c.evidence.locator.citation()))
+            return with_citation(c.text.strip(), citations.get(tuple(c.span), c.evidence.locator.citation()))
         ranked = _rank(_strip_citations(c.text), candidates, numbers=False)
         if ranked and ranked[0][1] >= MIN_TOPIC_OVERLAP:
             _, _, quote, cite = ranked[0]
@@ -145,9 +147,9 @@ class GroundedTeacher:
         first = core.split(" ", 1)[0]
         if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
             core = core[:1].lower() + core[1:]
-        return f"The sources do not state that {core}."
+        return refusal_that(core)
 
-    def _citations(self, question: str, claims: list[ClaimVerdict], pages: list[ScoreSource]) -> dict[tuple, str]:
+    def _citations(self, question: str, claims: list[ClaimVerdict], pages: list[SourcePage]) -> dict[tuple, str]:
         """Claim span → citation for the supported, uncited `claims`: the page that supports the
         claim on its own, so that the citation is precise in the ALCE sense (`rewards.citations`),
         not whichever page the answer-level check aligned first (often a discussion page that
@@ -240,18 +242,6 @@ def _has_figure(text: str) -> bool:
 
 def _support(claims: list[ClaimVerdict]) -> float:
     return sum(c.verdict == Verdict.supported for c in claims) / len(claims) if claims else 0.0
-
-
-def _with_citation(text: str, citation: str) -> str:
-    """Put `citation` after the claim, before its final full stop."""
-    text = text.strip()
-    if text.endswith((".", "!", "?")):
-        return f"{text[:-1].rstrip()} {citation}{text[-1]}"
-    return f"{text} {citation}."
-
-
-def refusal(question: str) -> str:
-    return f"The sources do not state an answer to: {_clean(question)}"
 
 
 def is_source_quote(text: str) -> bool:

@@ -10,9 +10,9 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from cai.constitution import ResolvedPrinciple, Rule
-from cai.contracts import Evidence, Locator, RuleViolation, SearchHit
-from cai.prompts import (
+from cai.core.constitution import ResolvedPrinciple, Rule
+from cai.core.contracts import Evidence, Locator, RuleViolation, SearchHit
+from cai.core.prompts import (
     AnswerReply,
     CritiqueReply,
     JudgeReply,
@@ -21,8 +21,8 @@ from cai.prompts import (
     judge_messages,
     revision_messages,
 )
+from cai.llm.chat import ChatReply
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
-from cai.teachers.chat import ChatReply
 
 # Clamp judge probabilities away from 0/1: chain-of-thought judges are overconfident
 # (Bai et al. 2022, §4.1 clamp CoT probabilities to [0.4, 0.6] — we use a milder [0.05, 0.95]).

@@ -1,5 +1,5 @@
-"""Policies and adapters for `cai train` and `cai answer`: load a policy (optionally with the SFT
-delta merged in), and export one servable LoRA adapter per training run with its metadata.
+"""Policies and adapters for `cai train` and `cai answer`: the one loader of policy weights
+(`load_model`: dtype per device, optional 4-bit, optional SFT delta merged in), and export one servable LoRA adapter per training run with its metadata.
 
 One adapter per run, on the unmodified base model: the RL adapter is trained on top of the
 SFT-merged policy, so the policy is W + ΔW_sft + ΔW_rl. Both deltas are LoRA products
@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cai.errors import UserError
+from cai.core.errors import UserError
 
-SMOKE_POLICY = "cai-smoke-policy"
 ADAPTER_META = "cai_adapter.json"
 
 
@@ -49,7 +48,7 @@ def load_tokenizer(model: str | Path):
     return tok
 
 
-def load_policy(model: str | Path, *, sft_dir: Path | None = None, load_in_4bit: bool = False):
+def load_model(model: str | Path, *, sft_dir: Path | None = None, load_in_4bit: bool = False):
     """The causal LM at `model`, with the SFT stage's result merged in when `sft_dir` holds one
     (`adapter/`: a LoRA merged into the weights in memory; `model/`: a fully fine-tuned copy)."""
     from transformers import AutoModelForCausalLM

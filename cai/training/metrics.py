@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from cai.errors import UserError
+from cai.core.errors import UserError
 
 _SINK_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
@@ -56,7 +56,7 @@ class JsonlMetrics(TrainerCallback):
 
 
 class MetricSinks:
-    """The PPO logger: `sinks(row)` per step. cai.ppo writes metrics.jsonl itself; this adds
+    """The PPO logger: `sinks(row)` per step. cai.training.ppo writes metrics.jsonl itself; this adds
     TensorBoard/W&B when asked and a progress bar showing reward and KL."""
 
     def __init__(self, out_dir: Path, report_to: list[str], *, total: int, show: bool, is_main: bool):

@@ -13,7 +13,7 @@ Implementation Details of RLHF with PPO"):
                 model with its adapter disabled: no second copy). Either k1 per token in the reward
                 (r_t = -beta * k1_t, plus the score on the last real token) or k3 in the loss.
   4. values   - a critic (separate backbone + zero-initialised scalar head) gives V(s_t).
-  5. GAE      - advantages and returns (`cai.ppo_math.gae`), advantages whitened over real tokens.
+  5. GAE      - advantages and returns (`cai.training.ppo_math.gae`), advantages whitened over real tokens.
   6. update   - `ppo_epochs` passes over shuffled mini-batches, each accumulated over
                 micro-batches: clipped surrogate + vf_coef * clipped value loss (+ beta * k3),
                 gradient-norm clipping per model. During `critic_warmup_steps` only the critic
@@ -21,7 +21,7 @@ Implementation Details of RLHF with PPO"):
   7. log      - one JSONL row per step (means gathered over all processes, plus the time spent
                 in rollout / score / update and the tokens generated); alarms stop the run on a
                 KL explosion or on reward hacking, and the reason is recorded.
-  8. save     - every `save_every` steps and at the end, a checkpoint (`cai.ppo_checkpoint`) that
+  8. save     - every `save_every` steps and at the end, a checkpoint (`cai.training.ppo_checkpoint`) that
                 `train_ppo(..., resume=True)` continues from exactly.
 
 Multi-process (`accelerate launch`): DDP on the policy's trainable parameters and on the critic;
@@ -46,10 +46,10 @@ from typing import Any
 
 import torch
 
-from cai import ppo_checkpoint
-from cai import ppo_math as pm
-from cai.config import PPOConfig  # noqa: F401 — the config lives with the other stage configs
-from cai.rundir import atomic_write_json
+from cai.core.configs import PPOConfig  # noqa: F401 — the config lives with the other stage configs
+from cai.core.runs import atomic_write_json
+from cai.training import ppo_checkpoint
+from cai.training import ppo_math as pm
 
 RewardFn = Callable[..., Sequence[float]]
 Prompt = str | list[dict]

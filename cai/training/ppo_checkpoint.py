@@ -1,4 +1,4 @@
-"""Checkpoints for `cai.ppo.train_ppo(..., resume=True)`: atomic saves, resume bookkeeping.
+"""Checkpoints for `cai.training.ppo.train_ppo(..., resume=True)`: atomic saves, resume bookkeeping.
 
 Layout under out_dir:
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cai.rundir import atomic_write_json, atomic_write_text, read_jsonl
+from cai.core.runs import atomic_write_json, atomic_write_text, read_jsonl
 
 STATE = "state.json"
 METRICS = "metrics.jsonl"

