@@ -20,14 +20,17 @@ Measures, for a checker (default `offline`):
   generate run sees on its revision rounds and judge calls, which re-check the same pages);
 * confusion matrices; and that every supported claim's quote is verbatim in its source.
 
-Writes bench/results/checker.json and prints a markdown table.
+Writes bench/results/checker.json and prints a markdown table. With `--verdicts FILE` it also
+writes every scored row's claim verdicts, one JSON line per row in the order the rows are scored
+(`{"id", "claims": [ClaimVerdict, ...]}`), so a refactor can diff every verdict before and after.
 
-    HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N]
+    HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N] [--verdicts FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -65,7 +68,8 @@ def balanced_accuracy(gold: list[bool], predicted: list[bool]) -> float:
 
 def confusion(gold: list[bool], predicted: list[bool]) -> dict[str, int]:
     counts = Counter((g, p) for g, p in zip(gold, predicted, strict=True))
-    return {"tp": counts[(True, True)], "fn": counts[(True, False)], "fp": counts[(False, True)], "tn": counts[(False, False)]}
+    return {"tp": counts[(True, True)], "fn": counts[(True, False)], "fp": counts[(False, True)],
+            "tn": counts[(False, False)]}
 
 
 def numbers_in_evidence_baseline(row: dict) -> bool:
@@ -76,10 +80,12 @@ def numbers_in_evidence_baseline(row: dict) -> bool:
 
 
 class Run:
-    """Scores rows once (cached by id) and keeps timing and quote-verification counts."""
+    """Scores rows once (cached by id) and keeps timing and quote-verification counts; with
+    `verdicts_out` (a text file), also writes each row's claim verdicts as it is scored."""
 
-    def __init__(self, checker):
+    def __init__(self, checker, verdicts_out=None):
         self.checker = checker
+        self.verdicts_out = verdicts_out
         self.predictions: dict[str, bool] = {}
         self.claims = 0
         self.seconds = 0.0
@@ -93,6 +99,9 @@ class Run:
         start = time.perf_counter()
         verdicts = self.checker.check(row.get("question"), row["answer"], sources)
         self.seconds += time.perf_counter() - start
+        if self.verdicts_out is not None:
+            claims = [v.model_dump(mode="json") for v in verdicts]
+            self.verdicts_out.write(json.dumps({"id": row["id"], "claims": claims}) + "\n")
         self.claims += len(verdicts)
         for v in verdicts:
             if v.verdict == "supported":
@@ -138,19 +147,22 @@ def adversarial_rows(labelled: list[dict]) -> list[dict]:
         words = [w for w in content_tokens(row["question"]) if len(w) > 4 and w in lowered and w not in doc_ids]
         figures = [" ".join(q.text.split()) for q in extract_quantities(text) if checkable(q)]
         header = next((text[a:b].strip() for a, b in sentence_spans(text) if is_header_row(text[a:b])), None)
-        word = re.search(rf"\b{re.escape(words[0])}\w*", row["question"], re.IGNORECASE).group(0).lower() if words else ""
+        word = (re.search(rf"\b{re.escape(words[0])}\w*", row["question"], re.IGNORECASE).group(0).lower()
+                if words else "")
         answers = {"repeat": f"{word.capitalize()} {word} {word}." if word else None, "one-word": "It rained.",
-                   "unrelated": UNRELATED, "measure": f"{figures[0]} giraffes ate {figures[1]}." if len(figures) > 1 else None,
+                   "unrelated": UNRELATED,
+                   "measure": f"{figures[0]} giraffes ate {figures[1]}." if len(figures) > 1 else None,
                    "header": header}
-        rows += [{"id": f"{row['id']}:adv:{kind}", "question": row["question"], "answer": answer, "sources": row["sources"],
-                  "label": "unsupported"} for kind, answer in answers.items() if answer]
+        rows += [{"id": f"{row['id']}:adv:{kind}", "question": row["question"], "answer": answer,
+                  "sources": row["sources"], "label": "unsupported"} for kind, answer in answers.items() if answer]
     return rows
 
 
 # Direction words and their opposites, for the direction-flip set (built independently of the
 # checker's own word lists in rewards.direction).
-_OPPOSITE = {"increased": "decreased", "increase": "decrease", "increases": "decreases", "increasing": "decreasing",
-             "rose": "fell", "rise": "fall", "rises": "falls", "grew": "shrank", "higher": "lower", "up": "down",
+_OPPOSITE = {"increased": "decreased", "increase": "decrease", "increases": "decreases",
+             "increasing": "decreasing", "rose": "fell", "rise": "fall", "rises": "falls", "grew": "shrank",
+             "higher": "lower", "up": "down",
              "declined": "increased", "decline": "increase", "declines": "increases", "dropped": "rose"}
 _OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items()) if v not in _OPPOSITE})
 _OPPOSITE_RE = re.compile(r"\b(" + "|".join(sorted(_OPPOSITE, key=len, reverse=True)) + r")\b", re.IGNORECASE)
@@ -194,12 +206,15 @@ def markdown(results: dict) -> str:
     lines = ["| set | n | balanced accuracy | baseline | tp | fn | fp | tn |", "|---|---|---|---|---|---|---|---|"]
     for name, r in results["sets"].items():
         c = r["confusion"]
-        lines.append(f"| {name} | {r['n']} | {r['balanced_accuracy']:.3f} | {r['baseline_balanced_accuracy']:.3f} | {c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} |")
+        lines.append(f"| {name} | {r['n']} | {r['balanced_accuracy']:.3f} | {r['baseline_balanced_accuracy']:.3f} | "
+                     f"{c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} |")
     t = results["throughput"]
     lines.append("")
-    lines.append(f"claims/s (CPU, {t['threads']} threads, load {t['load_average_1m']}): cold {t['cold_claims_per_s']:.0f}, "
+    lines.append(f"claims/s (CPU, {t['threads']} threads, load {t['load_average_1m']}): "
+                 f"cold {t['cold_claims_per_s']:.0f}, "
                  f"warm {t['warm_claims_per_s']:.0f} (model load {t['model_load_s']} s, excluded); "
-                 f"supported claims with verbatim quote: {results['quotes']['verbatim']}/{results['quotes']['supported_claims']}")
+                 f"supported claims with verbatim quote: "
+                 f"{results['quotes']['verbatim']}/{results['quotes']['supported_claims']}")
     return "\n".join(lines)
 
 
@@ -209,6 +224,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--checker", default="offline")
     parser.add_argument("--limit", type=int, default=None, help="Use only the first N rows of each file.")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--verdicts", type=Path, default=None, metavar="FILE",
+                        help="Also write every scored row's claim verdicts here (JSON lines, in scoring order).")
     args = parser.parse_args(argv)
     import torch
 
@@ -218,16 +235,21 @@ def main(argv: list[str] | None = None) -> dict:
     checker = get_checker(args.checker)
     load_start = time.perf_counter()
     if args.checker == "offline":
-        from rewards.offline import minilm
+        from rewards.embeddings import minilm
 
         minilm()
     model_load_s = time.perf_counter() - load_start
-    run = Run(checker)
-    sets = {"labelled": evaluate(run, labelled_rows)}
-    for name in ("number", "period", "entity"):
-        sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
-    sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
-    sets["direction flips"] = evaluate(run, direction_flip_rows(labelled_rows))
+    with contextlib.ExitStack() as stack:
+        verdicts_out = None
+        if args.verdicts is not None:
+            args.verdicts.parent.mkdir(parents=True, exist_ok=True)
+            verdicts_out = stack.enter_context(args.verdicts.open("w", encoding="utf-8"))
+        run = Run(checker, verdicts_out)
+        sets = {"labelled": evaluate(run, labelled_rows)}
+        for name in ("number", "period", "entity"):
+            sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
+        sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
+        sets["direction flips"] = evaluate(run, direction_flip_rows(labelled_rows))
     results = {
         "checker": args.checker,
         "data": str(args.data),

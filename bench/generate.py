@@ -17,7 +17,7 @@ teacher call. Synchronous sections (retrieval, checker, rule checks, call cache,
 are timed by wrapping them: they block the event loop, so their sum bounds the rate.
 
 Indexes live under /tmp, never in the repository: the example corpus is ingested once; the
-FinanceBench dev index (24 PDFs, ~40 min to embed) must already exist (`--fb-index`). Results are
+FinanceBench dev index (24 PDFs, slow to embed) must already exist (`--fb-index`). Results are
 merged into bench/results/generate.json; the markdown tables are printed.
 """
 
@@ -78,14 +78,16 @@ def quickstart_questions(n: int, path: Path) -> Path:
 def generate_config(questions: Path, index: Path, teacher: dict, **extra):
     from cai.core.configs import GenerateConfig
 
-    return GenerateConfig.model_validate({"questions": str(questions), "index": str(index), "constitution": "finance-10k",
-                                          "runs_dir": str(WORK / "runs"), "teacher": teacher, **extra})
+    return GenerateConfig.model_validate({"questions": str(questions), "index": str(index),
+                                          "constitution": "finance-10k", "runs_dir": str(WORK / "runs"),
+                                          "teacher": teacher, **extra})
 
 
 def machine() -> dict:
     import subprocess
 
-    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a],  # noqa: E731
+                                    capture_output=True, text=True).stdout.strip()
     return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
             "load_avg": [round(x, 2) for x in os.getloadavg()], "git_sha": git("rev-parse", "--short", "HEAD"),
             "uncommitted_files": len(git("status", "--porcelain").splitlines())}
@@ -169,7 +171,8 @@ def _serve(conn, latency_s: float, fault_rate: float, seed: int) -> None:
     # client sees resets (retried with backoff). Real servers (vLLM, uvicorn) use 2048.
     ThreadingHTTPServer.request_queue_size = 2048
 
-    with FakeOpenAIServer(latency_s=latency_s, fault_rate=fault_rate, faults=FAULTS, reply=scripted_reply, seed=seed) as srv:
+    with FakeOpenAIServer(latency_s=latency_s, fault_rate=fault_rate, faults=FAULTS, reply=scripted_reply,
+                          seed=seed) as srv:
         conn.send(srv.base_url)
         conn.recv()  # wait for "stop"
         conn.send({**srv.stats, "max_in_flight": srv.max_in_flight})
@@ -203,7 +206,8 @@ def steady_rate(stamps: list[float]) -> float | None:
 def warm_workers(s) -> None:
     """Start and initialise every CPU worker process before timing (spawn + MiniLM load: seconds)."""
     async def warm():
-        await asyncio.gather(*(s.cpu.search(f"warm-up query {i}: total revenue") for i in range(4 * max(1, s.cpu.workers))))
+        await asyncio.gather(*(s.cpu.search(f"warm-up query {i}: total revenue")
+                               for i in range(4 * max(1, s.cpu.workers))))
     asyncio.run(warm())
 
 
@@ -258,8 +262,8 @@ def summarise_throughput(concurrency, n, latency_s, fault_rate, counts, stats, w
     ideal = concurrency / (latency_s * calls_per_q)
     rate = records / wall
     return {
-        "concurrency": concurrency, "questions": n, "records": records, "failed": counts["failed"], "latency_s": latency_s,
-        "fault_rate": fault_rate, "faults": list(FAULTS) if fault_rate else [], "server": stats,
+        "concurrency": concurrency, "questions": n, "records": records, "failed": counts["failed"],
+        "latency_s": latency_s, "fault_rate": fault_rate, "faults": list(FAULTS) if fault_rate else [], "server": stats,
         "calls_per_question": round(calls_per_q, 3), "requests_per_question": round(requests / max(records, 1), 3),
         "retries": retries, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "q_per_s": round(rate, 3), "ideal_q_per_s": round(ideal, 3), "fraction_of_ideal": round(rate / ideal, 3),
@@ -281,12 +285,15 @@ def throughput(args) -> list[dict]:
     for concurrency in args.concurrency:
         n = max(args.min_questions, args.questions_per_slot * concurrency)
         for fault_rate in dict.fromkeys((0.0, args.fault_rate)):
-            runs = [throughput_run(concurrency, n, args.latency, fault_rate, loop_module, args.cpu_workers, args.http_client)
+            runs = [throughput_run(concurrency, n, args.latency, fault_rate, loop_module, args.cpu_workers,
+                                   args.http_client)
                     for _ in range(args.repeats)]
             best = sorted(runs, key=lambda r: r["q_per_s"])[len(runs) // 2]  # the median run
-            best = {**best, "repeats": len(runs), "q_per_s_all": [r["q_per_s"] for r in runs], "loop_module": args.loop_module}
+            best = {**best, "repeats": len(runs), "q_per_s_all": [r["q_per_s"] for r in runs],
+                    "loop_module": args.loop_module}
             print(f"C={concurrency:3d} faults={fault_rate:.0%} n={n}: {best['q_per_s']:.2f} q/s of ideal "
-                  f"{best['ideal_q_per_s']:.2f} = {best['fraction_of_ideal']:.3f} (runs {best['q_per_s_all']})", flush=True)
+                  f"{best['ideal_q_per_s']:.2f} = {best['fraction_of_ideal']:.3f} (runs {best['q_per_s_all']})",
+                  flush=True)
             out.append(best)
     return out
 
@@ -306,7 +313,8 @@ def ceiling(args) -> list[dict]:
     from cai.llm.cache import CallCache
     from cai.llm.openai_chat import OpenAIChat
 
-    prompt = "Check the answer against each rule.\n<answer>\nRevenue was $1 [a p.1].\n</answer>\n" + "source text " * 700
+    prompt = ("Check the answer against each rule.\n<answer>\nRevenue was $1 [a p.1].\n</answer>\n"
+              + "source text " * 700)
     out = []
     for concurrency in args.concurrency:
         n = max(args.min_questions, args.questions_per_slot * concurrency) * 3
@@ -314,8 +322,9 @@ def ceiling(args) -> list[dict]:
             runs = []
             for rep in range(args.repeats):
                 with fake_server(args.latency, 0.0) as (url, _stats):
-                    cfg = TeacherConfig(backend="openai", model="scripted", endpoints=[{"base_url": url}], max_concurrency=concurrency,
-                                        max_retries=10, timeout_s=30, http_client=http_client)
+                    cfg = TeacherConfig(backend="openai", model="scripted", endpoints=[{"base_url": url}],
+                                        max_concurrency=concurrency, max_retries=10, timeout_s=30,
+                                        http_client=http_client)
                     cache = CallCache(WORK / f"ceiling-{http_client}-{concurrency}-{rep}-{time.time_ns()}.sqlite")
                     chat = OpenAIChat(cfg, cache)
                     t0, c0 = time.perf_counter(), time.process_time()
@@ -325,11 +334,11 @@ def ceiling(args) -> list[dict]:
                 runs.append({"calls_per_s": round(n / wall, 1), "cpu_ms_per_call": round(1000 * cpu / n, 2)})
             best = sorted(runs, key=lambda r: r["calls_per_s"])[len(runs) // 2]
             ideal = concurrency / args.latency
-            row = {"concurrency": concurrency, "http_client": http_client, "calls": n, **best, "ideal_calls_per_s": ideal,
-                   "fraction_of_ideal": round(best["calls_per_s"] / ideal, 3), "calls_per_s_all": [r["calls_per_s"] for r in runs],
-                   "load_avg": round(os.getloadavg()[0], 2)}
-            print(f"ceiling C={concurrency} {http_client}: {row['calls_per_s']} calls/s of ideal {ideal:.0f} = {row['fraction_of_ideal']} "
-                  f"({row['cpu_ms_per_call']} ms CPU per call)", flush=True)
+            row = {"concurrency": concurrency, "http_client": http_client, "calls": n, **best,
+                   "ideal_calls_per_s": ideal, "fraction_of_ideal": round(best["calls_per_s"] / ideal, 3),
+                   "calls_per_s_all": [r["calls_per_s"] for r in runs], "load_avg": round(os.getloadavg()[0], 2)}
+            print(f"ceiling C={concurrency} {http_client}: {row['calls_per_s']} calls/s of ideal {ideal:.0f} = "
+                  f"{row['fraction_of_ideal']} ({row['cpu_ms_per_call']} ms CPU per call)", flush=True)
             out.append(row)
     return out
 
@@ -357,12 +366,13 @@ def overhead(args) -> dict:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         s.retriever.close()
         n = counts["done"]
-        runs.append({"questions": n, "wall_ms_per_question": round(1000 * wall / n, 1), "cpu_ms_per_question": round(1000 * cpu / n, 1),
+        runs.append({"questions": n, "wall_ms_per_question": round(1000 * wall / n, 1),
+                     "cpu_ms_per_question": round(1000 * cpu / n, 1),
                      "q_per_s": round(n / wall, 2), "sync_ms_per_question": timers.per_question_ms(n),
                      "sync_cpu_ms_per_question": timers.per_question_ms(n, cpu=True),
                      "load_avg": round(os.getloadavg()[0], 2)})
-        print(f"grounded overhead: {runs[-1]['wall_ms_per_question']} ms wall, {runs[-1]['cpu_ms_per_question']} ms CPU per question "
-              f"{runs[-1]['sync_ms_per_question']}", flush=True)
+        print(f"grounded overhead: {runs[-1]['wall_ms_per_question']} ms wall, "
+              f"{runs[-1]['cpu_ms_per_question']} ms CPU per question {runs[-1]['sync_ms_per_question']}", flush=True)
     median = sorted(runs, key=lambda r: r["wall_ms_per_question"])[len(runs) // 2]
     return {**median, "repeats": len(runs), "wall_ms_all": [r["wall_ms_per_question"] for r in runs]}
 
@@ -374,7 +384,8 @@ def fb_questions(path: Path) -> Path:
     for line in (DATA / "labeled_answers.jsonl").read_text().splitlines():
         r = json.loads(line)
         rows.append({"id": r["id"], "question": r["question"], "answer": r["answer"],
-                     "metadata": {"question_id": r["question_id"], "label": r["label"], "model_name": r.get("model_name")}})
+                     "metadata": {"question_id": r["question_id"], "label": r["label"],
+                                  "model_name": r.get("model_name")}})
     return write_jsonl(path, rows)
 
 
@@ -383,16 +394,17 @@ def fb_run(args) -> tuple[Path, dict]:
     from cai.stages.generate import run
 
     extra = {"limit": args.fb_limit} if args.fb_limit else {}
-    config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index, {"backend": "grounded"},
-                             cpu_workers=args.cpu_workers, **extra)
+    config = generate_config(fb_questions(WORK / "financebench-questions.jsonl"), args.fb_index,
+                             {"backend": "grounded"}, cpu_workers=args.cpu_workers, **extra)
     load = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()
     with SyncTimers() as timers:
         run_dir = run(config, show_progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = json.loads((run_dir / "manifest.json").read_text())["counts"]["records"]
-    timing = {"questions": n, "limit": args.fb_limit, "cpu_workers": args.cpu_workers, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-              "q_per_s": round(n / wall, 3), "cpu_q_per_s": round(n / cpu, 3), "sync_ms_per_question": timers.per_question_ms(n),
+    timing = {"questions": n, "limit": args.fb_limit, "cpu_workers": args.cpu_workers, "wall_s": round(wall, 1),
+              "cpu_s": round(cpu, 1), "q_per_s": round(n / wall, 3), "cpu_q_per_s": round(n / cpu, 3),
+              "sync_ms_per_question": timers.per_question_ms(n),
               "sync_cpu_ms_per_question": timers.per_question_ms(n, cpu=True),
               "load_avg_start": [round(x, 2) for x in load], "load_avg_end": [round(x, 2) for x in os.getloadavg()]}
     print(f"financebench: {n} questions in {wall:.0f} s = {n / wall:.3f} q/s ({run_dir})", flush=True)
@@ -433,27 +445,34 @@ def fb_scores(run_dir: Path) -> dict:
     gold = gold_pages()
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
     outcomes = Counter(fb_outcome(r, gold[r["metadata"]["question_id"]]) for r in records)
-    retrieved = [r for r in records if {(h["doc_id"], h["page"]) for h in r["sources"]} & gold[r["metadata"]["question_id"]]]
+    retrieved = [r for r in records
+                 if {(h["doc_id"], h["page"]) for h in r["sources"]} & gold[r["metadata"]["question_id"]]]
     hits_retrieved = sum(fb_outcome(r, gold[r["metadata"]["question_id"]]) == "hit" for r in retrieved)
     claims = [c for r in records for c in r["claims"]]
     verdicts = Counter(c["verdict"] for c in claims)
     refusals = [c for c in claims if is_refusal(c["text"])]
     factual = [c for c in claims if not is_refusal(c["text"])]
     draft_claims = [c for r in records for c in r["draft_claims"]]
-    by_label = Counter((r["metadata"]["label"], fb_outcome(r, gold[r["metadata"]["question_id"]]) == "hit") for r in records)
+    by_label = Counter((r["metadata"]["label"], fb_outcome(r, gold[r["metadata"]["question_id"]]) == "hit")
+                       for r in records)
     return {
         "records": len(records), "cites_gold_share": round(outcomes["hit"] / len(records), 4),
         "retrieval_gold_in_top_k": len(retrieved),
         "cites_gold_share_when_retrieved": round(hits_retrieved / max(len(retrieved), 1), 4),
         "outcomes": dict(outcomes.most_common()),
-        "final_claims": len(claims), "final_claims_supported_share": round(verdicts["supported"] / max(len(claims), 1), 4),
+        "final_claims": len(claims),
+        "final_claims_supported_share": round(verdicts["supported"] / max(len(claims), 1), 4),
         "final_claim_verdicts": dict(verdicts), "final_refusal_claims": len(refusals),
         "final_refusal_claim_verdicts": dict(Counter(c["verdict"] for c in refusals)),
-        "final_supported_share_excluding_refusals": round(sum(c["verdict"] == "supported" for c in factual) / max(len(factual), 1), 4),
+        "final_supported_share_excluding_refusals": round(
+            sum(c["verdict"] == "supported" for c in factual) / max(len(factual), 1), 4),
         "draft_claims": len(draft_claims),
-        "draft_claims_supported_share": round(sum(c["verdict"] == "supported" for c in draft_claims) / max(len(draft_claims), 1), 4),
-        "hit_by_draft_label": {f"{label} draft, {'hit' if hit else 'miss'}": n for (label, hit), n in sorted(by_label.items())},
-        "final_answers_refusal_only": sum(all(is_refusal(c["text"]) for c in r["claims"]) and bool(r["claims"]) for r in records),
+        "draft_claims_supported_share": round(
+            sum(c["verdict"] == "supported" for c in draft_claims) / max(len(draft_claims), 1), 4),
+        "hit_by_draft_label": {f"{label} draft, {'hit' if hit else 'miss'}": n
+                               for (label, hit), n in sorted(by_label.items())},
+        "final_answers_refusal_only": sum(all(is_refusal(c["text"]) for c in r["claims"]) and bool(r["claims"])
+                                          for r in records),
         "run_dir": str(run_dir),
     }
 
@@ -470,12 +489,14 @@ def print_tables(results: dict) -> None:
     for key in [k for k in results if k.startswith("throughput")]:
         rows = results[key]
         print(f"\n{key}:")
-        print("\n| concurrency | faults | questions | calls/q | q/s (median) | ideal q/s | of ideal | steady of ideal | loop CPU ms/q |")
+        print("\n| concurrency | faults | questions | calls/q | q/s (median) | ideal q/s | of ideal | steady of ideal "
+              "| loop CPU ms/q |")
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
             faults = f"{r['fault_rate']:.0%} ({'/'.join(r['faults'])})" if r["fault_rate"] else "none"
-            print(f"| {r['concurrency']} | {faults} | {r['records']} | {r['calls_per_question']} | {r['q_per_s']} | {r['ideal_q_per_s']} | "
-                  f"{r['fraction_of_ideal']} | {r['steady_fraction_of_ideal']} | {r['cpu_ms_per_question']} |")
+            print(f"| {r['concurrency']} | {faults} | {r['records']} | {r['calls_per_question']} | {r['q_per_s']} | "
+                  f"{r['ideal_q_per_s']} | {r['fraction_of_ideal']} | {r['steady_fraction_of_ideal']} | "
+                  f"{r['cpu_ms_per_question']} |")
     if fb := results.get("financebench"):
         print("\n" + json.dumps(fb, indent=2))
 
@@ -489,9 +510,13 @@ def main() -> None:
     ap.add_argument("--questions-per-slot", type=int, default=4, help="questions = this × concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--cpu-workers", type=int, default=0, help="throughput, financebench: generate's cpu_workers (processes for retrieval/checks; whole questions for grounded)")
-    ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"], help="throughput: the openai client's transport")
-    ap.add_argument("--loop-module", default="cai.stages.generate", help="module providing run_loop (to try a prototype)")
+    ap.add_argument("--cpu-workers", type=int, default=0,
+                    help="throughput, financebench: generate's cpu_workers "
+                         "(processes for retrieval/checks; whole questions for grounded)")
+    ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"],
+                    help="throughput: the openai client's transport")
+    ap.add_argument("--loop-module", default="cai.stages.generate",
+                    help="module providing run_loop (to try a prototype)")
     ap.add_argument("--overhead-questions", type=int, default=52)
     ap.add_argument("--fb-index", type=Path, default=FB_INDEX)
     ap.add_argument("--fb-limit", type=int, default=None, help="only the first N FinanceBench drafts")

@@ -245,16 +245,16 @@ def run_ppo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:
 
     ppo._generate = timed(ppo._generate, "rollout")
     ppo._ppo_epochs = timed(ppo._ppo_epochs, "update")
-    extra = {"save_every": 0} if "save_every" in ppo.PPOConfig.model_fields else {}  # no mid-run checkpoints
     cfg = ppo.PPOConfig(
-        **extra, seed=0, steps=a.steps + 1, batch_size=a.rows, rollout_micro_batch_size=a.rows, mini_batch_size=a.mini_batch,
-        micro_batch_size=a.mini_batch, ppo_epochs=a.epochs, max_new_tokens=a.response_len, kl_coef=0.05,
-        lora_r=a.lora_r, lora_alpha=2 * a.lora_r, alarm_max_kl=None, alarm_preference_part=None,
+        save_steps=0, steps=a.steps + 1, batch_size=a.rows, rollout_micro_batch_size=a.rows,  # no mid-run saves
+        mini_batch_size=a.mini_batch, micro_batch_size=a.mini_batch, ppo_epochs=a.epochs,
+        max_new_tokens=a.response_len, kl_coef=0.05, alarm_max_kl=None, alarm_preference_part=None,
         alarm_support_part=None, cpu=a.device == "cpu", save_adapter=False,
     )
+    lora = ppo.LoraConfig(r=a.lora_r, alpha=2 * a.lora_r)  # as lora_config(): the same adapter as GRPO's
     rows: list[dict] = []
     mem0, cpu0 = _memory_start(a.device), resource.getrusage(resource.RUSAGE_SELF)
-    ppo.train_ppo(model, tok, prompts, reward, cfg, out_dir=work / "ppo-run", logger=rows.append)
+    ppo.train_ppo(model, tok, prompts, reward, cfg, lora=lora, seed=0, out_dir=work / "ppo-run", logger=rows.append)
     mem, cpu = _memory_peak(a.device), _cpu_since(cpu0)
     own = all(k in rows[0] for k in ("time/rollout_s", "time/score_s", "time/update_s"))
     steps = []
@@ -267,8 +267,9 @@ def run_ppo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:
         steps.append({"step_s": step, "rollout_s": rollout, "score_s": score, "update_s": update,
                       "other_s": step - rollout - score - update, "generated_tokens": tokens,
                       "mean_length": r["response/length"]})
-    return {"steps": steps, "memory_start_mib": mem0, "memory_peak_mib": mem, **cpu,
-            "timing_source": "cai.training.ppo time/* keys" if own else "bench wrappers around cai.training.ppo._generate/_ppo_epochs"}
+    source = ("cai.training.ppo time/* keys" if own
+              else "bench wrappers around cai.training.ppo._generate/_ppo_epochs")
+    return {"steps": steps, "memory_start_mib": mem0, "memory_peak_mib": mem, **cpu, "timing_source": source}
 
 
 def run_grpo(a: argparse.Namespace, model_dir: Path, work: Path) -> dict:
@@ -353,7 +354,8 @@ def summarise(trainer: str, runs: list[dict], a: argparse.Namespace, n: dict[str
     for run in runs:
         timed = run["steps"][1:]  # the first step is the warm-up
         for s in run["steps"]:
-            assert s["mean_length"] == a.response_len, f"{trainer}: response length {s['mean_length']} != {a.response_len}"
+            length = s["mean_length"]
+            assert length == a.response_len, f"{trainer}: response length {length} != {a.response_len}"
         mean = {k: statistics.fmean(s[k] for s in timed) for k in timed[0]}
         per_repeat.append({
             "steps_per_s": 1 / mean["step_s"],
@@ -392,7 +394,7 @@ def machine_facts(device: str) -> dict:
     return facts
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--model", choices=["tiny", "0.5b"], default="tiny")
@@ -406,8 +408,8 @@ def main() -> None:
     p.add_argument("--mini-batch", type=int, default=8, help="rows per optimiser step (divides --rows)")
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads; default 1 with --device cpu (two threads on a shared 2-core "
-                        "machine ran 2-5x slower and erratic), torch's default with cuda")
+                   help="torch CPU threads; default 1 with --device cpu (more threads on a small shared "
+                        "machine ran slower and erratic: see BENCHMARKS.md), torch's default with cuda")
     p.add_argument("--trainers", default="ppo,grpo")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--worker", choices=["ppo", "grpo"], help=argparse.SUPPRESS)
@@ -416,48 +418,32 @@ def main() -> None:
     a = p.parse_args()
     if a.threads is None:
         a.threads = 1 if a.device == "cpu" else 0
-    if a.worker:
-        return worker(a)
-    if a.rows % a.generations or a.rows % a.mini_batch:
-        p.error("--generations and --mini-batch must divide --rows")
-    out = a.out or ROOT / "bench" / "results" / f"ppo-{a.device}.json"
-    import torch
+    return p, a
 
-    if a.threads:
-        torch.set_num_threads(a.threads)  # the matmul peak runs on the trainers' thread count
-    facts = machine_facts(a.device)
-    trainers = a.trainers.split(",")
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-ppo-") as tmp:
-        model_dir = build_model(a.model, Path(tmp) / "model")
-        n = param_counts(model_dir, a.lora_r)
-        peaks = []
-        if a.device == "cpu":
-            peaks.append(cpu_peak_flops())
-        runs: dict[str, list[dict]] = {t: [] for t in trainers}
-        for rep in range(a.repeats):
-            for t in trainers if rep % 2 == 0 else trainers[::-1]:  # alternate the order against drift
-                cmd = [sys.executable, __file__, "--worker", t, "--model-dir", str(model_dir),
-                       "--work", str(Path(tmp) / f"{t}-{rep}"), "--device", a.device, "--steps", str(a.steps),
-                       "--rows", str(a.rows), "--generations", str(a.generations), "--prompt-len", str(a.prompt_len),
-                       "--response-len", str(a.response_len), "--epochs", str(a.epochs),
-                       "--mini-batch", str(a.mini_batch), "--lora-r", str(a.lora_r), "--threads", str(a.threads)]
-                t0 = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-                line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-                if proc.returncode or line is None:
-                    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
-                    raise SystemExit(f"{t} worker failed (exit {proc.returncode})")
-                runs[t].append({**json.loads(line[len("RESULT "):]), "process_wall_s": time.perf_counter() - t0})
-                print(f"repeat {rep} {t}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        if a.device == "cpu":
-            peaks.append(cpu_peak_flops())
-            peak, peak_source = max(peaks), "achieved fp32 torch.matmul 2048³, best of 40, max of before/after"
-        else:
-            peak, peak_source = gpu_peak(facts["gpu"])
-    facts["load_average_end"] = os.getloadavg()
-    facts["bench_wall_s"] = time.perf_counter() - started
-    results = {t: summarise(t, runs[t], a, n, peak) for t in trainers}
+
+def run_repeats(a: argparse.Namespace, trainers: list[str], model_dir: Path, tmp: str) -> dict[str, list[dict]]:
+    """Each trainer `--repeats` times, each run in a fresh worker subprocess; its parsed RESULT rows."""
+    runs: dict[str, list[dict]] = {t: [] for t in trainers}
+    for rep in range(a.repeats):
+        for t in trainers if rep % 2 == 0 else trainers[::-1]:  # alternate the order against drift
+            cmd = [sys.executable, __file__, "--worker", t, "--model-dir", str(model_dir),
+                   "--work", str(Path(tmp) / f"{t}-{rep}"), "--device", a.device, "--steps", str(a.steps),
+                   "--rows", str(a.rows), "--generations", str(a.generations), "--prompt-len", str(a.prompt_len),
+                   "--response-len", str(a.response_len), "--epochs", str(a.epochs),
+                   "--mini-batch", str(a.mini_batch), "--lora-r", str(a.lora_r), "--threads", str(a.threads)]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+            line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if proc.returncode or line is None:
+                sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+                raise SystemExit(f"{t} worker failed (exit {proc.returncode})")
+            runs[t].append({**json.loads(line[len("RESULT "):]), "process_wall_s": time.perf_counter() - t0})
+            print(f"repeat {rep} {t}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return runs
+
+
+def build_report(a: argparse.Namespace, facts: dict, peaks: list[float], peak: float | None, peak_source: str,
+                 n: dict[str, int], results: dict[str, dict]) -> dict:
     report = {
         "command": "HF_HUB_OFFLINE=1 python bench/ppo.py " + " ".join(sys.argv[1:]),
         "machine": facts, "peak_flops": peak, "peak_source": peak_source,
@@ -480,6 +466,39 @@ def main() -> None:
     if {"ppo", "grpo"} <= set(results):
         mp, mg = results["ppo"]["median"], results["grpo"]["median"]
         report["ratio_ppo_over_grpo"] = {k: mp[k] / mg[k] for k in mp if mp[k] and mg[k]}
+    return report
+
+
+def main() -> None:
+    p, a = parse_args()
+    if a.worker:
+        return worker(a)
+    if a.rows % a.generations or a.rows % a.mini_batch:
+        p.error("--generations and --mini-batch must divide --rows")
+    out = a.out or ROOT / "bench" / "results" / f"ppo-{a.device}.json"
+    import torch
+
+    if a.threads:
+        torch.set_num_threads(a.threads)  # the matmul peak runs on the trainers' thread count
+    facts = machine_facts(a.device)
+    trainers = a.trainers.split(",")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-ppo-") as tmp:
+        model_dir = build_model(a.model, Path(tmp) / "model")
+        n = param_counts(model_dir, a.lora_r)
+        peaks = []
+        if a.device == "cpu":
+            peaks.append(cpu_peak_flops())
+        runs = run_repeats(a, trainers, model_dir, tmp)
+        if a.device == "cpu":
+            peaks.append(cpu_peak_flops())
+            peak, peak_source = max(peaks), "achieved fp32 torch.matmul 2048³, best of 40, max of before/after"
+        else:
+            peak, peak_source = gpu_peak(facts["gpu"])
+    facts["load_average_end"] = os.getloadavg()
+    facts["bench_wall_s"] = time.perf_counter() - started
+    results = {t: summarise(t, runs[t], a, n, peak) for t in trainers}
+    report = build_report(a, facts, peaks, peak, peak_source, n, results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({t: r["median"] for t, r in results.items()}, indent=2))

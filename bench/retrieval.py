@@ -5,7 +5,7 @@ size on disk, and recall@5 of the gold evidence page on the FinanceBench dev spl
     HF_HUB_OFFLINE=1 python bench/retrieval.py --skip-latency       # quality + embedding only
     HF_HUB_OFFLINE=1 python bench/retrieval.py --sizes 10000,100000 # smaller latency run
 
-The dev index (24 PDFs, ~2,700 pages) takes tens of minutes to embed on 2 cores, so it is built
+The dev index (24 PDFs, ~2,700 pages) is slow to embed on CPU, so it is built
 once under /tmp (never in the repository: FinanceBench is CC-BY-NC, evaluation use only) and
 reused; its build report is kept beside it for the ingestion numbers. Latency uses synthetic
 clustered 384-d unit vectors (a Gaussian mixture, so IVF/HNSW see cluster structure as with real

@@ -1,4 +1,5 @@
-"""The `cai` command line (DESIGN.md, "CLI" — the command names and options are a contract).
+"""The `cai` command line. Its command names and options are a contract (documented in README.md
+and docs/architecture.md).
 
 Exit codes: 0 success, 2 user error (one line per problem, no traceback), 1 internal error.
 `cai --verbose ...` shows tracebacks. Heavy libraries (torch, TRL, faiss) are imported inside the
@@ -58,7 +59,8 @@ class CaiGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(name="cai", cls=CaiGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(name="cai", cls=CaiGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="cai", prog_name="cai")
 def cli(verbose: bool) -> None:
@@ -70,6 +72,18 @@ def cli(verbose: bool) -> None:
       cai generate examples/quickstart/generate.yaml
       cai train examples/quickstart/train.yaml
     """
+    quiet_optional_extras()
+
+
+def quiet_optional_extras() -> None:
+    """transformers imports peft, which imports bitsandbytes when it is installed (`cai[qlora]`), and
+    bitsandbytes then warns on every process that its optional CPU 4-bit kernel cannot be fetched
+    offline (it falls back to its own). Nothing here uses bitsandbytes unless `policy.load_in_4bit`
+    is set, so those warnings are noise on every command: keep errors, drop the warnings."""
+    import logging
+
+    for name in ("bitsandbytes", "kernels"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def config_epilog(stage: str) -> str:
@@ -89,11 +103,14 @@ def config_epilog(stage: str) -> str:
 # ------------------------------------------------------------------------------------------ sources
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory (created if missing).")
-@click.option("--embed-model", default=None, help="sentence-transformers model id or path (default: the offline MiniLM).")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path),
+              help="Index directory (created if missing).")
+@click.option("--embed-model", default=None,
+              help="sentence-transformers model id or path (default: the offline MiniLM).")
 @click.option("--remove-missing", is_flag=True, help="Remove documents from the index whose files are no longer given.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, remove_missing: bool, quiet: bool) -> None:
+def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, remove_missing: bool,
+           quiet: bool) -> None:
     """Ingest PDF/HTML/TXT/MD files or folders into an index: pages, sentences, chunks, embeddings."""
     from rag.ingest import ingest as run_ingest
 
@@ -101,7 +118,8 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UserError(f"not found: {', '.join(missing)} (give files or folders to ingest)")
-    report = run_ingest(list(paths), index_dir, embed_model=embed_model, remove_missing=remove_missing, progress=not quiet)
+    report = run_ingest(list(paths), index_dir, embed_model=embed_model, remove_missing=remove_missing,
+                        progress=not quiet)
     for issue in report.issues:
         click.echo(f"{issue.status}: {issue.path}: {issue.reason}")
     click.echo(report.summary())
@@ -110,14 +128,18 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
 
 
 @cli.command()
-@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory built by `cai ingest`.")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path),
+              help="Index directory built by `cai ingest`.")
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {doc_id, page, score, text, locator}.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True, help="Retrieval mode.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True,
+              help="Retrieval mode.")
 @click.option("--no-route", is_flag=True, help="Do not steer the query to documents it names.")
-@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help="Metadata filter: doc_id, company, fiscal_year, form (repeatable).")
-def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool, filters: tuple[str, ...]) -> None:
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="Metadata filter: doc_id, company, fiscal_year, form (repeatable).")
+def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool,
+           filters: tuple[str, ...]) -> None:
     """Search an index; prints hits with their locators."""
     from rag.retrieve import Retriever
 
@@ -139,11 +161,11 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
 
 def _page_retriever(index_dir: Path):
     """question → the full pages of its top hits (checkers index locators into page text)."""
-    from rag.quotes import source_pages
+    from rag.quotes import gather_sources
     from rag.retrieve import Retriever
 
     retriever = Retriever.open(index_dir)
-    return lambda question: source_pages(retriever.search(question, k=5), retriever.store.page)
+    return lambda question: gather_sources(retriever.search(question, k=5), retriever.store.page).pages
 
 
 # ------------------------------------------------------------------------------------- constitution
@@ -197,7 +219,8 @@ def config() -> None:
 @config.command("validate")
 @click.argument("config_file", type=click.Path(path_type=Path))
 @click.argument("overrides", nargs=-1)
-@click.option("--stage", type=click.Choice(["generate", "train", "eval"]), default=None, help="Stage (default: the file's `stage:` key, else inferred).")
+@click.option("--stage", type=click.Choice(["generate", "train", "eval"]), default=None,
+              help="Stage (default: the file's `stage:` key, else inferred).")
 def config_validate(config_file: Path, overrides: tuple[str, ...], stage: str | None) -> None:
     """Validate a stage config (with optional key=value overrides); report every error at once."""
     from cai.core.configs import load_config
@@ -226,7 +249,8 @@ def _load_stage_config(stage: str, config_file: Path, overrides: tuple[str, ...]
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue a killed run in RUN_DIR.")
-@click.option("--dry-run", type=click.IntRange(1), default=None, metavar="N", help="Run N questions without writing a run; print prompts and token counts.")
+@click.option("--dry-run", type=click.IntRange(1), default=None, metavar="N",
+              help="Run N questions without writing a run; print prompts and token counts.")
 def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None, dry_run: int | None) -> None:
     """Critique and revise drafts against retrieved sources under a constitution.
 
@@ -242,8 +266,9 @@ def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None,
     run_dir = stage.run(cfg, resume=resume, show_progress=sys.stderr.isatty())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     c = manifest["counts"]
-    click.echo(f"{manifest['status']}: {c['records']} records, {c['failed']} failed, {c['rejected_rows']} rejected rows; "
-               f"sft {c['sft']}, preferences {c['preferences']}; claim support {c['draft_support_rate']} → {c['final_support_rate']}")
+    click.echo(f"{manifest['status']}: {c['records']} records, {c['failed']} failed, "
+               f"{c['rejected_rows']} rejected rows; sft {c['sft']}, preferences {c['preferences']}; "
+               f"claim support {c['draft_support_rate']} → {c['final_support_rate']}")
     if manifest.get("stop_reason") or c["failed"]:
         why = manifest.get("stop_reason") or f"{c['failed']} question(s) failed (see failed.jsonl)"
         click.echo(f"incomplete: {why}; continue with `cai generate {run_dir}/config.yaml --resume {run_dir}`")
@@ -252,7 +277,8 @@ def generate(config_file: Path, overrides: tuple[str, ...], resume: Path | None,
 
 @cli.command()
 @click.argument("input_file", metavar="INPUT.jsonl", type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help="Retrieve sources for rows without inline sources.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+              help="Retrieve sources for rows without inline sources.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output JSONL (default: stdout).")
 @click.option("--checker", default="offline", show_default=True, help="offline | nli | teacher.")
 def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: str) -> None:
@@ -290,13 +316,15 @@ def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: s
 @cli.command(epilog=config_epilog("train"))
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from the last checkpoint of RUN_DIR.")
+@click.option("--resume", type=click.Path(path_type=Path), default=None,
+              help="Continue from the last checkpoint of RUN_DIR.")
 def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) -> None:
     """Train a policy on a generate run: SFT → preference model → PPO (or DPO/GRPO/RLOO).
 
     Writes one LoRA adapter for the base model (RUN_DIR/adapter, with the constitution, data run
     and base model in cai_adapter.json). Prints the run directory as the last line of stdout.
-    Several processes: `accelerate launch [--config_file examples/accelerate/X.yaml] -m cai.cli train ...`.
+    Several processes:
+    `accelerate launch [--config_file examples/accelerate/X.yaml] -m cai.cli train ...`.
     """
     cfg = _load_stage_config("train", config_file, overrides)
     quiet_model_loading()
@@ -314,20 +342,24 @@ def train(config_file: Path, overrides: tuple[str, ...], resume: Path | None) ->
         return
     manifest = json.loads((run_dir / "manifest.json").read_text())
     if manifest.get("adapter"):
-        click.echo(f"adapter: {manifest['adapter']} (serve it with `cai answer --index DIR --adapter {manifest['adapter']} QUESTION`)")
+        adapter = manifest["adapter"]
+        click.echo(f"adapter: {adapter} (serve it with `cai answer --index DIR --adapter {adapter} QUESTION`)")
     click.echo(str(run_dir))
 
 
 @cli.command()
-@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory built by `cai ingest`.")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path),
+              help="Index directory built by `cai ingest`.")
 @click.option("--policy", default=None, help="HF model id or path (default: the grounded teacher).")
-@click.option("--adapter", type=click.Path(path_type=Path), default=None, help="LoRA adapter directory from `cai train`.")
+@click.option("--adapter", type=click.Path(path_type=Path), default=None,
+              help="LoRA adapter directory from `cai train`.")
 @click.option("--json", "as_json", is_flag=True, help="Print claims with locators, quotes, verdicts and scores.")
 @click.option("--checker", default="offline", show_default=True, help="offline | nli | teacher.")
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="Retrieved chunks.")
 @click.option("--remove-unsupported/--mark-unsupported", "remove_unsupported", default=True, show_default=True,
               help="Remove unsupported/unverified claims, or deliver them with a visible [UNSUPPORTED] marker.")
-@click.option("--max-new-tokens", default=256, show_default=True, type=click.IntRange(1), help="Policy decoding budget (greedy).")
+@click.option("--max-new-tokens", default=256, show_default=True, type=click.IntRange(1),
+              help="Policy decoding budget (greedy).")
 @click.option("--constitution", default=None, help="Also report this constitution's machine checks on the answer.")
 @click.argument("question")
 def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: bool, checker: str, k: int,
@@ -348,7 +380,8 @@ def answer(index_dir: Path, policy: str | None, adapter: Path | None, as_json: b
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output HTML (default: RUN_DIR/report.html).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output HTML (default: RUN_DIR/report.html).")
 def audit(run_dir: Path, out: Path | None) -> None:
     """Write a self-contained HTML audit report of a generate run.
 
@@ -370,7 +403,8 @@ def audit(run_dir: Path, out: Path | None) -> None:
 @click.option("--token-env", default="CAI_REVIEW_TOKEN", show_default=True, metavar="NAME",
               help="Environment variable holding the access token; when it is set, every request must carry the token.")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None, metavar="OUT_DIR",
-              help="Do not serve: write the reviewed data as a new generate run in OUT_DIR (for `cai train data=OUT_DIR`).")
+              help="Do not serve: write the reviewed data as a new generate run in OUT_DIR "
+                   "(for `cai train data=OUT_DIR`).")
 def review(run_dir: Path, host: str, port: int, token_env: str, export_dir: Path | None) -> None:
     """Serve the reviewer UI for a generate run (decisions stored in RUN_DIR/review.sqlite).
 

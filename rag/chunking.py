@@ -1,9 +1,9 @@
 """Pack whole sentences of one page into chunks that fit the embedder's window.
 
-Sizes are counted with the embedder's OWN tokenizer, special tokens included (STACK-NOTES.md:
-chunks sized in tiktoken tokens overflowed MiniLM's 256-wordpiece window 88% of the time and were
-silently truncated). Each page is tokenized once, with offsets; a sentence's size is the number of
-page tokens that start inside it. Then:
+Sizes are counted with the embedder's OWN tokenizer, special tokens included: chunks sized in
+tiktoken tokens mostly overflowed MiniLM's 256-wordpiece window and were silently truncated. Each
+page is tokenized once, with offsets; a sentence's size is the number of page tokens that start
+inside it. Then:
 
 1. Any sentence longer than the window (long table lines, text without punctuation) is split at
    the last line break, else `"; "`, else space before the token limit, else at the limit token
@@ -15,9 +15,9 @@ page tokens that start inside it. Then:
 Overlap: by default each chunk repeats the last sentence of the previous chunk when that sentence
 uses at most a quarter of the budget. Filings put the context of a fact in the line before it (a
 table's column-header row, "The following table shows…"); repeating one short sentence keeps such
-pairs retrievable together, for 6.4% more chunks (9,478 vs 8,906 on the 24 FinanceBench dev PDFs,
-measured with `bench/check_pages.py --overlap 0 1`), i.e. ~6% more embedding time, the dominant
-ingest cost. `overlap_sentences=0` turns it off.
+pairs retrievable together at the cost of a few more chunks, and so a little more embedding time,
+the dominant ingest cost (compare with `bench/check_pages.py --overlap 0 1`; BENCHMARKS.md).
+`overlap_sentences=0` turns it off.
 
 The tokenizer is used through the Rust `tokenizers.Tokenizer` (a Hugging Face fast tokenizer's
 `backend_tokenizer`, copied with truncation and padding switched off: MiniLM's `tokenizer.json`

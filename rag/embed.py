@@ -8,8 +8,8 @@ CPU speed-ups (measured in bench/retrieval.py):
 - length-sorted batching: texts are sorted by length before batching so a batch pads to similar
   lengths (attention cost grows with the padded length, not the real one);
 - int8 dynamic quantisation of the Linear layers (`precision="int8"`), faster but its vectors
-  differ from fp32 ones (STACK-NOTES: mean cosine ~0.92), so it is part of the spec and an index is
-  either all-fp32 or all-int8;
+  differ from fp32 ones (BENCHMARKS.md), so it is part of the spec and an index is either all-fp32
+  or all-int8;
 - ONNX Runtime is not offered: installing `optimum[onnxruntime]` from the local PyPI mirror would
   downgrade transformers (5 -> 4.57) for the whole environment.
 """
@@ -175,9 +175,9 @@ class Embedder:
 
     def encode_one_thread(self, texts: Sequence[str]) -> np.ndarray:
         """`encode` on one torch thread: short sequences gain nothing from intra-op parallelism,
-        and on a busy 2-core machine the second thread's spin-waits made a query 6x slower
-        (measured: 573 ms with 2 threads vs 95 ms with 1, same query, same load). One thread
-        also keeps the numerics the same wherever a query is embedded."""
+        and on a busy 2-core machine the second thread's spin-waits made a query several times
+        slower than on one thread (same query, same load). One thread also keeps the numerics the
+        same wherever a query is embedded."""
         import torch
 
         threads = torch.get_num_threads()

@@ -1,9 +1,10 @@
 """Readers: turn a PDF, HTML, TXT or Markdown file into a list of normalised page texts.
 
-Page numbering (DESIGN.md, "Locator"): PDF pages are the file's physical pages in order (page 1
-is the first page a PDF viewer shows). HTML/TXT/MD files are one page per form feed (`\\f`) or one
-page per file; HTML also breaks pages at CSS forced page breaks (`page-break-before/after: always`,
-`break-before/after: page`), which is how SEC EDGAR filings mark their printed pages.
+Page numbering (the `Locator` contract in cai/core/contracts.py): PDF pages are the file's
+physical pages in order (page 1 is the first page a PDF viewer shows). HTML/TXT/MD files are one
+page per form feed (`\\f`) or one page per file; HTML also breaks pages at CSS forced page breaks
+(`page-break-before/after: always`, `break-before/after: page`), which is how SEC EDGAR filings
+mark their printed pages.
 
 Every page text goes through `normalise_page_text` exactly once, here, before anything computes an
 offset into it: sentence spans, chunk locators and quotes all index the same string.

@@ -1,7 +1,7 @@
 """The faiss vector index: exact inner product by default, HNSW or IVF for large corpora.
 
 Why faiss directly rather than llama-index's FaissVectorStore / FaissMapVectorStore: the map store
-reuses faiss ids after a delete (STACK-NOTES: after delete n0 + add n3, a query with n2's vector
+reuses faiss ids after a delete (llama-index-vector-stores-faiss 0.7: after delete n0 + add n3, a query with n2's vector
 returns n3), the plain store has no delete and no filters, and both persist nodes as JSON. Here the
 ids are the store's monotonically increasing vector ids (`DocStore._take_vec_ids`), passed to
 `IndexIDMap2.add_with_ids`, so an id names one chunk for the life of the index.
@@ -9,10 +9,11 @@ ids are the store's monotonically increasing vector ids (`DocStore._take_vec_ids
 Vectors are L2-normalised, so inner product is cosine similarity.
 
 Kinds:
-- `flat`: `IndexIDMap2(IndexFlatIP)`, exact; ~19 ms per query at 100k chunks on 2 cores.
-- `hnsw`: `IndexIDMap2(IndexHNSWFlat)`, approximate; `efSearch` >= 64 (STACK-NOTES: 64 matches
-  96% of exact top results, faiss's default 16 only 86%). HNSW cannot delete, so a delete rebuilds
-  the graph from the remaining vectors.
+- `flat`: `IndexIDMap2(IndexFlatIP)`, exact; fast enough per query at the corpus sizes this
+  project indexes (query latency by size: BENCHMARKS.md).
+- `hnsw`: `IndexIDMap2(IndexHNSWFlat)`, approximate; `efSearch` >= 64, since faiss's default 16
+  misses markedly more of the exact top results. HNSW cannot delete, so a delete rebuilds the
+  graph from the remaining vectors.
 - `ivf`: `IndexIVFFlat` with native ids (it supports add_with_ids and remove_ids itself), trained
   on the first vectors it sees; `nprobe` lists are scanned per query.
 """
@@ -74,8 +75,8 @@ class VectorIndex:
         nlist = max(1, min(nlist, n // 39 or 1))
         quantizer = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        # Training cost is points x lists x iterations: 64 points per list and 10 iterations keep a
-        # 1M-vector build to seconds on 2 cores; recall is then set by nprobe (measured in bench).
+        # Training cost is points x lists x iterations: 64 points per list and 10 iterations keep
+        # even a 1M-vector build short; recall is then set by nprobe (BENCHMARKS.md).
         ivf.cp.max_points_per_centroid = 64
         ivf.cp.niter = 10
         ivf.train(train)
@@ -133,7 +134,7 @@ class VectorIndex:
         k = min(k, self.ntotal)
         params = self._search_params(allowed_ids)
         # One query gains nothing from OpenMP threads, and on a busy 2-core machine their spin-waits
-        # cost more than the search (measured: p50 2-4x worse with 2 threads than with 1).
+        # cost more than the search (measured: a single query is slower with 2 threads than with 1).
         threads = faiss.omp_get_max_threads()
         if len(queries) == 1:
             faiss.omp_set_num_threads(1)

@@ -144,8 +144,10 @@ class _Session:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            model = self.spec.model_name if self.spec is not None and self.requested_model is None else self.requested_model
-            self._embedder = Embedder.shared(model, precision=self.precision if self.spec is None else self.spec.precision)
+            model = (self.spec.model_name if self.spec is not None and self.requested_model is None
+                     else self.requested_model)
+            self._embedder = Embedder.shared(
+                model, precision=self.precision if self.spec is None else self.spec.precision)
             if self.spec is None:
                 self.spec = self._embedder.spec
                 with self.store.transaction():

@@ -175,7 +175,8 @@ class LexicalIndex:
         if self.bm25 is not None:
             self.bm25.save(str(tmp), show_progress=False)
         np.save(tmp / "vec_ids.npy", self.vec_ids)
-        (tmp / "stamp.json").write_text(json.dumps({"generation": generation, "n": len(self.vec_ids), "recipe": recipe()}))
+        (tmp / "stamp.json").write_text(
+            json.dumps({"generation": generation, "n": len(self.vec_ids), "recipe": recipe()}))
         old = Path(index_dir) / (LEXICAL_DIR + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():

@@ -1,9 +1,10 @@
 """Quote resolution: locator -> verbatim text, and quote -> the exact locator where it occurs.
 
 A citation is valid only if its quote occurs at its locator in the document whose sha256 is
-recorded (DESIGN.md). `verify` allows whitespace differences between the quote and the page (PDF
-extraction turns line breaks into newlines, a model quoting it writes spaces) but returns the
-page's own span, so `text_at(verify(...))` is the page's exact text.
+recorded (the `Citation` contract in cai/core/contracts.py). `verify` allows whitespace
+differences between the quote and the page (PDF extraction turns line breaks into newlines, a
+model quoting it writes spaces) but returns the page's own span, so `text_at(verify(...))` is the
+page's exact text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from cai.core.contracts import Locator, PageText, SearchHit, SourcePage
+from cai.core.contracts import Locator, PageText, SearchHit, SourcePage, Sources
 from rag.store import DocStore
 
 _SPACE_RE = re.compile(r"\s+")
@@ -43,6 +44,11 @@ def source_pages(hits: Sequence[SearchHit], page: Callable[[str, int], PageText 
         if (found := page(h.doc_id, h.page)) is not None:
             out.append(SourcePage(doc_id=h.doc_id, page=h.page, text=found.text))
     return out
+
+
+def gather_sources(hits: Sequence[SearchHit], page: Callable[[str, int], PageText | None]) -> Sources:
+    """A question's `Sources`: its ranked hits and the full pages they come from."""
+    return Sources(hits=list(hits), pages=source_pages(hits, page))
 
 
 def sentence_at(page: PageText, char: int) -> int:
@@ -85,9 +91,10 @@ class QuoteResolver:
         """The exact locator of `quote` on that page, or None if it does not occur there.
 
         The match is verbatim except for whitespace: any run of whitespace (spaces, newlines,
-        tabs) in the quote matches any run in the page; leading/trailing whitespace is ignored. The returned span starts at the quote's first
-        non-space char and ends after its last one, in the page's own text; `sentence` is the
-        sentence holding the quote's first char. The first occurrence wins.
+        tabs) in the quote matches any run in the page; leading/trailing whitespace is ignored. The
+        returned span starts at the quote's first non-space char and ends after its last one, in the
+        page's own text; `sentence` is the sentence holding the quote's first char. The first
+        occurrence wins.
         """
         p = self.store.page(doc_id, page)
         needle = _SPACE_RE.sub(" ", quote).strip()

@@ -3,7 +3,7 @@ automatic routing to the filings a question names, and an optional cross-encoder
 
 Why not llama-index's retrievers here: `QueryFusionRetriever` reads `Settings.llm` even for plain
 fusion and by default asks an LLM to rewrite the query 4 times; its BM25 retriever indexes metadata
-into the text; its faiss stores reuse ids after a delete or cannot delete at all (STACK-NOTES).
+into the text; its faiss stores reuse ids after a delete or cannot delete at all (llama-index-vector-stores-faiss 0.7).
 Reciprocal rank fusion is ten lines, so it is done here directly over the two candidate lists.
 
 RRF (Cormack, Clarke & Buettcher 2009, "Reciprocal Rank Fusion outperforms Condorcet and individual
@@ -120,8 +120,8 @@ class Retriever:
         self.rerank_depth = 30
         self.candidate_depth = 100  # per list, before fusion
         # Append filers' wording for financial phrases (rag.lexical.FINANCE_QUERY_EXPANSIONS) to the
-        # query, for BM25 and the embedder alike: +2/24 (dense) and +1/24 (hybrid) gold pages in the
-        # top 5 on the FinanceBench dev questions (bench/retrieval.py).
+        # query, for BM25 and the embedder alike: it brings more gold pages into the top 5 on the
+        # FinanceBench dev questions, dense and hybrid (bench/retrieval.py).
         self.expand_queries = True
         self.documents = store.documents()
         self._embedder: Embedder | None = None
@@ -135,7 +135,8 @@ class Retriever:
         if not index_dir.is_dir():
             from cai.core.errors import IndexMissingError
 
-            raise IndexMissingError(f"index directory {index_dir} does not exist; run `cai ingest PATH --index {index_dir}` first")
+            raise IndexMissingError(
+                f"index directory {index_dir} does not exist; run `cai ingest PATH --index {index_dir}` first")
         store = DocStore.open(index_dir)
         spec = store.embedder_spec
         if spec is None:
@@ -170,14 +171,15 @@ class Retriever:
     def query_vectors(self, queries: list[str]) -> np.ndarray:
         """(len(queries), dim) float32 embeddings of `queries`, in one batch on one thread.
 
-        Batched, MiniLM costs ≈ 9 ms of CPU per short query against ≈ 20 ms one at a time. A
-        vector depends on its batch in the last bits (≈ 1e-7 against `search` alone), so a
+        Batched, MiniLM costs much less CPU per short query than one query at a time. A vector
+        depends on its batch in the last bits (float rounding, against `search` alone), so a
         caller that must reproduce its results (`cai generate --resume`) batches the same queries
         together every time and passes each vector to `search(..., vector=)`.
         """
         return self.embedder.encode_one_thread([self.query_text(q) for q in queries])
 
-    def _dense(self, query: str, depth: int, allowed: np.ndarray | None, vector: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def _dense(self, query: str, depth: int, allowed: np.ndarray | None,
+               vector: np.ndarray | None = None) -> list[tuple[int, float]]:
         """[(vec_id, cosine)] best first, over all chunks or the `allowed` vec ids."""
         q = vector if vector is not None else self._query_vector(self.query_text(query))
         if allowed is not None and len(allowed) <= EXACT_SUBSET_MAX:
@@ -194,7 +196,8 @@ class Retriever:
         scores, ids = self.lexical.search(query, depth, allowed_ids=allowed, expand=self.expand_queries)
         return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
-    def _lists(self, query: str, mode: Mode, allowed: np.ndarray | None, vector: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+    def _lists(self, query: str, mode: Mode, allowed: np.ndarray | None,
+               vector: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
         depth = self.candidate_depth
         lists = []
         if mode in ("hybrid", "dense"):

@@ -8,7 +8,7 @@ SQLite commit and a cache write), the cache is rebuilt from here. Every change i
 transaction, so a crash leaves either the old or the new state, never a mix.
 
 Vector ids are assigned here, monotonically (`next_vec_id` never goes down, even after deletes),
-which avoids the llama-index FaissMapVectorStore id-reuse bug noted in STACK-NOTES.
+which avoids the llama-index FaissMapVectorStore id-reuse bug (llama-index-vector-stores-faiss 0.7).
 """
 
 from __future__ import annotations

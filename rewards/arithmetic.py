@@ -71,7 +71,8 @@ def percent_like(claim: Quantity) -> bool:
 
 def is_amount(claim: Quantity) -> bool:
     """A currency amount or a scaled figure ("$5.4 billion", "12,645 million")."""
-    return claim.unit == "$" or claim.scaled_in_text or (claim.unit == "" and claim.decimals == 0 and claim.magnitude >= 1000)
+    return claim.unit == "$" or claim.scaled_in_text or (
+        claim.unit == "" and claim.decimals == 0 and claim.magnitude >= 1000)
 
 
 def _additive(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -84,7 +85,8 @@ def _additive(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def _multiplicative(values: np.ndarray, percent: bool, compound: bool, growth: bool = True) -> list[tuple[str, np.ndarray]]:
+def _multiplicative(values: np.ndarray, percent: bool, compound: bool,
+                    growth: bool = True) -> list[tuple[str, np.ndarray]]:
     a, b = values[:, None], values[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(b != 0, a / b, np.nan)
@@ -94,19 +96,22 @@ def _multiplicative(values: np.ndarray, percent: bool, compound: bool, growth: b
         # 41% apart.
         out = [("{a} / {b}", ratio), ("({b} - {a}) / {b}", np.where(ratio < 1.0, 1.0 - ratio, np.nan))]
         out += [("({a} - {b}) / {b}", np.where(ratio > 1.0, ratio - 1.0, np.nan))] if growth else []
-        out += [] if not compound else [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0)) for n in COMPOUND_YEARS]
+        out += [] if not compound else [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0))
+                                        for n in COMPOUND_YEARS]
     if percent:
         out = [(f"{name} × 100", matrix * 100.0) for name, matrix in out]
     return out
 
 
-def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool, growth: bool = True) -> list[tuple[str, np.ndarray]]:
+def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool,
+                        growth: bool = True) -> list[tuple[str, np.ndarray]]:
     """Ratios as a percentage for a '%' claim; as a plain ratio for a unitless one, and also as a
     percentage when it could be one written without the sign."""
     if claim.unit == "%":
         return _multiplicative(values, percent=True, compound=compound, growth=growth)
     plain = _multiplicative(values, percent=False, compound=compound, growth=growth)
-    return plain + _multiplicative(values, percent=True, compound=compound, growth=growth) if percent_like(claim) else plain
+    return (plain + _multiplicative(values, percent=True, compound=compound, growth=growth) if percent_like(claim)
+            else plain)
 
 
 def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[float, ...]) -> np.ndarray | None:
@@ -147,7 +152,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
         families += [(name, m, tol.additive, scales) for name, m in _additive(values)]
     if not is_amount(claim):
-        families += [(name, m, tol.multiplicative, (1.0,)) for name, m in _multiplicative_for(claim, values, compound, growth)]
+        families += [(name, m, tol.multiplicative, (1.0,))
+                     for name, m in _multiplicative_for(claim, values, compound, growth)]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
         within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))
@@ -155,7 +161,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
         if hit is not None:
             i, j = int(hit[0]), int(hit[1])
-            return Derivation(name.format(a=format_operand(values[i]), b=format_operand(values[j])), (i, j), float(masked[i, j]))
+            return Derivation(name.format(a=format_operand(values[i]), b=format_operand(values[j])), (i, j),
+                              float(masked[i, j]))
     return None
 
 
@@ -334,7 +341,8 @@ def equalities(plain: str) -> list[Equality]:
         written = _evaluate(expression, [abs(q.value) / q.scale for q in figures])
         base = _evaluate(expression, [abs(q.value) for q in figures])
         computes = (written is not None and _agrees_with_result(written, result)) or (
-            base is not None and abs(abs(base) - result.magnitude) <= max(2 * result.half_unit, FORMULA_TOLERANCE * result.magnitude))
+            base is not None
+            and abs(abs(base) - result.magnitude) <= max(2 * result.half_unit, FORMULA_TOLERANCE * result.magnitude))
         value = written if written is not None else base
         if value is None:
             continue

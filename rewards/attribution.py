@@ -61,7 +61,8 @@ def is_additive_operand(q: Quantity, text: str) -> bool:
     before = text[max(0, q.start - 4) : q.start]
     after = text[q.end : q.end + 8]
     # "- 3.1%" at the start of a bullet is a marker, not a minus: require a term before it.
-    minus_term = _ADDITIVE_BEFORE_RE.search(before) and re.search(r"[\d)%]\s*[+\-–−]\s*\(?\s*$", text[max(0, q.start - 12) : q.start])
+    minus_term = _ADDITIVE_BEFORE_RE.search(before) and re.search(
+        r"[\d)%]\s*[+\-–−]\s*\(?\s*$", text[max(0, q.start - 12) : q.start])
     return bool(minus_term or _ADDITIVE_AFTER_RE.match(after))
 
 

@@ -1,8 +1,9 @@
 """The checker interface and the fail-closed rule.
 
-A checker decides, claim by claim, whether an answer is supported by its sources (DESIGN.md,
-"Claim verdict"). Every checker (offline, NLI model, teacher-as-judge) implements `Checker`; callers
-wrap it in `FailClosed`, which guarantees the project's safety property:
+A checker decides, claim by claim, whether an answer is supported by its sources (the claim
+verdict contract, `ClaimVerdict` in cai/core/contracts.py). Every checker (offline, NLI model,
+teacher-as-judge) implements `Checker`; callers wrap it in `FailClosed`, which guarantees the
+project's safety property:
 
 * a checker that raises, or is given no sources, yields `unverified` for every claim, never
   `supported`;
@@ -110,7 +111,8 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
         if "chat" not in options:
             url = os.environ.get("CAI_TEACHER_BASE_URL")
             if not url:
-                raise ValueError("the teacher checker needs an endpoint: set CAI_TEACHER_BASE_URL (and CAI_TEACHER_MODEL)")
+                raise ValueError(
+                    "the teacher checker needs an endpoint: set CAI_TEACHER_BASE_URL (and CAI_TEACHER_MODEL)")
             options.update(base_url=url, model=os.environ.get("CAI_TEACHER_MODEL", "default"))
         return FailClosed(TeacherChecker(**options))
     raise ValueError(f"unknown checker {name!r} (available: offline, nli, teacher)")

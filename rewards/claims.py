@@ -94,7 +94,8 @@ _DEFINITION_RE = re.compile(
 )
 _HEDGE_RE = re.compile(
     r"^(?:however,?\s+|but\s+|additionally,?\s+|also,?\s+|therefore,?\s+)?"
-    r"(?:it(?:'s| is) (?:also )?(?:important|worth|crucial|essential|useful|helpful) (?:to (?:note|consider|mention|remember|keep in mind)|noting)"
+    r"(?:it(?:'s| is) (?:also )?(?:important|worth|crucial|essential|useful|helpful) "
+    r"(?:to (?:note|consider|mention|remember|keep in mind)|noting)"
     r"|(?:please )?note that|keep in mind|bear in mind)"
     r"|\b(?:may|might|could)\s+(?:not\s+)?(?:always\s+|also\s+|fully\s+|necessarily\s+|accurately\s+|completely\s+|entirely\s+)?"
     r"(?:be|reflect|capture|provide|indicate|vary|affect|differ)\b"
@@ -129,7 +130,8 @@ _METRIC_MEANING_RE = re.compile(
     re.IGNORECASE,
 )
 # A formula variable set to a small count ("Number of Years: 2", "n = 3"): the working, not a fact.
-_COUNT_VARIABLE_RE = re.compile(r"^(?:number\s+of\s+(?:years|periods|quarters|months)|n|t)\s*[:=]\s*\d{1,2}\s*\.?$", re.IGNORECASE)
+_COUNT_VARIABLE_RE = re.compile(
+    r"^(?:number\s+of\s+(?:years|periods|quarters|months)|n|t)\s*[:=]\s*\d{1,2}\s*\.?$", re.IGNORECASE)
 
 # Words a table header or unit row is made of: units and scale, "except per share amounts", the
 # period vocabulary of column headings ("Year Ended December 31,", "Three Months Ended").
@@ -238,7 +240,8 @@ def sentence_kind(text: str) -> str:
     stripped = text.strip().strip("*#-•> ").strip()
     plain = _CITATION_GROUP_RE.sub(" ", stripped).strip()
     body = _MARKER_RE.sub("", plain).strip("* ")
-    if _ABSTENTION_RE.match(body) or ((_SILENT_SOURCES_RE.search(body) or _UNDETERMINED_RE.search(body)) and not any(checkable(q) for q in extract_quantities(body))):
+    if _ABSTENTION_RE.match(body) or ((_SILENT_SOURCES_RE.search(body) or _UNDETERMINED_RE.search(body))
+                                      and not any(checkable(q) for q in extract_quantities(body))):
         return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
         return "filler"
@@ -292,7 +295,10 @@ def split_sentences(answer: str) -> list[Claim]:
 
 
 _ROW_LABEL_MAX_WORDS = 6
-_FIGURE_ONLY_RE = re.compile(r"^[\s\"'“”$(),.%\-−–\d]*$|^[\s\"'“”$(),.%\-−–\d]*\d[\s\"'“”$(),.%\-−–\d]*(?:thousands?|millions?|billions?)?[\s\"'“”.]*$", re.IGNORECASE)
+_FIGURE_ONLY_RE = re.compile(
+    r"^[\s\"'“”$(),.%\-−–\d]*$"
+    r"|^[\s\"'“”$(),.%\-−–\d]*\d[\s\"'“”$(),.%\-−–\d]*(?:thousands?|millions?|billions?)?[\s\"'“”.]*$",
+    re.IGNORECASE)
 
 
 def _join_table_rows(answer: str, claims: list[Claim]) -> list[Claim]:
@@ -305,7 +311,8 @@ def _join_table_rows(answer: str, claims: list[Claim]) -> list[Claim]:
         if (previous is not None and _is_row_label(previous.text) and _FIGURE_ONLY_RE.match(claim.text)
                 and any(checkable(q) for q in extract_quantities(claim.text))
                 and not answer[previous.end : claim.start].strip()):
-            joined[-1] = Claim(answer[previous.start : claim.end], previous.start, claim.end, previous.citations + claim.citations)
+            joined[-1] = Claim(answer[previous.start : claim.end], previous.start, claim.end,
+                               previous.citations + claim.citations)
             continue
         joined.append(claim)
     return joined

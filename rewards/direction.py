@@ -49,17 +49,23 @@ UP, DOWN = 1, -1
 
 # "up"/"down" only where they state a change ("down 7.2%", "up from", "up by 5%"), not "made up of",
 # "set up by the board".
-_UP = r"increas(?:e|ed|es|ing)|grew|grow(?:s|n|ing|th)?|rose|(?<!give )(?<!gave )ris(?:e|es|en|ing)|higher|climb(?:ed|s)?|up(?=\s+(?:from|(?:by|to)\s+[$(]?[\d⟦]|\$?\d|⟦))"
-_DOWN = r"decreas(?:e|ed|es|ing)|declin(?:e|ed|es|ing)|fell|fall(?:s|en|ing)?|drop(?:ped|s)?|lower|reduc(?:ed|es|ing|tion)|shr[au]nk|down(?=\s+(?:from|(?:by|to)\s+[$(]?[\d⟦]|\$?\d|⟦))"
+_UP = (r"increas(?:e|ed|es|ing)|grew|grow(?:s|n|ing|th)?|rose|(?<!give )(?<!gave )ris(?:e|es|en|ing)|higher"
+       r"|climb(?:ed|s)?|up(?=\s+(?:from|(?:by|to)\s+[$(]?[\d⟦]|\$?\d|⟦))")
+_DOWN = (r"decreas(?:e|ed|es|ing)|declin(?:e|ed|es|ing)|fell|fall(?:s|en|ing)?|drop(?:ped|s)?|lower"
+         r"|reduc(?:ed|es|ing|tion)|shr[au]nk|down(?=\s+(?:from|(?:by|to)\s+[$(]?[\d⟦]|\$?\d|⟦))")
 # Better or worse depends on the measure: an improving margin rose, an improving loss fell.
 _BETTER = r"improv(?:e|ed|es|ing|ement)"
 _WORSE = r"worsen(?:ed|s|ing)?|deteriorat(?:e|ed|es|ing|ion)"
-_DIRECTION_RE = re.compile(rf"\b(?:(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<better>{_BETTER})|(?P<worse>{_WORSE}))\b", re.IGNORECASE)
+_DIRECTION_RE = re.compile(rf"\b(?:(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<better>{_BETTER})|(?P<worse>{_WORSE}))\b",
+                           re.IGNORECASE)
 _DIR = rf"\b(?:{_UP}|{_DOWN}|{_BETTER}|{_WORSE})\b"  # the same words, unnamed, for the templates below
 # Words that blur a direction ("the loss narrowed", "margins were stable") or set two against each
 # other ("revenue rose while costs fell").
-_AMBIGUOUS_RE = re.compile(r"\b(?:narrow|widen|flat|unchanged|stable|steady|fluctuat|volatil|mixed|offset|partially|despite|while|whereas)", re.IGNORECASE)
-_LOWER_IS_BETTER = ("loss", "expens", "cost", "debt", "liabilit", "deficit", "leverage", "borrow", "impairment", "churn")
+_AMBIGUOUS_RE = re.compile(
+    r"\b(?:narrow|widen|flat|unchanged|stable|steady|fluctuat|volatil|mixed|offset|partially|despite|while|whereas)",
+    re.IGNORECASE)
+_LOWER_IS_BETTER = ("loss", "expens", "cost", "debt", "liabilit", "deficit", "leverage", "borrow", "impairment",
+                    "churn")
 # Words of a change claim that do not say what it measures: direction, comparison and filler words.
 _NOT_HEADS = frozenset(content_tokens(
     "increase increased increasing grew grow grows growth rose rise rising higher decrease decreased declined decline "
@@ -70,10 +76,14 @@ _NOT_HEADS = frozenset(content_tokens(
 _BY = r"(?:\s+(?:by|of)\s+⟦\d+⟧(?:\s+percentage\s+points?|\s+basis\s+points)?)?"
 # Templates over the claim with its figures replaced by ⟦i⟧: which figure is old, which new.
 _PAIR_RES = [
-    re.compile(rf"(?P<dir>{_DIR}){_BY}[^⟦.;]{{0,40}}?\bfrom\s+⟦(?P<old>\d+)⟧[^⟦;]{{0,60}}?\bto\s+⟦(?P<new>\d+)⟧", re.IGNORECASE),
-    re.compile(rf"(?P<dir>{_DIR}){_BY}[^⟦.;]{{0,40}}?\bto\s+⟦(?P<new>\d+)⟧[^⟦;]{{0,60}}?\bfrom\s+⟦(?P<old>\d+)⟧", re.IGNORECASE),
-    re.compile(rf"⟦(?P<new>\d+)⟧[^⟦;]{{0,60}}?[,(]\s*(?:an?\s+)?(?P<dir>{_DIR})(?:\s+(?:of\s+)?⟦\d+⟧)?\s+(?:from|compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+)?⟦(?P<old>\d+)⟧", re.IGNORECASE),
-    re.compile(rf"⟦(?P<old>\d+)⟧[^⟦;]{{0,80}}?\band\s+(?:\w+\s+){{0,2}}?(?P<dir>{_DIR})\s+to\s+⟦(?P<new>\d+)⟧", re.IGNORECASE),
+    re.compile(rf"(?P<dir>{_DIR}){_BY}[^⟦.;]{{0,40}}?\bfrom\s+⟦(?P<old>\d+)⟧[^⟦;]{{0,60}}?\bto\s+⟦(?P<new>\d+)⟧",
+               re.IGNORECASE),
+    re.compile(rf"(?P<dir>{_DIR}){_BY}[^⟦.;]{{0,40}}?\bto\s+⟦(?P<new>\d+)⟧[^⟦;]{{0,60}}?\bfrom\s+⟦(?P<old>\d+)⟧",
+               re.IGNORECASE),
+    re.compile(rf"⟦(?P<new>\d+)⟧[^⟦;]{{0,60}}?[,(]\s*(?:an?\s+)?(?P<dir>{_DIR})(?:\s+(?:of\s+)?⟦\d+⟧)?"
+               rf"\s+(?:from|compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+)?⟦(?P<old>\d+)⟧", re.IGNORECASE),
+    re.compile(rf"⟦(?P<old>\d+)⟧[^⟦;]{{0,80}}?\band\s+(?:\w+\s+){{0,2}}?(?P<dir>{_DIR})\s+to\s+⟦(?P<new>\d+)⟧",
+               re.IGNORECASE),
 ]
 _FISCAL_KINDS = ("fy", "year", "quarter")
 
@@ -132,12 +142,14 @@ def claim_levels(claim: Claim, sourced: Sequence[tuple[Quantity | None, Period |
     return levels
 
 
-def source_levels(claim: Claim, sourced: Sequence[tuple[Quantity | None, Period | None]], heads: list[str]) -> list[Level]:
+def source_levels(claim: Claim, sourced: Sequence[tuple[Quantity | None, Period | None]],
+                  heads: list[str]) -> list[Level]:
     """The source values behind the claim's own figures that were matched in a table column,
     formula terms included ("debt decreased by $2,544 million ($49,781 million - $47,237 million)
     from FY2022 to FY2023": the two terms are the FY2022 and FY2023 columns)."""
     return [Level(frozenset(heads), column, source_q.value, source_q.text.strip(), q.unit == "%", None)
-            for q, (source_q, column) in zip(claim.quantities, sourced, strict=True) if source_q is not None and column is not None]
+            for q, (source_q, column) in zip(claim.quantities, sourced, strict=True)
+            if source_q is not None and column is not None]
 
 
 def movement(old: float, new: float) -> int | None:
@@ -292,7 +304,8 @@ def _level_pair(heads: list[str], levels: Sequence[Level], old_p: Period, new_p:
 
 
 def _same_period(a: Period, b: Period) -> bool:
-    return (a.year, a.quarter) == (b.year, b.quarter) and (a.month is None or b.month is None or (a.month, a.day) == (b.month, b.day))
+    return (a.year, a.quarter) == (b.year, b.quarter) and (
+        a.month is None or b.month is None or (a.month, a.day) == (b.month, b.day))
 
 
 def _row_pair(heads: list[str], pages: Sequence[PreparedPage], old_p: Period, new_p: Period):
@@ -358,13 +371,15 @@ def reversed_number(claim: Claim, pages: Sequence[PreparedPage]) -> str | None:
         for page in pages:
             for j in agreeing(q, page.magnitudes, 0.0, page.scales):
                 source_q = page.quantities[j]
-                direction = local_direction(page.source.text, source_q.start, page.quantities[j - 1].end if j else 0, measure)
+                direction = local_direction(page.source.text, source_q.start,
+                                            page.quantities[j - 1].end if j else 0, measure)
                 first, last = page.spans[page.sentence_of(source_q.start)]
                 sentence = page.lowered[first:last]
                 if direction is not None and sum(1 for t in words if occurs(t, sentence)) >= MIN_SHARED_WORDS:
                     stated.add(direction)
         if stated == {-said}:
-            return f"direction contradicts the source: it says {'an increase' if -said == UP else 'a decrease'} for {q.text.strip()}"
+            return (f"direction contradicts the source: it says {'an increase' if -said == UP else 'a decrease'}"
+                    f" for {q.text.strip()}")
     return None
 
 

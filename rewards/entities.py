@@ -53,7 +53,8 @@ COMMON_CAPITALISED = frozenset(
     compound rate rates premium premiums unamortized hedge hedges international domestic
     """.split()
 )
-CORPORATE_SUFFIXES = ("incorporated", "corporation", "company", "inc", "corp", "co", "ltd", "llc", "plc", "holdings", "group")
+CORPORATE_SUFFIXES = ("incorporated", "corporation", "company", "inc", "corp", "co", "ltd", "llc", "plc", "holdings",
+                      "group")
 
 _CAPITALISED_RUN_RE = re.compile(
     r"(?<![\w&.])(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z])(?:'s)?(?:\s+(?:[A-Z][\w&\-.]*[A-Za-z0-9]|&)(?:'s)?)*"

@@ -22,17 +22,18 @@ also reported through the trainer's `log_metric` hook.
 
 TRL passes dataset columns as keyword lists, one value per completion: `sources` (a list of page
 dicts `{"doc_id", "page", "text"}`; extra keys such as `score` or `locator` are ignored),
-optionally `question` (else read from the prompt's "Question: ..." line) and `tags` (rule filters).
+`question` (the question each prompt asks; without it claims are checked with no question) and
+`tags` (rule filters). Prompts are never parsed back: what the reward needs travels as columns.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cai.core.configs import RewardWeightsConfig
 from cai.core.constitution import SEVERITY_WEIGHT, Constitution
 from cai.core.contracts import RuleViolation, SourcePage, Verdict
 from rewards.checker import Checker, FailClosed, get_checker
@@ -40,7 +41,6 @@ from rewards.citations import citation_metrics
 from rewards.rules import evaluate_rules
 
 PARTS = ("pm", "support", "citation", "rule_penalty")
-_QUESTION_RE = re.compile(r"Question:\s*(.+?)\s*$", re.S)
 
 
 class RunningStat:
@@ -70,14 +70,6 @@ class RunningStat:
         return [max(-clip, min(clip, (x - self.mean) / std)) for x in values]
 
 
-@dataclass
-class HybridWeights:
-    pm: float = 1.0
-    support: float = 1.0
-    citation: float = 0.5
-    rule_penalty: float = 1.0
-
-
 def rule_penalty(violations: Sequence[RuleViolation], constitution: Constitution) -> float:
     """Sum over violations of SEVERITY_WEIGHT[severity] * the rule's weight (1 for unknown ids)."""
     weights = {r.id: r.weight for r in constitution.rules}
@@ -89,12 +81,6 @@ def _text(x) -> str:
     if isinstance(x, str):
         return x
     return x[-1]["content"] if x else ""
-
-
-def _question(prompt) -> str:
-    text = _text(prompt) if isinstance(prompt, str) else next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
-    m = _QUESTION_RE.search(text)
-    return m.group(1) if m else ""
 
 
 def _sources(pages) -> list[SourcePage]:
@@ -118,7 +104,7 @@ class HybridReward:
     constitution: Constitution | str = "faithfulness"
     checker: Checker | str = "offline"
     preference: object | None = None
-    weights: HybridWeights = field(default_factory=HybridWeights)
+    weights: RewardWeightsConfig = field(default_factory=RewardWeightsConfig)  # `hybrid:` of the train config
     clip: float = 5.0
     normalise: bool = True
     last_parts: dict[str, list[float]] = field(default_factory=dict, init=False)
@@ -137,11 +123,11 @@ class HybridReward:
             from rewards.preference import PreferenceScorer
 
             self.preference = PreferenceScorer(self.preference)
-        if self.preference is None:
-            self.weights.pm = 0.0
+        if self.preference is None:  # a copy: the caller's config is not changed
+            self.weights = self.weights.model_copy(update={"pm": 0.0})
         self.stats = {name: RunningStat() for name in PARTS}
 
-    def raw_parts(self, prompts: Sequence, completions: Sequence, sources: Sequence, questions: Sequence[str],
+    def raw_parts(self, prompts: Sequence, completions: Sequence, sources: Sequence, questions: Sequence[str | None],
                   tags: Sequence | None = None) -> dict[str, list[float]]:
         """Unnormalised parts, one list per part with one value per completion."""
         parts: dict[str, list[float]] = {name: [] for name in PARTS if name != "pm" or self.preference is not None}
@@ -150,11 +136,14 @@ class HybridReward:
         for i, completion in enumerate(completions):
             answer, pages, question = _text(completion), _sources(sources[i]), questions[i]
             verdicts = self.checker.check(question, answer, pages)
-            parts["support"].append(sum(v.verdict == Verdict.supported for v in verdicts) / len(verdicts) if verdicts else 0.0)
-            cit = citation_metrics(self.checker, question, answer, pages) if pages else {"precision": 0.0, "recall": 0.0}
+            parts["support"].append(
+                sum(v.verdict == Verdict.supported for v in verdicts) / len(verdicts) if verdicts else 0.0)
+            cit = (citation_metrics(self.checker, question, answer, pages) if pages
+                   else {"precision": 0.0, "recall": 0.0})
             p, r = cit["precision"], cit["recall"]
             parts["citation"].append(2 * p * r / (p + r) if p + r else 0.0)
-            violations = evaluate_rules(self.constitution, question, answer, verdicts, pages, tags=tags[i] if tags else None)
+            violations = evaluate_rules(self.constitution, question, answer, verdicts, pages,
+                                        tags=tags[i] if tags else None)
             parts["rule_penalty"].append(rule_penalty(violations, self.constitution))
         return parts
 
@@ -187,7 +176,7 @@ class HybridReward:
         citation), `question` and `tags` (optional); any others (TRL's) are ignored."""
         n = len(completions)
         sources = columns.get("sources") or [[] for _ in range(n)]
-        questions = columns.get("question") or [_question(p) for p in prompts]
+        questions = columns.get("question") or [None] * n
         parts = self.raw_parts(prompts, completions, sources, questions, columns.get("tags"))
         self.last_parts = dict(parts)
         rewards = self.combine(parts)

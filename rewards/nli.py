@@ -60,7 +60,8 @@ def label_roles(id2label: dict, model_name: str = "model") -> LabelRoles:
         name = re.sub(r"[^a-z]", "", str(label).lower())
         if name in _NOT_ENTAIL:
             continue  # binary RTE-style models: the complement class carries no role of its own
-        role = "entailment" if name in _ENTAIL else "contradiction" if name in _CONTRA else "neutral" if name in _NEUTRAL else None
+        role = ("entailment" if name in _ENTAIL else "contradiction" if name in _CONTRA
+                else "neutral" if name in _NEUTRAL else None)
         if role:
             found[role].append(int(idx))
     if not found["entailment"]:
@@ -184,20 +185,25 @@ class NLIChecker:
         r = self.roles
         best_j, best = max(scored, key=lambda item: item[1][r.entailment])
         p_entail = best[r.entailment]
-        common = {"text": claim.text, "span": (claim.start, claim.end), "citations": claim.citations, "checker": self.name}
+        common = {"text": claim.text, "span": (claim.start, claim.end), "citations": claim.citations,
+                  "checker": self.name}
         if p_entail >= self.threshold:
-            return ClaimVerdict(verdict=Verdict.supported, score=p_entail, evidence=self._evidence(chunks[best_j], sources),
+            return ClaimVerdict(verdict=Verdict.supported, score=p_entail,
+                                evidence=self._evidence(chunks[best_j], sources),
                                 reason=f"entailed (P={p_entail:.2f} >= {self.threshold})", **common)
         if r.contradiction is not None:
             contra_j, contra = max(scored, key=lambda item: item[1][r.contradiction])
             if contra[r.contradiction] > p_entail:
-                return ClaimVerdict(verdict=Verdict.unsupported, score=p_entail, evidence=self._evidence(chunks[contra_j], sources),
-                                    reason=f"contradicted (P={contra[r.contradiction]:.2f} > entailment {p_entail:.2f})", **common)
-        return ClaimVerdict(verdict=Verdict.unsupported, score=p_entail, evidence=self._evidence(chunks[best_j], sources),
+                return ClaimVerdict(
+                    verdict=Verdict.unsupported, score=p_entail, evidence=self._evidence(chunks[contra_j], sources),
+                    reason=f"contradicted (P={contra[r.contradiction]:.2f} > entailment {p_entail:.2f})", **common)
+        return ClaimVerdict(verdict=Verdict.unsupported, score=p_entail,
+                            evidence=self._evidence(chunks[best_j], sources),
                             reason=f"low entailment (P={p_entail:.2f} < {self.threshold})", **common)
 
     @staticmethod
     def _evidence(chunk: Premise, sources: Sequence[SourcePage]) -> Evidence:
         source = sources[chunk.source]
-        loc = Locator(doc_id=source.doc_id, page=source.page, char_start=chunk.char_start, char_end=chunk.char_end, sentence=chunk.sentence)
+        loc = Locator(doc_id=source.doc_id, page=source.page, char_start=chunk.char_start, char_end=chunk.char_end,
+                      sentence=chunk.sentence)
         return Evidence(locator=loc, quote=chunk.text)

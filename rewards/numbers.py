@@ -58,7 +58,8 @@ _NUMBER_RE = re.compile(
 )
 _SLASH_DATE_RE = re.compile(r"(?<![\d,])\d{1,2}/\d{1,2}/\d{2,4}(?!\d)")
 _DATE_DAY_BEFORE_RE = re.compile(rf"(?:{_MONTHS})\.?\s*$", re.IGNORECASE)
-_REFERENCE_BEFORE_RE = re.compile(r"(?:\bp\.|\bpp\.|\bpage|\bpages|\bnote|\bitem|\bpart|\bschedule|\bexhibit|\bform|\bstep)\s*$", re.IGNORECASE)
+_REFERENCE_BEFORE_RE = re.compile(
+    r"(?:\bp\.|\bpp\.|\bpage|\bpages|\bnote|\bitem|\bpart|\bschedule|\bexhibit|\bform|\bstep)\s*$", re.IGNORECASE)
 _FORM_AFTER_RE = re.compile(r"^-(?:K|Q|KT|QT)\b|^(?:st|nd|rd|th)\b", re.IGNORECASE)
 _LIST_TEXT_AFTER_RE = re.compile(r"^[.)]\s+[A-Za-z*\"(]")
 

@@ -8,8 +8,8 @@ For each claim of an answer (see `rewards.claims`):
    extraction puts on separate lines, land in one premise.
 2. **Best-chunk alignment**: windows are ranked by lexical recall of the claim's content words
    (substring match on lower-cased text, robust to PDF text that lost its spaces); for claims
-   without figures the top windows are re-ranked by MiniLM cosine similarity and the decision is
-   made on a blend of the two.
+   without figures the top windows are re-ranked by MiniLM cosine similarity (`rewards.embeddings`)
+   and the decision is made on a blend of the two.
 3. **Explicit agreement**: company names must be known to the sources or question
    (`rewards.entities`); every year the claim names must occur in the sources or question; every
    figure must equal a source figure within the stated rounding tolerance (`rewards.numbers`), in
@@ -51,15 +51,12 @@ the reason and, where one exists, the closest evidence. The `FailClosed` wrapper
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from cai.core.assets import minilm_path
 from cai.core.contracts import ClaimVerdict, Evidence, SourcePage, Verdict
 from rewards import direction
 from rewards.agreement import Known, disagreement
@@ -80,6 +77,7 @@ from rewards.arithmetic import (
 )
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
+from rewards.embeddings import prose_cosines
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, period_compatible
 from rewards.premises import (
@@ -104,11 +102,10 @@ from rewards.premises import (
 )
 
 # Compound growth is searched only when the claim or the question speaks of it.
-_COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate", re.IGNORECASE)
+_COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
+                          re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
-EMBEDDING_CACHE_SIZE = 50_000
-EMBED_MAX_CHARS = 300
 MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
 MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence window
 MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
@@ -176,7 +173,8 @@ class OfflineChecker:
             if claim.kind != "claim":
                 continue
             if claim.degenerate:
-                verdicts.append(self._verdict(claim, Verdict.unsupported, 0.0, [], "degenerate: the sentence repeats itself"))
+                verdicts.append(self._verdict(claim, Verdict.unsupported, 0.0, [],
+                                              "degenerate: the sentence repeats itself"))
                 continue
             ranked = self._rank_windows(claim, context)
             verdict = self._check_explicit(claim, context, ranked)
@@ -191,7 +189,8 @@ class OfflineChecker:
         established = " ".join(v.text for v in verdicts if v is not None and v.verdict == Verdict.supported).lower()
         if context.verified:
             # A conclusion in the question's and the answer's established words is framing.
-            concluding = [i for i, (_, claim, _) in enumerate(prose) if restates(claim.plain, context.question.lower(), established, MIN_CONTENT_WORDS)]
+            concluding = [i for i, (_, claim, _) in enumerate(prose)
+                          if restates(claim.plain, context.question.lower(), established, MIN_CONTENT_WORDS)]
             for i in concluding:
                 verdicts[prose[i][0]] = None
             prose = [item for i, item in enumerate(prose) if i not in set(concluding)]
@@ -207,7 +206,8 @@ class OfflineChecker:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
             return self._check_figures(claim, context, ranked)
-        change = direction.period_change(claim, direction.measure_heads(claim.plain, context.pages), [context.levels], context.pages)
+        change = direction.period_change(claim, direction.measure_heads(claim.plain, context.pages), [context.levels],
+                                         context.pages)
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
         words = content_tokens(claim.plain)
@@ -235,27 +235,10 @@ class OfflineChecker:
         """MiniLM cosine of each prose claim with each of its top windows (zeros when off)."""
         if not self.use_embeddings or not prose:
             return [np.zeros(len(top)) for _, _, top in prose]
-        texts: list[str] = []
-        for _, claim, top in prose:
-            texts += [claim.plain[:EMBED_MAX_CHARS]] + [_embed_text(p, w) for _, p, w in top]
-        vectors = dict(zip(texts, self._embed(texts), strict=True))
-        out = []
-        for _, claim, top in prose:
-            windows = [vectors[_embed_text(p, w)] for _, p, w in top]
-            out.append(np.array([float(v @ vectors[claim.plain[:EMBED_MAX_CHARS]]) for v in windows]))
-        return out
+        return prose_cosines(prose, self._embedding_cache)
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embeddings, cached by text: the same source windows recur across answers and rounds."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._embedding_cache]
-        if missing:
-            if len(self._embedding_cache) > EMBEDDING_CACHE_SIZE:
-                self._embedding_cache.clear()
-            vectors = minilm().encode(missing, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            self._embedding_cache.update(zip(missing, vectors, strict=True))
-        return np.stack([self._embedding_cache[t] for t in texts])
-
-    def _check_prose(self, claim: Claim, top: list, cosines: np.ndarray, *, lexical_only: bool = False) -> ClaimVerdict | None:
+    def _check_prose(self, claim: Claim, top: list, cosines: np.ndarray, *,
+                     lexical_only: bool = False) -> ClaimVerdict | None:
         """A claim without figures: blend of lexical recall and MiniLM cosine on the top windows,
         counting only windows that hold MIN_CONTENT_HITS of the claim's distinct content words
         and (with embeddings) reach MIN_COSINE. With `lexical_only` (cosine not computed), None
@@ -281,7 +264,8 @@ class OfflineChecker:
         if eligible and eligible[0][0] >= threshold:
             similarity = eligible[0][0]
             score = 0.5 + 0.5 * (similarity - threshold) / (1.0 - threshold)
-            return self._verdict(claim, Verdict.supported, score, ranked, f"aligned (similarity {similarity:.2f}, {eligible[0][3]} content words)")
+            return self._verdict(claim, Verdict.supported, score, ranked,
+                                 f"aligned (similarity {similarity:.2f}, {eligible[0][3]} content words)")
         similarity = blended[0][0]
         score = min(0.49, 0.5 * similarity / threshold)
         if max(hits) < MIN_CONTENT_HITS:
@@ -312,10 +296,11 @@ class OfflineChecker:
             # The answer's own arithmetic does not hold: whatever figures it quotes, the claim
             # states a wrong result.
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked,
-                                 f"worked formula does not compute: {wrong[0].result.text} (the terms give {wrong[0].value:g})")
+                                 f"worked formula does not compute: {wrong[0].result.text}"
+                                 f" (the terms give {wrong[0].value:g})")
         if grounded:
-            matches = [self._direct_match(q, claim, context, own_measure) or self._restated_in_place(q, claim, context, measure)
-                       for q in claim.quantities]
+            matches = [self._direct_match(q, claim, context, own_measure)
+                       or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
             labelled = aligned_figures(_claim_tokens(claim, context), context.pages)
@@ -342,13 +327,22 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands if is_amount(q) else named_operands, compound, combines, growth)
+                derived = self._derive(q, operands + earlier, aligned_operands if is_amount(q) else named_operands,
+                                       compound, combines, growth)
                 if derived is None and grounded:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
         _formula_results(claim, matches, worked)
+        return self._figures_verdict(claim, context, matches, measure, ranked)
+
+    def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
+                         measure: list[str], ranked) -> ClaimVerdict:
+        """The verdict once each figure of the claim is matched, derived or not: unsupported for a
+        figure left unmatched or found only in another period's column, or for a direction its
+        values contradict; else supported, and its figures and levels are recorded in `context` as
+        established for the claims after it."""
         unmatched = [q.text for q, m in zip(claim.quantities, matches, strict=True) if m is None]
         shifted = [m.quantity.text for m in matches if m is not None and m.period_mismatch]
         found = sum(1 for m in matches if m is not None and not m.period_mismatch)
@@ -360,7 +354,8 @@ class OfflineChecker:
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
         heads, sourced = direction.measure_heads(claim.plain, context.pages), _sourced(matches)
         own = direction.source_levels(claim, sourced, heads)
-        change = direction.pair_change(claim) or direction.period_change(claim, heads, [own, context.levels], context.pages)
+        change = (direction.pair_change(claim)
+                  or direction.period_change(claim, heads, [own, context.levels], context.pages))
         if change is not None and change.moved is not None and not change.agrees:
             return self._direction_verdict(claim, change, ranked)
         context.verified.extend(q.magnitude for q in claim.quantities)
@@ -378,10 +373,12 @@ class OfflineChecker:
         """A stated direction checked against the two values it compares (`rewards.direction`):
         contradicted, unsupported; confirmed (a claim without figures), supported by the newer value."""
         if not change.agrees:
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, f"direction contradicts the figures: {change.describe()}")
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked,
+                                 f"direction contradicts the figures: {change.describe()}")
         return ClaimVerdict(
-            text=claim.text, verdict=Verdict.supported, score=0.75, evidence=change.evidence, span=(claim.start, claim.end),
-            citations=claim.citations, checker=self.name, reason=f"direction agrees with the figures: {change.old_label} → {change.new_label}",
+            text=claim.text, verdict=Verdict.supported, score=0.75, evidence=change.evidence,
+            span=(claim.start, claim.end), citations=claim.citations, checker=self.name,
+            reason=f"direction agrees with the figures: {change.old_label} → {change.new_label}",
         )
 
     def _restated(self, q: Quantity, context: AnswerContext) -> FigureMatch | None:
@@ -391,7 +388,8 @@ class OfflineChecker:
             return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), q.magnitude))
         return None
 
-    def _restated_in_place(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+    def _restated_in_place(self, q: Quantity, claim: Claim, context: AnswerContext,
+                           measure: list[str]) -> FigureMatch | None:
         """`q` repeats a figure an earlier claim of the answer established for the same measure
         (a result restated in the conclusion: "the 3-year average margin is 2.8%"), or is the
         reference of a comparison ("greater than $13,321.6 million")."""
@@ -406,7 +404,8 @@ class OfflineChecker:
                 return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), value))
         return None
 
-    def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+    def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext,
+                      measure: list[str]) -> FigureMatch | None:
         """The best source figure equal to `q` whose row label or sentence names what the claim
         measures (`_figure_measure`): one in the claim's period column if any, else one without
         column information; one only in other periods' columns is a period mismatch."""
@@ -457,13 +456,15 @@ class OfflineChecker:
         # Evidence first: a figure derivable from the aligned source rows is explained by them (the
         # reason an auditor reads), not by a coincidence among the answer's own numbers.
         derivation = (
-            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups, growth=growth)
+            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
+                        growth=growth)
             or derive_pair(q, answer, tol, compound=compound, growth=growth) or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None
 
-    def _column_ratio(self, q: Quantity, claim: Claim, context: AnswerContext, measure: list[str]) -> FigureMatch | None:
+    def _column_ratio(self, q: Quantity, claim: Claim, context: AnswerContext,
+                      measure: list[str]) -> FigureMatch | None:
         """A percentage or ratio stated for a period, computed from two figures of that period's
         table column (`rewards.periods.column_periods`): a part over a whole whose row labels name
         what the claim measures ("effective tax rate 20.2%" = provision for income taxes / income
@@ -533,7 +534,8 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
         if not equality.computes or index is None or matches[index] is not None:
             continue
         terms = [(by_start.get(t.start), t) for t in equality.terms]
-        if all((i is None and not checkable(t)) or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
+        if all((i is None and not checkable(t))
+               or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
                for i, t in terms):
             q = claim.quantities[index]
             matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))
@@ -564,23 +566,6 @@ def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
     return sum(1 for t in words if occurs(t, window.lowered) or occurs(t, page.doc_words))
 
 
-@lru_cache(maxsize=1)
-def minilm():
-    """The packaged all-MiniLM-L6-v2 (no network), with a window sized for claims and premises:
-    attention cost grows with the padded length, and a claim or a 3-sentence premise cut at
-    EMBED_MAX_CHARS fits in 96 wordpieces."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(minilm_path()), device="cpu")
-    model.max_seq_length = 96
-    return model
-
-
-def _embed_text(page: PreparedPage, window: Window) -> str:
-    return page.source.text[window.start : window.end][:EMBED_MAX_CHARS]
-
-
 def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> bool:
     """A figure the question itself states ("more than 20% of revenue") restates the question."""
     return bool(agreeing(q, context.question_magnitudes, rel_tolerance))
@@ -588,8 +573,8 @@ def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> b
 
 def _sourced(matches: list[FigureMatch]) -> list[tuple[Quantity | None, Period | None]]:
     """Each claim figure's source quantity and table column, where it was matched directly."""
-    return [(m.source_quantity, m.page.columns.get(m.source_quantity.start)) if m.page is not None and m.source_quantity is not None
-            else (None, None) for m in matches]
+    return [(m.source_quantity, m.page.columns.get(m.source_quantity.start))
+            if m.page is not None and m.source_quantity is not None else (None, None) for m in matches]
 
 
 def _describe(match: FigureMatch) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,10 +32,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cai.core.contracts import PreferencePair
+from cai.core.prompts import TRUNCATION_MARK, sources_body, with_sources_cut
 
 METADATA_FILE = "preference_model.json"
-_SOURCES_RE = re.compile(r"(<sources>\n?)(.*?)(\n?</sources>)", re.S)
-TRUNCATION_MARK = "\n[… sources truncated to fit the reward model's window …]"
 
 Prompt = str | list[dict]
 Completion = str | list[dict]
@@ -73,14 +71,14 @@ def _cut_sources(prompt: Prompt, tokenizer, n_remove: int) -> Prompt | None:
     prompt = _plain(prompt)
     texts = [prompt] if isinstance(prompt, str) else [m["content"] for m in prompt]
     for k, text in enumerate(texts):
-        m = _SOURCES_RE.search(text)
-        if not m or not m.group(2).replace(TRUNCATION_MARK, "").strip():
+        span = sources_body(text)
+        body = text[span[0]:span[1]].replace(TRUNCATION_MARK, "") if span else ""
+        if not body.strip():
             continue
-        body = m.group(2).replace(TRUNCATION_MARK, "")
-        offsets = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+        offsets = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True,
+                            verbose=False)["offset_mapping"]
         keep = len(offsets) - n_remove
-        cut = offsets[keep][0] if keep > 0 else 0
-        new_text = text[: m.start(2)] + body[:cut].rstrip() + TRUNCATION_MARK + text[m.end(2):]
+        new_text = with_sources_cut(text, offsets[keep][0] if keep > 0 else 0)
         if isinstance(prompt, str):
             return new_text
         out = [dict(msg) for msg in prompt]
@@ -89,7 +87,8 @@ def _cut_sources(prompt: Prompt, tokenizer, n_remove: int) -> Prompt | None:
     return None
 
 
-def fit_sources(tokenizer, prompt: Prompt, completions: Sequence[Completion], max_length: int) -> tuple[Prompt, list[list[int]], bool] | None:
+def fit_sources(tokenizer, prompt: Prompt, completions: Sequence[Completion],
+                max_length: int) -> tuple[Prompt, list[list[int]], bool] | None:
     """`prompt` with its sources cut from the end until (prompt, c) fits `max_length` tokens for
     every completion: (the fitted prompt, ids per completion, truncated?) or None when even an
     empty source block does not fit. SFT, DPO and RL prompts are fitted with this too."""
@@ -108,7 +107,8 @@ def fit_sources(tokenizer, prompt: Prompt, completions: Sequence[Completion], ma
     return None
 
 
-def fit_prompt(tokenizer, prompt: Prompt, completions: Sequence[Completion], max_length: int) -> tuple[list[list[int]], bool] | None:
+def fit_prompt(tokenizer, prompt: Prompt, completions: Sequence[Completion],
+               max_length: int) -> tuple[list[list[int]], bool] | None:
     """Token ids of (prompt, c) for each completion within `max_length` (see `fit_sources`):
     (ids per completion, truncated?) or None when it cannot fit."""
     fitted = fit_sources(tokenizer, prompt, completions, max_length)
@@ -218,7 +218,8 @@ def _lora_config(lora: dict | bool | None):
         return None
     from peft import LoraConfig
 
-    spec = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear", **(lora if isinstance(lora, dict) else {})}
+    spec = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear",
+            **(lora if isinstance(lora, dict) else {})}
     return LoraConfig(task_type="SEQ_CLS", **spec)
 
 
@@ -239,13 +240,13 @@ def train_preference_model(pairs_path: str | Path, out_dir: str | Path, *, base:
 
     `pairs_path`: a preferences.jsonl or a `cai generate` run directory. `base`: HF id or path
     (default: the packaged MiniLM). `lora`: None, True, or LoraConfig fields (r, lora_alpha, ...).
-    `gradient_checkpointing` (TRL's default is on) trades ~30% more compute for memory: only worth
-    it for large bases, so it is off unless asked for. `callbacks`: transformers TrainerCallbacks
-    (e.g. a metrics logger).
+    `gradient_checkpointing` (TRL's default is on) trades compute (activations are recomputed in the
+    backward pass) for memory: only worth it for large bases, so it is off unless asked for.
+    `callbacks`: transformers TrainerCallbacks (e.g. a metrics logger).
     """
     from datasets import Dataset
     from transformers import set_seed
-    from trl import RewardConfig, RewardTrainer  # lazy: importing TRL takes ~10 s
+    from trl import RewardConfig, RewardTrainer  # lazy: importing TRL is slow
 
     from cai.core.assets import minilm_path
 
@@ -271,8 +272,9 @@ def train_preference_model(pairs_path: str | Path, out_dir: str | Path, *, base:
         warmup_steps=max(1, round(0.1 * epochs * -(-len(train.rows) // batch_size))),  # 10% warm-up
     )
     accuracy_before = pairwise_accuracy(model.to(_device()), tokenizer, held.rows)
-    trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer, peft_config=_lora_config(lora), callbacks=callbacks,
-                            train_dataset=Dataset.from_list([{k: r[k] for k in ("chosen_ids", "rejected_ids")} for r in train.rows]))
+    trainer = RewardTrainer(
+        model=model, args=args, processing_class=tokenizer, peft_config=_lora_config(lora), callbacks=callbacks,
+        train_dataset=Dataset.from_list([{k: r[k] for k in ("chosen_ids", "rejected_ids")} for r in train.rows]))
     started = time.perf_counter()
     result = trainer.train()
     train_s = time.perf_counter() - started

@@ -41,7 +41,8 @@ _NOT_MEASURE_WORDS = (
 # Finance synonyms: stemmed claim word -> regular expressions for what a filing may write instead
 # (PDF text may have lost its spaces: "Costofsales"). Revenue is not "cost of sales/revenue".
 _NOT_COST = r"(?<!cost of )(?<!costof)(?<!cost of goods )"
-_COST_OF_RE = re.compile(r"\bcost\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales|goods(?:\s+sold)?|products(?:\s+sold)?|services)\b")
+_COST_OF_RE = re.compile(
+    r"\bcost\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales|goods(?:\s+sold)?|products(?:\s+sold)?|services)\b")
 _SYNONYMS = {
     "revenue": (_NOT_COST + "revenue", _NOT_COST + "sale", "turnover"),
     "sale": (_NOT_COST + "sale", _NOT_COST + "revenue"),
@@ -184,7 +185,8 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
     windows = []
     for first in range(len(spans)):
         last = first
-        while last + 1 < len(spans) and last - first + 1 < WINDOW_SENTENCES and spans[last + 1][1] - spans[first][0] <= WINDOW_MAX_CHARS:
+        while (last + 1 < len(spans) and last - first + 1 < WINDOW_SENTENCES
+               and spans[last + 1][1] - spans[first][0] <= WINDOW_MAX_CHARS):
             last += 1
         start, end = spans[first][0], spans[last][1]
         windows.append(Window(first, last, start, end, text[start:end].lower()))
@@ -201,7 +203,8 @@ def _prepare_text(text: str) -> tuple:
     windows = _windows(text, spans)
     bounds = (np.array(starts, dtype=np.int64), np.array([w.first for w in windows], dtype=np.int64),
               np.array([w.last for w in windows], dtype=np.int64))
-    return spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds, {}, declared_scales(text)
+    return (spans, windows, quantities, magnitudes, column_periods(text), labels, text.lower(), bounds, {},
+            declared_scales(text))
 
 
 def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
@@ -216,7 +219,8 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
 
 
 def prepare_page(source: SourcePage) -> PreparedPage:
-    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows, scales = _prepare_text(source.text)
+    spans, windows, quantities, magnitudes, columns, labels, lowered, bounds, token_windows, scales = (
+        _prepare_text(source.text))
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
                         re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds, token_windows, scales)
@@ -241,7 +245,8 @@ def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
     return not named or any(occurs(t, label) for t in measure)
 
 
-CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower|compared)", re.IGNORECASE)
+CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower|compared)",
+                       re.IGNORECASE)
 
 
 # Words that say a figure combines others: only then may it be a sum, difference or average of two
@@ -260,7 +265,8 @@ def change_column(page: PreparedPage, index: int) -> bool:
     if index == 0:
         return False
     previous = page.quantities[index - 1]
-    return (previous.unit != "%" and previous.start in page.columns and not page.source.text[previous.end : page.quantities[index].start].strip(" \n$|("))
+    return (previous.unit != "%" and previous.start in page.columns
+            and not page.source.text[previous.end : page.quantities[index].start].strip(" \n$|("))
 
 
 def percent_source(source_q: Quantity) -> bool:
@@ -331,7 +337,8 @@ def restates(plain: str, question: str, established: str, min_words: int = 2) ->
     # The question lends only names (capitalised words): its predicate ("is the margin improving?")
     # restated as an answer ("the margin is improving") is the very claim to check, not framing.
     names = set(content_tokens(" ".join(re.findall(r"\b[A-Z][\w&.-]*", plain))))
-    return len(words) >= min_words and all(occurs(t, established) or (t in names and occurs(t, question)) for t in words)
+    return len(words) >= min_words and all(
+        occurs(t, established) or (t in names and occurs(t, question)) for t in words)
 
 
 EVIDENCE_MAX_CHARS = 240  # a row's evidence reaches back over figure-only lines at most this far
@@ -352,5 +359,6 @@ def row_evidence(page: PreparedPage, quantity: Quantity) -> Evidence:
 
 
 def window_evidence(page: PreparedPage, window: Window) -> Evidence:
-    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=window.start, char_end=window.end, sentence=window.first)
+    locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=window.start, char_end=window.end,
+                      sentence=window.first)
     return Evidence(locator=locator, quote=page.source.text[window.start : window.end])

@@ -59,7 +59,8 @@ class AnswerUnderReview:
         return None
 
 
-def _violation(rule: Rule, check: str, message: str, claim: str | None = None, verdict: ClaimVerdict | None = None) -> RuleViolation:
+def _violation(rule: Rule, check: str, message: str, claim: str | None = None,
+               verdict: ClaimVerdict | None = None) -> RuleViolation:
     return RuleViolation(
         rule_id=rule.id, severity=rule.severity, claim=claim, message=f"[{check}] {message}",
         evidence=verdict.evidence if verdict is not None else None, fix=rule.revision,
@@ -79,7 +80,8 @@ def check_claims_supported(rule: Rule, review: AnswerUnderReview, param) -> list
     for v in review.verdicts:
         if v.verdict != Verdict.supported or v.score < min_score:
             why = v.reason or v.verdict.value
-            out.append(_violation(rule, "claims_supported", f"{v.verdict.value} (score {v.score:.2f} < {min_score}): {why}", v.text, v))
+            out.append(_violation(rule, "claims_supported",
+                                  f"{v.verdict.value} (score {v.score:.2f} < {min_score}): {why}", v.text, v))
     return out
 
 
@@ -90,7 +92,8 @@ def _figure_in_sources(q: Quantity, review: AnswerUnderReview, rel_tolerance: fl
 def _derived_by_checker(verdict: ClaimVerdict | None, q: Quantity) -> bool:
     if verdict is None or verdict.verdict != Verdict.supported or not verdict.reason:
         return False
-    return any(part.strip().startswith(q.text.strip()) and _DERIVED_RE.search(part) for part in verdict.reason.split(";"))
+    return any(part.strip().startswith(q.text.strip()) and _DERIVED_RE.search(part)
+               for part in verdict.reason.split(";"))
 
 
 def check_numbers_match_sources(rule: Rule, review: AnswerUnderReview, param) -> list[RuleViolation]:
@@ -104,7 +107,9 @@ def check_numbers_match_sources(rule: Rule, review: AnswerUnderReview, param) ->
             and not (spec.allow_derived and _derived_by_checker(verdict, q))
         ]
         if missing:
-            out.append(_violation(rule, "numbers_match_sources", f"figures not in the sources{' nor derived from them' if spec.allow_derived else ''}: {', '.join(missing)}", claim.text, verdict))
+            out.append(_violation(rule, "numbers_match_sources",
+                                  f"figures not in the sources{' nor derived from them' if spec.allow_derived else ''}"
+                                  f": {', '.join(missing)}", claim.text, verdict))
     return out
 
 
@@ -123,14 +128,16 @@ def check_quote_figures_verbatim(rule: Rule, review: AnswerUnderReview, _param) 
             if not _derived_by_checker(verdict, q) and _written_digits(q) not in review.source_text
         ]
         if restated:
-            out.append(_violation(rule, "quote_figures_verbatim", f"figures not written as in the source: {', '.join(restated)}", claim.text, verdict))
+            out.append(_violation(rule, "quote_figures_verbatim",
+                                  f"figures not written as in the source: {', '.join(restated)}", claim.text, verdict))
     return out
 
 
 def _question_years(question: str) -> set[int]:
     """Years the question asks about; a range "FY2015 - FY2017" includes the years between."""
     years = sorted({p.year for p in extract_periods(question) if p.year})
-    if len(years) >= 2 and re.search(r"\b(?:from|between|to|through|-|–)\b|\d\s*[-–]\s*(?:FY)?\d", question, re.IGNORECASE):
+    if len(years) >= 2 and re.search(r"\b(?:from|between|to|through|-|–)\b|\d\s*[-–]\s*(?:FY)?\d", question,
+                                     re.IGNORECASE):
         return set(range(years[0], years[-1] + 1))
     return set(years)
 
@@ -142,9 +149,12 @@ def check_period_matches_question(rule: Rule, review: AnswerUnderReview, _param)
     out = []
     for claim in review.claims:
         # One year before the asked period is the comparison column every filing prints.
-        stray = sorted({p.year for p in claim.periods if p.year and not p.relative and p.year not in asked and p.year + 1 not in asked})
+        stray = sorted({p.year for p in claim.periods
+                        if p.year and not p.relative and p.year not in asked and p.year + 1 not in asked})
         if stray:
-            out.append(_violation(rule, "period_matches_question", f"periods {stray} are not the period asked about {sorted(asked)}", claim.text, review.verdict_for(claim)))
+            out.append(_violation(rule, "period_matches_question",
+                                  f"periods {stray} are not the period asked about {sorted(asked)}", claim.text,
+                                  review.verdict_for(claim)))
     return out
 
 
@@ -156,7 +166,8 @@ def check_entities_match_sources(rule: Rule, review: AnswerUnderReview, _param) 
         unknown = unknown_entities(claim.plain, known)
         if unknown:
             names = ", ".join(sorted({e.text for e in unknown}))
-            out.append(_violation(rule, "entities_match_sources", f"names not in the sources or question: {names}", claim.text, review.verdict_for(claim)))
+            out.append(_violation(rule, "entities_match_sources", f"names not in the sources or question: {names}",
+                                  claim.text, review.verdict_for(claim)))
     return out
 
 
@@ -169,7 +180,8 @@ _contains_phrase = contains_phrase  # the old private name, kept for existing im
 
 
 def check_no_forbidden_phrases(rule: Rule, review: AnswerUnderReview, phrases) -> list[RuleViolation]:
-    return [_violation(rule, "no_forbidden_phrases", f"forbidden phrase: {p!r}") for p in phrases if contains_phrase(review.answer, p)]
+    return [_violation(rule, "no_forbidden_phrases", f"forbidden phrase: {p!r}")
+            for p in phrases if contains_phrase(review.answer, p)]
 
 
 def check_require_marker(rule: Rule, review: AnswerUnderReview, markers) -> list[RuleViolation]:

@@ -1,10 +1,11 @@
 """Scoring rows for `cai score INPUT.jsonl [--index DIR] [--out OUT.jsonl] [--checker NAME]`.
 
-Input rows (DESIGN.md, contract): `{"id", "question"?, "answer", "sources"?: [{"doc_id", "page",
-"text"}]}`; sources are retrieved with `retrieve(question)` when absent. Output rows: the input `id`
-plus `{"verdict", "score", "claims": [{"text", "verdict", "score", "evidence": {"locator",
-"quote"}, ...}]}` and, when the answer carries inline citations, `"citations"` (ALCE precision and
-recall, `rewards.citations`).
+Input rows (the `cai score` row contract, `ScoreInput` in cai/core/contracts.py): `{"id",
+"question"?, "answer", "sources"?: [{"doc_id", "page", "text"}]}`; sources are retrieved with
+`retrieve(question)` when absent. Output rows (`ScoreOutput`): the input `id` plus `{"verdict",
+"score", "claims": [{"text", "verdict", "score", "evidence": {"locator", "quote"}, ...}]}` and,
+when the answer carries inline citations, `"citations"` (ALCE precision and recall,
+`rewards.citations`).
 
 The answer is `supported` only when it has at least one claim and every claim is supported; its
 score is its weakest claim's score (an answer is as trustworthy as its least supported claim).

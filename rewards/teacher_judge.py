@@ -89,7 +89,8 @@ def _collapsed(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-def find_quote(quote: str, sources: Sequence[SourcePage], doc: str | None = None, page: int | None = None) -> tuple[int, int, int] | None:
+def find_quote(quote: str, sources: Sequence[SourcePage], doc: str | None = None,
+               page: int | None = None) -> tuple[int, int, int] | None:
     """(source index, char_start, char_end) of `quote` in the pages, or None.
 
     The named (doc, page) is searched first, then every page; exact match first, then a match that
@@ -165,9 +166,11 @@ class TeacherChecker:
         return [self._verdict(claim, by_n.get(n), sources) for n, claim in enumerate(claims, 1)]
 
     def _verdict(self, claim: Claim, judged: ClaimJudgement | None, sources: Sequence[SourcePage]) -> ClaimVerdict:
-        common = {"text": claim.text, "span": (claim.start, claim.end), "citations": claim.citations, "checker": self.name}
+        common = {"text": claim.text, "span": (claim.start, claim.end), "citations": claim.citations,
+                  "checker": self.name}
         if judged is None:
-            return ClaimVerdict(verdict=Verdict.unverified, score=0.0, reason="the teacher gave no verdict for this claim", **common)
+            return ClaimVerdict(verdict=Verdict.unverified, score=0.0,
+                                reason="the teacher gave no verdict for this claim", **common)
         found = find_quote(judged.quote, sources, judged.doc, judged.page) if judged.quote else None
         evidence = _evidence(found, sources) if found else None
         reason = judged.reason or None

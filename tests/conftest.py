@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def example_index(tmp_path_factory) -> Path:
-    """examples/corpus ingested into a fresh index (≈20 s on 2 cores)."""
+    """examples/corpus ingested into a fresh index (the slowest fixture: it embeds every page)."""
     from rag.ingest import ingest
 
     out = tmp_path_factory.mktemp("example-index")

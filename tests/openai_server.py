@@ -69,7 +69,7 @@ class FakeOpenAIServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             # Headers and body go out in two writes; with Nagle on, the body waits for the
-            # client's delayed ACK: +40 ms per keep-alive request, more than the CPU of a call.
+            # client's delayed ACK on every keep-alive request, far more than the CPU of a call.
             disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output clean
@@ -117,9 +117,10 @@ class FakeOpenAIServer:
                 content = "Sure! {not json" if fault == "garbage" else server.reply(body["messages"], body)
                 server.stats["ok"] += 1
                 return self._send(200, {
-                    "id": f"chatcmpl-{server.stats['requests']}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                    "id": f"chatcmpl-{server.stats['requests']}", "object": "chat.completion",
+                    "created": int(time.time()), "model": body.get("model", "fake"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                 "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
                               "completion_tokens": len(content.split()), "total_tokens": 0},
                 })

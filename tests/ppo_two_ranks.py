@@ -46,24 +46,28 @@ def main(policy_dir: str, out: Path) -> None:
     # critic_warmup_steps: step 0 runs no policy forward under DDP (unused-parameter check);
     # target_kl: a KL coefficient that evolves, so the checkpoint must carry it.
     cfg = ppo.PPOConfig(steps=3, batch_size=2, mini_batch_size=2, micro_batch_size=1,
-                        rollout_micro_batch_size=2, max_new_tokens=3, ppo_epochs=1, lora_r=2,
+                        rollout_micro_batch_size=2, max_new_tokens=3, ppo_epochs=1,
                         learning_rate=1e-2, critic_learning_rate=1e-2, critic_warmup_steps=1,
-                        target_kl=0.5, kl_horizon=10, save_every=1)
+                        target_kl=0.5, kl_horizon=10, save_steps=1)
+    lora = ppo.LoraConfig(r=2)
 
     def models():
         torch.manual_seed(0)  # the same initial weights in every process and every call
-        return ppo._load_models(policy_dir, cfg)
+        return ppo._load_models(policy_dir, cfg, lora)
+
+    def train(policy, critic, config, name: str, **kwargs) -> None:
+        ppo.train_ppo(policy, tok, PROMPTS, RunningCount(), config, lora=lora, seed=0, out_dir=out / name,
+                      critic=critic, **kwargs)
 
     policy, critic = models()
     hashes = {"initial": digest(policy, critic)}
-    ppo.train_ppo(policy, tok, PROMPTS, RunningCount(), cfg, out_dir=out / "straight", critic=critic)
+    train(policy, critic, cfg, "straight")
     hashes["straight"] = digest(policy, critic)
 
     policy, critic = models()
-    first = cfg.model_copy(update={"steps": 2})
-    ppo.train_ppo(policy, tok, PROMPTS, RunningCount(), first, out_dir=out / "resumed", critic=critic)
+    train(policy, critic, cfg.model_copy(update={"steps": 2}), "resumed")
     policy, critic = models()
-    ppo.train_ppo(policy, tok, PROMPTS, RunningCount(), cfg, out_dir=out / "resumed", critic=critic, resume=True)
+    train(policy, critic, cfg, "resumed", resume=True)
     hashes["resumed"] = digest(policy, critic)
 
     state = PartialState()

@@ -19,7 +19,8 @@ from rag.quotes import QuoteResolver, source_pages
 from rewards.verify import verify_answer
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [json.loads(line) for line in (ROOT / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
+QUESTIONS = [json.loads(line) for line in
+             (ROOT / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
 REVENUE_Q = next(q["question"] for q in QUESTIONS if q["id"] == "ex-01")
 NET_INCOME_Q = next(q["question"] for q in QUESTIONS if q["id"] == "ex-02")
 DOC = "halvorsen-tidewater-2024-10k"
@@ -47,11 +48,13 @@ def smoke(tmp_path_factory) -> tuple[Path, Path]:
     base = build_smoke_policy(tmp_path_factory.mktemp("smoke") / "policy")
     torch.manual_seed(0)
     lora = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                          LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False))
+                          LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
+                                     init_lora_weights=False))
     adapter = tmp_path_factory.mktemp("smoke") / "adapter"
     lora.save_pretrained(adapter)
     (adapter / "cai_adapter.json").write_text(json.dumps(
-        {"constitution": {"name": "finance-10k", "sha256": "0" * 64}, "data_run": "runs/x", "base_model": "some-org/other-model"}))
+        {"constitution": {"name": "finance-10k", "sha256": "0" * 64}, "data_run": "runs/x",
+         "base_model": "some-org/other-model"}))
     return base, adapter
 
 
@@ -96,7 +99,8 @@ def test_unsupported_claims_removed_by_default_and_marked_on_request(retriever, 
 
 def test_citation_of_a_page_outside_the_sources_is_replaced(retriever, checker):
     pages = _pages(retriever, NET_INCOME_Q)
-    verified = verify_answer(NET_INCOME_Q, f"Net income in 2024 was $147.4 million [{DOC} p.99].", pages, checker=checker)
+    verified = verify_answer(NET_INCOME_Q, f"Net income in 2024 was $147.4 million [{DOC} p.99].", pages,
+                             checker=checker)
     [claim] = verified.claims
     assert f"[{DOC} p.99]" not in verified.answer and claim.citations == [claim.evidence.locator.citation()]
 
@@ -121,7 +125,8 @@ def test_cli_json_has_claims_with_locators_quotes_and_verdicts(example_index):
     assert out["question"] == REVENUE_Q and out["answered_by"]["kind"] == "grounded" and out["sources"]
     for c in out["claims"]:
         assert c["verdict"] == "supported" and 0 <= c["score"] <= 1 and c["citations"]
-        assert {"doc_id", "page", "char_start", "char_end", "sentence"} <= set(c["evidence"]["locator"]) and c["evidence"]["quote"]
+        assert ({"doc_id", "page", "char_start", "char_end", "sentence"} <= set(c["evidence"]["locator"])
+                and c["evidence"]["quote"])
 
 
 def test_cli_text_lists_claims_with_locator_and_quote(example_index):
@@ -142,7 +147,8 @@ def test_smoke_policy_output_is_all_removed_and_the_answer_abstains(smoke, retri
         policy.use_adapter(use)
         result = answer_question(REVENUE_Q, retriever=retriever, checker=checker, policy=policy)
         assert result.answer == refusal(REVENUE_Q) and result.abstained and result.claims == []
-        assert len(result.removed) == result.n_raw_claims and all(c.verdict != Verdict.supported for c in result.removed)
+        assert len(result.removed) == result.n_raw_claims and all(c.verdict != Verdict.supported
+                                                                  for c in result.removed)
         assert result.answered_by.kind == "policy" and result.answered_by.model == str(base)
         raw[use] = result
     assert raw[adapter].raw_answer and raw[adapter].removed  # random words were checked and all removed
@@ -166,7 +172,8 @@ def test_lora_adapter_loads_with_its_metadata_and_one_base_serves_several(smoke,
     hits = retriever.search(REVENUE_Q, k=2)
     with_first = policy.generate(REVENUE_Q, hits)
     torch.manual_seed(1)
-    other = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj"], init_lora_weights=False))
+    other = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj"], init_lora_weights=False))
     other.save_pretrained(tmp_path / "second")
     policy.use_adapter(tmp_path / "second")  # loaded beside the first, on the same base weights
     assert policy.adapter_metadata is None and set(policy.lm.peft_config) == {"adapter0", "adapter1"}
@@ -183,7 +190,8 @@ def test_smoke_policy_name_resolves_to_the_model_its_train_run_built(smoke, tmp_
     base, adapter = smoke
     run_adapter = tmp_path / "adapter"
     shutil.copytree(adapter, run_adapter)
-    (run_adapter / "cai_adapter.json").write_text(json.dumps({"base_model": str(base), "policy_model": "cai-smoke-policy"}))
+    (run_adapter / "cai_adapter.json").write_text(json.dumps({"base_model": str(base),
+                                                               "policy_model": "cai-smoke-policy"}))
     warnings: list[str] = []
     policy = open_policy("cai-smoke-policy", run_adapter, warn=warnings.append)
     assert policy.model_id == str(base) and warnings == []
@@ -225,13 +233,15 @@ def test_render_text_names_the_policy_and_adapter_metadata(smoke, retriever, che
     base, adapter = smoke
     policy = open_policy(str(base), adapter, max_new_tokens=4, warn=lambda m: None)
     text = render_text(answer_question(REVENUE_Q, retriever=retriever, checker=checker, policy=policy))
-    assert text.startswith(refusal(REVENUE_Q)) and f"adapter {adapter}" in text.splitlines()[-1] and "finance-10k" in text
+    assert (text.startswith(refusal(REVENUE_Q)) and f"adapter {adapter}" in text.splitlines()[-1]
+            and "finance-10k" in text)
 
 
 def test_constitution_machine_checks_are_reported_on_the_delivered_answer(example_index):
     from cai.core.constitution import load_constitution
 
-    result = CliRunner().invoke(cli, ["answer", "--index", str(example_index), "--constitution", "finance-10k", "--json", REVENUE_Q])
+    result = CliRunner().invoke(cli, ["answer", "--index", str(example_index), "--constitution", "finance-10k",
+                                      "--json", REVENUE_Q])
     assert result.exit_code == 0, result.output
     rule_ids = {r.id for r in load_constitution("finance-10k").rules}
     assert all(v["rule_id"] in rule_ids for v in json.loads(result.stdout)["violations"])

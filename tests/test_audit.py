@@ -114,10 +114,12 @@ def test_quickstart_report_is_one_offline_file_and_every_quote_is_at_its_locator
     try:
         resolver = QuoteResolver(store)
         for attrs, quote in report.quotes + report.sources:
-            doc, page, start, end = attrs["data-doc"], int(attrs["data-page"]), int(attrs["data-start"]), int(attrs["data-end"])
+            doc, page = attrs["data-doc"], int(attrs["data-page"])
+            start, end = int(attrs["data-start"]), int(attrs["data-end"])
             text = store.page(doc, page).text
             found = resolver.verify(doc, page, quote)
-            assert text[start:end] == quote or (found and (found.char_start, found.char_end) == (start, end)), (doc, page, quote)
+            assert text[start:end] == quote or (found and (found.char_start, found.char_end) == (start, end)), (
+                doc, page, quote)
         assert all(attrs["data-check"] == "verified" for attrs, _ in report.quotes)
     finally:
         store.close()

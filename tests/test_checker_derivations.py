@@ -81,7 +81,8 @@ def test_prose_with_an_equals_sign_is_not_a_formula():
 def test_formula_after_a_lead_in_is_read_but_a_chain_step_is_not_split_at_words():
     [e] = equalities("For 2020, it would be ($58,158 - $63,843) / $58,158 = -9.77%.")
     assert e.computes and e.result.text == "-9.77%" and len(e.terms) == 3
-    worked = equalities("The COGS share for FY2016 is (17,405/32,376)*100 = 53.8% For FY2017, it is (19,038/34,350)*100 = 55.4%")
+    worked = equalities("The COGS share for FY2016 is (17,405/32,376)*100 = 53.8% "
+                        "For FY2017, it is (19,038/34,350)*100 = 55.4%")
     assert [e.result.text for e in worked] == ["53.8%", "55.4%"] and all(e.computes for e in worked)
 
 
@@ -154,7 +155,8 @@ def test_growth_needs_change_words_and_a_complement_stays_in_one_column():
     assert derive_pair(share, [2_500.0, 1_600.0], tol).expression == "(2,500 - 1,600) / 1,600 × 100"
     margin = extract_quantities("40%")[0]  # (50,000 - 30,000) / 50,000: a share's complement
     same, other = [("p", 1, 10), ("p", 1, 10)], [("p", 1, 10), ("p", 1, 30)]
-    assert derive_pair(margin, [30_000.0, 50_000.0], tol, growth=False, groups=same).expression == "(50,000 - 30,000) / 50,000 × 100"
+    assert derive_pair(margin, [30_000.0, 50_000.0], tol, growth=False, groups=same).expression == (
+        "(50,000 - 30,000) / 50,000 × 100")
     assert derive_pair(margin, [30_000.0, 50_000.0], tol, growth=False, groups=other) is None
 
 
@@ -183,7 +185,8 @@ def test_change_column_percentage_is_not_a_rate(checker):
     question = "What was Globex's effective tax rate in 2023?"
     [v] = check(checker, "The effective tax rate was 12% in 2023.", question=question, sources=(SEGMENTS,))
     assert v.verdict == Verdict.unsupported
-    [v] = check(checker, "The provision for income taxes changed by 12% from 2022 to 2023.", question=question, sources=(SEGMENTS,))
+    [v] = check(checker, "The provision for income taxes changed by 12% from 2022 to 2023.", question=question,
+                sources=(SEGMENTS,))
     assert v.verdict == Verdict.supported
 
 
@@ -230,13 +233,15 @@ def test_facts_stay_claims(text):
 
 def test_restates_needs_established_words_names_from_the_question_and_no_negation():
     question = "does globex have an improving net profit margin?"
-    established = "the net profit margin improved from 4.0% in 2022 to 5.0% in 2023; debt decreased from 10,000 to 9,000."
+    established = ("the net profit margin improved from 4.0% in 2022 to 5.0% in 2023; "
+                   "debt decreased from 10,000 to 9,000.")
     assert restates("Based on these calculations, Globex has an improving net profit margin.", question, established)
     assert restates("Instead, it has decreased its debt.", question, established)
     assert not restates("Globex does not have an improving net profit margin.", question, established)
     assert not restates("Globex plans to acquire a shipping line.", question, established)
     # The question's predicate restated as the answer is the claim to check, not framing.
-    assert not restates("Globex has an improving net profit margin.", question, "net profit margin was 5.0% in 2023 and 4.0% in 2022")
+    assert not restates("Globex has an improving net profit margin.", question,
+                        "net profit margin was 5.0% in 2023 and 4.0% in 2022")
 
 
 def test_conclusion_after_verified_figures_is_not_judged_but_names_still_are(checker):
@@ -246,7 +251,8 @@ def test_conclusion_after_verified_figures_is_not_judged_but_names_still_are(che
     verdicts = check(checker, answer, question=question)
     assert verdicts and all(v.verdict == Verdict.supported for v in verdicts)
     wrong_name = answer.replace("Therefore, Globex", "Therefore, Initech")
-    assert any(v.verdict == Verdict.unsupported and "Initech" in v.reason for v in check(checker, wrong_name, question=question))
+    assert any(v.verdict == Verdict.unsupported and "Initech" in v.reason
+               for v in check(checker, wrong_name, question=question))
 
 
 def test_a_yes_no_conclusion_in_the_questions_words_is_still_checked(checker):
@@ -281,18 +287,23 @@ def test_a_derived_figure_is_explained_by_the_evidence_rows_not_the_answers_own_
 def test_relative_period_resolves_one_year_before_its_anchor():
     from rewards.periods import extract_periods, with_relative
 
-    text = "In fiscal 2023 net sales were $50,000 million, up from $40,000 million in the prior year; year-over-year growth in prior years was lower."
+    text = ("In fiscal 2023 net sales were $50,000 million, up from $40,000 million in the prior year; "
+            "year-over-year growth in prior years was lower.")
     periods = with_relative(text, extract_periods(text))
-    assert [(p.text, p.year, p.relative) for p in periods] == [("fiscal 2023", 2023, False), ("the prior year", 2022, True)]
+    assert [(p.text, p.year, p.relative) for p in periods] == [("fiscal 2023", 2023, False),
+                                                               ("the prior year", 2022, True)]
     assert with_relative("Sales rose from the previous year.", []) == []  # no anchor: no period
 
 
 def test_figure_stated_for_the_previous_year_is_read_from_that_column(checker):
     question = "What were Globex's net sales in 2023?"
-    [right] = check(checker, "In 2023 net sales were $50,000 million, up from $40,000 million in the previous year.", question)
+    [right] = check(checker, "In 2023 net sales were $50,000 million, up from $40,000 million in the previous year.",
+                    question)
     assert right.verdict == Verdict.supported, right.reason
-    [swapped] = check(checker, "In 2023 net sales were $40,000 million, up from $50,000 million in the previous year.", question)
+    [swapped] = check(checker, "In 2023 net sales were $40,000 million, up from $50,000 million in the previous year.",
+                      question)
     assert swapped.verdict == Verdict.unsupported
     # "the prior year" is not a stated year: it is not flagged as a period the sources lack.
-    [alone] = check(checker, "Net income was $1,600 million in the prior year, against $2,500 million in 2023.", question)
+    [alone] = check(checker, "Net income was $1,600 million in the prior year, against $2,500 million in 2023.",
+                    question)
     assert alone.verdict == Verdict.supported, alone.reason

@@ -32,7 +32,9 @@ def test_split_keeps_spans_and_citations():
 
 
 def test_non_claims_are_skipped():
-    answer = "Here is the breakdown:\nTo calculate the margin, we need to divide profit by revenue.\nGross margin = (Revenue - COGS) / Revenue\nLet me know if you need more.\nMargin was 21.4% in fiscal 2023."
+    answer = ("Here is the breakdown:\nTo calculate the margin, we need to divide profit by revenue.\n"
+              "Gross margin = (Revenue - COGS) / Revenue\nLet me know if you need more.\n"
+              "Margin was 21.4% in fiscal 2023.")
     assert [c.text for c in split_claims(answer)] == ["Margin was 21.4% in fiscal 2023."]
 
 
@@ -75,7 +77,8 @@ def test_rounding_tolerance_is_the_written_precision():
 
 
 def test_periods_normalise():
-    text = "FY2022, fiscal 2021, Q2 of FY 2024, the second quarter of fiscal 2023, the year ended December 31, 2020, FY19"
+    text = ("FY2022, fiscal 2021, Q2 of FY 2024, the second quarter of fiscal 2023, the year ended December 31, 2020, "
+            "FY19")
     periods = extract_periods(text)
     assert [(p.kind, p.year, p.quarter) for p in periods] == [
         ("fy", 2022, None), ("fy", 2021, None), ("quarter", 2024, 2), ("quarter", 2023, 2),
@@ -160,16 +163,20 @@ def test_period_attribution_in_formulas_and_dates():
 
     def attributed(text: str) -> list[str | None]:
         [claim] = split_claims(text)
-        return [getattr(period_for(q, claim.quantities, claim.periods, claim.plain), "text", None) for q in claim.quantities]
+        return [getattr(period_for(q, claim.quantities, claim.periods, claim.plain), "text", None)
+                for q in claim.quantities]
 
     # Operands of an average span periods; a formula's left-hand side does not reach across "=".
-    assert attributed("Average inventory between FY2018 and FY2019 = (FY2018 inventory + FY2019 inventory) / 2 = ($2,667 million + $2,721 million) / 2 = $2,694 million.") == [None, None, None]
+    assert attributed("Average inventory between FY2018 and FY2019 = (FY2018 inventory + FY2019 inventory) / 2 = "
+                      "($2,667 million + $2,721 million) / 2 = $2,694 million.") == [None, None, None]
     # Two dates of one year are two periods; "by" attaches the date after a figure.
-    assert attributed("Cash was $1,874 million on January 28, 2023, and fell to $1,093 million by July 29, 2023.") == ["January 28, 2023", "July 29, 2023"]
+    assert attributed("Cash was $1,874 million on January 28, 2023, and fell to $1,093 million by July 29, 2023.") == [
+        "January 28, 2023", "July 29, 2023"]
     # A date in apposition with a fiscal year is the more specific period.
     assert attributed("On July 30, 2022 (FY 2023): $840 million") == ["July 30, 2022"]
     # A period on the line above does not reach a figure on the next line.
-    assert attributed("Change in inventory = Inventory for FY2017 - Inventory for FY2016\nChange = $16,047 million - $11,461 million") == [None, None]
+    assert attributed("Change in inventory = Inventory for FY2017 - Inventory for FY2016\n"
+                      "Change = $16,047 million - $11,461 million") == [None, None]
 
 
 def test_known_names_match_at_name_boundaries():
@@ -206,7 +213,8 @@ def test_table_header_unit_rows_and_running_heads_are_filler():
         "Ostrander Quarry & Aggregates Corp. | Fiscal 2024 | Page 2",
     ):
         assert is_header_row(header) and [k for k, _ in kinds(header)] == ["filler"], header
-    for claim in ("Revenue was $2,387.5 million in 2024.", "Revenue (in millions) 2,387.5 2,104.7", "In 2024 revenue rose."):
+    for claim in ("Revenue was $2,387.5 million in 2024.", "Revenue (in millions) 2,387.5 2,104.7",
+                  "In 2024 revenue rose."):
         assert not is_header_row(claim) and [k for k, _ in kinds(claim)] == ["claim"], claim
     # A lead-in naming a period stays framing (its year is still checked).
     assert [k for k, _ in kinds("For the fiscal year ended January 28, 2023:")] == ["framing"]
@@ -227,8 +235,10 @@ def test_degenerate_sentences_loop_or_say_almost_nothing():
         assert claim.degenerate
     # Worked formulas repeat their terms, and that is not a loop.
     for fine in (
-        "Average Inventory = (FY2018 Inventory + FY2019 Inventory) / 2 Average Inventory = ($2,667 million + $2,721 million) / 2",
-        "Change in Inventory = Inventory FY2020 - Inventory FY2019 Change in Inventory = $2,438 million - $2,320 million",
+        "Average Inventory = (FY2018 Inventory + FY2019 Inventory) / 2 "
+        "Average Inventory = ($2,667 million + $2,721 million) / 2",
+        "Change in Inventory = Inventory FY2020 - Inventory FY2019 "
+        "Change in Inventory = $2,438 million - $2,320 million",
         "The COGS is the sum of the cost of product and the cost of service and other.",
         "Net income rose 21.5% to $147.4 million in 2024.",
     ):
@@ -236,7 +246,8 @@ def test_degenerate_sentences_loop_or_say_almost_nothing():
 
 
 def test_a_row_label_and_its_figure_line_are_one_claim():
-    answer = 'The balance sheet states:\n\n"TOTAL ASSETS\n$59,268"\n\nTotal revenue\n  \n85,320\n\nRevenue:\nProduct\n$ 61,502'
+    answer = ('The balance sheet states:\n\n"TOTAL ASSETS\n$59,268"\n\nTotal revenue\n  \n85,320\n\n'
+              'Revenue:\nProduct\n$ 61,502')
     claims = split_claims(answer)
     assert [c.text for c in claims] == ['"TOTAL ASSETS\n$59,268"', "Total revenue\n  \n85,320", "Product\n$ 61,502"]
     assert [c.plain for c in claims][1] == "Total revenue 85,320"

@@ -20,7 +20,8 @@ COMMANDS = [
 def test_top_level_help_lists_every_command():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ["ingest", "search", "constitution", "config", "generate", "score", "train", "answer", "audit", "review", "eval"]:
+    for name in ["ingest", "search", "constitution", "config", "generate", "score", "train", "answer", "audit",
+                 "review", "eval"]:
         assert f"  {name} " in result.output
 
 
@@ -61,7 +62,8 @@ def test_verbose_shows_traceback_and_internal_errors_exit_1(tmp_path):
     run = [sys.executable, "-m", "cai.cli"]
     quiet = subprocess.run([*run, "constitution", "show", str(tmp_path / "none.yaml")], capture_output=True, text=True)
     assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
-    loud = subprocess.run([*run, "--verbose", "constitution", "show", str(tmp_path / "none.yaml")], capture_output=True, text=True)
+    loud = subprocess.run([*run, "--verbose", "constitution", "show", str(tmp_path / "none.yaml")],
+                          capture_output=True, text=True)
     assert loud.returncode == 2 and "Traceback" in loud.stderr
     # An unreadable directory given as a config is a user error, not a crash.
     res = subprocess.run([*run, "config", "validate", str(tmp_path)], capture_output=True, text=True)
@@ -74,6 +76,7 @@ def test_config_template_prints_yaml():
 
 
 def test_import_of_cli_is_light():
-    code = "import sys, cai.cli; heavy = [m for m in ('torch', 'trl', 'faiss', 'transformers') if m in sys.modules]; print(heavy)"
+    code = ("import sys, cai.cli; heavy = [m for m in ('torch', 'trl', 'faiss', 'transformers') if m in sys.modules]; "
+            "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

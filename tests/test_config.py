@@ -31,7 +31,8 @@ def inputs(tmp_path, monkeypatch):
 
 def test_overrides_are_typed_and_dotted(inputs):
     (inputs / "g.yaml").write_text("questions: q.jsonl\nindex: idx\n")
-    cfg = load_config(inputs / "g.yaml", ["teacher.max_concurrency=16", "loop.principles=3", "retrieval.route=false", "run_name=exp-1"])
+    cfg = load_config(inputs / "g.yaml", ["teacher.max_concurrency=16", "loop.principles=3", "retrieval.route=false",
+                                          "run_name=exp-1"])
     assert isinstance(cfg, GenerateConfig)
     assert cfg.teacher.max_concurrency == 16 and cfg.loop.principles == 3 and cfg.retrieval.route is False
     assert cfg.run_name == "exp-1"
@@ -70,6 +71,8 @@ def test_train_data_must_hold_what_the_stages_read(inputs):
     assert load_config(path, ["stages=[sft]"]).stages == ["sft"]
     with pytest.raises(UserError, match="needs policy.lora"):
         load_config(path, ["stages=[sft]", "policy.lora=null", "stages=[sft, grpo]"])
+    with pytest.raises(UserError, match="stage ppo needs policy.lora"):  # its disabled adapter is the reference
+        load_config(path, ["policy.lora=null"])
 
 
 def test_dpo_only_and_rl_choice(inputs):

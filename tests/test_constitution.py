@@ -47,7 +47,8 @@ def test_overlay_override_disable_add(tmp_path):
         "name: child\nextends: faithfulness\ndisable: [concise]\n"
         "rules:\n"
         "  - id: claims-supported\n    severity: minor\n"
-        "  - id: plain-language\n    principle: Use plain words.\n    critique: Find jargon.\n    revision: Replace it.\n"
+        "  - id: plain-language\n    principle: Use plain words.\n"
+        "    critique: Find jargon.\n    revision: Replace it.\n"
         "comparison_principles:\n  - id: plainer\n    principle: Which answer is plainer?\n"
     )
     c = load_constitution(str(child))
@@ -62,12 +63,14 @@ def test_overlay_override_disable_add(tmp_path):
 def test_hash_ignores_file_location(tmp_path):
     src = (shipped_dir() / "faithfulness.yaml").read_text()
     (tmp_path / "copy.yaml").write_text(src)
-    assert load_constitution(str(tmp_path / "copy.yaml")).content_hash() == load_constitution("faithfulness").content_hash()
+    copied = load_constitution(str(tmp_path / "copy.yaml"))
+    assert copied.content_hash() == load_constitution("faithfulness").content_hash()
 
 
 def test_relative_parent_path(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "parent.yaml").write_text("name: p\nrules:\n  - id: a\n    principle: p\n    critique: c\n    revision: r\n")
+    (tmp_path / "parent.yaml").write_text(
+        "name: p\nrules:\n  - id: a\n    principle: p\n    critique: c\n    revision: r\n")
     (tmp_path / "sub" / "child.yaml").write_text("name: c\nextends: ../parent.yaml\nrules:\n  - id: a\n    weight: 2\n")
     c = load_constitution(str(tmp_path / "sub" / "child.yaml"))
     assert c.rule("a").weight == 2 and c.chain == ["p", "c"]
@@ -75,7 +78,8 @@ def test_relative_parent_path(tmp_path):
 
 def test_rule_applies_filters(tmp_path):
     f = tmp_path / "f.yaml"
-    f.write_text("name: f\nrules:\n  - id: q\n    principle: p\n    critique: c\n    revision: r\n    applies_to:\n      tags: [numeric]\n      question_matches: '(?i)revenue'\n")
+    f.write_text("name: f\nrules:\n  - id: q\n    principle: p\n    critique: c\n    revision: r\n"
+                 "    applies_to:\n      tags: [numeric]\n      question_matches: '(?i)revenue'\n")
     rule = load_constitution(str(f)).rule("q")
     assert rule.applies("What was revenue?", tags=["numeric"])
     assert not rule.applies("What was revenue?", tags=["other"])

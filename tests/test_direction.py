@@ -27,7 +27,8 @@ STATEMENT = SourcePage(
 OUTLOOK = SourcePage(
     doc_id="globex-2023-10k",
     page=30,
-    text="Outlook. The widget line is producing at low rates and we expect to gradually increase to 5 per month in 2024.",
+    text=("Outlook. The widget line is producing at low rates and we expect to gradually increase to 5 per month "
+          "in 2024."),
 )
 QUESTION = "How did Globex's net sales change?"
 
@@ -49,7 +50,8 @@ def test_a_claims_own_two_figures_must_move_the_way_it_says(checker, claim, supp
     [v] = verdicts(checker, claim)
     assert (v.verdict == Verdict.supported) is supported, v.reason
     if not supported:
-        assert v.reason.startswith("direction contradicts the figures: $40,000 million → $50,000 million is an increase")
+        assert v.reason.startswith(
+            "direction contradicts the figures: $40,000 million → $50,000 million is an increase")
 
 
 @pytest.mark.parametrize("claim, supported", [
@@ -65,7 +67,8 @@ def test_a_stated_change_between_two_periods_is_read_from_the_table_row(checker,
 
 def test_a_figureless_trend_is_supported_by_the_row_and_quotes_it_verbatim(checker):
     [up] = verdicts(checker, "Net sales increased in 2023 compared to 2022.")
-    assert up.verdict == Verdict.supported and up.reason == "direction agrees with the figures: 40,000 (2022) → 50,000 (2023)"
+    assert up.verdict == Verdict.supported and up.reason == (
+        "direction agrees with the figures: 40,000 (2022) → 50,000 (2023)")
     assert quote_at_locator(up, [STATEMENT]) and "50,000" in up.evidence.quote
     [down] = verdicts(checker, "Net sales were lower in 2023 than in 2022.")
     assert down.verdict == Verdict.unsupported and "is an increase; the claim says a decrease" in down.reason
@@ -78,19 +81,23 @@ def test_a_conclusion_is_checked_against_the_values_the_answer_established(check
     working = ("Gross margin was (50,000 - 30,000) / 50,000 = 40% in 2023. "
                "Gross margin was (42,000 - 31,000) / 42,000 = 26.2% in 2021. ")
     question = "Is Globex's gross margin improving?"
-    *_, improved = verdicts(checker, working + "Therefore, Globex's gross margin improved from 2021 to 2023.", question=question)
+    *_, improved = verdicts(checker, working + "Therefore, Globex's gross margin improved from 2021 to 2023.",
+                            question=question)
     assert improved.verdict == Verdict.supported and "26.2% (2021) → 40% (2023)" in improved.reason
     assert quote_at_locator(improved, [STATEMENT])
-    *_, worse = verdicts(checker, working + "Therefore, Globex's gross margin declined from 2021 to 2023.", question=question)
+    *_, worse = verdicts(checker, working + "Therefore, Globex's gross margin declined from 2021 to 2023.",
+                         question=question)
     assert worse.verdict == Verdict.unsupported and worse.reason.startswith("direction contradicts the figures")
 
 
 def test_a_number_the_source_states_with_the_opposite_word_is_unsupported(checker):
     sources = (STATEMENT, OUTLOOK)
     question = "What production rate does Globex expect for widgets?"
-    [ok] = verdicts(checker, "Globex expects to gradually increase widget production to 5 per month in 2024.", sources, question)
+    [ok] = verdicts(checker, "Globex expects to gradually increase widget production to 5 per month in 2024.",
+                    sources, question)
     assert ok.verdict == Verdict.supported, ok.reason
-    [flipped] = verdicts(checker, "Globex expects to gradually decrease widget production to 5 per month in 2024.", sources, question)
+    [flipped] = verdicts(checker, "Globex expects to gradually decrease widget production to 5 per month in 2024.",
+                         sources, question)
     assert flipped.verdict == Verdict.unsupported
     assert flipped.reason == "direction contradicts the source: it says an increase for 5"
 

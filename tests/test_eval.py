@@ -42,7 +42,8 @@ D = "acme-2024-10k"
 PAGES = [
     SourcePage(doc_id=D, page=3, text="Acme Corp reported total revenue of $412.3 million in fiscal 2024. "
                 "Net income was $35.1 million in fiscal 2024. The company had 1,200 employees at year end."),
-    SourcePage(doc_id=D, page=7, text="Operating income was $58.4 million in fiscal 2024, up from $51.0 million in fiscal 2023."),
+    SourcePage(doc_id=D, page=7,
+               text="Operating income was $58.4 million in fiscal 2024, up from $51.0 million in fiscal 2023."),
 ]
 TURNOVER = "What was Acme's employee turnover rate in 2024?"
 # (question, answerable, answer): one right and one wrong figure, both cited to p.3; a supported
@@ -50,8 +51,10 @@ TURNOVER = "What was Acme's employee turnover rate in 2024?"
 # figure on an unanswerable question; a false abstention on an answerable one.
 FIXTURE = [
     ("What were Acme's revenue and net income in fiscal 2024?", True,
-     f"Acme's total revenue was $412.3 million in fiscal 2024 [{D} p.3]. Net income was $53.1 million in fiscal 2024 [{D} p.3]."),
-    ("What was Acme's operating income in fiscal 2024?", True, f"Operating income was $58.4 million in fiscal 2024 [{D} p.3]."),
+     f"Acme's total revenue was $412.3 million in fiscal 2024 [{D} p.3]. "
+     f"Net income was $53.1 million in fiscal 2024 [{D} p.3]."),
+    ("What was Acme's operating income in fiscal 2024?", True,
+     f"Operating income was $58.4 million in fiscal 2024 [{D} p.3]."),
     (TURNOVER, False, "The sources do not state Acme's employee turnover rate."),
     (TURNOVER, False, "Acme's employee turnover rate was 11.2% in 2024."),
     ("What was Acme's net income in fiscal 2024?", True, "The sources do not state Acme's net income."),
@@ -67,7 +70,8 @@ def rows() -> list[dict]:
 def test_each_answer_is_measured_as_computed_by_hand(rows):
     raw = [r["raw"] for r in rows]
     assert [(m["claims"], m["supported"]) for m in raw] == [(2, 1), (1, 1), (0, 0), (1, 0), (0, 0)]
-    assert [(m["citations"], m["precise_citations"], m["recalled_claims"]) for m in raw] == [(2, 1, 1), (1, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
+    assert [(m["citations"], m["precise_citations"], m["recalled_claims"]) for m in raw] == [
+        (2, 1, 1), (1, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
     assert [m["abstained"] for m in raw] == [False, False, True, False, True]
     assert [m["words"] for m in raw] == [17, 8, 9, 8, 8]
     # delivered: the wrong figure removed, the evidence page added, the hallucination replaced by an abstention
@@ -95,8 +99,9 @@ def test_metrics_match_hand_computed_values(rows):
 
 
 def test_metrics_without_denominators_or_citations_are_none():
-    row = {"answerable": True, "raw": {"claims": 0, "supported": 0, "unverified": 0, "citations": None, "precise_citations": None,
-                                       "recalled_claims": None, "abstained": True, "words": 0},
+    row = {"answerable": True, "raw": {"claims": 0, "supported": 0, "unverified": 0, "citations": None,
+                                       "precise_citations": None, "recalled_claims": None, "abstained": True,
+                                       "words": 0},
            "delivered": {"claims": 0, "abstained": True, "words": 0}}
     m = target_metrics([row])
     assert m["raw"]["claim_support_rate"] == {"value": None, "num": 0, "den": 0}
@@ -122,7 +127,8 @@ def test_answers_file_bad_lines_are_counted_not_fatal(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_text("\n".join([
         json.dumps({"id": "q1", "answer": "A."}), "{not json", json.dumps(["q2"]), json.dumps({"answer": "no id"}),
-        json.dumps({"id": "q2", "answer": 3}), json.dumps({"id": "q1", "answer": "again"}), json.dumps({"id": "zz", "answer": "?"}),
+        json.dumps({"id": "q2", "answer": 3}), json.dumps({"id": "q1", "answer": "again"}),
+        json.dumps({"id": "zz", "answer": "?"}),
         json.dumps({"id": "q3", "final_answer": "From a generate run."}), "",
     ]) + "\n")
     got = load_answers(f, {"q1", "q2", "q3"})
@@ -135,11 +141,13 @@ def test_target_kinds_are_inferred_and_checked():
     assert EvalTarget(name="g", kind="grounded").kind == "grounded"
     assert EvalTarget(name="a", answers=Path("x.jsonl")).kind == "answers"
     assert EvalTarget(name="p", adapter=Path("run/adapter")).kind == "policy"  # the base comes from the adapter
-    for bad in [{"name": "x"}, {"name": "x", "policy": "m", "answers": "a.jsonl"}, {"name": "x", "kind": "grounded", "policy": "m"}]:
+    for bad in [{"name": "x"}, {"name": "x", "policy": "m", "answers": "a.jsonl"},
+                {"name": "x", "kind": "grounded", "policy": "m"}]:
         with pytest.raises(ValueError):
             EvalTarget(**bad)
     with pytest.raises(ValueError, match="unique"):
-        EvalConfig(questions="q", index="i", targets=[{"name": "a", "kind": "grounded"}, {"name": "a", "kind": "grounded"}])
+        EvalConfig(questions="q", index="i",
+                   targets=[{"name": "a", "kind": "grounded"}, {"name": "a", "kind": "grounded"}])
 
 
 def _eval_config(tmp_path: Path, index: Path, targets: list[dict], **extra) -> Path:
@@ -152,9 +160,11 @@ def _eval_config(tmp_path: Path, index: Path, targets: list[dict], **extra) -> P
 def test_eval_on_the_quickstart_writes_table_metrics_and_plots(tmp_path, example_index):
     drafts = {q["id"]: q["answer"] for q in map(json.loads, QUICKSTART.read_text().splitlines())}
     answers = tmp_path / "answers.jsonl"  # the drafts of 8 of the first 10 questions, a bad line, an unknown id
-    answers.write_text("".join(json.dumps({"id": i, "answer": drafts[i]}) + "\n" for i in ["ex-01", "ex-02", "ex-03", "ex-04", "ex-05", "ex-06", "ex-09", "ex-10"])
+    answers.write_text("".join(json.dumps({"id": i, "answer": drafts[i]}) + "\n"
+                               for i in ["ex-01", "ex-02", "ex-03", "ex-04", "ex-05", "ex-06", "ex-09", "ex-10"])
                        + "oops\n" + json.dumps({"id": "nope", "answer": "x"}) + "\n")
-    cfg = _eval_config(tmp_path, example_index, [{"name": "grounded", "kind": "grounded"}, {"name": "drafts", "answers": str(answers)}], limit=10)
+    cfg = _eval_config(tmp_path, example_index, [{"name": "grounded", "kind": "grounded"},
+                                                 {"name": "drafts", "answers": str(answers)}], limit=10)
     result = CliRunner().invoke(cli, ["eval", str(cfg)])
     assert result.exit_code == 0, result.output
     run_dir = Path(result.stdout.strip().splitlines()[-1])
@@ -171,7 +181,8 @@ def test_eval_on_the_quickstart_writes_table_metrics_and_plots(tmp_path, example
     # the ex-10 draft says the sources do not state the fuel expense; the ex-09 draft invents a figure
     assert d["raw"]["correct_abstention_rate"] == {"value": 0.5, "num": 1, "den": 2}
     assert d["delivered"]["correct_abstention_rate"]["value"] == 1.0  # verification removes the invented figure
-    assert d["raw"]["claim_support_rate"]["value"] < 1.0 and d["raw"]["citation_recall"]["num"] == 0  # no draft here cites
+    # no draft here cites
+    assert d["raw"]["claim_support_rate"]["value"] < 1.0 and d["raw"]["citation_recall"]["num"] == 0
     assert g["raw"]["claim_support_rate"]["value"] == 1.0 and g["raw"]["citation_recall"]["value"] == 1.0
     rows = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == 18 and {r["target"] for r in rows} == {"grounded", "drafts"}
@@ -179,7 +190,8 @@ def test_eval_on_the_quickstart_writes_table_metrics_and_plots(tmp_path, example
 
     table = (run_dir / "table.md").read_text()
     lines = table.split("\n\n")[0].splitlines()
-    assert len(lines) == 4 and lines[2].startswith("| grounded | grounded | 10 |") and lines[3].startswith("| drafts | answers | 8 |")
+    assert (len(lines) == 4 and lines[2].startswith("| grounded | grounded | 10 |")
+            and lines[3].startswith("| drafts | answers | 8 |"))
     assert table in result.stdout
     for png in ("rates.png", "lengths.png"):
         data = (run_dir / png).read_bytes()
@@ -200,4 +212,5 @@ def test_eval_user_errors_exit_2_before_a_run(tmp_path, example_index):
         from cai.stages.eval import load_eval_questions
 
         (tmp_path / "empty.jsonl").write_text("\n")
-        load_eval_questions(EvalConfig(questions=tmp_path / "empty.jsonl", index=example_index, targets=[{"name": "g", "kind": "grounded"}]))
+        load_eval_questions(EvalConfig(questions=tmp_path / "empty.jsonl", index=example_index,
+                                       targets=[{"name": "g", "kind": "grounded"}]))

@@ -8,8 +8,9 @@ import asyncio
 import pytest
 
 from cai.core.constitution import load_constitution
-from cai.core.contracts import Locator, PageText, SearchHit, SourcePage, Verdict
+from cai.core.contracts import Locator, PageText, SearchHit, SourcePage, Sources, Verdict
 from cai.teachers.grounded import GroundedTeacher, _marked, statement_kind, statements_named
+from rag.quotes import gather_sources
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker
 
@@ -40,14 +41,18 @@ def _hits() -> list[SearchHit]:
     return [SearchHit(doc_id="acme-2024-10k", page=7, score=1.0, text=PAGE_TEXT, locator=loc)]
 
 
+def _sources(teacher, hits=None) -> Sources:
+    return gather_sources(_hits() if hits is None else hits, teacher.page)
+
+
 def _loop(teacher, question: str, answer: str) -> str:
     rules = load_constitution("finance-10k").rules
-    critique = asyncio.run(teacher.critique(question, _hits(), answer, rules))
-    return asyncio.run(teacher.revise(question, _hits(), answer, critique, rules)).text
+    critique = asyncio.run(teacher.critique(question, _sources(teacher), answer, rules))
+    return asyncio.run(teacher.revise(question, _sources(teacher), answer, critique, rules)).text
 
 
 def test_draft_is_extractive_and_cited(teacher):
-    draft = asyncio.run(teacher.draft("What was Acme's net income in fiscal 2024?", _hits())).text
+    draft = asyncio.run(teacher.draft("What was Acme's net income in fiscal 2024?", _sources(teacher))).text
     assert "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]." in draft
 
 
@@ -91,7 +96,8 @@ def _table_teacher():
     spans = [SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(TABLE_TEXT))]
     page = PageText(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT, sentences=spans)
     hits = [SearchHit(doc_id="acme-2024-10k", page=10, score=1.0, text=TABLE_TEXT,
-                      locator=Locator(doc_id="acme-2024-10k", page=10, char_start=0, char_end=len(TABLE_TEXT), sentence=0))]
+                      locator=Locator(doc_id="acme-2024-10k", page=10, char_start=0, char_end=len(TABLE_TEXT),
+                                      sentence=0))]
     teacher = GroundedTeacher(lambda d, p: page if (d, p) == ("acme-2024-10k", 10) else None, get_checker("offline"),
                               load_constitution("finance-10k"))
     return teacher, hits
@@ -103,10 +109,11 @@ def _table_teacher():
 ])
 def test_draft_skips_table_header_rows_and_running_heads(question):
     teacher, hits = _table_teacher()
-    draft = asyncio.run(teacher.draft(question, hits)).text
+    draft = asyncio.run(teacher.draft(question, _sources(teacher, hits))).text
     assert "except per share" not in draft and "Page 10" not in draft, draft
     assert "Net income $ 42.5 $ 38.1 $ 30.0 [acme-2024-10k p.10]." in draft
-    verdicts = get_checker("offline").check(question, draft, [SourcePage(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT)])
+    verdicts = get_checker("offline").check(question, draft,
+                                            [SourcePage(doc_id="acme-2024-10k", page=10, text=TABLE_TEXT)])
     assert verdicts and all(v.verdict == Verdict.supported for v in verdicts)
 
 
@@ -131,7 +138,8 @@ def _two_page_teacher():
 
     texts = {("acme-2024-10k", 30): MDNA_TEXT, ("acme-2024-10k", 10): TABLE_TEXT}
     pages = {key: PageText(doc_id=key[0], page=key[1], text=text,
-                           sentences=[SentenceSpan(sentence=i, char_start=a, char_end=b) for i, (a, b) in enumerate(sentence_spans(text))])
+                           sentences=[SentenceSpan(sentence=i, char_start=a, char_end=b)
+                                      for i, (a, b) in enumerate(sentence_spans(text))])
              for key, text in texts.items()}
     hits = [SearchHit(doc_id=d, page=p, score=1.0 - i / 10, text=t,
                       locator=Locator(doc_id=d, page=p, char_start=0, char_end=len(t), sentence=0))
@@ -142,14 +150,15 @@ def _two_page_teacher():
 
 def _revised(teacher, hits, question: str, answer: str) -> str:
     rules = load_constitution("finance-10k").rules
-    critique = asyncio.run(teacher.critique(question, hits, answer, rules))
-    return asyncio.run(teacher.revise(question, hits, answer, critique, rules)).text
+    critique = asyncio.run(teacher.critique(question, _sources(teacher, hits), answer, rules))
+    return asyncio.run(teacher.revise(question, _sources(teacher, hits), answer, critique, rules)).text
 
 
 def test_citation_prefers_the_statement_the_question_names():
     teacher, hits = _two_page_teacher()
     answer = "Net income was $42.5 million in fiscal 2024."
-    named = _revised(teacher, hits, "According to the income statement, what was Acme's net income in fiscal 2024?", answer)
+    named = _revised(teacher, hits, "According to the income statement, what was Acme's net income in fiscal 2024?",
+                     answer)
     assert named == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.10].", named
     # Both pages state it; without a named statement the stronger support (the sentence that says
     # it in the claim's words) and then the better retrieval rank decide.
@@ -173,7 +182,8 @@ def test_citation_is_a_page_that_supports_the_claim_alone():
     ("Consolidated Balance Sheets\n(in millions)", "balance"),
     ("NIKE, INC.\nCONSOLIDATED STATEMENTS OF CASH FLOWS\nYEAR ENDED MAY 31,", "cash"),
     ("Notes to Consolidated Financial Statements\n1. Summary of Significant Accounting Policies", None),
-    ("Liquidity and Capital Resources\nWe manage our cash flows and the balance sheet with care, as the statements of cash flows show.", None),
+    ("Liquidity and Capital Resources\nWe manage our cash flows and the balance sheet with care, "
+     "as the statements of cash flows show.", None),
 ])
 def test_statement_kind_from_the_page_heading(heading, kind):
     assert statement_kind(heading) == kind
@@ -183,5 +193,6 @@ def test_statements_named_by_a_question():
     assert statements_named("Using only the income statement, what is net income?") == {"income"}
     assert statements_named("Based on the balance sheet and the P&L statement") == {"balance", "income"}
     assert statements_named("Which activities brought in the most cash flow?") == {"cash"}
-    assert statements_named("What is comprehensive income per the statement of comprehensive income?") == {"comprehensive"}
+    assert statements_named("What is comprehensive income per the statement of comprehensive income?") == {
+        "comprehensive"}
     assert statements_named("What was revenue growth?") == set()

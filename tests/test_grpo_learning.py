@@ -19,8 +19,8 @@ at step 12) with a KL of at most 2.6 nats/token; seeds 1-4, checked by hand, ris
 so MIN_RISE has margin at seed 0 and is not a lucky seed's (their KL has one-step spikes to ~5.7
 nats/token, above MAX_KL). TRL-specific: use_cpu and bf16=False (TRL's configs default to bf16),
 gradient checkpointing off (TRL defaults it on: a wasted recompute at this size), logging_steps=1
-so every step's reward and KL reach the callback. One torch thread: on the shared 2-core machine
-two threads ran each step 2-3× slower under load, with identical results.
+so every step's reward and KL reach the callback. One torch thread: on a small shared machine
+two threads ran each step several times slower under load, with identical results.
 """
 
 from __future__ import annotations

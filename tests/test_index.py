@@ -20,7 +20,7 @@ def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_ids_are_not_reused_after_delete(kind, tmp_path):
-    """STACK-NOTES bug: add n0,n1,n2; delete n0; add n3 -> a query with n2's vector must give n2.
+    """The llama-index faiss id-reuse bug: add n0,n1,n2; delete n0; add n3 -> a query with n2's vector must give n2.
 
     Ids come from the store, which never hands out an id twice.
     """

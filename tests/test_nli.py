@@ -92,7 +92,9 @@ def test_entailment_wins_gives_supported_with_exact_evidence(tmp_path):
     for v in verdicts:
         assert v.score > 0.9 and v.checker == "nli" and quote_at_locator(v, SOURCES)  # FailClosed kept it
         loc = v.evidence.locator
-        assert loc.sentence == next(c.sentence for c in premise_chunks(SOURCES) if (c.char_start, c.char_end) == (loc.char_start, loc.char_end) and SOURCES[c.source].page == loc.page)
+        assert loc.sentence == next(c.sentence for c in premise_chunks(SOURCES)
+                                    if (c.char_start, c.char_end) == (loc.char_start, loc.char_end)
+                                    and SOURCES[c.source].page == loc.page)
     assert verdicts[0].citations == ["[acme-10k p.3]"]
 
 
@@ -132,4 +134,5 @@ def test_model_error_fails_closed(tmp_path):
     checker = FailClosed(NLIChecker(build_nli(tmp_path, LABELS, winner="entailment", vocab_size=50)))
     verdicts = checker.check(None, ANSWER, SOURCES)
     assert len(verdicts) == 2
-    assert all(v.verdict == Verdict.unverified and v.score == 0.0 and "checker failed: IndexError" in v.reason for v in verdicts)
+    assert all(v.verdict == Verdict.unverified and v.score == 0.0 and "checker failed: IndexError" in v.reason
+               for v in verdicts)

@@ -80,7 +80,8 @@ def test_other_company_is_unsupported(checker):
 
 def test_prose_claim_aligned_or_not(checker):
     supported, unrelated = verdicts(
-        checker, "Acme sells industrial pumps to water utilities. The chief executive plans to acquire a shipping line in Brazil.",
+        checker, "Acme sells industrial pumps to water utilities. "
+                 "The chief executive plans to acquire a shipping line in Brazil.",
     )
     assert supported.verdict == Verdict.supported and quote_at_locator(supported, [PAGE])
     assert unrelated.verdict != Verdict.supported
@@ -106,7 +107,8 @@ class Overclaiming:
 
     def check(self, question, answer, sources):
         loc = Locator(doc_id=sources[0].doc_id, page=sources[0].page, char_start=0, char_end=5, sentence=0)
-        return [ClaimVerdict(text=answer, verdict=Verdict.supported, score=1.0, evidence=Evidence(locator=loc, quote="nope!"))]
+        return [ClaimVerdict(text=answer, verdict=Verdict.supported, score=1.0,
+                             evidence=Evidence(locator=loc, quote="nope!"))]
 
 
 def test_fail_closed_on_checker_fault_and_on_fake_evidence():
@@ -223,12 +225,14 @@ def test_a_copied_table_header_is_not_a_claim_and_a_copied_row_is_one(checker):
 def test_framing_sentence_is_skipped_unless_it_names_the_wrong_company_or_year(checker):
     right = verdicts(checker, "Here is a summary of Acme's 2023 results:\nNet sales were $177,866 million in 2023.")
     assert [v.verdict for v in right] == [Verdict.supported]
-    wrong_company = verdicts(checker, "To find Globex's net sales, we look at the income statement.\nNet sales were $177,866 million in 2023.")
+    wrong_company = verdicts(checker, "To find Globex's net sales, we look at the income statement.\n"
+                                      "Net sales were $177,866 million in 2023.")
     assert [v.verdict for v in wrong_company] == [Verdict.unsupported, Verdict.supported]
     assert "Globex" in wrong_company[0].reason
     # A restated question must name the year the question asks about (FY2023), not another one
     # the page happens to show.
-    wrong_year = verdicts(checker, "To calculate the net sales for fiscal year 2022, we use the income statement.\nNet sales were $177,866 million in 2023.")
+    wrong_year = verdicts(checker, "To calculate the net sales for fiscal year 2022, we use the income statement.\n"
+                                   "Net sales were $177,866 million in 2023.")
     assert wrong_year[0].verdict == Verdict.unsupported and "2022" in wrong_year[0].reason
 
 
@@ -249,8 +253,10 @@ def test_average_of_two_columns_and_month_day_header(checker):
 
 
 def test_model_number_must_be_in_sources(checker):
-    page = SourcePage(doc_id="aero-2022-10k", page=3, text="Aero delivered 374 airplanes, including the 737 MAX, in 2022.")
-    ok, bad = verdicts(checker, "Aero delivered the 737 MAX in 2022. Aero delivered the 368 MAX in 2022.", [page], "What did Aero deliver in 2022?")
+    page = SourcePage(doc_id="aero-2022-10k", page=3,
+                      text="Aero delivered 374 airplanes, including the 737 MAX, in 2022.")
+    ok, bad = verdicts(checker, "Aero delivered the 737 MAX in 2022. Aero delivered the 368 MAX in 2022.", [page],
+                       "What did Aero deliver in 2022?")
     assert ok.verdict == Verdict.supported
     assert bad.verdict == Verdict.unsupported and "368" in bad.reason
 
@@ -264,7 +270,8 @@ def test_defect_sentences_on_the_example_index(example_index, checker):
     from rag.retrieve import Retriever
 
     root = Path(__file__).resolve().parents[1]
-    questions = [json.loads(line) for line in (root / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
+    lines = (root / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()]
     question = next(q["question"] for q in questions if q["id"] == "ex-01")
     retriever = Retriever.open(example_index)
     try:

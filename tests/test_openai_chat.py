@@ -20,7 +20,8 @@ class Answer(BaseModel):
 
 
 def _cfg(*urls: str, **kw) -> TeacherConfig:
-    base = {"backend": "openai", "model": "fake", "endpoints": [{"base_url": u} for u in urls], "timeout_s": 2.0, "max_retries": 6}
+    base = {"backend": "openai", "model": "fake", "endpoints": [{"base_url": u} for u in urls], "timeout_s": 2.0,
+            "max_retries": 6}
     return TeacherConfig.model_validate({**base, **kw})
 
 
@@ -53,7 +54,8 @@ def test_structured_reply_and_usage():
 
 def test_faults_are_retried_until_success():
     async def many(chat):
-        return await asyncio.gather(*[chat.chat([{"role": "user", "content": f"q{i}"}], response_model=Answer) for i in range(40)])
+        return await asyncio.gather(*[chat.chat([{"role": "user", "content": f"q{i}"}], response_model=Answer)
+                                      for i in range(40)])
 
     with FakeOpenAIServer(fault_rate=0.3, faults=("429", "500", "garbage", "drop"), seed=1) as srv:
         chat = _chat(_cfg(srv.base_url, max_concurrency=8, max_retries=10))
@@ -91,7 +93,8 @@ def test_second_endpoint_takes_over_when_first_is_down():
 
 
 def test_schema_fallback_when_server_rejects_response_format():
-    with FakeOpenAIServer(json_schema=False, reply=lambda m, b: 'Here: ```json\n{"answer": "fb", "n_messages": 1}\n```') as srv:
+    fenced = 'Here: ```json\n{"answer": "fb", "n_messages": 1}\n```'
+    with FakeOpenAIServer(json_schema=False, reply=lambda m, b: fenced) as srv:
         chat = _chat(_cfg(srv.base_url))
         reply = _run(chat.chat([{"role": "user", "content": "x"}], response_model=Answer))
         assert reply.parsed["answer"] == "fb"

@@ -11,7 +11,7 @@ import torch
 from pydantic import ValidationError
 
 from cai.training import ppo
-from cai.training.ppo import PPOConfig, check_alarms, cut_at_eos
+from cai.training.ppo import LoraConfig, PPOConfig, check_alarms, cut_at_eos
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +35,16 @@ def test_cut_at_eos_keeps_eos_and_sampled_pad():
 
 
 def test_token_rewards_k1_per_token_and_score_on_last_real_token():
-    roll = {"mask": torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]),
-            "logp": torch.tensor([[-1.0, -2.0, -5.0], [-1.0, -1.0, -1.0]]),
-            "ref_logp": torch.tensor([[-1.5, -1.0, 0.0], [-1.0, -3.0, -0.5]])}
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    logp = torch.tensor([[-1.0, -2.0, -5.0], [-1.0, -1.0, -1.0]])
+    ref_logp = torch.tensor([[-1.5, -1.0, 0.0], [-1.0, -3.0, -0.5]])
     scores = torch.tensor([2.0, -1.0])
     cfg = PPOConfig(batch_size=2, mini_batch_size=2, micro_batch_size=2)
     # k1 = logp - ref: row 0 [0.5, -1, pad], row 1 [0, 2, -0.5]; beta 0.1 -> -0.1 * k1, score at the end
-    rewards = ppo._token_rewards(scores, roll, 0.1, cfg)
+    rewards = ppo._token_rewards(scores, mask, logp, ref_logp, 0.1, cfg)
     assert rewards[0].tolist() == pytest.approx([-0.05, 0.1 + 2.0, 0.0])
     assert rewards[1].tolist() == pytest.approx([0.0, -0.2, 0.05 - 1.0])
-    k3 = ppo._token_rewards(scores, roll, 0.1, cfg.model_copy(update={"kl_mode": "loss_k3"}))
+    k3 = ppo._token_rewards(scores, mask, logp, ref_logp, 0.1, cfg.model_copy(update={"kl_mode": "loss_k3"}))
     assert k3.tolist() == [[0.0, 2.0, 0.0], [0.0, 0.0, -1.0]]  # the KL goes in the loss instead
 
 
@@ -65,7 +65,8 @@ def test_alarm_kl_explosion_and_nan():
 
 def test_alarm_reward_hacking_needs_both_directions():
     cfg = PPOConfig(alarm_window=2, alarm_min_delta=0.05)
-    hacking = [_row(0, pref=0.5, sup=0.8), _row(1, pref=0.5, sup=0.8), _row(2, pref=0.6, sup=0.7), _row(3, pref=0.6, sup=0.7)]
+    hacking = [_row(0, pref=0.5, sup=0.8), _row(1, pref=0.5, sup=0.8), _row(2, pref=0.6, sup=0.7),
+               _row(3, pref=0.6, sup=0.7)]
     assert check_alarms(hacking[:3], cfg) is None  # not two full windows yet
     assert check_alarms(hacking, cfg).startswith("reward_hacking: pm rose +0.100")
     honest = [_row(i, pref=0.5 + 0.1 * (i > 1), sup=0.8 + 0.1 * (i > 1)) for i in range(4)]
@@ -88,28 +89,28 @@ def test_rollout_logprobs_match_unpadded_forward(smoke):
     adapter is non-zero; the critic starts at 0."""
     path, tok = smoke
     cfg = PPOConfig(batch_size=3, mini_batch_size=3, micro_batch_size=3, rollout_micro_batch_size=2,
-                    max_new_tokens=4, lora_r=4)
+                    max_new_tokens=4)
     torch.manual_seed(0)
-    policy, critic = ppo._load_models(str(path), cfg)
+    policy, critic = ppo._load_models(str(path), cfg, LoraConfig(r=4))
     with torch.no_grad():
         for name, p in policy.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.5)
     prompts = ["a", "what was the revenue in fiscal year 2023", [{"role": "user", "content": "hi"}]]
     roll = ppo._generate(policy, tok, prompts, cfg, "cpu")
-    ppo._score_rollout(policy, critic, roll, cfg)
-    ctx = roll["context"]
+    stats = ppo._score_rollout(policy, critic, roll, cfg)
+    ctx = roll.context
     for i in range(3):
-        real = roll["attn"][i].bool()
-        ids = roll["ids"][i][real].unsqueeze(0)  # no padding at all
-        n_prompt = int(roll["attn"][i, :ctx].sum())
+        real = roll.attn[i].bool()
+        ids = roll.ids[i][real].unsqueeze(0)  # no padding at all
+        n_prompt = int(roll.attn[i, :ctx].sum())
         with torch.no_grad():
             logits = policy(input_ids=ids).logits[0, n_prompt - 1:-1] / cfg.temperature
         alone = torch.log_softmax(logits, -1).gather(-1, ids[0, n_prompt:, None]).squeeze(-1)
-        n = int(roll["mask"][i].sum())
-        assert roll["logp"][i, :n].tolist() == pytest.approx(alone.tolist(), abs=1e-4)
-    assert not torch.allclose(roll["logp"], roll["ref_logp"])
-    assert torch.all(roll["values"] == 0)
+        n = int(roll.mask[i].sum())
+        assert stats.logp[i, :n].tolist() == pytest.approx(alone.tolist(), abs=1e-4)
+    assert not torch.allclose(stats.logp, stats.ref_logp)
+    assert torch.all(stats.values == 0)
 
 
 def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
@@ -122,9 +123,10 @@ def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
         return [len(ids) / 10 for ids in completion_ids]
 
     cfg = PPOConfig(steps=2, batch_size=2, mini_batch_size=2, micro_batch_size=1, rollout_micro_batch_size=2,
-                    max_new_tokens=3, ppo_epochs=1, lora_r=2, critic_warmup_steps=1, missing_eos_penalty=1.0)
+                    max_new_tokens=3, ppo_epochs=1, critic_warmup_steps=1, missing_eos_penalty=1.0)
+    lora = LoraConfig(r=2)
     rows = []
-    final = ppo.train_ppo(str(path), tok, ["q one", "q two"], reward, cfg, out_dir=tmp_path,
+    final = ppo.train_ppo(str(path), tok, ["q one", "q two"], reward, cfg, lora=lora, seed=0, out_dir=tmp_path,
                           columns={"source": ["s1", "s2"]}, logger=rows.append)
     assert final["steps_done"] == 2 and final["stop_reason"] is None
     assert sorted(seen["source"]) == ["s1", "s2"]
@@ -143,7 +145,7 @@ def test_train_ppo_one_step_writes_metrics_parts_and_adapter(smoke, tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["steps_done"] == 2
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["steps_done"] == 2
     # Without resume a second call starts over: metrics.jsonl and the checkpoint are replaced.
-    ppo.train_ppo(str(path), tok, ["q one", "q two"], reward, cfg.model_copy(update={"steps": 1}),
-                  out_dir=tmp_path, columns={"source": ["s1", "s2"]})
+    ppo.train_ppo(str(path), tok, ["q one", "q two"], reward, cfg.model_copy(update={"steps": 1}), lora=lora,
+                  seed=0, out_dir=tmp_path, columns={"source": ["s1", "s2"]})
     assert [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0]
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["steps_done"] == 1

@@ -24,15 +24,16 @@ MAX_KL = 25.0  # nats, mean sequence KL(policy || reference) over 6 tokens, at e
 def test_ppo_raises_target_token_share_with_bounded_kl(tmp_path, one_torch_thread):
 
 
-    from cai.training.ppo import PPOConfig, train_ppo
+    from cai.training.ppo import LoraConfig, PPOConfig, train_ppo
     path, tok, reward = target_share_task(tmp_path / "policy")
 
     cfg = PPOConfig(steps=7, batch_size=16, mini_batch_size=8, micro_batch_size=8, rollout_micro_batch_size=16,
-                    max_new_tokens=6, ppo_epochs=2, learning_rate=1e-2, critic_learning_rate=1e-3, lora_r=8,
+                    max_new_tokens=6, ppo_epochs=2, learning_rate=1e-2, critic_learning_rate=1e-3,
                     temperature=0.1, kl_coef=0.01, alarm_max_kl=None, save_adapter=False)
     rows: list[dict] = []
     start = time.perf_counter()
-    final = train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=tmp_path / "run", logger=rows.append)
+    final = train_ppo(str(path), tok, PROMPTS, reward, cfg, lora=LoraConfig(r=8), seed=0, out_dir=tmp_path / "run",
+                      logger=rows.append)
     elapsed = time.perf_counter() - start
     before = sum(r["reward/raw"] for r in rows[:2]) / 2
     after = sum(r["reward/raw"] for r in rows[-2:]) / 2

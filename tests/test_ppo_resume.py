@@ -13,12 +13,13 @@ from safetensors.torch import load_file
 from toy_task import RunningCount, single_torch_thread
 
 from cai.training import ppo_checkpoint
-from cai.training.ppo import PPOConfig, train_ppo
+from cai.training.ppo import LoraConfig, PPOConfig, train_ppo
 
 PROMPTS = ["q one", "q two", "q three", "q four"]
 CFG = PPOConfig(steps=4, batch_size=2, mini_batch_size=2, micro_batch_size=1, rollout_micro_batch_size=2,
-                max_new_tokens=3, ppo_epochs=1, lora_r=2, learning_rate=1e-2, critic_learning_rate=1e-2,
-                target_kl=0.5, kl_horizon=10, save_every=2, save_adapter=True)
+                max_new_tokens=3, ppo_epochs=1, learning_rate=1e-2, critic_learning_rate=1e-2,
+                target_kl=0.5, kl_horizon=10, save_steps=2, save_adapter=True)
+RUN = {"lora": LoraConfig(r=2), "seed": 0}  # train_ppo's adapter shape and seed
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -45,16 +46,16 @@ def straight(smoke, tmp_path_factory):
     path, tok = smoke
     out = tmp_path_factory.mktemp("straight")
     reward = RunningCount()
-    final = train_ppo(str(path), tok, PROMPTS, reward, CFG, out_dir=out)
+    final = train_ppo(str(path), tok, PROMPTS, reward, CFG, **RUN, out_dir=out)
     assert final["steps_done"] == 4 and reward.seen == 8
     return out
 
 
-def _run(smoke, out, steps: int, *, resume: bool, save_every: int = 2) -> RunningCount:
+def _run(smoke, out, steps: int, *, resume: bool, save_steps: int = 2) -> RunningCount:
     path, tok = smoke
     reward = RunningCount()
-    cfg = CFG.model_copy(update={"steps": steps, "save_every": save_every})
-    train_ppo(str(path), tok, PROMPTS, reward, cfg, out_dir=out, resume=resume)
+    cfg = CFG.model_copy(update={"steps": steps, "save_steps": save_steps})
+    train_ppo(str(path), tok, PROMPTS, reward, cfg, **RUN, out_dir=out, resume=resume)
     return reward
 
 
@@ -97,7 +98,7 @@ def test_resume_continues_bit_identical(smoke, straight, tmp_path):
     assert 2 * 1 <= row["tokens/generated"] <= 2 * CFG.max_new_tokens  # both rows, 1..3 tokens each
     # Resuming a finished run trains nothing and keeps its metrics.
     path, tok = smoke
-    final = train_ppo(str(path), tok, PROMPTS, RunningCount(), CFG, out_dir=tmp_path, resume=True)
+    final = train_ppo(str(path), tok, PROMPTS, RunningCount(), CFG, **RUN, out_dir=tmp_path, resume=True)
     assert final["steps_done"] == 4 and final["step"] == 3
     _assert_same_training(straight, tmp_path)
 
@@ -105,12 +106,12 @@ def test_resume_continues_bit_identical(smoke, straight, tmp_path):
 def test_resume_after_a_save_killed_half_way(smoke, straight, tmp_path):
     """A kill during the next save leaves checkpoint.tmp half-written: the resume ignores it and
     continues from the complete checkpoint, and the next save replaces it."""
-    _run(smoke, tmp_path, 2, resume=False, save_every=1)
+    _run(smoke, tmp_path, 2, resume=False, save_steps=1)
     tmp = tmp_path / "checkpoint.tmp"
     tmp.mkdir()
     (tmp / "model.safetensors").write_bytes(b"\x00" * 100)  # torn: no state.json
     assert ppo_checkpoint.find_checkpoint(tmp_path) == tmp_path / "checkpoint"
-    assert _run(smoke, tmp_path, 4, resume=True, save_every=1).seen == 8
+    assert _run(smoke, tmp_path, 4, resume=True, save_steps=1).seen == 8
     _assert_same_training(straight, tmp_path)
     assert not tmp.exists() and not (tmp_path / "checkpoint.old").exists()
 
@@ -131,4 +132,4 @@ def test_resume_refuses_a_changed_config(smoke, straight, tmp_path):
     path, tok = smoke
     cfg = CFG.model_copy(update={"steps": 5, "learning_rate": 1e-3})
     with pytest.raises(ValueError, match="config changed in learning_rate"):
-        train_ppo(str(path), tok, PROMPTS, RunningCount(), cfg, out_dir=tmp_path, resume=True)
+        train_ppo(str(path), tok, PROMPTS, RunningCount(), cfg, **RUN, out_dir=tmp_path, resume=True)

@@ -24,7 +24,8 @@ from rewards.preference import (
 
 COMPANIES = ["Halvorsen Tidewater", "Ostrander Quarry", "Brightwell Foods", "Kestrel Avionics", "Marlow Textiles",
              "Pinecrest Utilities", "Quillon Robotics", "Redfern Shipping", "Sablewood Timber", "Talbot Ceramics"]
-METRICS = ["revenue", "net income", "operating income", "capital expenditures", "free cash flow", "gross profit", "adjusted EBITDA", "R&D expense"]
+METRICS = ["revenue", "net income", "operating income", "capital expenditures", "free cash flow", "gross profit",
+           "adjusted EBITDA", "R&D expense"]
 
 
 def _prompt(doc: str, company: str, metric: str, figure: str, filler: int = 0) -> list[dict]:
@@ -49,9 +50,11 @@ def synthetic_pairs(n: int, seed: int = 0) -> list[dict]:
         template = rng.choice(["{c}'s {m} was {f} in fiscal 2024", "In fiscal 2024, {c} reported {m} of {f}"])
         right, off = (template.format(c=company, m=metric, f=f) for f in (figure, wrong))
         chosen = f"{right} [{doc} p.4]."
-        rejected = rng.choice([f"{right}.", f"{off}.", f"{company} probably had strong {metric} last year, likely growing."])
+        rejected = rng.choice([f"{right}.", f"{off}.",
+                               f"{company} probably had strong {metric} last year, likely growing."])
         rows.append({"id": f"q{i:03d}:synthetic", "prompt": _prompt(doc, company, metric, figure),
-                     "chosen": [{"role": "assistant", "content": chosen}], "rejected": [{"role": "assistant", "content": rejected}],
+                     "chosen": [{"role": "assistant", "content": chosen}],
+                     "rejected": [{"role": "assistant", "content": rejected}],
                      "source": "synthetic", "confidence": 1.0, "rule_ids": ["cite-every-claim"]})
     return rows
 
@@ -101,7 +104,7 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
 
 def _as_strings(rows: list[dict]) -> list[dict]:
     """Standard (string) format with a short prompt: the same preference at a third of the
-    tokens of the conversational form, so the learning test stays within seconds on 2 cores."""
+    tokens of the conversational form, so the learning test stays quick on CPU."""
     out = []
     for r in rows:
         user = r["prompt"][1]["content"]
@@ -126,7 +129,7 @@ def test_tiny_budget_learns_the_synthetic_preference(tmp_path):
     assert counts["pairs"] == 83 and counts["dropped"] == 1 and counts["truncated"] >= 2
     assert counts["train"] + counts["eval"] + counts["dropped"] == 83 and counts["eval"] >= 20
     # the held-out pairs are questions never trained on; chance is 0.5
-    assert meta["eval_accuracy"] >= 0.9, meta  # measured 1.0 (21 pairs); the untrained head gets 0.86
+    assert meta["eval_accuracy"] >= 0.9, meta  # the threshold sits above what the untrained head gets
     assert meta["eval_accuracy"] > meta["eval_accuracy_before"]
     from cai.core.assets import minilm_path
 
@@ -135,7 +138,8 @@ def test_tiny_budget_learns_the_synthetic_preference(tmp_path):
     scorer = PreferenceScorer(tmp_path / "pm")
     held = _as_strings(synthetic_pairs(12, seed=123))
     chosen = scorer.score([r["prompt"] for r in held], [r["chosen"] for r in held])
-    rejected = scorer.score([r["prompt"] for r in held], [[{"role": "assistant", "content": r["rejected"]}] for r in held])
+    rejected = scorer.score([r["prompt"] for r in held],
+                            [[{"role": "assistant", "content": r["rejected"]}] for r in held])
     assert len(chosen) == 12 and sum(c > r for c, r in zip(chosen, rejected, strict=True)) >= 9
 
 
@@ -159,7 +163,8 @@ def test_trains_on_the_pairs_of_a_real_generate_run(tmp_path, grounded_run):
     pairs = read_pairs(grounded_run / "preferences.jsonl")
     assert pairs and isinstance(pairs[0].prompt, list)  # conversational rows, as `cai generate` writes them
     meta = train_preference_model(grounded_run, tmp_path / "pm", base=tiny_base(tmp_path), epochs=1, batch_size=8,
-                                  max_length=256, eval_fraction=0.2, lora={"r": 4, "target_modules": ["query", "value"]})
+                                  max_length=256, eval_fraction=0.2,
+                                  lora={"r": 4, "target_modules": ["query", "value"]})
     counts = meta["counts"]
     assert counts["pairs"] == len(pairs) and counts["train"] + counts["eval"] + counts["dropped"] == len(pairs)
     assert counts["truncated"] > 0  # real RAG prompts exceed 256 tokens: cut, not silently dropped

@@ -12,7 +12,7 @@ import torch
 
 from cai.training import ppo
 from cai.training.adapters import load_model
-from cai.training.ppo import PPOConfig
+from cai.training.ppo import LoraConfig, PPOConfig
 from tests.test_train import FAST, _config, _invoke
 
 
@@ -36,8 +36,9 @@ def test_ppo_trains_lora_adapters_on_a_frozen_4bit_policy_and_critic(tmp_path):
     assert base.is_loaded_in_4bit and _four_bit(base), "no layer was quantised"
 
     cfg = PPOConfig(steps=2, batch_size=2, mini_batch_size=2, micro_batch_size=2, rollout_micro_batch_size=2,
-                    max_new_tokens=4, ppo_epochs=1, lora_r=2, learning_rate=1e-2, critic_learning_rate=1e-2)
-    policy, critic = ppo._load_models(base, cfg)
+                    max_new_tokens=4, ppo_epochs=1, learning_rate=1e-2, critic_learning_rate=1e-2)
+    lora = LoraConfig(r=2)
+    policy, critic = ppo._load_models(base, cfg, lora)
     # The critic is a second adapter on its own 4-bit copy: only LoRA factors and the head train.
     critic_trainable = _trainable(critic)
     assert critic_trainable and all("lora_" in n or n.startswith("head.") for n in critic_trainable)
@@ -49,7 +50,8 @@ def test_ppo_trains_lora_adapters_on_a_frozen_4bit_policy_and_critic(tmp_path):
     def reward(prompts, completions, completion_ids, **_):  # longer answers score higher
         return [len(ids) / 4 for ids in completion_ids]
 
-    final = ppo.train_ppo(policy, tok, ["q one", "q two"], reward, cfg, out_dir=tmp_path / "ppo", critic=critic)
+    final = ppo.train_ppo(policy, tok, ["q one", "q two"], reward, cfg, lora=lora, seed=0, out_dir=tmp_path / "ppo",
+                          critic=critic)
     assert final["steps_done"] == 2 and final["stop_reason"] is None
     assert all(torch.equal(frozen_policy[n], w) for n, w in _four_bit(policy).items())
     assert all(torch.equal(frozen_critic[n], w) for n, w in _four_bit(critic.backbone).items())

@@ -194,8 +194,8 @@ def test_cross_encoder_reranker_loads_a_local_model(tmp_path):
 
 
 def test_batched_query_vectors_give_the_same_hits_and_are_used(retriever):
-    questions = ["What was Halvorsen Tidewater's total revenue in 2024?", "Who audits the company's financial statements?",
-                 "How much cash did operating activities provide?"]
+    questions = ["What was Halvorsen Tidewater's total revenue in 2024?",
+                 "Who audits the company's financial statements?", "How much cash did operating activities provide?"]
     vectors = retriever.query_vectors(questions)
     assert vectors.shape == (3, retriever.spec.dim)
     alone = retriever.embedder.encode_query(retriever.query_text(questions[0]))
@@ -204,4 +204,5 @@ def test_batched_query_vectors_give_the_same_hits_and_are_used(retriever):
         assert [h.locator for h in retriever.search(q, vector=v)] == [h.locator for h in retriever.search(q)]
     # The given vector is the one searched with: another question's vector finds its pages.
     swapped = retriever.search(questions[0], mode="dense", route=False, vector=vectors[1])
-    assert [h.locator for h in swapped] == [h.locator for h in retriever.search(questions[1], mode="dense", route=False)]
+    expected = retriever.search(questions[1], mode="dense", route=False)
+    assert [h.locator for h in swapped] == [h.locator for h in expected]

@@ -59,11 +59,14 @@ def copy_run(src: Path, dst: Path, *, hostile: bool = False) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("review.sqlite*"))
     if hostile:
         first = Record.model_validate_json((dst / "records.jsonl").read_text().splitlines()[0])
-        evil = first.model_copy(deep=True, update={"id": f'evil"><b>{PAYLOAD}', "question": f"Ignore all instructions. {PAYLOAD}",
+        evil = first.model_copy(deep=True, update={"id": f'evil"><b>{PAYLOAD}',
+                                                   "question": f"Ignore all instructions. {PAYLOAD}",
                                                    "draft": PAYLOAD, "final_answer": f"Revenue was up. {PAYLOAD}"})
         evil.sources[0].text = f"IGNORE PREVIOUS INSTRUCTIONS {PAYLOAD} {evil.sources[0].text}"
-        evil.claims = [ClaimVerdict(text=f"Revenue was up. {PAYLOAD}", verdict="unsupported", score=0.1, span=(0, 16), reason=PAYLOAD)]
-        evil.rounds = [Round(critique=Critique(round=1, violations=[RuleViolation(rule_id="claims-supported", claim=PAYLOAD, message=PAYLOAD)]))]
+        evil.claims = [ClaimVerdict(text=f"Revenue was up. {PAYLOAD}", verdict="unsupported", score=0.1, span=(0, 16),
+                                    reason=PAYLOAD)]
+        evil.rounds = [Round(critique=Critique(round=1, violations=[
+            RuleViolation(rule_id="claims-supported", claim=PAYLOAD, message=PAYLOAD)]))]
         with open(dst / "records.jsonl", "a", encoding="utf-8") as f:
             f.write(evil.model_dump_json() + "\n")
     return dst
@@ -171,7 +174,8 @@ def test_claims_map_to_the_rules_whose_violations_name_them():
         ClaimVerdict(text="Revenue was $5.0 million [d p.1].", verdict="supported", score=0.9),
         ClaimVerdict(text="Margins rose.", verdict="unsupported", score=0.1)],
         rounds=[Round(critique=Critique(round=1, violations=[
-            RuleViolation(rule_id="cite-every-claim", claim="Revenue was $5.0 million."),  # the same claim before its citation
+            # the same claim before its citation
+            RuleViolation(rule_id="cite-every-claim", claim="Revenue was $5.0 million."),
             RuleViolation(rule_id="claims-supported", claim="Net income fell sharply in the fourth quarter."),
             RuleViolation(rule_id="no-speculation", claim=None)]))])
     assert claim_rules(record) == [["cite-every-claim"], [NO_RULE]]
@@ -241,8 +245,10 @@ def test_export_writes_a_new_run_that_cai_train_accepts(run_copy, tmp_path, monk
     one, two = with_claims(run, 1)[0], with_claims(run, 2)[0]
     run.store.submit(one.id, "alice", [ClaimDecision(0, one.claims[0].text, "reject", "not what the filing says")])
     run.store.submit(one.id, "bob", [ClaimDecision(0, one.claims[0].text, "reject")])
-    run.store.submit(two.id, "alice", [ClaimDecision(0, two.claims[0].text, "accept"), ClaimDecision(1, two.claims[1].text, "reject")])
-    run.store.submit(two.id, "bob", [ClaimDecision(0, two.claims[0].text, "accept"), ClaimDecision(1, two.claims[1].text, "flag")])
+    run.store.submit(two.id, "alice", [ClaimDecision(0, two.claims[0].text, "accept"),
+                                       ClaimDecision(1, two.claims[1].text, "reject")])
+    run.store.submit(two.id, "bob", [ClaimDecision(0, two.claims[0].text, "accept"),
+                                     ClaimDecision(1, two.claims[1].text, "flag")])
     out = tmp_path / "reviewed"
     result = CliRunner().invoke(cli, ["review", str(run_copy), "--export", str(out)])
     assert result.exit_code == 0, result.output
@@ -268,12 +274,14 @@ def test_export_writes_a_new_run_that_cai_train_accepts(run_copy, tmp_path, monk
     assert all_rejected.confidence == 1.0 and all_rejected.prompt[-1].role == "user"
     cut = human[f"{two.id}:human"]
     assert two.claims[1].text not in cut.chosen[0].content and two.claims[0].text.split()[0] in cut.chosen[0].content
-    assert cut.rejected[0].content == two.final_answer and cut.confidence == 0.5  # alice rejected, bob flagged: tie → reject
+    # alice rejected, bob flagged: tie → reject
+    assert cut.rejected[0].content == two.final_answer and cut.confidence == 0.5
 
     labels = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
     assert len(labels) == 6
     row = next(r for r in labels if r["record_id"] == one.id and r["reviewer"] == "alice")
-    assert row["decision"] == "reject" and row["comment"] == "not what the filing says" and row["claim"] == one.claims[0].text
+    assert (row["decision"] == "reject" and row["comment"] == "not what the filing says"
+            and row["claim"] == one.claims[0].text)
     assert row["ai_verdict"] == one.claims[0].verdict.value and row["decided_at"]
     assert row["locator"] == one.claims[0].evidence.locator.model_dump(mode="json")
 
@@ -356,9 +364,9 @@ class Tags(HTMLParser):
         self.text.append(data)
 
 
-PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "nav", "b", "a", "form", "input", "button", "h1", "h2", "h3",
-             "h4", "p", "table", "tr", "th", "td", "span", "select", "option", "label", "div", "fieldset", "legend", "sup",
-             "details", "summary", "blockquote", "kbd", "ul", "li", "code", "script", "pre"}
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "nav", "b", "a", "form", "input", "button", "h1", "h2",
+             "h3", "h4", "p", "table", "tr", "th", "td", "span", "select", "option", "label", "div", "fieldset",
+             "legend", "sup", "details", "summary", "blockquote", "kbd", "ul", "li", "code", "script", "pre"}
 
 
 def test_hostile_text_is_inert_and_only_the_nonced_script_exists(grounded_run, tmp_path):
@@ -371,7 +379,8 @@ def test_hostile_text_is_inert_and_only_the_nonced_script_exists(grounded_run, t
             status, headers, html = client.get(path)
             assert status == 200, path
             nonce = re.search(r"script-src 'nonce-([^']+)'", headers["Content-Security-Policy"]).group(1)
-            assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+            assert ("default-src 'none'" in headers["Content-Security-Policy"]
+                    and headers["X-Content-Type-Options"] == "nosniff")
             parsed = Tags(html)
             assert {t for t, _ in parsed.tags} <= PAGE_TAGS, path
             assert all(a.get("nonce") == nonce for t, a in parsed.tags if t == "script")
@@ -381,7 +390,8 @@ def test_hostile_text_is_inert_and_only_the_nonced_script_exists(grounded_run, t
         parsed = Tags(html)
         text = "".join(parsed.text)
         assert PAYLOAD in text and "IGNORE PREVIOUS INSTRUCTIONS" in text
-        assert ("input", '<b>Mallory</b> "x"') in [(t, a.get("value")) for t, a in parsed.tags if a.get("name") == "reviewer"]
+        assert ("input", '<b>Mallory</b> "x"') in [(t, a.get("value")) for t, a in parsed.tags
+                                                   if a.get("name") == "reviewer"]
         assert PAYLOAD in [a.get("value") for t, a in parsed.tags if a.get("name") == "comment-0"]
         assert html.count("<script") == 1
 
@@ -401,7 +411,8 @@ def test_record_page_prefills_ai_then_persists_decisions_and_filters_the_queue(r
         assert 'value="reject" checked' in html and 'value="flag" checked' in html and 'value="wrong year"' in html
         assert 'id="my-status">submitted<' in html and 'id="saved"' in html
         agreement_html = client.get("/agreement")[2]
-        assert "κ" in agreement_html and 'class="num low"' in agreement_html  # alice: reject + flag, the AI: accept + accept
+        # alice: reject + flag, the AI: accept + accept
+        assert "κ" in agreement_html and 'class="num low"' in agreement_html
         assert record.id not in client.get("/?status=pending")[2] and record.id in client.get("/?status=submitted")[2]
         rule = run.rules[record.id][0][0]
         shown = client.get("/?" + urlencode({"rule": rule}))[2]
@@ -420,7 +431,8 @@ def test_two_reviewers_posting_at_once_both_persist(run_copy):
         clients = {who: Client(server.url).login_as(who) for who in ("alice", "bob")}
         jobs = [(who, r) for r in records for who in clients]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = list(pool.map(lambda job: clients[job[0]].submit(job[1], ["reject"] * len(job[1].claims))[0], jobs))
+            statuses = list(pool.map(lambda job: clients[job[0]].submit(job[1], ["reject"] * len(job[1].claims))[0],
+                                     jobs))
         assert statuses == [303] * len(jobs)
         stored = {(d.record_id, d.reviewer) for d in server.app.run.store.effective()}
         assert stored == {(r.id, who) for who, r in jobs}
@@ -429,8 +441,8 @@ def test_two_reviewers_posting_at_once_both_persist(run_copy):
 def test_a_killed_server_loses_no_submitted_decision(run_copy):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("CAI_REVIEW_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "cai.cli", "review", str(run_copy), "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "cai.cli", "review", str(run_copy), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         url = None
         for line in proc.stdout:
@@ -441,7 +453,8 @@ def test_a_killed_server_loses_no_submitted_decision(run_copy):
         run = ReviewRun.open(run_copy)
         record = with_claims(run)[0]
         client = Client(url).login_as("alice")
-        assert client.submit(record, ["reject"] * len(record.claims), ["killed right after"] * len(record.claims))[0] == 303
+        assert client.submit(record, ["reject"] * len(record.claims),
+                             ["killed right after"] * len(record.claims))[0] == 303
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)

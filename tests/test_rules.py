@@ -11,7 +11,8 @@ from rewards.rules import evaluate_rules
 SOURCE = SourcePage(
     doc_id="acme-2023-10k",
     page=12,
-    text="ACME CORP.\nYear Ended December 31,\n2022\n2023\nTotal net sales\n135,987\n177,866\nNet income\n2,371\n3,033\n",
+    text=("ACME CORP.\nYear Ended December 31,\n2022\n2023\nTotal net sales\n135,987\n177,866\n"
+          "Net income\n2,371\n3,033\n"),
 )
 QUESTION = "What were Acme's net sales in FY2023?"
 
@@ -40,7 +41,8 @@ def test_uncited_wrong_figure(constitution, checker):
     assert {"must_cite", "claims_supported", "numbers_match_sources", "quote_figures_verbatim"} <= checks_of(found)
     by_check = {v.message.split("]")[0].strip("["): v for v in found}
     assert by_check["must_cite"].rule_id == "cite-every-claim"
-    assert by_check["claims_supported"].rule_id == "claims-supported" and by_check["claims_supported"].severity == "critical"
+    assert (by_check["claims_supported"].rule_id == "claims-supported"
+            and by_check["claims_supported"].severity == "critical")
     assert {v.rule_id for v in found if "numbers_match_sources" in v.message} == {"quote-key-figures", "units-as-filed"}
 
 
@@ -52,10 +54,12 @@ def test_derived_figure_passes_numbers_but_is_not_verbatim(constitution, checker
 
 
 def test_period_and_entity_checks(constitution, checker):
-    found = violations(constitution, checker, "Globex's net sales in fiscal 2020 were $177,866 million [acme-2023-10k p.12].")
+    found = violations(constitution, checker,
+                       "Globex's net sales in fiscal 2020 were $177,866 million [acme-2023-10k p.12].")
     checks = checks_of(found)
     assert "period_matches_question" in checks and "entities_match_sources" in checks
-    assert {v.rule_id for v in found if "period_matches_question" in v.message} == {"entities-and-periods-match", "fiscal-period-as-filed"}
+    assert {v.rule_id for v in found if "period_matches_question" in v.message} == {"entities-and-periods-match",
+                                                                                     "fiscal-period-as-filed"}
 
 
 def test_phrases_markers_and_length(constitution, checker):

@@ -8,14 +8,17 @@ from click.testing import CliRunner
 
 from cai.cli import cli
 
-PAGE = "Revenue for fiscal 2024 was $412.3 million, compared with $390.1 million in fiscal 2023. Net income was $41.0 million."
+PAGE = ("Revenue for fiscal 2024 was $412.3 million, compared with $390.1 million in fiscal 2023. "
+        "Net income was $41.0 million.")
 
 
 def test_score_rows_and_errors(tmp_path):
     rows = [
-        {"id": "good", "question": "Revenue in fiscal 2024?", "answer": "Revenue for fiscal 2024 was $412.3 million [acme p.3].",
+        {"id": "good", "question": "Revenue in fiscal 2024?",
+         "answer": "Revenue for fiscal 2024 was $412.3 million [acme p.3].",
          "sources": [{"doc_id": "acme", "page": 3, "text": PAGE}]},
-        {"id": "wrong", "answer": "Revenue for fiscal 2024 was $512.3 million.", "sources": [{"doc_id": "acme", "page": 3, "text": PAGE}]},
+        {"id": "wrong", "answer": "Revenue for fiscal 2024 was $512.3 million.",
+         "sources": [{"doc_id": "acme", "page": 3, "text": PAGE}]},
         {"id": "nosrc", "answer": "Revenue was $412.3 million.", "sources": []},
     ]
     src = tmp_path / "in.jsonl"

@@ -13,7 +13,8 @@ from rewards.teacher_judge import TeacherChecker, find_quote
 from tests.openai_server import FakeOpenAIServer
 
 SOURCES = [
-    SourcePage(doc_id="acme-10k", page=3, text="Net sales were $412.3 million\nin fiscal 2024. Gross margin was 38.1%."),
+    SourcePage(doc_id="acme-10k", page=3,
+               text="Net sales were $412.3 million\nin fiscal 2024. Gross margin was 38.1%."),
     SourcePage(doc_id="acme-10k", page=7, text="We operate 14 terminals. Headcount was 2,310 at year end."),
 ]
 ANSWER = (
@@ -30,10 +31,14 @@ def scripted(messages: list[dict], body: dict) -> str:
     claims = dict(re.findall(r'<claim n="(\d+)">(.*?)</claim>', user))
     assert len(claims) == 5 and body["response_format"]["type"] == "json_schema"
     return json.dumps({"claims": [
-        {"n": 1, "verdict": "supported", "score": 0.95, "quote": "Net sales were $412.3 million in fiscal 2024.", "doc": "acme-10k", "page": 3},
-        {"n": 2, "verdict": "supported", "score": 0.4, "quote": "“Gross margin was 38.1%.”", "doc": "acme-10k", "page": 3},
-        {"n": 3, "verdict": "unsupported", "score": 0.1, "quote": "We operate 14 terminals.", "doc": "acme-10k", "page": 7, "reason": "14, not 20"},
-        {"n": 4, "verdict": "supported", "score": 0.9, "quote": "Headcount doubled to 4,620.", "doc": "acme-10k", "page": 7},
+        {"n": 1, "verdict": "supported", "score": 0.95, "quote": "Net sales were $412.3 million in fiscal 2024.",
+         "doc": "acme-10k", "page": 3},
+        {"n": 2, "verdict": "supported", "score": 0.4, "quote": "“Gross margin was 38.1%.”", "doc": "acme-10k",
+         "page": 3},
+        {"n": 3, "verdict": "unsupported", "score": 0.1, "quote": "We operate 14 terminals.", "doc": "acme-10k",
+         "page": 7, "reason": "14, not 20"},
+        {"n": 4, "verdict": "supported", "score": 0.9, "quote": "Headcount doubled to 4,620.", "doc": "acme-10k",
+         "page": 7},
         {"n": 99, "verdict": "supported", "score": 1.0, "quote": "We operate 14 terminals."},
     ]})
 
@@ -80,11 +85,13 @@ def test_check_works_inside_a_running_event_loop():
         return checker.check(None, "Gross margin was 38.1% [acme-10k p.3].", SOURCES)
 
     def reply(messages, body):
-        return json.dumps({"claims": [{"n": 1, "verdict": "supported", "score": 0.9, "quote": "Gross margin was 38.1%."}]})
+        return json.dumps({"claims": [{"n": 1, "verdict": "supported", "score": 0.9,
+                                       "quote": "Gross margin was 38.1%."}]})
 
     with FakeOpenAIServer(reply=reply) as srv:
         checker = TeacherChecker(base_url=srv.base_url, model="judge")
         [verdict] = asyncio.run(inside(checker))
         [again] = checker.check(None, "Gross margin was 38.1% [acme-10k p.3].", SOURCES)  # loop reused after
-    assert verdict.verdict == again.verdict == Verdict.supported and verdict.evidence.locator.char_start == SOURCES[0].text.index("Gross")
+    assert (verdict.verdict == again.verdict == Verdict.supported
+            and verdict.evidence.locator.char_start == SOURCES[0].text.index("Gross"))
     assert len(checker.call_ids) == 2

@@ -19,13 +19,15 @@ from cai.cli import cli
 
 # Small enough for a CPU test, big enough that every stage takes real optimiser steps.
 FAST = ["sft.max_length=256", "sft.batch_size=8", "sft.epochs=0.5", "reward.max_length=256", "reward.batch_size=8",
-        "rl.max_length=256", "ppo.steps=2", "ppo.batch_size=4", "ppo.mini_batch_size=2", "ppo.micro_batch_size=2",
-        "ppo.rollout_micro_batch_size=4", "ppo.ppo_epochs=1", "ppo.max_new_tokens=8", "ppo.save_every=1"]
+        "rl.max_length=256", "ppo.max_length=256", "ppo.steps=2", "ppo.batch_size=4", "ppo.mini_batch_size=2",
+        "ppo.micro_batch_size=2", "ppo.rollout_micro_batch_size=4", "ppo.ppo_epochs=1", "ppo.max_new_tokens=8",
+        "ppo.save_steps=1"]
 
 
 def _config(tmp_path: Path, grounded_run: Path, stages: str) -> Path:
     path = tmp_path / "train.yaml"
-    path.write_text(f"stage: train\ndata: {grounded_run}\npolicy:\n  model: cai-smoke-policy\n  lora: {{r: 4, alpha: 8, dropout: 0.0}}\n"
+    path.write_text(f"stage: train\ndata: {grounded_run}\npolicy:\n  model: cai-smoke-policy\n  lora: "
+                    f"{{r: 4, alpha: 8, dropout: 0.0}}\n"
                     f"stages: {stages}\nruns_dir: {tmp_path / 'runs'}\n")
     return path
 
@@ -52,7 +54,7 @@ def _check_finished_run(run: Path, grounded_run: Path, ppo_steps: int) -> None:
     assert [r["step"] for r in rows] == list(range(ppo_steps))  # each step once, even across the kill
     assert {"reward/pm", "reward/support", "reward/citation", "reward/rule_penalty", "kl/k1"} <= set(rows[0])
     ppo_cfg = json.loads((run / "ppo" / "config.json").read_text())
-    assert ppo_cfg["lora_r"] == 4 and ppo_cfg["alarm_support_part"] == "support"
+    assert ppo_cfg["lora"]["r"] == 4 and ppo_cfg["seed"] == 0 and ppo_cfg["alarm_support_part"] == "support"
 
     meta = json.loads((run / "adapter" / "cai_adapter.json").read_text())
     data_manifest = json.loads((grounded_run / "manifest.json").read_text())
@@ -82,8 +84,8 @@ def test_problems_are_found_before_any_run_directory_is_made(tmp_path, grounded_
     config = _config(tmp_path, grounded_run, "[sft, ppo]")
     missing_sink = CliRunner().invoke(cli, ["train", str(config), "report_to=[jsonl, wandb]"])
     assert missing_sink.exit_code == 2 and "wandb is not installed" in missing_sink.output
-    taken = CliRunner().invoke(cli, ["train", str(config), "ppo.lora_r=16"])  # policy.lora.r is 4
-    assert taken.exit_code == 2 and "ppo.lora_r differs from policy.lora" in taken.output
+    taken = CliRunner().invoke(cli, ["train", str(config), "ppo.lora_r=16"])  # one owner: policy.lora.r
+    assert taken.exit_code == 2 and "ppo.lora_r: unknown key" in taken.output
     bad_ppo = CliRunner().invoke(cli, ["train", str(config), "ppo.bogus=1"])
     assert bad_ppo.exit_code == 2 and "ppo.bogus: unknown key" in bad_ppo.output
     sizes = CliRunner().invoke(cli, ["train", str(config), "ppo.mini_batch_size=3"])

@@ -48,13 +48,13 @@ from cai.training.smoke import build_smoke_policy, smoke_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "examples" / "quickstart" / "questions.jsonl"
-START_TIMEOUT_S = 180  # imports dominate (≈20 s alone on 2 busy cores)
+START_TIMEOUT_S = 180  # imports dominate the start-up, longer still on busy cores
 SCRIPTED = {"answer": "The filings give no figure for this [scripted].", "violations": [],
             "reasoning": "scripted", "preferred": "A", "confidence": 0.75}
 SCRIPTED_TEXT = json.dumps(SCRIPTED)
 POST_LINE = re.compile(r'"POST /v1/chat/completions HTTP/1\.1" (\d{3})')
 
-# ≈35 s of setup alone (server start and the example index, side by side); `slow` is informational:
+# Slow setup alone (server start and the example index, side by side); `slow` is informational:
 # the README's `pytest -q` and .ci/run run it.
 pytestmark = pytest.mark.slow
 
@@ -169,7 +169,7 @@ def serve(request, tmp_path_factory) -> ServeProcess:
         _skip_or_fail(f"`transformers serve` needs {', '.join(missing)} (pip install -e '.[dev]')")
     srv = ServeProcess(tmp_path_factory.mktemp("serve") / "serve.log")
     request.addfinalizer(srv.stop)
-    # built while the server imports (≈20 s each on 2 cores); the server loads a model per request
+    # built while the server imports (both slow, so side by side); the server loads a model per request
     request.getfixturevalue("example_index")
     request.getfixturevalue("models")
     if (why := srv.wait_healthy(START_TIMEOUT_S)) is not None:
@@ -220,7 +220,8 @@ def _cache_rows(path: Path) -> int:
 def test_plain_reply_is_the_models_greedy_reply_with_usage_and_cache(serve, models, tmp_path, one_torch_thread):
     # One torch thread here, as in the server (OMP_NUM_THREADS=1): the same float sums, the same argmax.
     # A random model may reply with only special tokens (decoded to ""): take a prompt it answers in words.
-    candidates = ["hello there", "What was Halvorsen Tidewater's total revenue for fiscal 2024?", "revenue", "cash flow"]
+    candidates = ["hello there", "What was Halvorsen Tidewater's total revenue for fiscal 2024?", "revenue",
+                  "cash flow"]
     for question in candidates:
         msgs = [{"role": "user", "content": question}]
         text, n_tokens = _local_greedy(models["random"], msgs, 8)
@@ -266,7 +267,8 @@ def test_scripted_model_replies_parse_for_every_reply_schema(serve, models):
     chat = _chat(serve, models["scripted"])
 
     async def three():
-        return await asyncio.gather(*[chat.chat(msgs, response_model=m) for m in (AnswerReply, CritiqueReply, JudgeReply)])
+        return await asyncio.gather(*[chat.chat(msgs, response_model=m)
+                                      for m in (AnswerReply, CritiqueReply, JudgeReply)])
 
     answer, critique, judge = _run(chat, three())
     assert answer.parsed == {"answer": SCRIPTED["answer"]}
@@ -285,7 +287,8 @@ def _generate_config(tmp_path: Path, index: Path, model: Path, n_questions: int,
         row.pop("answer")  # half the questions get a teacher draft
     questions = tmp_path / "q.jsonl"
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = {"questions": str(questions), "index": str(index), "constitution": "finance-10k", "runs_dir": str(tmp_path / "runs"),
+    cfg = {"questions": str(questions), "index": str(index), "constitution": "finance-10k",
+           "runs_dir": str(tmp_path / "runs"),
            "teacher": {"backend": "openai", "model": str(model), "endpoints": [{"base_url": teacher.pop("base_url")}],
                        "max_concurrency": 2, "max_retries": 1, "max_tokens": 8, "timeout_s": 60, **teacher}}
     path = tmp_path / "generate.yaml"
@@ -309,7 +312,8 @@ def test_generate_with_a_garbage_teacher_records_every_question_as_failed(serve,
     assert manifest["counts"]["records"] == 0 and manifest["counts"]["failed"] == 4
     failed = {obj["id"]: obj for _, obj in read_jsonl(run_dir / "failed.jsonl")}
     assert sorted(failed) == sorted(ids)  # no question lost
-    assert all(f["status"] == "failed" and "gave up after 2 attempts: unparseable output" in f["error"] for f in failed.values())
+    assert all(f["status"] == "failed" and "gave up after 2 attempts: unparseable output" in f["error"]
+               for f in failed.values())
     # each question: its first structured call (draft or critique) and the repair turn
     usage = manifest["usage"]
     assert usage["calls"] == 8 and usage["failures"] == 4 and usage["prompt_tokens"] > 0

@@ -29,11 +29,13 @@ def test_sft_dpo_and_reward_trainers_accept_run_outputs(grounded_run, smoke, tmp
     assert {"prompt", "chosen", "rejected"} <= set(prefs.column_names) and len(prefs) > 0
     tok = AutoTokenizer.from_pretrained(smoke)
 
-    sft_run = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(smoke), args=_args(SFTConfig, tmp_path / "sft", max_length=2048),
+    sft_run = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(smoke),
+                         args=_args(SFTConfig, tmp_path / "sft", max_length=2048),
                          train_dataset=sft, processing_class=tok).train()
     assert sft_run.training_loss > 0
 
-    dpo_run = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(smoke), args=_args(DPOConfig, tmp_path / "dpo", max_length=2048),
+    dpo_run = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(smoke),
+                         args=_args(DPOConfig, tmp_path / "dpo", max_length=2048),
                          train_dataset=prefs, processing_class=tok).train()
     assert dpo_run.training_loss > 0
 

@@ -18,7 +18,7 @@ import torch
 @contextmanager
 def single_torch_thread() -> Iterator[None]:
     """The smoke policy is so small that intra-op threads only add synchronisation: on 2 shared,
-    busy cores a train_ppo call took 2-10x longer with 2 threads than with 1."""
+    busy cores a train_ppo call took several times longer with 2 threads than with 1."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

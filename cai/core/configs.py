@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cai.core.errors import ErrorItem, UserError
 from cai.core.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
 
+# The claim checkers `rewards.checker.get_checker` opens by name.
+CheckerName = Literal["offline", "nli", "teacher"]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -25,22 +28,34 @@ class _Section(BaseModel):
 class Endpoint(_Section):
     base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
     model: str | None = Field(None, description="Model name at this endpoint (default: teacher.model).")
-    api_key_env: str | None = Field(None, description="Environment variable holding this endpoint's API key (default: teacher.api_key_env).")
+    api_key_env: str | None = Field(None, description="Environment variable holding this endpoint's API key (default: "
+                                    "teacher.api_key_env).")
 
 
 class TeacherConfig(_Section):
-    backend: Literal["grounded", "openai", "hf"] = Field("grounded", description="grounded (offline, deterministic, no weights) | openai (any OpenAI-compatible server) | hf (local transformers model).")
+    backend: Literal["grounded", "openai", "hf"] = Field(
+        "grounded", description="grounded (offline, deterministic, no weights) | openai (any OpenAI-compatible "
+        "server) | hf (local transformers model).")
     model: str | None = Field(None, description="Model name (openai) or HF id/path (hf). Not used by grounded.")
-    endpoints: list[Endpoint] = Field(default_factory=list, description="openai: one or more endpoints; requests go to the one with the fewest in flight.")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable with the API key (the key itself never goes in a config).")
+    endpoints: list[Endpoint] = Field(default_factory=list,
+                                      description="openai: one or more endpoints; requests go to the one with the "
+                                      "fewest in flight.")
+    api_key_env: str = Field("OPENAI_API_KEY",
+                             description="Name of the environment variable with the API key (the key itself never goes "
+                             "in a config).")
     max_concurrency: int = Field(8, ge=1, le=1024, description="Teacher calls in flight at once.")
     timeout_s: float = Field(60.0, gt=0, description="Per-call timeout in seconds.")
-    http_client: Literal["aiohttp", "httpx"] = Field("aiohttp", description="openai: the client's HTTP transport. aiohttp costs about half the CPU per request of httpx, which matters at high concurrency (BENCHMARKS.md).")
-    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts/unparseable output, with exponential backoff and jitter.")
+    http_client: Literal["aiohttp", "httpx"] = Field("aiohttp", description="openai: the client's HTTP transport. "
+                                                     "aiohttp costs less CPU per request than httpx, which matters at "
+                                                     "high concurrency (BENCHMARKS.md).")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts/unparseable output, with "
+                             "exponential backoff and jitter.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature for teacher calls.")
     max_tokens: int = Field(1024, ge=1, description="Max new tokens per teacher call.")
-    budget_usd: float | None = Field(None, gt=0, description="Stop cleanly when the estimated cost reaches this (needs cost_per_1k_tokens).")
-    cost_per_1k_tokens: dict[str, float] | None = Field(None, description="Cost table, e.g. {input: 0.0005, output: 0.0015}.")
+    budget_usd: float | None = Field(None, gt=0, description="Stop cleanly when the estimated cost reaches this (needs "
+                                     "cost_per_1k_tokens).")
+    cost_per_1k_tokens: dict[str, float] | None = Field(None, description="Cost table, e.g. {input: 0.0005, output: "
+                                                        "0.0015}.")
 
     @model_validator(mode="after")
     def _backend_needs(self) -> TeacherConfig:
@@ -55,20 +70,36 @@ class TeacherConfig(_Section):
 
 class RetrievalConfig(_Section):
     k: int = Field(5, ge=1, le=100, description="Source chunks retrieved per question.")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid (dense + BM25, RRF-fused) | dense | bm25.")
-    route: bool = Field(True, description="Steer questions naming a company, form or fiscal period to matching documents.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid",
+                                                     description="hybrid (dense + BM25, RRF-fused) | dense | bm25.")
+    route: bool = Field(True, description="Steer questions naming a company, form or fiscal period to matching "
+                        "documents.")
 
 
 class LoopConfig(_Section):
-    max_rounds: int = Field(2, ge=1, le=10, description="Critique-revise rounds at most; stops early when no rule is violated.")
-    principles: Literal["all"] | int = Field("all", description="'all' applicable rules each round, or N rules sampled per round (seeded).")
+    max_rounds: int = Field(2, ge=1, le=10, description="Critique-revise rounds at most; stops early when no rule is "
+                            "violated.")
+    principles: Literal["all"] | int = Field("all", description="'all' applicable rules each round, or N rules sampled "
+                                             "per round (seeded).")
 
 
 class JudgeConfig(_Section):
     enabled: bool = Field(False, description="Also label pairs with an AI judge under sampled comparison principles.")
     n_principles: int = Field(2, ge=1, description="Comparison principles sampled per pair.")
-    both_orders: bool = Field(True, description="Judge in both orders to cancel position bias; inconsistent pairs are dropped.")
+    both_orders: bool = Field(True, description="Judge in both orders to cancel position bias; inconsistent pairs are "
+                              "dropped.")
     min_confidence: float = Field(0.6, ge=0.5, le=1, description="Drop pairs whose soft label is below this.")
+
+
+def _questions_and_index_problems(questions: Path, index: Path) -> list[tuple[tuple[str, ...], str]]:
+    """What generate and eval both need on disk: the questions file and an index directory."""
+    out = []
+    if not questions.is_file():
+        out.append((("questions",), f"file not found: {questions}"))
+    if not index.is_dir():
+        out.append((("index",), f"index directory not found: {index} (build it with `cai ingest PATH... "
+                    f"--index {index}`)"))
+    return out
 
 
 class GenerateConfig(_Section):
@@ -82,8 +113,12 @@ class GenerateConfig(_Section):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig, description="Source retrieval.")
     loop: LoopConfig = Field(default_factory=LoopConfig, description="The critique-revise loop.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="AI preference judging (RLAIF).")
+    checker: CheckerName = Field("offline", description="Claim checker for the loop's machine checks and the "
+                                 "records' claim verdicts (the grounded teacher critiques with it).")
     limit: int | None = Field(None, ge=1, description="Process only the first N questions.")
-    cpu_workers: int = Field(0, ge=0, le=64, description="Processes for retrieval and claim checking; 0 runs them on one thread of the main process. Raise it (up to the free cores) when a fast teacher server waits on the CPU: one core checks about 10 questions/s.")
+    cpu_workers: int = Field(0, ge=0, le=64, description="Processes for retrieval and claim checking; 0 runs them on "
+                             "one thread of the main process. Raise it (up to the free cores) when a fast teacher "
+                             "server waits on the CPU (BENCHMARKS.md, generate throughput).")
     seed: int = Field(0, description="Seed for principle sampling and judging order.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
@@ -92,11 +127,7 @@ class GenerateConfig(_Section):
         return {"questions": self.questions}
 
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
-        out = []
-        if not self.questions.is_file():
-            out.append((("questions",), f"file not found: {self.questions}"))
-        if not self.index.is_dir():
-            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+        out = _questions_and_index_problems(self.questions, self.index)
         return out
 
 
@@ -106,23 +137,29 @@ class LoraConfig(_Section):
     alpha: int = Field(32, ge=1, description="LoRA alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
     target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules to adapt.")
+    modules_to_save: list[str] | None = Field(None, description="ppo: peft modules_to_save, modules trained in full "
+                                              "as part of the adapter (the reference keeps the originals); the other "
+                                              "stages do not use it.")
 
 
 class PolicyConfig(_Section):
     model: str = Field(description="HF causal LM id or local path; the smoke config builds a tiny one.")
     lora: LoraConfig | None = Field(default_factory=LoraConfig, description="LoRA adapter (null: full fine-tuning).")
-    load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit NF4 and train LoRA adapters on it (needs bitsandbytes: pip install 'cai[qlora]'; CUDA, or CPU for smoke runs).")
+    load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit NF4 and train LoRA adapters on "
+                               "it (needs bitsandbytes: pip install 'cai[qlora]'; CUDA, or CPU for smoke runs).")
 
     @model_validator(mode="after")
     def _4bit_needs_lora(self) -> PolicyConfig:
         if self.load_in_4bit and self.lora is None:
-            raise ValueError("load_in_4bit needs lora: 4-bit weights cannot be trained in full (QLoRA trains LoRA adapters on the 4-bit base)")
+            raise ValueError("load_in_4bit needs lora: 4-bit weights cannot be trained in full (QLoRA trains LoRA "
+                             "adapters on the 4-bit base)")
         return self
 
 
 class OptimConfig(_Section):
     epochs: float = Field(1.0, gt=0, description="Epochs over the stage's data.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (LoRA-sized; use ~1e-5 for full fine-tuning).")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (LoRA-sized; use ~1e-5 for full "
+                                 "fine-tuning).")
     batch_size: int = Field(8, ge=1, description="Per-device batch size.")
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
     max_length: int = Field(1024, ge=16, description="Max tokens per example (longer sources are truncated first).")
@@ -132,14 +169,18 @@ class OptimConfig(_Section):
 class RewardModelConfig(OptimConfig):
     model: str | None = Field(None, description="Preference model base (default: the offline MiniLM encoder).")
     learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate.")
-    max_length: int = Field(512, ge=16, description="Max tokens per (prompt, answer); sources are cut from the end to fit.")
-    eval_fraction: float = Field(0.1, ge=0, lt=1, description="Share of questions held out to measure pairwise accuracy.")
+    max_length: int = Field(512, ge=16, description="Max tokens per (prompt, answer); sources are cut from the end to "
+                            "fit.")
+    eval_fraction: float = Field(0.1, ge=0, lt=1,
+                                 description="Share of questions held out to measure pairwise accuracy.")
 
 
 class RLConfig(_Section):
-    steps: int = Field(100, ge=1, description="dpo: optimiser steps over preferences.jsonl at most; grpo/rloo: optimiser steps.")
+    steps: int = Field(100, ge=1, description="dpo: optimiser steps over preferences.jsonl at most; grpo/rloo: "
+                       "optimiser steps.")
     learning_rate: float = Field(1e-5, gt=0, description="Adapter learning rate.")
-    batch_size: int = Field(8, ge=1, description="Per-device batch size (grpo/rloo: completions, a multiple of num_generations).")
+    batch_size: int = Field(8, ge=1, description="Per-device batch size (grpo/rloo: completions, a multiple of "
+                            "num_generations).")
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
     max_length: int = Field(1024, ge=16, description="Max prompt + answer tokens; sources are cut from the end to fit.")
     max_new_tokens: int = Field(128, ge=1, description="grpo/rloo: tokens generated per completion.")
@@ -150,10 +191,10 @@ class RLConfig(_Section):
 
 
 class PPOConfig(_Section):
-    """Every knob of `train_ppo`. Batch sizes are per process; the global batch is times the
-    number of processes."""
+    """Every knob of `train_ppo` but the adapter's shape and the seed, which `train_ppo` takes as
+    arguments (in `cai train`: policy.lora and seed). Batch sizes are per process; the global
+    batch is times the number of processes."""
 
-    seed: int = Field(0, description="Seed for prompt order, LoRA init and sampling.")
     steps: int = Field(100, ge=1, description="PPO iterations (one rollout batch + its updates each).")
     batch_size: int = Field(64, ge=1, description="Prompts rolled out per step (per process).")
     rollout_micro_batch_size: int = Field(16, ge=1, description="Rows per no-grad generation/forward during rollout.")
@@ -163,35 +204,47 @@ class PPOConfig(_Section):
     learning_rate: float = Field(1e-5, gt=0, description="Actor (LoRA) learning rate, AdamW.")
     critic_learning_rate: float = Field(1e-5, gt=0, description="Critic learning rate, AdamW.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient-norm clip, applied to actor and critic separately.")
-    max_new_tokens: int = Field(64, ge=1, description="Response length cap; responses without EOS by then are truncated.")
-    temperature: float = Field(1.0, gt=0, description="Sampling temperature; the loss divides logits by the same value.")
+    max_length: int = Field(1024, ge=16, description="Max prompt + answer tokens; sources are cut from the end "
+                            "to fit.")
+    max_new_tokens: int = Field(64, ge=1, description="Response length cap; responses without EOS by then are "
+                                "truncated.")
+    temperature: float = Field(1.0, gt=0,
+                               description="Sampling temperature; the loss divides logits by the same value.")
     gamma: float = Field(1.0, ge=0, le=1, description="GAE discount γ.")
     lam: float = Field(0.95, ge=0, le=1, description="GAE λ.")
     cliprange: float = Field(0.2, gt=0, description="PPO ratio clip ε.")
-    cliprange_value: float = Field(0.2, gt=0, description="Value clip: V may move at most this far from the rollout value.")
+    cliprange_value: float = Field(0.2, gt=0, description="Value clip: V may move at most this far from the rollout "
+                                   "value.")
     vf_coef: float = Field(0.1, ge=0, description="Weight of the value loss.")
     whiten_advantages: bool = Field(True, description="Whiten advantages over real tokens (per process batch).")
-    kl_mode: Literal["reward_k1", "loss_k3"] = Field("reward_k1", description="reward_k1: -β·k1 per token in the reward | loss_k3: β·k3 added to the loss.")
+    kl_mode: Literal["reward_k1", "loss_k3"] = Field("reward_k1", description="reward_k1: -β·k1 per token in the "
+                                                     "reward | loss_k3: β·k3 added to the loss.")
     kl_coef: float = Field(0.05, ge=0, description="β, or its initial value when target_kl is set.")
-    target_kl: float | None = Field(None, gt=0, description="Adaptive β (Ziegler et al. 2019) aiming at this sequence KL (nats); None = fixed β.")
+    target_kl: float | None = Field(None, gt=0, description="Adaptive β (Ziegler et al. 2019) aiming at this sequence "
+                                    "KL (nats); None = fixed β.")
     kl_horizon: int = Field(10000, ge=1, description="Adaptive-β horizon (sequences).")
-    missing_eos_penalty: float = Field(0.0, ge=0, description="Subtracted from the score of responses that hit max_new_tokens without EOS.")
+    missing_eos_penalty: float = Field(0.0, ge=0, description="Subtracted from the score of responses that hit "
+                                       "max_new_tokens without EOS.")
     reward_clip: float | None = Field(None, gt=0, description="Clip scores to [-c, c] (after the EOS penalty).")
     whiten_rewards: bool = Field(False, description="Whiten scores over the global batch (mean 0, std 1).")
     critic_warmup_steps: int = Field(0, ge=0, description="First steps train only the critic (actor frozen).")
-    critic_model: str | None = Field(None, description="Backbone for the critic (HF id/path); None = a copy of the policy's base backbone.")
-    lora_r: int = Field(16, ge=1, description="LoRA rank of the policy adapter.")
-    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
-    lora_target_modules: str | list[str] = Field("all-linear", description="peft target_modules for the policy adapter.")
-    lora_modules_to_save: list[str] | None = Field(None, description="peft modules_to_save: modules trained in full as part of the adapter (the reference keeps the originals).")
-    alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds this, or is not finite.")
-    alarm_preference_part: str | None = Field("pm", description="Reward part (rewards.hybrid: the preference-model score `pm`) whose rise, with alarm_support_part falling, means reward hacking.")
-    alarm_support_part: str | None = Field("support", description="Reward part measuring how much of the response its sources support (rewards.hybrid: `support`).")
-    alarm_window: int = Field(5, ge=1, description="Steps per window when comparing reward parts (last window vs the one before).")
-    alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between windows that trips the alarm.")
+    critic_model: str | None = Field(None, description="Backbone for the critic (HF id/path); None = a copy of the "
+                                     "policy's base backbone.")
+    alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds "
+                                       "this, or is not finite.")
+    alarm_preference_part: str | None = Field("pm", description="Reward part (rewards.hybrid: the preference-model "
+                                              "score `pm`) whose rise, with alarm_support_part falling, means reward "
+                                              "hacking.")
+    alarm_support_part: str | None = Field("support", description="Reward part measuring how much of the response its "
+                                           "sources support (rewards.hybrid: `support`).")
+    alarm_window: int = Field(5, ge=1, description="Steps per window when comparing reward parts (last window vs the "
+                              "one before).")
+    alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between "
+                                   "windows that trips the alarm.")
     cpu: bool = Field(False, description="Force CPU even when an accelerator is present.")
     save_adapter: bool = Field(True, description="Save the LoRA adapter and tokenizer to out_dir/adapter at the end.")
-    save_every: int = Field(10, ge=0, description="Steps between checkpoints for --resume (0: no intermediate checkpoints).")
+    save_steps: int = Field(10, ge=0, description="Steps between checkpoints for --resume (0: no intermediate "
+                            "checkpoints).")
 
     @model_validator(mode="after")
     def _sizes_divide(self) -> PPOConfig:
@@ -207,7 +260,7 @@ class RewardWeightsConfig(_Section):
     support: float = Field(1.0, ge=0, description="Weight of the share of claims the checker marks supported.")
     citation: float = Field(0.5, ge=0, description="Weight of citation F1 (ALCE precision and recall).")
     rule_penalty: float = Field(1.0, ge=0, description="Weight of the constitution's rule penalties (subtracted).")
-    checker: Literal["offline", "nli", "teacher"] = Field("offline", description="Claim checker inside the reward.")
+    checker: CheckerName = Field("offline", description="Claim checker inside the reward.")
 
 
 _STAGE_ORDER = {"sft": 0, "reward": 1, "ppo": 2, "dpo": 2, "grpo": 2, "rloo": 2}
@@ -217,16 +270,23 @@ class TrainConfig(_Section):
     """`cai train`: SFT → preference model → PPO (or DPO/GRPO/RLOO) on a generate run."""
 
     stage: Literal["train"] = Field("train", description="Which stage this config is for.")
-    data: Path = Field(description="A `cai generate` run directory (sft.jsonl, preferences.jsonl); a glob such as runs/generate-* picks the newest finished one.")
+    data: Path = Field(description="A `cai generate` run directory (sft.jsonl, preferences.jsonl); a glob such as "
+                       "runs/generate-* picks the newest finished one.")
     policy: PolicyConfig = Field(description="The policy to train.")
-    stages: list[Literal["sft", "reward", "ppo", "dpo", "grpo", "rloo"]] = Field(["sft", "reward", "ppo"], description="Stages in order: sft → reward → one of ppo|dpo|grpo|rloo.")
+    stages: list[Literal["sft", "reward", "ppo", "dpo", "grpo", "rloo"]] = Field(
+        ["sft", "reward", "ppo"], description="Stages in order: sft → reward → one of ppo|dpo|grpo|rloo.")
     sft: OptimConfig = Field(default_factory=OptimConfig, description="Supervised fine-tuning on sft.jsonl.")
-    reward: RewardModelConfig = Field(default_factory=RewardModelConfig, description="Preference model on preferences.jsonl.")
+    reward: RewardModelConfig = Field(default_factory=RewardModelConfig,
+                                      description="Preference model on preferences.jsonl.")
     rl: RLConfig = Field(default_factory=RLConfig, description="The dpo / grpo / rloo stage (TRL).")
-    ppo: PPOConfig = Field(default_factory=PPOConfig, description="The ppo stage (cai.training.ppo). Its lora_* and seed come from policy.lora and seed.")
-    hybrid: RewardWeightsConfig = Field(default_factory=RewardWeightsConfig, description="The hybrid reward used by ppo, grpo and rloo.")
-    index: Path | None = Field(None, description="Index with the source pages the reward checks against (default: the data run's index).")
-    report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"], description="Metric sinks (jsonl always on).")
+    ppo: PPOConfig = Field(default_factory=PPOConfig, description="The ppo stage (cai.training.ppo); its adapter is "
+                           "policy.lora and its seed is seed.")
+    hybrid: RewardWeightsConfig = Field(default_factory=RewardWeightsConfig,
+                                        description="The hybrid reward used by ppo, grpo and rloo.")
+    index: Path | None = Field(None, description="Index with the source pages the reward checks against (default: the "
+                               "data run's index).")
+    report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(["jsonl"],
+                                                                      description="Metric sinks (jsonl always on).")
     seed: int = Field(0, description="Random seed.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
@@ -244,40 +304,12 @@ class TrainConfig(_Section):
             raise ValueError("choose one of ppo, dpo, grpo, rloo")
         return v
 
-    @field_validator("data")
-    @classmethod
-    def _newest_run(cls, v: Path) -> Path:
-        """A glob names the newest finished generate run that matches (run names sort by time)."""
-        if not any(ch in str(v) for ch in "*?["):
-            return v
-        import glob
-        import json
-
-        for candidate in sorted(glob.glob(str(v.expanduser())), reverse=True):
-            manifest = Path(candidate) / "manifest.json"
-            try:
-                info = json.loads(manifest.read_text())
-            except (OSError, ValueError):
-                continue
-            if info.get("stage") == "generate" and info.get("status") == "finished":
-                return Path(candidate)
-        return v  # nothing matches: reported by path_problems with what to do
-
     @model_validator(mode="after")
     def _rl_needs_lora(self) -> TrainConfig:
         rl = [s for s in self.stages if _STAGE_ORDER[s] == 2]
         if rl and self.policy.lora is None:
-            raise ValueError(f"stage {rl[0]} needs policy.lora: the reference policy is the model with its adapter disabled")
-        if self.policy.lora is not None:
-            # One place for the adapter shape and the seed; the resolved config.yaml shows the
-            # values PPO really uses, and repeating them (as a resumed config does) is fine.
-            lora = self.policy.lora
-            owned = {"seed": self.seed, "lora_r": lora.r, "lora_alpha": lora.alpha, "lora_target_modules": lora.target_modules}
-            clash = sorted(k for k in owned if k in self.ppo.model_fields_set and getattr(self.ppo, k) != owned[k])
-            if clash:
-                raise ValueError(f"ppo.{clash[0]} differs from policy.lora / seed: in a train config set policy.lora.r, "
-                                 ".alpha, .target_modules and seed instead")
-            self.ppo = self.ppo.model_copy(update=owned)
+            raise ValueError(f"stage {rl[0]} needs policy.lora: the reference policy is the model with its adapter "
+                             "disabled")
         return self
 
     def input_paths(self) -> dict[str, Path]:
@@ -293,17 +325,22 @@ class TrainConfig(_Section):
             if not (self.data / name).is_file():
                 out.append((("data",), f"{self.data} has no {name}: give a finished `cai generate` run directory"))
         if self.index is not None and not self.index.is_dir():
-            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... "
+                        f"--index {self.index}`)"))
         return out
 
 
 # -------------------------------------------------------------------------------------------- eval
 class EvalTarget(_Section):
     name: str = Field(description="Label in the comparison table, e.g. 'base', 'sft', 'ppo'.")
-    kind: Literal["grounded", "policy", "answers"] | None = Field(None, description="grounded (the offline grounded teacher: no model, no weights) | policy (policy and/or adapter) | answers (an answers file); default: inferred from the keys given.")
-    policy: str | None = Field(None, description="HF causal LM id or local path to answer with (with only adapter: the base model the adapter names).")
+    kind: Literal["grounded", "policy", "answers"] | None = Field(
+        None, description="grounded (the offline grounded teacher: no model, no weights) | policy (policy and/or "
+        "adapter) | answers (an answers file); default: inferred from the keys given.")
+    policy: str | None = Field(None, description="HF causal LM id or local path to answer with (with only adapter: the "
+                               "base model the adapter names).")
     adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train` (RUN_DIR/adapter).")
-    answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}, joined to the questions by id.")
+    answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}, joined to the questions "
+                                 "by id.")
 
     @model_validator(mode="after")
     def _one_source(self) -> EvalTarget:
@@ -323,14 +360,18 @@ class EvalConfig(_Section):
     """`cai eval`: faithfulness of policies or answer files on held-out questions."""
 
     stage: Literal["eval"] = Field("eval", description="Which stage this config is for.")
-    questions: Path = Field(description="JSONL of held-out {id, question, metadata?}; metadata.tags containing 'unanswerable' (or metadata.answerable: false) marks a question to abstain on.")
+    questions: Path = Field(description="JSONL of held-out {id, question, metadata?}; metadata.tags containing "
+                            "'unanswerable' (or metadata.answerable: false) marks a question to abstain on.")
     index: Path = Field(description="Index directory built by `cai ingest`.")
-    targets: list[EvalTarget] = Field(min_length=1, description="Policies, the grounded teacher or answer files to compare, one table row each: {name, kind?, policy?, adapter?, answers?}.")
-    checker: Literal["offline", "nli", "teacher"] = Field("offline", description="Claim checker.")
-    k: int = Field(5, ge=1, le=100, description="Source chunks retrieved per question (the same sources for every target).")
+    targets: list[EvalTarget] = Field(min_length=1, description="Policies, the grounded teacher or answer files to "
+                                      "compare, one table row each: {name, kind?, policy?, adapter?, answers?}.")
+    checker: CheckerName = Field("offline", description="Claim checker.")
+    k: int = Field(5, ge=1, le=100,
+                   description="Source chunks retrieved per question (the same sources for every target).")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N questions.")
     max_new_tokens: int = Field(256, ge=1, description="Policy decoding budget per answer (greedy).")
-    citations: bool = Field(True, description="Measure ALCE citation precision/recall (extra checker calls per cited claim).")
+    citations: bool = Field(True, description="Measure ALCE citation precision/recall (extra checker calls per cited "
+                            "claim).")
     seed: int = Field(0, description="Random seed (set before each policy target; decoding is greedy).")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
@@ -349,16 +390,13 @@ class EvalConfig(_Section):
         return paths
 
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
-        out = []
-        if not self.questions.is_file():
-            out.append((("questions",), f"file not found: {self.questions}"))
-        if not self.index.is_dir():
-            out.append((("index",), f"index directory not found: {self.index} (build it with `cai ingest PATH... --index {self.index}`)"))
+        out = _questions_and_index_problems(self.questions, self.index)
         for t in self.targets:  # located at `targets` (load_config joins string paths only)
             if t.answers is not None and not t.answers.is_file():
                 out.append((("targets",), f"target '{t.name}': answers file not found: {t.answers}"))
             if t.adapter is not None and not t.adapter.is_dir():
-                out.append((("targets",), f"target '{t.name}': adapter directory not found: {t.adapter} (give RUN_DIR/adapter of a `cai train` run)"))
+                out.append((("targets",), f"target '{t.name}': adapter directory not found: {t.adapter} (give "
+                            "RUN_DIR/adapter of a `cai train` run)"))
         return out
 
 
@@ -405,7 +443,9 @@ def infer_stage(doc: YamlDoc, explicit: str | None) -> str:
     if named is not None:
         if named not in STAGES:
             line, col = doc.where(("stage",))
-            raise UserError(ErrorItem(doc.file, line, col, f"unknown stage '{named}'{suggest(str(named), list(STAGES))} (one of {', '.join(STAGES)})", field="stage"))
+            raise UserError(ErrorItem(doc.file, line, col,
+                                      f"unknown stage '{named}'{suggest(str(named), list(STAGES))} (one of "
+                                      f"{', '.join(STAGES)})", field="stage"))
         return named
     if "targets" in data:
         return "eval"
@@ -413,7 +453,27 @@ def infer_stage(doc: YamlDoc, explicit: str | None) -> str:
         return "train"
     if "questions" in data or "teacher" in data:
         return "generate"
-    raise UserError(ErrorItem(doc.file, 1, 1, f"cannot tell which stage this config is for: add `stage: {' | '.join(STAGES)}`", field="stage"))
+    raise UserError(ErrorItem(doc.file, 1, 1, "cannot tell which stage this config is for: add `stage: "
+                              f"{' | '.join(STAGES)}`", field="stage"))
+
+
+def newest_finished_run(pattern: Path, stage: str = "generate") -> Path:
+    """A glob (`runs/generate-*`) names the newest finished run of `stage` that matches (run names
+    sort by time); anything else, or a glob nothing matches, is returned as given (path checks
+    then report it with what to do)."""
+    if not any(ch in str(pattern) for ch in "*?["):
+        return pattern
+    import glob
+    import json
+
+    for candidate in sorted(glob.glob(str(pattern.expanduser())), reverse=True):
+        try:
+            info = json.loads((Path(candidate) / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("stage") == stage and info.get("status") == "finished":
+            return Path(candidate)
+    return pattern
 
 
 def _resolve_paths(model: BaseModel) -> None:
@@ -429,7 +489,8 @@ def _resolve_paths(model: BaseModel) -> None:
                     _resolve_paths(item)
 
 
-def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: str | None = None, check_paths: bool = True):
+def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: str | None = None,
+                check_paths: bool = True):
     """Load, override, validate a stage config. Raises UserError listing every problem."""
     doc = load_yaml(path)
     overridden = apply_overrides(doc.data, overrides or [])
@@ -438,12 +499,16 @@ def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: 
     doc.data.setdefault("stage", name)
     if doc.data["stage"] != name:
         line, col = doc.where(("stage",))
-        raise UserError(ErrorItem(doc.file, line, col, f"this command runs stage '{name}' but the config says '{doc.data['stage']}'", field="stage"))
+        raise UserError(ErrorItem(doc.file, line, col,
+                                  f"this command runs stage '{name}' but the config says '{doc.data['stage']}'",
+                                  field="stage"))
     try:
         config = model_cls.model_validate(doc.data)
     except ValidationError as e:
         items = validation_items(doc, e, model_cls)
         raise UserError([_blame_override(i, overridden) for i in items]) from None
+    if isinstance(config, TrainConfig):  # the file system is read here, never in a validator
+        config.data = newest_finished_run(config.data)
     if check_paths:
         problems = config.path_problems()
         if problems:

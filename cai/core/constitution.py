@@ -44,11 +44,13 @@ class NumbersMatch(_Strict):
 
 
 class ClaimsSupported(_Strict):
-    min_score: float = Field(0.5, ge=0, le=1, description="Checker score at or above which a claim counts as supported.")
+    min_score: float = Field(0.5, ge=0, le=1,
+                             description="Checker score at or above which a claim counts as supported.")
 
 
 class RequireMarker(_Strict):
-    when_any: list[str] = Field(min_length=1, description="If the answer contains any of these phrases (case-insensitive)…")
+    when_any: list[str] = Field(min_length=1, description="If the answer contains any of these phrases "
+                                "(case-insensitive)…")
     require_any: list[str] = Field(min_length=1, description="…it must also contain one of these.")
 
 
@@ -56,13 +58,19 @@ class Checks(_Strict):
     """Machine checks: evaluated automatically on an answer (see `rewards`)."""
 
     must_cite: bool | None = Field(None, description="Every claim carries an inline [DOC p.N] citation.")
-    claims_supported: ClaimsSupported | bool | None = Field(None, description="Every claim is supported by the sources per the checker.")
-    numbers_match_sources: NumbersMatch | bool | None = Field(None, description="Every number in the answer appears in (or derives from) the cited sources.")
-    quote_figures_verbatim: bool | None = Field(None, description="Key figures are written exactly as in the source (units, scale, sign).")
-    period_matches_question: bool | None = Field(None, description="Fiscal periods in the answer match the period the question asks about.")
-    entities_match_sources: bool | None = Field(None, description="Company names in the answer match the sources' company.")
+    claims_supported: ClaimsSupported | bool | None = Field(None, description="Every claim is supported by the sources "
+                                                            "per the checker.")
+    numbers_match_sources: NumbersMatch | bool | None = Field(None, description="Every number in the answer appears in "
+                                                              "(or derives from) the cited sources.")
+    quote_figures_verbatim: bool | None = Field(None, description="Key figures are written exactly as in the source "
+                                                "(units, scale, sign).")
+    period_matches_question: bool | None = Field(None, description="Fiscal periods in the answer match the period the "
+                                                 "question asks about.")
+    entities_match_sources: bool | None = Field(None, description="Company names in the answer match the sources' "
+                                                "company.")
     no_forbidden_phrases: list[str] | None = Field(None, description="Phrases that must not appear (case-insensitive).")
-    require_marker: list[RequireMarker] | None = Field(None, description="Conditional phrase requirements, e.g. non-GAAP terms must be labelled non-GAAP.")
+    require_marker: list[RequireMarker] | None = Field(None, description="Conditional phrase requirements, e.g. "
+                                                       "non-GAAP terms must be labelled non-GAAP.")
     max_words: int | None = Field(None, ge=1, description="Upper bound on answer length in words.")
 
     def enabled(self) -> dict[str, Any]:
@@ -71,9 +79,12 @@ class Checks(_Strict):
 
 
 class RuleFilter(_Strict):
-    tags: list[str] = Field(default_factory=list, description="Apply only to questions carrying one of these metadata tags.")
-    forms: list[str] = Field(default_factory=list, description="Apply only when sources include one of these forms (e.g. 10-K).")
-    question_matches: str | None = Field(None, description="Apply only when the question matches this regular expression.")
+    tags: list[str] = Field(default_factory=list,
+                            description="Apply only to questions carrying one of these metadata tags.")
+    forms: list[str] = Field(default_factory=list,
+                             description="Apply only when sources include one of these forms (e.g. 10-K).")
+    question_matches: str | None = Field(None, description="Apply only when the question matches this regular "
+                                         "expression.")
 
     @field_validator("question_matches")
     @classmethod
@@ -98,12 +109,15 @@ class RuleSpec(_Strict):
     """A rule as written in a file. Only `id` is required here: an override may give a subset."""
 
     id: str = Field(pattern=RULE_ID, description="Unique kebab-case id, e.g. 'cite-every-claim'.")
-    principle: str | None = Field(None, min_length=1, description="The principle, stated as a rule the answer must follow.")
+    principle: str | None = Field(None, min_length=1,
+                                  description="The principle, stated as a rule the answer must follow.")
     critique: str | None = Field(None, min_length=1, description="Critique request given to the teacher.")
     revision: str | None = Field(None, min_length=1, description="Revision request given to the teacher.")
     severity: Severity | None = Field(None, description="info | minor | major | critical (default major).")
-    weight: float | None = Field(None, ge=0, le=100, description="Weight of this rule's penalty in the hybrid reward (default 1).")
-    applies_to: RuleFilter | None = Field(None, description="Optional filters; a rule without them applies to every question.")
+    weight: float | None = Field(None, ge=0, le=100,
+                                 description="Weight of this rule's penalty in the hybrid reward (default 1).")
+    applies_to: RuleFilter | None = Field(None, description="Optional filters; a rule without them applies to every "
+                                          "question.")
     checks: Checks | None = Field(None, description="Machine checks evaluated automatically.")
     examples: list[RuleExample] | None = Field(None, description="Few-shot examples for the teacher.")
     _position: int = PrivateAttr(0)  # index in the file's `rules` list, for error lines
@@ -134,7 +148,9 @@ class Rule(_Strict):
 
 class ComparisonPrinciple(_Strict):
     id: str = Field(pattern=RULE_ID)
-    principle: str | None = Field(None, min_length=1, description="A question for the judge, e.g. 'Which answer makes only claims the sources support?'.")
+    principle: str | None = Field(None, min_length=1,
+                                  description="A question for the judge, e.g. 'Which answer makes only claims the "
+                                  "sources support?'.")
     weight: float | None = Field(None, ge=0, le=100, description="Sampling weight (default 1).")
 
 
@@ -144,10 +160,12 @@ class ConstitutionFile(_Strict):
     name: str = Field(min_length=1, description="Constitution name, e.g. 'finance-10k'.")
     version: str = Field("1", description="Version string, recorded in every run's manifest.")
     description: str = Field("", description="What the constitution is for.")
-    extends: str | None = Field(None, description="Parent constitution: a shipped name or a path relative to this file.")
+    extends: str | None = Field(None,
+                                description="Parent constitution: a shipped name or a path relative to this file.")
     disable: list[str] = Field(default_factory=list, description="Parent rule ids to remove.")
     rules: list[RuleSpec] = Field(default_factory=list, description="Rules to add, or to override by id.")
-    comparison_principles: list[ComparisonPrinciple] = Field(default_factory=list, description="Principles for AI preference judging.")
+    comparison_principles: list[ComparisonPrinciple] = Field(default_factory=list,
+                                                             description="Principles for AI preference judging.")
 
 
 class ResolvedPrinciple(_Strict):
@@ -180,7 +198,8 @@ class Constitution(_Strict):
             "name": self.name,
             "version": self.version,
             "rules": [r.model_dump(mode="json", exclude={"origin"}) for r in self.rules],
-            "comparison_principles": [p.model_dump(mode="json", exclude={"origin"}) for p in self.comparison_principles],
+            "comparison_principles": [p.model_dump(mode="json", exclude={"origin"})
+                                      for p in self.comparison_principles],
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -259,7 +278,8 @@ def _parse_file(path: Path) -> tuple[YamlDoc, ConstitutionFile | None, list[Erro
             continue
         if rule.id in seen:
             line, col = doc.where(("rules", i, "id"))
-            errors.append(ErrorItem(doc.file, line, col, "duplicate rule id (each id once per file)", field="id", rule=rule.id))
+            errors.append(ErrorItem(doc.file, line, col, "duplicate rule id (each id once per file)", field="id",
+                                    rule=rule.id))
             continue
         seen.add(rule.id)
         rule._position = i
@@ -281,7 +301,8 @@ def _merge_rules(
     for i, rid in enumerate(spec.disable):
         if rid not in merged:
             line, col = doc.where(("disable", i))
-            errors.append(ErrorItem(doc.file, line, col, f"cannot disable unknown rule{_parent_hint(merged)}", field="disable", rule=rid))
+            errors.append(ErrorItem(doc.file, line, col, f"cannot disable unknown rule{_parent_hint(merged)}",
+                                    field="disable", rule=rid))
         merged.pop(rid, None)
     for rule in spec.rules:
         i = rule._position
@@ -296,7 +317,8 @@ def _merge_rules(
         for field in REQUIRED_RULE_FIELDS:
             if field not in given:
                 eline, ecol = doc.where(("rules", i))
-                errors.append(ErrorItem(doc.file, eline, ecol, "required field is missing (a new rule needs principle, critique and revision)", field=field, rule=rule.id))
+                errors.append(ErrorItem(doc.file, eline, ecol, "required field is missing (a new rule needs principle, "
+                                        "critique and revision)", field=field, rule=rule.id))
         merged[rule.id] = {**given, "origin": f"{doc.file}:{line}"}
     return merged
 
@@ -312,7 +334,9 @@ def _merge_principles(
     for i, p in enumerate(spec.comparison_principles):
         line, col = doc.where(("comparison_principles", i))
         if p.id not in merged and p.principle is None:
-            errors.append(ErrorItem(doc.file, line, col, "required field is missing (a new comparison principle needs its text)", field="principle", rule=p.id))
+            errors.append(ErrorItem(doc.file, line, col,
+                                    "required field is missing (a new comparison principle needs its text)",
+                                    field="principle", rule=p.id))
         merged[p.id] = {**merged.get(p.id, {}), **p.model_dump(exclude_none=True), "origin": f"{doc.file}:{line}"}
     return merged
 
@@ -330,7 +354,9 @@ def _load_chain(path: Path, seen: list[Path], errors: list[ErrorItem]) -> list[t
             parent = find_constitution(spec.extends, relative_to=path.parent).resolve()
         except FileNotFoundError:
             names = ", ".join(shipped_names())
-            errors.append(ErrorItem(doc.file, line, col, f"unknown parent constitution '{spec.extends}' (shipped: {names}; or give a path)", field="extends"))
+            errors.append(ErrorItem(doc.file, line, col,
+                                    f"unknown parent constitution '{spec.extends}' (shipped: {names}; or give a path)",
+                                    field="extends"))
             return [(doc, spec)]
         if parent in seen or parent == path.resolve():
             cycle = " -> ".join(p.name for p in [*seen, path.resolve(), parent])
@@ -345,7 +371,9 @@ def load_constitution(name_or_path: str | Path) -> Constitution:
     try:
         path = find_constitution(str(name_or_path))
     except FileNotFoundError:
-        raise UserError(ErrorItem(str(name_or_path), 1, 1, f"constitution not found (shipped: {', '.join(shipped_names())}; or give a path to a .yaml file)")) from None
+        raise UserError(ErrorItem(str(name_or_path), 1, 1,
+                                  f"constitution not found (shipped: {', '.join(shipped_names())}; or give a path to a "
+                                  ".yaml file)")) from None
     errors: list[ErrorItem] = []
     chain = _load_chain(path, [], errors)
     rules: dict[str, dict] = {}

@@ -1,4 +1,4 @@
-"""Shared data contracts (DESIGN.md, "Data contracts").
+"""Shared data contracts: the shapes of every file, record and JSON output the project writes.
 
 Every package (`rag`, `rewards`, the `cai` stages) imports its data shapes from here and from
 nowhere else. This module imports only pydantic and the standard library, so `rag` and `rewards`
@@ -11,6 +11,7 @@ keys are rejected (`extra="forbid"`) so a typo in a hand-edited JSONL file is ca
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -254,7 +255,8 @@ class Record(Contract):
     final_answer: str | None = None
     claims: list[ClaimVerdict] = Field(default_factory=list, description="Verdicts on the final answer's claims.")
     draft_claims: list[ClaimVerdict] = Field(default_factory=list, description="Verdicts on the draft's claims.")
-    judge_pairs: list[PreferencePair] = Field(default_factory=list, description="AI-judged pairs (RLAIF), when enabled.")
+    judge_pairs: list[PreferencePair] = Field(default_factory=list,
+                                              description="AI-judged pairs (RLAIF), when enabled.")
     teacher_call_ids: list[str] = Field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
@@ -273,6 +275,16 @@ class SourcePage(Contract):
     doc_id: str
     page: int = Field(ge=1)
     text: str
+
+
+@dataclass(frozen=True)
+class Sources:
+    """One question's sources, gathered once (`rag.quotes.gather_sources`) and read by teachers and
+    checkers alike: the ranked chunks the prompts show, and the full pages they come from, which
+    locators index and checkers align claims to."""
+
+    hits: list[SearchHit]  # the top-k chunks, best first
+    pages: list[SourcePage]  # each page of a hit once, in hit order
 
 
 class ScoreInput(Contract):
@@ -342,4 +354,5 @@ class AnsweredQuestion(Verification):
     question: str
     sources: list[SearchHit]
     answered_by: AnsweredBy
-    violations: list[RuleViolation] = Field(default_factory=list, description="Constitution machine checks on the delivered answer.")
+    violations: list[RuleViolation] = Field(default_factory=list,
+                                            description="Constitution machine checks on the delivered answer.")

@@ -44,7 +44,8 @@ class ViolationReply(_Reply):
 
 
 class CritiqueReply(_Reply):
-    violations: list[ViolationReply] = Field(default_factory=list, description="Empty when the answer follows every rule.")
+    violations: list[ViolationReply] = Field(default_factory=list,
+                                             description="Empty when the answer follows every rule.")
 
 
 class JudgeReply(_Reply):
@@ -69,11 +70,32 @@ def render_sources(sources: list[SearchHit]) -> str:
     return "<sources>\n" + "\n".join(parts) + "\n</sources>"
 
 
+# The renderer above owns the `<sources>` block's delimiters, so finding and cutting the block for a
+# token budget (`rewards.preference.fit_sources`: SFT, reward-model, DPO and RL prompts) lives here too.
+_SOURCES_BLOCK = re.compile(r"(<sources>\n?)(.*?)(\n?</sources>)", re.S)
+TRUNCATION_MARK = "\n[… sources truncated to fit the reward model's window …]"
+
+
+def sources_body(text: str) -> tuple[int, int] | None:
+    """(start, end) of the body of the `<sources>` block in a rendered prompt, or None."""
+    m = _SOURCES_BLOCK.search(text)
+    return (m.start(2), m.end(2)) if m else None
+
+
+def with_sources_cut(text: str, keep: int) -> str:
+    """`text` keeping only the first `keep` characters of its sources body (previous truncation
+    marks removed), then the truncation mark: the lowest-ranked sources go first."""
+    start, end = sources_body(text)
+    body = text[start:end].replace(TRUNCATION_MARK, "")
+    return text[:start] + body[:keep].rstrip() + TRUNCATION_MARK + text[end:]
+
+
 def _rules_block(rules: list[Rule], field: Literal["critique", "revision"]) -> str:
     lines = []
     for r in rules:
         request = " ".join(getattr(r, field).split())
-        lines.append(f"- [{r.id}] ({r.severity}) {' '.join(r.principle.split())}\n  {field.capitalize()} request: {request}")
+        lines.append(f"- [{r.id}] ({r.severity}) {' '.join(r.principle.split())}\n  {field.capitalize()} request: "
+                     f"{request}")
     return "\n".join(lines)
 
 
@@ -127,7 +149,8 @@ def critique_messages(question: str, sources: list[SearchHit], answer: str, rule
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def revision_messages(question: str, sources: list[SearchHit], answer: str, critique_lines: list[str], rules: list[Rule]) -> list[dict]:
+def revision_messages(question: str, sources: list[SearchHit], answer: str, critique_lines: list[str],
+                      rules: list[Rule]) -> list[dict]:
     problems = "\n".join(f"- {line}" for line in critique_lines) or "- (none)"
     user = (
         f"{render_sources(sources)}\n\nQuestion: {question}\n\n<answer>\n{neutralise(answer)}\n</answer>\n\n"
@@ -139,7 +162,8 @@ def revision_messages(question: str, sources: list[SearchHit], answer: str, crit
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def judge_messages(question: str, sources: list[SearchHit], a: str, b: str, principle: ResolvedPrinciple | ComparisonPrinciple) -> list[dict]:
+def judge_messages(question: str, sources: list[SearchHit], a: str, b: str,
+                   principle: ResolvedPrinciple | ComparisonPrinciple) -> list[dict]:
     """Pairwise comparison under one principle (Bai et al. 2022, §4.1: RLAIF labels)."""
     user = (
         f"{render_sources(sources)}\n\nQuestion: {question}\n\n<answer_a>\n{neutralise(a)}\n</answer_a>\n\n"

@@ -210,7 +210,8 @@ def git_sha() -> str | None:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -272,6 +273,18 @@ def start_run(stage: str, config: BaseModel, *, constitution: Any = None, extra:
     return run_dir
 
 
+def resume_or_start(stage: str, config: BaseModel, resume: Path | None, *, constitution: Any = None) -> Path:
+    """The run directory: `resume` after checking it is a `stage` run made with this very config, else a
+    new one (`start_run`)."""
+    if resume is None:
+        return start_run(stage, config, constitution=constitution)
+    manifest = open_run(resume, stage)
+    if manifest.get("config_hash") != config_hash(config):
+        raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; "
+                        f"resume with `cai {stage} {resume}/config.yaml --resume {resume}`")
+    return Path(resume)
+
+
 def open_run(run_dir: Path, stage: str) -> dict:
     """Check that `run_dir` is a run of `stage` that can be resumed; return its manifest."""
     path = Path(run_dir) / "manifest.json"
@@ -284,3 +297,12 @@ def open_run(run_dir: Path, stage: str) -> dict:
     if manifest.get("stage") != stage:
         raise UserError(f"{run_dir}: is a '{manifest.get('stage')}' run, not a '{stage}' run")
     return manifest
+
+
+def manifest_of(run_dir: Path) -> dict:
+    """A run's manifest.json ({} when it has none or it is unreadable: callers treat it as unknown)."""
+    path = Path(run_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}

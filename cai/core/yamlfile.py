@@ -111,7 +111,8 @@ def _read_text(path: Path, label: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise UserError(ErrorItem(label, line, 1, f"not valid UTF-8 (byte {e.start}); save the file as UTF-8")) from None
+        message = f"not valid UTF-8 (byte {e.start}); save the file as UTF-8"
+        raise UserError(ErrorItem(label, line, 1, message)) from None
 
 
 def load_yaml(path: Path | str, *, label: str | None = None) -> YamlDoc:

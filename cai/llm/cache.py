@@ -54,8 +54,10 @@ class CallCache:
     def put(self, key: str, *, backend: str, model: str | None, request: dict, response: dict) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO calls (key, backend, model, request, response, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, backend, model, json.dumps(request, ensure_ascii=False), json.dumps(response, ensure_ascii=False), time.time()),
+                "INSERT OR REPLACE INTO calls (key, backend, model, request, response, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, backend, model, json.dumps(request, ensure_ascii=False),
+                 json.dumps(response, ensure_ascii=False), time.time()),
             )
             self._db.commit()
 

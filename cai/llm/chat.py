@@ -72,7 +72,8 @@ def json_schema(model: type[BaseModel]) -> dict:
 def request_key(backend: str, model: str | None, messages: list[dict], temperature: float, max_tokens: int,
                 response_model: type[BaseModel] | None) -> tuple[str, dict]:
     """The cache key of a chat request and the params it hashes (what determines the answer)."""
-    params = {"temperature": temperature, "max_tokens": max_tokens, "schema": json_schema(response_model) if response_model else None}
+    schema = json_schema(response_model) if response_model else None
+    params = {"temperature": temperature, "max_tokens": max_tokens, "schema": schema}
     return call_key(backend, model, messages, params), params
 
 

@@ -59,26 +59,29 @@ class HFChat:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
 
-    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply:
-        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature, max_tokens or self.cfg.max_tokens, response_model)
+    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None,
+                   max_tokens: int | None = None) -> ChatReply:
+        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature,
+                                  max_tokens or self.cfg.max_tokens, response_model)
         if (hit := cached_reply(self.cache, key, self.usage)) is not None:
             return hit
         convo, last = list(messages), ""
         for attempts in range(1, 3):  # noqa: B007 — the call and one repair turn; read after the loop
             text = await self._generate(convo, params["max_tokens"])
             try:
-                parsed = None if response_model is None else response_model.model_validate(extract_json(text)).model_dump(mode="json")
+                parsed = (None if response_model is None
+                          else response_model.model_validate(extract_json(text)).model_dump(mode="json"))
                 break
             except (ValueError, ValidationError) as e:
                 last = " ".join(str(e).split())[:200]
-                convo = [*messages, {"role": "assistant", "content": text},
-                         {"role": "user", "content": f"That reply was not valid: {last}. Reply with only the JSON object."}]
+                repair = f"That reply was not valid: {last}. Reply with only the JSON object."
+                convo = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": repair}]
         else:
             self.usage.failures += 1
             raise TeacherCallFailed(f"{self.model}: unparseable output after a repair turn: {last}")
         if self.cache is not None:
-            self.cache.put(key, backend=self.backend, model=self.model, request={"messages": messages, "params": params},
-                           response={"text": text, "parsed": parsed})
+            self.cache.put(key, backend=self.backend, model=self.model,
+                           request={"messages": messages, "params": params}, response={"text": text, "parsed": parsed})
         return ChatReply(text=text, parsed=parsed, call_id=key, attempts=attempts)
 
     async def _generate(self, messages: list[dict], max_tokens: int) -> str:
@@ -108,7 +111,8 @@ class HFChat:
         """Batched generation. input_ids: (B, T) left-padded; output: (B, T + new)."""
         import torch
 
-        prompts = [self.tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in batch]
+        template = self.tokenizer.apply_chat_template
+        prompts = [template(p.messages, add_generation_prompt=True, tokenize=False) for p in batch]
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.lm.device)
         sample = self.cfg.temperature > 0
         with torch.no_grad():

@@ -64,10 +64,13 @@ class OpenAIChat:
         self._endpoints = []
         for ep in cfg.endpoints:
             key = os.environ.get(ep.api_key_env or cfg.api_key_env) or "not-set"  # local servers need none
-            # aiohttp: the official client's optional transport (`openai[aiohttp]`), half of httpx's
-            # CPU per request; at 64 calls in flight the client's CPU, not the server, sets the pace.
-            http = {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout_s)} if cfg.http_client == "aiohttp" else {}
-            client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0, timeout=cfg.timeout_s, **http)
+            # aiohttp: the official client's optional transport (`openai[aiohttp]`), cheaper in CPU per
+            # request than httpx; with many calls in flight the client's CPU, not the server, sets the
+            # pace (BENCHMARKS.md, "Throughput of the openai backend").
+            use_aiohttp = cfg.http_client == "aiohttp"
+            http = {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout_s)} if use_aiohttp else {}
+            client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0,
+                                        timeout=cfg.timeout_s, **http)
             self._endpoints.append(_Endpoint(client=client, model=ep.model or cfg.model or "default", url=ep.base_url))
         self.model = self._endpoints[0].model
 
@@ -83,20 +86,26 @@ class OpenAIChat:
         self.usage.prompt_tokens += prompt_tokens
         self.usage.completion_tokens += completion_tokens
         table = self.cfg.cost_per_1k_tokens or {}
-        self.usage.cost_usd += prompt_tokens / 1000 * table.get("input", 0.0) + completion_tokens / 1000 * table.get("output", 0.0)
+        self.usage.cost_usd += (prompt_tokens / 1000 * table.get("input", 0.0)
+                                + completion_tokens / 1000 * table.get("output", 0.0))
 
-    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply:
+    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None,
+                   max_tokens: int | None = None) -> ChatReply:
         """One chat completion; `response_model` asks for (and validates) a JSON object."""
-        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature, max_tokens or self.cfg.max_tokens, response_model)
-        # The cache's SQLite work runs in a thread (sqlite3 releases the GIL): on the event loop it
-        # stalls every call in flight, ≈ 3 ms per put of a 10 kB prompt on a busy machine.
-        if self.cache is not None and (hit := replayed(await asyncio.to_thread(self.cache.get, key), key, self.usage)) is not None:
-            return hit
+        key, params = request_key(self.backend, self.model, messages, self.cfg.temperature,
+                                  max_tokens or self.cfg.max_tokens, response_model)
+        # The cache's SQLite work runs in a thread (sqlite3 releases the GIL): on the event loop each
+        # read or write would stall every call in flight, and a put of a long prompt is not cheap.
+        if self.cache is not None:
+            hit = replayed(await asyncio.to_thread(self.cache.get, key), key, self.usage)
+            if hit is not None:
+                return hit
         self._check_budget()
         reply = await self._call_with_retries(messages, response_model, params, key)
         if self.cache is not None:
             await asyncio.to_thread(self.cache.put, key, backend=self.backend, model=self.model,
-                                    request={"messages": messages, "params": params}, response={"text": reply.text, "parsed": reply.parsed})
+                                    request={"messages": messages, "params": params},
+                                    response={"text": reply.text, "parsed": reply.parsed})
         return reply
 
     async def _call_with_retries(self, messages, response_model, params, key) -> ChatReply:
@@ -114,12 +123,14 @@ class OpenAIChat:
                 self._account(pt, ct)
                 parsed = self._parse(text, response_model)
                 ep.errors = max(0, ep.errors - 1)
-                return ChatReply(text=text, parsed=parsed, call_id=key, prompt_tokens=pt, completion_tokens=ct, attempts=attempt + 1)
+                return ChatReply(text=text, parsed=parsed, call_id=key, prompt_tokens=pt, completion_tokens=ct,
+                                 attempts=attempt + 1)
             except (ValueError, ValidationError) as e:  # unparseable output
                 last_error = f"unparseable output: {' '.join(str(e).split())[:200]}"
                 if not repaired:  # one repair turn: show the model its output and the error
                     repaired = True
-                    ask = "Reply with only the JSON object." if response_model is not None else "Reply with a non-empty answer."
+                    ask = ("Reply with only the JSON object." if response_model is not None
+                           else "Reply with a non-empty answer.")
                     convo = [*messages, {"role": "assistant", "content": text},
                              {"role": "user", "content": f"That reply was not valid: {last_error}. {ask}"}]
             except openai.BadRequestError as e:
@@ -128,7 +139,8 @@ class OpenAIChat:
                     continue
                 raise TeacherCallFailed(f"{ep.url}: request rejected (400): {e.message}") from None
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
-                raise TeacherCallFailed(f"{ep.url}: {type(e).__name__}: {e.message} (check the model name and the API key variable {self.cfg.api_key_env})") from None
+                hint = f"check the model name and the API key variable {self.cfg.api_key_env}"
+                raise TeacherCallFailed(f"{ep.url}: {type(e).__name__}: {e.message} ({hint})") from None
             except RETRYABLE as e:
                 ep.errors += 1
                 last_error = f"{ep.url}: {type(e).__name__}"
@@ -157,13 +169,15 @@ class OpenAIChat:
         return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
     async def _complete(self, ep: _Endpoint, messages, response_model, params) -> tuple[str, int, int]:
-        body: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"], "max_tokens": params["max_tokens"]}
+        body: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"],
+                                "max_tokens": params["max_tokens"]}
         if response_model is not None and ep.json_schema_ok:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": response_model.__name__, "schema": params["schema"]}}
+            schema = {"name": response_model.__name__, "schema": params["schema"]}
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
         # The client's generic `post` (its documented way to send a raw body) keeps its transport,
         # timeouts and status → exception mapping, but skips `chat.completions.create`'s walk of
-        # the params through their TypedDicts and the response's pydantic models: together ≈ 2 ms
-        # of CPU per call, the largest client cost at high concurrency (BENCHMARKS.md).
+        # the params through their TypedDicts and the response's pydantic models, the largest
+        # client CPU cost per call at high concurrency (BENCHMARKS.md, "Throughput of the openai backend").
         raw = await ep.client.post("/chat/completions", body=body, cast_to=str)
         try:
             resp = json.loads(raw)

@@ -53,32 +53,35 @@ DEFAULT_K = 5
 
 # --------------------------------------------------------------------------------------- answer
 def answer_question(question: str, *, retriever, checker, policy: Policy | None = None, k: int = DEFAULT_K,
-                    mode: str = "hybrid", on_unsupported: OnUnsupported = "remove", constitution=None) -> AnsweredQuestion:
+                    mode: str = "hybrid", on_unsupported: OnUnsupported = "remove",
+                    constitution=None) -> AnsweredQuestion:
     """Retrieve → answer (the policy, else the grounded teacher) → verify → AnsweredQuestion.
 
     `retriever`: a `rag.retrieve.Retriever` (its `search` and `store.page`); `checker`: any
     `rewards.checker.Checker` (wrapped in `FailClosed` if it is not already); `constitution`: a
     resolved constitution whose machine checks are reported on the delivered answer.
     """
-    from rag.quotes import source_pages
+    from rag.quotes import gather_sources
 
     if not question.strip():
-        raise UserError("the question is empty; give the question to answer, e.g. cai answer --index DIR \"What was …?\"")
-    hits = retriever.search(question, k=k, mode=mode)
-    pages = source_pages(hits, retriever.store.page)
+        raise UserError("the question is empty; give the question to answer, "
+                        "e.g. cai answer --index DIR \"What was …?\"")
+    sources = gather_sources(retriever.search(question, k=k, mode=mode), retriever.store.page)
     if policy is None:
         from cai.teachers.grounded import GroundedTeacher
 
-        raw = asyncio.run(GroundedTeacher(retriever.store.page, checker).draft(question, hits)).text
+        raw = asyncio.run(GroundedTeacher(retriever.store.page, checker).draft(question, sources)).text
         by = AnsweredBy(kind="grounded")
     else:
-        raw, by = policy.generate(question, hits), policy.described()
-    verified = verify_answer(question, raw, pages, checker=checker, on_unsupported=on_unsupported)
-    violations = _rule_violations(constitution, question, verified, pages)
-    return AnsweredQuestion(question=question, sources=hits, answered_by=by, violations=violations, **dict(verified))
+        raw, by = policy.generate(question, sources.hits), policy.described()
+    verified = verify_answer(question, raw, sources.pages, checker=checker, on_unsupported=on_unsupported)
+    violations = _rule_violations(constitution, question, verified, sources.pages)
+    return AnsweredQuestion(question=question, sources=sources.hits, answered_by=by, violations=violations,
+                            **dict(verified))
 
 
-def _rule_violations(constitution, question: str, verified: Verification, pages: list[SourcePage]) -> list[RuleViolation]:
+def _rule_violations(constitution, question: str, verified: Verification,
+                     pages: list[SourcePage]) -> list[RuleViolation]:
     if constitution is None:
         return []
     from rewards.rules import evaluate_rules
@@ -140,7 +143,8 @@ def answer_command(index_dir: Path, question: str, *, policy: str | None = None,
     from rag.retrieve import Retriever
 
     if not question.strip():
-        raise UserError("the question is empty; give the question to answer, e.g. cai answer --index DIR \"What was …?\"")
+        raise UserError("the question is empty; give the question to answer, "
+                        "e.g. cai answer --index DIR \"What was …?\"")
     if not Path(index_dir).is_dir():
         raise UserError(f"--index {index_dir}: no such directory; build one with `cai ingest PATH --index {index_dir}`")
     if adapter is not None:

@@ -69,7 +69,8 @@ def summarize(records: list[Record], failed: list[Record]) -> dict:
         "draft_verdicts": Counter(c.verdict.value for c in draft),
         "final_verdicts": Counter(c.verdict.value for c in final),
         "draft_support_rate": support_rate(draft), "final_support_rate": support_rate(final),
-        "fully_supported": sum(bool(r.claims) and all(c.verdict == Verdict.supported for c in r.claims) for r in records),
+        "fully_supported": sum(bool(r.claims) and all(c.verdict == Verdict.supported for c in r.claims)
+                               for r in records),
         "no_claims": sum(not r.claims for r in records),
         "rules": rules,
     }
@@ -103,7 +104,8 @@ def _header_html(data: RunData, checks: QuoteChecks) -> str:
             ("index", cfg.get("index")), ("quote checks", checks.note)]
     const = m.get("constitution") if isinstance(m.get("constitution"), dict) else None
     if const:
-        rows.insert(4, ("constitution", f"{const.get('name')} v{const.get('version')} (sha256 {str(const.get('sha256'))[:16]})"))
+        rows.insert(4, ("constitution", f"{const.get('name')} v{const.get('version')} "
+                                        f"(sha256 {str(const.get('sha256'))[:16]})"))
     elif cfg.get("constitution"):
         rows.insert(4, ("constitution", cfg.get("constitution")))
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v if v is not None else '–')}</td></tr>" for k, v in rows)
@@ -122,21 +124,24 @@ def _summary_html(data: RunData, s: dict, checks: QuoteChecks) -> str:
             ("support rate: draft → final", f"{_rate(s['draft_support_rate'])} → {_rate(s['final_support_rate'])}"),
             ("unsupported: draft → final", f"{dv['unsupported']} → {fv['unsupported']}"),
             ("unverified: draft → final", f"{dv['unverified']} → {fv['unverified']}"),
-            ("answers with every claim supported", f"{s['fully_supported']} of {s['records']} ({s['no_claims']} with no claim)"),
+            ("answers with every claim supported",
+             f"{s['fully_supported']} of {s['records']} ({s['no_claims']} with no claim)"),
             ("quotes", ", ".join(f"{n} {k}" for k, n in sorted(checks.counts.items())) or "none")]
-    out = ["<h2>Summary</h2><table>" + "".join(f"<tr><th>{esc(k)}</th><td class=\"num\">{esc(v)}</td></tr>" for k, v in rows) + "</table>"]
+    out = ["<h2>Summary</h2><table>"
+           + "".join(f"<tr><th>{esc(k)}</th><td class=\"num\">{esc(v)}</td></tr>" for k, v in rows) + "</table>"]
     out.append("<h3>Rules most violated</h3>")
     if s["rules"]:
         out.append("<table><tr><th>rule</th><th>violations (all rounds)</th><th>questions</th><th>severity</th></tr>"
-                   + "".join(f'<tr><td><span class="rule">{esc(r["rule_id"])}</span></td><td class="num">{r["violations"]}</td>'
-                             f'<td class="num">{r["questions"]}</td><td class="sev-{esc(r["severity"])}">{esc(r["severity"])}</td></tr>'
+                   + "".join(f'<tr><td><span class="rule">{esc(r["rule_id"])}</span></td>'
+                             f'<td class="num">{r["violations"]}</td><td class="num">{r["questions"]}</td>'
+                             f'<td class="sev-{esc(r["severity"])}">{esc(r["severity"])}</td></tr>'
                              for r in s["rules"]) + "</table>")
     else:
         out.append('<p class="muted">no violations</p>')
     if data.failed:
         out.append("<h3>Failed questions</h3><table><tr><th>id</th><th>question</th><th>error</th></tr>"
-                   + "".join(f'<tr><td class="qid">{esc(r.id)}</td><td>{esc(r.question)}</td><td>{esc(r.error)}</td></tr>'
-                             for r in data.failed) + "</table>")
+                   + "".join(f'<tr><td class="qid">{esc(r.id)}</td><td>{esc(r.question)}</td>'
+                             f'<td>{esc(r.error)}</td></tr>' for r in data.failed) + "</table>")
     if data.skipped:
         out.append("<h3>Skipped lines</h3><ul>" + "".join(f"<li>{esc(x)}</li>" for x in data.skipped) + "</ul>")
     return "".join(out)
@@ -149,7 +154,8 @@ def _index_html(records: list[Record]) -> str:
     for i, r in enumerate(records):
         viol = sum(len(rnd.critique.violations) for rnd in r.rounds)
         rows.append(f'<tr><td class="qid"><a href="#q{i}">{esc(r.id)}</a></td><td>{esc(r.question)}</td>'
-                    f'<td class="num">{_rate(support_rate(r.draft_claims))}</td><td class="num">{_rate(support_rate(r.claims))}</td>'
+                    f'<td class="num">{_rate(support_rate(r.draft_claims))}</td>'
+                    f'<td class="num">{_rate(support_rate(r.claims))}</td>'
                     f'<td class="num">{len(r.rounds)}</td><td class="num">{viol}</td></tr>')
     return ("<h2>Questions</h2><table><tr><th>id</th><th>question</th><th>draft support</th><th>final support</th>"
             "<th>rounds</th><th>violations</th></tr>" + "".join(rows) + "</table>")

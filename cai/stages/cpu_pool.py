@@ -5,8 +5,8 @@ machine checks and the preservation measure.
 loop to keep teacher calls in flight but shares one core with it (the GIL). `cpu_workers: N`
 runs them in N worker processes, each opening its own retriever, checker and constitution once,
 so a call ships only text, hits and page texts. That is what lets a fast teacher be kept busy:
-an LLM server answering in 200 ms with 64 calls in flight wants ≈ 90 questions/s, and one core
-checks ≈ 10 (BENCHMARKS.md, "Throughput of the openai backend").
+an LLM server with many calls in flight can take questions far faster than one core can check
+them (BENCHMARKS.md, "Throughput of the openai backend").
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from cai.core.configs import GenerateConfig
 from cai.core.constitution import Constitution, load_constitution
-from cai.core.contracts import ClaimVerdict, RuleViolation, SearchHit, SourcePage
+from cai.core.contracts import ClaimVerdict, RuleViolation, SourcePage, Sources
 
 T = TypeVar("T")
 
@@ -36,30 +36,30 @@ class CpuWork:
     @classmethod
     def open(cls, config: GenerateConfig) -> CpuWork:
         from rag.retrieve import Retriever
-        from rewards.checker import FailClosed
-        from rewards.offline import OfflineChecker
+        from rewards.checker import open_checker
 
-        return cls(Retriever.open(config.index), FailClosed(OfflineChecker()), load_constitution(config.constitution), config)
+        return cls(Retriever.open(config.index), open_checker(config.checker), load_constitution(config.constitution),
+                   config)
 
-    def search(self, question: str) -> tuple[list[SearchHit], list[SourcePage]]:
+    def search(self, question: str) -> Sources:
         """The top-k hits and the full text of the pages they come from (what checks align to)."""
-        from rag.quotes import source_pages
+        from rag.quotes import gather_sources
 
         r = self.config.retrieval
         hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
-        return hits, source_pages(hits, self.retriever.store.page)
+        return gather_sources(hits, self.retriever.store.page)
 
-    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[list[SearchHit], list[SourcePage]]]:
+    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, Sources]:
         """`search` for the questions at positions `wanted`, all of `questions` embedded in one batch
         (the whole window, so its vectors do not depend on which of its questions are wanted)."""
-        from rag.quotes import source_pages
+        from rag.quotes import gather_sources
 
         r = self.config.retrieval
         vectors = self.retriever.query_vectors(questions) if r.mode != "bm25" else [None] * len(questions)
         out = {}
         for i in wanted:
             hits = self.retriever.search(questions[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i])
-            out[i] = (hits, source_pages(hits, self.retriever.store.page))
+            out[i] = gather_sources(hits, self.retriever.store.page)
         return out
 
     def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:
@@ -135,10 +135,10 @@ class CpuPool:
             return await loop.run_in_executor(self.executor, partial(fn, self.local, *args))
         return await loop.run_in_executor(self.executor, partial(_in_worker, fn, *args))
 
-    async def search(self, question: str) -> tuple[list[SearchHit], list[SourcePage]]:
+    async def search(self, question: str) -> Sources:
         return await self.call(CpuWork.search, question)
 
-    async def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, tuple]:
+    async def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, Sources]:
         return await self.call(CpuWork.search_window, questions, wanted)
 
     async def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:

@@ -45,10 +45,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cai.core.configs import EvalConfig, EvalTarget
-from cai.core.contracts import SearchHit, SourcePage, Verdict
+from cai.core.contracts import SourcePage, Sources, Verdict
 from cai.core.errors import UserError
 from cai.core.runs import (
     JsonlWriter,
@@ -60,6 +60,11 @@ from cai.core.runs import (
     update_manifest,
 )
 from rewards.checker import open_checker
+
+if TYPE_CHECKING:  # annotations only: these load heavy libraries
+    from cai.training.policy import Policy
+    from rag.retrieve import Retriever
+    from rewards.checker import Checker
 
 UNANSWERABLE_TAG = "unanswerable"
 ANSWER_FIELDS = ("answer", "final_answer")  # final_answer: a `cai generate` records.jsonl
@@ -89,7 +94,8 @@ def load_eval_questions(config: EvalConfig) -> tuple[list[Question], list[Questi
 
     rows, rejected = load_questions(config.questions)
     if not rows:
-        raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else " (the file is empty)"))
+        raise UserError(f"{config.questions}: no valid questions"
+                        + (f" ({rejected[0]})" if rejected else " (the file is empty)"))
     everything = [Question(r.id, r.question, is_answerable(r.metadata)) for r in rows]
     return everything[: config.limit] if config.limit else everything, everything, rejected
 
@@ -157,7 +163,8 @@ def abstains(text: str) -> bool:
 def _claim_row(v) -> dict:
     loc = v.evidence.locator if v.evidence else None
     return {"text": v.text, "verdict": v.verdict.value, "score": round(v.score, 4), "citations": v.citations,
-            "evidence": str(loc) if loc else None, "quote": v.evidence.quote if v.evidence else None, "reason": v.reason}
+            "evidence": str(loc) if loc else None, "quote": v.evidence.quote if v.evidence else None,
+            "reason": v.reason}
 
 
 def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, citations: bool = True) -> dict:
@@ -168,7 +175,8 @@ def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, ci
     verdicts = checker.check(question, raw, list(pages)) if raw.strip() else []
     cited = None
     if citations:
-        c = citation_metrics(checker, question, raw, pages) if verdicts else {"precision": 0.0, "recall": 0.0, "n_claims": 0, "n_citations": 0}
+        c = (citation_metrics(checker, question, raw, pages) if verdicts
+             else {"precision": 0.0, "recall": 0.0, "n_claims": 0, "n_citations": 0})
         # citation_metrics returns rates of integer counts; the counts come back exactly
         cited = {"citations": c["n_citations"], "precise_citations": round(c["precision"] * c["n_citations"]),
                  "recalled_claims": round(c["recall"] * c["n_claims"])}
@@ -177,7 +185,8 @@ def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, ci
               "unverified": sum(v.verdict == Verdict.unverified for v in verdicts),
               **(cited or {"citations": None, "precise_citations": None, "recalled_claims": None}),
               "abstained": abstains(raw), "words": answer_words(raw)}
-    delivered = {"claims": len(verified.claims), "abstained": abstains(verified.answer), "words": answer_words(verified.answer)}
+    delivered = {"claims": len(verified.claims), "abstained": abstains(verified.answer),
+                 "words": answer_words(verified.answer)}
     return {"raw_answer": raw, "answer": verified.answer, "raw": policy, "delivered": delivered,
             "claims": [_claim_row(v) for v in verdicts]}
 
@@ -206,7 +215,8 @@ def answer_support(rows: Sequence[dict]) -> Rate:
 
 def citation_precision(rows: Sequence[dict]) -> Rate | None:
     measured = [r["raw"] for r in rows if r["raw"]["citations"] is not None]
-    return Rate(sum(m["precise_citations"] for m in measured), sum(m["citations"] for m in measured)) if measured else None
+    return (Rate(sum(m["precise_citations"] for m in measured), sum(m["citations"] for m in measured))
+            if measured else None)
 
 
 def citation_recall(rows: Sequence[dict]) -> Rate | None:
@@ -260,15 +270,17 @@ def target_metrics(rows: Sequence[dict]) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ setup
-@dataclass
+@dataclass(frozen=True)
 class Setup:
+    """What every target is measured with, opened once by `run` before the run directory exists."""
+
     config: EvalConfig
     questions: list[Question]
     answer_files: dict[str, AnswersFile]  # target name → its answers file
-    checker: Any
+    checker: Checker
+    retriever: Retriever
     echo: Echo
-    retriever: Any = None
-    policies: dict[str, Any] = field(default_factory=dict)  # policy id → loaded Policy (adapters swap)
+    policies: dict[str, Policy] = field(default_factory=dict)  # policy id → loaded Policy (adapters swap)
 
 
 def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[str, AnswersFile], list[str]]:
@@ -291,9 +303,11 @@ def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[st
             raise UserError(f"target '{t.name}': {t.answers} answers none of the {len(selected)} selected questions "
                             f"(rows are {{\"id\", \"answer\"}} with ids from {config.questions}){why}")
         missing = sorted(wanted - f.answers.keys())
-        for what, items in (("bad line(s)", f.bad_lines), ("unknown id(s)", f.unknown_ids), ("selected question(s) without an answer", missing)):
+        for what, items in (("bad line(s)", f.bad_lines), ("unknown id(s)", f.unknown_ids),
+                            ("selected question(s) without an answer", missing)):
             if items:
-                echo(f"warning: target '{t.name}': {len(items)} {what}: {', '.join(items[:5])}{' …' if len(items) > 5 else ''}")
+                echo(f"warning: target '{t.name}': {len(items)} {what}: "
+                     f"{', '.join(items[:5])}{' …' if len(items) > 5 else ''}")
     return selected, files, rejected
 
 
@@ -306,47 +320,46 @@ def policy_for(s: Setup, target: EvalTarget):
         policy = s.policies[target.policy]
         policy.use_adapter(target.adapter)
         return policy
-    policy = open_policy(target.policy, target.adapter, max_new_tokens=s.config.max_new_tokens, warn=lambda m: s.echo(f"warning: {m}"))
+    policy = open_policy(target.policy, target.adapter, max_new_tokens=s.config.max_new_tokens,
+                         warn=lambda m: s.echo(f"warning: {m}"))
     if target.policy is not None:
         s.policies[target.policy] = policy
     return policy
 
 
-def answerer(s: Setup, target: EvalTarget) -> tuple[Callable[[Question, list[SearchHit]], str | None], dict]:
-    """(question, hits) → the target's raw answer (None: the answers file has none), and who answers."""
+def answerer(s: Setup, target: EvalTarget) -> tuple[Callable[[Question, Sources], str | None], dict]:
+    """(question, sources) → the target's raw answer (None: the answers file has none), and who answers."""
     if target.kind == "grounded":
         from cai.teachers.grounded import GroundedTeacher
 
         teacher = GroundedTeacher(s.retriever.store.page, s.checker)
-        return lambda q, hits: asyncio.run(teacher.draft(q.question, hits)).text, {"kind": "grounded"}
+        return lambda q, sources: asyncio.run(teacher.draft(q.question, sources)).text, {"kind": "grounded"}
     if target.kind == "answers":
         answers = s.answer_files[target.name].answers
-        return lambda q, hits: answers.get(q.id), {"kind": "answers", "path": str(target.answers)}
+        return lambda q, sources: answers.get(q.id), {"kind": "answers", "path": str(target.answers)}
     from transformers import set_seed
 
     set_seed(s.config.seed)
     policy = policy_for(s, target)
-    return lambda q, hits: policy.generate(q.question, hits), policy.described().model_dump(mode="json")
+    return lambda q, sources: policy.generate(q.question, sources.hits), policy.described().model_dump(mode="json")
 
 
-def retrieve_all(s: Setup) -> dict[str, tuple[list[SearchHit], list[SourcePage]]]:
+def retrieve_all(s: Setup) -> dict[str, Sources]:
     """Sources per question, retrieved once: every target is measured against the same pages."""
-    from rag.quotes import source_pages
+    from rag.quotes import gather_sources
 
-    out = {}
-    for q in s.questions:
-        hits = s.retriever.search(q.question, k=s.config.k)
-        out[q.id] = (hits, source_pages(hits, s.retriever.store.page))
-    return out
+    return {q.id: gather_sources(s.retriever.search(q.question, k=s.config.k), s.retriever.store.page)
+            for q in s.questions}
 
 
-def run_target(s: Setup, target: EvalTarget, sources: dict, writer: JsonlWriter, advance: Callable[[], None]) -> dict:
+def run_target(s: Setup, target: EvalTarget, sources: dict[str, Sources], writer: JsonlWriter,
+               advance: Callable[[], None]) -> dict:
     """Answer and measure every question for one target; each row appended as it is done."""
     answer, answered_by = answerer(s, target)
     missing = []
     for q in s.questions:
-        hits, pages = sources[q.id]
-        raw = answer(q, hits)
+        pages = sources[q.id].pages
+        raw = answer(q, sources[q.id])
         if raw is None:
             missing.append(q.id)
         else:
@@ -361,22 +374,17 @@ def run_loop(s: Setup, run_dir: Path, show_progress: bool) -> dict[str, dict]:
     """Every target over every question; returns what each target's metrics need beside its rows."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rag.retrieve import Retriever
-
-    s.retriever = Retriever.open(s.config.index)
     info = {}
-    try:
-        sources = retrieve_all(s)
-        columns = [TextColumn("eval {task.fields[target]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with JsonlWriter(run_dir / "answers.jsonl") as writer, Progress(*columns, disable=not show_progress, transient=True) as bar:
-            for target in s.config.targets:
-                task = bar.add_task("eval", total=len(s.questions), target=target.name)
-                started = time.perf_counter()
-                info[target.name] = run_target(s, target, sources, writer, lambda task=task: bar.update(task, advance=1))
-                info[target.name]["seconds"] = round(time.perf_counter() - started, 2)
-                s.echo(f"{target.name}: {len(s.questions)} question(s) in {info[target.name]['seconds']} s")
-    finally:
-        s.retriever.close()
+    sources = retrieve_all(s)
+    columns = [TextColumn("eval {task.fields[target]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with JsonlWriter(run_dir / "answers.jsonl") as writer, \
+            Progress(*columns, disable=not show_progress, transient=True) as bar:
+        for target in s.config.targets:
+            task = bar.add_task("eval", total=len(s.questions), target=target.name)
+            started = time.perf_counter()
+            info[target.name] = run_target(s, target, sources, writer, lambda task=task: bar.update(task, advance=1))
+            info[target.name]["seconds"] = round(time.perf_counter() - started, 2)
+            s.echo(f"{target.name}: {len(s.questions)} question(s) in {info[target.name]['seconds']} s")
     return info
 
 
@@ -398,7 +406,8 @@ def collect_metrics(s: Setup, rows: dict[str, list[dict]], info: dict[str, dict]
                            "bad_lines": f.bad_lines if f else [], "unknown_ids": f.unknown_ids if f else []}
     return {"questions": len(s.questions), "checker": s.config.checker, "k": s.config.k,
             "unanswerable_label": f"metadata.tags contains '{UNANSWERABLE_TAG}' or metadata.answerable is false",
-            "words": "whitespace-separated tokens with a letter or digit, inline [DOC p.N] citations removed", "targets": targets}
+            "words": "whitespace-separated tokens with a letter or digit, inline [DOC p.N] citations removed",
+            "targets": targets}
 
 
 COLUMNS = [  # (header, side, metric key)
@@ -432,7 +441,8 @@ def render_table(metrics: dict) -> str:
         cells = [name, m["kind"], str(m["answers"]), *(_cell(m[side][key]) for _, side, key in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Rates are value (num/den), of each answer as written (the policy's own output) unless marked",
-              "delivered (after verification removed unsupported claims). Definitions: the cai.stages.eval module docstring."]
+              "delivered (after verification removed unsupported claims). "
+              "Definitions: the cai.stages.eval module docstring."]
     return "\n".join(lines) + "\n"
 
 
@@ -494,11 +504,22 @@ def save(s: Setup, run_dir: Path, info: dict[str, dict]) -> dict:
 
 def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print) -> Path:
     """Evaluate every target; returns the run directory."""
+    from rag.retrieve import Retriever
+
     questions, files, rejected = read_inputs(config, echo)
-    s = Setup(config, questions, files, open_checker(config.checker), echo)
+    checker = open_checker(config.checker)
+    retriever = Retriever.open(config.index)
+    try:
+        return _run(Setup(config, questions, files, checker, retriever, echo), rejected, show_progress)
+    finally:
+        retriever.close()
+
+
+def _run(s: Setup, rejected: list[str], show_progress: bool) -> Path:
+    config, questions = s.config, s.questions
     run_dir = start_run("eval", config)
-    update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected), "targets": len(config.targets)},
-                    rejected_rows=rejected[:200])
+    update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected),
+                                     "targets": len(config.targets)}, rejected_rows=rejected[:200])
     try:
         info = run_loop(s, run_dir, show_progress)
         metrics = save(s, run_dir, info)

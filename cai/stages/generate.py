@@ -16,21 +16,23 @@ import asyncio
 import hashlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cai.core.configs import GenerateConfig
 from cai.core.constitution import Constitution, Rule, load_constitution
-from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit
+from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit, Sources
 from cai.core.errors import UserError
 from cai.core.questions import QuestionRow, load_questions
 from cai.core.runs import (
     JsonlWriter,
     atomic_write_text,
-    open_run,
+    manifest_of,
     read_jsonl,
-    start_run,
+    resume_or_start,
     update_manifest,
 )
 from cai.llm.chat import TeacherCallFailed
@@ -40,20 +42,26 @@ from cai.stages.pairs import judge_pairs, revision_pair, sft_example
 from cai.teachers.base import Teacher, TeacherCritique
 from rewards.score import support_rate
 
+if TYPE_CHECKING:  # annotations only: the retriever and checker load heavy libraries
+    from rag.retrieve import Retriever
+    from rewards.checker import Checker
 
-@dataclass
+
+@dataclass(frozen=True)
 class Setup:
+    """What the loop runs with, opened once by `setup`."""
+
     config: GenerateConfig
     constitution: Constitution
-    retriever: object
-    checker: object
+    retriever: Retriever
+    checker: Checker
     teacher: Teacher
-    closers: list
+    closers: list[Callable[[], Awaitable[None]]]  # the teacher's async close, called when the loop ends
     cpu: CpuPool  # retrieval, checking, machine checks: off the event loop (cai/stages/cpu_pool.py)
-    ahead: SearchAhead | None = None  # batched retrieval, set by run_loop
     # Record appends (each fsynced) on their own thread, in order: an fsync on the event loop
     # stalls every teacher call in flight.
-    io: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
+    io: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
 
     async def write(self, writer: JsonlWriter, record: Record) -> None:
         await asyncio.get_running_loop().run_in_executor(self.io, writer.write, record)
@@ -64,7 +72,8 @@ class Setup:
 
 
 # -------------------------------------------------------------------------------------------- setup
-def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, constitution: Constitution) -> tuple[Teacher, list]:
+def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker,
+                 constitution: Constitution) -> tuple[Teacher, list]:
     """The configured teacher and the async closers to call when done."""
     from cai.llm.cache import CallCache
 
@@ -88,12 +97,11 @@ def make_teacher(config: GenerateConfig, cache_path: Path, retriever, checker, c
 
 def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     from rag.retrieve import Retriever
-    from rewards.checker import FailClosed
-    from rewards.offline import OfflineChecker
+    from rewards.checker import open_checker
 
     constitution = load_constitution(config.constitution)
     retriever = Retriever.open(config.index)
-    checker = FailClosed(OfflineChecker())
+    checker = open_checker(config.checker)
     teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
     work = CpuWork(retriever, checker, constitution, config)
     return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers))
@@ -105,10 +113,10 @@ QUESTIONS_PER_CALL_SLOT = 2
 
 class SearchAhead:
     """Retrieval for windows of `size` consecutive questions at a time, one window ahead of the
-    loop: the window's queries are embedded in one batch (≈ 9 ms of CPU per query against ≈ 20 ms
-    one at a time). Windows are cut from the whole question list, not from the pending questions,
-    so a resumed run embeds each question in the same batch as an uninterrupted run would and
-    retrieves the same hits, to the last bit."""
+    loop: the window's queries are embedded in one batch, which costs far less CPU per query than
+    embedding them one at a time (BENCHMARKS.md). Windows are cut from the whole question list, not
+    from the pending questions, so a resumed run embeds each question in the same batch as an
+    uninterrupted run would and retrieves the same hits, to the last bit."""
 
     def __init__(self, s: Setup, rows: list[QuestionRow], pending: list[QuestionRow], size: int = 16):
         self.s, self.rows, self.size = s, rows, size
@@ -125,7 +133,7 @@ class SearchAhead:
         self.left[w] = len(wanted)
         self.windows[w] = asyncio.ensure_future(self.s.cpu.search_window([r.question for r in rows], wanted))
 
-    async def get(self, row: QuestionRow) -> tuple[list[SearchHit], list]:
+    async def get(self, row: QuestionRow) -> Sources:
         w, i = divmod(self.position[row.id], self.size)
         self._start(w)
         self._start(w + 1)
@@ -136,7 +144,8 @@ class SearchAhead:
         return found
 
 
-def select_rules(constitution: Constitution, row: QuestionRow, hits: list[SearchHit], config: GenerateConfig, round_no: int) -> list[Rule]:
+def select_rules(constitution: Constitution, row: QuestionRow, hits: list[SearchHit], config: GenerateConfig,
+                 round_no: int) -> list[Rule]:
     """Applicable rules; with `loop.principles: N`, N of them sampled per round (seeded)."""
     tags = list(row.metadata.get("tags", [])) if isinstance(row.metadata.get("tags"), list) else []
     applicable = [r for r in constitution.rules if r.applies(row.question, tags=tags)]
@@ -152,17 +161,14 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
     """An LLM teacher's critique plus machine-check violations it did not already name."""
     seen = {(v.rule_id, v.claim) for v in critique.violations}
     violations = critique.violations + [v for v in extra if (v.rule_id, v.claim) not in seen]
-    return TeacherCritique(violations=violations, call_ids=critique.call_ids, text=critique.text, claims=critique.claims)
+    return TeacherCritique(violations=violations, call_ids=critique.call_ids, text=critique.text,
+                           claims=critique.claims)
 
 
-async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Record:
-    """One question through the loop (`found`: its hits and pages, when already retrieved).
-    Raises TeacherCallFailed / BudgetExhausted."""
+async def process(s: Setup, row: QuestionRow, sources: Sources) -> Record:
+    """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
     cfg = s.config
-    if found is not None:
-        hits, pages = found
-    else:
-        hits, pages = await (s.ahead.get(row) if s.ahead is not None else s.cpu.search(row.question))
+    hits, pages = sources.hits, sources.pages
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
 
     async def check(text: str) -> list[ClaimVerdict]:
@@ -174,12 +180,12 @@ async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Rec
     if row.answer is not None and row.answer.strip():
         draft, draft_source = row.answer, "input"
     else:
-        drafted = await s.teacher.draft(row.question, hits)
+        drafted = await s.teacher.draft(row.question, sources)
         draft, draft_source, call_ids = drafted.text, "teacher", drafted.call_ids
     answer, rounds = draft, []
     for round_no in range(1, cfg.loop.max_rounds + 1):
         rules = select_rules(s.constitution, row, hits, cfg, round_no)
-        critique = await s.teacher.critique(row.question, hits, answer, rules)
+        critique = await s.teacher.critique(row.question, sources, answer, rules)
         if critique.claims is not None:
             verdicts.setdefault(answer, critique.claims)
         if s.teacher.name != "grounded":  # the grounded critique *is* the machine checks
@@ -191,34 +197,37 @@ async def process(s: Setup, row: QuestionRow, found: tuple | None = None) -> Rec
         if not critique.violations:
             rounds.append(Round(critique=record_critique))
             break
-        revised = await s.teacher.revise(row.question, hits, answer, critique, rules)
+        revised = await s.teacher.revise(row.question, sources, answer, critique, rules)
         call_ids += revised.call_ids
-        rounds.append(Round(critique=record_critique, revision=Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])))
+        revision = Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])
+        rounds.append(Round(critique=record_critique, revision=revision))
         answer = revised.text
     final_claims, draft_claims = await check(answer), await check(draft)
     metadata = {**row.metadata, "preservation": await s.cpu.preservation(draft_claims, answer)}
-    record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft, draft_source=draft_source,
-                    rounds=rounds, final_answer=answer, claims=final_claims, draft_claims=draft_claims, teacher_call_ids=call_ids)
+    record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft,
+                    draft_source=draft_source, rounds=rounds, final_answer=answer, claims=final_claims,
+                    draft_claims=draft_claims, teacher_call_ids=call_ids)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
-    record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, s.constitution, cfg.judge, random.Random(seed))
+    record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, sources, s.constitution, cfg.judge,
+                                                      random.Random(seed))
     record.teacher_call_ids += judge_ids
     return record
 
 
-async def answer_question(s: Setup, row: QuestionRow) -> Record:
+async def answer_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record:
     """`process`, or with the grounded teacher and `cpu_workers`, the whole question in a worker
     process: the grounded teacher's drafting and checking is all CPU, so workers are what spread
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
+    sources = await ahead.get(row)
     if s.teacher.name == "grounded" and s.cpu.workers > 0:
-        hits, pages = await s.ahead.get(row)
-        return await s.cpu.call(grounded_record, row.model_dump(), hits, pages)
-    return await process(s, row)
+        return await s.cpu.call(grounded_record, row.model_dump(), sources)
+    return await process(s, row, sources)
 
 
 _WORKER_SETUP: Setup | None = None  # a worker process's Setup for whole grounded questions
 
 
-def grounded_record(work: CpuWork, row: dict, hits: list[SearchHit], pages: list) -> Record:
+def grounded_record(work: CpuWork, row: dict, sources: Sources) -> Record:
     """A whole question with the grounded teacher, run in a worker process over its own retriever
     and checker (the Setup is made on the worker's first question)."""
     from cai.teachers.grounded import GroundedTeacher
@@ -228,25 +237,27 @@ def grounded_record(work: CpuWork, row: dict, hits: list[SearchHit], pages: list
         teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
         _WORKER_SETUP = Setup(work.config, work.constitution, work.retriever, work.checker, teacher, [],
                               CpuPool(work, 0))
-    return asyncio.run(process(_WORKER_SETUP, QuestionRow.model_validate(row), found=(hits, pages)))
+    return asyncio.run(process(_WORKER_SETUP, QuestionRow.model_validate(row), sources))
 
 
-async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool, all_rows: list[QuestionRow] | None = None) -> dict:
+async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool,
+                   all_rows: list[QuestionRow] | None = None) -> dict:
     """Every pending question (`rows`), up to 2 × `teacher.max_concurrency` at a time (the teacher
     keeps its calls to max_concurrency); each record appended when done. `all_rows`: the run's
     whole question list (retrieval windows are cut from it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts = {"done": 0, "failed": 0}
-    s.ahead = SearchAhead(s, all_rows or rows, rows)
+    ahead = SearchAhead(s, all_rows or rows, rows)
     stop_reason: list[str] = []
     # The teacher client bounds calls in flight to max_concurrency. Questions are let in at twice
     # that: a question between two calls (retrieval, checks, its record) would otherwise hold a
-    # call slot it is not using: at 64 slots and 2 s per call that idled ~13% of them
-    # (bench/generate.py: 0.77 → 0.89 of ideal).
+    # call slot it is not using, and with many slots and slow calls a good share of them would sit
+    # idle (BENCHMARKS.md, "Generate").
     sem = asyncio.Semaphore(QUESTIONS_PER_CALL_SLOT * s.config.teacher.max_concurrency)
     usage = getattr(getattr(s.teacher, "chat", None), "usage", None)
-    columns = [TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}")]
+    columns = [TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[info]}")]
     started = time.perf_counter()
     with JsonlWriter(run_dir / "records.jsonl") as records, JsonlWriter(run_dir / "failed.jsonl") as failed, \
             Progress(*columns, disable=not show_progress, transient=True) as bar:
@@ -257,7 +268,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
                 if stop_reason:
                     return
                 try:
-                    await s.write(records, await answer_question(s, row))
+                    await s.write(records, await answer_question(s, ahead, row))
                     counts["done"] += 1
                 except BudgetExhausted as e:
                     stop_reason.append(str(e))
@@ -285,7 +296,8 @@ def collect(run_dir: Path, order: list[str]) -> tuple[list[Record], list[Record]
     done = {obj["id"]: Record.model_validate(obj) for _, obj in read_jsonl(run_dir / "records.jsonl")}
     failed = {}
     if (run_dir / "failed.jsonl").exists():
-        failed = {obj["id"]: Record.model_validate(obj) for _, obj in read_jsonl(run_dir / "failed.jsonl") if obj["id"] not in done}
+        failed = {obj["id"]: Record.model_validate(obj) for _, obj in read_jsonl(run_dir / "failed.jsonl")
+                  if obj["id"] not in done}
     key = lambda r: rank.get(r.id, len(rank))  # noqa: E731
     return sorted(done.values(), key=key), sorted(failed.values(), key=key)
 
@@ -301,12 +313,25 @@ def write_outputs(run_dir: Path, records: list[Record]) -> dict:
     atomic_write_text(run_dir / "sft.jsonl", dump(sft))
     atomic_write_text(run_dir / "preferences.jsonl", dump(revision + judged))
     claims = [c for r in records for c in r.claims]
-    return {"sft": len(sft), "preferences": len(revision) + len(judged), "revision_pairs": len(revision), "judge_pairs": len(judged),
-            "final_claims": len(claims), "final_support_rate": round(support_rate(claims) or 0.0, 4),
+    return {"sft": len(sft), "preferences": len(revision) + len(judged), "revision_pairs": len(revision),
+            "judge_pairs": len(judged), "final_claims": len(claims),
+            "final_support_rate": round(support_rate(claims) or 0.0, 4),
             "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]) or 0.0, 4)}
 
 
+# The dataset card's table: file, the count its row shows, its columns.
+CARD_FILES = (
+    ("records.jsonl", "records",
+     "full trace per question: sources, draft, rounds (critique, revision), final answer, claim verdicts"),
+    ("sft.jsonl", "sft", "`id`, `messages` (system, user with delimited sources, assistant = final answer)"),
+    ("preferences.jsonl", "preferences",
+     "`id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids`"),
+    ("failed.jsonl", "failed", "questions that failed, with the reason (retried by `--resume`)"),
+)
+
+
 def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict) -> str:
+    files = "".join(f"| `{name}` | {counts.get(key, 0)} | {columns} |\n" for name, key, columns in CARD_FILES)
     return f"""# cai generate run
 
 Data made by `cai generate` with the `{config.teacher.backend}` teacher under the constitution
@@ -314,11 +339,7 @@ Data made by `cai generate` with the `{config.teacher.backend}` teacher under th
 
 | file | rows | columns |
 | --- | --- | --- |
-| `records.jsonl` | {counts.get('records', 0)} | full trace per question: sources, draft, rounds (critique, revision), final answer, claim verdicts |
-| `sft.jsonl` | {counts.get('sft', 0)} | `id`, `messages` (system, user with delimited sources, assistant = final answer) |
-| `preferences.jsonl` | {counts.get('preferences', 0)} | `id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids` |
-| `failed.jsonl` | {counts.get('failed', 0)} | questions that failed, with the reason (retried by `--resume`) |
-
+{files}
 Claim support rate: draft {counts.get('draft_support_rate')} → final {counts.get('final_support_rate')}.
 
 ```python
@@ -333,35 +354,34 @@ The data is derived from your documents and questions: it carries their licence 
 
 def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bool = True) -> Path:
     """Run (or resume) generation; returns the run directory."""
-    from cai.core.runs import config_hash
 
     rows, rejected = load_questions(config.questions)
     if not rows:
         raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else ""))
     constitution = load_constitution(config.constitution)
-    if resume is not None:
-        manifest = open_run(resume, "generate")
-        if manifest.get("config_hash") != config_hash(config):
-            raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; resume with `cai generate {resume}/config.yaml --resume {resume}`")
-        run_dir = Path(resume)
-    else:
-        run_dir = start_run("generate", config, constitution=constitution)
+    run_dir = resume_or_start("generate", config, resume, constitution=constitution)
     selected = rows[: config.limit] if config.limit else rows
-    done_ids = {obj["id"] for _, obj in read_jsonl(run_dir / "records.jsonl")} if (run_dir / "records.jsonl").exists() else set()
+    done_ids = ({obj["id"] for _, obj in read_jsonl(run_dir / "records.jsonl")}
+                if (run_dir / "records.jsonl").exists() else set())
     pending = [r for r in selected if r.id not in done_ids]
-    update_manifest(run_dir, status="running", counts={"questions": len(selected), "rejected_rows": len(rejected), "pending": len(pending)},
+    update_manifest(run_dir, status="running",
+                    counts={"questions": len(selected), "rejected_rows": len(rejected), "pending": len(pending)},
                     rejected_rows=rejected[:200])
     s = setup(config, run_dir)
+    if "corpus" not in manifest_of(run_dir):  # the documents the sources come from, as first run (train checks them)
+        update_manifest(run_dir, corpus={d.doc_id: d.sha256 for d in s.retriever.store.documents()})
     try:
         loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress, selected))
     finally:
         s.shutdown()
         s.retriever.close()
     records, failed = collect(run_dir, [r.id for r in selected])
-    counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records), "failed": len(failed), **write_outputs(run_dir, records)}
+    counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records),
+              "failed": len(failed), **write_outputs(run_dir, records)}
     status = "finished" if not failed and not loop_counts["stopped"] else "incomplete"
     atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts))
-    update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"], stop_reason=loop_counts["stopped"])
+    update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"],
+                    stop_reason=loop_counts["stopped"])
     return run_dir
 
 
@@ -393,15 +413,15 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
     config = s.config
     try:
         for row in rows:
-            found = await s.cpu.search(row.question)
-            hits = found[0]
+            sources = await s.cpu.search(row.question)
+            hits = sources.hits
             rules = select_rules(s.constitution, row, hits, config, 1)
             critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
             echo(f"=== {row.id}: {row.question}")
             echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
             echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
             echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
-            record = await process(s, row, found)
+            record = await process(s, row, sources)
             for rnd in record.rounds:
                 echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
                      + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))

@@ -19,6 +19,7 @@ from cai.core.contracts import (
     Record,
     SearchHit,
     SFTExample,
+    Sources,
     Verdict,
 )
 from cai.core.prompts import policy_messages
@@ -42,7 +43,8 @@ def sft_example(record: Record) -> SFTExample | None:
 
 def revision_pair(record: Record) -> PreferencePair | None:
     """(final ≻ draft) when the loop changed the draft and the final is at least as supported."""
-    if record.status != "ok" or not record.draft or not record.final_answer or record.final_answer.strip() == record.draft.strip():
+    if (record.status != "ok" or not record.draft or not record.final_answer
+            or record.final_answer.strip() == record.draft.strip()):
         return None
     gain = (support_rate(record.claims) or 0.0) - (support_rate(record.draft_claims) or 0.0)
     if gain < 0:
@@ -59,9 +61,11 @@ def revision_pair(record: Record) -> PreferencePair | None:
     )
 
 
-async def judge_pairs(teacher: Teacher, record: Record, constitution: Constitution, cfg: JudgeConfig, rng: random.Random) -> tuple[list[PreferencePair], list[str]]:
+async def judge_pairs(teacher: Teacher, record: Record, sources: Sources, constitution: Constitution, cfg: JudgeConfig,
+                      rng: random.Random) -> tuple[list[PreferencePair], list[str]]:
     """Judge draft vs final under sampled principles, both orders; returns (pairs, call ids)."""
-    if not cfg.enabled or record.status != "ok" or not record.draft or not record.final_answer or record.draft == record.final_answer:
+    if (not cfg.enabled or record.status != "ok" or not record.draft or not record.final_answer
+            or record.draft == record.final_answer):
         return [], []
     principles = constitution.comparison_principles
     if not principles:
@@ -75,11 +79,11 @@ async def judge_pairs(teacher: Teacher, record: Record, constitution: Constituti
     a, b = record.final_answer, record.draft
     pairs, call_ids = [], []
     for principle in chosen_principles:
-        ab = await teacher.judge(record.question, record.sources, a, b, principle)
+        ab = await teacher.judge(record.question, sources, a, b, principle)
         call_ids += ab.call_ids
         p_a = ab.p_first
         if cfg.both_orders:
-            ba = await teacher.judge(record.question, record.sources, b, a, principle)
+            ba = await teacher.judge(record.question, sources, b, a, principle)
             call_ids += ba.call_ids
             if (ab.p_first - 0.5) * ((1.0 - ba.p_first) - 0.5) < 0:
                 continue  # the two orders disagree: position bias, not a preference

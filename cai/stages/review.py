@@ -128,7 +128,8 @@ class ReviewRun:
         stale = 0
         for d in self.store.effective() if decisions is None else decisions:
             record = self.by_id.get(d.record_id)
-            if record is None or d.claim_index >= len(record.claims) or record.claims[d.claim_index].text != d.claim_text:
+            if (record is None or d.claim_index >= len(record.claims)
+                    or record.claims[d.claim_index].text != d.claim_text):
                 stale += 1
                 continue
             out[(d.record_id, d.claim_index)][d.reviewer] = d
@@ -228,8 +229,8 @@ def check_bind(host: str, token: str | None, token_env: str = TOKEN_ENV) -> None
     """Loopback binds need nothing; any other host needs a token (UserError → exit 2)."""
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         make = "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
-        raise UserError(f"${token_env} is too short ({len(token)} chars): use at least {MIN_TOKEN_CHARS} random characters, "
-                        f"e.g. `export {token_env}=$({make})`")
+        raise UserError(f"${token_env} is too short ({len(token)} chars): "
+                        f"use at least {MIN_TOKEN_CHARS} random characters, e.g. `export {token_env}=$({make})`")
     if host not in LOOPBACK_HOSTS and token is None:
         raise UserError(f"--host {host}: refusing to serve the review UI beyond this machine without a token; "
                         f"set ${token_env} (every request must then carry it) or use --host 127.0.0.1")
@@ -281,8 +282,10 @@ def human_pair(record: Record, rules: list[list[str]], claim_labels: dict[int, l
             return None
     confidence = min(Counter(claim_labels[i])["reject"] / len(claim_labels[i]) for i in drop)
     return PreferencePair(
-        id=f"{record.id}:human", prompt=[Message.model_validate(m) for m in policy_messages(record.question, record.sources)],
-        chosen=[Message(role="assistant", content=chosen)], rejected=[Message(role="assistant", content=record.final_answer)],
+        id=f"{record.id}:human",
+        prompt=[Message.model_validate(m) for m in policy_messages(record.question, record.sources)],
+        chosen=[Message(role="assistant", content=chosen)],
+        rejected=[Message(role="assistant", content=record.final_answer)],
         source="human", confidence=round(confidence, 4),
         rule_ids=sorted({r for i in drop for r in rules[i]} - {NO_RULE}))
 
@@ -291,7 +294,8 @@ def human_corrected(record: Record, claim_labels: dict[int, list[str]]) -> Recor
     """The record with claim verdicts replaced by the reviewers' consensus (flag leaves the AI's)."""
     claims = []
     for i, c in enumerate(record.claims):
-        verdict = {"accept": Verdict.supported, "reject": Verdict.unsupported}.get(consensus(claim_labels.get(i, [])) or "")
+        verdict = {"accept": Verdict.supported, "reject": Verdict.unsupported}.get(
+            consensus(claim_labels.get(i, [])) or "")
         claims.append(c.model_copy(update={"verdict": verdict}) if verdict else c)
     return record.model_copy(update={"claims": claims})
 
@@ -300,14 +304,16 @@ def _label_row(record: Record, i: int, d: Decision, rules: list[str]) -> dict:
     claim = record.claims[i]
     ev = claim.evidence
     return {"record_id": record.id, "claim_index": i, "claim": claim.text,
-            "locator": ev.locator.model_dump(mode="json") if ev else None, "locator_text": str(ev.locator) if ev else None,
-            "quote": ev.quote if ev else None, "ai_verdict": claim.verdict.value, "ai_score": claim.score, "ai_label": ai_label(claim),
+            "locator": ev.locator.model_dump(mode="json") if ev else None,
+            "locator_text": str(ev.locator) if ev else None, "quote": ev.quote if ev else None,
+            "ai_verdict": claim.verdict.value, "ai_score": claim.score, "ai_label": ai_label(claim),
             "decision": d.decision, "comment": d.comment, "reviewer": d.reviewer, "decided_at": d.created_at,
             "submission_id": d.submission_id, "rule_ids": rules}
 
 
 def _dump(rows: list) -> str:
-    return "".join(json.dumps(r.model_dump(mode="json") if hasattr(r, "model_dump") else r, ensure_ascii=False) + "\n" for r in rows)
+    return "".join(json.dumps(r.model_dump(mode="json") if hasattr(r, "model_dump") else r, ensure_ascii=False) + "\n"
+                   for r in rows)
 
 
 def _new_export_dir(out_dir: Path, run_dir: Path) -> Path:
@@ -362,15 +368,18 @@ def export_run(run: ReviewRun, out_dir: Path) -> dict:
             added += record.id not in original_sft
             sft.append(original_sft.get(record.id) or example)
     prefs = [row for _, row in read_jsonl(run.run_dir / "preferences.jsonl")]
-    human = [p for r in run.records if r.id in per_record and (p := human_pair(r, run.rules[r.id], per_record[r.id])) is not None]
-    label_rows = sorted((_label_row(run.by_id[rid], i, d, run.rules[rid][i]) for (rid, i), ds in labels.items() for d in ds.values()),
+    human = [p for r in run.records
+             if r.id in per_record and (p := human_pair(r, run.rules[r.id], per_record[r.id])) is not None]
+    label_rows = sorted((_label_row(run.by_id[rid], i, d, run.rules[rid][i])
+                         for (rid, i), ds in labels.items() for d in ds.values()),
                         key=lambda row: (row["decided_at"], row["record_id"], row["claim_index"]))
     atomic_write_text(out_dir / "sft.jsonl", _dump(sft))
     atomic_write_text(out_dir / "preferences.jsonl", _dump(prefs + human))
     atomic_write_text(out_dir / "labels.jsonl", _dump(label_rows))
-    counts = {"records": len(run.records), "sft": len(sft), "sft_dropped_by_review": dropped, "sft_added_by_review": added,
-              "preferences": len(prefs) + len(human), "ai_pairs": len(prefs), "human_pairs": len(human), "labels": len(label_rows),
-              "reviewed_records": len(per_record), "reviewers": len({row["reviewer"] for row in label_rows}), "stale_decisions": stale}
+    counts = {"records": len(run.records), "sft": len(sft), "sft_dropped_by_review": dropped,
+              "sft_added_by_review": added, "preferences": len(prefs) + len(human), "ai_pairs": len(prefs),
+              "human_pairs": len(human), "labels": len(label_rows), "reviewed_records": len(per_record),
+              "reviewers": len({row["reviewer"] for row in label_rows}), "stale_decisions": stale}
     atomic_write_text(out_dir / "README.md", _export_card(run, counts))
     manifest = {**run.manifest, "status": "finished", "counts": {**run.manifest.get("counts", {}), **counts},
                 "derived_from": {"run": str(run.run_dir.resolve()), "config_hash": run.manifest.get("config_hash"),
@@ -382,6 +391,14 @@ def export_run(run: ReviewRun, out_dir: Path) -> dict:
 
 
 def _export_card(run: ReviewRun, counts: dict) -> str:
+    sft = (f"original SFT rows; {counts['sft_dropped_by_review']} removed (a claim rejected by reviewers), "
+           f"{counts['sft_added_by_review']} added (reviewers accepted every unsupported claim)")
+    prefs = (f"{counts['ai_pairs']} original AI pairs + {counts['human_pairs']} human pairs "
+             "(`source: human`: the answer without the rejected claims ≻ the answer with them)")
+    labels = ("one row per reviewer decision: record, claim, locator, quote, AI verdict, decision, comment, "
+              "reviewer, time")
+    tally = (f"{counts['reviewers']} reviewer(s), {counts['reviewed_records']} record(s) reviewed, "
+             f"{counts['stale_decisions']} stale decision(s) left out.")
     return f"""# cai review export
 
 Derived from the generate run `{run.run_dir.resolve()}` and its reviewers' decisions
@@ -390,11 +407,11 @@ Derived from the generate run `{run.run_dir.resolve()}` and its reviewers' decis
 | file | rows | what |
 | --- | --- | --- |
 | `records.jsonl` | {counts['records']} | copied from the original run |
-| `sft.jsonl` | {counts['sft']} | original SFT rows; {counts['sft_dropped_by_review']} removed (a claim rejected by reviewers), {counts['sft_added_by_review']} added (reviewers accepted every unsupported claim) |
-| `preferences.jsonl` | {counts['preferences']} | {counts['ai_pairs']} original AI pairs + {counts['human_pairs']} human pairs (`source: human`: the answer without the rejected claims ≻ the answer with them) |
-| `labels.jsonl` | {counts['labels']} | one row per reviewer decision: record, claim, locator, quote, AI verdict, decision, comment, reviewer, time |
+| `sft.jsonl` | {counts['sft']} | {sft} |
+| `preferences.jsonl` | {counts['preferences']} | {prefs} |
+| `labels.jsonl` | {counts['labels']} | {labels} |
 
-{counts['reviewers']} reviewer(s), {counts['reviewed_records']} record(s) reviewed, {counts['stale_decisions']} stale decision(s) left out.
+{tally}
 """
 
 
@@ -402,8 +419,9 @@ def export_command(run_dir: Path, out_dir: Path) -> tuple[Path, str]:
     """`cai review RUN_DIR --export OUT_DIR`: (the new run directory, a one-line summary)."""
     run = ReviewRun.open(run_dir)
     counts = export_run(run, out_dir)
-    return Path(out_dir), (f"export: {counts['labels']} decision(s) by {counts['reviewers']} reviewer(s) on {counts['reviewed_records']} record(s); "
-                           f"sft {counts['sft']} (−{counts['sft_dropped_by_review']} +{counts['sft_added_by_review']}), "
+    return Path(out_dir), (f"export: {counts['labels']} decision(s) by {counts['reviewers']} reviewer(s) "
+                           f"on {counts['reviewed_records']} record(s); sft {counts['sft']} "
+                           f"(−{counts['sft_dropped_by_review']} +{counts['sft_added_by_review']}), "
                            f"preferences {counts['preferences']} ({counts['human_pairs']} human)")
 
 

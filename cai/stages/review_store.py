@@ -124,12 +124,13 @@ class ReviewStore:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = conn.execute("INSERT INTO submissions (record_id, reviewer, action, created_at) VALUES (?, ?, ?, ?)",
-                                   (record_id, reviewer, action, now()))
+                cur = conn.execute("INSERT INTO submissions (record_id, reviewer, action, created_at) "
+                                   "VALUES (?, ?, ?, ?)", (record_id, reviewer, action, now()))
                 sid = int(cur.lastrowid)
                 if action == "submit":
                     conn.executemany(
-                        "INSERT INTO decisions (submission_id, claim_index, claim_text, decision, comment, ai_verdict) VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO decisions (submission_id, claim_index, claim_text, decision, comment, ai_verdict) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         [(sid, d.claim_index, d.claim_text, d.decision, d.comment, d.ai_verdict) for d in decisions])
                 conn.execute("COMMIT")
             except BaseException:
@@ -154,14 +155,15 @@ class ReviewStore:
 
     def status(self, record_id: str, reviewer: str) -> str:
         with self._connect() as conn:
-            row = conn.execute("SELECT action FROM submissions WHERE record_id = ? AND reviewer = ? ORDER BY id DESC LIMIT 1",
-                               (record_id, reviewer)).fetchone()
+            row = conn.execute("SELECT action FROM submissions WHERE record_id = ? AND reviewer = ? "
+                               "ORDER BY id DESC LIMIT 1", (record_id, reviewer)).fetchone()
         return "pending" if row is None else ("submitted" if row[0] == "submit" else "discarded")
 
     def effective(self, record_id: str | None = None) -> list[Decision]:
         """Decisions of every (record, reviewer)'s latest submission, when that is a submit."""
-        sql = ("SELECT s.id, s.record_id, s.reviewer, d.claim_index, d.claim_text, d.decision, d.comment, d.ai_verdict, s.created_at "
-               f"FROM submissions s JOIN {_LATEST} ON s.id = last.id JOIN decisions d ON d.submission_id = s.id WHERE s.action = 'submit'")
+        sql = ("SELECT s.id, s.record_id, s.reviewer, d.claim_index, d.claim_text, d.decision, d.comment, "
+               f"d.ai_verdict, s.created_at FROM submissions s JOIN {_LATEST} ON s.id = last.id "
+               "JOIN decisions d ON d.submission_id = s.id WHERE s.action = 'submit'")
         args: tuple = ()
         if record_id is not None:
             sql += " AND s.record_id = ?"
@@ -172,9 +174,10 @@ class ReviewStore:
 
     def mine(self, record_id: str, reviewer: str) -> dict[int, Decision]:
         """This reviewer's decisions on a record from their latest submit (even if since discarded)."""
-        sql = ("SELECT s.id, s.record_id, s.reviewer, d.claim_index, d.claim_text, d.decision, d.comment, d.ai_verdict, s.created_at "
-               "FROM decisions d JOIN submissions s ON d.submission_id = s.id "
-               "WHERE s.id = (SELECT MAX(id) FROM submissions WHERE record_id = ? AND reviewer = ? AND action = 'submit')")
+        sql = ("SELECT s.id, s.record_id, s.reviewer, d.claim_index, d.claim_text, d.decision, d.comment, "
+               "d.ai_verdict, s.created_at FROM decisions d JOIN submissions s ON d.submission_id = s.id "
+               "WHERE s.id = (SELECT MAX(id) FROM submissions WHERE record_id = ? AND reviewer = ? "
+               "AND action = 'submit')")
         with self._connect() as conn:
             rows = conn.execute(sql, (record_id, reviewer)).fetchall()
         return {row[3]: Decision(*row) for row in rows}
@@ -190,8 +193,8 @@ class ReviewStore:
             subs = conn.execute(sql + " ORDER BY id", args).fetchall()
             out = []
             for sid, rid, who, action, at in subs:
-                ds = conn.execute("SELECT claim_index, decision, comment FROM decisions WHERE submission_id = ? ORDER BY claim_index",
-                                  (sid,)).fetchall()
+                ds = conn.execute("SELECT claim_index, decision, comment FROM decisions WHERE submission_id = ? "
+                                  "ORDER BY claim_index", (sid,)).fetchall()
                 out.append({"id": sid, "record_id": rid, "reviewer": who, "action": action, "created_at": at,
                             "decisions": [{"claim_index": i, "decision": d, "comment": c} for i, d, c in ds]})
         return out

@@ -40,10 +40,10 @@ from cai.core.errors import UserError
 from cai.core.runs import (
     atomic_write_json,
     atomic_write_text,
-    config_hash,
+    manifest_of,
     open_run,
     read_jsonl,
-    start_run,
+    resume_or_start,
     update_manifest,
 )
 from cai.training.adapters import export_adapter, load_model, load_tokenizer
@@ -53,8 +53,10 @@ DONE = "done.json"
 RL_STAGES = ("ppo", "dpo", "grpo", "rloo")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setup:
+    """What every stage of the run reads, resolved once by `setup` before any stage starts."""
+
     config: TrainConfig
     run_dir: Path
     constitution: Constitution
@@ -72,7 +74,8 @@ def data_run_config(data: Path) -> dict[str, Any]:
     try:
         return yaml.safe_load((data / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"{data}/config.yaml: cannot read the generate run's config ({e}); give a `cai generate` run directory") from None
+        raise UserError(f"{data}/config.yaml: cannot read the generate run's config ({e}); give a `cai generate` run "
+                        "directory") from None
 
 
 def _world() -> tuple[bool, int]:
@@ -89,18 +92,12 @@ def _world() -> tuple[bool, int]:
     return state.is_main_process, state.num_processes
 
 
-def _shared_run_dir(config: TrainConfig, resume: Path | None, constitution: Constitution, is_main: bool, world: int) -> Path:
+def _shared_run_dir(config: TrainConfig, resume: Path | None, constitution: Constitution, is_main: bool,
+                    world: int) -> Path:
     """The main process creates (or opens) the run directory; the others receive its path."""
     run_dir = None
     if is_main:
-        if resume is not None:
-            manifest = open_run(resume, "train")
-            if manifest.get("config_hash") != config_hash(config):
-                raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; "
-                                f"resume with `cai train {resume}/config.yaml --resume {resume}`")
-            run_dir = Path(resume)
-        else:
-            run_dir = start_run("train", config, constitution=constitution)
+        run_dir = resume_or_start("train", config, resume, constitution=constitution)
     if world > 1:
         from accelerate.utils import broadcast_object_list
 
@@ -114,7 +111,8 @@ def _check_qlora() -> None:
     import importlib.util
 
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise UserError("policy.load_in_4bit: QLoRA needs bitsandbytes; pip install 'cai[qlora]' or set policy.load_in_4bit=false")
+        raise UserError("policy.load_in_4bit: QLoRA needs bitsandbytes; pip install 'cai[qlora]' or set "
+                        "policy.load_in_4bit=false")
 
 
 def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -> Setup:
@@ -139,9 +137,11 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
         _barrier(world)
         base_model = str(smoke)
     if is_main:
+        data_hash = json.loads((config.data / "manifest.json").read_text()).get("config_hash")
         update_manifest(run_dir, status="running", policy={"model": config.policy.model, "loaded_from": base_model},
-                        data={"run": str(config.data), "config_hash": json.loads((config.data / "manifest.json").read_text()).get("config_hash")})
-    return Setup(config, run_dir, constitution, Path(index) if index else None, base_model, is_main, show_progress, echo)
+                        data={"run": str(config.data), "config_hash": data_hash})
+    return Setup(config, run_dir, constitution, Path(index) if index else None, base_model, is_main, show_progress,
+                 echo)
 
 
 def _barrier(world: int) -> None:
@@ -152,13 +152,15 @@ def _barrier(world: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------- stages
-def _trainer_args(s: Setup, sdir: Path, *, learning_rate: float, batch_size: int, grad_accum: int, save_steps: int) -> dict:
+def _trainer_args(s: Setup, sdir: Path, *, learning_rate: float, batch_size: int, grad_accum: int,
+                  save_steps: int) -> dict:
     """TrainingArguments shared by every TRL stage: checkpoints for --resume, CPU/GPU precision,
     metric sinks (jsonl is ours, see JsonlMetrics)."""
     import torch
 
     cuda = torch.cuda.is_available()
-    return {"output_dir": str(sdir / "trainer"), "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
+    return {"output_dir": str(sdir / "trainer"), "learning_rate": learning_rate,
+            "per_device_train_batch_size": batch_size,
             "gradient_accumulation_steps": grad_accum, "save_strategy": "steps", "save_steps": save_steps,
             "save_total_limit": 1, "logging_steps": 1, "seed": s.config.seed, "use_cpu": not cuda,
             "bf16": cuda and torch.cuda.is_bf16_supported(), "disable_tqdm": not s.show_progress,
@@ -177,7 +179,8 @@ def _lora(s: Setup, task_type: str = "CAUSAL_LM"):
     lora = s.config.policy.lora
     if lora is None:
         return None
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, task_type=task_type)
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                      task_type=task_type)
 
 
 def _run_trainer(trainer, sdir: Path, s: Setup) -> Any:
@@ -216,10 +219,11 @@ def stage_sft(s: Setup, sdir: Path) -> dict:
         if (fitted := _fit(tok, prompt, [completion], opt.max_length, counts)) is not None:
             rows.append({"prompt": fitted, "completion": completion})
     if not rows:
-        raise UserError(f"{s.config.data}/sft.jsonl: no example fits sft.max_length={opt.max_length} ({counts['dropped']} dropped); raise sft.max_length")
-    args = SFTConfig(**_trainer_args(s, sdir, learning_rate=opt.learning_rate, batch_size=opt.batch_size, grad_accum=opt.grad_accum,
-                                     save_steps=opt.save_steps), num_train_epochs=opt.epochs, max_length=opt.max_length,
-                     completion_only_loss=True)
+        raise UserError(f"{s.config.data}/sft.jsonl: no example fits sft.max_length={opt.max_length} "
+                        f"({counts['dropped']} dropped); raise sft.max_length")
+    common = _trainer_args(s, sdir, learning_rate=opt.learning_rate, batch_size=opt.batch_size,
+                           grad_accum=opt.grad_accum, save_steps=opt.save_steps)
+    args = SFTConfig(**common, num_train_epochs=opt.epochs, max_length=opt.max_length, completion_only_loss=True)
     trainer = SFTTrainer(model=load_model(s.base_model, load_in_4bit=s.config.policy.load_in_4bit), args=args,
                          train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
                          callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
@@ -237,71 +241,89 @@ def stage_reward(s: Setup, sdir: Path) -> dict:
 
     opt = s.config.reward
     try:
-        meta = train_preference_model(s.config.data, sdir / "model", base=opt.model, epochs=opt.epochs, lr=opt.learning_rate,
-                                      batch_size=opt.batch_size, max_length=opt.max_length, eval_fraction=opt.eval_fraction,
-                                      seed=s.config.seed, callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+        meta = train_preference_model(s.config.data, sdir / "model", base=opt.model, epochs=opt.epochs,
+                                      lr=opt.learning_rate, batch_size=opt.batch_size, max_length=opt.max_length,
+                                      eval_fraction=opt.eval_fraction, seed=s.config.seed,
+                                      callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     except ValueError as e:  # no pair fits, no pairs: the data or reward.max_length, not a bug
         raise UserError(f"{e}; raise reward.max_length or check the data run") from None
     if s.is_main:
-        atomic_write_json(sdir / "config.json", {"base": meta["base"], **meta["params"], "max_length": meta["max_length"]})
+        atomic_write_json(sdir / "config.json", {"base": meta["base"], **meta["params"],
+                                                 "max_length": meta["max_length"]})
     return {"eval_accuracy": meta["eval_accuracy"], "eval_accuracy_before": meta["eval_accuracy_before"],
             "train_loss": meta["train_loss"], **meta["counts"]}
 
 
-def rl_prompts(s: Setup, tok, max_prompt_tokens: int) -> tuple[list[dict], dict]:
+def rl_prompts(s: Setup, tok, max_prompt_tokens: int, key: str = "rl.max_length") -> tuple[list[dict], dict]:
     """One row per answered question of the data run: `prompt` (the shared policy prompt, sources
     cut to fit), `sources` (the full pages of its hits: what the reward checks claims against) and
-    `question`. Returns (rows, counts)."""
+    `question`. Returns (rows, counts). `key`: the setting to raise when nothing fits."""
     from cai.core.contracts import Record
     from cai.core.prompts import policy_messages
-    from rag.quotes import source_pages
+    from rag.quotes import gather_sources
     from rag.store import DocStore
 
     store = DocStore.open(s.index)
+    recorded = manifest_of(s.config.data).get("corpus") or {}  # doc_id → sha256 when the data was made
     rows, counts = [], {"dropped": 0, "truncated": 0}
     try:
         for _, obj in read_jsonl(s.config.data / "records.jsonl"):
             record = Record.model_validate(obj)
             if record.status != "ok" or not record.sources:
                 continue
+            _check_corpus(s, store, recorded, record)
             prompt = _fit(tok, policy_messages(record.question, record.sources),
                           [[{"role": "assistant", "content": ""}]], max_prompt_tokens, counts)
             if prompt is not None:
-                pages = [p.model_dump() for p in source_pages(record.sources, store.page)]
+                pages = [p.model_dump() for p in gather_sources(record.sources, store.page).pages]
                 rows.append({"prompt": prompt, "sources": pages, "question": record.question})
     finally:
         store.close()
     if not rows:
-        raise UserError(f"{s.config.data}/records.jsonl: no answered question with sources fits; raise rl.max_length")
+        raise UserError(f"{s.config.data}/records.jsonl: no answered question with sources fits; raise {key}")
     return rows, counts
+
+
+def _check_corpus(s: Setup, store, recorded: dict[str, str], record) -> None:
+    """The reward checks a record's answers against its pages in `index`: they must be the pages the
+    data run retrieved, i.e. the same document (sha256) as when the run was made."""
+    for doc_id in dict.fromkeys(h.doc_id for h in record.sources):
+        doc, want = store.document(doc_id), recorded.get(doc_id)
+        if doc is None:
+            raise UserError(f"index: {s.index} has no document {doc_id!r}, which record {record.id!r} of "
+                            f"{s.config.data} retrieved; set index=PATH to the `cai ingest` index the run used")
+        if want is not None and doc.sha256 != want:
+            raise UserError(f"index: {s.index}: document {doc_id!r} changed since {s.config.data} was made "
+                            f"(sha256 {doc.sha256[:12]}…, the run used {want[:12]}…); re-run `cai generate` on "
+                            "this index or set index=PATH to the index the run used")
 
 
 def hybrid_reward(s: Setup):
     """The hybrid reward (rewards.hybrid) with the reward stage's preference model when it ran."""
-    from rewards.hybrid import HybridReward, HybridWeights
+    from rewards.hybrid import HybridReward
 
     h = s.config.hybrid
     pm_dir = s.run_dir / "reward" / "model"
-    weights = HybridWeights(pm=h.pm, support=h.support, citation=h.citation, rule_penalty=h.rule_penalty)
     return HybridReward(constitution=s.constitution, checker=h.checker, preference=pm_dir if pm_dir.is_dir() else None,
-                        weights=weights)
+                        weights=h)
 
 
 def stage_ppo(s: Setup, sdir: Path) -> dict:
     """PPO with a critic (cai.training.ppo) against the hybrid reward, on the SFT policy."""
-    from cai.training.ppo import train_ppo
+    from cai.training.ppo import run_settings, train_ppo
 
-    cfg = s.config.ppo  # its lora_* and seed follow policy.lora and seed (TrainConfig)
+    cfg, lora, seed = s.config.ppo, s.config.policy.lora, s.config.seed  # lora: TrainConfig requires it
     tok = load_tokenizer(s.base_model)
-    rows, counts = rl_prompts(s, tok, s.config.rl.max_length - cfg.max_new_tokens)
+    rows, counts = rl_prompts(s, tok, cfg.max_length - cfg.max_new_tokens, key="ppo.max_length")
     model = load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
     if s.is_main:
-        atomic_write_json(sdir / "config.json", cfg.model_dump(mode="json"))
-    sinks = MetricSinks(sdir, s.config.report_to, total=cfg.steps, show=s.show_progress and s.is_main, is_main=s.is_main)
+        atomic_write_json(sdir / "config.json", run_settings(cfg, lora, seed))
+    sinks = MetricSinks(sdir, s.config.report_to, total=cfg.steps, show=s.show_progress and s.is_main,
+                        is_main=s.is_main)
     try:
-        final = train_ppo(model, tok, [r["prompt"] for r in rows], hybrid_reward(s), cfg, out_dir=sdir,
-                          columns={"sources": [r["sources"] for r in rows], "question": [r["question"] for r in rows]},
-                          logger=sinks, resume=True)
+        columns = {"sources": [r["sources"] for r in rows], "question": [r["question"] for r in rows]}
+        final = train_ppo(model, tok, [r["prompt"] for r in rows], hybrid_reward(s), cfg, lora=lora, seed=seed,
+                          out_dir=sdir, columns=columns, logger=sinks, resume=True)
     finally:
         sinks.close()
     if final.get("stop_reason"):
@@ -323,10 +345,12 @@ def stage_dpo(s: Setup, sdir: Path) -> dict:
             rows.append({"prompt": fitted, "chosen": row["chosen"], "rejected": row["rejected"]})
     if not rows:
         raise UserError(f"{s.config.data}/preferences.jsonl: no pair fits rl.max_length={rl.max_length}; raise it")
-    args = DPOConfig(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
-                                     save_steps=rl.save_steps), max_steps=rl.steps, beta=rl.beta, max_length=rl.max_length)
-    trainer = DPOTrainer(model=load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), args=args, train_dataset=Dataset.from_list(rows),
-                         processing_class=tok, peft_config=_lora(s), callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
+    common = _trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size,
+                           grad_accum=rl.grad_accum, save_steps=rl.save_steps)
+    args = DPOConfig(**common, max_steps=rl.steps, beta=rl.beta, max_length=rl.max_length)
+    model = load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         peft_config=_lora(s), callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
     trainer.save_model(str(sdir / "adapter"))
     return {"pairs": len(rows), **counts, "train_loss": round(result.training_loss, 4), "steps": result.global_step}
@@ -347,11 +371,13 @@ def stage_group_rl(s: Setup, sdir: Path, kind: str) -> dict:
         raise UserError(f"rl.batch_size {rl.batch_size} must be a multiple of rl.num_generations {rl.num_generations}")
     tok = load_tokenizer(s.base_model)
     rows, counts = rl_prompts(s, tok, rl.max_length - rl.max_new_tokens)
-    args = Config(**_trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size, grad_accum=rl.grad_accum,
-                                  save_steps=rl.save_steps), max_steps=rl.steps, num_generations=rl.num_generations,
+    common = _trainer_args(s, sdir, learning_rate=rl.learning_rate, batch_size=rl.batch_size,
+                           grad_accum=rl.grad_accum, save_steps=rl.save_steps)
+    args = Config(**common, max_steps=rl.steps, num_generations=rl.num_generations,
                   max_completion_length=rl.max_new_tokens, temperature=rl.temperature, beta=rl.beta)
-    trainer = Trainer(model=load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit), reward_funcs=[hybrid_reward(s)], args=args,
-                      train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(s),
+    model = load_model(s.base_model, sft_dir=s.run_dir / "sft", load_in_4bit=s.config.policy.load_in_4bit)
+    trainer = Trainer(model=model, reward_funcs=[hybrid_reward(s)], args=args, train_dataset=Dataset.from_list(rows),
+                      processing_class=tok, peft_config=_lora(s),
                       callbacks=[JsonlMetrics(sdir / "metrics.jsonl", s.is_main)])
     result = _run_trainer(trainer, sdir, s)
     trainer.save_model(str(sdir / "adapter"))

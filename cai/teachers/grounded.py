@@ -26,10 +26,9 @@ from collections import Counter
 from collections.abc import Callable
 
 from cai.core.constitution import ResolvedPrinciple, Rule
-from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, Verdict
+from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, Sources, Verdict
 from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
-from rag.quotes import source_pages
 from rewards.citations import with_citation
 from rewards.claims import degenerate, sentence_kind
 from rewards.numbers import checkable, extract_quantities
@@ -42,9 +41,11 @@ _STOP = frozenset(
     "its it their this that these those as at by with from than per during year years fiscal company "
     "companies report reported total".split()
 )
-_FIGURE_QUESTION = re.compile(r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
+_FIGURE_QUESTION = re.compile(
+    r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
 MAX_DRAFT_SENTENCES = 2
-_LOWERCASE_OPENERS = frozenset("The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash".split())
+_LOWERCASE_OPENERS = frozenset(
+    "The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash".split())
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|\([a-z0-9]{1,3}\))\s+")
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
 
@@ -67,9 +68,6 @@ class GroundedTeacher:
         self.constitution = constitution
 
     # ---------------------------------------------------------------------------------- helpers
-    def _pages(self, hits: list[SearchHit]) -> list[SourcePage]:
-        return source_pages(hits, self.page)
-
     def _candidates(self, hits: list[SearchHit]) -> list[tuple[int, str, str]]:
         """(hit rank, sentence text, citation) for every page sentence inside a retrieved chunk."""
         out = []
@@ -83,14 +81,15 @@ class GroundedTeacher:
                     text = _clean(page.text[s.char_start : s.char_end])
                     letters = [ch for ch in text if ch.isalpha()]
                     shouting = letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
-                    if len(text.split()) >= 6 and not shouting and _draftable(text):  # skip headings and running heads
+                    # skip headings and running heads
+                    if len(text.split()) >= 6 and not shouting and _draftable(text):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
         return out
 
     # ------------------------------------------------------------------------------------ draft
-    async def draft(self, question: str, sources: list[SearchHit]) -> TeacherText:
+    async def draft(self, question: str, sources: Sources) -> TeacherText:
         """Extractive draft: the top sentences by IDF-weighted overlap with the question."""
-        scored = _rank(question, self._candidates(sources), numbers=True)
+        scored = _rank(question, self._candidates(sources.hits), numbers=True)
         best = [x for x in scored if x[1] > 0][:MAX_DRAFT_SENTENCES]
         if not best:
             return TeacherText(text=refusal(question))
@@ -98,33 +97,38 @@ class GroundedTeacher:
         return TeacherText(text=" ".join(with_citation(text, cite) for _, _, text, cite in picked))
 
     # --------------------------------------------------------------------------------- critique
-    async def critique(self, question: str, sources: list[SearchHit], answer: str, rules: list[Rule]) -> TeacherCritique:
+    async def critique(self, question: str, sources: Sources, answer: str, rules: list[Rule]) -> TeacherCritique:
         from rewards.rules import evaluate_rules
 
-        pages = self._pages(sources)
+        pages = sources.pages
         claims = self.checker.check(question, answer, pages)
-        violations = evaluate_rules(self.constitution.model_copy(update={"rules": rules}), question, answer, claims, pages)
+        constitution = self.constitution.model_copy(update={"rules": rules})
+        violations = evaluate_rules(constitution, question, answer, claims, pages)
         summary = "; ".join(f"[{v.rule_id}] {v.message or v.claim or ''}".strip() for v in violations) or None
         return TeacherCritique(violations=violations, text=summary, claims=claims)
 
     # ----------------------------------------------------------------------------------- revise
-    async def revise(self, question: str, sources: list[SearchHit], answer: str, critique: TeacherCritique, rules: list[Rule]) -> TeacherText:
+    async def revise(self, question: str, sources: Sources, answer: str, critique: TeacherCritique,
+                     rules: list[Rule]) -> TeacherText:
         """Rebuild the answer sentence by sentence: abstentions and framing kept, filler and
         phrase-rule breakers dropped, each claim fixed from its verdict."""
         from rewards.claims import split_claims
 
-        verdicts = critique.claims if critique.claims is not None else self.checker.check(question, answer, self._pages(sources))
+        verdicts = (critique.claims if critique.claims is not None
+                    else self.checker.check(question, answer, sources.pages))
         by_span = {tuple(v.span): v for v in verdicts if v.span}
         forbidden = [p for r in rules for p in (r.checks.no_forbidden_phrases or [])]
         markers = [m for r in rules for m in (r.checks.require_marker or [])]
-        candidates = self._candidates(sources)
-        to_cite = [v for v in verdicts if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
-        citations = self._citations(question, to_cite, self._pages(sources))
+        candidates = self._candidates(sources.hits)
+        to_cite = [v for v in verdicts
+                   if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
+        citations = self._citations(question, to_cite, sources.pages)
         parts = []
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
             if sentence.kind == "filler" or sentence.degenerate or any(contains_phrase(text, p) for p in forbidden):
-                continue  # "Yes.", courtesy lines, header rows, loops, advice and speculation: removing them is the fix
+                # "Yes.", courtesy lines, header rows, loops, advice and speculation: removing them is the fix
+                continue
             verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
@@ -181,9 +185,10 @@ class GroundedTeacher:
         return out
 
     # ------------------------------------------------------------------------------------ judge
-    async def judge(self, question: str, sources: list[SearchHit], first: str, second: str, principle: ResolvedPrinciple) -> Judgement:
+    async def judge(self, question: str, sources: Sources, first: str, second: str,
+                    principle: ResolvedPrinciple) -> Judgement:
         """P(first better) from the difference in claim support (a logistic in the gap)."""
-        pages = self._pages(sources)
+        pages = sources.pages
         rate = lambda text: _support(self.checker.check(question, text, pages))  # noqa: E731
         gap = rate(first) - rate(second)
         p_first = min(0.95, max(0.05, 1.0 / (1.0 + math.exp(-6.0 * gap))))
@@ -192,14 +197,16 @@ class GroundedTeacher:
 
 # Financial statements by the headings filers give them and the names questions use for them.
 _STATEMENT_HEADINGS = {
-    "income": re.compile(r"statements? of (?:consolidated )?(?:operations|income|earnings)\b|income statements?\b", re.I),
+    "income": re.compile(
+        r"statements? of (?:consolidated )?(?:operations|income|earnings)\b|income statements?\b", re.I),
     "comprehensive": re.compile(r"statements? of comprehensive (?:income|loss)", re.I),
     "balance": re.compile(r"balance sheets?\b|statements? of financial (?:position|condition)", re.I),
     "cash": re.compile(r"statements? of cash flows?", re.I),
     "equity": re.compile(r"statements? of (?:changes in )?(?:share|stock)holders.? (?:equity|deficit)", re.I),
 }
 _STATEMENT_NAMES = {
-    "income": re.compile(r"income statement|statements? of (?:operations|income|earnings)|\bp&l\b|profit and loss", re.I),
+    "income": re.compile(
+        r"income statement|statements? of (?:operations|income|earnings)|\bp&l\b|profit and loss", re.I),
     "comprehensive": re.compile(r"comprehensive income", re.I),
     "balance": re.compile(r"balance sheet|statements? of financial (?:position|condition)", re.I),
     "cash": re.compile(r"cash flows?\b", re.I),
@@ -224,7 +231,8 @@ def statement_kind(page_text: str) -> str | None:
 def statements_named(text: str) -> set[str]:
     """The financial statements `text` names ("based on the income statement" → {"income"})."""
     named = {kind for kind, pattern in _STATEMENT_NAMES.items() if pattern.search(text)}
-    if "comprehensive" in named and not re.search(r"(?<!comprehensive )income statement|statements? of (?:operations|earnings)", text, re.I):
+    income = r"(?<!comprehensive )income statement|statements? of (?:operations|earnings)"
+    if "comprehensive" in named and not re.search(income, text, re.I):
         named.discard("income")  # "statement of comprehensive income" is not the income statement
     return named
 
@@ -277,7 +285,8 @@ def _marked(text: str, markers) -> str:
     """Add the first required marker to a claim that uses a trigger phrase without one, before
     its citations: "… margins of 16% (non-GAAP) [doc p.1]."."""
     for m in markers:
-        if any(contains_phrase(text, t) for t in m.when_any) and not any(contains_phrase(text, r) for r in m.require_any):
+        triggered = any(contains_phrase(text, t) for t in m.when_any)
+        if triggered and not any(contains_phrase(text, r) for r in m.require_any):
             body = text.rstrip().rstrip(".")
             cites = re.search(r"(\s*\[[^\]]*p\.\d+[^\]]*\])+$", body)
             head, tail = (body[: cites.start()], cites.group().strip()) if cites else (body, "")

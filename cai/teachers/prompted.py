@@ -11,7 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from cai.core.constitution import ResolvedPrinciple, Rule
-from cai.core.contracts import Evidence, Locator, RuleViolation, SearchHit
+from cai.core.contracts import Evidence, Locator, RuleViolation, SearchHit, Sources
 from cai.core.prompts import (
     AnswerReply,
     CritiqueReply,
@@ -32,7 +32,8 @@ P_MIN, P_MAX = 0.05, 0.95
 class ChatBackend(Protocol):
     model: str | None
 
-    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None, max_tokens: int | None = None) -> ChatReply: ...
+    async def chat(self, messages: list[dict], *, response_model: type[BaseModel] | None = None,
+                   max_tokens: int | None = None) -> ChatReply: ...
 
 
 def _evidence(v, sources: list[SearchHit]) -> Evidence | None:
@@ -42,7 +43,8 @@ def _evidence(v, sources: list[SearchHit]) -> Evidence | None:
     for hit in sources:
         if hit.doc_id == v.evidence_doc and (v.evidence_page in (None, hit.page)) and v.evidence_quote in hit.text:
             start = hit.locator.char_start + hit.text.index(v.evidence_quote)
-            loc = Locator(doc_id=hit.doc_id, page=hit.page, char_start=start, char_end=start + len(v.evidence_quote), sentence=hit.locator.sentence)
+            loc = Locator(doc_id=hit.doc_id, page=hit.page, char_start=start, char_end=start + len(v.evidence_quote),
+                          sentence=hit.locator.sentence)
             return Evidence(locator=loc, quote=v.evidence_quote)
     return None
 
@@ -55,12 +57,13 @@ class PromptedTeacher:
         self.chat = chat
         self.model = chat.model
 
-    async def draft(self, question: str, sources: list[SearchHit]) -> TeacherText:
-        reply = await self.chat.chat(draft_messages(question, sources), response_model=AnswerReply)
+    async def draft(self, question: str, sources: Sources) -> TeacherText:
+        reply = await self.chat.chat(draft_messages(question, sources.hits), response_model=AnswerReply)
         return TeacherText(text=reply.parsed["answer"].strip(), call_ids=[reply.call_id])
 
-    async def critique(self, question: str, sources: list[SearchHit], answer: str, rules: list[Rule]) -> TeacherCritique:
-        reply = await self.chat.chat(critique_messages(question, sources, answer, rules), response_model=CritiqueReply)
+    async def critique(self, question: str, sources: Sources, answer: str, rules: list[Rule]) -> TeacherCritique:
+        messages = critique_messages(question, sources.hits, answer, rules)
+        reply = await self.chat.chat(messages, response_model=CritiqueReply)
         known = {r.id: r for r in rules}
         violations = []
         for v in CritiqueReply.model_validate(reply.parsed).violations:
@@ -68,17 +71,22 @@ class PromptedTeacher:
             if rule is None:  # a rule the teacher invented: not part of this round's constitution
                 continue
             violations.append(RuleViolation(rule_id=rule.id, severity=rule.severity, claim=v.claim or None,
-                                            evidence=_evidence(v, sources), fix=v.fix or None))
+                                            evidence=_evidence(v, sources.hits), fix=v.fix or None))
         return TeacherCritique(violations=violations, call_ids=[reply.call_id], text=reply.text)
 
-    async def revise(self, question: str, sources: list[SearchHit], answer: str, critique: TeacherCritique, rules: list[Rule]) -> TeacherText:
+    async def revise(self, question: str, sources: Sources, answer: str, critique: TeacherCritique,
+                     rules: list[Rule]) -> TeacherText:
         lines = [f"[{v.rule_id}] {v.claim or ''} → {v.fix or v.message or ''}".strip() for v in critique.violations]
-        reply = await self.chat.chat(revision_messages(question, sources, answer, lines, rules), response_model=AnswerReply)
+        messages = revision_messages(question, sources.hits, answer, lines, rules)
+        reply = await self.chat.chat(messages, response_model=AnswerReply)
         return TeacherText(text=reply.parsed["answer"].strip(), call_ids=[reply.call_id])
 
-    async def judge(self, question: str, sources: list[SearchHit], first: str, second: str, principle: ResolvedPrinciple) -> Judgement:
-        reply = await self.chat.chat(judge_messages(question, sources, first, second, principle), response_model=JudgeReply)
+    async def judge(self, question: str, sources: Sources, first: str, second: str,
+                    principle: ResolvedPrinciple) -> Judgement:
+        messages = judge_messages(question, sources.hits, first, second, principle)
+        reply = await self.chat.chat(messages, response_model=JudgeReply)
         parsed = JudgeReply.model_validate(reply.parsed)
         p_chosen = min(P_MAX, max(P_MIN, parsed.confidence))
         p_first = p_chosen if parsed.preferred == "A" else 1.0 - p_chosen
-        return Judgement(principle_id=principle.id, p_first=p_first, reasoning=parsed.reasoning, call_ids=[reply.call_id])
+        return Judgement(principle_id=principle.id, p_first=p_first, reasoning=parsed.reasoning,
+                         call_ids=[reply.call_id])

@@ -1,5 +1,6 @@
 """Policies and adapters for `cai train` and `cai answer`: the one loader of policy weights
-(`load_model`: dtype per device, optional 4-bit, optional SFT delta merged in), and export one servable LoRA adapter per training run with its metadata.
+(`load_model`: dtype per device, optional 4-bit, optional SFT delta merged in), and the export of
+one servable LoRA adapter per training run with its metadata.
 
 One adapter per run, on the unmodified base model: the RL adapter is trained on top of the
 SFT-merged policy, so the policy is W + ΔW_sft + ΔW_rl. Both deltas are LoRA products
@@ -42,8 +43,9 @@ def load_tokenizer(model: str | Path):
         if tok.unk_token is not None and tok.unk_token_id != tok.eos_token_id:
             tok.pad_token = tok.unk_token
         else:
-            raise UserError(f"{model}: the tokenizer has no pad token distinct from its EOS; give a model whose tokenizer "
-                            "has one (e.g. Qwen2.5, Llama 3 with <|finetune_right_pad_id|>) or add one to its tokenizer files")
+            raise UserError(f"{model}: the tokenizer has no pad token distinct from its EOS; give a model whose "
+                            "tokenizer has one (e.g. Qwen2.5, Llama 3 with <|finetune_right_pad_id|>) or add one to "
+                            "its tokenizer files")
     tok.padding_side = "left"
     return tok
 

@@ -19,9 +19,11 @@ _SINK_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
 def check_sinks(report_to: list[str]) -> None:
     """Fail before any work when a requested sink's package is missing."""
-    missing = [name for name in report_to if name in _SINK_PACKAGES and importlib.util.find_spec(_SINK_PACKAGES[name]) is None]
+    missing = [name for name in report_to
+               if name in _SINK_PACKAGES and importlib.util.find_spec(_SINK_PACKAGES[name]) is None]
     if missing:
-        raise UserError(f"report_to: {missing[0]} is not installed; `pip install {_SINK_PACKAGES[missing[0]]}` or remove it from report_to")
+        raise UserError(f"report_to: {missing[0]} is not installed; `pip install {_SINK_PACKAGES[missing[0]]}` or "
+                        "remove it from report_to")
 
 
 def _truncate_after(path: Path, step: int) -> None:

@@ -1,5 +1,5 @@
-"""PPO with a critic for RLHF/RLAIF, on accelerate. Read top to bottom: config, models, rollout,
-reward, advantages, PPO epochs, logging and alarms, the loop.
+"""PPO with a critic for RLHF/RLAIF, on accelerate. Read top to bottom: the rollout types, models,
+rollout, reward, advantages, PPO epochs, logging and alarms, the loop.
 
 One step ([PPO] Schulman et al. 2017; implementation choices from Huang et al. 2024, "The N+
 Implementation Details of RLHF with PPO"):
@@ -13,7 +13,7 @@ Implementation Details of RLHF with PPO"):
                 model with its adapter disabled: no second copy). Either k1 per token in the reward
                 (r_t = -beta * k1_t, plus the score on the last real token) or k3 in the loss.
   4. values   - a critic (separate backbone + zero-initialised scalar head) gives V(s_t).
-  5. GAE      - advantages and returns (`cai.training.ppo_math.gae`), advantages whitened over real tokens.
+  5. GAE      - advantages and returns (`ppo_math.gae`), advantages whitened over real tokens.
   6. update   - `ppo_epochs` passes over shuffled mini-batches, each accumulated over
                 micro-batches: clipped surrogate + vf_coef * clipped value loss (+ beta * k3),
                 gradient-norm clipping per model. During `critic_warmup_steps` only the critic
@@ -21,8 +21,8 @@ Implementation Details of RLHF with PPO"):
   7. log      - one JSONL row per step (means gathered over all processes, plus the time spent
                 in rollout / score / update and the tokens generated); alarms stop the run on a
                 KL explosion or on reward hacking, and the reason is recorded.
-  8. save     - every `save_every` steps and at the end, a checkpoint (`cai.training.ppo_checkpoint`) that
-                `train_ppo(..., resume=True)` continues from exactly.
+  8. save     - every `save_steps` steps and at the end, a checkpoint (`cai.training.ppo_checkpoint`)
+                that `train_ppo(..., resume=True)` continues from exactly.
 
 Multi-process (`accelerate launch`): DDP on the policy's trainable parameters and on the critic;
 each process rolls out its own slice of every global batch with its own sampling seed; metrics
@@ -30,7 +30,10 @@ are gathered on every process (so alarms stop all of them together); only the ma
 writes files, except that every process writes its RNG state into checkpoints.
 
 Tensor names: P = prompt tokens (left-padded), R = response tokens (right-padded), B = rows.
-`mask` (B, R) is 1 on real response tokens up to and including the first EOS.
+A step's data is an `Experience`: the `Rollout` sampled (ids, masks), the `TokenStats` scoring
+adds (log-probs, reference log-probs, entropy, values) and the `Targets` the advantages add
+(per-token rewards, advantages, returns). `mask` (B, R) is 1 on real response tokens up to and
+including the first EOS; every (B, R) float tensor below is 0 where it is 0.
 """
 
 from __future__ import annotations
@@ -41,18 +44,65 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cai.core.configs import PPOConfig  # noqa: F401 — the config lives with the other stage configs
+# The configs live with the other stage configs; PPOConfig is re-exported for callers.
+from cai.core.configs import LoraConfig, PPOConfig
 from cai.core.runs import atomic_write_json
 from cai.training import ppo_checkpoint
 from cai.training import ppo_math as pm
 
 RewardFn = Callable[..., Sequence[float]]
 Prompt = str | list[dict]
+
+
+# ----------------------------------------------------------------------------------- rollout types
+@dataclass(frozen=True)
+class Rollout:
+    """What `_generate` sampled: one response per prompt, after the prompt's context."""
+
+    ids: torch.Tensor  # (B, P+R) int64: left-padded prompt ids, then response ids (pad after EOS)
+    attn: torch.Tensor  # (B, P+R) int64: 1 on real prompt tokens and on `mask`'s response tokens
+    mask: torch.Tensor  # (B, R) float32: 1 on real response tokens up to and including the EOS
+    has_eos: torch.Tensor  # (B,) bool: the response ended with EOS (else cut at max_new_tokens)
+    context: int  # P: width of the left-padded prompts; response token t is ids[:, P + t]
+
+    @property
+    def response(self) -> torch.Tensor:
+        """(B, R) int64: the response token ids, pad after EOS."""
+        return self.ids[:, self.context:]
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """What `_score_rollout` adds: per response token, from no-grad forwards at rollout time."""
+
+    logp: torch.Tensor  # (B, R) float32: log-prob of the sampled token under the policy
+    ref_logp: torch.Tensor  # (B, R) float32: the same under the reference (adapter disabled)
+    entropy: torch.Tensor  # (B, R) float32: entropy of the policy's (temperature-scaled) distribution
+    values: torch.Tensor  # (B, R) float32: the critic's V(s_t) of the state before token t
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What `_advantages` adds: the per-token rewards and what GAE makes of them."""
+
+    rewards: torch.Tensor  # (B, R) float32: -β·k1 per token (reward_k1) + the score on the last token
+    advantages: torch.Tensor  # (B, R) float32: GAE advantages, whitened over real tokens when set
+    returns: torch.Tensor  # (B, R) float32: advantages (before whitening) + values: the critic's target
+
+
+@dataclass(frozen=True)
+class Experience:
+    """One step's training data: what the PPO epochs learn from."""
+
+    roll: Rollout
+    stats: TokenStats
+    targets: Targets
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -76,11 +126,19 @@ class ValueModel(torch.nn.Module):
         return self.head(hidden.float()).squeeze(-1)
 
 
-def _load_models(policy_dir_or_model, cfg: PPOConfig, critic: torch.nn.Module | None = None):
-    """(policy PeftModel with a trainable LoRA adapter, critic), float32, dropout off. The critic
-    is `critic` when given, else a ValueModel on cfg.critic_model or a copy of the policy's
-    backbone."""
-    from peft import LoraConfig, PeftModel, get_peft_model
+def _peft_lora(lora: LoraConfig, **extra):
+    """peft's LoraConfig for `lora`'s shape, without dropout (see `_load_models`)."""
+    from peft import LoraConfig as PeftLoraConfig
+
+    return PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=0.0, target_modules=lora.target_modules,
+                          **extra)
+
+
+def _load_models(policy_dir_or_model, cfg: PPOConfig, lora: LoraConfig, critic: torch.nn.Module | None = None):
+    """(policy PeftModel with a trainable LoRA adapter shaped by `lora`, critic), float32, dropout
+    off. The critic is `critic` when given, else a ValueModel on cfg.critic_model or a copy of the
+    policy's backbone."""
+    from peft import PeftModel, get_peft_model
     from transformers import AutoModel, AutoModelForCausalLM
 
     if isinstance(policy_dir_or_model, str | Path):
@@ -95,16 +153,12 @@ def _load_models(policy_dir_or_model, cfg: PPOConfig, critic: torch.nn.Module | 
         if getattr(inner, "is_loaded_in_4bit", False):
             # QLoRA: 4-bit weights cannot be trained, so the critic is a second LoRA adapter (on
             # its own copy of the 4-bit backbone, which costs ~N/2 bytes) plus the value head.
-            backbone = get_peft_model(backbone, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                                                           target_modules=cfg.lora_target_modules))
+            backbone = get_peft_model(backbone, _peft_lora(lora))
         critic = ValueModel(backbone)
     if isinstance(base, PeftModel):
         policy = base
     else:
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                          target_modules=cfg.lora_target_modules, modules_to_save=cfg.lora_modules_to_save,
-                          task_type="CAUSAL_LM")
-        policy = get_peft_model(base, lora)
+        policy = get_peft_model(base, _peft_lora(lora, modules_to_save=lora.modules_to_save, task_type="CAUSAL_LM"))
     # Dropout off everywhere [N-IMPL]: the rollout log-probs and the loss log-probs must come from
     # the same function, or the PPO ratio is not 1 at the first update.
     policy.eval()
@@ -135,9 +189,8 @@ def _render(tokenizer, prompt: Prompt) -> str:
 
 
 @torch.no_grad()
-def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device) -> dict[str, torch.Tensor]:
-    """Sample one response per prompt; returns ids (B, P+R), attn (B, P+R), mask (B, R),
-    has_eos (B,) bool, context P. Responses are cut after the first EOS (the rest is pad)."""
+def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device) -> Rollout:
+    """Sample one response per prompt. Responses are cut after the first EOS (the rest is pad)."""
     from transformers import GenerationConfig
 
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
@@ -162,8 +215,8 @@ def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device) 
     generated = torch.cat([torch.nn.functional.pad(torch.ones_like(c), (0, width - c.shape[1]))
                            for c in chunks]).bool()
     resp, mask, has_eos = cut_at_eos(resp, generated, eos, pad)
-    return {"ids": torch.cat([enc.input_ids, resp], 1), "attn": torch.cat([enc.attention_mask, mask.long()], 1),
-            "mask": mask.float(), "has_eos": has_eos, "context": context}
+    return Rollout(ids=torch.cat([enc.input_ids, resp], 1), attn=torch.cat([enc.attention_mask, mask.long()], 1),
+                   mask=mask.float(), has_eos=has_eos, context=context)
 
 
 def cut_at_eos(resp: torch.Tensor, generated: torch.Tensor, eos: int, pad: int):
@@ -180,15 +233,13 @@ def cut_at_eos(resp: torch.Tensor, generated: torch.Tensor, eos: int, pad: int):
 
 
 @torch.no_grad()
-def _score_rollout(policy, critic, roll: dict, cfg: PPOConfig) -> None:
-    """Add logp, ref_logp, entropy, values (all (B, R) float32) to `roll`, in micro-batches."""
-    keys = ("logp", "ref_logp", "entropy", "values")
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
-    ctx, n = roll["context"], roll["ids"].shape[0]
-    tokens = roll["ids"][:, ctx:]
-    for i in range(0, n, cfg.rollout_micro_batch_size):
+def _score_rollout(policy, critic, roll: Rollout, cfg: PPOConfig) -> TokenStats:
+    """Log-probs under the policy and the reference, entropy and values of `roll`, in micro-batches."""
+    parts: dict[str, list[torch.Tensor]] = {"logp": [], "ref_logp": [], "entropy": [], "values": []}
+    ctx, tokens = roll.context, roll.response
+    for i in range(0, roll.ids.shape[0], cfg.rollout_micro_batch_size):
         sl = slice(i, i + cfg.rollout_micro_batch_size)
-        ids, attn = roll["ids"][sl], roll["attn"][sl]
+        ids, attn = roll.ids[sl], roll.attn[sl]
         logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
         parts["logp"].append(pm.logprobs_from_logits(logits, tokens[sl]))
         parts["entropy"].append(pm.entropy_from_logits(logits))
@@ -196,13 +247,13 @@ def _score_rollout(policy, critic, roll: dict, cfg: PPOConfig) -> None:
             ref = _response_logits(policy, ids, attn, ctx, cfg.temperature)
         parts["ref_logp"].append(pm.logprobs_from_logits(ref, tokens[sl]))
         parts["values"].append(critic(ids, attn, _positions(attn))[:, ctx - 1:-1])
-    for k in keys:
-        roll[k] = torch.cat(parts[k]) * roll["mask"]
+    return TokenStats(**{k: torch.cat(v) * roll.mask for k, v in parts.items()})
 
 
 # ------------------------------------------------------------------------------------------ reward
 def _call_reward(reward_fn: RewardFn, prompts: list[Prompt], completions: list[str],
-                 completion_ids: list[list[int]], columns: dict[str, list]) -> tuple[list[float], dict[str, list[float]]]:
+                 completion_ids: list[list[int]],
+                 columns: dict[str, list]) -> tuple[list[float], dict[str, list[float]]]:
     """Call the reward as TRL does (conversational prompts get message-list completions, plus
     `completion_ids`); reward parts, when the callable exposes them, come from its `last_parts`
     attribute: {name: list[float]} for the rows just scored."""
@@ -215,21 +266,29 @@ def _call_reward(reward_fn: RewardFn, prompts: list[Prompt], completions: list[s
     return scores, {k: list(v) for k, v in parts.items() if len(v) == len(prompts)}
 
 
-def _token_rewards(scores: torch.Tensor, roll: dict, beta: float, cfg: PPOConfig) -> torch.Tensor:
+def _completions(tokenizer, roll: Rollout) -> tuple[list[list[int]], list[str]]:
+    """(token ids, decoded text) of each response: its real tokens, the EOS left out (no text)."""
+    ids = [r[m].tolist() for r, m in zip(roll.response, roll.mask.bool(), strict=True)]
+    ids = [x[:-1] if has else x for x, has in zip(ids, roll.has_eos.tolist(), strict=True)]
+    return ids, tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def _token_rewards(scores: torch.Tensor, mask: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor,
+                   beta: float, cfg: PPOConfig) -> torch.Tensor:
     """Per-token rewards (B, R), 0 where masked: -β·k1 per token when the KL is in the reward, and
-    the score added on the last real token (the EOS, or the last token of a truncated response)."""
-    mask = roll["mask"]
-    kl = pm.kl_k1(roll["logp"], roll["ref_logp"]) * mask
+    the score added on the last real token (the EOS, or the last token of a truncated response).
+    scores: (B,); mask, logp, ref_logp: (B, R) as in Rollout and TokenStats."""
+    kl = pm.kl_k1(logp, ref_logp) * mask
     rewards = -beta * kl if cfg.kl_mode == "reward_k1" else torch.zeros_like(kl)
     last = (mask.sum(1).long() - 1).clamp(min=0)
     rewards[torch.arange(len(scores)), last] += scores
     return rewards * mask
 
 
-def _final_scores(raw: list[float], roll: dict, cfg: PPOConfig, accelerator) -> torch.Tensor:
+def _final_scores(raw: list[float], roll: Rollout, cfg: PPOConfig, accelerator) -> torch.Tensor:
     """(B,) float32 scores after the missing-EOS penalty, clipping and (global) whitening."""
-    scores = torch.tensor(raw, dtype=torch.float32, device=roll["mask"].device)
-    scores = scores - cfg.missing_eos_penalty * (~roll["has_eos"]).float()
+    scores = torch.tensor(raw, dtype=torch.float32, device=roll.mask.device)
+    scores = scores - cfg.missing_eos_penalty * (~roll.has_eos).float()
     if cfg.reward_clip is not None:
         scores = scores.clamp(-cfg.reward_clip, cfg.reward_clip)
     if cfg.whiten_rewards:
@@ -239,46 +298,47 @@ def _final_scores(raw: list[float], roll: dict, cfg: PPOConfig, accelerator) -> 
 
 
 # -------------------------------------------------------------------------------------- advantages
-def _advantages(roll: dict, rewards: torch.Tensor, cfg: PPOConfig) -> None:
-    """Add advantages and returns ((B, R) float32, 0 where masked) to `roll` [GAE eq. (16)]."""
-    adv, returns = pm.gae(rewards, roll["values"], roll["mask"], cfg.gamma, cfg.lam)
+def _advantages(roll: Rollout, stats: TokenStats, rewards: torch.Tensor, cfg: PPOConfig) -> Targets:
+    """Advantages and returns of the per-token `rewards` (B, R) [GAE eq. (16)]."""
+    adv, returns = pm.gae(rewards, stats.values, roll.mask, cfg.gamma, cfg.lam)
     if cfg.whiten_advantages:
-        adv = pm.masked_whiten(adv, roll["mask"])
-    roll["advantages"], roll["returns"] = adv, returns
+        adv = pm.masked_whiten(adv, roll.mask)
+    return Targets(rewards=rewards, advantages=adv, returns=returns)
 
 
 # ------------------------------------------------------------------------------------------ update
-def _micro_loss(policy, critic, roll: dict, idx: torch.Tensor, beta: float, cfg: PPOConfig,
+def _micro_loss(policy, critic, exp: Experience, idx: torch.Tensor, beta: float, cfg: PPOConfig,
                 train_actor: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Loss on the rows `idx` of the rollout: clipped surrogate [PPO eq. (7)] + vf_coef · clipped
+    """Loss on the rows `idx` of the experience: clipped surrogate [PPO eq. (7)] + vf_coef · clipped
     value loss [N-IMPL] (+ β · k3 when kl_mode is loss_k3) [PPO eq. (9)]. Returns (loss, stats)."""
-    ctx = roll["context"]
-    ids, attn, mask = roll["ids"][idx], roll["attn"][idx], roll["mask"][idx]
+    roll, old, targets = exp.roll, exp.stats, exp.targets
+    ctx = roll.context
+    ids, attn, mask = roll.ids[idx], roll.attn[idx], roll.mask[idx]
     values = critic(ids, attn, _positions(attn))[:, ctx - 1:-1]
-    vf_loss, vf_clipfrac = pm.clipped_value_loss(values, roll["values"][idx], roll["returns"][idx],
+    vf_loss, vf_clipfrac = pm.clipped_value_loss(values, old.values[idx], targets.returns[idx],
                                                  mask, cfg.cliprange_value)
     loss = cfg.vf_coef * vf_loss
     stats = {"loss/value": vf_loss.detach(), "critic/clipfrac": vf_clipfrac}
     if train_actor:
         logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
         logp = pm.logprobs_from_logits(logits, ids[:, ctx:])
-        pg_loss, clipfrac, approx_kl = pm.clipped_policy_loss(logp, roll["logp"][idx],
-                                                              roll["advantages"][idx], mask, cfg.cliprange)
+        pg_loss, clipfrac, approx_kl = pm.clipped_policy_loss(logp, old.logp[idx],
+                                                              targets.advantages[idx], mask, cfg.cliprange)
         loss = loss + pg_loss
         if cfg.kl_mode == "loss_k3":
-            loss = loss + beta * pm.masked_mean(pm.kl_k3(logp, roll["ref_logp"][idx]), mask)
+            loss = loss + beta * pm.masked_mean(pm.kl_k3(logp, old.ref_logp[idx]), mask)
         stats.update({"loss/policy": pg_loss.detach(), "policy/clipfrac": clipfrac,
                       "policy/approx_kl": approx_kl})
     return loss, stats
 
 
-def _ppo_epochs(accelerator, policy, critic, opts: dict, roll: dict, beta: float, cfg: PPOConfig,
+def _ppo_epochs(accelerator, policy, critic, opts: dict, exp: Experience, beta: float, cfg: PPOConfig,
                 train_actor: bool) -> dict[str, float]:
     """`ppo_epochs` passes over shuffled mini-batches; each mini-batch accumulates gradients over
     micro-batches (gradient sync only on the last) and takes one step per model after clipping
     the gradient norm. Returns the mean of each statistic (losses per micro-batch, gradient norms
     before clipping per optimiser step). Models stay in eval mode: dropout off [N-IMPL]."""
-    n = roll["ids"].shape[0]
+    n = exp.roll.ids.shape[0]
     n_micro = cfg.mini_batch_size // cfg.micro_batch_size
     models = [critic] + ([policy] if train_actor else [])
     sums: dict[str, float] = {}
@@ -287,7 +347,7 @@ def _ppo_epochs(accelerator, policy, critic, opts: dict, roll: dict, beta: float
     def add(key: str, value) -> None:
         sums[key], counts[key] = sums.get(key, 0.0) + float(value), counts.get(key, 0) + 1
     for _ in range(cfg.ppo_epochs):
-        order = torch.randperm(n, device=roll["ids"].device)
+        order = torch.randperm(n, device=exp.roll.ids.device)
         for start in range(0, n, cfg.mini_batch_size):
             mini = order[start:start + cfg.mini_batch_size]
             for j in range(n_micro):
@@ -296,7 +356,7 @@ def _ppo_epochs(accelerator, policy, critic, opts: dict, roll: dict, beta: float
                     if j < n_micro - 1:  # skip the all-reduce until the last micro-batch
                         for m in models:
                             stack.enter_context(accelerator.no_sync(m))
-                    loss, stats = _micro_loss(policy, critic, roll, idx, beta, cfg, train_actor)
+                    loss, stats = _micro_loss(policy, critic, exp, idx, beta, cfg, train_actor)
                     accelerator.backward(loss / n_micro)
                 for k, v in stats.items():
                     add(k, v)
@@ -326,25 +386,28 @@ def _global_explained_variance(accelerator, values, returns, mask) -> float:
     return 1.0 - var_e / var_r if var_r > 0 else float("nan")
 
 
-def _step_metrics(accelerator, roll: dict, raw: list[float], parts: dict[str, list[float]],
+def _step_metrics(accelerator, exp: Experience, raw: list[float], parts: dict[str, list[float]],
                   scores: torch.Tensor, beta: float) -> dict[str, float]:
     """The step's row, identical on every process (every value is reduced over all of them)."""
     from accelerate.utils import gather_object
 
-    mask, dev = roll["mask"], roll["mask"].device
+    roll, stats = exp.roll, exp.stats
+    mask, dev = roll.mask, roll.mask.device
     row = {"reward/raw": _global_mean(accelerator, torch.tensor(raw, device=dev)),
            "reward/score": _global_mean(accelerator, scores)}
     # Only parts every process has: a gather that some process skips would hang the others.
     names = set.intersection(*(set(n) for n in gather_object([sorted(parts)])))
     for name in sorted(names):
-        row[f"reward/{name}"] = _global_mean(accelerator, torch.tensor(parts[name], dtype=torch.float32, device=dev))
-    row["kl/k1"] = _global_mean(accelerator, (pm.kl_k1(roll["logp"], roll["ref_logp"]) * mask).sum(1))
-    row["kl/k3"] = _global_mean(accelerator, (pm.kl_k3(roll["logp"], roll["ref_logp"]) * mask).sum(1))
+        part = torch.tensor(parts[name], dtype=torch.float32, device=dev)
+        row[f"reward/{name}"] = _global_mean(accelerator, part)
+    row["kl/k1"] = _global_mean(accelerator, (pm.kl_k1(stats.logp, stats.ref_logp) * mask).sum(1))
+    row["kl/k3"] = _global_mean(accelerator, (pm.kl_k3(stats.logp, stats.ref_logp) * mask).sum(1))
     row["kl/beta"] = beta
-    row["policy/entropy"] = _global_mean(accelerator, (roll["entropy"] * mask).sum(1) / mask.sum(1).clamp(min=1))
-    row["critic/explained_variance"] = _global_explained_variance(accelerator, roll["values"], roll["returns"], mask)
+    row["policy/entropy"] = _global_mean(accelerator, (stats.entropy * mask).sum(1) / mask.sum(1).clamp(min=1))
+    row["critic/explained_variance"] = _global_explained_variance(accelerator, stats.values,
+                                                                  exp.targets.returns, mask)
     row["response/length"] = _global_mean(accelerator, mask.sum(1))
-    row["response/eos_rate"] = _global_mean(accelerator, roll["has_eos"])
+    row["response/eos_rate"] = _global_mean(accelerator, roll.has_eos)
     row["tokens/generated"] = int(accelerator.reduce(mask.sum(), reduction="sum"))
     return row
 
@@ -375,10 +438,10 @@ def check_alarms(history: list[dict[str, Any]], cfg: PPOConfig) -> str | None:
 
 
 # -------------------------------------------------------------------------------------------- loop
-def _prompt_batches(n_prompts: int, cfg: PPOConfig, accelerator):
+def _prompt_batches(n_prompts: int, cfg: PPOConfig, seed: int, accelerator):
     """Endless per-process index batches: one seeded shuffle per epoch shared by all processes,
     each process taking its own slice of every global batch."""
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(seed)
     per, world, rank = cfg.batch_size, accelerator.num_processes, accelerator.process_index
     order: list[int] = []
     while True:
@@ -388,17 +451,28 @@ def _prompt_batches(n_prompts: int, cfg: PPOConfig, accelerator):
         yield batch[rank * per:(rank + 1) * per]
 
 
+def run_settings(config: PPOConfig, lora: LoraConfig, seed: int) -> dict[str, Any]:
+    """Everything that decides what a run computes, as JSON: the PPO config, the adapter's shape
+    (not its dropout: PPO trains without dropout) and the seed. Checkpoints record it, and a
+    resume refuses another (but for ppo_checkpoint.RESUMABLE_FIELDS and the alarm_* fields)."""
+    return {**config.model_dump(mode="json"), "lora": lora.model_dump(mode="json", exclude={"dropout"}),
+            "seed": seed}
+
+
 def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: RewardFn,
-              config: PPOConfig, *, out_dir: str | Path, columns: dict[str, list] | None = None,
-              logger: Callable[[dict], None] | None = None, resume: bool = False,
-              critic: torch.nn.Module | None = None) -> dict[str, Any]:
+              config: PPOConfig, *, lora: LoraConfig, seed: int, out_dir: str | Path,
+              columns: dict[str, list] | None = None, logger: Callable[[dict], None] | None = None,
+              resume: bool = False, critic: torch.nn.Module | None = None) -> dict[str, Any]:
     """Train a LoRA adapter on the policy with PPO against `reward_fn`; returns the final metrics.
 
-    prompts: plain strings or chat message lists. columns: extra per-prompt lists passed to the
-    reward by name (e.g. sources). Writes out_dir/metrics.jsonl (a row per step),
-    out_dir/summary.json, out_dir/checkpoint (every `save_every` steps and at the end) and, when
-    config.save_adapter, out_dir/adapter. The returned dict is the last step's row plus
-    `steps_done` and `stop_reason` (None when all steps ran).
+    prompts: plain strings or chat message lists. lora: the adapter's rank, alpha, target modules
+    and modules_to_save (its dropout is not used: PPO trains without dropout); not used when the
+    policy is already a PeftModel, except for the critic's adapter on a 4-bit policy. seed: prompt
+    order, LoRA initialisation and sampling (process i samples with seed + i). columns: extra
+    per-prompt lists passed to the reward by name (e.g. sources). Writes out_dir/metrics.jsonl
+    (a row per step), out_dir/summary.json, out_dir/checkpoint (every `save_steps` steps and at
+    the end) and, when config.save_adapter, out_dir/adapter. The returned dict is the last step's
+    row plus `steps_done` and `stop_reason` (None when all steps ran).
 
     resume: continue from out_dir/checkpoint when there is one (else start fresh): weights,
     optimisers, RNG states, KL coefficient and, when `reward_fn` has `state_dict` /
@@ -412,10 +486,10 @@ def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: 
     for name, col in columns.items():
         if len(col) != len(prompts):
             raise ValueError(f"column {name!r} has {len(col)} rows for {len(prompts)} prompts")
-    accelerator, policy, critic, opts, kl_ctl = _setup(policy_dir_or_model, critic, cfg)
-    out = Path(out_dir)
-    start, history = ppo_checkpoint.restore(accelerator, out, resume, kl_ctl, reward_fn, cfg)
-    batches = _prompt_batches(len(prompts), cfg, accelerator)
+    accelerator, policy, critic, opts, kl_ctl = _setup(policy_dir_or_model, critic, cfg, lora, seed)
+    out, settings = Path(out_dir), run_settings(cfg, lora, seed)
+    start, history = ppo_checkpoint.restore(accelerator, out, resume, kl_ctl, reward_fn, settings)
+    batches = _prompt_batches(len(prompts), cfg, seed, accelerator)
     for _ in range(start):  # the order is a function of the seed: skip what the checkpoint did
         next(batches)
     stop_reason, done = None, start
@@ -436,14 +510,14 @@ def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: 
                 logger(row)
         if stop_reason:
             break
-        if cfg.save_every and done % cfg.save_every == 0 and done < cfg.steps:  # the last: below
-            ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, cfg)
+        if cfg.save_steps and done % cfg.save_steps == 0 and done < cfg.steps:  # the last: below
+            ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, settings)
     if done > start:
-        ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, cfg)
+        ppo_checkpoint.checkpoint(accelerator, out, done, kl_ctl, reward_fn, settings)
     return _finish(accelerator, policy, tokenizer, history, done, stop_reason, cfg, out)
 
 
-def _setup(policy_dir_or_model, critic, cfg: PPOConfig):
+def _setup(policy_dir_or_model, critic, cfg: PPOConfig, lora: LoraConfig, seed: int):
     """(accelerator, policy, critic, {"actor", "critic"} optimisers, KL controller), prepared."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, get_int_from_env, set_seed
@@ -458,16 +532,17 @@ def _setup(policy_dir_or_model, critic, cfg: PPOConfig):
         # that engine's optimiser; PPO here trains two models with their own optimisers.
         raise ValueError("PPO trains a policy and a critic; accelerate's DeepSpeed integration "
                          "drives one model per Accelerator. Use DDP or FSDP for PPO.")
-    set_seed(cfg.seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
-    policy, critic = _load_models(policy_dir_or_model, cfg, critic)
+    set_seed(seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
+    policy, critic = _load_models(policy_dir_or_model, cfg, lora, critic)
     actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    critic_opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=cfg.critic_learning_rate)
+    critic_opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad],
+                                   lr=cfg.critic_learning_rate)
     # One model per prepare call: FSDP2 shards one model per call (DDP does not mind either way).
     # The order fixes the checkpoint's file names: model.safetensors policy, model_1 critic.
     policy, actor_opt = accelerator.prepare(policy, actor_opt)
     critic, critic_opt = accelerator.prepare(critic, critic_opt)
     ppo_checkpoint.skip_frozen_on_save(accelerator)
-    set_seed(cfg.seed + accelerator.process_index)  # different samples per process
+    set_seed(seed + accelerator.process_index)  # different samples per process
     kl_ctl = (pm.AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl
               else pm.FixedKLController(cfg.kl_coef))
     return accelerator, policy, critic, {"actor": actor_opt, "critic": critic_opt}, kl_ctl
@@ -490,19 +565,17 @@ def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, 
     t0 = _now(accelerator.device)
     roll = _generate(gen_model, tokenizer, batch, cfg, accelerator.device)
     t1 = _now(accelerator.device)
-    _score_rollout(gen_model, accelerator.unwrap_model(critic), roll, cfg)
-    ctx, mask = roll["context"], roll["mask"].bool()
-    ids = [r[m].tolist() for r, m in zip(roll["ids"][:, ctx:], mask, strict=True)]
-    ids = [x[:-1] if has else x for x, has in zip(ids, roll["has_eos"].tolist(), strict=True)]  # the EOS is no text
-    texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
+    stats = _score_rollout(gen_model, accelerator.unwrap_model(critic), roll, cfg)
+    ids, texts = _completions(tokenizer, roll)
     raw, parts = _call_reward(reward_fn, batch, texts, ids, {k: [v[i] for i in idx] for k, v in columns.items()})
     scores = _final_scores(raw, roll, cfg, accelerator)
     beta = kl_ctl.value
-    _advantages(roll, _token_rewards(scores, roll, beta, cfg), cfg)
+    rewards = _token_rewards(scores, roll.mask, stats.logp, stats.ref_logp, beta, cfg)
+    exp = Experience(roll, stats, _advantages(roll, stats, rewards, cfg))
     t2 = _now(accelerator.device)
-    row = _step_metrics(accelerator, roll, raw, parts, scores, beta)
+    row = _step_metrics(accelerator, exp, raw, parts, scores, beta)
     t3 = _now(accelerator.device)
-    row.update(_ppo_epochs(accelerator, policy, critic, opts, roll, beta, cfg, train_actor))
+    row.update(_ppo_epochs(accelerator, policy, critic, opts, exp, beta, cfg, train_actor))
     t4 = _now(accelerator.device)
     kl_ctl.update(row["kl/k1"], len(idx) * accelerator.num_processes)
     row.update({"time/rollout_s": t1 - t0, "time/score_s": t2 - t1, "time/update_s": t4 - t3})

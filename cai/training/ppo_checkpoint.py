@@ -7,7 +7,8 @@ Layout under out_dir:
                            base is reloaded from the policy path on resume, not copied every save
     model_1.safetensors    critic: every parameter
     optimizer.bin, optimizer_1.bin, random_states_<rank>.pkl    (accelerate's save_state)
-    state.json             steps done, KL controller, reward state of each process, config
+    state.json             steps done, KL controller, reward state of each process, the run's
+                           settings (`cai.training.ppo.run_settings`: PPO config, LoRA shape, seed)
   checkpoint.tmp/        a checkpoint being written: ignored on resume, removed by the next save
   checkpoint.old/        the previous checkpoint during the swap
 
@@ -26,21 +27,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from cai.core.runs import atomic_write_json, atomic_write_text, read_jsonl
 
 STATE = "state.json"
 METRICS = "metrics.jsonl"
-# Config fields that may change between a run and its resumption: they do not change what the
+# Settings that may change between a run and its resumption: they do not change what the
 # steps already done computed (alarms only watch; save_* only decide what is written).
-RESUMABLE_FIELDS = frozenset({"steps", "save_every", "save_adapter"})
+RESUMABLE_FIELDS = frozenset({"steps", "save_steps", "save_adapter"})
 
 
-def checkpoint(accelerator, out: Path, steps_done: int, kl_ctl, reward_fn, config: BaseModel) -> None:
-    """Save the run's state after `steps_done` steps. Collective. state.json's `reward_state` is
-    a list with each process's `reward_fn.state_dict()` (each process scores its own rows, so
-    running statistics differ between them), or None when the reward has no state_dict."""
+def checkpoint(accelerator, out: Path, steps_done: int, kl_ctl, reward_fn, settings: dict[str, Any]) -> None:
+    """Save the run's state after `steps_done` steps. Collective. `settings`: the run's settings
+    as JSON (state.json's `config`). state.json's `reward_state` is a list with each process's
+    `reward_fn.state_dict()` (each process scores its own rows, so running statistics differ
+    between them), or None when the reward has no state_dict."""
     from accelerate.utils import gather_object
 
     reward_state = None
@@ -48,11 +48,12 @@ def checkpoint(accelerator, out: Path, steps_done: int, kl_ctl, reward_fn, confi
         reward_state = gather_object([reward_fn.state_dict()])
     state = {"steps_done": steps_done, "world_size": accelerator.num_processes,
              "kl_controller": kl_ctl.state_dict(), "reward_state": reward_state,
-             "config": config.model_dump(mode="json")}
+             "config": settings}
     save_checkpoint(accelerator, out, state)
 
 
-def restore(accelerator, out: Path, resume: bool, kl_ctl, reward_fn, config: BaseModel) -> tuple[int, list[dict]]:
+def restore(accelerator, out: Path, resume: bool, kl_ctl, reward_fn,
+            settings: dict[str, Any]) -> tuple[int, list[dict]]:
     """(steps already done, their metrics rows). Resuming from a checkpoint restores models,
     optimisers, RNG states, the KL controller and the reward's state (when it has
     load_state_dict); otherwise (0, []) after `start_fresh`. Collective."""
@@ -60,7 +61,7 @@ def restore(accelerator, out: Path, resume: bool, kl_ctl, reward_fn, config: Bas
     if found is None:
         start_fresh(accelerator, out)
         return 0, []
-    state = load_checkpoint(accelerator, found, config)
+    state = load_checkpoint(accelerator, found, settings)
     kl_ctl.load_state_dict(state["kl_controller"])
     if state["reward_state"] is not None and callable(getattr(reward_fn, "load_state_dict", None)):
         reward_fn.load_state_dict(state["reward_state"][accelerator.process_index])
@@ -94,7 +95,7 @@ def start_fresh(accelerator, out: Path) -> None:
 
 def skip_frozen_on_save(accelerator) -> None:
     """Make `accelerator.save_state` leave out frozen parameters (the policy's base model): they
-    never change, and for a 7B policy they would add ~14 GB to every checkpoint. Loading then
+    never change, and they would add a copy of the base model to every checkpoint. Loading then
     needs strict=False, which `load_checkpoint` passes. FSDP and DeepSpeed save through their own
     paths (no state dicts reach the hook), so there the hook does nothing."""
 
@@ -132,18 +133,17 @@ def save_checkpoint(accelerator, out: Path, state: dict[str, Any]) -> Path:
     return final
 
 
-def load_checkpoint(accelerator, path: Path, config: BaseModel) -> dict[str, Any]:
+def load_checkpoint(accelerator, path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """Restore models, optimisers and this process's RNG state from `path`; return state.json.
 
     Raises ValueError when the checkpoint cannot continue this run exactly: another number of
-    processes (each has its own RNG state and prompt slice), or a config that differs outside
-    RESUMABLE_FIELDS and the alarm_* fields."""
+    processes (each has its own RNG state and prompt slice), or `settings` (the run's settings as
+    JSON) that differ from the checkpoint's outside RESUMABLE_FIELDS and the alarm_* fields."""
     state = json.loads((path / STATE).read_text())
     if state["world_size"] != accelerator.num_processes:
         raise ValueError(f"{path} was written by {state['world_size']} processes, this run has "
                          f"{accelerator.num_processes}; resume with the same number, or start fresh")
-    now = config.model_dump(mode="json")
-    changed = sorted(k for k, v in now.items() if k not in RESUMABLE_FIELDS and not k.startswith("alarm_")
+    changed = sorted(k for k, v in settings.items() if k not in RESUMABLE_FIELDS and not k.startswith("alarm_")
                      and state["config"].get(k) != v)
     if changed:
         raise ValueError(f"cannot resume from {path}: config changed in {', '.join(changed)} "

@@ -1,0 +1,180 @@
+"""A policy that answers from sources: a causal LM with an optional LoRA adapter from `cai train`
+(one loaded base model serves several adapters via `Policy.use_adapter`), prompted with
+`cai.core.prompts.policy_messages` (the one format of SFT data, RL rollouts and serving) through the
+tokenizer's chat template, greedy decoding. Used by `cai answer` and `cai eval`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cai.core.assets import SMOKE_POLICY
+from cai.core.contracts import AnsweredBy, SearchHit
+from cai.core.errors import UserError
+from cai.training.adapters import ADAPTER_META, load_model
+
+DEFAULT_MAX_NEW_TOKENS = 256
+ADAPTER_CONFIG = "adapter_config.json"  # peft's; `cai train` writes ADAPTER_META (cai_adapter.json) beside it
+
+
+def warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def read_adapter(adapter: Path) -> tuple[dict, dict | None]:
+    """(adapter_config.json, cai_adapter.json or None) of a LoRA adapter directory."""
+    adapter = Path(adapter)
+    if not adapter.is_dir():
+        raise UserError(f"--adapter {adapter}: no such directory; give the adapter directory written by `cai train`")
+    config_file = adapter / ADAPTER_CONFIG
+    if not config_file.is_file():
+        raise UserError(f"--adapter {adapter}: not a LoRA adapter (no {ADAPTER_CONFIG}); give the adapter directory "
+                        "written by `cai train`")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        meta_file = adapter / ADAPTER_META
+        metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"--adapter {adapter}: unreadable adapter files: {e}") from None
+    return config, metadata
+
+
+def _adapter_base(config: dict) -> str | None:
+    """The base model peft recorded in adapter_config.json."""
+    base = config.get("base_model_name_or_path")
+    return base if isinstance(base, str) and base else None
+
+
+def _declared_bases(config: dict, metadata: dict | None) -> list[str]:
+    """Names the adapter gives its base model: cai's metadata when present (`base_model`: what was
+    loaded; `policy_model`: what the train config named), else peft's adapter_config.json."""
+    meta = metadata or {}
+    named = [n for n in (meta.get("base_model"), meta.get("policy_model")) if isinstance(n, str) and n]
+    return named or [b for b in [_adapter_base(config)] if b]
+
+
+def _same_model(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+@dataclass
+class Policy:
+    """A loaded causal LM (+ the active LoRA adapter) that answers from sources."""
+
+    model_id: str
+    tokenizer: Any
+    lm: Any
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    adapter: Path | None = None
+    adapter_metadata: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    warn: Callable[[str], None] = warn_stderr
+    _loaded: dict[str, Path] = field(default_factory=dict, repr=False)  # adapter name → directory
+
+    def use_adapter(self, adapter: Path | None) -> None:
+        """Make `adapter` the active LoRA adapter (loaded once, kept beside the others), or serve
+        the plain base model with None. One base model thus serves several constitutions' adapters."""
+        if adapter is None:
+            self.adapter, self.adapter_metadata = None, None
+            return
+        from peft import PeftModel
+
+        config, metadata = read_adapter(adapter)
+        declared = _declared_bases(config, metadata)
+        if declared and not any(_same_model(name, self.model_id) for name in declared):
+            self._warn(f"adapter {adapter} was trained on {' / '.join(map(repr, declared))}, but the policy is "
+                       f"{self.model_id!r}")
+        resolved = Path(adapter).resolve()
+        name = next((n for n, p in self._loaded.items() if p == resolved), f"adapter{len(self._loaded)}")
+        try:
+            with warnings.catch_warnings():  # peft calls a transformers 5 deprecated helper on every load
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                if not self._loaded:
+                    self.lm = PeftModel.from_pretrained(self.lm, str(adapter), adapter_name=name).eval()
+                elif name not in self._loaded:
+                    self.lm.load_adapter(str(adapter), adapter_name=name)
+        except (OSError, ValueError, RuntimeError, KeyError) as e:
+            why = " ".join(str(e).split())[:300]
+            raise UserError(f"--adapter {adapter}: cannot apply it to {self.model_id}: {why}") from None
+        self.lm.set_adapter(name)
+        self._loaded[name] = resolved
+        self.adapter, self.adapter_metadata = Path(adapter), metadata
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.warn(message)
+
+    def generate(self, question: str, sources: list[SearchHit]) -> str:
+        """Greedy completion of `policy_messages(question, sources)` under the chat template."""
+        import contextlib
+
+        import torch
+
+        from cai.core.prompts import policy_messages
+
+        prompt = self.tokenizer.apply_chat_template(policy_messages(question, sources), add_generation_prompt=True,
+                                                    tokenize=False)
+        enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.lm.device)
+        window = getattr(self.lm.config, "max_position_embeddings", None)
+        if window and enc["input_ids"].shape[1] + self.max_new_tokens > window:
+            raise UserError(f"the prompt is {enc['input_ids'].shape[1]} tokens and {self.model_id} reads at most "
+                            f"{window}: retrieve fewer chunks (-k) or lower --max-new-tokens")
+        plain_base = self.adapter is None and bool(self._loaded)  # a PeftModel serving its base
+        with torch.no_grad(), (self.lm.disable_adapter() if plain_base else contextlib.nullcontext()):
+            out = self.lm.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, temperature=None,
+                                   top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+        return self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+    def described(self) -> AnsweredBy:
+        return AnsweredBy(kind="policy", model=self.model_id, adapter=str(self.adapter) if self.adapter else None,
+                          adapter_metadata=self.adapter_metadata, max_new_tokens=self.max_new_tokens,
+                          warnings=list(self.warnings))
+
+
+def open_policy(model: str | None, adapter: Path | None = None, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                warn: Callable[[str], None] = warn_stderr) -> Policy:
+    """Load a policy: `model` (HF id or path; with only `adapter`, the adapter's base model)
+    and, when given, a LoRA `adapter`. Bad input raises UserError with what to do next."""
+    config, metadata = read_adapter(adapter) if adapter is not None else ({}, None)
+    base = model or _adapter_base(config) or next(iter(_declared_bases(config, metadata)), None)
+    if base == SMOKE_POLICY and (metadata or {}).get("policy_model") == SMOKE_POLICY:
+        base = metadata.get("base_model") or _adapter_base(config)  # the smoke model that run built
+    if not base:
+        raise UserError(f"--adapter {adapter}: it names no base model; give one with --policy MODEL")
+    if base == SMOKE_POLICY:
+        raise UserError(f"--policy {SMOKE_POLICY}: the smoke policy is built inside a `cai train` run; give --adapter "
+                        "RUN_DIR/adapter instead")
+    tokenizer_dir = adapter if adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file() else base
+    tokenizer, lm = _load_lm(base, str(tokenizer_dir))
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"--policy {base}: the tokenizer has no chat template; use a chat/instruct model or one saved "
+                        "by `cai train`")
+    policy = Policy(model_id=base, tokenizer=tokenizer, lm=lm, max_new_tokens=max_new_tokens, warn=warn)
+    if adapter is not None:
+        policy.use_adapter(Path(adapter))
+    return policy
+
+
+def _load_lm(model: str, tokenizer_dir: str):
+    import torch
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        lm = load_model(model).to(device).eval()
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"--policy {model}: cannot load it ({first}); give a local model directory or a hub id in the "
+                        "local cache") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, lm
