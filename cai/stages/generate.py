@@ -214,7 +214,7 @@ async def process(s: Setup, row: QuestionRow, sources: Sources) -> Record:
     return record
 
 
-async def answer_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record:
+async def run_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record:
     """`process`, or with the grounded teacher and `cpu_workers`, the whole question in a worker
     process: the grounded teacher's drafting and checking is all CPU, so workers are what spread
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
@@ -268,7 +268,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
                 if stop_reason:
                     return
                 try:
-                    await s.write(records, await answer_question(s, ahead, row))
+                    await s.write(records, await run_question(s, ahead, row))
                     counts["done"] += 1
                 except BudgetExhausted as e:
                     stop_reason.append(str(e))
