@@ -1,10 +1,12 @@
-"""Checker benchmark on the FinanceBench development data (never copied into the repository).
+"""Checker benchmark on the FinanceBench development data and TAT-QA dev (never copied into the repository).
 
 Measures, for a checker (default `offline`):
 * balanced accuracy of the answer verdict (supported vs not) on the human-labelled answers
-  (`labeled_answers.jsonl`, rows in `cai score` input form with `label`);
-* per perturbation slice (number, period, entity): balanced accuracy on the pairs (original answer,
-  labelled supported; its perturbed copy, labelled unsupported), `perturbations.jsonl`;
+  (`labeled_answers.jsonl`, rows in `cai score` input form with `label` and `company`);
+* per perturbation slice (number, period, entity; `perturbations.jsonl`): balanced accuracy on the
+  pairs (original answer, labelled supported; its perturbed copy, labelled unsupported); and apart,
+  sensitivity on the originals (judged supported) and specificity on the perturbed copies whose
+  original the checker supports (judged not supported), with counts (`bench/checker_protocol.py`);
 * adversarial answers that must never be supported (all labelled unsupported, so the balanced
   accuracy is the share rejected), built from each question's first labelled row and its sources:
   a question word repeated ("Revenue revenue revenue."), a one-word sentence ("It rained."), an
@@ -14,26 +16,43 @@ Measures, for a checker (default `offline`):
   sentence with figures turned to its opposite ("increased" <-> "decreased", "rose" <-> "fell",
   "higher" <-> "lower"), so every figure is still in the sources and only the direction is wrong;
 * the baseline "every number in the answer appears in the evidence" on the same sets;
-* claims/s on CPU. Cold: the first pass over every row, with empty page and embedding caches
-  (MiniLM is loaded before timing; its load time is reported apart as `model_load_s`). Warm: a
-  second pass over the first 100 labelled rows, whose pages and embeddings are then cached (what a
-  generate run sees on its revision rounds and judge calls, which re-check the same pages);
+* leave-company-out (issue #15): companies dealt into `--folds` K folds (`--seed`); per fold the
+  checker from `fit_fold` on the training folds' rows only, with labelled balanced accuracy,
+  sensitivity and specificity and per-slice rates on the training companies ("tuned on") and the
+  held ones ("unseen"), and "unseen" pooled over the folds; and the fixed split between the
+  companies the offline checker was developed on and those added later;
+* TAT-QA dev (`--tatqa`): sensitivity on the originals, balanced accuracy of the originals against
+  all negatives and against each slice's (number, column, scale, text) with its specificity, as the
+  data's own `score_rows.py` computes them (`--tatqa-scored FILE` writes the rows in `cai score`
+  output form, so that script can check them);
+* claims/s on CPU. Cold: the first pass over every FinanceBench row, with empty page and embedding
+  caches (MiniLM is loaded before timing; its load time is reported apart as `model_load_s`); the
+  TAT-QA pass after it is timed apart. Warm: a second pass over the first 100 labelled rows, whose
+  pages and embeddings are then cached (what a generate run sees on its revision rounds and judge
+  calls, which re-check the same pages); the 1-minute load average at the start and at the end;
 * confusion matrices; and that every supported claim's quote is verbatim in its source.
 
-Writes bench/results/checker.json and prints a markdown table. With `--verdicts FILE` it also
+A row is scored once per checker object (`Run` caches by id): with today's `fit_fold`, which
+returns the same checker for every fold, the folds reuse the first pass's verdicts. For a fitted
+checker the top-level FinanceBench sets are scored with the one fitted on every company (in-sample);
+the leave-company-out "unseen" columns and TAT-QA (never given to `fit_fold`) are the held-out numbers.
+
+Writes bench/results/checker.json and prints markdown tables. With `--verdicts FILE` it also
 writes every scored row's claim verdicts, one JSON line per row in the order the rows are scored
-(`{"id", "claims": [ClaimVerdict, ...]}`), so a refactor can diff every verdict before and after.
+(`{"id", "claims": [ClaimVerdict, ...]}`, plus `"fold"` for rows scored by a fold's own checker),
+so a refactor can diff every verdict before and after.
 
     HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N] [--verdicts FILE]
+        [--tatqa PATH|none] [--tatqa-scored FILE] [--folds K] [--seed S] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -41,21 +60,25 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import checker_protocol as protocol  # noqa: E402
+from checker_sets import (  # noqa: E402, F401 - re-exported for callers of bench/checker.py
+    adversarial_rows,
+    direction_flip_rows,
+    load_jsonl,
+    numbers_in_evidence_baseline,
+    slice_rows,
+)
 
 from cai.core.contracts import SourcePage  # noqa: E402
-from rag.sentences import sentence_spans  # noqa: E402
 from rewards.checker import get_checker, quote_at_locator  # noqa: E402
-from rewards.claims import is_header_row  # noqa: E402
-from rewards.numbers import checkable, extract_quantities  # noqa: E402
-from rewards.premises import content_tokens  # noqa: E402
 from rewards.score import answer_verdict  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench-dev"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = SHARED / "financebench-dev"
+DEFAULT_TATQA = SHARED / "tatqa-dev" / "checker.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"
-
-
-def load_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def balanced_accuracy(gold: list[bool], predicted: list[bool]) -> float:
@@ -72,21 +95,18 @@ def confusion(gold: list[bool], predicted: list[bool]) -> dict[str, int]:
             "tn": counts[(False, False)]}
 
 
-def numbers_in_evidence_baseline(row: dict) -> bool:
-    """Baseline: supported iff every number written in the answer occurs verbatim in the evidence."""
-    evidence = " ".join(s["text"] for s in row["sources"])
-    figures = [q.text.strip("$() ") for q in extract_quantities(row["answer"])]
-    return all(f in evidence for f in figures)
-
-
 class Run:
-    """Scores rows once (cached by id) and keeps timing and quote-verification counts; with
-    `verdicts_out` (a text file), also writes each row's claim verdicts as it is scored."""
+    """Scores rows with one checker once (cached by id) and keeps timing and quote-verification
+    counts; with `verdicts_out` (a text file), also writes each row's claim verdicts as it is scored
+    (tagged with `fold` when given); with `keep`, keeps each row's `cai score` output row."""
 
-    def __init__(self, checker, verdicts_out=None):
+    def __init__(self, checker, verdicts_out=None, fold: int | None = None, keep: bool = False):
         self.checker = checker
         self.verdicts_out = verdicts_out
+        self.fold = fold
+        self.keep = keep
         self.predictions: dict[str, bool] = {}
+        self.outputs: dict[str, dict] = {}
         self.claims = 0
         self.seconds = 0.0
         self.supported_claims = 0
@@ -100,16 +120,47 @@ class Run:
         verdicts = self.checker.check(row.get("question"), row["answer"], sources)
         self.seconds += time.perf_counter() - start
         if self.verdicts_out is not None:
-            claims = [v.model_dump(mode="json") for v in verdicts]
-            self.verdicts_out.write(json.dumps({"id": row["id"], "claims": claims}) + "\n")
+            line = {"id": row["id"], "claims": [v.model_dump(mode="json") for v in verdicts]}
+            if self.fold is not None:
+                line["fold"] = self.fold
+            self.verdicts_out.write(json.dumps(line) + "\n")
         self.claims += len(verdicts)
         for v in verdicts:
             if v.verdict == "supported":
                 self.supported_claims += 1
                 self.quotes_verbatim += quote_at_locator(v, sources)
-        supported = answer_verdict(verdicts)[0] == "supported"
+        verdict, score = answer_verdict(verdicts)
+        if self.keep:
+            self.outputs[row["id"]] = {"id": row["id"], "verdict": verdict.value, "score": round(score, 4),
+                                       "claims": [v.model_dump(mode="json", exclude_none=True) for v in verdicts]}
+        supported = verdict == "supported"
         self.predictions[row["id"]] = supported
         return supported
+
+    def counts(self) -> dict:
+        return {"claims": self.claims, "seconds": self.seconds, "supported_claims": self.supported_claims,
+                "verbatim": self.quotes_verbatim}
+
+
+@functools.cache
+def plain_checker(name: str):
+    return get_checker(name)
+
+
+def fit_fold(train_rows: list[dict], fold: int, args: argparse.Namespace):
+    """The checker for leave-company-out fold `fold`, fitted on `train_rows` only: the labelled
+    answers of the training folds' companies and the perturbed copies of their answers (each row
+    with `label`, `company`, and `slice` for a copy). Fold -1 is every company: the checker the
+    top-level FinanceBench sets, TAT-QA and the speed numbers use.
+
+    Today it returns the plain checker named by `--checker`, the same object for every fold (the
+    rule checker has nothing fitted), so no row is scored twice. The learned verifier plugs in here:
+    train it on `train_rows` alone (never the held fold's rows, never TAT-QA) and return an object
+    with the `Checker` protocol's `check(question, answer, sources)`, wrapped in
+    `rewards.checker.FailClosed`.
+    """
+    del train_rows, fold  # nothing to fit for a rule checker
+    return plain_checker(args.checker)
 
 
 def evaluate(run: Run, rows: list[dict]) -> dict:
@@ -122,77 +173,6 @@ def evaluate(run: Run, rows: list[dict]) -> dict:
         "baseline_balanced_accuracy": round(balanced_accuracy(gold, baseline), 4),
         "confusion": confusion(gold, predicted),
     }
-
-
-def slice_rows(labelled: dict[str, dict], perturbed: list[dict], name: str) -> list[dict]:
-    """The originals (supported) of a slice's perturbations, followed by the perturbations."""
-    chosen = [p for p in perturbed if p["slice"] == name]
-    originals = {p["id"].rsplit(":", 1)[0] for p in chosen}
-    return [labelled[i] for i in sorted(originals) if i in labelled] + chosen
-
-
-UNRELATED = "The chief executive enjoys sailing with her family on most weekends."
-
-
-def adversarial_rows(labelled: list[dict]) -> list[dict]:
-    """Answers no checker may call supported, from each question's first labelled row."""
-    rows, seen = [], set()
-    for row in labelled:
-        key = row.get("question_id", row["id"])
-        if key in seen:
-            continue
-        seen.add(key)
-        text = "\n".join(s["text"] for s in row["sources"])
-        lowered, doc_ids = text.lower(), " ".join(s["doc_id"] for s in row["sources"]).lower()
-        words = [w for w in content_tokens(row["question"]) if len(w) > 4 and w in lowered and w not in doc_ids]
-        figures = [" ".join(q.text.split()) for q in extract_quantities(text) if checkable(q)]
-        header = next((text[a:b].strip() for a, b in sentence_spans(text) if is_header_row(text[a:b])), None)
-        word = (re.search(rf"\b{re.escape(words[0])}\w*", row["question"], re.IGNORECASE).group(0).lower()
-                if words else "")
-        answers = {"repeat": f"{word.capitalize()} {word} {word}." if word else None, "one-word": "It rained.",
-                   "unrelated": UNRELATED,
-                   "measure": f"{figures[0]} giraffes ate {figures[1]}." if len(figures) > 1 else None,
-                   "header": header}
-        rows += [{"id": f"{row['id']}:adv:{kind}", "question": row["question"], "answer": answer,
-                  "sources": row["sources"], "label": "unsupported"} for kind, answer in answers.items() if answer]
-    return rows
-
-
-# Direction words and their opposites, for the direction-flip set (built independently of the
-# checker's own word lists in rewards.direction).
-_OPPOSITE = {"increased": "decreased", "increase": "decrease", "increases": "decreases",
-             "increasing": "decreasing", "rose": "fell", "rise": "fall", "rises": "falls", "grew": "shrank",
-             "higher": "lower", "up": "down",
-             "declined": "increased", "decline": "increase", "declines": "increases", "dropped": "rose"}
-_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items()) if v not in _OPPOSITE})
-_OPPOSITE_RE = re.compile(r"\b(" + "|".join(sorted(_OPPOSITE, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-_NEGATED_RE = re.compile(r"\b(?:not|no|never|without)\b|n't", re.IGNORECASE)
-
-
-def direction_flip_rows(labelled: list[dict]) -> list[dict]:
-    """Each supported answer with the first direction word of its first sentence that has a figure
-    and no negation replaced by its opposite ("decreased from $1,874 million to $1,093 million" ->
-    "increased ..."): a wrong answer with every figure still in the sources."""
-    rows = []
-    for row in labelled:
-        if row["label"] != "supported":
-            continue
-        answer = row["answer"]
-        for start, end in sentence_spans(answer):
-            sentence = answer[start:end]
-            if _NEGATED_RE.search(sentence) or not any(checkable(q) for q in extract_quantities(sentence)):
-                continue
-            m = next((m for m in _OPPOSITE_RE.finditer(sentence) if m.group(1).lower() not in ("up", "down")
-                      or re.match(r"\s+(?:from|by|\$?\d)", sentence[m.end():])), None)
-            if m is None:
-                continue
-            word = _OPPOSITE[m.group(1).lower()]
-            word = word.capitalize() if m.group(1)[0].isupper() else word
-            flipped = answer[: start + m.start()] + word + answer[start + m.end() :]
-            rows.append({"id": f"{row['id']}:flip", "question": row["question"], "answer": flipped,
-                         "sources": row["sources"], "label": "unsupported"})
-            break
-    return rows
 
 
 def warm_throughput(checker, rows: list[dict]) -> float:
@@ -208,17 +188,23 @@ def markdown(results: dict) -> str:
         c = r["confusion"]
         lines.append(f"| {name} | {r['n']} | {r['balanced_accuracy']:.3f} | {r['baseline_balanced_accuracy']:.3f} | "
                      f"{c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} |")
-    t = results["throughput"]
+    lines += ["", protocol.slices_markdown(results["slices"], results["sets"])]
+    if results.get("tatqa"):
+        lines += ["", protocol.tatqa_markdown(results["tatqa"])]
+    lines += ["", protocol.loco_markdown(results["leave_company_out"]),
+              "", protocol.development_markdown(results["development_split"])]
+    t, q = results["throughput"], results["quotes"]
+    tatqa = f", TAT-QA {t['tatqa_claims_per_s']:.0f}" if t.get("tatqa_claims_per_s") else ""
     lines.append("")
-    lines.append(f"claims/s (CPU, {t['threads']} threads, load {t['load_average_1m']}): "
-                 f"cold {t['cold_claims_per_s']:.0f}, "
+    lines.append(f"claims/s (CPU, {t['threads']} threads, load {t['load_average_1m_start']} at start, "
+                 f"{t['load_average_1m']} at end): cold {t['cold_claims_per_s']:.0f}{tatqa}, "
                  f"warm {t['warm_claims_per_s']:.0f} (model load {t['model_load_s']} s, excluded); "
-                 f"supported claims with verbatim quote: "
-                 f"{results['quotes']['verbatim']}/{results['quotes']['supported_claims']}")
+                 f"supported claims with verbatim quote: FinanceBench {q['verbatim']}/{q['supported_claims']}"
+                 + (f", TAT-QA {q['tatqa_verbatim']}/{q['tatqa_supported_claims']}" if "tatqa_verbatim" in q else ""))
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--checker", default="offline")
@@ -226,13 +212,62 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--verdicts", type=Path, default=None, metavar="FILE",
                         help="Also write every scored row's claim verdicts here (JSON lines, in scoring order).")
+    parser.add_argument("--tatqa", default=str(DEFAULT_TATQA) if DEFAULT_TATQA.exists() else "none",
+                        metavar="PATH", help="TAT-QA checker rows (label, slice); 'none' to skip. Default: %(default)s")
+    parser.add_argument("--tatqa-scored", type=Path, default=None, metavar="FILE",
+                        help="Also write the TAT-QA rows' verdicts in `cai score` output form (for score_rows.py).")
+    parser.add_argument("--folds", type=int, default=3, help="Leave-company-out folds (K >= 3). Default: 3")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the company shuffle. Default: 0")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads for MiniLM (default: torch's own, one per core).")
     args = parser.parse_args(argv)
+    if args.folds < 3:
+        parser.error("--folds must be at least 3")
+    args.tatqa = None if args.tatqa.lower() == "none" else Path(args.tatqa)
+    if args.tatqa is not None and not args.tatqa.exists():
+        parser.error(f"--tatqa {args.tatqa}: no such file")
+    return args
+
+
+def score_financebench(run: Run, labelled_rows: list[dict], perturbed: list[dict],
+                       labelled: dict[str, dict]) -> tuple[dict, dict]:
+    """The FinanceBench sets (balanced accuracy, baseline, confusion) and the per-slice rates."""
+    sets = {"labelled": evaluate(run, labelled_rows)}
+    for name in protocol.SLICES:
+        sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
+    sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
+    sets["direction flips"] = evaluate(run, direction_flip_rows(labelled_rows))
+    slices = {name: protocol.slice_rates(protocol.slice_counts(run.predict, labelled, perturbed, name))
+              for name in protocol.SLICES}
+    return sets, slices
+
+
+def score_tatqa(run: Run, path: Path | None, limit: int | None, scored: Path | None) -> tuple[dict | None, dict]:
+    """TAT-QA rates and the run's counts over the TAT-QA rows alone (empty when skipped)."""
+    if path is None:
+        return None, {}
+    rows = load_jsonl(path)[:limit]
+    before = run.counts()
+    result = protocol.tatqa(run.predict, rows)
+    counts = {key: value - before[key] for key, value in run.counts().items()}
+    if scored is not None:
+        scored.parent.mkdir(parents=True, exist_ok=True)
+        scored.write_text("".join(json.dumps(run.outputs[r["id"]]) + "\n" for r in rows), encoding="utf-8")
+    return result, counts
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_start_average = round(os.getloadavg()[0], 1)
     labelled_rows = load_jsonl(args.data / "labeled_answers.jsonl")[: args.limit]
     perturbed = load_jsonl(args.data / "perturbations.jsonl")[: args.limit]
     labelled = {r["id"]: r for r in load_jsonl(args.data / "labeled_answers.jsonl")}
-    checker = get_checker(args.checker)
+    companies = protocol.all_companies(labelled_rows, perturbed, labelled)
+    checker = fit_fold(protocol.training_rows(labelled_rows, perturbed, labelled, companies), -1, args)
     load_start = time.perf_counter()
     if args.checker == "offline":
         from rewards.embeddings import minilm
@@ -244,26 +279,49 @@ def main(argv: list[str] | None = None) -> dict:
         if args.verdicts is not None:
             args.verdicts.parent.mkdir(parents=True, exist_ok=True)
             verdicts_out = stack.enter_context(args.verdicts.open("w", encoding="utf-8"))
-        run = Run(checker, verdicts_out)
-        sets = {"labelled": evaluate(run, labelled_rows)}
-        for name in ("number", "period", "entity"):
-            sets[f"perturbation:{name}"] = evaluate(run, slice_rows(labelled, perturbed, name))
-        sets["adversarial"] = evaluate(run, adversarial_rows(labelled_rows))
-        sets["direction flips"] = evaluate(run, direction_flip_rows(labelled_rows))
+        run = Run(checker, verdicts_out, keep=args.tatqa_scored is not None)
+        runs = {id(checker): run}
+
+        def predictor(fold_checker, fold: int):
+            if id(fold_checker) not in runs:
+                runs[id(fold_checker)] = Run(fold_checker, verdicts_out, fold=fold)
+            return runs[id(fold_checker)].predict
+
+        sets, slices = score_financebench(run, labelled_rows, perturbed, labelled)
+        cold = run.counts()
+        tatqa, tatqa_counts = score_tatqa(run, args.tatqa, args.limit, args.tatqa_scored)
+        loco = protocol.leave_company_out(lambda rows, fold: fit_fold(rows, fold, args), predictor,
+                                          labelled_rows, perturbed, labelled, args.folds, args.seed)
+        developed = companies & protocol.OFFLINE_DEVELOPED_ON
+        development = {"developed_on": protocol.partition(run.predict, labelled_rows, perturbed, labelled, developed),
+                       "new": protocol.partition(run.predict, labelled_rows, perturbed, labelled,
+                                                 companies - developed)}
     results = {
         "checker": args.checker,
         "data": str(args.data),
+        "tatqa_data": str(args.tatqa) if args.tatqa else None,
         "sets": sets,
+        "slices": slices,
+        "tatqa": tatqa,
+        "leave_company_out": loco,
+        "development_split": development,
         "throughput": {
             "threads": torch.get_num_threads(),
-            "cold_claims_per_s": round(run.claims / run.seconds, 1) if run.seconds else 0.0,
+            "cold_claims_per_s": round(cold["claims"] / cold["seconds"], 1) if cold["seconds"] else 0.0,
+            "tatqa_claims_per_s": (round(tatqa_counts["claims"] / tatqa_counts["seconds"], 1)
+                                   if tatqa_counts.get("seconds") else None),
             "warm_claims_per_s": round(warm_throughput(checker, labelled_rows[:100]), 1),
-            "claims": run.claims,
+            "claims": cold["claims"],
+            "tatqa_claims": tatqa_counts.get("claims"),
             "model_load_s": round(model_load_s, 1),
+            "load_average_1m_start": load_start_average,
             "load_average_1m": round(os.getloadavg()[0], 1),
         },
-        "quotes": {"supported_claims": run.supported_claims, "verbatim": run.quotes_verbatim},
+        "quotes": {"supported_claims": cold["supported_claims"], "verbatim": cold["verbatim"]},
     }
+    if tatqa_counts:
+        results["quotes"].update(tatqa_supported_claims=tatqa_counts["supported_claims"],
+                                 tatqa_verbatim=tatqa_counts["verbatim"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(markdown(results))
