@@ -4,6 +4,7 @@ size on disk, and recall@5 of the gold evidence page on the FinanceBench dev spl
     HF_HUB_OFFLINE=1 python bench/retrieval.py                      # everything
     HF_HUB_OFFLINE=1 python bench/retrieval.py --skip-latency       # quality + embedding only
     HF_HUB_OFFLINE=1 python bench/retrieval.py --sizes 10000,100000 # smaller latency run
+    HF_HUB_OFFLINE=1 python bench/retrieval.py --lco                # leave-company-out (bench/retrieval_lco.py)
 
 The dev index (24 PDFs, ~2,700 pages) is slow to embed on CPU, so it is built
 once under /tmp (never in the repository: FinanceBench is CC-BY-NC, evaluation use only) and
@@ -282,7 +283,14 @@ def main() -> None:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-embedding", action="store_true")
     ap.add_argument("--skip-quality", action="store_true", help="no dev index, no recall")
+    ap.add_argument("--lco", action="store_true",
+                    help="only the leave-company-out evaluation (bench/retrieval_lco.py) on the dev index")
+    ap.add_argument("--folds", type=int, default=3, help="--lco: number of company folds (>= 3 recommended)")
+    ap.add_argument("--seed", type=int, default=0, help="--lco: seed of the company shuffle")
     args = ap.parse_args()
+    if args.lco:
+        lco_main(args)
+        return
 
     # Sections measured in this run replace those of earlier runs; the others are kept, so a long
     # benchmark can be run piecewise (each section records the load average it ran under).
@@ -312,6 +320,24 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(markdown(results))
+    print(f"\nwrote {RESULTS}")
+
+
+def lco_main(args: argparse.Namespace) -> None:
+    """`--lco`: build the dev index if needed, run bench/retrieval_lco.py, keep its section of the results."""
+    from retrieval_lco import markdown as lco_markdown
+    from retrieval_lco import run as lco_run
+
+    results: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    dev_index(args.index)
+    t0 = time.perf_counter()
+    lco = lco_run(args.index, DATA / "questions.jsonl", args.folds, args.seed)
+    lco["seconds"] = round(time.perf_counter() - t0, 1)
+    lco["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg": os.getloadavg()}
+    results["lco"] = lco
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(lco_markdown(lco))
     print(f"\nwrote {RESULTS}")
 
 

@@ -132,15 +132,22 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
               help="Index directory built by `cai ingest`.")
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of hits.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {doc_id, page, score, text, locator}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of {doc_id, page, score, text, locator, chunk_id, why}.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True,
               help="Retrieval mode.")
 @click.option("--no-route", is_flag=True, help="Do not steer the query to documents it names.")
 @click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
-              help="Metadata filter: doc_id, company, fiscal_year, form (repeatable).")
+              help="Filter: doc_id, company, fiscal_year, form, or kind (page kinds, e.g. "
+                   "kind=balance_sheet,cash_flow; see rag/page_kinds.py) (repeatable).")
 def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool,
            filters: tuple[str, ...]) -> None:
-    """Search an index; prints hits with their locators."""
+    """Search an index; prints hits with their locators and why each ranked.
+
+    why: the route (routed to the hit's filing or not, and by which name the question used), the
+    page kind, and the fused score's parts (rank in each dense, BM25 and page-kind list; RRF score).
+    """
+    from rag.explain import search_explained
     from rag.retrieve import Retriever
 
     quiet_model_loading()
@@ -150,13 +157,20 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
         if not sep:
             raise UserError(f"--filter {f!r}: expected KEY=VALUE, e.g. --filter fiscal_year=2023")
         parsed[key] = int(value) if key == "fiscal_year" and value.isdigit() else value
-    hits = Retriever.open(index_dir).search(query, k=k, mode=mode, filters=parsed or None, route=not no_route)
+    hits = search_explained(Retriever.open(index_dir), query, k=k, mode=mode, filters=parsed or None,
+                            route=not no_route)
     if as_json:
-        click.echo(json.dumps([h.model_dump(mode="json") for h in hits], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([h.as_json() for h in hits], ensure_ascii=False, indent=2))
         return
-    for rank, h in enumerate(hits, 1):
+    for rank, explained in enumerate(hits, 1):
+        h, why = explained.hit, explained.why
         text = " ".join(h.text.split())
-        click.echo(f"{rank}. [{h.locator}] score={h.score:.4f}\n   {text[:300]}{'…' if len(text) > 300 else ''}")
+        route = (f"routed ({why.route.matched_name})" if why.route.routed
+                 else "not routed" if why.route.confidence == "none" else "outside the route")
+        ranks = ", ".join(f"{c.list}{'@route' if c.scope == 'routed' else ''} #{c.rank}" for c in why.components)
+        fused = f"; rrf {why.rrf_score:.4f}" if why.rrf_score is not None else ""
+        click.echo(f"{rank}. [{h.locator}] score={h.score:.4f}\n   why: {route}; {why.page_kind}; "
+                   f"{ranks or 'no list rank'}{fused}\n   {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
 def _page_retriever(index_dir: Path):
@@ -440,6 +454,40 @@ def eval_(config_file: Path, overrides: tuple[str, ...]) -> None:
     run_dir = stage.run(cfg, show_progress=sys.stderr.isatty(), echo=lambda line: click.echo(line, err=True))
     click.echo((run_dir / "table.md").read_text(encoding="utf-8"), nl=False)
     click.echo(str(run_dir))
+
+
+# ------------------------------------------------------------------------------------------ checker
+@cli.group()
+def checker() -> None:
+    """Learned claim checkers, trained from an index's own pages."""
+
+
+@checker.command("train")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path),
+              help="Index directory built by `cai ingest`.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory (default: INDEX/verifier).")
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1), help="Training epochs.")
+@click.option("--max-pairs", type=click.IntRange(2), default=None, metavar="N",
+              help="Train on at most N synthesized pairs (a seeded subset).")
+@click.option("--max-length", default=256, show_default=True, type=click.IntRange(16, 512),
+              help="Tokens of premise + claim (longer pairs are truncated).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of synthesis, split and training.")
+def checker_train(index_dir: Path, out_dir: Path | None, epochs: int, max_pairs: int | None, max_length: int,
+                  seed: int) -> None:
+    """Train a claim verifier (a MiniLM cross-encoder) on pairs synthesized from the index's pages.
+
+    Supported claims are table rows and sentences of the pages; unsupported ones are their
+    perturbed copies (figure, period, scale, company, direction, denied or injected premises).
+    The verifier is stored in INDEX/verifier (or --out) and recorded in the index's manifest.json.
+    Prints a summary, then the verifier directory as the last line of stdout.
+    """
+    from cai.stages import checker_train as stage
+
+    quiet_model_loading()
+    result = stage.run(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, seed=seed)
+    click.echo(result.line)
+    click.echo(str(result.out_dir))
 
 
 def main() -> None:

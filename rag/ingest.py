@@ -15,6 +15,7 @@ manifest.json (documents, sha256, paths, embedder), ingest_report.json (the last
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -291,7 +292,13 @@ def _finish(session: _Session, report: IngestReport) -> None:
             LexicalIndex.build(*bm25_corpus(store)).save(index_dir, gen)
     report.n_documents = len(store.documents())
     report.n_chunks = store.count_chunks()
-    write_json_atomic(index_dir / MANIFEST_FILE, manifest_of(store, session.spec, session.config))
+    manifest = manifest_of(store, session.spec, session.config)
+    try:  # keys other commands record with the index (e.g. `cai checker train`'s verifier) survive re-ingestion
+        previous = json.loads((index_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = {}
+    manifest.update({key: value for key, value in previous.items() if key not in manifest})
+    write_json_atomic(index_dir / MANIFEST_FILE, manifest)
 
 
 def manifest_of(store: DocStore, spec: EmbedderSpec | None, config: IndexConfig) -> dict:

@@ -2,7 +2,9 @@
 
 The SEC cover page states all of it: "FORM 10-K", "For the fiscal year ended January 28, 2017"
 (or "For the quarterly period ended …"), the registrant's name above "(Exact name of registrant as
-specified in its charter)", and since 2019 the "Trading Symbol". The file name (e.g.
+specified in its charter)" (after the Commission File Number, horizontal rules "_____" between
+them), and since 2019 the "Trading Symbol". When the cover's name is an image, the signature block
+that Forms 10-K and 10-Q require gives it: the name above "(Registrant)". The file name (e.g.
 `BESTBUY_2024Q2_10Q`) is only a fallback hint; `extra["<field>_source"]` records which was used.
 
 Fiscal year convention: the filer's own. By default it is the calendar year in which the period
@@ -65,6 +67,15 @@ _CORPORATE_SUFFIX_RE = re.compile(
     r"\b(?:Inc\.?|Incorporated|Corp\.?|Corporation|Company|Co\.|Ltd\.?|LLC|plc|N\.V\.|S\.A\.)$",
     re.IGNORECASE,
 )
+_RULE_RE = re.compile(r"_{3,}")  # horizontal rules on cover pages: they separate fields like line breaks
+_COVER_BOILERPLATE_RE = re.compile(
+    r"^(?:commission\s+file|for\s+the\s+(?:transition|fiscal|quarterly)|transition\s+report|annual\s+report|"
+    r"quarterly\s+report|\(mark\s+one\)|or$|[☐☒ýo]\s)", re.IGNORECASE)
+_COLLAPSED_REGISTRANT_RE = re.compile(
+    r"commission\s+file\s+(?:number|no\.?)\s*:?\s*[\d\-]+\.?\s+(.{2,80}?)\s*\(\s*exact\s+name\s+of\s+registrant",
+    re.IGNORECASE)
+_SIGNATURE_REGISTRANT_RE = re.compile(r"^[ \t]*([^\n]{2,80}?)[ \t]*\n[ \t]*\(\s*registrant\s*\)",
+                                      re.IGNORECASE | re.MULTILINE)
 _QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _NAME_JUNK_RE = re.compile(r"^[_\-=\s]+|[_\-=\s]+$")
 
@@ -76,7 +87,7 @@ def read_metadata(pages: list[str], file_stem: str) -> DocumentMetadata:
     hints = file_name_hints(file_stem)
     extra: dict[str, str] = {}
 
-    company = registrant_name(cover)
+    company = registrant_name(cover) or signature_registrant(pages)
     _note_source(extra, "company", company, hints.get("company"))
     form = form_type(pages[0] if pages else "", cover)
     _note_source(extra, "form", form, hints.get("form"))
@@ -210,24 +221,41 @@ def _period_label(body: str, fiscal_year: int, quarterly: bool, quarter_hint: st
 
 def registrant_name(cover: str) -> str | None:
     """The line above '(Exact name of registrant …)', else the line after 'Commission File No.'."""
-    lines = [_NAME_JUNK_RE.sub("", line) for line in cover.split("\n")]
+    lines = [_NAME_JUNK_RE.sub("", part) for line in cover.split("\n") for part in _RULE_RE.split(line)]
+    lines = [line for line in lines if line.strip()]
     for index, line in enumerate(lines):
         if _REGISTRANT_RE.search(line):
             before = line[: _REGISTRANT_RE.search(line).start()].strip()
             if _looks_like_name(before):
                 return _tidy_name(before)
             for previous in reversed(lines[max(0, index - 3) : index]):
+                if _COVER_BOILERPLATE_RE.match(previous.strip()):
+                    break  # the name is between the file number and this line, or not on the cover
                 if _looks_like_name(previous):
                     return _tidy_name(previous)
     for index, line in enumerate(lines):
         if _FILE_NUMBER_RE.search(line):
             for following in lines[index + 1 : index + 3]:
+                if _REGISTRANT_RE.search(following):
+                    break
                 if _looks_like_name(following):
                     return _tidy_name(following)
+    collapsed = _COLLAPSED_REGISTRANT_RE.search(" ".join(cover.split()))  # one word per line
+    if collapsed and _looks_like_name(collapsed.group(1)):
+        return _tidy_name(collapsed.group(1))
     for line in lines[:15]:  # a heading line that is a company name ("OSTRANDER … CORP.")
         if len(line) <= 80 and _CORPORATE_SUFFIX_RE.search(line) and _looks_like_name(line):
             return _tidy_name(line.strip("#* "))
     return _press_release_name(cover)[0]
+
+
+def signature_registrant(pages: list[str]) -> str | None:
+    """The name above "(Registrant)" in the report's signature block, if any."""
+    for text in reversed(pages):
+        match = _SIGNATURE_REGISTRANT_RE.search(text)
+        if match and _looks_like_name(match.group(1).strip()):
+            return _tidy_name(match.group(1).strip())
+    return None
 
 
 def _press_release_name(cover: str) -> tuple[str | None, str | None]:

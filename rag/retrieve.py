@@ -13,6 +13,7 @@ rank learning methods"): score(d) = sum over lists l of w_l / (k + rank_l(d)), k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -23,18 +24,25 @@ from cai.core.errors import ModelMismatchError, UserError
 from rag.embed import Embedder, EmbedderSpec
 from rag.index import IndexConfig, VectorIndex
 from rag.lexical import LexicalIndex, bm25_corpus, expand_query
+from rag.page_kinds import kinds_named, parse_kinds
 from rag.routing import Route, company_key, route_query
 from rag.store import DocStore, StoredChunk
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
-FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form")
+FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form", "kind")
+DOCUMENT_FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form")  # "kind" is a page's (rag/page_kinds.py)
 # Below this many allowed chunks a filtered dense search scores the subset exactly (vectors from
 # the store) instead of asking faiss, whose HNSW search with an id filter is only best-effort.
 EXACT_SUBSET_MAX = 50_000
 # Weight of the unrouted lists against the routed ones, by route confidence (tuned on the
 # FinanceBench dev split: bench/retrieval.py).
 UNROUTED_WEIGHT = {"period": 0.2, "company": 0.5}
+# Weight of the "kind" list: the candidates on pages of a kind the question names by title ("based on
+# the balance sheet", rag/page_kinds.py `kinds_named`), in fused order. 1.0 is RRF's unweighted
+# default, the weight of every routed list; 0 turns it off. bench/retrieval.py --lco refits it on
+# held-out company folds to check that choice.
+KIND_WEIGHT = 1.0
 
 
 @runtime_checkable
@@ -80,13 +88,18 @@ def documents_matching(documents: list[Document], filters: dict | None) -> list[
     """doc_ids passing metadata `filters` (None = no filter). Values may be scalars or lists.
 
     doc_id: exact; company: same name once legal suffixes are dropped, or a word-phrase of it;
-    fiscal_year: equal; form: equal ignoring case, hyphens and spaces ("10-K" == "10k").
+    fiscal_year: equal; form: equal ignoring case, hyphens and spaces ("10-K" == "10k"). "kind"
+    filters pages, not documents: it is checked here and applied by the retriever.
     """
     if not filters:
         return None
     unknown = set(filters) - set(FILTER_KEYS)
     if unknown:
         raise UserError(f"unknown filter {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
+    if "kind" in filters:
+        parse_kinds(filters["kind"])
+    if not set(filters) & set(DOCUMENT_FILTER_KEYS):
+        return None
     keep = []
     for d in documents:
         m = d.metadata
@@ -106,6 +119,27 @@ def documents_matching(documents: list[Document], filters: dict | None) -> list[
     return keep
 
 
+@dataclass
+class RankedList:
+    """One candidate list that went into the fusion: which retriever, over which documents."""
+
+    name: Literal["dense", "bm25", "kind"]
+    scope: Literal["routed", "all"]
+    weight: float
+    ids: list[int]
+
+
+@dataclass
+class Ranking:
+    """A search's candidate order before the per-page cap and the re-ranker, and what made it."""
+
+    order: list[int]
+    scores: dict[int, float]
+    lists: list[RankedList] = field(default_factory=list)
+    plan: Route = field(default_factory=Route)
+    fused: bool = True  # False: a single unrouted list keeps its own scores (dense cosine, BM25)
+
+
 class Retriever:
     """Search over an index directory built by `rag.ingest.ingest`."""
 
@@ -123,7 +157,9 @@ class Retriever:
         # query, for BM25 and the embedder alike: it brings more gold pages into the top 5 on the
         # FinanceBench dev questions, dense and hybrid (bench/retrieval.py).
         self.expand_queries = True
+        self.kind_weight = KIND_WEIGHT
         self.documents = store.documents()
+        self.text_names = store.names()  # doc_id -> names each filing gives itself (rag/names.py)
         self._embedder: Embedder | None = None
         self._query_cache: dict[str, np.ndarray] = {}
 
@@ -206,7 +242,9 @@ class Retriever:
             lists.append(self._bm25(query, depth, allowed))
         return lists
 
-    def _allowed(self, doc_ids: list[str] | None) -> np.ndarray | None:
+    def _allowed(self, doc_ids: list[str] | None, kinds: list[str] | None = None) -> np.ndarray | None:
+        if kinds is not None:
+            return self.store.vec_ids_of_kinds(kinds, doc_ids)
         return None if doc_ids is None else self.store.vec_ids_of_documents(doc_ids)
 
     # -- public ---------------------------------------------------------------------------------
@@ -214,14 +252,15 @@ class Retriever:
         """The route `search(route=True)` would take for `query` within `filters`."""
         scope = documents_matching(self.documents, filters)
         docs = self.documents if scope is None else [d for d in self.documents if d.doc_id in set(scope)]
-        return route_query(query, docs)
+        return route_query(query, docs, self.text_names)
 
     def search(self, query: str, k: int = 5, *, mode: Mode = "hybrid", filters: dict | None = None,
                route: bool = True, max_per_page: int | None = 1, vector: np.ndarray | None = None) -> list[SearchHit]:
         """Top-`k` chunks for `query`.
 
         mode: "hybrid" (dense + BM25, RRF), "dense" or "bm25". filters: {doc_id, company,
-        fiscal_year, form} -> scalar or list (documents_matching). route: steer to the filings the
+        fiscal_year, form, kind} -> scalar or list (documents_matching; kind: page kinds of
+        rag/page_kinds.py, "balance_sheet,cash_flow" or a list). route: steer to the filings the
         query names (rag/routing.py), fusing routed and unrouted lists. max_per_page: keep at most
         this many chunks of one page (None = no limit), so k hits cover more pages. vector: the
         query's embedding when the caller computed it (`query_vectors`); else it is computed here.
@@ -231,20 +270,42 @@ class Retriever:
             raise UserError(f"unknown search mode {mode!r}; use hybrid, dense or bm25")
         if not query.strip() or k <= 0:
             return []
+        return self.hits_of(query, self.rank(query, mode=mode, filters=filters, route=route, vector=vector), k,
+                            max_per_page)
+
+    def hits_of(self, query: str, ranking: Ranking, k: int, max_per_page: int | None = 1) -> list[SearchHit]:
+        """The top-`k` hits of a `rank` result (per-page cap, then the optional re-ranker)."""
+        return self._hits(query, ranking.order, ranking.scores, k, max_per_page)
+
+    def rank(self, query: str, *, mode: Mode = "hybrid", filters: dict | None = None, route: bool = True,
+             vector: np.ndarray | None = None) -> Ranking:
+        """Every candidate chunk for `query` in fused order, with the lists and route behind it
+        (`search` takes the top of it; rag/explain.py reports it hit by hit)."""
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise UserError(f"unknown search mode {mode!r}; use hybrid, dense or bm25")
+        if not query.strip():
+            return Ranking([], {})
         scope = documents_matching(self.documents, filters)
-        scoped_lists = self._lists(query, mode, self._allowed(scope), vector)
-        ranked_lists = [[vid for vid, _ in lst] for lst in scoped_lists]
-        weights = [1.0] * len(ranked_lists)
+        kinds = parse_kinds(filters["kind"]) if filters and "kind" in filters else None
+        names = ["dense"] * (mode != "bm25") + ["bm25"] * (mode != "dense")
+        scoped_lists = self._lists(query, mode, self._allowed(scope, kinds), vector)
+        lists = [RankedList(n, "all", 1.0, [v for v, _ in lst]) for n, lst in zip(names, scoped_lists, strict=True)]
         plan = self.route(query, filters) if route else Route()
         if plan.doc_ids:
-            routed = self._lists(query, mode, self._allowed(plan.doc_ids), vector)
-            ranked_lists = [[vid for vid, _ in lst] for lst in routed] + ranked_lists
-            weights = [1.0] * len(routed) + [UNROUTED_WEIGHT[plan.confidence]] * len(scoped_lists)
-        fused = rrf_fuse(ranked_lists, weights)
-        if mode != "hybrid" and not plan.doc_ids:
+            routed = self._lists(query, mode, self._allowed(plan.doc_ids, kinds), vector)
+            for lst in lists:
+                lst.weight = UNROUTED_WEIGHT[plan.confidence]
+            lists = [RankedList(n, "routed", 1.0, [v for v, _ in lst])
+                     for n, lst in zip(names, routed, strict=True)] + lists
+        fused = rrf_fuse([lst.ids for lst in lists], [lst.weight for lst in lists])
+        single = mode != "hybrid" and not plan.doc_ids
+        if single:
             fused = dict(scoped_lists[0])  # a single list keeps its own scores
-        order = sorted(fused, key=lambda v: -fused[v])
-        return self._hits(query, order, fused, k, max_per_page)
+        ranking = Ranking(sorted(fused, key=lambda v: -fused[v]), fused, lists, plan, fused=not single)
+        wanted = kinds_named(query) if self.kind_weight > 0 else []
+        if wanted:
+            ranking = with_kind_list(ranking, self.store.kinds_of_chunks(ranking.order), wanted, self.kind_weight)
+        return ranking
 
     def _hits(self, query: str, order: list[int], scores: dict[int, float], k: int,
               max_per_page: int | None) -> list[SearchHit]:
@@ -273,6 +334,17 @@ class Retriever:
 
     def close(self) -> None:
         self.store.close()
+
+
+def with_kind_list(ranking: Ranking, kind_of: dict[int, str], wanted: Sequence[str], weight: float) -> Ranking:
+    """`ranking` with one more fused list: its candidates on pages of the `wanted` kinds, in fused
+    order, at `weight` (0: unchanged). kind_of: vec id -> its page's kind."""
+    if weight <= 0 or not wanted:
+        return ranking
+    kind_ids = [v for v in ranking.order if kind_of.get(v) in wanted]
+    lists = [*ranking.lists, RankedList("kind", "all", weight, kind_ids)]
+    fused = rrf_fuse([lst.ids for lst in lists], [lst.weight for lst in lists])
+    return Ranking(sorted(fused, key=lambda v: -fused[v]), fused, lists, ranking.plan)
 
 
 def hit_from_chunk(chunk: StoredChunk, score: float) -> SearchHit:

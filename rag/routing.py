@@ -7,9 +7,10 @@ the gold page in its top 5 far more often than over every filing (BENCHMARKS.md)
 weight set by the route's confidence), so a wrong route demotes rather than hides the right filing.
 
 Rules (general finance conventions, nothing company-specific):
-- company: the filing's company name, minus legal suffixes ("Inc.", "Corporation", ".com", ...),
-  appears in the question as a phrase; or its first word appears capitalised mid-question
-  ("Costco" for "Costco Wholesale"), or its ticker appears in upper case;
+- company: the question uses one of the names the filer goes by (rag/names.py): its registered
+  name minus legal suffixes as a phrase, its short name ("Costco" for "Costco Wholesale"), its
+  initialism ("AMD"), its ticker or trading symbol in capitals, or the name the filing defines
+  for itself ("(“Boeing” or the “Company”)"); the route records which name matched;
 - fiscal period: the latest year the question names ("FY2015 - FY2017" -> 2017) picks the filing
   for that fiscal year; with no filing for it, the latest earlier one (a FY2022 10-K is where a
   FY2023 forecast lives);
@@ -20,61 +21,43 @@ Rules (general finance conventions, nothing company-specific):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cai.core.contracts import Document
+from rag.names import FilerName, company_key, matching_name, metadata_names
+
+__all__ = ["Route", "company_key", "filer_names", "mentioned_years", "name_used", "names_company", "route_query"]
 
 Confidence = Literal["none", "company", "period"]
 
-_LEGAL_SUFFIXES = frozenset(
-    "inc incorporated corp corporation co company companies ltd limited plc llc lp holdings "
-    "group the com sa nv ag se".split()
-)
-_WORD_RE = re.compile(r"[A-Za-z0-9&]+")
 _YEAR_RE = re.compile(
     r"\b(?:fy|fiscal(?:\s+year)?)\s*'?(?P<fy>(?:19|20)?\d{2})\b|\b(?P<year>(?:19|20)\d{2})\b",
     re.IGNORECASE,
 )
 _QUARTER_RE = re.compile(r"\bq[1-4]\b|\bquarter(?:ly)?\b|\b10-?q\b", re.IGNORECASE)
 _ANNUAL_RE = re.compile(r"\b10-?k\b|\bannual report\b", re.IGNORECASE)
+NamesByDoc = Mapping[str, Sequence[FilerName]]
 
 
-def company_key(name: str) -> tuple[str, ...]:
-    """Lowercase words of a company name without legal suffixes: 'AMAZON.COM, INC.' -> ('amazon',)."""
-    words = [w.lower() for w in _WORD_RE.findall(name)]
-    key = tuple(w for w in words if w not in _LEGAL_SUFFIXES)
-    return key or tuple(words)
+_SPECIFIC_FIRST = ("company name", "defined name", "trading symbol", "ticker", "initialism", "short name")
 
 
-def _query_words(query: str) -> list[str]:
-    """Words of the query, possessive "'s" removed ("Amazon's" -> "Amazon"), case kept."""
-    return _WORD_RE.findall(re.sub(r"['\u2019]s\b", "", query))
+def filer_names(doc: Document, text_names: NamesByDoc | None = None) -> list[FilerName]:
+    """Every name `doc`'s filer goes by (rag/names.py), most specific first: the one a route reports."""
+    names = metadata_names(doc.metadata) + list((text_names or {}).get(doc.doc_id, ()))
+    return sorted(names, key=lambda n: _SPECIFIC_FIRST.index(n.source))
 
 
-def _contains_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return n > 0 and any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
+def name_used(query: str, doc: Document, text_names: NamesByDoc | None = None) -> FilerName | None:
+    """The name of `doc`'s filer that the query uses, or None."""
+    return matching_name(query, filer_names(doc, text_names))
 
 
-def names_company(query: str, doc: Document) -> bool:
-    """Whether the query names the filing's company (phrase, capitalised first word, or ticker)."""
-    meta = doc.metadata
-    words = _query_words(query)
-    lower = [w.lower() for w in words]
-    if meta.ticker and meta.ticker.upper() in words:
-        return True
-    if not meta.company:
-        return False
-    key = company_key(meta.company)
-    if _contains_phrase(lower, key):
-        return True
-    # A single distinctive first word ("Costco" of "Costco Wholesale"): only when capitalised and
-    # not the question's first word, so "best" in "performed the best" is not Best Buy.
-    first = key[0]
-    return len(key) > 1 and len(first) >= 4 and any(
-        w.lower() == first and w[0].isupper() for w in words[1:]
-    )
+def names_company(query: str, doc: Document, text_names: NamesByDoc | None = None) -> bool:
+    """Whether the query names the filing's company (by any name in rag/names.py)."""
+    return name_used(query, doc, text_names) is not None
 
 
 def mentioned_years(query: str) -> list[int]:
@@ -105,6 +88,7 @@ class Route:
     doc_ids: list[str] = field(default_factory=list)
     confidence: Confidence = "none"
     reason: str = "no company named"
+    matched: dict[str, FilerName] = field(default_factory=dict)  # doc_id -> the name the query used
 
 
 def _pick_period(docs: list[Document], target: int, quarterly: bool | None) -> tuple[list[Document], bool]:
@@ -122,12 +106,17 @@ def _pick_period(docs: list[Document], target: int, quarterly: bool | None) -> t
     return chosen, bool(exact)
 
 
-def route_query(query: str, documents: list[Document]) -> Route:
-    """Route `query` to the filings it names (see module docstring for the rules)."""
-    named = [d for d in documents if names_company(query, d)]
+def route_query(query: str, documents: list[Document], text_names: NamesByDoc | None = None) -> Route:
+    """Route `query` to the filings it names (see module docstring for the rules).
+
+    text_names: doc_id -> names read from each filing's text (DocStore.names()); without them only
+    the names in the metadata count.
+    """
+    used = {d.doc_id: n for d in documents if (n := name_used(query, d, text_names)) is not None}
+    named = [d for d in documents if d.doc_id in used]
     if not named:
         return Route()
-    companies = sorted({d.metadata.company or "" for d in named})
+    by = "; ".join(sorted({f"{(d.metadata.company or d.doc_id)} by {used[d.doc_id].describe()}" for d in named}))
     years = mentioned_years(query)
     quarterly: bool | None = None
     if _QUARTER_RE.search(query):
@@ -139,10 +128,14 @@ def route_query(query: str, documents: list[Document]) -> Route:
         if quarterly is not None:
             wanted = "quarterly" if quarterly else "annual"
             docs = [d for d in named if _form_kind(d.metadata.form) == wanted] or named
-        return Route([d.doc_id for d in docs], "company", f"names {', '.join(companies)}")
+        return Route([d.doc_id for d in docs], "company", f"names {by}", _used(used, docs))
     chosen, exact = _pick_period(named, years[-1], quarterly)
     if not chosen:
-        return Route([d.doc_id for d in named], "company", f"names {', '.join(companies)}; no dated filing")
+        return Route([d.doc_id for d in named], "company", f"names {by}; no dated filing", _used(used, named))
     confidence: Confidence = "period" if exact else "company"
-    why = f"names {', '.join(companies)} and fiscal {years[-1]}" + ("" if exact else " (nearest earlier filing)")
-    return Route([d.doc_id for d in chosen], confidence, why)
+    why = f"names {by} and fiscal {years[-1]}" + ("" if exact else " (nearest earlier filing)")
+    return Route([d.doc_id for d in chosen], confidence, why, _used(used, chosen))
+
+
+def _used(used: dict[str, FilerName], docs: list[Document]) -> dict[str, FilerName]:
+    return {d.doc_id: used[d.doc_id] for d in docs}

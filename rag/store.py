@@ -7,6 +7,15 @@ derived caches stamped with the store's `generation`; when a stamp disagrees (a 
 SQLite commit and a cache write), the cache is rebuilt from here. Every change is one SQLite
 transaction, so a crash leaves either the old or the new state, never a mix.
 
+Schema versions: 1 had no page kinds; 2 adds `pages.kind` (rag/page_kinds.py) and the `names`
+table (the names a filing gives itself, rag/names.py). A store newer than this code is refused
+rather than misread. Page kinds, names and document metadata (rag/metadata.py) are derived from
+the stored page text by rules; `DERIVED_VERSION` counts those rules, and a store whose derived
+data is older (including every version-1 store) is brought up to date in place the first time it
+is opened: one transaction, nothing re-extracted or re-embedded, the faiss and BM25 caches stay
+valid. A read-only store keeps serving its older derived data (a version-1 one cannot: it lacks
+the columns).
+
 Vector ids are assigned here, monotonically (`next_vec_id` never goes down, even after deletes),
 which avoids the llama-index FaissMapVectorStore id-reuse bug (llama-index-vector-stores-faiss 0.7).
 """
@@ -31,10 +40,18 @@ from cai.core.contracts import (
     SentenceSpan,
 )
 from rag.embed import EmbedderSpec
+from rag.metadata import read_metadata
+from rag.names import FilerName, text_names
+from rag.page_kinds import classify_pages
 
 STORE_FILE = "store.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Bump when rag/page_kinds.py, rag/names.py or rag/metadata.py would derive different data.
+DERIVED_VERSION = 1
 
+_NAMES_TABLE = """CREATE TABLE IF NOT EXISTS names (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, name TEXT NOT NULL,
+    source TEXT NOT NULL, PRIMARY KEY (doc_id, name, source))"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -44,7 +61,8 @@ CREATE TABLE IF NOT EXISTS paths (
     path TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS pages (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, page INTEGER NOT NULL,
-    text TEXT NOT NULL, sentences TEXT NOT NULL, PRIMARY KEY (doc_id, page));
+    text TEXT NOT NULL, sentences TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'other',
+    PRIMARY KEY (doc_id, page));
 CREATE TABLE IF NOT EXISTS chunks (
     vec_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, page INTEGER NOT NULL,
@@ -52,7 +70,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, sentences TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS paths_by_doc ON paths(doc_id);
-"""
+""" + _NAMES_TABLE + ";\n"
 
 
 @dataclass(frozen=True)
@@ -87,10 +105,20 @@ class DocStore:
         # WAL: a reader (cai search) never sees a half-written ingest, and commits are atomic.
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        version = _schema_version(conn)
+        if version is not None and version > SCHEMA_VERSION:
+            conn.close()
+            from cai.core.errors import UserError
+
+            raise UserError(f"index {index_dir} has store schema {version}, newer than this cai ({SCHEMA_VERSION}); "
+                            "upgrade cai or ingest into a new --index directory")
+        if version is not None and (version < SCHEMA_VERSION or _derived_version(conn) != DERIVED_VERSION):
+            _rederive(conn, index_dir, version)
         conn.executescript(_SCHEMA)
         store = cls(conn, path)
         if store.get_meta("schema_version") is None:
             store.set_meta("schema_version", str(SCHEMA_VERSION))
+            store.set_meta("derived_version", str(DERIVED_VERSION))
         return store
 
     def close(self) -> None:
@@ -193,10 +221,14 @@ class DocStore:
             "INSERT INTO documents(doc_id, sha256, path, n_pages, metadata) VALUES (?, ?, ?, ?, ?)",
             (doc.doc_id, doc.sha256, doc.path, doc.n_pages, doc.metadata.model_dump_json()),
         )
+        texts = [p.text for p in parsed.pages]
         self.conn.executemany(
-            "INSERT INTO pages(doc_id, page, text, sentences) VALUES (?, ?, ?, ?)",
-            ((doc.doc_id, p.page, p.text, _spans_json(p.sentences)) for p in parsed.pages),
+            "INSERT INTO pages(doc_id, page, text, sentences, kind) VALUES (?, ?, ?, ?, ?)",
+            ((doc.doc_id, p.page, p.text, _spans_json(p.sentences), kind)
+             for p, kind in zip(parsed.pages, classify_pages(texts), strict=True)),
         )
+        self.conn.executemany("INSERT OR IGNORE INTO names(doc_id, name, source) VALUES (?, ?, ?)",
+                              ((doc.doc_id, n.name, n.source) for n in text_names(texts)))
         ids = self._take_vec_ids(len(parsed.chunks))
         rows = (
             (int(vid), c.chunk_id, doc.doc_id, c.locator.page, c.locator.char_start,
@@ -278,8 +310,128 @@ class DocStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, [r[1] for r in rows], [r[2] for r in rows]
 
+    # -- page kinds and filer names (schema 2) ---------------------------------------------------
+    def page_kinds(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """(doc_id, page) -> page kind (rag/page_kinds.py) for the pages that exist."""
+        wanted = set(keys)
+        out: dict[tuple[str, int], str] = {}
+        for doc_id in {d for d, _ in wanted}:
+            for page, kind in self.conn.execute("SELECT page, kind FROM pages WHERE doc_id = ?", (doc_id,)):
+                if (doc_id, page) in wanted:
+                    out[(doc_id, page)] = kind
+        return out
+
+    def kinds_of_chunks(self, vec_ids: Iterable[int]) -> dict[int, str]:
+        """vec_id -> the kind of the page the chunk is on."""
+        ids = [int(i) for i in vec_ids]
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            out.update(self.conn.execute(
+                "SELECT c.vec_id, p.kind FROM chunks c JOIN pages p ON p.doc_id = c.doc_id AND p.page = c.page "
+                f"WHERE c.vec_id IN ({marks})", part))
+        return out
+
+    def vec_ids_of_chunks(self, chunk_ids: Iterable[str]) -> dict[str, int]:
+        """chunk_id -> vector id for the chunks that exist."""
+        ids = list(chunk_ids)
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            out.update(self.conn.execute(f"SELECT chunk_id, vec_id FROM chunks WHERE chunk_id IN ({marks})", part))
+        return out
+
+    def vec_ids_of_kinds(self, kinds: Iterable[str], doc_ids: Iterable[str] | None = None) -> np.ndarray:
+        """(n,) int64 vector ids of the chunks on pages of the given kinds (within `doc_ids`)."""
+        kinds = list(kinds)
+        sql = ("SELECT c.vec_id FROM chunks c JOIN pages p ON p.doc_id = c.doc_id AND p.page = c.page "
+               f"WHERE p.kind IN ({','.join('?' * len(kinds))})")
+        params: list = list(kinds)
+        if doc_ids is not None:
+            docs = list(doc_ids)
+            if not docs:
+                return np.zeros(0, dtype=np.int64)
+            sql += f" AND c.doc_id IN ({','.join('?' * len(docs))})"
+            params += docs
+        return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
+
+    def names(self) -> dict[str, list[FilerName]]:
+        """doc_id -> the names its filing gives itself (defined names, trading symbols)."""
+        out: dict[str, list[FilerName]] = {}
+        for doc_id, name, source in self.conn.execute("SELECT doc_id, name, source FROM names ORDER BY rowid"):
+            out.setdefault(doc_id, []).append(FilerName(name, source))
+        return out
+
     def count_chunks(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    """The store's schema version; None for a new (empty) database."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def _derived_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'derived_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rederive(conn: sqlite3.Connection, index_dir: Path, version: int) -> None:
+    """Bring the schema to 2 and the derived data to DERIVED_VERSION, in one transaction."""
+    try:
+        conn.execute("PRAGMA busy_timeout = 120000")  # another process may be upgrading it: wait for it
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        _cannot_upgrade(conn, index_dir, error, version)
+        return
+    try:
+        if _schema_version(conn) != SCHEMA_VERSION or _derived_version(conn) != DERIVED_VERSION:  # (re-checked:
+            # another process may have done it while we waited)
+            if "kind" not in {r[1] for r in conn.execute("PRAGMA table_info(pages)")}:
+                conn.execute("ALTER TABLE pages ADD COLUMN kind TEXT NOT NULL DEFAULT 'other'")
+            conn.execute(_NAMES_TABLE)
+            for doc_id, path in conn.execute("SELECT doc_id, path FROM documents").fetchall():
+                _rederive_document(conn, doc_id, path)
+            conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                             [("schema_version", str(SCHEMA_VERSION)), ("derived_version", str(DERIVED_VERSION))])
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        conn.execute("ROLLBACK")
+        _cannot_upgrade(conn, index_dir, error, version)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _rederive_document(conn: sqlite3.Connection, doc_id: str, path: str) -> None:
+    """Page kinds, filer names and metadata of one stored document, from its stored page text."""
+    rows = conn.execute("SELECT page, text FROM pages WHERE doc_id = ? ORDER BY page", (doc_id,)).fetchall()
+    texts = [r[1] for r in rows]
+    conn.executemany("UPDATE pages SET kind = ? WHERE doc_id = ? AND page = ?",
+                     ((kind, doc_id, r[0]) for r, kind in zip(rows, classify_pages(texts), strict=True)))
+    conn.execute("DELETE FROM names WHERE doc_id = ?", (doc_id,))
+    conn.executemany("INSERT OR IGNORE INTO names(doc_id, name, source) VALUES (?, ?, ?)",
+                     ((doc_id, n.name, n.source) for n in text_names(texts)))
+    metadata = read_metadata(texts, Path(path).stem)
+    conn.execute("UPDATE documents SET metadata = ? WHERE doc_id = ?", (metadata.model_dump_json(), doc_id))
+
+
+def _cannot_upgrade(conn: sqlite3.Connection, index_dir: Path, error: Exception, version: int) -> None:
+    """A store that cannot be written keeps its older derived data; one without the columns cannot serve."""
+    if version >= 2:
+        return
+    from cai.core.errors import UserError
+
+    conn.close()
+    raise UserError(f"index {index_dir} was built with store schema {version} and needs a one-time upgrade (page "
+                    f"kinds, filer names) that could not be written ({error}); open it once with write access, "
+                    "or ingest into a new --index directory") from error
 
 
 def _spans_json(spans: list[SentenceSpan]) -> str:
