@@ -13,7 +13,9 @@ For each claim of an answer (see `rewards.claims`):
 3. **Explicit agreement**: company names must be known to the sources or question
    (`rewards.entities`); every year the claim names must occur in the sources or question; every
    figure must equal a source figure within the stated rounding tolerance (`rewards.numbers`), in
-   the right table column for the claim's period (`rewards.periods.column_periods`), or be derived
+   the right table column for the claim's period (`rewards.periods.column_periods`; a one-figure
+   claim that names no period is read as an answer to its question, so it takes the one period the
+   question names), or be derived
    from evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
    computed, not copied.
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
@@ -79,7 +81,7 @@ from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
-from rewards.periods import Period, period_compatible
+from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
     CHANGE_RE,
     COMBINES_RE,
@@ -124,6 +126,9 @@ class AnswerContext:
     # Values the answer established per measure and period: what a later "it improved" compares.
     levels: list[direction.Level] = field(default_factory=list)
     question_heads: list[str] = field(default_factory=list)  # what the question measures, for levels
+    # The one period the question asks about, when it names exactly one: an answer is read as an
+    # answer to its question, so a figure whose claim names no period is that period's figure.
+    question_period: Period | None = None
 
 
 @dataclass
@@ -154,7 +159,8 @@ class OfflineChecker:
         pages = [prepare_page(s) for s in sources]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
         context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
-                                question_heads=direction.measure_heads(question or "", pages))
+                                question_heads=direction.measure_heads(question or "", pages),
+                                question_period=_single_period(question or ""))
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         for claim in split_claims(answer, keep_non_claims=True):
@@ -410,6 +416,8 @@ class OfflineChecker:
         measures (`_figure_measure`): one in the claim's period column if any, else one without
         column information; one only in other periods' columns is a period mismatch."""
         claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
+        if claimed is None and len(claim.quantities) == 1 and not any(p.year for p in claim.periods):
+            claimed = context.question_period  # a bare "$21,524 thousand" answers the question's year
         own_measure = _figure_measure(q, claim, measure)
         fallback: FigureMatch | None = None
         for page in context.pages:
@@ -542,6 +550,12 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
 
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
+
+
+def _single_period(question: str) -> Period | None:
+    """The period a question asks about when it names exactly one (by year), else None."""
+    dated = [p for p in with_relative(question, extract_periods(question)) if p.year]
+    return dated[0] if dated and len({p.year for p in dated}) == 1 else None
 
 
 def _claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:

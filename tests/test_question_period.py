@@ -1,0 +1,33 @@
+"""A bare answer is read as an answer to its question: a figure whose claim names no period is the
+figure of the one period the question asks about, so the same table row's value for another year
+does not support it (a general reading convention; written for this test, not taken from a dataset)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.core.contracts import SourcePage, Verdict
+
+PAGE = SourcePage(doc_id="acme-2019-10k", page=41, text=(
+    "Consolidated Statements of Operations\n"
+    "(in thousands) | 2019 | 2018\n"
+    "Net revenue | 412,880 | 377,104\n"
+    "Net income | 53,330 | 21,524\n"
+    "\n"
+    "Net income increased in 2019 mainly because of lower interest expense."
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    ("What was Acme's net income in 2019?", "$53,330 thousand", Verdict.supported),
+    ("What was Acme's net income in 2019?", "$21,524 thousand", Verdict.unsupported),  # that is 2018
+    ("What was Acme's net income in 2018?", "$21,524 thousand", Verdict.supported),
+    ("What was Acme's net income in 2018?", "$53,330 thousand", Verdict.unsupported),  # that is 2019
+    # Two years asked about: no single period to lend, both values stay readable.
+    ("What was Acme's net income in 2019 and 2018?", "$53,330 thousand and $21,524 thousand", Verdict.supported),
+    # A claim that names its own period keeps it.
+    ("What was Acme's net income in 2019?", "Net income was $21,524 thousand in 2018.", Verdict.supported),
+])
+def test_a_bare_figure_takes_the_period_of_its_question(checker, question, answer, expected):
+    verdicts = checker.check(question, answer, [PAGE])
+    assert verdicts and all(v.verdict == expected for v in verdicts), [(v.text, v.verdict, v.reason) for v in verdicts]
