@@ -90,6 +90,7 @@ from rewards.premises import (
     PreparedPage,
     Window,
     aligned_figures,
+    asserted,
     change_column,
     content_tokens,
     label_names,
@@ -429,6 +430,8 @@ class OfflineChecker:
                     continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
                 if own_measure and not label_names(page, index, own_measure):
                     continue  # the same number, but of something else
+                if not asserted(page, source_q.start):
+                    continue  # stated only in a denial or an instruction: not evidence
                 column = page.columns.get(source_q.start)
                 if claimed is None or column is None or period_compatible(claimed, column):
                     return FigureMatch(q, page, source_q)
