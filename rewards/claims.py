@@ -90,14 +90,16 @@ _MARKER_RE = re.compile(r"^(?:\s*(?:[*#>•\-–]+|\d{1,2}[.)](?=\s)|\(?[a-z][.)
 # "- n is the number of years", "Beginning Value is the total revenue for FY2020": a formula
 # variable being defined.
 _DEFINITION_RE = re.compile(
-    r"^(?:[A-Za-z]|(?:[A-Z][\w&]*\s+){0,3}(?i:value|factor|rate|number|period|n|t))\s+(?:is|=|represents|denotes)\s+(?:the\s+)?",
+    r"^(?:[A-Za-z]|(?:[A-Z][\w&]*\s+){0,3}(?i:value|factor|rate|number|period|n|t))"
+    r"\s+(?:is|=|represents|denotes)\s+(?:the\s+)?",
 )
 _HEDGE_RE = re.compile(
     r"^(?:however,?\s+|but\s+|additionally,?\s+|also,?\s+|therefore,?\s+)?"
     r"(?:it(?:'s| is) (?:also )?(?:important|worth|crucial|essential|useful|helpful) "
     r"(?:to (?:note|consider|mention|remember|keep in mind)|noting)"
     r"|(?:please )?note that|keep in mind|bear in mind)"
-    r"|\b(?:may|might|could)\s+(?:not\s+)?(?:always\s+|also\s+|fully\s+|necessarily\s+|accurately\s+|completely\s+|entirely\s+)?"
+    r"|\b(?:may|might|could)\s+(?:not\s+)?"
+    r"(?:always\s+|also\s+|fully\s+|necessarily\s+|accurately\s+|completely\s+|entirely\s+)?"
     r"(?:be|reflect|capture|provide|indicate|vary|affect|differ)\b"
     r"|\b(?:should|must|needs?\s+to)\s+be\s+(?:considered|viewed|interpreted|evaluated|assessed|read|weighed)\b",
     re.IGNORECASE,
@@ -107,7 +109,8 @@ _HEDGE_RE = re.compile(
 # Method statements: how the answer will compute something, not what the sources say.
 _PROCEDURE_RE = re.compile(
     r"^(?:(?:to|in order to)\s+(?:calculate|compute|determine|find|get|answer|arrive)\b|"
-    r"(?:first|next|then|finally|now)\b,?\s+(?:we|you|let's|i|calculate|compute|determine|find|divide|multiply|add|subtract|take)\b|"
+    r"(?:first|next|then|finally|now)\b,?\s+"
+    r"(?:we|you|let's|i|calculate|compute|determine|find|divide|multiply|add|subtract|take)\b|"
     r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go)\b)"
     r"|\b(?:we|you|i)\s+(?:need|will need|would need|have|can|could|will|would|must|should)\s+to\b"
     r"|\b(?:we|you|i)\s+(?:can|could|will|would|must|should)\s+(?:then\s+|first\s+|now\s+|next\s+|also\s+)?"
@@ -125,8 +128,10 @@ _METRIC_NOUN = r"(?:margins?|ratios?|metrics?|measures?|rates?|returns?|turnover
 _METRIC_MEANING_RE = re.compile(
     rf"^(?:a\s+|the\s+)?(?:[\w&-]+\s+){{0,3}}{_METRIC_NOUN}\s+(?:is|are)\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}"
     r"(?:metrics?|measures?|indicators?|gauges?)\b"
-    rf"|^(?:a\s+|the\s+)?(?:[\w&-]+\s+){{0,3}}{_METRIC_NOUN}\s+(?:reflects?|indicates?|measures?|represents?|shows?|suggests?|tells?)\s+(?:that\s+|how\s+|the\s+|a\s+|an\s+)"
-    r"|^(?:it|this|they)(?:'s|’s|\s+is|\s+are)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}(?:metrics?|measures?|indicators?|gauges?)\s+of\b",
+    rf"|^(?:a\s+|the\s+)?(?:[\w&-]+\s+){{0,3}}{_METRIC_NOUN}\s+"
+    r"(?:reflects?|indicates?|measures?|represents?|shows?|suggests?|tells?)\s+(?:that\s+|how\s+|the\s+|a\s+|an\s+)"
+    r"|^(?:it|this|they)(?:'s|’s|\s+is|\s+are)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}"
+    r"(?:metrics?|measures?|indicators?|gauges?)\s+of\b",
     re.IGNORECASE,
 )
 # A formula variable set to a small count ("Number of Years: 2", "n = 3"): the working, not a fact.

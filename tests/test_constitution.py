@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.core.constitution import load_constitution, shipped_dir, shipped_names
+from cai.core.assets import shipped_constitutions as shipped_dir
+from cai.core.constitution import load_constitution, shipped_names
 from cai.core.errors import UserError
 
 

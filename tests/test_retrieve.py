@@ -181,9 +181,9 @@ def test_cross_encoder_reranker_loads_a_local_model(tmp_path):
     """A tiny BERT cross-encoder built from config (no download), through sentence-transformers."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rag.embed import default_model_path
+    from cai.core.assets import minilm_path
 
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
                         num_attention_heads=2, intermediate_size=64, num_labels=1)
     BertForSequenceClassification(config).save_pretrained(tmp_path)

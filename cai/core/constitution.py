@@ -213,13 +213,8 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def shipped_dir() -> Path:
-    """Where the shipped constitutions are (`cai.core.assets.shipped_constitutions`)."""
-    return shipped_constitutions()
-
-
 def shipped_names() -> list[str]:
-    return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
+    return sorted(p.stem for p in shipped_constitutions().glob("*.yaml"))
 
 
 def find_constitution(name_or_path: str, relative_to: Path | None = None) -> Path:
@@ -233,7 +228,7 @@ def find_constitution(name_or_path: str, relative_to: Path | None = None) -> Pat
         if p.is_file():
             return p
         raise FileNotFoundError(str(p))
-    for folder in (Path.cwd() / "constitution", shipped_dir()):
+    for folder in (Path.cwd() / "constitution", shipped_constitutions()):
         for ext in (".yaml", ".yml"):
             if (folder / f"{name_or_path}{ext}").is_file():
                 return folder / f"{name_or_path}{ext}"

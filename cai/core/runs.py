@@ -299,7 +299,7 @@ def open_run(run_dir: Path, stage: str) -> dict:
     return manifest
 
 
-def manifest_of(run_dir: Path) -> dict:
+def read_manifest(run_dir: Path) -> dict:
     """A run's manifest.json ({} when it has none or it is unreadable: callers treat it as unknown)."""
     path = Path(run_dir) / "manifest.json"
     try:

@@ -30,8 +30,8 @@ from cai.core.questions import QuestionRow, load_questions
 from cai.core.runs import (
     JsonlWriter,
     atomic_write_text,
-    manifest_of,
     read_jsonl,
+    read_manifest,
     resume_or_start,
     update_manifest,
 )
@@ -309,7 +309,10 @@ def write_outputs(run_dir: Path, records: list[Record]) -> dict:
     sft = [ex for r in records if (ex := sft_example(r)) is not None]
     revision = [p for r in records if (p := revision_pair(r)) is not None]
     judged = [p for r in records for p in r.judge_pairs]
-    dump = lambda rows: "".join(json.dumps(x.model_dump(mode="json"), ensure_ascii=False) + "\n" for x in rows)  # noqa: E731
+
+    def dump(rows) -> str:
+        return "".join(json.dumps(x.model_dump(mode="json"), ensure_ascii=False) + "\n" for x in rows)
+
     atomic_write_text(run_dir / "sft.jsonl", dump(sft))
     atomic_write_text(run_dir / "preferences.jsonl", dump(revision + judged))
     claims = [c for r in records for c in r.claims]
@@ -368,7 +371,7 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
                     counts={"questions": len(selected), "rejected_rows": len(rejected), "pending": len(pending)},
                     rejected_rows=rejected[:200])
     s = setup(config, run_dir)
-    if "corpus" not in manifest_of(run_dir):  # the documents the sources come from, as first run (train checks them)
+    if "corpus" not in read_manifest(run_dir):  # the documents the sources come from, as first run (train checks them)
         update_manifest(run_dir, corpus={d.doc_id: d.sha256 for d in s.retriever.store.documents()})
     try:
         loop_counts = asyncio.run(run_loop(s, pending, run_dir, show_progress, selected))

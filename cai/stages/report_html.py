@@ -29,8 +29,6 @@ from cai.core.contracts import (
 )
 from cai.core.errors import UserError
 
-SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "info": 3}
-
 
 def esc(value: Any) -> str:
     """Escaped text (and attribute-safe: quotes are escaped too)."""

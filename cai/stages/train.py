@@ -40,9 +40,9 @@ from cai.core.errors import UserError
 from cai.core.runs import (
     atomic_write_json,
     atomic_write_text,
-    manifest_of,
     open_run,
     read_jsonl,
+    read_manifest,
     resume_or_start,
     update_manifest,
 )
@@ -264,14 +264,15 @@ def rl_prompts(s: Setup, tok, max_prompt_tokens: int, key: str = "rl.max_length"
     from rag.store import DocStore
 
     store = DocStore.open(s.index)
-    recorded = manifest_of(s.config.data).get("corpus") or {}  # doc_id → sha256 when the data was made
+    recorded = read_manifest(s.config.data).get("corpus") or {}  # doc_id → sha256 when the data was made
+    current = {d.doc_id: d.sha256 for d in store.documents()}
     rows, counts = [], {"dropped": 0, "truncated": 0}
     try:
         for _, obj in read_jsonl(s.config.data / "records.jsonl"):
             record = Record.model_validate(obj)
             if record.status != "ok" or not record.sources:
                 continue
-            _check_corpus(s, store, recorded, record)
+            _check_corpus(s, current, recorded, record)
             prompt = _fit(tok, policy_messages(record.question, record.sources),
                           [[{"role": "assistant", "content": ""}]], max_prompt_tokens, counts)
             if prompt is not None:
@@ -284,17 +285,17 @@ def rl_prompts(s: Setup, tok, max_prompt_tokens: int, key: str = "rl.max_length"
     return rows, counts
 
 
-def _check_corpus(s: Setup, store, recorded: dict[str, str], record) -> None:
+def _check_corpus(s: Setup, current: dict[str, str], recorded: dict[str, str], record) -> None:
     """The reward checks a record's answers against its pages in `index`: they must be the pages the
     data run retrieved, i.e. the same document (sha256) as when the run was made."""
     for doc_id in dict.fromkeys(h.doc_id for h in record.sources):
-        doc, want = store.document(doc_id), recorded.get(doc_id)
-        if doc is None:
+        have, want = current.get(doc_id), recorded.get(doc_id)
+        if have is None:
             raise UserError(f"index: {s.index} has no document {doc_id!r}, which record {record.id!r} of "
                             f"{s.config.data} retrieved; set index=PATH to the `cai ingest` index the run used")
-        if want is not None and doc.sha256 != want:
+        if want is not None and have != want:
             raise UserError(f"index: {s.index}: document {doc_id!r} changed since {s.config.data} was made "
-                            f"(sha256 {doc.sha256[:12]}…, the run used {want[:12]}…); re-run `cai generate` on "
+                            f"(sha256 {have[:12]}…, the run used {want[:12]}…); re-run `cai generate` on "
                             "this index or set index=PATH to the index the run used")
 
 
