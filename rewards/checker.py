@@ -87,7 +87,9 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
     """A checker by name, wrapped fail-closed. Known names: 'offline', 'nli', 'teacher'.
 
     `options` go to the checker's constructor. Without them (e.g. `cai score --checker nli`),
-    'nli' loads `$CAI_NLI_MODEL` (default `rewards.nli.DEFAULT_NLI_MODEL`) and 'teacher' calls
+    'nli' loads `$CAI_NLI_MODEL` in format `$CAI_NLI_FORMAT` (default mnli with
+    `rewards.nli.DEFAULT_NLI_MODEL`; see `rewards.nli_formats`; format judge calls
+    `$CAI_NLI_BASE_URL`) and 'teacher' calls
     `$CAI_TEACHER_BASE_URL` with model `$CAI_TEACHER_MODEL`. A checker that cannot be built
     raises ValueError with the reason.
     """
@@ -98,9 +100,14 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
 
         return FailClosed(OfflineChecker(**options))
     if name == "nli":
-        from rewards.nli import DEFAULT_NLI_MODEL, NLIChecker
+        from rewards.nli import NLIChecker
 
-        options.setdefault("model", os.environ.get("CAI_NLI_MODEL", DEFAULT_NLI_MODEL))
+        # The format (`rewards.nli_formats`) comes with its own default model: an MNLI model is not
+        # a MiniCheck checkpoint. The judge format's endpoint is `$CAI_NLI_BASE_URL`.
+        options.setdefault("format", os.environ.get("CAI_NLI_FORMAT") or "mnli")
+        options.setdefault("model", os.environ.get("CAI_NLI_MODEL") or None)
+        if options["format"] == "judge" and "chat" not in options:
+            options.setdefault("base_url", os.environ.get("CAI_NLI_BASE_URL"))
         try:
             return FailClosed(NLIChecker(**options))
         except OSError as error:  # not in the local cache (offline) or not a model directory
