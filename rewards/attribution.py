@@ -69,7 +69,9 @@ def is_additive_operand(q: Quantity, text: str) -> bool:
 def _right_after(q: Quantity, periods: list[Period], text: str) -> Period | None:
     for p in periods:
         if p.start >= q.end and p.start - q.end <= PERIOD_REACH and _AFTER_GAP_RE.match(text[q.end : p.start]):
-            return p
+            # "US$261,518 (2018: US$283,752)": a period followed by a colon labels the figure after
+            # it (the comparative-year convention of IFRS reports), not the one before it.
+            return None if text[p.end : p.end + 2].lstrip().startswith(":") else p
     return None
 
 
@@ -94,6 +96,14 @@ def period_for(q: Quantity, figures: list[Quantity], periods: list[Period], text
         return _right_after(q, singles, text)
     if len({period_key(p) for p in dated}) <= 1:
         return dated[0]
+    return placed_period(q, figures, singles, text)
+
+
+def placed_period(q: Quantity, figures: list[Quantity], singles: list[Period], text: str) -> Period | None:
+    """Rule 3 alone: the period `q` is stated for by its place in `text` among several periods
+    (`singles`, from `single_periods`). Used as well for a figure in a source sentence, where rule 2
+    does not hold ("Revenue rose to $10.2 million in 2019 from $9.5 million" names one year for
+    two figures)."""
     if "respectively" in text.lower():
         return singles[figures.index(q)] if len(figures) == len(singles) and q in figures else None
     after = _right_after(q, singles, text)

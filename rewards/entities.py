@@ -131,6 +131,26 @@ def _split_run(text: str, start: int, run: str) -> list[tuple[int, list[re.Match
     return [(start, p) for p in pieces if p]
 
 
+# A short all-caps word is a company (a ticker-like name: "AMD", "AES Corporation", "AT&T") where
+# only a company stands: before a possessive, a corporate suffix, a rename ("formerly known as") or a
+# business verb of which it is the subject. Elsewhere it is read as an abbreviation of a line item.
+_SHORT_CAPS_COMPANY_RE = re.compile(
+    r"(?<![\w&.\-])(?P<name>[A-Z][A-Z&]{1,4})(?![\w&\-])"
+    r"(?='s\b|\s+(?:Corporation|Corp\b|Inc\b|Incorporated|Company|Co\.|Ltd\b|plc\b|Holdings)"
+    r"|,?\s+\(?formerly\b"
+    r"|\s+(?:reported|generated|paid|earned|spent|acquired|recorded|posted|achieved|sold|expects|operates)\b)")
+
+
+def _short_caps_companies(text: str, found: list[Entity]) -> list[Entity]:
+    out = []
+    for m in _SHORT_CAPS_COMPANY_RE.finditer(text):
+        name = m.group("name")
+        if name.lower() in COMMON_CAPITALISED or any(e.start <= m.start() < e.end for e in found):
+            continue
+        out.append(Entity(name, m.start(), m.end()))
+    return out
+
+
 def extract_entities(text: str, ordinary: Callable[[str], bool] | None = None) -> list[Entity]:
     """Candidate names: capitalised runs with at least one word that is not common vocabulary.
 
@@ -138,7 +158,8 @@ def extract_entities(text: str, ordinary: Callable[[str], bool] | None = None) -
     word that only starts a sentence, a line or a bullet and is not possessive ("Rounded to two
     decimals", "Comparable sales declined") is read as an ordinary word, unless `ordinary` says the
     word is not one (the texts at hand never write it in lower case). A run right before "=" or a
-    colon is a label being defined ("Growth Factor = ...", "**Leasing Companies**:"), not a name."""
+    colon is a label being defined ("Growth Factor = ...", "**Leasing Companies**:"), not a name.
+    A short all-caps word is a name only where a company stands (`_SHORT_CAPS_COMPANY_RE`)."""
     found: list[Entity] = []
     for m in _CAPITALISED_RUN_RE.finditer(text):
         for base, words in _split_run(text, m.start(), m.group(0)):
@@ -153,7 +174,7 @@ def extract_entities(text: str, ordinary: Callable[[str], bool] | None = None) -
             if _LABEL_AFTER_RE.match(text, end):
                 continue
             found.append(Entity(text[start:end], start, end))
-    return found
+    return sorted(found + _short_caps_companies(text, found), key=lambda e: e.start)
 
 
 _LOWER_WORD_RE = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")

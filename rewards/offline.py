@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,7 +72,6 @@ from rewards.arithmetic import (
     equalities,
     format_operand,
     is_amount,
-    is_operand,
     percent_like,
     ratio_of,
 )
@@ -81,7 +79,7 @@ from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
-from rewards.periods import Period, extract_periods, period_compatible, with_relative
+from rewards.periods import Period, period_compatible
 from rewards.premises import (
     CHANGE_RE,
     COMBINES_RE,
@@ -90,18 +88,23 @@ from rewards.premises import (
     PreparedPage,
     Window,
     aligned_figures,
-    asserted,
-    change_column,
     content_tokens,
-    label_names,
     measure_tokens,
     occurs,
-    percent_source,
     prepare_page,
     restates,
     row_evidence,
     window_evidence,
     window_figures,
+)
+from rewards.question_context import (
+    AnswerContext,
+    FigureMatch,
+    claim_tokens,
+    direct_match,
+    evidence_pages,
+    foreign_filings,
+    single_period,
 )
 
 # Compound growth is searched only when the claim or the question speaks of it.
@@ -113,36 +116,6 @@ MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must hav
 MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence window
 MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
-@dataclass
-class AnswerContext:
-    """What one answer's claims are checked against, plus the figures verified so far."""
-
-    pages: list[PreparedPage]
-    known: Known
-    question_magnitudes: np.ndarray
-    question: str = ""
-    verified: list[float] = field(default_factory=list)
-    # What each verified figure measures (the measure words of its claim, or of the question).
-    verified_measures: list[frozenset[str]] = field(default_factory=list)
-    # Values the answer established per measure and period: what a later "it improved" compares.
-    levels: list[direction.Level] = field(default_factory=list)
-    question_heads: list[str] = field(default_factory=list)  # what the question measures, for levels
-    # The one period the question asks about, when it names exactly one: an answer is read as an
-    # answer to its question, so a figure whose claim names no period is that period's figure.
-    question_period: Period | None = None
-
-
-@dataclass
-class FigureMatch:
-    """How one claim figure was matched: direct (page, quantity) or derived."""
-
-    quantity: Quantity
-    page: PreparedPage | None = None
-    source_quantity: Quantity | None = None
-    derivation: Derivation | None = None
-    period_mismatch: bool = False
-
-
 class OfflineChecker:
     """Lexical + MiniLM alignment with explicit number / period / entity agreement."""
 
@@ -161,7 +134,8 @@ class OfflineChecker:
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
         context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
                                 question_heads=direction.measure_heads(question or "", pages),
-                                question_period=_single_period(question or ""))
+                                question_period=single_period(question or ""), bare=not measure_tokens(answer),
+                                foreign=foreign_filings(question or "", pages))
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         for claim in split_claims(answer, keep_non_claims=True):
@@ -227,9 +201,9 @@ class OfflineChecker:
 
     def _rank_windows(self, claim: Claim, context: AnswerContext) -> list[tuple[float, PreparedPage, Window]]:
         """All windows with their lexical recall of the claim's content words, best first."""
-        tokens = _claim_tokens(claim, context)
+        tokens = claim_tokens(claim, context)
         scored = []
-        for page in context.pages:
+        for page in evidence_pages(claim, context):
             if not tokens:
                 scored += [(0.0, page, window) for window in page.windows]
                 continue
@@ -306,11 +280,11 @@ class OfflineChecker:
                                  f"worked formula does not compute: {wrong[0].result.text}"
                                  f" (the terms give {wrong[0].value:g})")
         if grounded:
-            matches = [self._direct_match(q, claim, context, own_measure)
+            matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
-            labelled = aligned_figures(_claim_tokens(claim, context), context.pages)
+            labelled = aligned_figures(claim_tokens(claim, context), context.pages)
             windowed = window_figures(ranked[:ALIGNED_WINDOWS], measure)
             aligned_operands = labelled + [(value, key) for value, key, _ in windowed]
             named_operands = labelled + [(value, key) for value, key, named in windowed if named]
@@ -329,6 +303,8 @@ class OfflineChecker:
             if matches[i] is None and _in_question(q, context, self.rel_tolerance):
                 matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
                 claim_operands.append(q.magnitude)
+            if matches[i] is not None and matches[i].contradicted:
+                continue  # the row states this period's value, and it is another: nothing to derive
             if matches[i] is None or matches[i].period_mismatch:
                 # A figure is never derived from itself (its own period-mismatched match).
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
@@ -410,33 +386,6 @@ class OfflineChecker:
             if reference or not heads or heads & measured:
                 return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), value))
         return None
-
-    def _direct_match(self, q: Quantity, claim: Claim, context: AnswerContext,
-                      measure: list[str]) -> FigureMatch | None:
-        """The best source figure equal to `q` whose row label or sentence names what the claim
-        measures (`_figure_measure`): one in the claim's period column if any, else one without
-        column information; one only in other periods' columns is a period mismatch."""
-        claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
-        if claimed is None and len(claim.quantities) == 1 and not any(p.year for p in claim.periods):
-            claimed = context.question_period  # a bare "$21,524 thousand" answers the question's year
-        own_measure = _figure_measure(q, claim, measure)
-        fallback: FigureMatch | None = None
-        for page in context.pages:
-            for index in agreeing(q, page.magnitudes, self.rel_tolerance, page.scales):
-                source_q = page.quantities[index]
-                if q.unit == "%" and not percent_source(source_q):
-                    continue
-                if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
-                    continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
-                if own_measure and not label_names(page, index, own_measure):
-                    continue  # the same number, but of something else
-                if not asserted(page, source_q.start):
-                    continue  # stated only in a denial or an instruction: not evidence
-                column = page.columns.get(source_q.start)
-                if claimed is None or column is None or period_compatible(claimed, column):
-                    return FigureMatch(q, page, source_q)
-                fallback = fallback or FigureMatch(q, page, source_q, period_mismatch=True)
-        return fallback
 
     def _tolerances(self, q: Quantity) -> Tolerances:
         return Tolerances(
@@ -553,28 +502,6 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
 
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
-
-
-def _single_period(question: str) -> Period | None:
-    """The period a question asks about when it names exactly one (by year), else None."""
-    dated = [p for p in with_relative(question, extract_periods(question)) if p.year]
-    return dated[0] if dated and len({p.year for p in dated}) == 1 else None
-
-
-def _claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
-    tokens = content_tokens(claim.plain)
-    if len(tokens) < 2 and claim.quantities:
-        # "FY2015: 3.1%" says nothing to align on; the question says what it is about. A claim
-        # without figures never borrows the question's words: "It rained." is not about revenue.
-        tokens += [t for t in content_tokens(context.question) if t not in tokens]
-    return tokens
-
-
-def _figure_measure(q: Quantity, claim: Claim, measure: list[str]) -> list[str]:
-    """The measure words a source figure equal to `q` must have (one of) in its row label or
-    sentence: the claim's own. None when the claim has none ("2021: $14,082 million", the question
-    says what it is) or for a formula operand, whose measure is the formula's result."""
-    return [] if is_operand(q, claim.plain) else measure
 
 
 def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:

@@ -15,9 +15,10 @@ quarter and the exact date. Two uses:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rewards.numbers import Quantity, extract_quantities
 
@@ -32,6 +33,8 @@ _YEAR = r"(?:19|20)\d{2}"
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>{_YEAR})\b", re.IGNORECASE)),
+    # Day first ("30 June 2019", "31 December 2018"): the form of IFRS and UK/Australian reports.
+    ("date", re.compile(rf"\b(?P<day>\d{{1,2}})\s+{_MONTH}\s+(?P<year>{_YEAR})\b", re.IGNORECASE)),
     ("quarter", re.compile(rf"\bQ(?P<q>[1-4])\s*(?:of\s+)?(?:FY|fiscal\s+(?:year\s+)?)?\s*'?"
                            rf"(?P<year>{_YEAR}|\d{{2}})?\b", re.IGNORECASE)),
     ("quarter", re.compile(rf"\b(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter(?:\s+of)?"
@@ -130,10 +133,13 @@ def period_compatible(claimed: Period, column: Period) -> bool:
     named after the calendar year its fiscal year ends in or starts in: a column dated in
     January-March belongs to fiscal year Y or Y-1 ("fiscal 2017 ended January 28, 2017" at one
     retailer is "fiscal 2016" at another), and a quarter column dated later in the year may belong
-    to fiscal year Y or Y+1 (Best Buy's quarter ended July 29, 2023 is Q2 of fiscal 2024).
+    to fiscal year Y or Y+1 (Best Buy's quarter ended July 29, 2023 is Q2 of fiscal 2024). Two
+    named quarters must be the same quarter.
     """
     if claimed.year is None or column.year is None:
         return True
+    if claimed.quarter is not None and column.quarter is not None and claimed.quarter != column.quarter:
+        return False  # Q3's figure is not Q4's, whatever the year
     if claimed.kind == "date" and column.kind == "date":
         return (claimed.year, claimed.month) == (column.year, column.month)
     if column.month is None:
@@ -168,18 +174,23 @@ def _header_runs(text: str) -> list[tuple[int, list[Period]]]:
 
 
 def column_periods(text: str) -> dict[int, Period]:
-    """Start offset of each table figure -> the period heading its column, for rows that have
-    exactly as many figures as the nearest header above them has periods."""
+    """Start offset of each table figure -> the period heading its column: for rows that have
+    exactly as many figures as the nearest header above them has periods, and, in tables whose
+    cells are joined with " | " (`rag.html_text`), by cell position (`cell_periods`), which then
+    decides alone for the figures of those rows."""
+    quantities = extract_quantities(text)
     headers = _header_runs(text)
-    if not headers:
-        return {}
     assigned: dict[int, Period] = {}
-    for row in table_rows(text, extract_quantities(text)):
+    for row in table_rows(text, quantities) if headers else []:
         header = _header_above(headers, row[0].start)
         if header is None or len(row) != len(header):
             continue
         for q, period in zip(row, header, strict=True):
             assigned[q.start] = period
+    by_cell, covered = cell_periods(text, quantities)
+    for start in covered:
+        assigned.pop(start, None)
+    assigned.update(by_cell)
     return assigned
 
 
@@ -200,3 +211,115 @@ def table_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]
 def _header_above(headers: list[tuple[int, list[Period]]], offset: int) -> list[Period] | None:
     above = [periods for end, periods in headers if end <= offset]
     return above[-1] if above else None
+
+
+# A footnote marker, note reference or layout left in a header cell once its period is removed:
+# "2019 (1)", "2018*", "Years Ended September 30,", "Restated See note 2".
+_HEADER_LEFTOVER_RE = re.compile(rf"\(\w{{1,2}}\)|\*|{_MONTH}\s+\d{{1,2}}\b|\bnotes?\s+\d+", re.IGNORECASE)
+
+
+@dataclass
+class _Cell:
+    start: int
+    end: int
+    text: str
+    text_start: int  # page offset of the stripped text: a period found in it is keyed by its page offset
+
+
+def _cells(text: str, start: int, end: int) -> list[_Cell]:
+    """The " | "-separated cells of the line text[start:end], with their offsets."""
+    cells, position = [], start
+    for part in text[start:end].split("|"):
+        lead = len(part) - len(part.lstrip())
+        cells.append(_Cell(position, position + len(part), part.strip(), position + lead))
+        position += len(part) + 1
+    return cells
+
+
+def _cell_period(cell: _Cell) -> Period | None | bool:
+    """The one period a header cell names ("2019 (1)", "Fiscal Year 2018", "Dec 28, 2019", "Q4 2019");
+    None for a cell without a year and without figures ("Acquisitions", "% of Total", ""); False for a
+    cell with figures (a data cell). A cell naming two periods ("2019 vs 2018") heads a comparison
+    column, which is no one period's: None."""
+    periods = [replace(p, start=p.start + cell.text_start, end=p.end + cell.text_start)
+               for p in extract_periods(cell.text) if p.year]
+    rest = cell.text
+    for period in sorted(periods, key=lambda p: -p.start):
+        rest = rest[: period.start - cell.text_start] + " " + rest[period.end - cell.text_start :]
+    if re.search(r"\d", _HEADER_LEFTOVER_RE.sub(" ", rest)):
+        return False
+    if not periods:
+        return None
+    return periods[0] if len({(p.year, p.quarter) for p in periods}) == 1 else None
+
+
+def _header_periods(cells: list[_Cell]) -> list[Period | None] | None:
+    """The periods heading the value columns of a " | " header line (None where a column is not a
+    period); None when the line is not a period header.
+    The first cell is the corner (a caption or nothing) unless it names a period itself (a renderer
+    that drops empty cells drops the corner too). An empty cell right of a period is that period's
+    column spanning two cells ("Fiscal Year 2018 |  | Fiscal Year 2017" over "Net Sales | % of Total")."""
+    found = [_cell_period(cell) for cell in cells]
+    if any(p is False for p in found[1:]) or not any(isinstance(p, Period) for p in found):
+        return None
+    values = found if isinstance(found[0], Period) else found[1:]
+    filled: list[Period | None] = []
+    for period, cell in zip(values, cells[len(cells) - len(values):], strict=True):
+        filled.append(period if period is not None or cell.text or not filled else filled[-1])
+    return filled
+
+
+def cell_periods(text: str, quantities: Sequence[Quantity]) -> tuple[dict[int, Period], set[int]]:
+    """Figures of " | " table rows -> the period heading their cell's column, by position: a row's
+    value cells (all but its label) line up with the value cells of the nearest period header
+    above it in the same block of lines (no blank line between). Positions are trusted when the
+    counts agree, or when the table keeps its empty cells (then a short row's trailing cells were
+    dropped, and a long row continues the last spanning column). Returns the assignments and the
+    start of every figure in a row under such a header (a figure there without an assignment is in
+    a column that no period heads: "$ CHANGE")."""
+    assigned: dict[int, Period] = {}
+    covered: set[int] = set()
+    header: list[Period | None] | None = None
+    keeps_empty = False
+    by_line: dict[int, list[Quantity]] = {}
+    line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+    for q in quantities:
+        by_line.setdefault(bisect.bisect_right(line_starts, q.start) - 1, []).append(q)
+    for number, start in enumerate(line_starts):
+        end = line_starts[number + 1] - 1 if number + 1 < len(line_starts) else len(text)
+        line = text[start:end]
+        if not line.strip():
+            header, keeps_empty = None, False  # a blank line ends the table
+            continue
+        if " | " not in line and not line.startswith("| ") and not line.endswith(" |"):
+            continue
+        cells = _cells(text, start, end)
+        # A renderer that keeps empty cells anywhere in the table keeps them in every row.
+        keeps_empty = keeps_empty or any(not cell.text for cell in cells)
+        periods = _header_periods(cells)
+        if periods is not None:
+            header = periods
+            continue
+        if header is None or number not in by_line:
+            continue
+        _assign_row(cells, by_line[number], header, keeps_empty, assigned, covered)
+    return assigned, covered
+
+
+def _assign_row(cells: list[_Cell], figures: list[Quantity], periods: list[Period | None], keeps_empty: bool,
+                assigned: dict[int, Period], covered: set[int]) -> None:
+    # The first cell is the row's label, footnote markers and all ("Total debt(2)", "IAS 39"), unless
+    # it holds a figure and no words (a renderer that drops empty cells drops an empty label too).
+    label = bool(re.search(r"[A-Za-z]{2}", cells[0].text))
+    values = cells if not label and any(cells[0].start <= q.start < cells[0].end for q in figures) else cells[1:]
+    if len(values) != len(periods) and not keeps_empty:
+        return  # empty cells were dropped: positions do not line up
+    spans = len(periods) >= 2 and periods[-1] is not None and any(
+        a is not None and a is b for a, b in zip(periods, periods[1:], strict=False))
+    for i, cell in enumerate(values):
+        period = periods[i] if i < len(periods) else periods[-1] if spans else None
+        for q in figures:
+            if cell.start <= q.start < cell.end:
+                covered.add(q.start)
+                if period is not None:
+                    assigned[q.start] = period

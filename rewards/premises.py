@@ -209,10 +209,14 @@ def _prepare_text(text: str) -> tuple:
 
 def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q: Quantity) -> str:
     """The words that say what a figure is: its sentence, preceded for a figure alone on a table
-    line by the nearest line above it that has words (the row label)."""
+    line by the nearest line above it that has words (the row label), unless the line is a " | "
+    table row (`rag.html_text`), which carries its own label cell."""
     own = max(0, bisect.bisect_right(starts, q.start) - 1)
     label = own
-    while label > 0 and not re.search(r"[A-Za-z]{3,}", text[spans[label][0] : spans[label][1]]):
+    # A " | " table row is one line with its own (possibly empty) label cell: a total row " | $8,455"
+    # is not labelled by the row above it.
+    cells = " | " in text[spans[own][0] : spans[own][1]]
+    while not cells and label > 0 and not re.search(r"[A-Za-z]{3,}", text[spans[label][0] : spans[label][1]]):
         label -= 1
     sentence = text[spans[own][0] : spans[own][1]]
     return sentence if label == own else f"{text[spans[label][0] : spans[label][1]]} {sentence}"
@@ -302,7 +306,17 @@ def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, b
     column key, whether the figure's own row label or sentence names a measure word)."""
     return [(q.magnitude, column_key(page, q), not measure or label_names(page, i, measure)) for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
-            for i, q in enumerate(page.quantities) if window.start <= q.start < window.end and q.unit != "%"]
+            for i, q in enumerate(page.quantities)
+            if window.start <= q.start < window.end and q.unit != "%" and not in_row_label(page, q)]
+
+
+def in_row_label(page: PreparedPage, q: Quantity) -> bool:
+    """A number inside the label cell of a " | " table row ("Member aged 45 | 88.5", "4.875% Senior
+    Notes due 2022 | 421.9"): it names the row, it is not one of the row's values, so it is never an
+    operand of a derived figure."""
+    text = page.source.text
+    line_start = text.rfind("\n", 0, q.start) + 1
+    return "|" not in text[line_start : q.start] and " | " in text[q.end : text.find("\n", q.end) % (len(text) + 1)]
 
 
 ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
@@ -314,13 +328,18 @@ def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tu
     only, no synonyms: every extra operand is another chance for a wrong figure to match."""
     if not tokens:
         return []
+    # Only a word that says what is measured names an operand: "change", "total" or "net" in a row
+    # label do not make its figure one the claim or question speaks of (they still rank the rows).
+    measures = [t for t in tokens if t not in _NOT_MEASURE]
+    heads = [t for t in measures if t not in MODIFIERS] or measures  # "Total Other" is a line item
+    margin = "margin" in heads  # a margin is a share of revenue: the revenue row is named by it
     scored = []
     for page in pages:
         for q, label in zip(page.quantities, page.labels, strict=True):
-            if q.unit == "%":
+            if q.unit == "%" or in_row_label(page, q):
                 continue  # a ratio of a percentage and an amount measures nothing
             hits = sum(1 for t in tokens if t in label)
-            if hits:
+            if hits and (any(occurs(t, label) for t in heads) or (margin and REVENUE_LABEL_RE.match(label))):
                 scored.append((hits, (q.magnitude, column_key(page, q))))
     scored.sort(key=lambda item: -item[0])
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]

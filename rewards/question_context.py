@@ -1,0 +1,266 @@
+"""A claim read in the context of its question and its source pages (issue #15).
+
+An answer answers a question: a bare "$21,524 thousand" to "What was net income in 2019?" claims
+2019's net income, not merely that the number is printed somewhere. Reading conventions applied
+here, none of them fitted to a data set (a financial analyst reads a filing the same way):
+
+1. **The question lends what a bare answer leaves out** (the answer-in-context reading of QA
+   evaluation: Rajpurkar et al. 2016; Zhu et al. 2021, TAT-QA): a one-figure claim that names no
+   period is the figure of the one period the question names (`single_period`), and a claim
+   without measure words of its own measures what the question asks about, so a source figure
+   whose row label names another measure does not support it.
+2. **A figure is stated for a period by its table column** (`rewards.periods.column_periods`) or,
+   in prose, by the period written next to it (`stated_period`: "13.0% for 2019 compared to 18.3%
+   for 2018"). A figure found only in another period's column or sentence is a period mismatch.
+3. **A table states a period's value once**: when a row whose label names the claim's measure holds
+   the claimed value only in another period's column, a prose mention of the same value without a
+   period is the same fact restated ("unrecognized tax benefits of $13.0 million"), not a second,
+   undated one; and when that row also states the claimed period's own value, the claim is
+   contradicted and no derivation may rescue it (`FigureMatch.contradicted`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rewards import direction
+from rewards.agreement import Known
+from rewards.arithmetic import Derivation, is_operand
+from rewards.attribution import period_for, placed_period, single_periods
+from rewards.claims import Claim
+from rewards.entities import KnownNames, normalise
+from rewards.numbers import Quantity, agreeing, extract_quantities
+from rewards.periods import Period, extract_periods, period_compatible, with_relative
+from rewards.premises import (
+    CHANGE_RE,
+    PreparedPage,
+    asserted,
+    change_column,
+    content_tokens,
+    label_names,
+    measure_tokens,
+    percent_source,
+)
+
+
+@dataclass
+class AnswerContext:
+    """What one answer's claims are checked against, plus the figures verified so far."""
+
+    pages: list[PreparedPage]
+    known: Known
+    question_magnitudes: np.ndarray
+    question: str = ""
+    verified: list[float] = field(default_factory=list)
+    # What each verified figure measures (the measure words of its claim, or of the question).
+    verified_measures: list[frozenset[str]] = field(default_factory=list)
+    # Values the answer established per measure and period: what a later "it improved" compares.
+    levels: list[direction.Level] = field(default_factory=list)
+    question_heads: list[str] = field(default_factory=list)  # what the question measures, for levels
+    # The one period the question asks about, when it names exactly one: an answer is read as an
+    # answer to its question, so a figure whose claim names no period is that period's figure.
+    question_period: Period | None = None
+    # The answer has no measure words at all ("$21,524 thousand", "5.3%"): it is read as measuring
+    # what the question asks about. A figure in a longer answer ("2021: $14,082 million" under the
+    # answer's own "Net sales:" heading) takes its measure from the answer, not the question.
+    bare: bool = False
+    # Pages of another company's filing than the one the question asks about: id(page) -> the filer
+    # named by the page's document id (`foreign_filings`).
+    foreign: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class FigureMatch:
+    """How one claim figure was matched: direct (page, quantity) or derived."""
+
+    quantity: Quantity
+    page: PreparedPage | None = None
+    source_quantity: Quantity | None = None
+    derivation: Derivation | None = None
+    period_mismatch: bool = False
+    # The row that holds the figure in another period's column also states the claimed period's
+    # value: the sources contradict the claim, so it is not derived either.
+    contradicted: bool = False
+
+
+_DOC_FILER_RE = re.compile(r"^[A-Za-z][A-Za-z&.\- ]*?(?=[\W_]*\d|[\W_]*$)")
+
+
+def doc_filer(doc_id: str) -> str:
+    """The filer a document id names ("BOEING_2022_10K" -> "boeing", "acme-2019-10k" -> "acme"),
+    normalised (`rewards.entities.normalise`); "" when it does not start with a name."""
+    m = _DOC_FILER_RE.match(doc_id)
+    return normalise(m.group(0)) if m else ""
+
+
+def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
+    """Pages of other companies' filings: when the question names the filer of some pages (by their
+    document ids), the pages whose filer it does not name belong to another company. A claim that
+    does not name that company takes its company from the question, so such a page is not its
+    evidence (a shared index returns peers' pages for the same line item). Nothing is foreign when
+    the question names no filer of the pages."""
+    names = KnownNames(question)
+    filers = {id(page): doc_filer(page.source.doc_id) for page in pages}
+    asked = {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
+    if not asked:
+        return {}
+    return {page_id: key for page_id, key in filers.items() if key and key not in asked}
+
+
+def evidence_pages(claim: Claim, context: AnswerContext) -> list[PreparedPage]:
+    """The pages that may support `claim`: not another company's filing unless the claim names it."""
+    if not context.foreign:
+        return context.pages
+    named = normalise(claim.plain)
+    return [page for page in context.pages
+            if id(page) not in context.foreign or context.foreign[id(page)] in named]
+
+
+# SEC Regulation G / Item 10(e) of Regulation S-K (and ESMA's APM guidelines for IFRS reports): a
+# non-GAAP measure ("adjusted EBITDA", "underlying EBITDA") is labelled as such and is not the GAAP
+# figure of the same name.
+# ("excluding the current portion" is a line item's scope, not a basis: only the labels themselves.)
+_ADJUSTED_RE = re.compile(r"\bnon[-\s]?(?:gaap|ifrs)\b|\badjusted\b|\bunderlying\b", re.IGNORECASE)
+_GAAP_RE = re.compile(r"(?<!non-)(?<!non )(?<!non)\bgaap\b|\bunadjusted\b|\bas reported\b|\bstatutory\b",
+                      re.IGNORECASE)
+
+
+def reporting_basis(text: str) -> str | None:
+    """The basis a text states for its figures: "adjusted" (non-GAAP), "gaap", or None (not said)."""
+    adjusted, gaap = bool(_ADJUSTED_RE.search(text)), bool(_GAAP_RE.search(text))
+    if adjusted == gaap:
+        return None  # neither, or both ("adjusted ... reconciled to GAAP"): nothing to hold it to
+    return "adjusted" if adjusted else "gaap"
+
+
+def basis_agrees(basis: str, label: str) -> bool:
+    """Whether a source figure whose row label or sentence is `label` may be read on `basis`: an
+    adjusted claim needs an adjusted source line; a GAAP claim any line not labelled adjusted."""
+    source = reporting_basis(label)
+    return source == "adjusted" if basis == "adjusted" else source != "adjusted"
+
+
+def single_period(question: str) -> Period | None:
+    """The period a question asks about when it names exactly one (by year), else None."""
+    dated = [p for p in with_relative(question, extract_periods(question)) if p.year]
+    return dated[0] if dated and len({p.year for p in dated}) == 1 else None
+
+
+def claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
+    tokens = content_tokens(claim.plain)
+    if len(tokens) < 2 and claim.quantities:
+        # "FY2015: 3.1%" says nothing to align on; the question says what it is about. A claim
+        # without figures never borrows the question's words: "It rained." is not about revenue.
+        tokens += [t for t in content_tokens(context.question) if t not in tokens]
+    return tokens
+
+
+def claimed_period(q: Quantity, claim: Claim, context: AnswerContext) -> Period | None:
+    """The period the claim states `q` for; for a bare one-figure claim that names no period,
+    the one period its question names (a bare "$21,524 thousand" answers the question's year)."""
+    claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
+    if claimed is None and len(claim.quantities) == 1 and not any(p.year for p in claim.periods):
+        return context.question_period
+    return claimed
+
+
+def figure_measure(q: Quantity, claim: Claim, measure: list[str], context: AnswerContext) -> list[str]:
+    """The measure words a source figure equal to `q` must have (one of) in its row label or
+    sentence: the claim's own; for a bare answer (`AnswerContext.bare`), the question's, since it
+    answers the question. None for a formula operand, whose measure is the formula's result
+    (`rewards.arithmetic.is_operand`), and for a figure of a longer answer that names no measure
+    ("2021: $14,082 million": the answer's heading says what it is)."""
+    if is_operand(q, claim.plain):
+        return []
+    return measure or (measure_tokens(context.question) if context.bare else [])
+
+
+def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
+                 rel_tolerance: float) -> FigureMatch | None:
+    """The best source figure equal to `q` whose row label or sentence names what the claim
+    measures: one stated for the claim's period (its table column, or the period its sentence
+    names) if any; else, when a figure stated for another period exists, that period mismatch
+    (a table row states a period's value once; see the module docstring); else one stated for no
+    period."""
+    claimed = claimed_period(q, claim, context)
+    measure = figure_measure(q, claim, own_measure, context)
+    basis = reporting_basis(claim.plain) or (reporting_basis(context.question) if context.bare else None)
+    undated: FigureMatch | None = None
+    fiscal: FigureMatch | None = None  # compatible only through the fiscal-year reading
+    mismatch: FigureMatch | None = None
+    for page in evidence_pages(claim, context):
+        for index in agreeing(q, page.magnitudes, rel_tolerance, page.scales):
+            source_q = page.quantities[index]
+            if q.unit == "%" and not percent_source(source_q):
+                continue
+            if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
+                continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
+            if measure and not label_names(page, index, measure):
+                continue  # the same number, but of something else
+            if not asserted(page, source_q.start):
+                continue  # stated only in a denial or an instruction: not evidence
+            if basis is not None and not basis_agrees(basis, page.labels[index]):
+                continue  # an adjusted (non-GAAP) figure for a GAAP claim, or the reverse
+            stated = page.columns.get(source_q.start) or (
+                stated_period(page, index) if claimed is not None else None)
+            if claimed is None or stated is None:
+                undated = undated or FigureMatch(q, page, source_q)
+                continue
+            if period_compatible(claimed, stated) and not _exact_elsewhere(page, index, claimed, stated):
+                if stated.year == claimed.year:
+                    return FigureMatch(q, page, source_q)
+                fiscal = fiscal or FigureMatch(q, page, source_q)
+                continue
+            if mismatch is None or not mismatch.contradicted:
+                mismatch = FigureMatch(q, page, source_q, period_mismatch=True,
+                                       contradicted=_row_states(page, index, claimed))
+    # A value the sources state for another year outright is not rescued by a column or sentence
+    # that could be the claimed year only under another company's fiscal-year naming.
+    return mismatch or fiscal or undated
+
+
+def _exact_elsewhere(page: PreparedPage, index: int, claimed: Period, column: Period) -> bool:
+    """A calendar year ("in 2018") matched to a column of another year only through the fiscal
+    reading (`rewards.periods.period_compatible`: "January 31, 2019" may be fiscal 2018), while the
+    same row has a column headed by that very year ("January 31, 2018"): the table names its
+    periods by their header years, so the year's figure is the one in its own column."""
+    if claimed.kind not in ("year", "date") or column.year == claimed.year:
+        return False
+    return _row_states(page, index, claimed, exact_year=True)
+
+
+def stated_period(page: PreparedPage, index: int) -> Period | None:
+    """The period the sentence of the page's prose figure `index` states it for, by its place
+    (`rewards.attribution.placed_period`: "18.3% for 2018", "compared to 21,417 for the prior
+    year"), or None."""
+    if page.quantities[index].is_plain_integer and page.quantities[index].magnitude < 1000:
+        return None  # a count or a model number ("the 737 program"), not a period's amount
+    start, end = page.spans[page.sentence_of(page.quantities[index].start)]
+    sentence = page.source.text[start:end]
+    periods = with_relative(sentence, extract_periods(sentence))
+    if not any(p.year for p in periods):
+        return None
+    figures = extract_quantities(sentence)
+    offset = page.quantities[index].start - start
+    q = next((f for f in figures if f.start == offset), None)
+    return None if q is None else placed_period(q, figures, single_periods(periods, sentence), sentence)
+
+
+def _row_states(page: PreparedPage, index: int, claimed: Period, *, exact_year: bool = False) -> bool:
+    """Whether the table row of the page's figure `index` has a figure in a column of the
+    `claimed` period (so the row states that period's value itself); with `exact_year`, in a
+    column headed by the claimed year itself."""
+    text = page.source.text
+    line_start = text.rfind("\n", 0, page.quantities[index].start) + 1
+    line_end = text.find("\n", page.quantities[index].start)
+    line_end = len(text) if line_end < 0 else line_end
+    for other in page.quantities:
+        if other is page.quantities[index] or not line_start <= other.start < line_end:
+            continue
+        column = page.columns.get(other.start)
+        if column is not None and (column.year == claimed.year if exact_year else period_compatible(claimed, column)):
+            return True
+    return False
