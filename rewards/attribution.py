@@ -47,8 +47,11 @@ def period_key(p: Period) -> tuple:
 
 def single_periods(periods: list[Period], text: str) -> list[Period]:
     """Periods with a year, without the ends of ranges ("between FY2018 and FY2019", "from 2020 to
-    2022"): a range names no single period for a figure."""
+    2022"): a range names no single period for a figure. In a sentence that pairs figures and
+    periods "respectively", "2018 and 2017" is the end of the list, not a range."""
     dated = [p for p in periods if p.year]
+    if "respectively" in text.lower():
+        return dated  # "in 2019, 2018 and 2017, respectively" lists one period per figure: no range
     in_range: set[int] = set()
     for i, (a, b) in enumerate(zip(dated, dated[1:], strict=False)):
         if _RANGE_GAP_RE.match(text[a.end : b.start]):

@@ -369,7 +369,7 @@ def reversed_number(claim: Claim, pages: Sequence[PreparedPage]) -> str | None:
             continue
         stated = set()
         for page in pages:
-            for j in agreeing(q, page.magnitudes, 0.0, page.scales):
+            for j in agreeing(q, page.magnitudes, 0.0, page.scales, page.written_scales):
                 source_q = page.quantities[j]
                 direction = local_direction(page.source.text, source_q.start,
                                             page.quantities[j - 1].end if j else 0, measure)

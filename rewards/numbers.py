@@ -38,6 +38,21 @@ SOURCE_SCALES = (1.0, 1e3, 1e6, 1e9)
 # the same words right after a figure ("$5,466,312 in USD millions", "$305,826 (in thousands)").
 _IN_SCALE = r"\bin\s+(?:U\.?S\.?\s*)?(?:\$\s*|dollars\s+|USD\s+)?(?P<declared>thousands|millions|billions)\b"
 _DECLARED_SCALE_RE = re.compile(_IN_SCALE, re.IGNORECASE)
+# A table's unit written as a currency and scale with no figure (a column header "€m", "$'000",
+# "US$’000", "RMB’Million", "£ million", "$bn"; IAS 1.51(e) requires the level of rounding to be
+# shown, and these are its usual forms), or "(in million)", "(Thousands)", "Dollars in thousands".
+_CURRENCY = r"(?:US\$|A\$|C\$|HK\$|S\$|NZ\$|R\$|\$|€|£|¥|RMB|USD|EUR|GBP|CHF|SEK|NOK|DKK|JPY|CAD|AUD|HKD|SGD)"
+_UNIT_HEADER_RE = re.compile(
+    rf"(?<![\w$€£¥]){_CURRENCY}\s?['’]?\s?(?P<unit>000|m|mn|mm|million|millions|bn|billion|billions|thousands?|k)"
+    r"(?:['’]?s)?(?![\w'’.,]|\s?\d)"
+    r"|(?<![\w\d,.])['’](?P<thousands>000)(?:['’]?s)?\b(?!\s?\d)"
+    r"|\bin\s+['’]?(?P<in000>000)['’]?s\b"
+    r"|\((?:in\s+)?(?P<alone>thousands?|millions?|billions?)\)"
+    r"|\bin\s+(?:(?:US\s?)?\$\s?|€\s?|£\s?)?(?P<singular>thousand|million|billion)\b(?![\w\s]*\d)"
+    r"|\b(?:dollars|amounts|euros|pounds)\s+in\s+(?P<plural>thousands|millions|billions)\b",
+    re.IGNORECASE,
+)
+_UNIT_WORDS = {"000": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "bn": 1e9, "k": 1e3}
 # Only a unit that closes the figure: "(in USD millions, this would be $5,466.312 million)" converts.
 _TRAILING_SCALE_RE = re.compile(rf"\s*\(?\s*{_IN_SCALE}(?=\s*(?:\)|[.;]|$))", re.IGNORECASE)  # .match(text, pos)
 
@@ -230,12 +245,17 @@ def declared_scales(text: str) -> tuple[float, ...]:
     in millions ("$5,466,312 in USD millions" against "5,466,312" in thousands is off by 1,000).
     Every SOURCE_SCALES when the page declares none (the header may be on another page)."""
     declared = {SCALE_WORDS[m.group("declared").lower()] for m in _DECLARED_SCALE_RE.finditer(text)}
+    for m in _UNIT_HEADER_RE.finditer(text):
+        word = next(w for w in m.groups() if w).lower()
+        declared.add(_UNIT_WORDS.get(word) or SCALE_WORDS[word])
     return (1.0, *sorted(declared)) if declared else SOURCE_SCALES
 
 
 def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float,
-             scales: tuple[float, ...] = SOURCE_SCALES) -> list[int]:
-    """Indices of source figures equal to `q` within tolerance, at the table `scales` for amounts."""
+             scales: tuple[float, ...] = SOURCE_SCALES, written: np.ndarray | None = None) -> list[int]:
+    """Indices of source figures equal to `q` within tolerance, at the table `scales` for amounts.
+    A source figure whose own scale word is `written` beside it ("$3.0 million") is read only at
+    that scale: a table's unit applies to the bare figures of the table, not to such a figure."""
     if magnitudes.size == 0:
         return []
     target, tol = q.magnitude, q.tolerance(rel_tolerance)
@@ -243,5 +263,6 @@ def agreeing(q: Quantity, magnitudes: np.ndarray, rel_tolerance: float,
     hit = np.zeros(magnitudes.shape, dtype=bool)
     for scale in scales:
         scaled = magnitudes * scale
-        hit |= np.abs(scaled - target) <= np.maximum(tol, rel_tolerance * scaled)
+        close = np.abs(scaled - target) <= np.maximum(tol, rel_tolerance * scaled)
+        hit |= close if scale == 1.0 or written is None else close & ~written
     return [int(i) for i in np.flatnonzero(hit)]

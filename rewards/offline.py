@@ -17,7 +17,9 @@ For each claim of an answer (see `rewards.claims`):
    claim that names no period is read as an answer to its question, so it takes the one period the
    question names), or be derived
    from evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
-   computed, not copied.
+   computed, not copied. A bare figure is computed the way its question asks, from the rows and
+   periods it names (`rewards.asked_arithmetic`); a bare years answer to a question comparing a
+   row's periods is read off that row (`rewards.asked_lookup`).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
    merely shares a word or a number with the sources.
    * A sentence that loops ("Revenue revenue revenue.", `rewards.claims.degenerate`) is never
@@ -75,6 +77,8 @@ from rewards.arithmetic import (
     percent_like,
     ratio_of,
 )
+from rewards.asked_arithmetic import asked_derivation
+from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
@@ -131,6 +135,11 @@ class OfflineChecker:
 
     def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
+        # A bare years (or count of years) answer to a question comparing a row's periods is read
+        # off that row, not checked as a sentence (`rewards.asked_lookup`).
+        looked_up = (asked_lookup(question, answer, pages) or restates_question(question, answer)) if question else None
+        if looked_up is not None:
+            return [looked_up.model_copy(update={"checker": self.name})]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
         context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
                                 question_heads=direction.measure_heads(question or "", pages),
@@ -310,9 +319,17 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                derived = self._derive(q, operands + earlier, aligned_operands if is_amount(q) else named_operands,
-                                       compound, combines, growth)
-                if derived is None and grounded:
+                asked, computed = (asked_derivation(q, context.question, evidence_pages(claim, context),
+                                                    self._tolerances(q))
+                                   if grounded and not own_measure and len(claim.quantities) == 1 else (None, False))
+                # A bare answer is the figure its question asks to compute (`rewards.asked_arithmetic`);
+                # when that computation can be made, no other combination of figures stands in for it.
+                derived = FigureMatch(q, derivation=asked) if asked is not None else None
+                if not computed:
+                    derived = self._derive(q, operands + earlier,
+                                           aligned_operands if is_amount(q) else named_operands, compound, combines,
+                                           growth)
+                if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
                     matches[i] = derived

@@ -40,6 +40,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("quarter", re.compile(rf"\b(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter(?:\s+of)?"
                            rf"(?:\s+(?:fiscal\s+)?(?:year\s+)?(?:FY\s?)?(?P<year>{_YEAR}))?", re.IGNORECASE)),
     ("fy", re.compile(rf"\bFY\s?'?(?P<year>{_YEAR}|\d{{2}})\b", re.IGNORECASE)),
+    # "F19", "F18": the fiscal-year abbreviation of Australian reports (Woolworths' "F19 | F18").
+    ("fy", re.compile(r"\bF(?P<year>[12]\d)\b")),
     ("fy", re.compile(rf"\bfiscal\s+(?:year\s+)?(?P<year>{_YEAR})\b", re.IGNORECASE)),
     # A bare year; "2015-2017" is two years, but "$2,019" and "2019.5" are figures.
     ("year", re.compile(rf"(?<![\w$.,])(?P<year>{_YEAR})(?![\w%]|,\d|\.\d)")),

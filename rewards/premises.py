@@ -8,7 +8,7 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -149,6 +149,12 @@ class PreparedPage:
     # a draft and its revision, and claims on the same page, look up the same words.
     token_windows: dict = field(default_factory=dict)
     scales: tuple[float, ...] = SOURCE_SCALES  # at which its unscaled figures may be read
+
+    @cached_property
+    def written_scales(self) -> np.ndarray:
+        """(figures,) whether each figure has its own scale word ("$3.0 million"), which a
+        table's declared unit does not rescale (`rewards.numbers.agreeing`)."""
+        return np.array([q.scaled_in_text for q in self.quantities], dtype=bool)
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)

@@ -192,7 +192,7 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     fiscal: FigureMatch | None = None  # compatible only through the fiscal-year reading
     mismatch: FigureMatch | None = None
     for page in evidence_pages(claim, context):
-        for index in agreeing(q, page.magnitudes, rel_tolerance, page.scales):
+        for index in agreeing(q, page.magnitudes, rel_tolerance, page.scales, page.written_scales):
             source_q = page.quantities[index]
             if q.unit == "%" and not percent_source(source_q):
                 continue
@@ -243,10 +243,14 @@ def stated_period(page: PreparedPage, index: int) -> Period | None:
     periods = with_relative(sentence, extract_periods(sentence))
     if not any(p.year for p in periods):
         return None
-    figures = extract_quantities(sentence)
+    # A footnote marker opening the sentence ("(1) Fiscal 2019 includes $3.5 million") is no figure.
+    figures = [f for f in extract_quantities(sentence) if not _FOOTNOTE_RE.match(sentence[: f.end])]
     offset = page.quantities[index].start - start
     q = next((f for f in figures if f.start == offset), None)
     return None if q is None else placed_period(q, figures, single_periods(periods, sentence), sentence)
+
+
+_FOOTNOTE_RE = re.compile(r"^\s*\(\d{1,2}\)$")
 
 
 def _row_states(page: PreparedPage, index: int, claimed: Period, *, exact_year: bool = False) -> bool:

@@ -1,0 +1,297 @@
+"""A bare figure computed the way its question asks, from the table rows the question names.
+
+Numerical QA over financial reports asks for a computed figure in a fixed vocabulary (TAT-QA, Zhu
+et al. 2021; FinQA, Chen et al. 2021): "What was the change in X from 2018 to 2019?", "What is the
+percentage change in X ...?", "What is the average X for 2018 and 2019?", "What is the total X in
+2018 and 2019?", "What is the ratio of X to Y in 2019?". The answer is a bare figure ("-48,207
+million", "12.5%"): the question says which operation, which line item (a table row whose label
+names the question's measure words) and which periods (the columns headed by the years it names;
+every dated column of the row when it names none). Conventions of financial reporting applied:
+
+* a change from an earlier to a later period is later minus earlier (a decrease is negative, as in
+  a variance column); "difference" and a "decrease"/"decline" asked for as such may be stated as a
+  magnitude;
+* a percentage change is (later - earlier) / |earlier| x 100 (the year-over-year growth rate);
+* an average over periods is their arithmetic mean, a total their sum;
+* a ratio, share or "X as a percentage of Y" is X / Y within one period's column (x 100 for a
+  percentage); a sum or difference of two line items is taken within one column too;
+* one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
+  change the change over that year from the prior year's value;
+* amounts in parentheses on a row of deductions ("Less voyage expenses | (141,770)") are also read
+  as the positive amounts they deduct;
+* a line item indented under a caption ("Current income tax expense:" over "Federal | $5") is named
+  by the caption too, and "the total" of what no row names is the "Total" or unlabelled sum line.
+
+Only the operation the question names is computed, from the rows it names, so the candidates are
+a handful: a figure off by a few per cent (or at another scale: `PreparedPage.scales`) matches none
+of them. The answer's own rounding (half a unit of its last digit) is the tolerance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rewards.arithmetic import Derivation, Tolerances, format_operand
+from rewards.numbers import Quantity
+from rewards.periods import Period, extract_periods, with_relative
+from rewards.premises import MODIFIERS, PreparedPage, in_row_label, measure_tokens, occurs
+
+# The operations a question may ask for; at one place the most specific first ("percentage change").
+_WEIGHTED_RE = re.compile(r"\bweighted[\s-]+average\b", re.IGNORECASE)
+_OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
+    ("percent_change", re.compile(
+        # "absolute percentage change" of a rate is its change in percentage points
+        r"(?<!absolute )\b(?:percent(?:age)?|%)\s*"
+        r"(?:change|increase|decrease|growth|decline|rise|drop|fall|reduction|movement)"
+        r"|\brate\s+of\s+(?:change|increase|decrease|growth|decline)|\bgrowth\s+rate\b"
+        r"|\b(?:change|increase|decrease|growth|decline)\s+in\s+percent(?:age)?\b(?!\s+(?:of|points?)\b)",
+        re.IGNORECASE)),
+    ("change", re.compile(r"\b(?:change[ds]?|difference|differ|increase[ds]?|decrease[ds]?|variance|movement|"
+                          r"growth|grew|decline[ds]?|rise|drop|fall)\b", re.IGNORECASE)),
+    ("average", re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)),
+    ("ratio", re.compile(r"\bratio\b|\bas\s+a\s+(?:percentage|proportion|share|fraction)\s+of\b|\bproportion\b"
+                         r"|\bpercentage\s+of\b|\bwhat\s+percent|\bshare\s+of\b|\bportion\s+of\b", re.IGNORECASE)),
+    # "Total change in X" asks for the change.
+    ("total", re.compile(r"\b(?:total(?!\s+(?:change|difference|increase|decrease|average|percentage))|sum|combined|"
+                         r"altogether|aggregate|together)\b", re.IGNORECASE)),
+)
+# A change asked for as a decrease, or as an unsigned difference, may be stated as a magnitude.
+_UNSIGNED_RE = re.compile(r"\b(?:difference|differ|decrease[ds]?|decline[ds]?|drop|fall|reduction)\b", re.IGNORECASE)
+# Words of the question that say what is computed or how it is asked, not which line item.
+_ASKING = frozenset(measure_tokens(
+    "how much many what difference increase decrease increased decreased growth decline variance movement nominal "
+    "combined altogether aggregate together mean proportion portion percentage rate respectively "
+    "value amount sum total"))
+MAX_ROWS = 4  # best-named rows searched (ties beyond this are too ambiguous to name one line item)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A " | " table row: its label cell and its figures with the period heading each one's column."""
+
+    page: PreparedPage
+    label: str
+    cells: tuple[tuple[Quantity, Period | None], ...]
+
+
+def asked_operations(question: str) -> list[str]:
+    """The operations the question names (`_OPERATIONS`), most specific first."""
+    text = _WEIGHTED_RE.sub(" ", question)
+    # One operation, the one named first: the words after it name the line item ("the average total
+    # current tax expense" averages the "Total current tax expense" row; "the change in the average
+    # price" is a change of the "Average price" row).
+    found = [(m.start(), rank, name) for rank, (name, pattern) in enumerate(_OPERATIONS)
+             for m in [pattern.search(text)] if m is not None]
+    return [min(found)[2]] if found else []
+
+
+def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
+    """The page's " | " table rows that hold figures, each with its label cell, preceded by the
+    caption line above it ("Current income tax expense:" over "Federal | $5 | $4"): a statement
+    indents line items under the heading they belong to, until a blank line ends the table."""
+    text = page.source.text
+    rows: dict[int, list[Quantity]] = {}
+    for q in page.quantities:
+        line_start = text.rfind("\n", 0, q.start) + 1
+        if " | " in text[line_start : q.start + 1] and not in_row_label(page, q):
+            rows.setdefault(line_start, []).append(q)
+    out, caption, position = [], "", 0
+    for line_start, figures in rows.items():
+        # Captions: lines with words and no figures since the previous row.
+        between = text[position : max(position, line_start - 1)] if line_start else ""
+        for line in between.split("\n") if between else []:
+            if not line.strip():
+                caption = ""
+            elif re.search(r"[A-Za-z]{2}", line) and not re.search(r"\d", line):
+                caption = line.strip(" |:").lower()
+        position = text.find("\n", line_start) % (len(text) + 1) + 1
+        label = text[line_start : text.find(" | ", line_start)].strip().lower()
+        if re.search(r"[a-z]{2}", label) or (unlabelled and not label and out):
+            out.append(Row(page, f"{caption}: {label}" if caption else label,
+                           tuple((q, page.columns.get(q.start)) for q in figures)))
+            if label.startswith("total"):
+                caption = ""  # a total closes the section it sums
+    return out
+
+
+def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
+    """The rows whose labels best name the question's line item: most of its measure words, at
+    least one of them not a mere modifier ("net", "total"); none when more than MAX_ROWS tie."""
+    words = [t for t in measure_tokens(question) if t not in _ASKING]
+    # A line item named only by a qualifier ("Other", "Net") is named by it.
+    heads = [t for t in words if t not in MODIFIERS] or words
+    scored = []
+    for page in pages:
+        for row in table_rows(page):
+            if any(occurs(t, row.label) for t in heads):
+                # Words of the row's own label cell break ties between rows under one caption.
+                own = row.label.rsplit(": ", 1)[-1]
+                score = (sum(1 for t in words if occurs(t, row.label)), sum(1 for t in words if occurs(t, own)))
+                scored.append((score, row))
+    if not scored:
+        return _total_rows(question, pages)
+    best = max(score for score, _ in scored)
+    rows = [row for score, row in scored if score == best]
+    return rows if len(rows) <= MAX_ROWS else []
+
+
+def _total_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
+    """For "the total ..." of what no row label names (the table's subject, named by its caption
+    or the text around it): the rows labelled "Total" alone, or left unlabelled under the line
+    items they sum (" | $8,455 | $10,647"), the layout of a statement's total line."""
+    if not _TOTAL_RE.search(question):
+        return []
+    rows = [row for page in pages for row in table_rows(page, unlabelled=True)
+            if row.label.rsplit(": ", 1)[-1] in ("total", "")]
+    return rows if len(rows) <= MAX_ROWS else []
+
+
+_TOTAL_RE = re.compile(r"\btotal\b", re.IGNORECASE)
+
+
+def _by_year(row: Row, years: list[int], percent: bool) -> list[tuple[int, float]]:
+    """The row's values at the asked years (every dated column when none is asked), one per year,
+    oldest first; only percentages for a percentage, only amounts for an amount."""
+    picked: dict[int, float] = {}
+    for q, period in row.cells:
+        if period is None or period.year is None or period.quarter is not None:
+            continue
+        if (q.unit == "%") != percent or (years and period.year not in years):
+            continue
+        picked.setdefault(period.year, q.value)
+    return sorted(picked.items())
+
+
+def _across_periods(operation: str, row: Row, years: list[int], q: Quantity,
+                    unsigned: bool) -> list[tuple[str, float, bool]]:
+    """Candidates (expression, value, amount) of one row across the asked periods. A row whose
+    values are all in parentheses is a deduction ("Less voyage expenses | (141,770) | (165,012)"):
+    its amounts are also read as the positive amounts they deduct."""
+    percent_operands = q.unit == "%" and operation != "percent_change"
+    values = _by_year(row, years, percent_operands)
+    if operation == "percent_change" and not values:
+        values = _by_year(row, years, True)  # the relative change of a rate ("discount rate 3.2% | 3.0%")
+    out = _operated(operation, values, q, unsigned, percent_operands)
+    if values and all(v < 0 for _, v in values):
+        out += _operated(operation, [(y, -v) for y, v in values], q, unsigned, percent_operands)
+    return out
+
+
+def _operated(operation: str, values: list[tuple[int, float]], q: Quantity, unsigned: bool,
+              percent_operands: bool) -> list[tuple[str, float, bool]]:
+    """The asked operation over (year, value) pairs, oldest first."""
+    out: list[tuple[str, float, bool]] = []
+    amount = not percent_operands
+    if operation in ("change", "percent_change") and len(values) == 2:
+        (_, old), (_, new) = values
+        if operation == "change" and (q.unit == "%") == percent_operands:
+            out.append((f"{format_operand(new)} - {format_operand(old)}", new - old, amount))
+            if unsigned:
+                out.append((f"{format_operand(old)} - {format_operand(new)}", old - new, amount))
+        elif operation == "percent_change" and old and q.unit == "%":
+            # Over a negative base the sign convention varies: over |old| (the direction of the
+            # change) or over old as written.
+            for base in dict.fromkeys((abs(old), old)):
+                out.append((f"({format_operand(new)} - {format_operand(old)}) / {format_operand(base)} × 100",
+                            (new - old) / base * 100.0, False))
+    if operation in ("average", "total") and len(values) >= 2 and (q.unit == "%") == percent_operands:
+        total = sum(v for _, v in values)
+        joined = " + ".join(format_operand(v) for _, v in values)
+        if operation == "average":
+            out.append((f"({joined}) / {len(values)}", total / len(values), amount))
+        else:
+            out.append((joined, total, amount))
+    return out
+
+
+def _within_column(operation: str, pairs: list[tuple[Row, Row]], years: list[int],
+                   q: Quantity) -> list[tuple[str, float, bool]]:
+    """Candidates of two named rows (a, b) in one period's column: a ratio a / b (a share, "X as a
+    percentage of Y"), or a sum or difference of two line items."""
+    out: list[tuple[str, float, bool]] = []
+    if len(years) > 1:
+        return out
+
+    def column(row: Row) -> dict:
+        return {(p.year if p else None): c.value for c, p in row.cells
+                if c.unit != "%" and (not years or (p is not None and p.year in years))}
+
+    for first, second in pairs:
+        a, b = column(first), column(second)
+        for key in a.keys() & b.keys():
+            x, y = a[key], b[key]
+            if operation == "ratio" and y:
+                scale = 100.0 if q.unit == "%" else 1.0
+                out.append((f"{format_operand(x)} / {format_operand(y)}", x / y * scale, False))
+            elif operation == "total" and q.unit != "%":
+                out.append((f"{format_operand(x)} + {format_operand(y)}", x + y, True))
+            elif operation == "change" and q.unit != "%":
+                out.append((f"{format_operand(x)} - {format_operand(y)}", x - y, True))
+    return out
+
+
+# Where a question joins two line items: "the sum of A and B", "the ratio of A to B", "A as a
+# percentage of B", "the proportion of A over B", "the percentage of A in B".
+_JOIN_RE = re.compile(r"\s(?:and|to|over|versus|vs\.?|against|in|within"
+                      r"|as\s+a\s+(?:percentage|proportion|share)\s+of)\s", re.IGNORECASE)
+
+
+def named_pairs(question: str, pages: list[PreparedPage], rows: list[Row]) -> list[tuple[Row, Row]]:
+    """Pairs of rows (a, b) the question names as two line items, in its order: the rows named
+    by the words before and after a joining word; and the tied best rows of the whole question
+    in either order (`named_rows`: "capital leases" and "total liabilities" both named)."""
+    pairs = [(a, b) for a in rows for b in rows if a is not b]
+    for m in _JOIN_RE.finditer(question):
+        left, right = named_rows(question[: m.start()], pages), named_rows(question[m.end() :], pages)
+        pairs += [(a, b) for a in left for b in right if a is not b and (a, b) not in pairs]
+    return pairs
+
+
+_SPAN_RE = re.compile(r"\b(?:from|between)\s+(?:\S+\s+){0,4}?(?:19|20)\d{2}\s+(?:to|through|-|–)\s+"
+                      r"|(?:19|20)\d{2}\s?[-–]\s?(?:19|20)\d{2}", re.IGNORECASE)
+
+
+def _year_readings(question: str, years: list[int], operation: str) -> list[list[int]]:
+    """The years asked: as named, and for "from 2017 to 2019" also every year of the span. One
+    year asked for an average ("the 2019 average total assets") is the average balance of that
+    year, the mean of its closing and opening (the prior year's closing) balances; for a change
+    ("the change in X in 2019"), the change over that year, from the prior year's value."""
+    readings = [years]
+    if len(years) == 1 and operation in ("average", "change", "percent_change"):
+        readings.append([years[0] - 1, years[0]])
+    if len(years) == 2 and years[1] - years[0] > 1 and _SPAN_RE.search(question):
+        readings.append(list(range(years[0], years[1] + 1)))
+    return readings
+
+
+def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
+                     tol: Tolerances) -> tuple[Derivation | None, bool]:
+    """(the derivation of the bare answer figure `q` by the operation its question names over the
+    rows and periods it names, or None; whether that computation could be made at all). When it
+    could, the question has said how the figure is computed, and no other derivation stands in
+    for it (see the module docstring)."""
+    operations = asked_operations(question)
+    rows = named_rows(question, pages) if operations else []
+    if not rows:
+        return None, False
+    years = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
+    unsigned = bool(_UNSIGNED_RE.search(question))
+    candidates: list[tuple[str, float, bool, PreparedPage]] = []
+    for operation in operations:
+        for row in rows:
+            for asked in _year_readings(question, years, operation):
+                candidates += [(*c, row.page) for c in _across_periods(operation, row, asked, q, unsigned)]
+        if operation in ("ratio", "total", "change"):
+            candidates += [(*c, rows[0].page) for c in _within_column(operation, named_pairs(question, pages, rows),
+                                                                     years, q)]
+    tolerance = tol.multiplicative
+    for expression, value, amount, page in candidates:
+        scales = page.scales if amount and q.unit != "%" else (1.0,)
+        for scale in scales:
+            if abs(value * scale - q.value) <= tolerance:
+                return Derivation(f"{expression} (as the question asks)", (), value * scale), True
+    # A ratio or a percentage change may be asked of items or periods the rows do not show alone
+    # ("as a percentage of the total contractual obligations", quarters): only a change, an average
+    # or a total computed from the named rows excludes other derivations.
+    return None, bool(candidates) and operations[0] in ("change", "average", "total")
