@@ -287,6 +287,8 @@ def main() -> None:
                     help="only the leave-company-out evaluation (bench/retrieval_lco.py) on the dev index")
     ap.add_argument("--folds", type=int, default=3, help="--lco: number of company folds (>= 3 recommended)")
     ap.add_argument("--seed", type=int, default=0, help="--lco: seed of the company shuffle")
+    ap.add_argument("--reranker", type=Path, default=None,
+                    help="--lco: also rank with this trained re-ranker (`cai retriever train --out DIR`)")
     args = ap.parse_args()
     if args.lco:
         lco_main(args)
@@ -331,7 +333,7 @@ def lco_main(args: argparse.Namespace) -> None:
     results: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     dev_index(args.index)
     t0 = time.perf_counter()
-    lco = lco_run(args.index, DATA / "questions.jsonl", args.folds, args.seed)
+    lco = lco_run(args.index, DATA / "questions.jsonl", args.folds, args.seed, args.reranker)
     lco["seconds"] = round(time.perf_counter() - t0, 1)
     lco["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg": os.getloadavg()}
     results["lco"] = lco

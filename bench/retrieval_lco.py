@@ -251,17 +251,37 @@ def markdown(result: dict) -> str:
     for i, f in enumerate(result["folds"]):
         lines.append(f"\nfold {i}: {f['n_questions']} questions, route has gold {f['route_has_gold']}: "
                      f"{', '.join(f['companies'])}")
+    if "reranker" in result:
+        lat = result["reranker"]["latency"]
+        lines.append(f"\nsearch(k=5) latency over {lat['with']['n']} questions: p50 {lat['without']['p50_ms']} ms "
+                     f"(p95 {lat['without']['p95_ms']}) without the re-ranker, p50 {lat['with']['p50_ms']} ms "
+                     f"(p95 {lat['with']['p95_ms']}) with it")
     return "\n".join(lines)
 
 
-def run(index_dir: Path, questions_file: Path, k: int, seed: int) -> dict:
-    """Open the index, build the examples once, run every ranker (see module docstring)."""
-    retriever = Retriever.open(index_dir)
+def run(index_dir: Path, questions_file: Path, k: int, seed: int, reranker_dir: Path | None = None) -> dict:
+    """Open the index, build the examples once, run every ranker (see module docstring); with
+    `reranker_dir`, also the learned re-ranker (bench/retrieval_rerank.py) and its latency."""
+    retriever = Retriever.open(index_dir, rerank=False)
     examples, left_out = load_examples(retriever, questions_file)
     shipped = Shipped()
     for e in examples[:5]:  # the re-fusion reproduces search() exactly
         assert shipped.pages(e)[:5] == [(h.doc_id, h.page) for h in retriever.search(e.question, k=5)]
-    result = leave_company_out(examples, [shipped, WithoutKindList(), RouteWeights(), KindWeight()], k=k, seed=seed)
+    rankers: list = [shipped, WithoutKindList(), RouteWeights(), KindWeight()]
+    reranker = None
+    if reranker_dir is not None:
+        from retrieval_rerank import Reranked, RerankedTuned
+
+        from rag.rerank import PageReranker
+
+        reranker = PageReranker.load(reranker_dir)
+        rankers += [Reranked(retriever, reranker), RerankedTuned(retriever, reranker_dir)]
+    result = leave_company_out(examples, rankers, k=k, seed=seed)
+    if reranker is not None:
+        from retrieval_rerank import latency
+
+        result["reranker"] = {"path": str(reranker_dir), "metadata": reranker.metadata,
+                              "latency": latency(retriever, reranker, [e.question for e in examples])}
     result["questions_without_indexed_gold"] = left_out
     result["documents"] = len(retriever.documents)
     return result

@@ -137,15 +137,18 @@ def ingest(paths: tuple[Path, ...], index_dir: Path, embed_model: str | None, re
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True,
               help="Retrieval mode.")
 @click.option("--no-route", is_flag=True, help="Do not steer the query to documents it names.")
+@click.option("--no-rerank", is_flag=True, help="Do not re-rank with the index's re-ranker (`cai retriever train`).")
 @click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
               help="Filter: doc_id, company, fiscal_year, form, or kind (page kinds, e.g. "
                    "kind=balance_sheet,cash_flow; see rag/page_kinds.py) (repeatable).")
-def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool,
+def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_route: bool, no_rerank: bool,
            filters: tuple[str, ...]) -> None:
     """Search an index; prints hits with their locators and why each ranked.
 
     why: the route (routed to the hit's filing or not, and by which name the question used), the
-    page kind, and the fused score's parts (rank in each dense, BM25 and page-kind list; RRF score).
+    page kind, the fused score's parts (rank in each dense, BM25 and page-kind list; RRF score) and,
+    when the index has a re-ranker (`cai retriever train`), its score; the hits are then in the order
+    of the re-ranker fused with the first stage.
     """
     from rag.explain import search_explained
     from rag.retrieve import Retriever
@@ -157,8 +160,8 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
         if not sep:
             raise UserError(f"--filter {f!r}: expected KEY=VALUE, e.g. --filter fiscal_year=2023")
         parsed[key] = int(value) if key == "fiscal_year" and value.isdigit() else value
-    hits = search_explained(Retriever.open(index_dir), query, k=k, mode=mode, filters=parsed or None,
-                            route=not no_route)
+    hits = search_explained(Retriever.open(index_dir, rerank=not no_rerank), query, k=k, mode=mode,
+                            filters=parsed or None, route=not no_route)
     if as_json:
         click.echo(json.dumps([h.as_json() for h in hits], ensure_ascii=False, indent=2))
         return
@@ -169,6 +172,7 @@ def search(index_dir: Path, query: str, k: int, as_json: bool, mode: str, no_rou
                  else "not routed" if why.route.confidence == "none" else "outside the route")
         ranks = ", ".join(f"{c.list}{'@route' if c.scope == 'routed' else ''} #{c.rank}" for c in why.components)
         fused = f"; rrf {why.rrf_score:.4f}" if why.rrf_score is not None else ""
+        fused += f"; re-ranker {why.reranker_score:.3f}" if why.reranker_score is not None else ""
         click.echo(f"{rank}. [{h.locator}] score={h.score:.4f}\n   why: {route}; {why.page_kind}; "
                    f"{ranks or 'no list rank'}{fused}\n   {text[:300]}{'…' if len(text) > 300 else ''}")
 
@@ -486,6 +490,46 @@ def checker_train(index_dir: Path, out_dir: Path | None, epochs: int, max_pairs:
 
     quiet_model_loading()
     result = stage.run(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, seed=seed)
+    click.echo(result.line)
+    click.echo(str(result.out_dir))
+
+
+# ---------------------------------------------------------------------------------------- retriever
+@cli.group()
+def retriever() -> None:
+    """Learned retrieval parts, trained from an index's own pages."""
+
+
+@retriever.command("train")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path),
+              help="Index directory built by `cai ingest`.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory (default: INDEX/reranker).")
+@click.option("--epochs", default=1.0, show_default=True, type=click.FloatRange(0.1, 20), help="Training epochs.")
+@click.option("--max-queries", type=click.IntRange(1), default=3000, show_default=True, metavar="N",
+              help="Train on at most N synthesized questions (a seeded subset); each gives one positive and "
+                   "up to four negative passages.")
+@click.option("--layers", default=2, show_default=True, type=click.IntRange(1, 6),
+              help="Transformer layers kept of the MiniLM base (fewer: faster search).")
+@click.option("--max-length", default=128, show_default=True, type=click.IntRange(32, 512),
+              help="Tokens of question + passage (longer pairs are truncated).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of synthesis, sampling and training.")
+def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_queries: int, layers: int,
+                    max_length: int, seed: int) -> None:
+    """Train a page re-ranker (a MiniLM cross-encoder) on questions synthesized from the index's pages.
+
+    Questions are written from table line items, headings and sentences of the filings; each is
+    paired with its own page and with other pages of the same filing that BM25 confuses with it.
+    The re-ranker is stored in INDEX/reranker (or --out) and recorded in the index's manifest.json;
+    search on this index then re-ranks its top 50 pages with it. Prints a summary, then the
+    re-ranker directory as the last line of stdout.
+    """
+    from cai.stages import retriever_train as stage
+
+    quiet_model_loading()
+    settings = stage.Settings(epochs=epochs, max_queries=max_queries, layers=layers, max_length=max_length,
+                              seed=seed)
+    result = stage.run(index_dir, out_dir, settings)
     click.echo(result.line)
     click.echo(str(result.out_dir))
 

@@ -52,7 +52,7 @@ class HitWhy(_Model):
     bm25_rank: int | None = Field(None, description="best rank of the chunk in a BM25 list (None: not in one)")
     rrf_score: float | None = Field(None, description="fused RRF score (None when one list kept its own scores)")
     components: list[ListRank] = Field(default_factory=list)
-    reranker_score: float | None = None
+    reranker_score: float | None = Field(None, description="the re-ranker's score of the hit (None: no re-ranker)")
 
 
 class ExplainedHit(_Model):

@@ -164,9 +164,13 @@ class Retriever:
         self._query_cache: dict[str, np.ndarray] = {}
 
     @classmethod
-    def open(cls, index_dir: Path, *, embed_model: str | None = None,
-             reranker: Reranker | None = None) -> Retriever:
-        """Open an index; rebuilds a stale faiss/BM25 cache from the store (crash recovery)."""
+    def open(cls, index_dir: Path, *, embed_model: str | None = None, reranker: Reranker | None = None,
+             rerank: bool = True) -> Retriever:
+        """Open an index; rebuilds a stale faiss/BM25 cache from the store (crash recovery).
+
+        reranker: re-score the top candidates with it. Else, with `rerank`, the re-ranker trained
+        for this index (`cai retriever train`, recorded in its manifest; rag/rerank.py) when it has one.
+        """
         index_dir = Path(index_dir)
         if not index_dir.is_dir():
             from cai.core.errors import IndexMissingError
@@ -178,6 +182,10 @@ class Retriever:
         if spec is None:
             raise UserError(f"index {index_dir} is empty; run `cai ingest PATH --index {index_dir}`")
         vectors, lexical = load_or_rebuild_caches(index_dir, store, spec)
+        if reranker is None and rerank:
+            from rag.rerank import open_for_index
+
+            reranker = open_for_index(index_dir)
         out = cls(index_dir, store, spec, vectors, lexical, reranker=reranker)
         if embed_model is not None:
             out._embedder = open_embedder_for(spec, embed_model)
@@ -310,7 +318,7 @@ class Retriever:
     def _hits(self, query: str, order: list[int], scores: dict[int, float], k: int,
               max_per_page: int | None) -> list[SearchHit]:
         """Materialise hits in `order`, applying the per-page cap and the optional re-ranker."""
-        want = max(k, self.rerank_depth) if self.reranker else k
+        want = max(k, getattr(self.reranker, "depth", self.rerank_depth)) if self.reranker else k
         chunks = self.store.chunks(order[: max(want * 8, 200)])
         picked: list[StoredChunk] = []
         per_page: dict[tuple[str, int], int] = {}
@@ -327,10 +335,28 @@ class Retriever:
                 break
         hit_scores = [scores[c.vec_id] for c in picked]
         if self.reranker is not None and picked:
-            hit_scores = [float(s) for s in self.reranker.score(query, [c.text for c in picked])]
-            ranked = sorted(range(len(picked)), key=lambda i: -hit_scores[i])
-            picked, hit_scores = [picked[i] for i in ranked], [hit_scores[i] for i in ranked]
+            picked, hit_scores = self._reranked(query, picked)
         return [hit_from_chunk(c, s) for c, s in zip(picked[:k], hit_scores[:k], strict=True)]
+
+    def _reranked(self, query: str, picked: list[StoredChunk]) -> tuple[list[StoredChunk], list[float]]:
+        """`picked` (in fused order) re-ordered with the re-ranker, and its scores.
+
+        A re-ranker with `page_context` reads each chunk with its page's kind and title
+        (rag/rerank_synth.py `passage`); one with a `fused_weight` is fused with the fused order by
+        RRF (rag/rerank.py), else its order alone decides."""
+        texts = [c.text for c in picked]
+        if getattr(self.reranker, "page_context", False):
+            from rag.rerank_synth import passage
+
+            keys = [(c.locator.doc_id, c.locator.page) for c in picked]
+            kinds, heads = self.store.page_kinds(keys), self.store.page_heads(keys)
+            texts = [passage(kinds.get(key, "other"), heads.get(key, ""), c.text)
+                     for key, c in zip(keys, picked, strict=True)]
+        rr = [float(s) for s in self.reranker.score(query, texts)]
+        by_model = sorted(range(len(picked)), key=lambda i: -rr[i])
+        final = rrf_fuse([by_model, list(range(len(picked)))], [1.0, getattr(self.reranker, "fused_weight", 0.0)])
+        ranked = sorted(range(len(picked)), key=lambda i: -final[i])
+        return [picked[i] for i in ranked], [rr[i] for i in ranked]
 
     def close(self) -> None:
         self.store.close()

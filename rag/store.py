@@ -273,6 +273,24 @@ class DocStore:
         rows = self.conn.execute(f"SELECT vec_id FROM chunks WHERE doc_id IN ({marks})", docs)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
+    def vec_ids_of_pages(self, keys: Iterable[tuple[str, int]]) -> list[int]:
+        """Vector ids of the chunks on the given (doc_id, page)s, in page then reading order."""
+        out: list[int] = []
+        for doc_id, page in keys:
+            out += [r[0] for r in self.conn.execute(
+                "SELECT vec_id FROM chunks WHERE doc_id = ? AND page = ? ORDER BY char_start", (doc_id, page))]
+        return out
+
+    def page_heads(self, keys: Iterable[tuple[str, int]], chars: int = 400) -> dict[tuple[str, int], str]:
+        """(doc_id, page) -> the first `chars` characters of the page, for the pages that exist."""
+        out: dict[tuple[str, int], str] = {}
+        for doc_id, page in set(keys):
+            row = self.conn.execute("SELECT substr(text, 1, ?) FROM pages WHERE doc_id = ? AND page = ?",
+                                    (chars, doc_id, page)).fetchone()
+            if row is not None:
+                out[(doc_id, page)] = row[0]
+        return out
+
     def vectors(self, vec_ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """((n,) int64 ids found, (n, dim) float32 vectors) for the given vector ids."""
         ids = [int(i) for i in vec_ids]

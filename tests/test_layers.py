@@ -39,7 +39,7 @@ ALLOWED = {
 STAGE_GROUPS = {
     "generate": {"generate", "cpu_pool"}, "review": {"review", "review_web", "review_pages", "review_store"},
     "train": {"train"}, "eval": {"eval"}, "answer": {"answer"}, "audit": {"audit"},
-    "checker_train": {"checker_train"},
+    "checker_train": {"checker_train"}, "retriever_train": {"retriever_train"},
 }
 SHARED_STAGE_MODULES = {"pairs", "report_html"}
 

@@ -97,7 +97,7 @@ def test_a_missing_or_damaged_verifier_is_a_user_error(tmp_path):
 
 
 def test_output_directory_is_replaced_only_when_it_holds_a_verifier(tmp_path):
-    from rewards.verifier import _replace_dir
+    from rag.cross_encoder import replace_dir as _replace_dir
 
     foreign = tmp_path / "foreign"
     foreign.mkdir()

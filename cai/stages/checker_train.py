@@ -18,18 +18,16 @@ The verifier is not used by any checker yet: this stage only trains and records 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from cai.core.contracts import SourcePage
 from cai.core.errors import UserError
-from cai.core.runs import atomic_write_json
+from rag import cross_encoder
 from rag.store import DocStore
 from rewards.synth import Pair, kind_counts, limit, synthesize
 from rewards.verifier import train_verifier
 
-MANIFEST_FILE = "manifest.json"
 VERIFIER_DIR = "verifier"
 
 
@@ -99,19 +97,7 @@ def train(s: Setup, pairs: list[Pair]) -> dict:
 
 def save(s: Setup, metadata: dict) -> dict:
     """Record the verifier in the index's manifest.json (atomically); the entry written."""
-    manifest_file = s.index_dir / MANIFEST_FILE
-    manifest = {}
-    if manifest_file.is_file():
-        try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise UserError(f"{manifest_file}: not valid JSON ({error}); re-run `cai ingest` to rewrite it") from None
-    out = s.out_dir.resolve()
-    index = s.index_dir.resolve()
-    entry = {"path": str(out.relative_to(index)) if out.is_relative_to(index) else str(out),
-             "sha256": metadata["model_sha256"], "created_at": metadata["created_at"]}
-    atomic_write_json(manifest_file, {**manifest, "verifier": entry})
-    return entry
+    return cross_encoder.record_in_manifest(s.index_dir, "verifier", s.out_dir, metadata)
 
 
 def summary(s: Setup, pairs: list[Pair], metadata: dict) -> str:
