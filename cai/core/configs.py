@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from cai.core.errors import ErrorItem, UserError
 from cai.core.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
@@ -74,6 +74,9 @@ class RetrievalConfig(_Section):
                                                      description="hybrid (dense + BM25, RRF-fused) | dense | bm25.")
     route: bool = Field(True, description="Steer questions naming a company, form or fiscal period to matching "
                         "documents.")
+    rewrite: bool = Field(False, description="Rewrite each question through the teacher before retrieval: the "
+                          "statements and line items it needs are appended to the search query; needs an openai "
+                          "teacher; cached.")
 
 
 class LoopConfig(_Section):
@@ -122,6 +125,17 @@ class GenerateConfig(_Section):
     seed: int = Field(0, description="Seed for principle sampling and judging order.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
     run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+
+    @field_validator("retrieval")
+    @classmethod
+    def _rewrite_needs_openai(cls, v: RetrievalConfig, info: ValidationInfo) -> RetrievalConfig:
+        # Checked on `retrieval` (validated after `teacher`) so the error points at the section that asks.
+        teacher = info.data.get("teacher")  # absent when the teacher section itself is invalid
+        if v.rewrite and teacher is not None and teacher.backend != "openai":
+            raise ValueError(f"rewrite: true sends each question to the teacher's endpoint, so it needs "
+                             f"teacher.backend: openai (this config's teacher is '{teacher.backend}'); set "
+                             "retrieval.rewrite: false or configure an openai teacher")
+        return v
 
     def input_paths(self) -> dict[str, Path]:
         return {"questions": self.questions}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -258,7 +258,19 @@ class Record(Contract):
     judge_pairs: list[PreferencePair] = Field(default_factory=list,
                                               description="AI-judged pairs (RLAIF), when enabled.")
     teacher_call_ids: list[str] = Field(default_factory=list)
+    search_query: str | None = Field(None, description="The query retrieval ran with when `retrieval.rewrite` is "
+                                     "on: the question plus the terms the teacher added (the question alone when "
+                                     "the rewrite fell back). Absent from the JSON when rewriting is off.")
     schema_version: int = SCHEMA_VERSION
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_query(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Omitted rather than written as null, so records of runs without rewriting keep their bytes
+        # (and older readers, which reject unknown keys, still read them).
+        data = handler(self)
+        if self.search_query is None:
+            data.pop("search_query", None)
+        return data
 
 
 class SFTExample(Contract):

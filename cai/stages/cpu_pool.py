@@ -49,16 +49,17 @@ class CpuWork:
         hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
         return gather_sources(hits, self.retriever.store.page)
 
-    def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, Sources]:
-        """`search` for the questions at positions `wanted`, all of `questions` embedded in one batch
-        (the whole window, so its vectors do not depend on which of its questions are wanted)."""
+    def search_window(self, queries: list[str], wanted: list[int]) -> dict[int, Sources]:
+        """`search` for the queries at positions `wanted`, all of `queries` embedded in one batch
+        (the whole window, so its vectors do not depend on which of its questions are wanted). A
+        query is a question, or with `retrieval.rewrite` the question with the teacher's terms."""
         from rag.quotes import gather_sources
 
         r = self.config.retrieval
-        vectors = self.retriever.query_vectors(questions) if r.mode != "bm25" else [None] * len(questions)
+        vectors = self.retriever.query_vectors(queries) if r.mode != "bm25" else [None] * len(queries)
         out = {}
         for i in wanted:
-            hits = self.retriever.search(questions[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i])
+            hits = self.retriever.search(queries[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i])
             out[i] = gather_sources(hits, self.retriever.store.page)
         return out
 
@@ -138,8 +139,8 @@ class CpuPool:
     async def search(self, question: str) -> Sources:
         return await self.call(CpuWork.search, question)
 
-    async def search_window(self, questions: list[str], wanted: list[int]) -> dict[int, Sources]:
-        return await self.call(CpuWork.search_window, questions, wanted)
+    async def search_window(self, queries: list[str], wanted: list[int]) -> dict[int, Sources]:
+        return await self.call(CpuWork.search_window, queries, wanted)
 
     async def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:
         return await self.call(CpuWork.check, question, answer, pages)

@@ -43,6 +43,7 @@ from cai.teachers.base import Teacher, TeacherCritique
 from rewards.score import support_rate
 
 if TYPE_CHECKING:  # annotations only: the retriever and checker load heavy libraries
+    from cai.teachers.query_rewrite import QueryRewriter
     from rag.retrieve import Retriever
     from rewards.checker import Checker
 
@@ -62,6 +63,7 @@ class Setup:
     # stalls every teacher call in flight.
     io: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
+    rewriter: QueryRewriter | None = None  # retrieval.rewrite: questions → search queries via the teacher
 
     async def write(self, writer: JsonlWriter, record: Record) -> None:
         await asyncio.get_running_loop().run_in_executor(self.io, writer.write, record)
@@ -104,7 +106,21 @@ def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     checker = open_checker(config.checker)
     teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
     work = CpuWork(retriever, checker, constitution, config)
-    return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers))
+    return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers),
+                 rewriter=make_rewriter(config, teacher))
+
+
+def make_rewriter(config: GenerateConfig, teacher: Teacher) -> QueryRewriter | None:
+    """With `retrieval.rewrite`, a query rewriter over the teacher's own chat client: the same call
+    cache, concurrency bound and budget as every other teacher call (the config check guarantees an
+    openai teacher)."""
+    if not config.retrieval.rewrite:
+        return None
+    from cai.teachers.prompted import PromptedTeacher
+    from cai.teachers.query_rewrite import QueryRewriter
+
+    assert isinstance(teacher, PromptedTeacher), "retrieval.rewrite needs an openai teacher (checked by the config)"
+    return QueryRewriter(teacher.chat)
 
 
 # --------------------------------------------------------------------------------------------- loop
@@ -116,7 +132,9 @@ class SearchAhead:
     loop: the window's queries are embedded in one batch, which costs far less CPU per query than
     embedding them one at a time (BENCHMARKS.md). Windows are cut from the whole question list, not
     from the pending questions, so a resumed run embeds each question in the same batch as an
-    uninterrupted run would and retrieves the same hits, to the last bit."""
+    uninterrupted run would and retrieves the same hits, to the last bit. With `retrieval.rewrite`
+    every question of a window is rewritten first (in the event loop, calls in flight together),
+    done ones too: their rewrites are cache hits, so a resumed window embeds the same queries."""
 
     def __init__(self, s: Setup, rows: list[QuestionRow], pending: list[QuestionRow], size: int = 16):
         self.s, self.rows, self.size = s, rows, size
@@ -131,9 +149,17 @@ class SearchAhead:
         rows = self.rows[w * self.size : (w + 1) * self.size]
         wanted = [i for i, r in enumerate(rows) if r.id in self.pending]
         self.left[w] = len(wanted)
-        self.windows[w] = asyncio.ensure_future(self.s.cpu.search_window([r.question for r in rows], wanted))
+        self.windows[w] = asyncio.ensure_future(self._search([r.question for r in rows], wanted))
 
-    async def get(self, row: QuestionRow) -> Sources:
+    async def _search(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[Sources, str]]:
+        queries = questions
+        if self.s.rewriter is not None:
+            queries = [r.query for r in await asyncio.gather(*(self.s.rewriter.rewrite(q) for q in questions))]
+        found = await self.s.cpu.search_window(queries, wanted)
+        return {i: (sources, queries[i]) for i, sources in found.items()}
+
+    async def get(self, row: QuestionRow) -> tuple[Sources, str]:
+        """The question's sources and the query that found them (the question, or its rewrite)."""
         w, i = divmod(self.position[row.id], self.size)
         self._start(w)
         self._start(w + 1)
@@ -165,8 +191,9 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
                            claims=critique.claims)
 
 
-async def process(s: Setup, row: QuestionRow, sources: Sources) -> Record:
-    """One question through the loop. Raises TeacherCallFailed / BudgetExhausted."""
+async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: str | None = None) -> Record:
+    """One question through the loop. Raises TeacherCallFailed / BudgetExhausted. `search_query`: the
+    rewritten query the sources were retrieved with (`retrieval.rewrite`), kept in the record."""
     cfg = s.config
     hits, pages = sources.hits, sources.pages
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
@@ -206,7 +233,7 @@ async def process(s: Setup, row: QuestionRow, sources: Sources) -> Record:
     metadata = {**row.metadata, "preservation": await s.cpu.preservation(draft_claims, answer)}
     record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft,
                     draft_source=draft_source, rounds=rounds, final_answer=answer, claims=final_claims,
-                    draft_claims=draft_claims, teacher_call_ids=call_ids)
+                    draft_claims=draft_claims, teacher_call_ids=call_ids, search_query=search_query)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
     record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, sources, s.constitution, cfg.judge,
                                                       random.Random(seed))
@@ -218,10 +245,10 @@ async def run_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record
     """`process`, or with the grounded teacher and `cpu_workers`, the whole question in a worker
     process: the grounded teacher's drafting and checking is all CPU, so workers are what spread
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
-    sources = await ahead.get(row)
-    if s.teacher.name == "grounded" and s.cpu.workers > 0:
+    sources, query = await ahead.get(row)
+    if s.teacher.name == "grounded" and s.cpu.workers > 0:  # never rewritten: rewriting needs an openai teacher
         return await s.cpu.call(grounded_record, row.model_dump(), sources)
-    return await process(s, row, sources)
+    return await process(s, row, sources, query if s.rewriter is not None else None)
 
 
 _WORKER_SETUP: Setup | None = None  # a worker process's Setup for whole grounded questions
@@ -286,6 +313,7 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
     s.shutdown()
     counts["stopped"] = stop_reason[0] if stop_reason else None
     counts["usage"] = usage.as_dict() if usage else {}
+    counts["query_rewrite"] = s.rewriter.summary() if s.rewriter is not None else None
     return counts
 
 
@@ -381,10 +409,14 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
     records, failed = collect(run_dir, [r.id for r in selected])
     counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records),
               "failed": len(failed), **write_outputs(run_dir, records)}
+    extra = {}
+    if config.retrieval.rewrite:  # the whole run's records; the calls' outcomes are this invocation's, like usage
+        counts["rewritten_queries"] = sum(r.search_query not in (None, r.question) for r in records)
+        extra["query_rewrite"] = loop_counts["query_rewrite"]
     status = "finished" if not failed and not loop_counts["stopped"] else "incomplete"
     atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts))
     update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"],
-                    stop_reason=loop_counts["stopped"])
+                    stop_reason=loop_counts["stopped"], **extra)
     return run_dir
 
 
@@ -416,15 +448,18 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
     config = s.config
     try:
         for row in rows:
-            sources = await s.cpu.search(row.question)
+            query = (await s.rewriter.rewrite(row.question)).query if s.rewriter is not None else None
+            sources = await s.cpu.search(query or row.question)
             hits = sources.hits
             rules = select_rules(s.constitution, row, hits, config, 1)
             critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
             echo(f"=== {row.id}: {row.question}")
+            if query is not None:
+                echo(f"search query: {query}")
             echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
             echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
             echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
-            record = await process(s, row, sources)
+            record = await process(s, row, sources, query)
             for rnd in record.rounds:
                 echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
                      + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))
