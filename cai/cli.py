@@ -20,7 +20,10 @@ from cai.core.errors import UserError
 
 
 def quiet_model_loading() -> None:
-    """No per-tensor "Loading weights" bars from transformers on every command that loads MiniLM."""
+    """No per-tensor "Loading weights" bars from transformers on every command that loads MiniLM,
+    and no "Converting SentenceTransformer model ... to CrossEncoder" notice when a checker or
+    re-ranker is trained from it."""
+    import logging
     import os
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -29,6 +32,7 @@ def quiet_model_loading() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
 
 
 class CaiGroup(click.Group):

@@ -54,11 +54,13 @@ class TrainPair:
     group: int  # the query's index: a positive and its negatives share it
 
 
-def mine_pairs(retriever, queries: Sequence[SynthQuery], *, hard: int = 3, easy: int = 1,
-               seed: int = 0) -> list[TrainPair]:
-    """For each query: its page's chunk holding the anchor (positive), the `hard` best BM25 chunks
-    of other pages of the same filing and `easy` random ones (negatives); pages containing the
-    anchor are never negatives. `retriever` is a `rag.retrieve.Retriever` (store + BM25)."""
+def mine_pairs(retriever, queries: Sequence[SynthQuery], *, hard: int = 3, easy: int = 1, seed: int = 0,
+               first_stage: bool = True) -> list[TrainPair]:
+    """For each query: its page's chunk holding the anchor (positive); as negatives, the `hard` best
+    other pages of the first stage's own ranking (hybrid search with routing: the candidates the
+    re-ranker will see, as in RocketQA, Qu et al. 2021) — or, with `first_stage=False`, of BM25 within
+    the same filing — and `easy` random pages of the same filing. Pages containing the anchor are
+    never negatives. `retriever` is a `rag.retrieve.Retriever`."""
     store = retriever.store
     rng = random.Random(seed)
     pages: dict[tuple[str, int], str] = {}
@@ -77,7 +79,10 @@ def mine_pairs(retriever, queries: Sequence[SynthQuery], *, hard: int = 3, easy:
         if q.doc_id not in doc_ids:
             doc_ids[q.doc_id] = [int(v) for v in store.vec_ids_of_documents([q.doc_id])]
         allowed = doc_ids[q.doc_id]
-        _, ids = retriever.lexical.search(q.text, 40, allowed_ids=np.asarray(allowed), expand=False)
+        if first_stage:
+            ids = np.asarray(retriever.rank(q.text).order[:60], dtype=np.int64)
+        else:
+            _, ids = retriever.lexical.search(q.text, 40, allowed_ids=np.asarray(allowed), expand=False)
         chunks = store.chunks([*ids.tolist(), *rng.sample(allowed, min(len(allowed), 8))])
         anchor = q.anchor.lower()
         own = [c for c in store.chunks(store.vec_ids_of_pages([(q.doc_id, q.page)])).values()

@@ -88,7 +88,9 @@ def server(grounded_run, tmp_path_factory):
     srv.server_close()
 
 
-def _wait(driver, css: str, timeout: float = 15):
+def _wait(driver, css: str, timeout: float = 60):
+    """The element once it is on the page; the wait ends as soon as it is, so the generous limit
+    costs nothing unless the page never comes (a loaded 2-core CI machine can take over 15 s)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
