@@ -30,7 +30,11 @@ Measures, for a checker (default `offline`):
   TAT-QA pass after it is timed apart. Warm: a second pass over the first 100 labelled rows, whose
   pages and embeddings are then cached (what a generate run sees on its revision rounds and judge
   calls, which re-check the same pages); the 1-minute load average at the start and at the end;
-* confusion matrices; and that every supported claim's quote is verbatim in its source.
+* confusion matrices; and that every supported claim's quote is verbatim in its source;
+* with `--verifier DIR` (`rewards.learned_support`): the offline checker with a learned verifier on
+  its prose claims, each fold's support threshold (and with `--verifier-veto` its veto threshold)
+  fitted on the training folds' labelled answers only (`checker_protocol.fit_threshold`); every
+  row is scored by the verifier once and re-decided per fold at that fold's thresholds.
 
 A row is scored once per checker object (`Run` caches by id): with today's `fit_fold`, which
 returns the same checker for every fold, the folds reuse the first pass's verdicts. For a fitted
@@ -44,6 +48,7 @@ so a refactor can diff every verdict before and after.
 
     HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N] [--verdicts FILE]
         [--tatqa PATH|none] [--tatqa-scored FILE] [--folds K] [--seed S] [--threads N]
+        [--verifier DIR [--verifier-veto]]
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ from checker_sets import (  # noqa: E402, F401 - re-exported for callers of benc
 
 from cai.core.contracts import SourcePage  # noqa: E402
 from rewards.checker import get_checker, quote_at_locator  # noqa: E402
+from rewards.learned_support import rethreshold  # noqa: E402
 from rewards.score import answer_verdict  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -147,6 +153,59 @@ def plain_checker(name: str):
     return get_checker(name)
 
 
+class Scored:
+    """The offline checker with a verifier, scored once per (question, answer, sources) and kept;
+    counts the claims and seconds of those first checks (the cold throughput)."""
+
+    def __init__(self, checker):
+        self.checker = checker
+        self.name = checker.name
+        self.memo: dict[tuple, list] = {}
+        self.claims = 0
+        self.seconds = 0.0
+
+    def verdicts(self, question, answer, sources) -> list:
+        key = (question, answer, tuple((s.doc_id, s.page, len(s.text)) for s in sources))
+        if key not in self.memo:
+            start = time.perf_counter()
+            self.memo[key] = self.checker.check(question, answer, sources)
+            self.seconds += time.perf_counter() - start
+            self.claims += len(self.memo[key])
+        return self.memo[key]
+
+
+class AtThreshold:
+    """A fold's checker: the `Scored` verdicts re-decided at the thresholds fitted for the fold."""
+
+    def __init__(self, scored: Scored, fit: dict):
+        self.scored, self.fit, self.name = scored, fit, scored.name
+
+    def check(self, question, answer, sources) -> list:
+        return rethreshold(self.scored.verdicts(question, answer, sources), self.fit["threshold"],
+                           self.fit["veto_threshold"])
+
+
+@functools.cache
+def scored_checker(path: str, veto: bool = False) -> Scored:
+    """With `veto`, the prose claims the rules support are scored too (a near-zero veto threshold,
+    re-decided per fold)."""
+    return Scored(get_checker("offline", verifier=path, verifier_veto=0.001 if veto else None))
+
+
+def fit_verifier_fold(train_rows: list[dict], fold: int, args: argparse.Namespace) -> AtThreshold:
+    """`fit_fold` with `--verifier`: thresholds fitted on the training rows' labelled answers."""
+    scored = scored_checker(str(args.verifier), args.verifier_veto)
+
+    def predict_at(row: dict, threshold, veto) -> bool:
+        verdicts = scored.verdicts(row.get("question"), row["answer"], [SourcePage(**s) for s in row["sources"]])
+        return answer_verdict(rethreshold(verdicts, threshold, veto))[0] == "supported"
+
+    fit = protocol.fit_threshold(train_rows, predict_at, veto=args.verifier_veto)
+    args.fits[fold] = {k: fit[k] for k in ("threshold", "veto_threshold", "rows")} | {
+        "train_balanced_accuracy": fit["train"]["balanced_accuracy"]}
+    return AtThreshold(scored, fit)
+
+
 def fit_fold(train_rows: list[dict], fold: int, args: argparse.Namespace):
     """The checker for leave-company-out fold `fold`, fitted on `train_rows` only: the labelled
     answers of the training folds' companies and the perturbed copies of their answers (each row
@@ -159,6 +218,8 @@ def fit_fold(train_rows: list[dict], fold: int, args: argparse.Namespace):
     with the `Checker` protocol's `check(question, answer, sources)`, wrapped in
     `rewards.checker.FailClosed`.
     """
+    if args.verifier is not None:
+        return fit_verifier_fold(train_rows, fold, args)
     del train_rows, fold  # nothing to fit for a rule checker
     return plain_checker(args.checker)
 
@@ -193,6 +254,11 @@ def markdown(results: dict) -> str:
         lines += ["", protocol.tatqa_markdown(results["tatqa"])]
     lines += ["", protocol.loco_markdown(results["leave_company_out"]),
               "", protocol.development_markdown(results["development_split"])]
+    if results.get("verifier"):
+        fits = "; ".join(f"fold {k}: threshold {f['threshold']}, veto {f['veto_threshold']} "
+                         f"(training BAcc {f['train_balanced_accuracy']:.3f} on {f['rows']} answers)"
+                         for k, f in results["verifier"]["fits"].items())
+        lines += ["", f"Verifier {results['verifier']['path']}, thresholds fitted per fold ({fits})"]
     t, q = results["throughput"], results["quotes"]
     tatqa = f", TAT-QA {t['tatqa_claims_per_s']:.0f}" if t.get("tatqa_claims_per_s") else ""
     lines.append("")
@@ -220,7 +286,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="Seed of the company shuffle. Default: 0")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads for MiniLM (default: torch's own, one per core).")
+    parser.add_argument("--verifier", type=Path, default=None, metavar="DIR",
+                        help="A learned verifier (`cai checker train`) for the offline checker's prose claims.")
+    parser.add_argument("--verifier-veto", action="store_true",
+                        help="Also fit a veto threshold for the prose claims the rules support.")
     args = parser.parse_args(argv)
+    args.fits = {}
+    if args.verifier is not None and args.checker != "offline":
+        parser.error("--verifier goes with --checker offline")
     if args.folds < 3:
         parser.error("--folds must be at least 3")
     args.tatqa = None if args.tatqa.lower() == "none" else Path(args.tatqa)
@@ -289,6 +362,9 @@ def main(argv: list[str] | None = None) -> dict:
 
         sets, slices = score_financebench(run, labelled_rows, perturbed, labelled)
         cold = run.counts()
+        if args.verifier is not None:  # the first (and only) scoring of each row: in `Scored`
+            scored = scored_checker(str(args.verifier), args.verifier_veto)
+            cold = {**cold, "claims": scored.claims, "seconds": scored.seconds}
         tatqa, tatqa_counts = score_tatqa(run, args.tatqa, args.limit, args.tatqa_scored)
         loco = protocol.leave_company_out(lambda rows, fold: fit_fold(rows, fold, args), predictor,
                                           labelled_rows, perturbed, labelled, args.folds, args.seed)
@@ -310,7 +386,8 @@ def main(argv: list[str] | None = None) -> dict:
             "cold_claims_per_s": round(cold["claims"] / cold["seconds"], 1) if cold["seconds"] else 0.0,
             "tatqa_claims_per_s": (round(tatqa_counts["claims"] / tatqa_counts["seconds"], 1)
                                    if tatqa_counts.get("seconds") else None),
-            "warm_claims_per_s": round(warm_throughput(checker, labelled_rows[:100]), 1),
+            "warm_claims_per_s": round(warm_throughput(getattr(checker, "scored", None) and checker.scored.checker
+                                                       or checker, labelled_rows[:100]), 1),
             "claims": cold["claims"],
             "tatqa_claims": tatqa_counts.get("claims"),
             "model_load_s": round(model_load_s, 1),
@@ -319,6 +396,11 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "quotes": {"supported_claims": cold["supported_claims"], "verbatim": cold["verbatim"]},
     }
+    if args.verifier is not None:
+        meta = scored_checker(str(args.verifier), args.verifier_veto).checker.inner.learned.verifier.metadata
+        results["verifier"] = {"path": str(args.verifier), "veto": args.verifier_veto,
+                               "model_sha256": meta.get("model_sha256"), "held_out_pairs": meta.get("eval"),
+                               "fits": {str(k): v for k, v in sorted(args.fits.items())}}
     if tatqa_counts:
         results["quotes"].update(tatqa_supported_claims=tatqa_counts["supported_claims"],
                                  tatqa_verbatim=tatqa_counts["verbatim"])

@@ -256,3 +256,28 @@ def development_markdown(split: dict) -> str:
                       f"against those added later ({len(split['new']['companies'])}):", "",
                       split_markdown(rows, "developed on", "added later"), "",
                       split_slices_markdown(rows, "developed on", "added later")])
+
+
+# ---- a learned verifier's thresholds, fitted on a fold's training rows -------------------------
+
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def fit_threshold(rows: Sequence[dict], predict_at: Callable[[dict, float | None, float | None], bool], *,
+                  veto: bool = False, grid: Sequence[float] = THRESHOLD_GRID) -> dict:
+    """The support threshold (None: the verifier never supports) and, with `veto`, the veto
+    threshold (None: no veto) with the best balanced accuracy of `predict_at(row, threshold, veto)`
+    on the labelled `rows` (a fold's training companies' answers, never its held ones). Ties go to
+    None (rules alone), then to the higher threshold and the lower veto: the more conservative."""
+    labelled = [r for r in rows if "slice" not in r]
+    gold = [r["label"] == "supported" for r in labelled]
+    thresholds = [None, *sorted(grid, reverse=True)]
+    vetoes = [None, *sorted(grid)] if veto else [None]
+    best = None
+    for v in vetoes:
+        for t in thresholds:
+            r = rates(gold, [predict_at(row, t, v) for row in labelled])
+            key = r["balanced_accuracy"] or 0.0
+            if best is None or key > best["train"]["balanced_accuracy"] + 1e-12:
+                best = {"threshold": t, "veto_threshold": v, "train": r}
+    return {**best, "rows": len(labelled)}

@@ -87,6 +87,7 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
     """A checker by name, wrapped fail-closed. Known names: 'offline', 'nli', 'teacher'.
 
     `options` go to the checker's constructor. Without them (e.g. `cai score --checker nli`),
+    'offline' adds the learned verifier in `$CAI_VERIFIER` when set, and
     'nli' loads `$CAI_NLI_MODEL` in format `$CAI_NLI_FORMAT` (default mnli with
     `rewards.nli.DEFAULT_NLI_MODEL`; see `rewards.nli_formats`; format judge calls
     `$CAI_NLI_BASE_URL`) and 'teacher' calls
@@ -96,8 +97,17 @@ def get_checker(name: str = "offline", **options) -> FailClosed:
     import os
 
     if name == "offline":
+        from rewards.learned_support import THRESHOLD_ENV, VERIFIER_ENV
         from rewards.offline import OfflineChecker
 
+        # The learned verifier for prose claims (`rewards.learned_support`) is opt-in: `verifier=PATH`
+        # or `$CAI_VERIFIER` (threshold `$CAI_VERIFIER_THRESHOLD`); one that cannot be loaded is a UserError.
+        options.setdefault("verifier", os.environ.get(VERIFIER_ENV) or None)
+        if options["verifier"] and os.environ.get(THRESHOLD_ENV) and "verifier_threshold" not in options:
+            try:
+                options["verifier_threshold"] = float(os.environ[THRESHOLD_ENV])
+            except ValueError:
+                raise ValueError(f"${THRESHOLD_ENV}={os.environ[THRESHOLD_ENV]!r} is not a number") from None
         return FailClosed(OfflineChecker(**options))
     if name == "nli":
         from rewards.nli import NLIChecker

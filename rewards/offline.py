@@ -48,6 +48,10 @@ For each claim of an answer (see `rewards.claims`):
    finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
    three letters must start a word ("ate" is not in "operate").
 
+Optionally (`verifier=PATH`, `rewards.learned_support`), a learned verifier (MiniCheck, Tang et al.
+2024) re-decides the prose claims only, those without figures that reach step 2's alignment: the
+rules above remain the gate for everything else.
+
 Verdicts: `supported` (score >= 0.5) with the deciding evidence; `unsupported` (score < 0.5) with
 the reason and, where one exists, the closest evidence. The `FailClosed` wrapper in
 `rewards.checker` turns faults and empty sources into `unverified`.
@@ -82,6 +86,7 @@ from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
+from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, period_compatible
 from rewards.premises import (
@@ -126,7 +131,12 @@ class OfflineChecker:
     name = "offline"
 
     def __init__(self, *, rel_tolerance: float = 0.001, derived_rel_tolerance: float = 0.002,
-                 support_threshold: float = 0.25, use_embeddings: bool = True):
+                 support_threshold: float = 0.25, use_embeddings: bool = True, verifier: str | None = None,
+                 verifier_threshold: float | None = DEFAULT_THRESHOLD, verifier_veto: float | None = None):
+        # Optional learned verifier for prose claims (`rewards.learned_support`); a UserError when
+        # it was asked for and cannot be loaded.
+        self.learned = (LearnedSupport(verifier, threshold=verifier_threshold, veto_threshold=verifier_veto)
+                        if verifier else None)
         self.rel_tolerance = rel_tolerance
         self.derived_rel_tolerance = derived_rel_tolerance
         self.support_threshold = support_threshold
@@ -147,6 +157,7 @@ class OfflineChecker:
                                 foreign=foreign_filings(question or "", pages))
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
+        aligned_only: list[ProseClaim] = []  # prose claims decided by lexical recall alone
         for claim in split_claims(answer, keep_non_claims=True):
             if claim.kind == "framing":
                 # Not judged for support, but a restatement must name the right company and period.
@@ -172,6 +183,8 @@ class OfflineChecker:
                 # Most of the claim's words are in one window: if they are enough words, lexical
                 # recall alone decides (cosine >= 0 for related text) and MiniLM need not run.
                 verdict = self._check_prose(claim, ranked[:1], np.array([ranked[0][0]]), lexical_only=True)
+                if verdict is not None:
+                    aligned_only.append(ProseClaim(len(verdicts), claim, ranked[:RERANK_TOP_K]))
             if verdict is None:
                 prose.append((len(verdicts), claim, ranked[:RERANK_TOP_K]))
             verdicts.append(verdict)
@@ -186,6 +199,8 @@ class OfflineChecker:
             prose = [item for i, item in enumerate(prose) if i not in set(concluding)]
         for (index, claim, top), cosines in zip(prose, self._cosines(prose), strict=True):
             verdicts[index] = self._check_prose(claim, top, cosines)
+        if self.learned is not None:  # prose only: the rules' verdicts on figures are never revised
+            self.learned.revise(verdicts, aligned_only + [ProseClaim(i, claim, top) for i, claim, top in prose])
         return [v for v in verdicts if v is not None]
 
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
