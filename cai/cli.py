@@ -517,9 +517,11 @@ def retriever() -> None:
               help="Transformer layers kept of the MiniLM base (fewer: faster search).")
 @click.option("--max-length", default=128, show_default=True, type=click.IntRange(32, 512),
               help="Tokens of question + passage (longer pairs are truncated).")
+@click.option("--lr", default=1e-5, show_default=True, type=click.FloatRange(1e-7, 1e-2),
+              help="Peak learning rate of the fine-tuning (linear warmup and decay).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of synthesis, sampling and training.")
 def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_queries: int, layers: int,
-                    max_length: int, seed: int) -> None:
+                    max_length: int, lr: float, seed: int) -> None:
     """Train a page re-ranker (a MiniLM cross-encoder) on questions synthesized from the index's pages.
 
     Questions are written from table line items, headings and sentences of the filings; each is
@@ -532,7 +534,7 @@ def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_qu
 
     quiet_model_loading()
     settings = stage.Settings(epochs=epochs, max_queries=max_queries, layers=layers, max_length=max_length,
-                              seed=seed)
+                              lr=lr, seed=seed)
     result = stage.run(index_dir, out_dir, settings)
     click.echo(result.line)
     click.echo(str(result.out_dir))

@@ -39,6 +39,7 @@ class Settings:
     per_page: int = 2
     layers: int = 2
     max_length: int = 128
+    lr: float = 1e-5
     seed: int = 0
 
 
@@ -105,7 +106,7 @@ def train(s: Setup, queries: list[SynthQuery], pairs: list[TrainPair]) -> dict:
     st = s.settings
     extra = {"queries_by_kind": dict(Counter(q.kind for q in queries)), "documents": len(s.retriever.documents)}
     return train_reranker(pairs, s.out_dir, layers=st.layers, max_length=st.max_length, epochs=st.epochs,
-                          seed=st.seed, extra=extra)
+                          lr=st.lr, seed=st.seed, extra=extra)
 
 
 def save(s: Setup, metadata: dict) -> dict:
