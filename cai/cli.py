@@ -525,7 +525,7 @@ def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_qu
     """Train a page re-ranker (a MiniLM cross-encoder) on questions synthesized from the index's pages.
 
     Questions are written from table line items, headings and sentences of the filings; each is
-    paired with its own page and with other pages of the same filing that BM25 confuses with it.
+    paired with its own page and with the pages search ranks high for it that do not answer it.
     The re-ranker is stored in INDEX/reranker (or --out) and recorded in the index's manifest.json;
     search on this index then re-ranks its top 50 pages with it. Prints a summary, then the
     re-ranker directory as the last line of stdout.

@@ -7,8 +7,8 @@ Read top to bottom:
    re-ranker, and read every page with its kind.
 2. **synthesize** — `rag.rerank_synth.synthesize_queries`: line items, headings and sentences of
    the pages become questions; `--max-queries` keeps a seeded subset.
-3. **mine** — `rag.rerank.mine_pairs`: each question's own chunk as the positive, BM25's best
-   chunks of other pages of the same filing as hard negatives.
+3. **mine** — `rag.rerank.mine_pairs`: each question's own chunk as the positive; the first
+   stage's own top pages (hybrid search with routing) that do not hold its anchor as hard negatives.
 4. **train** — `rag.rerank.train_reranker`, held out by document, written atomically to the
    output directory (`INDEX/reranker` by default).
 5. **save** — the index's `manifest.json` gets a `reranker` entry (path, sha256 of the model files,
