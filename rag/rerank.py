@@ -104,14 +104,10 @@ def mine_pairs(retriever, queries: Sequence[SynthQuery], *, hard: int = 3, easy:
                     negatives.append(c)
         for c, label in [(positive, 1)] + [(c, 0) for c in negatives]:
             key = (c.locator.doc_id, c.locator.page)
-            text = passage(kinds.get(key) or _kind(store, key, kinds), page_text(key), c.text)
+            head = page_text(key)  # also reads the page's kind
+            text = passage(kinds.get(key, "other"), head, c.text)
             out.append(TrainPair(rerank_query(q.text), text, label, q.doc_id, group))
     return out
-
-
-def _kind(store, key: tuple[str, int], kinds: dict) -> str:
-    kinds.update(store.page_kinds([key]))
-    return kinds.get(key, "other")
 
 
 def split_groups(pairs: Sequence[TrainPair], eval_fraction: float,

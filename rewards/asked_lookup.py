@@ -45,8 +45,8 @@ _MOST_RE = re.compile(r"\b(?:higher|highest|larger|largest|greater|greatest|bigg
 _LEAST_RE = re.compile(r"\b(?:lower|lowest|smaller|smallest|less|least|fewer|fewest|minimum)\b", re.IGNORECASE)
 # Words of the question that say how it compares, not which line item (left out of row naming).
 _COMPARING_RE = re.compile(
-    r"\b(?:in\s+)?(?:which|what)\b|\byears?\b|\bperiods?\b|\bFY\b|\bhow\s+many\b|\bhigh\w*|\blow\w*|\blarg\w*|\bgreat\w*"
-    r"|\bsmall\w*|\bless\b|\bleast\b|\bmore\b|\bmost\b|\bexceed\w*|\bnegative\b|\bpositive\b|\bmaximum\b"
+    r"\b(?:in\s+)?(?:which|what)\b|\byears?\b|\bperiods?\b|\bFY\b|\bhow\s+many\b|\bhigh\w*|\blow\w*|\blarg\w*"
+    r"|\bgreat\w*|\bsmall\w*|\bless\b|\bleast\b|\bmore\b|\bmost\b|\bexceed\w*|\bnegative\b|\bpositive\b|\bmaximum\b"
     r"|\bminimum\b|\btable\b|\bprovide\w*|\binformation\b|\bshow\w*|\brecord\w*|\bpresent\w*|\bcalculat\w*",
     re.IGNORECASE)
 

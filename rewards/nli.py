@@ -257,10 +257,10 @@ class NLIChecker:
         fitted = [self.scorer.fit(p.text, claims[ci].plain) for ci, p in pairs]
         seen = [p if text is None or text == p.text else replace(p, char_end=p.char_start + len(text), text=text)
                 for (_, p), text in zip(pairs, fitted, strict=True)]
-        todo = [i for i, text in enumerate(fitted) if text]
-        scores = self.scorer.score([seen[i].text for i in todo], [claims[pairs[i][0]].plain for i in todo])
+        readable = [i for i, text in enumerate(fitted) if text]
+        scores = self.scorer.score([seen[i].text for i in readable], [claims[pairs[i][0]].plain for i in readable])
         support: list[float | None] = [None] * len(pairs)
-        for i, score in zip(todo, scores, strict=True):
+        for i, score in zip(readable, scores, strict=True):
             support[i] = score
         return [(p, s, None) for p, s in zip(seen, support, strict=True)]
 

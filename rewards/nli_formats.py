@@ -98,7 +98,8 @@ def nltk_word_units(text: str) -> list[tuple[int, int]]:
 
 
 class _HFScorer:
-    """A local Hugging Face model scoring (premise, claim) pairs: batching, token units, `fit`."""
+    """A local Hugging Face model scoring (premise, claim) pairs: batching, token units, `fit`. Each
+    format below adds `input_text(premise, claim)`, the one text its family's model reads."""
 
     format = ""
     chunk_size = 400
@@ -110,9 +111,6 @@ class _HFScorer:
         self.batch_size, self.max_length = batch_size, max_length
         # tokenizers may emit inputs the model does not take (token_type_ids for T5): pass only its own
         self._inputs = set(inspect.signature(model.forward).parameters)
-
-    def input_text(self, premise: str, claim: str) -> str:
-        raise NotImplementedError
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Char spans of the tokenizer's tokens in `text` (no special tokens)."""
