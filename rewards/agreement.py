@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from cai.core.contracts import SourcePage
 from rewards.claims import Claim
-from rewards.entities import KnownNames, lower_case_words, normalise, unknown_entities
+from rewards.entities import KnownNames, doc_filer, lower_case_words, normalise, unknown_entities
 from rewards.numbers import designations
 from rewards.periods import Period, extract_periods, period_years
 
@@ -89,7 +89,8 @@ class Known:
         facts = [_part_facts(part) for part in parts]
         text = " ".join(parts)
         names = KnownNames(text, normalised="".join(f.normalised for f in facts),
-                           lower_words=set().union(*(f.lower_words for f in facts)))
+                           lower_words=set().union(*(f.lower_words for f in facts)),
+                           filers=frozenset(doc_filer(s.doc_id) for s in sources))
         names.add_ordinary(answer)
         return cls(
             names=names,

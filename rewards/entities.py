@@ -7,7 +7,9 @@ punctuation, so "Best Buy", "BEST BUY CO., INC.", "BestBuy" (PDF text that lost 
 doc id "BESTBUY_2017_10K" all agree, and "Amazon" is known from "AMAZON.COM, INC.". A possessive
 ("Nike's") and corporate suffixes ("Inc.", "Corporation") are stripped before matching.
 
-An unknown entity in a claim is the signature of a figure attributed to the wrong company.
+An unknown entity in a claim is the signature of a figure attributed to the wrong company. A
+company's legal name extends the short name its documents are filed under ("JPMorgan Chase & Co."
+in JPMORGAN_2021Q1_10Q): a name that starts with a filer's name (`doc_filer`) is that filer.
 
 `KnownNames` matches at name boundaries: "Costco" is not known from "more cost competitive" (the
 normalised text "morecostcompetitive" contains "costco"), while "Best Buy" is still known from
@@ -80,6 +82,16 @@ class Entity:
 def normalise(text: str) -> str:
     """Alias-matching form: lower case with every non-alphanumeric character removed."""
     return _NORMALISE_RE.sub("", text.lower())
+
+
+_DOC_FILER_RE = re.compile(r"^[A-Za-z][A-Za-z&.\- ]*?(?=[\W_]*\d|[\W_]*$)")
+
+
+def doc_filer(doc_id: str) -> str:
+    """The filer a document id names ("BOEING_2022_10K" -> "boeing", "acme-2019-10k" -> "acme"),
+    normalised (`rewards.entities.normalise`); "" when it does not start with a name."""
+    m = _DOC_FILER_RE.match(doc_id)
+    return normalise(m.group(0)) if m else ""
 
 
 def _is_name_word(word: str) -> bool:
@@ -187,11 +199,14 @@ def lower_case_words(text: str) -> set[str]:
 class KnownNames:
     """The names a text (sources + doc ids + question) mentions, matched at name boundaries."""
 
-    def __init__(self, text: str, *, normalised: str | None = None, lower_words: set[str] | None = None):
-        """`normalised` / `lower_words`: precomputed for `text` (e.g. joined from cached parts)."""
+    def __init__(self, text: str, *, normalised: str | None = None, lower_words: set[str] | None = None,
+                 filers: frozenset[str] = frozenset()):
+        """`normalised` / `lower_words`: precomputed for `text` (e.g. joined from cached parts);
+        `filers`: the companies whose filings these are (`doc_filer` of each document id)."""
         self.text = text
         self.normalised = normalise(text) if normalised is None else normalised
         self._lower_words = lower_case_words(text) if lower_words is None else set(lower_words)
+        self.filers = frozenset(f for f in filers if len(f) >= 4)
 
     def add_ordinary(self, text: str) -> None:
         """Count the lower-case words of `text` (e.g. the answer itself) as ordinary words too."""
@@ -200,6 +215,11 @@ class KnownNames:
     def ordinary(self, word: str) -> bool:
         """Whether `word` is used as an ordinary lower-case word in the text."""
         return word.lower().replace("'s", "").strip(".,;:*()\"") in self._lower_words
+
+    def filer_name(self, entity: Entity) -> bool:
+        """A longer form of a filer's name ("JPMorgan Chase & Co." in JPMORGAN_2021Q1_10Q): a
+        company's legal name extends the short name its documents are filed under."""
+        return any(entity.key.startswith(filer) for filer in self.filers)
 
     def mentions(self, key: str) -> bool:
         """Whether the normalised name `key` occurs in the text at name boundaries."""
@@ -232,6 +252,8 @@ def unknown_entities(claim_text: str, known: str | KnownNames) -> list[Entity]:
             continue
         words = [normalise(w.replace("'s", "")) for w in entity.text.split() if _is_name_word(w)]
         if words and all(contains(w) for w in words):
+            continue
+        if isinstance(known, KnownNames) and known.filer_name(entity):
             continue
         unknown.append(entity)
     return unknown

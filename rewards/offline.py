@@ -67,6 +67,7 @@ import numpy as np
 from cai.core.contracts import ClaimVerdict, Evidence, SourcePage, Verdict
 from rewards import direction
 from rewards.agreement import Known, disagreement
+from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
     WORKED_RE,
     Derivation,
@@ -367,6 +368,9 @@ class OfflineChecker:
                 f"figure belongs to another period in the source: {', '.join(shifted)}" if shifted else "",
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
+        rival = self._not_the_asked_figure(claim, context, matches)
+        if rival is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.2, ranked, rival)
         heads, sourced = direction.measure_heads(claim.plain, context.pages), _sourced(matches)
         own = direction.source_levels(claim, sourced, heads)
         change = (direction.pair_change(claim)
@@ -383,6 +387,17 @@ class OfflineChecker:
             evidence=evidence, span=(claim.start, claim.end),
             citations=claim.citations, checker=self.name, reason="; ".join(_describe(m) for m in matches),
         )
+
+    def _not_the_asked_figure(self, claim: Claim, context: AnswerContext,
+                              matches: list[FigureMatch]) -> str | None:
+        """Why a bare one-figure answer is not the figure its question asks for
+        (`rewards.answer_sentence`), or None. A date ("27 May 2019") is not a figure to rank."""
+        if not context.bare or len(matches) != 1 or claim.periods:
+            return None
+        if repeats_question(matches[0].quantity, context.question):
+            return f"the answer repeats a figure of the question: {matches[0].quantity.text.strip()}"
+        rival = outranked(matches[0], context, self.rel_tolerance)
+        return None if rival is None else f"another figure of the sources answers the question: {rival}"
 
     def _direction_verdict(self, claim: Claim, change: direction.Change, ranked) -> ClaimVerdict:
         """A stated direction checked against the two values it compares (`rewards.direction`):

@@ -222,10 +222,46 @@ def _figure_label(text: str, spans: list[tuple[int, int]], starts: list[int], q:
     # A " | " table row is one line with its own (possibly empty) label cell: a total row " | $8,455"
     # is not labelled by the row above it.
     cells = " | " in text[spans[own][0] : spans[own][1]]
+    if not cells and _ends_words(text, q):
+        return _row_label(text, q)
     while not cells and label > 0 and not re.search(r"[A-Za-z]{3,}", text[spans[label][0] : spans[label][1]]):
         label -= 1
     sentence = text[spans[own][0] : spans[own][1]]
     return sentence if label == own else f"{text[spans[label][0] : spans[label][1]]} {sentence}"
+
+
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
+
+
+def _ends_words(text: str, q: Quantity) -> bool:
+    """Whether `q` is a cell of a table extracted one cell or one row per line (PDF text): no word
+    follows it on its line. Such a line's words after a line break belong to the next row, so the
+    sentence splitter's span ("(155)\nOther investing activities") would mislabel it."""
+    line_end = text.find("\n", q.end)
+    return not _WORD_RE.search(text[q.end: len(text) if line_end < 0 else line_end])
+
+
+def _row_label(text: str, q: Quantity, max_lines: int = 40, label_lines: int = 3) -> str:
+    """The row label of a figure that ends its line's words: the words before it on its line, else
+    the nearest lines above with words (a one-cell-per-line table lists a row's label, wrapped over
+    up to `label_lines` lines without figures, then its values), followed by the figure's own line."""
+    line_start = text.rfind("\n", 0, q.start) + 1
+    own_line = text[line_start: q.end]
+    if _WORD_RE.search(own_line):
+        return own_line
+    label: list[str] = []
+    end = line_start - 1
+    for _ in range(max_lines):
+        if end <= 0 or len(label) == label_lines:
+            break
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        if _WORD_RE.search(line) and not (label and re.search(r"\d", line)):
+            label.insert(0, line)
+        elif label:
+            break  # the values of the row above, or a dated column header: the label is complete
+        end = start - 1
+    return " ".join(label + [own_line])
 
 
 def prepare_page(source: SourcePage) -> PreparedPage:

@@ -31,7 +31,7 @@ from rewards.agreement import Known
 from rewards.arithmetic import Derivation, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.claims import Claim
-from rewards.entities import KnownNames, normalise
+from rewards.entities import KnownNames, doc_filer, normalise
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
@@ -84,16 +84,6 @@ class FigureMatch:
     # The row that holds the figure in another period's column also states the claimed period's
     # value: the sources contradict the claim, so it is not derived either.
     contradicted: bool = False
-
-
-_DOC_FILER_RE = re.compile(r"^[A-Za-z][A-Za-z&.\- ]*?(?=[\W_]*\d|[\W_]*$)")
-
-
-def doc_filer(doc_id: str) -> str:
-    """The filer a document id names ("BOEING_2022_10K" -> "boeing", "acme-2019-10k" -> "acme"),
-    normalised (`rewards.entities.normalise`); "" when it does not start with a name."""
-    m = _DOC_FILER_RE.match(doc_id)
-    return normalise(m.group(0)) if m else ""
 
 
 def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
