@@ -307,32 +307,50 @@ def score(input_file: Path, index_dir: Path | None, out: Path | None, checker: s
     """Check each answer's claims against its sources; one verdict per row and per claim.
 
     Rows: {"id", "question"?, "answer", "sources"?: [{"doc_id", "page", "text"}]}; rows without
-    sources are retrieved from --index. A bad row gets an output row with "error" and "line";
-    the others are scored. Exit 0 when any row was scored.
+    sources are retrieved from --index. A bad row gets an output row with "error" and "line" (and
+    its reason on stderr); the others are scored. Exit 0 when any row was scored.
+
+    --out is replaced atomically once every row is scored, and only then: an input with no
+    scorable row, an interrupted run or a crash leaves an existing --out as it was. --out may
+    not be the input file (exit 2): the scores would replace the rows they came from.
     """
+    from cai.core.runs import atomic_write_text
     from rewards.checker import open_checker
     from rewards.score import score_rows
 
     if not input_file.is_file():
         raise UserError(f"{input_file}: file not found")
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out}: is a directory; give a file name such as {out / 'scores.jsonl'}")
+    if out is not None and (out.resolve() == input_file.resolve() or (out.exists() and out.samefile(input_file))):
+        raise UserError(f"--out {out}: is the input file; write the scores to a different file")
+    with open(input_file, "rb") as f:
+        lines = f.readlines()  # all of it before anything is written; rows are decoded one by one
+    if not any(line.strip() for line in lines):
+        raise UserError(f"{input_file}: no rows (the file is empty)" + (f"; {out} left unchanged" if out else ""))
     quiet_model_loading()
     scorer = open_checker(checker, setting="--checker")
     retrieve = _page_retriever(index_dir) if index_dir else None
-    out_file = open(out, "w", encoding="utf-8") if out else None  # noqa: SIM115 — closed below
+    shown_errors = 20  # reasons printed on stderr; every error row also carries its reason in the output
     scored = errors = 0
-    try:
-        with open(input_file, encoding="utf-8", errors="replace") as lines:
-            for row in score_rows(lines, checker=scorer, retrieve=retrieve):
-                line = json.dumps(row, ensure_ascii=False)
-                click.echo(line, file=out_file) if out_file else click.echo(line)
-                errors += bool(row.get("error"))
-                scored += not row.get("error")
-    finally:
-        if out_file:
-            out_file.close()
+    out_lines: list[str] = []
+    for row in score_rows(lines, checker=scorer, retrieve=retrieve):
+        line = json.dumps(row, ensure_ascii=False)
+        out_lines.append(line) if out else click.echo(line)
+        if row.get("error"):
+            errors += 1
+            if errors <= shown_errors:
+                click.echo(f"rejected: {input_file}:{row.get('line')}: {row['error']}", err=True)
+        else:
+            scored += 1
+    if errors > shown_errors:
+        click.echo(f"rejected: {errors - shown_errors} more row(s); each error row in the output has its "
+                   "\"error\" and \"line\"", err=True)
     click.echo(f"scored {scored} row(s), {errors} error row(s)", err=True)
     if scored == 0:
-        raise UserError(f"{input_file}: no row could be scored")
+        raise UserError(f"{input_file}: no row could be scored" + (f"; {out} left unchanged" if out else ""))
+    if out:
+        atomic_write_text(out, "".join(line + "\n" for line in out_lines))
 
 
 @cli.command(epilog=config_epilog("train"))

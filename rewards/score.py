@@ -10,9 +10,10 @@ when the answer carries inline citations, `"citations"` (ALCE precision and reca
 The answer is `supported` only when it has at least one claim and every claim is supported; its
 score is its weakest claim's score (an answer is as trustworthy as its least supported claim).
 
-A bad row never stops the run: malformed JSON, a missing or non-text answer, no sources, sources
-over 1 MB, or binary text give an output row with `error`, `line` (1-based) and verdict
-`unverified`; the other rows are scored.
+A bad row never stops the run: malformed JSON, bytes that are not UTF-8, a missing, null or
+repeated id, a missing or non-text answer, no sources, sources over 1 MB, or binary text give an
+output row with `error`, `line` (1-based) and verdict `unverified`; the other rows are scored. A
+UTF-8 byte-order mark before the first row is accepted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pydantic import ValidationError
 
 from cai.core.contracts import ClaimVerdict, ScoreInput, SourcePage, Verdict
+from cai.core.questions import decode_line
 from rewards.checker import Checker, unverified_claims
 from rewards.citations import citation_metrics
 
@@ -63,14 +65,27 @@ def _parse_row(line: str) -> ScoreInput:
         raise RowError("row has no 'answer'")
     if not isinstance(raw["answer"], str):
         raise RowError(f"'answer' must be text, got {type(raw['answer']).__name__}")
-    if "id" in raw and not isinstance(raw["id"], str):
-        raw["id"] = str(raw["id"])
+    if "id" in raw:
+        raw["id"] = _row_id(raw["id"])
     try:
         return ScoreInput.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise RowError(f"invalid row: {where}: {first['msg']}") from None
+
+
+def _row_id(value: object) -> str:
+    """A row's id as text: integers are accepted (`"id": 7` is "7"); null, booleans, numbers with
+    a fraction, lists and objects are not ids (null used to become the id "None")."""
+    if value is None:
+        raise RowError("'id' is null: give each row a unique id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RowError(f"'id' must be text or an integer, got {type(value).__name__}")
+    text = str(value)
+    if not text.strip():
+        raise RowError("'id' is empty: give each row a unique id")
+    return text
 
 
 def _check_text(label: str, text: str) -> None:
@@ -125,14 +140,27 @@ def _error_row(row_id: str | None, line_number: int, message: str, answer: str |
     }
 
 
-def score_rows(lines: Iterable[str], *, checker: Checker, retrieve: Retriever | None = None) -> Iterator[dict]:
-    """Score JSONL lines one by one; blank lines are skipped, bad rows yield an error row."""
+def score_rows(lines: Iterable[str | bytes], *, checker: Checker, retrieve: Retriever | None = None) -> Iterator[dict]:
+    """Score JSONL lines one by one; blank lines are skipped, bad rows yield an error row. Lines
+    may be bytes (as read from the file: decoded here, so a bad byte fails its row only)."""
+    first_line: dict[str, int] = {}
     for line_number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = decode_line(line, line_number)
+            except ValueError as error:
+                yield _error_row(None, line_number, str(error), None, checker)
+                continue
+        elif line_number == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         row_id, answer = _peek_id_and_answer(line)
         try:
             row = _parse_row(line)
+            if row.id in first_line:
+                raise RowError(f"duplicate id {row.id!r} (first on line {first_line[row.id]})")
+            first_line[row.id] = line_number
             yield score_row(row, checker=checker, retrieve=retrieve)
         except RowError as error:
             yield _error_row(row_id, line_number, str(error), answer, checker)
@@ -148,4 +176,5 @@ def _peek_id_and_answer(line: str) -> tuple[str | None, str | None]:
         return None, None
     row_id = raw.get("id")
     answer = raw.get("answer")
-    return (str(row_id) if row_id is not None else None), (answer if isinstance(answer, str) else None)
+    shown = str(row_id) if isinstance(row_id, (str, int)) and not isinstance(row_id, bool) else None
+    return shown, (answer if isinstance(answer, str) else None)

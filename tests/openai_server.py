@@ -25,11 +25,16 @@ def echo_reply(messages: list[dict], body: dict) -> str:
 
 
 class FakeOpenAIServer:
-    """`with FakeOpenAIServer(latency_s=0.2, fault_rate=0.2) as srv: srv.base_url`"""
+    """`with FakeOpenAIServer(latency_s=0.2, fault_rate=0.2) as srv: srv.base_url`
+
+    `echo_auth_status=401` (or 400, 500, ...) answers every chat request with that status and an
+    error body that echoes the request's Authorization header, as some servers and proxies do: the
+    hostile case for keeping API keys out of stored errors."""
 
     def __init__(self, *, latency_s: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
                  reply: Callable[[list[dict], dict], str] = echo_reply, json_schema: bool = True,
-                 timeout_sleep_s: float = 5.0, seed: int = 0, port: int = 0):
+                 timeout_sleep_s: float = 5.0, seed: int = 0, port: int = 0, echo_auth_status: int | None = None):
+        self.echo_auth_status = echo_auth_status
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = faults
@@ -99,6 +104,12 @@ class FakeOpenAIServer:
                 if not self.path.endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 time.sleep(server.latency_s)
+                if server.echo_auth_status is not None:
+                    server.stats["echo_auth"] += 1
+                    auth = self.headers.get("Authorization", "")
+                    return self._send(server.echo_auth_status, {"error": {
+                        "message": f"invalid request; you sent Authorization: {auth}",
+                        "request_headers": {"authorization": auth}}})
                 fault = server._draw_fault()
                 if fault:
                     server.stats[fault] += 1

@@ -8,19 +8,36 @@ do), and the resolved config written into each run directory holds absolute path
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from cai.core.config_docs import describe_fields as describe_fields  # re-exported: cli and tests use it
+from cai.core.config_docs import template_for
 from cai.core.errors import ErrorItem, UserError
-from cai.core.yamlfile import YamlDoc, load_yaml, model_in, suggest, validation_items
+from cai.core.nobool import NoBoolNumbers, refuse_bool
+from cai.core.redact import check_env_name
+from cai.core.yamlfile import BoundedLoader, YamlDoc, load_yaml, suggest, validation_items
 
 # The claim checkers `rewards.checker.get_checker` opens by name.
 CheckerName = Literal["offline", "nli", "teacher"]
+# The name of an environment variable, never a key itself (cai.core.redact.check_env_name).
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+Cost = Annotated[float, BeforeValidator(refuse_bool), Field(ge=0, allow_inf_nan=False)]
 
 
-class _Section(BaseModel):
+class _Section(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -28,8 +45,8 @@ class _Section(BaseModel):
 class Endpoint(_Section):
     base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
     model: str | None = Field(None, description="Model name at this endpoint (default: teacher.model).")
-    api_key_env: str | None = Field(None, description="Environment variable holding this endpoint's API key (default: "
-                                    "teacher.api_key_env).")
+    api_key_env: EnvName | None = Field(None, description="Environment variable holding this endpoint's API key "
+                                        "(default: teacher.api_key_env).")
 
 
 class TeacherConfig(_Section):
@@ -40,7 +57,7 @@ class TeacherConfig(_Section):
     endpoints: list[Endpoint] = Field(default_factory=list,
                                       description="openai: one or more endpoints; requests go to the one with the "
                                       "fewest in flight.")
-    api_key_env: str = Field("OPENAI_API_KEY",
+    api_key_env: EnvName = Field("OPENAI_API_KEY",
                              description="Name of the environment variable with the API key (the key itself never goes "
                              "in a config).")
     max_concurrency: int = Field(8, ge=1, le=1024, description="Teacher calls in flight at once.")
@@ -54,8 +71,8 @@ class TeacherConfig(_Section):
     max_tokens: int = Field(1024, ge=1, description="Max new tokens per teacher call.")
     budget_usd: float | None = Field(None, gt=0, description="Stop cleanly when the estimated cost reaches this (needs "
                                      "cost_per_1k_tokens).")
-    cost_per_1k_tokens: dict[str, float] | None = Field(None, description="Cost table, e.g. {input: 0.0005, output: "
-                                                        "0.0015}.")
+    cost_per_1k_tokens: dict[Literal["input", "output"], Cost] | None = Field(
+        None, description="Cost table in USD per 1k tokens (≥ 0), e.g. {input: 0.0005, output: 0.0015}.")
 
     @model_validator(mode="after")
     def _backend_needs(self) -> TeacherConfig:
@@ -84,6 +101,13 @@ class LoopConfig(_Section):
                             "violated.")
     principles: Literal["all"] | int = Field("all", description="'all' applicable rules each round, or N rules sampled "
                                              "per round (seeded).")
+
+    @field_validator("principles")
+    @classmethod
+    def _at_least_one(cls, v: str | int) -> str | int:
+        if isinstance(v, int) and v < 1:  # 0 would critique against no rule at all, every round
+            raise ValueError("give 'all' or a number of rules per round, at least 1")
+        return v
 
 
 class JudgeConfig(_Section):
@@ -141,8 +165,9 @@ class GenerateConfig(_Section):
         return {"questions": self.questions}
 
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
-        out = _questions_and_index_problems(self.questions, self.index)
-        return out
+        from cai.core.constitution import constitution_problems
+
+        return _questions_and_index_problems(self.questions, self.index) + constitution_problems(self.constitution)
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -429,7 +454,7 @@ def parse_override(arg: str, position: int) -> tuple[list[str], Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise UserError(ErrorItem(CLI, 1, position, f"override '{arg}' is not key=value (e.g. teacher.backend=openai)"))
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=BoundedLoader) if raw.strip() else ""  # noqa: S506 — a bounded SafeLoader
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -547,48 +572,6 @@ def config_to_yaml(config: BaseModel) -> str:
 
 
 # ------------------------------------------------------------------------------------ documentation
-def describe_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, description) for every leaf field, for `--help` and templates."""
-    rows = []
-    for name, f in model.model_fields.items():
-        key = f"{prefix}{name}"
-        nested = model_in(f.annotation)
-        if nested is not None and not _is_list(f.annotation):
-            rows += describe_fields(nested, key + ".")
-            continue
-        default = "required" if f.is_required() else _show_default(f.get_default(call_default_factory=True))
-        rows.append((key, default, f.description or ""))
-    return rows
-
-
-def _is_list(annotation: Any) -> bool:
-    return getattr(annotation, "__origin__", None) is list
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    if isinstance(value, Path):
-        value = str(value)
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-
-
 def render_template(stage: str) -> str:
     """A documented YAML config for `stage`, every key commented with its description."""
-    model = STAGES[stage]
-    lines = [f"# {model.__doc__.strip().splitlines()[0]}"]
-    open_sections: list[str] = []
-    for key, default, desc in describe_fields(model):
-        *sections, leaf = key.split(".")
-        common = 0
-        while common < min(len(sections), len(open_sections)) and sections[common] == open_sections[common]:
-            common += 1
-        for depth in range(common, len(sections)):
-            lines.append(f"{'  ' * depth}{sections[depth]}:")
-        open_sections = sections
-        indent = "  " * len(sections)
-        value = "" if default == "required" else f" {default}"
-        note = "  (required)" if default == "required" else ""
-        lines.append(f"{indent}# {desc}{note}")
-        lines.append(f"{indent}{leaf}:{value}")
-    return "\n".join(lines) + "\n"
+    return template_for(STAGES[stage])

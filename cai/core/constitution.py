@@ -15,16 +15,18 @@ Cycles and unknown parents are errors.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from cai.core.assets import shipped_constitutions
 from cai.core.errors import ErrorItem, UserError
+from cai.core.nobool import NoBoolNumbers
 from cai.core.yamlfile import YamlDoc, load_yaml, validation_items
 
 RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -34,8 +36,34 @@ SEVERITY_WEIGHT = {"info": 0.0, "minor": 0.25, "major": 1.0, "critical": 2.0}
 REQUIRED_RULE_FIELDS = ("principle", "critique", "revision")
 
 
-class _Strict(BaseModel):
+class _Strict(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():  # '' is in every answer: a forbidden '' flags all of them, a required '' none
+        raise ValueError("must not be empty or only spaces")
+    return v
+
+
+Phrase = Annotated[str, AfterValidator(_not_blank)]
+
+
+@functools.lru_cache(maxsize=256)
+def question_regex(pattern: str):
+    """`pattern` compiled with RE2 (google-re2), which matches in time linear in the question.
+
+    Why RE2 and not `re`: a constitution is user input, and a pattern such as `^(a+)+$` makes
+    Python's backtracking engine take exponential time on a question like 'aaaa…b', hanging
+    generate (a `re` match cannot be interrupted by a timeout). Rejecting "nested quantifiers" at
+    validation would be a heuristic that misses other shapes (`(a|aa)+$`, `(\\w|\\d)+$`); RE2 has no
+    catastrophic case at all. The price: no lookaround and no backreferences, refused at validation
+    with that reason."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would also print every rejected pattern to stderr
+    return re2.compile(pattern, options)
 
 
 class NumbersMatch(_Strict):
@@ -49,9 +77,9 @@ class ClaimsSupported(_Strict):
 
 
 class RequireMarker(_Strict):
-    when_any: list[str] = Field(min_length=1, description="If the answer contains any of these phrases "
-                                "(case-insensitive)…")
-    require_any: list[str] = Field(min_length=1, description="…it must also contain one of these.")
+    when_any: list[Phrase] = Field(min_length=1, description="If the answer contains any of these phrases "
+                                   "(case-insensitive)…")
+    require_any: list[Phrase] = Field(min_length=1, description="…it must also contain one of these.")
 
 
 class Checks(_Strict):
@@ -68,7 +96,8 @@ class Checks(_Strict):
                                                  "question asks about.")
     entities_match_sources: bool | None = Field(None, description="Company names in the answer match the sources' "
                                                 "company.")
-    no_forbidden_phrases: list[str] | None = Field(None, description="Phrases that must not appear (case-insensitive).")
+    no_forbidden_phrases: list[Phrase] | None = Field(None,
+                                                      description="Phrases that must not appear (case-insensitive).")
     require_marker: list[RequireMarker] | None = Field(None, description="Conditional phrase requirements, e.g. "
                                                        "non-GAAP terms must be labelled non-GAAP.")
     max_words: int | None = Field(None, ge=1, description="Upper bound on answer length in words.")
@@ -79,12 +108,12 @@ class Checks(_Strict):
 
 
 class RuleFilter(_Strict):
-    tags: list[str] = Field(default_factory=list,
-                            description="Apply only to questions carrying one of these metadata tags.")
-    forms: list[str] = Field(default_factory=list,
-                             description="Apply only when sources include one of these forms (e.g. 10-K).")
+    tags: list[Phrase] = Field(default_factory=list,
+                               description="Apply only to questions carrying one of these metadata tags.")
+    forms: list[Phrase] = Field(default_factory=list,
+                                description="Apply only when sources include one of these forms (e.g. 10-K).")
     question_matches: str | None = Field(None, description="Apply only when the question matches this regular "
-                                         "expression.")
+                                         "expression (RE2 syntax: Python's, less lookaround and backreferences).")
 
     @field_validator("question_matches")
     @classmethod
@@ -94,6 +123,14 @@ class RuleFilter(_Strict):
                 re.compile(v)
             except re.error as e:
                 raise ValueError(f"not a valid regular expression: {e}") from None
+            import re2
+
+            try:
+                question_regex(v)
+            except re2.error as e:
+                why = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+                raise ValueError(f"regular expression not supported: {why} (question filters use RE2, which "
+                                 "never backtracks, so it has no lookaround or backreferences)") from None
         return v
 
 
@@ -143,7 +180,10 @@ class Rule(_Strict):
             return False
         if f.forms and not {x.lower() for x in f.forms} & {x.lower() for x in forms or []}:
             return False
-        return not (f.question_matches and not re.search(f.question_matches, question))
+        if not f.question_matches:
+            return True
+        utf8 = question.encode("utf-8", "replace").decode("utf-8")  # RE2 takes UTF-8: a lone surrogate becomes '?'
+        return question_regex(f.question_matches).search(utf8) is not None
 
 
 class ComparisonPrinciple(_Strict):
@@ -160,8 +200,8 @@ class ConstitutionFile(_Strict):
     name: str = Field(min_length=1, description="Constitution name, e.g. 'finance-10k'.")
     version: str = Field("1", description="Version string, recorded in every run's manifest.")
     description: str = Field("", description="What the constitution is for.")
-    extends: str | None = Field(None,
-                                description="Parent constitution: a shipped name or a path relative to this file.")
+    extends: Phrase | None = Field(None,
+                                   description="Parent constitution: a shipped name or a path relative to this file.")
     disable: list[str] = Field(default_factory=list, description="Parent rule ids to remove.")
     rules: list[RuleSpec] = Field(default_factory=list, description="Rules to add, or to override by id.")
     comparison_principles: list[ComparisonPrinciple] = Field(default_factory=list,
@@ -399,3 +439,14 @@ def validate_files(paths: list[str]) -> list[ErrorItem]:
         except UserError as e:
             errors += [i for i in e.items if i not in errors]
     return errors
+
+
+def constitution_problems(name_or_path: str) -> list[tuple[tuple[str, ...], str]]:
+    """What is wrong with a config's `constitution` setting, as (config path, message) pairs: a
+    constitution that cannot be found or does not validate is a config error, found by `cai config
+    validate` rather than by the run that needs it."""
+    try:
+        load_constitution(name_or_path)
+    except UserError as e:
+        return [(("constitution",), line) for line in e.lines()]
+    return []

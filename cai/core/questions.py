@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
 
 class QuestionRow(BaseModel):
     """One row of the questions file."""
@@ -19,11 +21,28 @@ class QuestionRow(BaseModel):
     metadata: dict = {}
 
 
+def decode_line(raw: bytes, n: int) -> str:
+    """One JSONL line as text. A UTF-8 byte-order mark on line 1 (Windows editors write one) is
+    dropped, not parsed as part of the first row; bytes that are not UTF-8 are an error naming the
+    byte, not silently turned into U+FFFD (which would change ids and questions unseen)."""
+    if n == 1 and raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not valid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8") from None
+
+
 def load_questions(path: Path) -> tuple[list[QuestionRow], list[str]]:
     """Valid rows, and one located message per rejected row (the rest still run)."""
     rows, rejected, seen = [], [], set()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = decode_line(raw, n)
+            except ValueError as e:
+                rejected.append(f"{path}:{n}: {e}")
+                continue
             if not line.strip():
                 continue
             try:

@@ -19,6 +19,12 @@ from pydantic import BaseModel, ValidationError
 from cai.core.errors import ErrorItem, UserError
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # constitutions and configs are small; refuse a runaway file
+# Bounds on the composed document, aliases expanded: a 1 KB "billion laughs" file of nested aliases
+# would otherwise expand into gigabytes, and deep nesting would exhaust Python's recursion limit
+# (the composer and the builder below recurse once per level). Real configs and constitutions nest
+# fewer than 10 levels and hold a few thousand values.
+MAX_YAML_DEPTH = 100
+MAX_YAML_VALUES = 200_000
 
 Path_ = tuple[str | int, ...]
 
@@ -58,30 +64,99 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with the document's size and depth bounded *as if aliases were
+    expanded*, measured while composing (before anything is expanded), and self-referencing
+    aliases refused (`a: &a [*a]` composes into a cycle that every later walk would recurse into
+    forever). Each node's expanded size and depth is computed from its children's once, so an
+    alias costs nothing to measure however often it is used."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._open_anchors: set[str] = set()
+        self._measures: dict[int, tuple[int, int]] = {}  # id(node) → (values, depth) with aliases expanded
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} is used inside its own anchor (a self-referencing alias)",
+                    event.start_mark)
+            return super().compose_node(parent, index)  # an anchored node, already composed and measured
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                              event.start_mark)
+        if event.anchor is not None:
+            self._open_anchors.add(event.anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open_anchors.discard(event.anchor)
+        self._measure(node)
+        return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        sizes = [self._measures[id(c)] for c in children]
+        values = 1 + sum(v for v, _ in sizes)
+        depth = 1 + max((d for _, d in sizes), default=0)
+        if values > MAX_YAML_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases expand this to more than {MAX_YAML_VALUES:,} values (an alias bomb?); "
+                "write the values out or use fewer aliases", node.start_mark)
+        if depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"with its aliases expanded this is nested deeper than {MAX_YAML_DEPTH} levels",
+                node.start_mark)
+        self._measures[id(node)] = (values, depth)
+
+
 class _Builder:
     """Node graph → plain python, recording marks. Duplicate keys are errors (YAML allows them
-    silently; a duplicated rule field would otherwise shadow the first one)."""
+    silently; a duplicated rule field would otherwise shadow the first one); a key written next to
+    a `<<` merge overrides the merged one, as YAML's merge key means."""
 
     def __init__(self, file: str):
         self.doc = YamlDoc(file=file, data=None)
         self.errors: list[ErrorItem] = []
         self._ctor = yaml.constructor.SafeConstructor()
+        self._own_keys: dict[int, set[int]] = {}  # id(mapping) → ids of the key nodes written in it
+
+    def _flatten(self, node: yaml.MappingNode) -> set[int]:
+        """Resolve `<<` merge keys like safe_load does; the ids of the mapping's own key nodes,
+        taken before the first flatten (an aliased mapping is built again, already flattened)."""
+        own = self._own_keys.setdefault(id(node), {id(k) for k, _ in node.value})
+        self._ctor.flatten_mapping(node)
+        return own
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.doc.value_marks[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
-            self._ctor.flatten_mapping(node)  # resolve `<<` merge keys like safe_load does
+            own = self._flatten(node)
             out: dict[Any, Any] = {}
+            written: set[str] = set()
             for key_node, value_node in node.value:
-                key = self._ctor.construct_object(key_node, deep=True)
+                scalar = isinstance(key_node, yaml.ScalarNode)
+                key = self._ctor.construct_object(key_node, deep=True) if scalar else None
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     line, col = _mark(key_node)
                     self.errors.append(ErrorItem(self.doc.file, line, col, "keys must be plain scalars"))
                     continue
                 key = str(key) if not isinstance(key, str) else key
-                if key in out:
+                if key in written and id(key_node) in own:
                     line, col = _mark(key_node)
                     self.errors.append(ErrorItem(self.doc.file, line, col, "duplicate key", field=key))
+                if id(key_node) in own:
+                    written.add(key)
                 self.doc.key_marks[path + (key,)] = _mark(key_node)
                 out[key] = self.build(value_node, path + (key,))
             return out
@@ -123,16 +198,21 @@ def load_yaml(path: Path | str, *, label: str | None = None) -> YamlDoc:
     return parse_yaml(text, label)
 
 
+def _located(error: yaml.YAMLError, label: str) -> UserError:
+    """A PyYAML error as one located line (its problem mark, else its context mark, else 1:1)."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(str(error.problem or error.context or "invalid YAML").split())
+        return UserError(ErrorItem(label, line, col, f"invalid YAML: {problem}"))
+    return UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(error).split())}"))
+
+
 def parse_yaml(text: str, label: str) -> YamlDoc:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(str(e.problem or e.context or "invalid YAML").split())
-        raise UserError(ErrorItem(label, line, col, f"invalid YAML: {problem}")) from None
+        node = yaml.compose(text, Loader=BoundedLoader)
     except yaml.YAMLError as e:
-        raise UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(e).split())}")) from None
+        raise _located(e, label) from None
     if node is None:
         raise UserError(ErrorItem(label, 1, 1, "empty file: expected a YAML mapping of keys"))
     if not isinstance(node, yaml.MappingNode):
@@ -141,8 +221,8 @@ def parse_yaml(text: str, label: str) -> YamlDoc:
     builder = _Builder(label)
     try:
         builder.doc.data = builder.build(node, ())
-    except yaml.YAMLError as e:
-        raise UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(e).split())}")) from None
+    except yaml.YAMLError as e:  # e.g. a `<<` merge of something that is not a mapping
+        raise _located(e, label) from None
     if builder.errors:
         raise UserError(builder.errors)
     return builder.doc

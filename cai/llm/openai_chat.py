@@ -20,6 +20,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from cai.core.configs import TeacherConfig
+from cai.core.redact import redact
 from cai.llm.cache import CallCache
 from cai.llm.chat import (
     ChatReply,
@@ -62,8 +63,10 @@ class OpenAIChat:
         self.usage = Usage()
         self._sem = asyncio.Semaphore(cfg.max_concurrency)
         self._endpoints = []
+        self._secrets: list[str] = []  # the key values, redacted from every error message
         for ep in cfg.endpoints:
             key = os.environ.get(ep.api_key_env or cfg.api_key_env) or "not-set"  # local servers need none
+            self._secrets.append(key)
             # aiohttp: the official client's optional transport (`openai[aiohttp]`), cheaper in CPU per
             # request than httpx; with many calls in flight the client's CPU, not the server, sets the
             # pace (BENCHMARKS.md, "Throughput of the openai backend").
@@ -137,10 +140,10 @@ class OpenAIChat:
                 if response_model is not None and ep.json_schema_ok and "response_format" in str(e).lower():
                     ep.json_schema_ok = False  # server lacks JSON-schema mode: fall back to prompting
                     continue
-                raise TeacherCallFailed(f"{ep.url}: request rejected (400): {e.message}") from None
+                raise self._failed(f"{ep.url}: request rejected (400): {e.message}") from None
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
                 hint = f"check the model name and the API key variable {self.cfg.api_key_env}"
-                raise TeacherCallFailed(f"{ep.url}: {type(e).__name__}: {e.message} ({hint})") from None
+                raise self._failed(f"{ep.url}: {type(e).__name__}: {e.message} ({hint})") from None
             except RETRYABLE as e:
                 ep.errors += 1
                 last_error = f"{ep.url}: {type(e).__name__}"
@@ -154,7 +157,12 @@ class OpenAIChat:
             if attempt < self.cfg.max_retries:  # the last failed attempt is a give-up, not a retry
                 self.usage.retries += 1
         self.usage.failures += 1
-        raise TeacherCallFailed(f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
+        raise self._failed(f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
+
+    def _failed(self, message: str) -> TeacherCallFailed:
+        """The failure to raise, its message redacted: a server may echo the request's Authorization
+        header in an error body, and this message is stored in failed.jsonl and shown by `cai audit`."""
+        return TeacherCallFailed(redact(message, self._secrets))
 
     @staticmethod
     def _backoff(attempt: int, error: Exception) -> float:

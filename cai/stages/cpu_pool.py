@@ -76,18 +76,10 @@ class CpuWork:
         return evaluate_rules(rules, question, answer, claims, pages)
 
     def preservation(self, draft_claims: list[ClaimVerdict], final: str) -> dict:
-        """How much supported draft content survived revision: kept share and mean edit similarity."""
-        from difflib import SequenceMatcher
+        """How much supported draft content survived revision (bounded: linear in claims)."""
+        from cai.stages.preservation import preservation
 
-        from rewards.claims import split_claims
-
-        supported = [c.text for c in draft_claims if c.verdict == "supported"]
-        if not supported:
-            return {"supported_in_draft": 0, "kept": None, "similarity": None}
-        finals = [c.text for c in split_claims(final)] or [final]
-        sims = [max(SequenceMatcher(None, t, f).ratio() for f in finals) for t in supported]
-        return {"supported_in_draft": len(supported), "kept": round(sum(x >= 0.9 for x in sims) / len(sims), 4),
-                "similarity": round(sum(sims) / len(sims), 4)}
+        return preservation(draft_claims, final)
 
     def close(self) -> None:
         self.retriever.close()

@@ -28,6 +28,7 @@ from cai.core.contracts import (
     SearchHit,
 )
 from cai.core.errors import UserError
+from cai.core.redact import config_secrets, redact
 
 
 def esc(value: Any) -> str:
@@ -76,11 +77,13 @@ def _read_side_files(folder: Path, data: RunData) -> None:
     """config.yaml and manifest.json of a run folder, when present and readable."""
     import yaml
 
+    from cai.core.yamlfile import BoundedLoader
+
     cfg, man = folder / "config.yaml", folder / "manifest.json"
     if cfg.is_file():
         data.config_text = cfg.read_text(encoding="utf-8", errors="replace")
-        try:
-            loaded = yaml.safe_load(data.config_text)
+        try:  # bounded: a hostile run folder's alias bomb or deep nesting is refused, not expanded
+            loaded = yaml.load(data.config_text, Loader=BoundedLoader)  # noqa: S506 — a SafeLoader
             data.config = loaded if isinstance(loaded, dict) else {}
         except yaml.YAMLError as e:
             data.skipped.append(f"config.yaml: not valid YAML: {' '.join(str(e).split())}")
@@ -113,7 +116,19 @@ def load_run(path: Path) -> RunData:
             done = {r.id for r in data.records}
             data.failed += [r for r in _read_records(folder / "failed.jsonl", data.skipped) if r.id not in done]
         _read_side_files(folder, data)
+    _redact_secrets(data)
     return data
+
+
+def _redact_secrets(data: RunData) -> None:
+    """Error texts and the config as shown, with API keys redacted (runs written before errors
+    were redacted at the source, or a key pasted into `api_key_env`, must not leak on display)."""
+    secrets = config_secrets(data.config)
+    for r in [*data.records, *data.failed]:
+        if r.error:
+            r.error = redact(r.error, secrets)
+    data.config_text = redact(data.config_text, secrets)
+    data.skipped = [redact(x, secrets) or x for x in data.skipped]
 
 
 # ------------------------------------------------------------------------------------- quote checks
