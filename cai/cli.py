@@ -467,17 +467,21 @@ def review(run_dir: Path, host: str, port: int, token_env: str, export_dir: Path
 @cli.command("eval", epilog=config_epilog("eval"))
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-def eval_(config_file: Path, overrides: tuple[str, ...]) -> None:
-    """Measure the faithfulness of policies or answer files on held-out questions.
+@click.option("--tolerance", default=0.01, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Relative tolerance of an answer's figures against a question's metadata.gold_answer.")
+def eval_(config_file: Path, overrides: tuple[str, ...], tolerance: float) -> None:
+    """Measure the faithfulness and correctness of policies or answer files on held-out questions.
 
-    Writes answers.jsonl, metrics.json, table.md and PNG plots; prints the comparison table, then
-    the run directory as the last line of stdout.
+    Correctness is judged where questions carry gold (metadata.gold quotes, metadata.gold_answer, the
+    unanswerable tag). Writes answers.jsonl, metrics.json, table.md and PNG plots; prints the
+    comparison table, then the run directory as the last line of stdout.
     """
     cfg = _load_stage_config("eval", config_file, overrides)
     quiet_model_loading()
     from cai.stages import eval as stage
 
-    run_dir = stage.run(cfg, show_progress=sys.stderr.isatty(), echo=lambda line: click.echo(line, err=True))
+    run_dir = stage.run(cfg, show_progress=sys.stderr.isatty(), echo=lambda line: click.echo(line, err=True),
+                        tolerance=tolerance)
     click.echo((run_dir / "table.md").read_text(encoding="utf-8"), nl=False)
     click.echo(str(run_dir))
 

@@ -1,6 +1,8 @@
 """`cai answer` on the example index with the real offline checker: grounded answers are cited and
-quoted verbatim, unsupported claims are removed or marked, a random smoke policy (with and without
-a LoRA adapter) is verified down to an abstention, bad input exits 2 with one line."""
+quoted verbatim, unsupported claims are removed or marked, supported claims that miss the question are
+removed (relevance), every example question tagged unanswerable gets the explicit abstention, `--json`
+says why each claim was kept or removed, a random smoke policy (with and without a LoRA adapter) is
+verified down to an abstention, bad input exits 2 with one line."""
 
 from __future__ import annotations
 
@@ -11,16 +13,20 @@ import pytest
 from click.testing import CliRunner
 
 from cai.cli import cli
-from cai.core.contracts import Verdict
-from cai.core.prompts import refusal
+from cai.core.contracts import ScoreInput, Verdict
+from cai.core.prompts import REFUSAL, refusal
 from cai.stages.answer import answer_question, render_text
 from cai.training.policy import open_policy
 from rag.quotes import QuoteResolver, source_pages
 from rewards.verify import verify_answer
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [json.loads(line) for line in
-             (ROOT / "examples" / "quickstart" / "questions.jsonl").read_text().splitlines() if line.strip()]
+QUICKSTART = ROOT / "examples" / "quickstart"
+QUESTIONS = [json.loads(line) for line in (QUICKSTART / "questions.jsonl").read_text().splitlines() if line.strip()]
+UNANSWERABLE_FILE = [json.loads(line) for line in (QUICKSTART / "unanswerable.jsonl").read_text().splitlines()
+                     if line.strip()]
+UNANSWERABLE = [q for q in QUESTIONS + UNANSWERABLE_FILE if "unanswerable" in q["metadata"]["tags"]]
+FISCAL_YEAR_END_Q = "When does Ostrander's fiscal year end?"
 REVENUE_Q = next(q["question"] for q in QUESTIONS if q["id"] == "ex-01")
 NET_INCOME_Q = next(q["question"] for q in QUESTIONS if q["id"] == "ex-02")
 DOC = "halvorsen-tidewater-2024-10k"
@@ -116,6 +122,57 @@ def test_nothing_supported_gives_an_explicit_abstention(retriever, checker):
 def test_a_sentence_that_only_repeats_a_source_word_is_not_delivered(retriever, checker):
     verified = verify_answer(REVENUE_Q, "Revenue revenue revenue.", _pages(retriever, REVENUE_Q), checker=checker)
     assert verified.abstained and not verified.claims
+
+
+def test_unanswerable_example_questions_are_valid_rows_of_the_questions_format():
+    ids = {q["id"] for q in QUESTIONS}
+    assert len(UNANSWERABLE_FILE) >= 3 and len({q["id"] for q in UNANSWERABLE_FILE}) == len(UNANSWERABLE_FILE)
+    for row in UNANSWERABLE_FILE:
+        assert set(row) == {"id", "question", "answer", "metadata"} and row["id"] not in ids
+        ScoreInput.model_validate(row)  # also usable as `cai score` / `cai generate` input
+        assert "unanswerable" in row["metadata"]["tags"] and row["metadata"]["gold"] == []
+    assert len(UNANSWERABLE) >= len(UNANSWERABLE_FILE) + 2  # ex-09, ex-10 of the quickstart too
+
+
+@pytest.mark.parametrize("row", UNANSWERABLE, ids=lambda r: r["id"])
+def test_every_example_question_tagged_unanswerable_gets_the_explicit_abstention(row, retriever, checker):
+    result = answer_question(row["question"], retriever=retriever, checker=checker)
+    assert result.abstained and result.answer.startswith(REFUSAL) and result.claims == []
+    for c in result.removed:  # whatever the draft said is removed, with the reason
+        assert c.action == "removed" and c.why.startswith("removed: ")
+        assert c.verdict != Verdict.supported or (c.relevance is not None and not c.relevance.relevant)
+
+
+def test_a_supported_sentence_that_misses_the_question_is_not_delivered(retriever, checker):
+    result = answer_question(FISCAL_YEAR_END_Q, retriever=retriever, checker=checker)
+    assert "crushed stone" not in result.answer  # the business description on the same page
+    assert all(c.relevance is not None and c.relevance.relevant for c in result.claims)
+    assert result.abstained or "September 30" in result.answer
+    # the raw answer checked directly: a supported but off-question claim is removed, with why
+    from rewards.relevance import deliver
+
+    pages = _pages(retriever, NET_INCOME_Q)
+    raw = f"Other income (expense), net 3.3 (2.4) 1.9 [{DOC} p.10]. Net income in 2024 was $147.4 million [{DOC} p.7]."
+    out = deliver(NET_INCOME_Q, raw, pages, checker=checker)
+    assert out.verification.answer.startswith("Net income in 2024 was $147.4 million")
+    [(off, why)] = out.off_topic
+    assert off.verdict == Verdict.supported and "Other income" in off.text and "another line item" in why.reason
+
+
+def test_cli_json_says_why_each_claim_was_kept_or_removed(example_index):
+    result = CliRunner().invoke(cli, ["answer", "--index", str(example_index), "--json", NET_INCOME_Q])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["claims"] and not out["abstained"]
+    for c in out["claims"]:
+        assert c["why"].startswith("kept: supported") and c["reason"] and 0 <= c["score"] <= 1
+        assert c["relevance"]["relevant"] and c["relevance"]["period"] == "2024" and c["relevance"]["matched"]
+    for c in out["removed"]:
+        assert c["why"].startswith("removed: ") and c["action"] == "removed"
+    unanswerable = next(q["question"] for q in UNANSWERABLE_FILE)
+    result = CliRunner().invoke(cli, ["answer", "--index", str(example_index), unanswerable])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(REFUSAL) and "why: removed: " in result.stdout
 
 
 def test_cli_json_has_claims_with_locators_quotes_and_verdicts(example_index):

@@ -1,7 +1,8 @@
 """`cai eval`: the metrics against hand-computed values on a small hand-built fixture (real offline
-checker, real claim splitter), answers-file joining with bad lines, target configs, and an
-end-to-end run on the quickstart (grounded teacher + an answers file) writing table, metrics and
-PNG plots."""
+checker, real claim splitter), correctness against gold and relevance on a second hand-built fixture
+(supported but wrong, correct but unsupported), answers-file joining with bad lines, malformed gold,
+target configs, and an end-to-end run on the quickstart (grounded teacher + an answers file) writing
+table (with its correctness column), metrics and PNG plots."""
 
 from __future__ import annotations
 
@@ -25,15 +26,19 @@ from cai.stages.eval import (
     citation_recall,
     claim_support,
     correct_abstention,
+    correct_counts,
+    disagreements,
     false_abstention,
     is_answerable,
     load_answers,
     mean_words,
     measure,
+    relevance_counts,
     render_table,
     target_metrics,
 )
 from rewards.checker import get_checker
+from rewards.correctness import read_gold
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart" / "questions.jsonl"
@@ -59,6 +64,31 @@ FIXTURE = [
     (TURNOVER, False, "Acme's employee turnover rate was 11.2% in 2024."),
     ("What was Acme's net income in fiscal 2024?", True, "The sources do not state Acme's net income."),
 ]
+
+
+REVENUE = "What was Acme's total revenue in fiscal 2024?"
+OPERATING = "What was Acme's operating income in fiscal 2024?"
+REVENUE_GOLD = {"gold": [{"doc": D, "page": 3, "quote": "total revenue of $412.3 million in fiscal 2024"}]}
+# (question, metadata, answer): right; supported but answering another measure (wrong, off the question);
+# right by a gold answer's figure; a correct abstention; the prior year's figure (unsupported and wrong);
+# the gold figure beside an unsupported boast (correct but unsupported); a question without gold.
+GOLD_FIXTURE = [
+    (REVENUE, REVENUE_GOLD, f"Acme's total revenue was $412.3 million in fiscal 2024 [{D} p.3]."),
+    (REVENUE, REVENUE_GOLD, f"Net income was $35.1 million in fiscal 2024 [{D} p.3]."),
+    (OPERATING, {"gold_answer": "$58.4 million"}, "Operating income was $58.4 million in fiscal 2024."),
+    (TURNOVER, {"tags": ["unanswerable"]}, "The sources do not state Acme's employee turnover rate."),
+    (OPERATING, {"gold_answer": "$58.4 million"}, "Operating income was $51.0 million in fiscal 2024."),
+    (REVENUE, {"gold_answer": "$412.3 million"},
+     "Total revenue was $412.3 million in fiscal 2024. Acme is the largest widget maker in Ohio."),
+    ("What was Acme's net income in fiscal 2024?", {}, "Net income was $35.1 million in fiscal 2024."),
+]
+
+
+@pytest.fixture(scope="module")
+def gold_rows() -> list[dict]:
+    checker = get_checker("offline")
+    return [{"id": f"g{n}", "answerable": "unanswerable" not in meta.get("tags", []),
+             **measure(q, a, PAGES, checker, gold=read_gold(meta))} for n, (q, meta, a) in enumerate(GOLD_FIXTURE, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +126,33 @@ def test_metrics_match_hand_computed_values(rows):
     assert m["raw"]["supported_answer_rate"] == {"value": 0.3333, "num": 1, "den": 3}
     assert m["raw"]["citation_recall"]["value"] == 0.25 and m["raw"]["unverified_claims"] == 0
     assert m["delivered"]["correct_abstention_rate"]["value"] == 1.0 and m["raw"]["mean_words"] == 10.0
+
+
+def test_correctness_relevance_and_their_disagreement_with_support_as_computed_by_hand(gold_rows):
+    raw = [r["raw"] for r in gold_rows]
+    assert [m["correct"] for m in raw] == [True, False, True, True, False, True, None]
+    assert [(m["claims"], m["supported"], m["relevant"]) for m in raw] == [
+        (1, 1, 1), (1, 1, 0), (1, 1, 1), (0, 0, 0), (1, 0, 1), (2, 1, 1), (1, 1, 1)]
+    assert [m["correct_method"] for m in raw] == ["gold_quotes", "gold_quotes", "figures", "abstention", "figures",
+                                                  "figures", None]
+    assert "none of the gold" in raw[1]["correct_why"] and "58.4" in raw[4]["correct_why"]
+    # delivered: the off-question claim and the prior-year figure removed (abstentions: wrong), the boast removed
+    assert [r["delivered"]["correct"] for r in gold_rows] == [True, False, True, True, False, True, None]
+    assert [r["delivered"]["abstained"] for r in gold_rows] == [False, True, False, True, True, False, False]
+    assert correct_counts(gold_rows) == (4, 6) and correct_counts(gold_rows, "delivered") == (4, 6)
+    assert relevance_counts(gold_rows) == (5, 7)
+    assert disagreements(gold_rows) == {"supported_but_wrong": ["g2"], "correct_but_unsupported": ["g6"],
+                                        "delivered_but_wrong": []}
+    assert [c["relevant"] for c in gold_rows[5]["claims"]] == [True, False]
+    m = target_metrics(gold_rows)
+    assert m["raw"]["correct_rate"] == {"value": 0.6667, "num": 4, "den": 6}
+    assert m["raw"]["claim_relevance_rate"] == {"value": 0.7143, "num": 5, "den": 7}
+    assert m["delivered"]["correct_rate"]["num"] == 4 and m["disagreements"]["supported_but_wrong"] == ["g2"]
+    table = render_table({"targets": {"t": {"kind": "answers", **m}}})
+    head = table.splitlines()[0].split(" | ")
+    assert "correct" in head and "delivered: correct" in head and "claim relevance" in head
+    assert "0.667 (4/6)" in table.splitlines()[2]
+    assert "| t | 1: g2 | 1: g6 | 0 |" in table.split("Support vs correctness")[1]
 
 
 def test_metrics_without_denominators_or_citations_are_none():
@@ -193,6 +250,14 @@ def test_eval_on_the_quickstart_writes_table_metrics_and_plots(tmp_path, example
     assert (len(lines) == 4 and lines[2].startswith("| grounded | grounded | 10 |")
             and lines[3].startswith("| drafts | answers | 8 |"))
     assert table in result.stdout
+    # the correctness column: every one of the first 10 quickstart questions carries gold or is unanswerable
+    column = lines[0].split(" | ").index("correct")
+    assert lines[2].split(" | ")[column].endswith("/10)") and lines[3].split(" | ")[column].endswith("/8)")
+    assert d["raw"]["correct_rate"]["den"] == 8 and metrics["gold_tolerance"] == 0.01
+    # the ex-02 draft (a transposed figure) is wrong; the ex-10 draft (an abstention) is right
+    by_id = {r["id"]: r for r in rows if r["target"] == "drafts"}
+    assert by_id["ex-02"]["raw"]["correct"] is False and by_id["ex-10"]["raw"]["correct"] is True
+    assert "Support vs correctness" in table
     for png in ("rates.png", "lengths.png"):
         data = (run_dir / png).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 5000
@@ -214,3 +279,48 @@ def test_eval_user_errors_exit_2_before_a_run(tmp_path, example_index):
         (tmp_path / "empty.jsonl").write_text("\n")
         load_eval_questions(EvalConfig(questions=tmp_path / "empty.jsonl", index=example_index,
                                        targets=[{"name": "g", "kind": "grounded"}]))
+
+
+def test_malformed_gold_is_a_located_user_error_before_a_run(tmp_path, example_index):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "a", "question": "What was revenue?", "metadata": {"gold": []}}) + "\n"
+                         + json.dumps({"id": "b", "question": "What was net income?",
+                                       "metadata": {"gold": [{"doc": "d", "page": "two", "quote": "q"}]}}) + "\n")
+    cfg = _eval_config(tmp_path, example_index, [{"name": "g", "kind": "grounded"}])
+    cfg.write_text(cfg.read_text().replace(str(QUICKSTART), str(questions)))
+    result = CliRunner().invoke(cli, ["eval", str(cfg)])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and f"{questions}:2: metadata.gold[0].page:" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_tolerance_of_figures_against_a_gold_answer_is_an_option(tmp_path, example_index):
+    questions, answers = tmp_path / "q.jsonl", tmp_path / "a.jsonl"
+    questions.write_text(json.dumps({"id": "t1", "question": "What was Halvorsen Tidewater's net income in 2024?",
+                                     "metadata": {"gold_answer": "$147.4 million"}}) + "\n")
+    answers.write_text(json.dumps({"id": "t1", "answer": "Net income was about $150 million in 2024."}) + "\n")
+    cfg = _eval_config(tmp_path, example_index, [{"name": "a", "answers": str(answers)}], citations=False)
+    cfg.write_text(cfg.read_text().replace(str(QUICKSTART), str(questions)))
+    rates = {}
+    for tolerance in ("0.01", "0.05"):  # $150 million is 1.8% off $147.4 million
+        result = CliRunner().invoke(cli, ["eval", str(cfg), "--tolerance", tolerance])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((Path(result.stdout.strip().splitlines()[-1]) / "metrics.json").read_text())
+        assert metrics["gold_tolerance"] == float(tolerance)
+        rates[tolerance] = metrics["targets"]["a"]["raw"]["correct_rate"]
+    assert rates == {"0.01": {"value": 0.0, "num": 0, "den": 1}, "0.05": {"value": 1.0, "num": 1, "den": 1}}
+
+
+def test_the_unanswerable_example_config_gets_abstentions_delivered(tmp_path, example_index):
+    cfg = ROOT / "examples" / "quickstart" / "eval-unanswerable.yaml"
+    result = CliRunner().invoke(cli, ["eval", str(cfg), f"index={example_index}", f"runs_dir={tmp_path / 'runs'}"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((Path(result.stdout.strip().splitlines()[-1]) / "metrics.json").read_text())
+    for name in ("grounded", "drafts"):
+        m = metrics["targets"][name]
+        assert m["unanswerable"] == m["answers"] >= 3
+        delivered = m["delivered"]
+        assert delivered["correct_abstention_rate"]["value"] == 1.0 and delivered["correct_rate"]["value"] == 1.0
+    drafts = metrics["targets"]["drafts"]["raw"]  # one draft abstains (un-03), the others invent a figure
+    assert drafts["correct_rate"]["num"] == drafts["correct_abstention_rate"]["num"] == 1

@@ -77,6 +77,54 @@ def test_grounded_run_writes_a_complete_run_directory(grounded_run, index_dir):
     assert prefs and all(p["source"] == "revision" and p["chosen"] != p["rejected"] for p in prefs)
 
 
+def _side(side) -> str:
+    return side if isinstance(side, str) else " ".join(m["content"] for m in side)
+
+
+def test_quickstart_training_data_is_right_not_just_quoted(grounded_run):
+    """Issue #17 on the example corpus: no instruction in any SFT target, pairs that differ in
+    substance and say why, chosen sides never less supported, injections traced to their page."""
+    from rewards.claim_diff import same_substance
+    from rewards.injection import INJECTION_RULE_ID, instruction_like
+
+    records = _records(grounded_run)
+    sft = [json.loads(line) for line in (grounded_run / "sft.jsonl").read_text().splitlines()]
+    assert sft and not [x["id"] for x in sft if instruction_like(x["messages"][-1]["content"])]
+    # the injected draft (ex-14): the instruction is dropped, and the audit trail names its source page
+    ex14 = records["ex-14"]
+    assert instruction_like(ex14["draft"]) and not instruction_like(ex14["final_answer"])
+    first = ex14["rounds"][0]["critique"]["violations"]
+    assert any(v["rule_id"] == INJECTION_RULE_ID for v in first)
+    attempt = ex14["metadata"]["injection_attempts"][0]
+    assert attempt["evidence"]["locator"]["doc_id"] == "halvorsen-tidewater-2023-10k"
+    assert "Ignore previous instructions" in attempt["evidence"]["quote"]
+    assert "2,104.7" in ex14["final_answer"] and "2,401.7" not in ex14["final_answer"]
+    # no final answer keeps a draft claim the checker found unsupported; a fully supported draft is kept
+    for r in records.values():
+        finals = {c["text"].split(" [")[0].rstrip(".") for c in r["claims"]}
+        assert not [c for c in r["draft_claims"] if c["verdict"] != "supported"
+                    and c["text"].split(" [")[0].rstrip(".") in finals], r["id"]
+        asked_for = {v["rule_id"] for v in r["rounds"][0]["critique"]["violations"]}
+        if r["draft_claims"] and all(c["verdict"] == "supported" for c in r["draft_claims"]) \
+                and asked_for <= {"cite-every-claim"}:
+            assert same_substance(r["final_answer"], r["draft"]), r["id"]  # only citations added
+    # pairs differ in substance, never prefer fewer supported claims, and each says why it wins
+    prefs = [json.loads(line) for line in (grounded_run / "preferences.jsonl").read_text().splitlines()]
+    assert prefs and all(not same_substance(_side(p["chosen"]), _side(p["rejected"])) for p in prefs)
+    labels = {x["id"]: x for x in map(json.loads, (grounded_run / "pair_reasons.jsonl").read_text().splitlines())}
+    for p in prefs:
+        label = labels[p["id"]]
+        assert label["reasons"] and label["supported_chosen"] >= label["supported_rejected"], label
+        r = records[p["id"].split(":")[0]]
+        supported = lambda claims: sum(c["verdict"] == "supported" for c in claims)  # noqa: E731
+        assert supported(r["claims"]) >= supported(r["draft_claims"]) or _side(p["chosen"]) != r["final_answer"]
+    assert labels["ex-14:revision"]["reasons"] == ["claim-corrected", "injection-removed"]
+    assert "2,401.7" in labels["ex-14:revision"]["claims_fixed"][0]
+    card = (grounded_run / "README.md").read_text()
+    assert "| `claim-corrected` |" in card and "| `dropped-supported-claim` | 0 |" in card
+    assert not [r for r in records.values() if "The sources state" in r["final_answer"]]
+
+
 def test_bad_question_rows_are_rejected_with_line_numbers(tmp_path, index_dir):
     good = QUESTIONS.read_text().splitlines()[:2]
     bad = tmp_path / "q.jsonl"
@@ -120,6 +168,21 @@ def scripted_teacher(messages: list[dict], body: dict) -> str:
     return json.dumps({"answer": first})
 
 
+def revising_teacher(messages: list[dict], body: dict) -> str:
+    """`scripted_teacher`, but its critique says an uncited answer is unsupported and its revision
+    replaces the answer with source 1's first sentence, cited: revisions that change content."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    if "Check the answer against each rule" in user:
+        answer = re.search(r"<answer>\n(.*?)\n</answer>", user, re.S).group(1)
+        bad = [] if "[" in answer else [{"rule_id": "claims-supported", "claim": answer, "fix": "quote the source"}]
+        return json.dumps({"violations": bad})
+    src = re.search(r'<source n="1" doc="([^"]+)" page="(\d+)"[^>]*>\n(.*?)\n</source>', user, re.S)
+    if "Revise the answer" in user and src:
+        first = re.split(r"(?<=[.!?])\s", " ".join(src.group(3).split()))[0].rstrip(".")
+        return json.dumps({"answer": f"{first} [{src.group(1)} p.{src.group(2)}]."})
+    return scripted_teacher(messages, body)
+
+
 def _openai_config(tmp_path, index_dir, url, n_questions: int) -> Path:
     q = tmp_path / "q.jsonl"
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines()][:n_questions]
@@ -136,7 +199,7 @@ def _openai_config(tmp_path, index_dir, url, n_questions: int) -> Path:
 
 
 def test_openai_backend_with_faults_and_judge(tmp_path, index_dir):
-    with FakeOpenAIServer(reply=scripted_teacher, fault_rate=0.2, faults=("429", "500", "garbage"), seed=3) as srv:
+    with FakeOpenAIServer(reply=revising_teacher, fault_rate=0.2, faults=("429", "500", "garbage"), seed=3) as srv:
         code, out = _generate(str(_openai_config(tmp_path, index_dir, srv.base_url, 6)))
     assert code == 0, out
     run_dir = Path(out.strip().splitlines()[-1])
@@ -146,8 +209,13 @@ def test_openai_backend_with_faults_and_judge(tmp_path, index_dir):
     records = _records(run_dir)
     assert all(r["teacher_call_ids"] for r in records.values())
     assert any(r["draft_source"] == "teacher" for r in records.values())
-    preferences = (run_dir / "preferences.jsonl").read_text().splitlines()
-    assert any(p["source"] == "judge" for p in map(json.loads, preferences))
+    from rewards.claim_diff import same_substance
+
+    preferences = [json.loads(line) for line in (run_dir / "preferences.jsonl").read_text().splitlines()]
+    judged = [p for p in preferences if p["source"] == "judge"]
+    assert judged and all(not same_substance(_side(p["chosen"]), _side(p["rejected"])) for p in judged)
+    labels = {x["id"]: x for x in map(json.loads, (run_dir / "pair_reasons.jsonl").read_text().splitlines())}
+    assert all(labels[p["id"]]["principle"] == p["rule_ids"][0] for p in judged)
 
 
 def test_server_down_records_failures_and_resume_retries(tmp_path, index_dir):

@@ -10,8 +10,9 @@ Layers, bottom to top; a module may import only its own layer and the layers its
     cai.cli                      everything
 
 Every import counts, including the lazy ones inside functions (they run too). Within
-`cai.stages`, a stage is a group of modules (generate = generate + cpu_pool; review = review +
-review_web + review_pages + review_store); `pairs` and `report_html` are shared by stages and import none.
+`cai.stages`, a stage is a group of modules (generate = generate + cpu_pool + revision_gate + generate_card;
+review = review + review_web + review_pages + review_store; eval = eval + eval_gold); `pairs` and
+`report_html` are shared by stages and import none.
 Circles between modules are refused anywhere.
 """
 
@@ -37,8 +38,9 @@ ALLOWED = {
     "cli": {"core", "llm", "rag", "rewards", "teachers", "training", "stages", "cli"},
 }
 STAGE_GROUPS = {
-    "generate": {"generate", "cpu_pool"}, "review": {"review", "review_web", "review_pages", "review_store"},
-    "train": {"train"}, "eval": {"eval"}, "answer": {"answer"}, "audit": {"audit"},
+    "generate": {"generate", "cpu_pool", "revision_gate", "generate_card"},
+    "review": {"review", "review_web", "review_pages", "review_store"},
+    "train": {"train"}, "eval": {"eval", "eval_gold"}, "answer": {"answer"}, "audit": {"audit"},
     "checker_train": {"checker_train"}, "retriever_train": {"retriever_train"},
 }
 SHARED_STAGE_MODULES = {"pairs", "report_html"}

@@ -8,16 +8,20 @@ Read top to bottom:
 2. **answer** — `answer_question`: retrieve the top-k chunks, prompt the policy with
    `cai.core.prompts.policy_messages` (the one format of SFT data, RL rollouts and serving) through
    the tokenizer's chat template, greedy decoding.
-3. **verify** — `verify_answer`: every claim is checked against the full pages of the sources by
-   a fail-closed checker (`rewards.checker.FailClosed`: a `supported` verdict must carry a quote
-   that is verbatim at its locator). Unsupported / unverified claims are removed (default) or
-   kept with a visible `[UNSUPPORTED]` / `[UNVERIFIED]` marker; every kept claim cites the page of
-   its evidence (added when the model omitted it; citations of pages that are not among the
-   sources are dropped). The kept text is checked again until nothing changes, so the verdicts
-   reported are the verdicts of exactly the delivered text. Nothing supported → an explicit
-   "The sources do not state …".
-4. **output** — `render_text` (answer, then the numbered claims with verdict, locator and quote)
-   and `render_json` (one JSON object: `AnsweredQuestion.model_dump`).
+3. **verify** — `rewards.relevance.deliver`: every claim is checked against the full pages of the
+   sources by a fail-closed checker (`rewards.checker.FailClosed`: a `supported` verdict must carry
+   a quote that is verbatim at its locator; `rewards.verify.verify_answer`). Unsupported /
+   unverified claims are removed (default) or kept with a visible `[UNSUPPORTED]` / `[UNVERIFIED]`
+   marker; every kept claim cites the page of its evidence (added when the model omitted it;
+   citations of pages that are not among the sources are dropped). A supported claim that does not
+   address the question — its measure, entity and period (`rewards.relevance`: "When does
+   Ostrander's fiscal year end?" is not answered by a business description) — is removed too. The
+   kept text is checked again until nothing changes, so the verdicts reported are the verdicts of
+   exactly the delivered text. Nothing supported and relevant → the explicit abstention "The
+   sources do not state …": retrieval that holds no answer gets no answer.
+4. **output** — `render_text` (answer, then the numbered claims with verdict, relevance, locator,
+   quote and why each was kept or removed) and `render_json` (one JSON object: `Answer.model_dump`;
+   each claim carries its checker verdict, score and reason, its `relevance` and a one-line `why`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from pydantic import Field
 
 from cai.core.contracts import (
     AnswerClaim,
@@ -46,16 +52,46 @@ from cai.training.policy import (
     warn_stderr,
 )
 from rewards.checker import open_checker
-from rewards.verify import verify_answer
+from rewards.relevance import Relevance, deliver
 
 DEFAULT_K = 5
+
+
+class ExplainedClaim(AnswerClaim):
+    """A claim of the answer with why it was delivered or removed: the checker's verdict, score and
+    reason, and whether it addresses the question (`relevance`, None for a claim the checker did not
+    support: relevance is only asked of what could be delivered)."""
+
+    relevance: Relevance | None = None
+    why: str = Field(description="One line: the verdict and the relevance that decided this claim's fate.")
+
+
+class Answer(AnsweredQuestion):
+    """`cai answer`'s result: `AnsweredQuestion` whose claims say why they were kept or removed."""
+
+    claims: list[ExplainedClaim] = Field(description="Delivered claims, in answer order.")
+    removed: list[ExplainedClaim] = Field(default_factory=list,
+                                          description="Claims not delivered: unsupported, or off the question.")
+
+
+def explained(claim: AnswerClaim, relevance: Relevance | None) -> ExplainedClaim:
+    """`claim` with its relevance and a one-line `why`."""
+    verdict = f"{claim.verdict.value} {claim.score:.2f}" + (f" ({claim.reason})" if claim.reason else "")
+    if claim.action == "removed":
+        why = (f"removed: {relevance.reason}, though {verdict}" if relevance is not None
+               else f"removed: {verdict}")
+    elif claim.action == "marked":
+        why = f"delivered with a marker: {verdict}"
+    else:
+        why = f"kept: {verdict}; " + (relevance.reason if relevance is not None else "relevance not judged")
+    return ExplainedClaim(**claim.model_dump(), relevance=relevance, why=why)
 
 
 # --------------------------------------------------------------------------------------- answer
 def answer_question(question: str, *, retriever, checker, policy: Policy | None = None, k: int = DEFAULT_K,
                     mode: str = "hybrid", on_unsupported: OnUnsupported = "remove",
-                    constitution=None) -> AnsweredQuestion:
-    """Retrieve → answer (the policy, else the grounded teacher) → verify → AnsweredQuestion.
+                    constitution=None) -> Answer:
+    """Retrieve → answer (the policy, else the grounded teacher) → verify and keep what is relevant → Answer.
 
     `retriever`: a `rag.retrieve.Retriever` (its `search` and `store.page`); `checker`: any
     `rewards.checker.Checker` (wrapped in `FailClosed` if it is not already); `constitution`: a
@@ -74,10 +110,13 @@ def answer_question(question: str, *, retriever, checker, policy: Policy | None 
         by = AnsweredBy(kind="grounded")
     else:
         raw, by = policy.generate(question, sources.hits), policy.described()
-    verified = verify_answer(question, raw, sources.pages, checker=checker, on_unsupported=on_unsupported)
+    delivered = deliver(question, raw, sources.pages, checker=checker, on_unsupported=on_unsupported)
+    verified = delivered.verification
     violations = _rule_violations(constitution, question, verified, sources.pages)
-    return AnsweredQuestion(question=question, sources=sources.hits, answered_by=by, violations=violations,
-                            **dict(verified))
+    claims = [explained(c, r) for c, r in zip(verified.claims, delivered.relevance, strict=True)]
+    removed = [explained(c, None) for c in verified.removed] + [explained(c, r) for c, r in delivered.off_topic]
+    return Answer(question=question, sources=sources.hits, answered_by=by, violations=violations,
+                  **(dict(verified) | {"claims": claims, "removed": removed}))
 
 
 def _rule_violations(constitution, question: str, verified: Verification,
@@ -90,12 +129,12 @@ def _rule_violations(constitution, question: str, verified: Verification,
 
 
 # --------------------------------------------------------------------------------------- output
-def render_json(result: AnsweredQuestion) -> str:
+def render_json(result: Answer) -> str:
     return json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
 
 
-def render_text(result: AnsweredQuestion) -> str:
-    """The answer, then each claim: verdict, score, locator and the verbatim quote."""
+def render_text(result: Answer) -> str:
+    """The answer, then each claim: verdict, score, relevance, locator, the verbatim quote and why."""
     lines = [result.answer, ""]
     if result.claims:
         lines.append(f"Claims ({sum(c.verdict == Verdict.supported for c in result.claims)} supported):")
@@ -109,14 +148,15 @@ def render_text(result: AnsweredQuestion) -> str:
     return "\n".join(lines)
 
 
-def _claim_lines(claims: Sequence[AnswerClaim]) -> list[str]:
+def _claim_lines(claims: Sequence[ExplainedClaim]) -> list[str]:
     lines = []
     for n, c in enumerate(claims, 1):
         where = str(c.evidence.locator) if c.evidence else "no evidence"
-        lines.append(f"{n}. [{c.verdict.value} {c.score:.2f}] {' '.join(c.text.split())}")
+        relevant = "" if c.relevance is None else (
+            f" · relevant {c.relevance.score:.2f}" if c.relevance.relevant else " · off the question")
+        lines.append(f"{n}. [{c.verdict.value} {c.score:.2f}{relevant}] {' '.join(c.text.split())}")
         lines.append(f"   {where}" + (f': "{" ".join(c.evidence.quote.split())}"' if c.evidence else ""))
-        if c.verdict != Verdict.supported and c.reason:
-            lines.append(f"   why: {c.reason}")
+        lines.append(f"   why: {c.why}")
     return lines
 
 

@@ -33,6 +33,11 @@ Metrics, per target (a `Rate` is num/den, `None` when den is 0; sums run over th
   `metadata.tags` contains `unanswerable` or `metadata.answerable` is false.
 * **mean words** = mean number of words per answer: whitespace-separated tokens holding a letter
   or digit, counted after the inline `[DOC p.N]` citations are removed.
+* **correct answer rate**, **claim relevance rate** and the answers on which **support and
+  correctness disagree**: where questions carry gold (`metadata.gold` evidence quotes, a
+  `metadata.gold_answer`, the `unanswerable` tag), see `cai.stages.eval_gold`. The delivered answer
+  is what `cai answer` serves (`rewards.relevance.deliver`: unsupported and off-question claims
+  removed), so its correctness is reported too.
 """
 
 from __future__ import annotations
@@ -59,14 +64,23 @@ from cai.core.runs import (
     start_run,
     update_manifest,
 )
+from cai.stages.eval_gold import (
+    correct_counts,
+    disagreements,
+    judged,
+    relevance_counts,
+    relevance_of,
+    render_disagreements,
+)
 from rewards.checker import open_checker
+from rewards.correctness import DEFAULT_TOLERANCE, Gold, GoldError, abstains, is_answerable, read_gold
 
 if TYPE_CHECKING:  # annotations only: these load heavy libraries
     from cai.training.policy import Policy
     from rag.retrieve import Retriever
     from rewards.checker import Checker
 
-UNANSWERABLE_TAG = "unanswerable"
+UNANSWERABLE_TAG = "unanswerable"  # the convention of `rewards.correctness.is_answerable`
 ANSWER_FIELDS = ("answer", "final_answer")  # final_answer: a `cai generate` records.jsonl
 _CITATION_GROUP = re.compile(r"\[[^\[\]]*\bp\.\d+[^\[\]]*\]")
 Echo = Callable[[str], None]
@@ -78,25 +92,39 @@ class Question:
     id: str
     question: str
     answerable: bool
+    gold: Gold | None = None
 
 
-def is_answerable(metadata: dict) -> bool:
-    """False when `metadata.tags` contains 'unanswerable' or `metadata.answerable` is false."""
-    tags = metadata.get("tags")
-    if isinstance(tags, list) and UNANSWERABLE_TAG in tags:
-        return False
-    return metadata.get("answerable", True) is not False
+def _line_numbers(path: Path) -> dict[str, int]:
+    """Question id → its line in the questions file (for located errors)."""
+    lines = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, start=1):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+                lines.setdefault(obj["id"], n)
+    return lines
 
 
 def load_eval_questions(config: EvalConfig) -> tuple[list[Question], list[Question], list[str]]:
-    """(selected questions, all questions, rejected-row messages); no valid question → UserError."""
+    """(selected questions, all questions, rejected-row messages); no valid question, or a malformed gold
+    field (`rewards.correctness.read_gold`) → UserError naming the file, line and field."""
     from cai.core.questions import load_questions
 
     rows, rejected = load_questions(config.questions)
     if not rows:
         raise UserError(f"{config.questions}: no valid questions"
                         + (f" ({rejected[0]})" if rejected else " (the file is empty)"))
-    everything = [Question(r.id, r.question, is_answerable(r.metadata)) for r in rows]
+    everything = []
+    for r in rows:
+        try:
+            gold = read_gold(r.metadata)
+        except GoldError as e:
+            raise UserError(f"{config.questions}:{_line_numbers(config.questions).get(r.id, '?')}: {e}") from None
+        everything.append(Question(r.id, r.question, is_answerable(r.metadata), gold))
     return everything[: config.limit] if config.limit else everything, everything, rejected
 
 
@@ -152,25 +180,19 @@ def answer_words(text: str) -> int:
     return sum(any(ch.isalnum() for ch in token) for token in _CITATION_GROUP.sub(" ", text).split())
 
 
-def abstains(text: str) -> bool:
-    """True when `text` says the sources do not give the answer, or asserts no claim at all."""
-    from rewards.claims import split_claims
-
-    kinds = [s.kind for s in split_claims(text, keep_non_claims=True)]
-    return "abstention" in kinds or "claim" not in kinds
-
-
-def _claim_row(v) -> dict:
+def _claim_row(v, relevance: dict) -> dict:
     loc = v.evidence.locator if v.evidence else None
     return {"text": v.text, "verdict": v.verdict.value, "score": round(v.score, 4), "citations": v.citations,
             "evidence": str(loc) if loc else None, "quote": v.evidence.quote if v.evidence else None,
-            "reason": v.reason}
+            "reason": v.reason, **relevance}
 
 
-def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, citations: bool = True) -> dict:
-    """Every per-answer count the metrics need, for the policy answer and the delivered one."""
+def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, citations: bool = True,
+            gold: Gold | None = None, lookup=None, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Every per-answer count the metrics need, for the policy answer and the delivered one. `gold`:
+    the question's gold (correctness); `lookup(doc, page)`: full gold pages (e.g. the index's)."""
     from rewards.citations import citation_metrics
-    from rewards.verify import verify_answer
+    from rewards.relevance import deliver
 
     verdicts = checker.check(question, raw, list(pages)) if raw.strip() else []
     cited = None
@@ -180,15 +202,18 @@ def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, ci
         # citation_metrics returns rates of integer counts; the counts come back exactly
         cited = {"citations": c["n_citations"], "precise_citations": round(c["precision"] * c["n_citations"]),
                  "recalled_claims": round(c["recall"] * c["n_claims"])}
-    verified = verify_answer(question, raw, pages, checker=checker)
+    verified = deliver(question, raw, pages, checker=checker).verification
+    relevance = relevance_of(question, verdicts, pages)
     policy = {"claims": len(verdicts), "supported": sum(v.verdict == Verdict.supported for v in verdicts),
               "unverified": sum(v.verdict == Verdict.unverified for v in verdicts),
               **(cited or {"citations": None, "precise_citations": None, "recalled_claims": None}),
-              "abstained": abstains(raw), "words": answer_words(raw)}
+              "abstained": abstains(raw), "words": answer_words(raw), "relevant": sum(r["relevant"] for r in relevance),
+              **judged(question, raw, gold, checker, sources=pages, lookup=lookup, tolerance=tolerance)}
     delivered = {"claims": len(verified.claims), "abstained": abstains(verified.answer),
-                 "words": answer_words(verified.answer)}
+                 "words": answer_words(verified.answer),
+                 **judged(question, verified.answer, gold, checker, sources=pages, lookup=lookup, tolerance=tolerance)}
     return {"raw_answer": raw, "answer": verified.answer, "raw": policy, "delivered": delivered,
-            "claims": [_claim_row(v) for v in verdicts]}
+            "claims": [_claim_row(v, r) for v, r in zip(verdicts, relevance, strict=True)]}
 
 
 # ---------------------------------------------------------------------------------------- metrics
@@ -259,13 +284,17 @@ def target_metrics(rows: Sequence[dict]) -> dict:
             "citation_recall": rate(citation_recall(rows)),
             "correct_abstention_rate": rate(correct_abstention(rows, "raw")),
             "false_abstention_rate": rate(false_abstention(rows, "raw")),
+            "correct_rate": rate(Rate(*correct_counts(rows, "raw"))),
+            "claim_relevance_rate": rate(Rate(*relevance_counts(rows))),
             "mean_words": words("raw"),
         },
         "delivered": {
             "correct_abstention_rate": rate(correct_abstention(rows, "delivered")),
             "false_abstention_rate": rate(false_abstention(rows, "delivered")),
+            "correct_rate": rate(Rate(*correct_counts(rows, "delivered"))),
             "mean_words": words("delivered"),
         },
+        "disagreements": disagreements(rows),
     }
 
 
@@ -281,6 +310,7 @@ class Setup:
     retriever: Retriever
     echo: Echo
     policies: dict[str, Policy] = field(default_factory=dict)  # policy id → loaded Policy (adapters swap)
+    tolerance: float = DEFAULT_TOLERANCE  # relative tolerance of figures against a gold answer
 
 
 def read_inputs(config: EvalConfig, echo: Echo) -> tuple[list[Question], dict[str, AnswersFile], list[str]]:
@@ -357,13 +387,19 @@ def run_target(s: Setup, target: EvalTarget, sources: dict[str, Sources], writer
     """Answer and measure every question for one target; each row appended as it is done."""
     answer, answered_by = answerer(s, target)
     missing = []
+
+    def lookup(doc: str, page: int) -> SourcePage | None:  # gold evidence: its full page in the index
+        found = s.retriever.store.page(doc, page)
+        return SourcePage(doc_id=doc, page=page, text=found.text) if found is not None else None
+
     for q in s.questions:
         pages = sources[q.id].pages
         raw = answer(q, sources[q.id])
         if raw is None:
             missing.append(q.id)
         else:
-            measured = measure(q.question, raw, pages, s.checker, citations=s.config.citations)
+            measured = measure(q.question, raw, pages, s.checker, citations=s.config.citations, gold=q.gold,
+                               lookup=lookup, tolerance=s.tolerance)
             writer.write({"target": target.name, "id": q.id, "question": q.question, "answerable": q.answerable,
                           "sources": [f"{p.doc_id} p.{p.page}" for p in pages], **measured})
         advance()
@@ -404,7 +440,7 @@ def collect_metrics(s: Setup, rows: dict[str, list[dict]], info: dict[str, dict]
         f = s.answer_files.get(t.name)
         targets[t.name] = {"kind": t.kind, **info[t.name], **target_metrics(rows[t.name]),
                            "bad_lines": f.bad_lines if f else [], "unknown_ids": f.unknown_ids if f else []}
-    return {"questions": len(s.questions), "checker": s.config.checker, "k": s.config.k,
+    return {"questions": len(s.questions), "checker": s.config.checker, "k": s.config.k, "gold_tolerance": s.tolerance,
             "unanswerable_label": f"metadata.tags contains '{UNANSWERABLE_TAG}' or metadata.answerable is false",
             "words": "whitespace-separated tokens with a letter or digit, inline [DOC p.N] citations removed",
             "targets": targets}
@@ -413,6 +449,8 @@ def collect_metrics(s: Setup, rows: dict[str, list[dict]], info: dict[str, dict]
 COLUMNS = [  # (header, side, metric key)
     ("claim support", "raw", "claim_support_rate"),
     ("supported answers", "raw", "supported_answer_rate"),
+    ("correct", "raw", "correct_rate"),
+    ("claim relevance", "raw", "claim_relevance_rate"),
     ("citation precision", "raw", "citation_precision"),
     ("citation recall", "raw", "citation_recall"),
     ("correct abstention", "raw", "correct_abstention_rate"),
@@ -420,6 +458,7 @@ COLUMNS = [  # (header, side, metric key)
     ("mean words", "raw", "mean_words"),
     ("delivered: correct abstention", "delivered", "correct_abstention_rate"),
     ("delivered: false abstention", "delivered", "false_abstention_rate"),
+    ("delivered: correct", "delivered", "correct_rate"),
     ("delivered: mean words", "delivered", "mean_words"),
 ]
 
@@ -438,12 +477,14 @@ def render_table(metrics: dict) -> str:
     head = ["target", "kind", "answers", *(c[0] for c in COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     for name, m in metrics["targets"].items():
-        cells = [name, m["kind"], str(m["answers"]), *(_cell(m[side][key]) for _, side, key in COLUMNS)]
+        cells = [name, m["kind"], str(m["answers"]), *(_cell(m[side].get(key)) for _, side, key in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Rates are value (num/den), of each answer as written (the policy's own output) unless marked",
               "delivered (after verification removed unsupported claims). "
-              "Definitions: the cai.stages.eval module docstring."]
-    return "\n".join(lines) + "\n"
+              "Definitions: the cai.stages.eval and cai.stages.eval_gold module docstrings."]
+    table = "\n".join(lines) + "\n"
+    disagreeing = render_disagreements(metrics)
+    return table + ("\n" + disagreeing if disagreeing else "")
 
 
 def _save_png(fig, path: Path) -> None:
@@ -502,15 +543,18 @@ def save(s: Setup, run_dir: Path, info: dict[str, dict]) -> dict:
     return metrics
 
 
-def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print) -> Path:
-    """Evaluate every target; returns the run directory."""
+def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print,
+        tolerance: float = DEFAULT_TOLERANCE) -> Path:
+    """Evaluate every target; returns the run directory. `tolerance`: relative tolerance of figures
+    against a gold answer (`rewards.correctness`)."""
     from rag.retrieve import Retriever
 
     questions, files, rejected = read_inputs(config, echo)
     checker = open_checker(config.checker)
     retriever = Retriever.open(config.index)
     try:
-        return _run(Setup(config, questions, files, checker, retriever, echo), rejected, show_progress)
+        return _run(Setup(config, questions, files, checker, retriever, echo, tolerance=tolerance), rejected,
+                    show_progress)
     finally:
         retriever.close()
 

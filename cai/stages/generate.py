@@ -2,7 +2,7 @@
 
 Read top to bottom: setup (config, constitution, questions, index, checker, teacher, run dir),
 the loop (one task per question, bounded concurrency, each finished record appended at once),
-then save (sft.jsonl, preferences.jsonl, dataset card, manifest).
+then save (sft.jsonl, preferences.jsonl, pair reasons, dataset card, manifest: `generate_card`).
 
 Resume: records.jsonl is append-only, so a killed run keeps every finished question; `--resume`
 skips ids already recorded and retries failed ones. Teacher calls are cached by content hash and
@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 from cai.core.configs import GenerateConfig
 from cai.core.constitution import Constitution, Rule, load_constitution
-from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, SearchHit, Sources
+from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, RuleViolation, SearchHit, Sources
 from cai.core.errors import UserError
+from cai.core.prompts import refusal
 from cai.core.questions import QuestionRow, load_questions
 from cai.core.runs import (
     JsonlWriter,
-    atomic_write_text,
     read_jsonl,
     read_manifest,
     resume_or_start,
@@ -38,9 +38,17 @@ from cai.core.runs import (
 from cai.llm.chat import TeacherCallFailed
 from cai.llm.openai_chat import BudgetExhausted
 from cai.stages.cpu_pool import CpuPool, CpuWork
-from cai.stages.pairs import judge_pairs, revision_pair, sft_example
+from cai.stages.generate_card import save_outputs
+from cai.stages.pairs import Candidate, judge_pairs
+from cai.stages.revision_gate import (
+    GateDecision,
+    MachineChecks,
+    citation_only_rules,
+    judge_revision,
+    licensed_claims,
+)
 from cai.teachers.base import Teacher, TeacherCritique
-from rewards.score import support_rate
+from rewards.injection import find_injections, without_instructions
 
 if TYPE_CHECKING:  # annotations only: the retriever and checker load heavy libraries
     from cai.teachers.query_rewrite import QueryRewriter
@@ -193,7 +201,13 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
 
 async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: str | None = None) -> Record:
     """One question through the loop. Raises TeacherCallFailed / BudgetExhausted. `search_query`: the
-    rewritten query the sources were retrieved with (`retrieval.rewrite`), kept in the record."""
+    rewritten query the sources were retrieved with (`retrieval.rewrite`), kept in the record.
+
+    Every round's critique also lists the answer's instruction-like sentences (an injection attempt,
+    `rewards.injection`, with the source page that holds it), whatever the teacher; every revision
+    is stripped of them and passes the revision gate (`cai.stages.revision_gate`) before it is
+    applied. A rejected revision ends the loop: the same critique of the same text would ask for
+    the same revision."""
     cfg = s.config
     hits, pages = sources.hits, sources.pages
     verdicts: dict[str, list[ClaimVerdict]] = {}  # answer text → claim verdicts (one check per text)
@@ -203,21 +217,25 @@ async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: st
             verdicts[text] = await s.cpu.check(row.question, text, pages)
         return verdicts[text]
 
+    async def machine(rule_ids: list[str], text: str, claims: list[ClaimVerdict]) -> list[RuleViolation]:
+        return await s.cpu.machine(rule_ids, row.question, text, claims, pages)
+
     call_ids: list[str] = []
     if row.answer is not None and row.answer.strip():
         draft, draft_source = row.answer, "input"
     else:
         drafted = await s.teacher.draft(row.question, sources)
         draft, draft_source, call_ids = drafted.text, "teacher", drafted.call_ids
-    answer, rounds = draft, []
+    answer, rounds, gate, candidates = draft, [], [], [("draft", draft)]
+    attempts = find_injections(draft, pages)
     for round_no in range(1, cfg.loop.max_rounds + 1):
         rules = select_rules(s.constitution, row, hits, cfg, round_no)
         critique = await s.teacher.critique(row.question, sources, answer, rules)
         if critique.claims is not None:
             verdicts.setdefault(answer, critique.claims)
         if s.teacher.name != "grounded":  # the grounded critique *is* the machine checks
-            extra = await s.cpu.machine([r.id for r in rules], row.question, answer, await check(answer), pages)
-            critique = merged(critique, extra)
+            critique = merged(critique, await machine([r.id for r in rules], answer, await check(answer)))
+        critique = merged(critique, [i.violation() for i in find_injections(answer, pages)])
         call_ids += critique.call_ids
         record_critique = Critique(round=round_no, rule_ids=[r.id for r in rules], violations=critique.violations,
                                    text=critique.text, teacher_call_id=(critique.call_ids or [None])[0])
@@ -226,19 +244,51 @@ async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: st
             break
         revised = await s.teacher.revise(row.question, sources, answer, critique, rules)
         call_ids += revised.call_ids
-        revision = Revision(round=round_no, text=revised.text, teacher_call_id=(revised.call_ids or [None])[0])
-        rounds.append(Round(critique=record_critique, revision=revision))
-        answer = revised.text
+        attempts += find_injections(revised.text, pages)
+        text, decision = await gated(row.question, round_no, answer, revised.text, critique.violations,
+                                     citation_only_rules(s.constitution.rules), check, machine)
+        gate.append(decision.trace())
+        shown = text if decision.accepted else revised.text  # a rejected revision is traced as written
+        rounds.append(Round(critique=record_critique, revision=Revision(
+            round=round_no, text=shown, teacher_call_id=(revised.call_ids or [None])[0])))
+        candidates.append(("revision" if decision.accepted else "rejected", text))
+        if not decision.accepted:
+            kept, removed = without_instructions(answer)  # the previous text, never with an instruction
+            answer = kept or refusal(row.question)
+            if removed:
+                gate[-1]["kept_without_instructions"] = removed
+            break
+        answer = text
     final_claims, draft_claims = await check(answer), await check(draft)
     metadata = {**row.metadata, "preservation": await s.cpu.preservation(draft_claims, answer)}
+    if gate:
+        metadata["revision_gate"] = gate
+    if attempts:  # the audit's list of injection attempts (also in the critiques' violations)
+        unique = {a.sentence: a.violation() for a in attempts}
+        metadata["injection_attempts"] = [v.model_dump(mode="json") for v in unique.values()]
     record = Record(id=row.id, question=row.question, metadata=metadata, sources=hits, draft=draft,
                     draft_source=draft_source, rounds=rounds, final_answer=answer, claims=final_claims,
                     draft_claims=draft_claims, teacher_call_ids=call_ids, search_query=search_query)
     seed = int(hashlib.sha256(f"{cfg.seed}:{row.id}:judge".encode()).hexdigest()[:8], 16)
-    record.judge_pairs, judge_ids = await judge_pairs(s.teacher, record, sources, s.constitution, cfg.judge,
-                                                      random.Random(seed))
+    others = [Candidate(text, await check(text), kind) for kind, text in candidates]
+    record.judge_pairs, judge_ids, labels = await judge_pairs(s.teacher, record, sources, s.constitution, cfg.judge,
+                                                              random.Random(seed), others)
+    if labels:
+        record.metadata["pair_labels"] = [label.as_dict() for label in labels]
     record.teacher_call_ids += judge_ids
     return record
+
+
+async def gated(question: str, round_no: int, answer: str, revised: str, violations: list[RuleViolation],
+                citation_rules: set[str], check: Callable[[str], Awaitable[list[ClaimVerdict]]],
+                machine: MachineChecks) -> tuple[str, GateDecision]:
+    """A teacher's revision of `answer`, stripped of instruction-like sentences, and the revision
+    gate's decision on it (`cai.stages.revision_gate`)."""
+    text, dropped = without_instructions(revised)
+    text = text or refusal(question)
+    before = await check(answer)
+    licensed = await licensed_claims(before, violations, citation_rules, machine)
+    return text, judge_revision(round_no, before, await check(text), licensed, dropped)
 
 
 async def run_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record:
@@ -330,59 +380,6 @@ def collect(run_dir: Path, order: list[str]) -> tuple[list[Record], list[Record]
     return sorted(done.values(), key=key), sorted(failed.values(), key=key)
 
 
-def write_outputs(run_dir: Path, records: list[Record]) -> dict:
-    """sft.jsonl and preferences.jsonl, rebuilt from records (atomic, so a crash leaves the old)."""
-    import json
-
-    sft = [ex for r in records if (ex := sft_example(r)) is not None]
-    revision = [p for r in records if (p := revision_pair(r)) is not None]
-    judged = [p for r in records for p in r.judge_pairs]
-
-    def dump(rows) -> str:
-        return "".join(json.dumps(x.model_dump(mode="json"), ensure_ascii=False) + "\n" for x in rows)
-
-    atomic_write_text(run_dir / "sft.jsonl", dump(sft))
-    atomic_write_text(run_dir / "preferences.jsonl", dump(revision + judged))
-    claims = [c for r in records for c in r.claims]
-    return {"sft": len(sft), "preferences": len(revision) + len(judged), "revision_pairs": len(revision),
-            "judge_pairs": len(judged), "final_claims": len(claims),
-            "final_support_rate": round(support_rate(claims) or 0.0, 4),
-            "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]) or 0.0, 4)}
-
-
-# The dataset card's table: file, the count its row shows, its columns.
-CARD_FILES = (
-    ("records.jsonl", "records",
-     "full trace per question: sources, draft, rounds (critique, revision), final answer, claim verdicts"),
-    ("sft.jsonl", "sft", "`id`, `messages` (system, user with delimited sources, assistant = final answer)"),
-    ("preferences.jsonl", "preferences",
-     "`id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids`"),
-    ("failed.jsonl", "failed", "questions that failed, with the reason (retried by `--resume`)"),
-)
-
-
-def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict) -> str:
-    files = "".join(f"| `{name}` | {counts.get(key, 0)} | {columns} |\n" for name, key, columns in CARD_FILES)
-    return f"""# cai generate run
-
-Data made by `cai generate` with the `{config.teacher.backend}` teacher under the constitution
-`{constitution.name}` v{constitution.version} (sha256 `{constitution.content_hash()[:16]}`).
-
-| file | rows | columns |
-| --- | --- | --- |
-{files}
-Claim support rate: draft {counts.get('draft_support_rate')} → final {counts.get('final_support_rate')}.
-
-```python
-from datasets import load_dataset
-sft = load_dataset("json", data_files="sft.jsonl", split="train")
-prefs = load_dataset("json", data_files="preferences.jsonl", split="train")
-```
-Both load into TRL's `SFTTrainer` and `DPOTrainer` / `RewardTrainer` without renaming columns.
-The data is derived from your documents and questions: it carries their licence and sensitivity.
-"""
-
-
 def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bool = True) -> Path:
     """Run (or resume) generation; returns the run directory."""
 
@@ -408,13 +405,13 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
         s.retriever.close()
     records, failed = collect(run_dir, [r.id for r in selected])
     counts = {"questions": len(selected), "rejected_rows": len(rejected), "records": len(records),
-              "failed": len(failed), **write_outputs(run_dir, records)}
+              "failed": len(failed)}
     extra = {}
     if config.retrieval.rewrite:  # the whole run's records; the calls' outcomes are this invocation's, like usage
         counts["rewritten_queries"] = sum(r.search_query not in (None, r.question) for r in records)
         extra["query_rewrite"] = loop_counts["query_rewrite"]
     status = "finished" if not failed and not loop_counts["stopped"] else "incomplete"
-    atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts))
+    counts = save_outputs(run_dir, config, constitution, records, counts)
     update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"],
                     stop_reason=loop_counts["stopped"], **extra)
     return run_dir

@@ -8,14 +8,18 @@
 - critique: claim by claim with the offline checker, plus the rules' machine checks;
 - revise: supported claims are kept verbatim; a missing citation is added, naming a page that
   supports the claim on its own (the financial statement the question names first, then the
-  stronger support, then the better retrieval rank); an unsupported claim
-  is replaced by the verbatim evidence the checker aligned it with, cited, or by an explicit
-  "The sources do not state …"; sentences that break a phrase rule, and sentences that only
-  repeat themselves ("revenue revenue revenue"), are dropped;
+  stronger support, then the better retrieval rank); an unsupported claim is replaced by the
+  source sentence on the same subject that the checker supports as an answer to the question,
+  written as an answer sentence with its citation (no bullets, headings or "The sources state"
+  wrapper), or by an explicit "The sources do not state …"; when no claim is left, the answer
+  abstains on the question itself rather than repeating a wrong figure in a denial. Sentences that
+  break a phrase rule, that only repeat themselves ("revenue revenue revenue"), or that are
+  instructions (a source's "Ignore previous instructions …", `rewards.injection`) are dropped;
 - judge: prefers the answer with more supported claims.
 
-It never invents text: everything it writes is either the input answer, a verbatim source quote
-or a fixed template, which is what makes its revisions safe SFT targets.
+It never invents text: everything it writes is either the input answer, a verbatim source sentence
+or a fixed template, which is what makes its revisions safe SFT targets. A source sentence that is
+an instruction is never quoted (indirect prompt injection, Greshake et al. 2023).
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
 from rewards.citations import with_citation
 from rewards.claims import degenerate, sentence_kind
+from rewards.entities import extract_entities
+from rewards.injection import instruction_like
 from rewards.numbers import checkable, extract_quantities
+from rewards.premises import CHANGE_RE, MODIFIERS, measure_tokens, occurs
 from rewards.rules import contains_phrase
 
 PageLookup = Callable[[str, int], PageText | None]
@@ -45,17 +52,93 @@ _FIGURE_QUESTION = re.compile(
     r"\b(how (much|many)|what (was|were|is|are)|total|amount|percent|%|\$|margin|rate|ratio)\b", re.I)
 MAX_DRAFT_SENTENCES = 2
 _LOWERCASE_OPENERS = frozenset(
-    "The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash".split())
+    "The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash "
+    "In On At For During As By After Before Since With From Over Under Within Through Although While When If "
+    "Because Approximately About Adjusted Gross Free Segment Each Both All".split())
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|\([a-z0-9]{1,3}\))\s+")
+_LAYOUT_MARKS = re.compile(r"^\s*(?:[#>]+\s*|[-*•▪◦●]\s+)+|\*\*|__")  # markdown / bullet marks, not words
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
+NAME_WEIGHT = 0.3  # weight of a word of a name the query gives (the company is found by retrieval, not here)
+REPLACEMENTS_CHECKED = 6  # replacement sentences checked against the question, best-ranked first
+
+
+def _stem(token: str) -> str:
+    """A light stemmer, enough for "revenues"/"revenue" and "increased"/"increase" to meet."""
+    if token[0].isdigit() or len(token) <= 4:
+        return token
+    if token.endswith("ies"):
+        token = token[:-3] + "y"
+    elif token.endswith(("xes", "zes", "ches", "shes", "sses")):
+        token = token[:-2]
+    else:
+        for suffix in ("ing", "ed", "s"):
+            if token.endswith(suffix) and not token.endswith("ss") and len(token) - len(suffix) >= 3:
+                token = token[: -len(suffix)]
+                break
+    return token[:-1] if token.endswith("e") and len(token) > 4 else token
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
+
+
+def _answer_sentence(text: str) -> str:
+    """A source sentence as an answer writes it: without bullet, heading or emphasis marks."""
+    return _clean(_LAYOUT_MARKS.sub("", text)).strip()
+
+
+_VERB_FORM = re.compile(r"\b[a-z]+(?:ed|ing)\b")
+_FUNCTION_WORDS = frozenset("our ours its their they them this these those which who whose all each both was were are "
+                            "has had have been being not also approximately about nearly over under".split())
+
+
+def _subject_measure(sentence: str) -> list[str]:
+    """Measure words of a sentence's subject (its words before its first figure). Verbs
+    ("generated"), change words ("increased") and pronouns say nothing about the measure;
+    qualifiers ("adjusted", "diluted") do."""
+    figures = [q for q in extract_quantities(sentence) if checkable(q)]
+    subject = sentence[: figures[0].start] if figures else sentence
+    subject = _VERB_FORM.sub(lambda m: m.group() if set(measure_tokens(m.group())) & MODIFIERS else " ",
+                             subject.lower())
+    return [t for t in measure_tokens(subject) if t not in _FUNCTION_WORDS and not CHANGE_RE.match(t)]
+
+
+def _uses(token: str, text: str, stems: list[str]) -> bool:
+    return occurs(token, text) or any(token.startswith(a) or a.startswith(token) for a in stems)
+
+
+def _off_measure(sentence: str, question: str, claim: str) -> list[str]:
+    """Why a replacement sentence does not state the measure asked about: measure words of its
+    subject that neither the question nor the claim uses ("Segment operating income was $118.7
+    million" for a question on operating income), or, when the question names a measure, a
+    subject that shares none of it. Empty when it fits."""
+    subject = _subject_measure(sentence)
+    asked = f"{question} {claim}"
+    stems = [a for a in measure_tokens(asked) if len(a) >= 4]
+    extra = [t for t in subject if not _uses(t, asked.lower(), stems)]
+    names = {w.lower() for e in extract_entities(question) for w in e.text.replace("'s", "").split()}
+    wanted = [a for a in measure_tokens(question) if len(a) >= 4 and not any(n.startswith(a) for n in names)]
+    if wanted and subject and not any(_uses(t, question.lower(), wanted) for t in subject):
+        extra.append("(none of the question's measure)")
+    return extra
+
+
+def _measure_words(claim: str) -> str:
+    """The words of a claim that say what it measures and of whom ("Net income … per diluted
+    share"): its figures, change words and filler left out, so that a long claim and a short one
+    find their replacement sentence alike."""
+    words = re.findall(r"[A-Za-z][A-Za-z&'\-]*", claim)
+    kept = [w for w in words if any(not CHANGE_RE.match(t) for t in measure_tokens(w))]
+    return " ".join(kept) or claim
+
+
+def _prose(text: str) -> bool:
+    """A sentence, not a table row: it ends as sentences end."""
+    return text.rstrip().endswith((".", "!", "?"))
 
 
 class GroundedTeacher:
@@ -78,11 +161,14 @@ class GroundedTeacher:
             start, end = h.locator.char_start, h.locator.char_start + len(h.text)
             for s in page.sentences:
                 if s.char_start >= start and s.char_end <= end:
-                    text = _clean(page.text[s.char_start : s.char_end])
+                    raw = page.text[s.char_start : s.char_end]
+                    if raw.lstrip().startswith("#"):
+                        continue  # a Markdown heading
+                    text = _answer_sentence(raw)
                     letters = [ch for ch in text if ch.isalpha()]
                     shouting = letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
-                    # skip headings and running heads
-                    if len(text.split()) >= 6 and not shouting and _draftable(text):
+                    # skip headings and running heads, and never quote an instruction
+                    if len(text.split()) >= 6 and not shouting and _draftable(text) and not instruction_like(text):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
         return out
 
@@ -110,8 +196,8 @@ class GroundedTeacher:
     # ----------------------------------------------------------------------------------- revise
     async def revise(self, question: str, sources: Sources, answer: str, critique: TeacherCritique,
                      rules: list[Rule]) -> TeacherText:
-        """Rebuild the answer sentence by sentence: abstentions and framing kept, filler and
-        phrase-rule breakers dropped, each claim fixed from its verdict."""
+        """Rebuild the answer sentence by sentence: abstentions and framing kept, filler,
+        instructions and phrase-rule breakers dropped, each claim fixed from its verdict."""
         from rewards.claims import split_claims
 
         verdicts = (critique.claims if critique.claims is not None
@@ -123,35 +209,47 @@ class GroundedTeacher:
         to_cite = [v for v in verdicts
                    if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
         citations = self._citations(question, to_cite, sources.pages)
-        parts = []
+        parts: list[str] = []
+        refused = False
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
-            if sentence.kind == "filler" or sentence.degenerate or any(contains_phrase(text, p) for p in forbidden):
-                # "Yes.", courtesy lines, header rows, loops, advice and speculation: removing them is the fix
+            if (sentence.kind == "filler" or sentence.degenerate or instruction_like(text)
+                    or any(contains_phrase(text, p) for p in forbidden)):
+                # "Yes.", courtesy lines, header rows, loops, injected instructions, advice and
+                # speculation: removing them is the fix
                 continue
             verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
-            else:
-                parts.append(_marked(self._fixed(verdict, candidates, citations), markers))
+                continue
+            fixed = self._fixed(question, verdict, candidates, citations, sources.pages, parts)
+            refused = refused or fixed is None
+            parts.append(_marked(fixed, markers) if fixed is not None else _refused(verdict.text))
+        if refused and not any(sentence_kind(p) == "claim" for p in parts):
+            return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
 
-    def _fixed(self, c: ClaimVerdict, candidates: list[tuple[int, str, str]], citations: dict[tuple, str]) -> str:
+    def _fixed(self, question: str, c: ClaimVerdict, candidates: list[tuple[int, str, str]],
+               citations: dict[tuple, str], pages: list[SourcePage], written: list[str]) -> str | None:
         """A supported claim kept as written (cited); otherwise the source sentence on the same
-        subject, quoted verbatim and cited, or an explicit refusal."""
+        subject and measure (`_off_measure`) that the checker supports as an answer to the
+        question, cited; None when there is none (the caller refuses the claim)."""
         if c.verdict == Verdict.supported:
             if c.citations or c.evidence is None:
                 return c.text.strip()
             return with_citation(c.text.strip(), citations.get(tuple(c.span), c.evidence.locator.citation()))
-        ranked = _rank(_strip_citations(c.text), candidates, numbers=False)
-        if ranked and ranked[0][1] >= MIN_TOPIC_OVERLAP:
-            _, _, quote, cite = ranked[0]
-            return f'The sources state: "{quote.rstrip(".")}." {cite}'
-        core = _LIST_MARKER.sub("", _strip_citations(c.text)).rstrip(".")  # "- FY2015: 3.1%" → "FY2015: 3.1%"
-        first = core.split(" ", 1)[0]
-        if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
-            core = core[:1].lower() + core[1:]
-        return refusal_that(core)
+        ranked = _rank(_measure_words(_strip_citations(c.text)), candidates, numbers=False)
+        said = {_strip_citations(w).rstrip(".") for w in written}
+        claim = _strip_citations(c.text)
+        fitting = [(text, cite) for _, overlap, text, cite in ranked
+                   if overlap >= MIN_TOPIC_OVERLAP and _prose(text) and text.rstrip(".") not in said
+                   and not _off_measure(text, question, claim)]
+        for text, cite in fitting[:REPLACEMENTS_CHECKED]:
+            sentence = with_citation(text, cite)
+            verdicts = self.checker.check(question, sentence, pages)
+            if verdicts and all(v.verdict == Verdict.supported for v in verdicts):
+                return sentence
+        return None
 
     def _citations(self, question: str, claims: list[ClaimVerdict], pages: list[SourcePage]) -> dict[tuple, str]:
         """Claim span → citation for the supported, uncited `claims`: the page that supports the
@@ -237,10 +335,19 @@ def statements_named(text: str) -> set[str]:
     return named
 
 
+def _refused(claim: str) -> str:
+    """An explicit refusal of an unsupported claim: "The sources do not state that …"."""
+    core = _LIST_MARKER.sub("", _strip_citations(claim)).rstrip(".")  # "- FY2015: 3.1%" → "FY2015: 3.1%"
+    first = core.split(" ", 1)[0]
+    if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
+        core = core[:1].lower() + core[1:]
+    return refusal_that(core)
+
+
 def _draftable(text: str) -> bool:
     """A source sentence an answer may quote: a claim (not a header or unit row, running head,
     lead-in or heading) that does not loop."""
-    return not text.lstrip().startswith("#") and sentence_kind(text) == "claim" and not degenerate(text)
+    return sentence_kind(text) == "claim" and not degenerate(text)
 
 
 def _has_figure(text: str) -> bool:
@@ -262,14 +369,18 @@ def _strip_citations(text: str) -> str:
 
 def _rank(query: str, candidates: list[tuple[int, str, str]], *, numbers: bool) -> list[tuple[float, float, str, str]]:
     """Candidate sentences by IDF-weighted share of the query's terms they contain (+ small
-    bonuses for figures and retrieval rank). Returns (score, overlap, text, citation), best first.
+    bonuses for figures and retrieval rank). Words of names the query gives weigh less: a company's
+    name is rare on its own pages (they say "we"), so it would otherwise pick the sentence that
+    introduces the company over the one that states the measure asked about. Returns (score,
+    overlap, text, citation), best first.
     `numbers=False` ignores figures in the overlap: a claim with a wrong figure must still find
     the sentence that states the right one."""
     q_terms = {t for t in _tokens(query) if numbers or not t[0].isdigit()}
     if not candidates or not q_terms:
         return []
+    names = {t for e in extract_entities(query) for t in _tokens(e.text)}
     df = Counter(t for _, text, _ in candidates for t in set(_tokens(text)))
-    idf = {t: math.log(1 + len(candidates) / (1 + df[t])) for t in q_terms}
+    idf = {t: math.log(1 + len(candidates) / (1 + df[t])) * (NAME_WEIGHT if t in names else 1.0) for t in q_terms}
     wants_figure = numbers and bool(_FIGURE_QUESTION.search(query))
     scored = []
     for rank, text, cite in candidates:
