@@ -100,6 +100,7 @@ class _TableState:
     cells: list[str] = field(default_factory=list)
     cell: list[str] | None = None
     in_row: bool = False
+    rows: int = 0  # rows written so far
 
 
 def _style_of(attrs: list[tuple[str, str | None]]) -> str:
@@ -226,7 +227,15 @@ class _HtmlTextParser(HTMLParser):
         if table.in_row:
             line = _row_line(table.cells)
             if line:
-                self._sink().append(f"\n{line}\n")
+                # Consecutive rows are consecutive lines: a blank line between them would read as the
+                # end of the table (rewards.periods.cell_periods lines cells up with the header above
+                # in the same block of lines).
+                sink = self._sink()
+                if table.rows:
+                    while sink and sink[-1] and not sink[-1].strip(" \t"):
+                        sink.pop()  # the collapsed whitespace between two rows' tags
+                sink.append(f"{line}\n" if table.rows and sink and sink[-1].endswith("\n") else f"\n{line}\n")
+                table.rows += 1
         table.cells = []
         table.in_row = False
 

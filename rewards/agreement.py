@@ -129,6 +129,14 @@ def disagreement(claim: Claim, known: Known, *, framing: bool = False) -> str | 
     stray_dates = [p.text for p in claim.periods if p.kind == "date" and not p.relative and not known.date_known(p)]
     if stray_dates:
         return f"date not in sources or question: {', '.join(stray_dates)}"
+    # A month and day without a year ("the fiscal year ends on December 31") must be one the sources
+    # or the question state too (a lower-case "may 5" is a verb, not a month); a lead-in ("Net sales
+    # for the years ended December 31:") restates layout, not a fact.
+    stray_days = [m.group(0) for m in _MONTH_DAY_RE.finditer(claim.plain) if not framing and m.group(1)[0].isupper()
+                  and 1 <= int(m.group(2)) <= 31 and (_MONTHS[m.group(1).lower()[:3]], int(m.group(2)))
+                  not in known.month_days]
+    if stray_days:
+        return f"date not in sources or question: {', '.join(stray_days)}"
     stray_designations = [d for d in designations(claim.plain) if not known.designation_known(d)]
     if stray_designations:
         return f"model or form not in sources or question: {', '.join(stray_designations)}"

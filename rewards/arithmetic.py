@@ -381,3 +381,18 @@ def is_result(q: Quantity, plain: str) -> bool:
     """The result of a worked formula ("... / $66,608 = 5.26%"): right after "=" or "≈" with no
     operator after it (not an intermediate step "= $3,530 million / $66,608 million")."""
     return bool(_RESULT_BEFORE_RE.search(plain[: q.start])) and not _OPERATOR_AFTER_RE.match(plain[q.end :])
+
+
+# "increased to $58.3 million", "fell from $47.9 million to $38.2 million": the figure after "to" or
+# "from" of a change is a level (the new or the old value), not the amount of a change.
+_LEVEL_BEFORE_RE = re.compile(
+    r"\b(?:increas|decreas|rose|risen|fell|fallen|grew|grown|declin|dropp?|climb|jump|improv|expand|contract|"
+    r"reduc|went|moved|changed)\w*\s+(?:\S+\s+){0,4}?(?:to|from)\s+(?:a\s+|an\s+|the\s+)?[$(\[]*\s*$",
+    re.IGNORECASE)
+
+
+def is_level(q: Quantity, plain: str) -> bool:
+    """A figure a change names as its new or old value ("increased to $58.3 million"): a level read
+    off the sources, never a sum or difference of two other figures of the page."""
+    return bool(_LEVEL_BEFORE_RE.search(plain[max(0, q.start - 80): q.start]))
+

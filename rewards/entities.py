@@ -94,6 +94,16 @@ def doc_filer(doc_id: str) -> str:
     return normalise(m.group(0)) if m else ""
 
 
+def doc_filer_short(doc_id: str) -> str:
+    """The first word of the filer a document id names ("ostrander-quarry-2024-annual-report" ->
+    "ostrander"): what people call a company ("Ostrander's fiscal year"); "" when shorter than 4
+    letters (an initialism such as "AMD" is its whole name, `doc_filer`)."""
+    m = _DOC_FILER_RE.match(doc_id)
+    words = re.split(r"[\W_]+", m.group(0)) if m else []
+    short = normalise(words[0]) if words else ""
+    return short if len(short) >= 4 else ""
+
+
 def _is_name_word(word: str) -> bool:
     bare = word.replace("'s", "").strip(".,;:*()\"")
     if len(bare) < 2 or any(ch.isdigit() for ch in bare):

@@ -79,6 +79,7 @@ from rewards.arithmetic import (
     equalities,
     format_operand,
     is_amount,
+    is_level,
     percent_like,
     ratio_of,
 )
@@ -152,10 +153,14 @@ class OfflineChecker:
         if looked_up is not None:
             return [looked_up.model_copy(update={"checker": self.name})]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        context = AnswerContext(pages, Known.build(question, answer, sources), question_figures, question or "",
-                                question_heads=direction.measure_heads(question or "", pages),
+        foreign = foreign_filings(question or "", pages)
+        # The names, years and dates a claim may use are those of the asked company's filings: another
+        # company's fiscal year end ("December 31" in a peer's 10-K) is not the asked one's.
+        own = [source for source, page in zip(sources, pages, strict=True) if id(page) not in foreign]
+        context = AnswerContext(pages, Known.build(question, answer, own or sources), question_figures,
+                                question or "", question_heads=direction.measure_heads(question or "", pages),
                                 question_period=single_period(question or ""), bare=not measure_tokens(answer),
-                                foreign=foreign_filings(question or "", pages))
+                                foreign=foreign)
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         aligned_only: list[ProseClaim] = []  # prose claims decided by lexical recall alone
@@ -342,9 +347,10 @@ class OfflineChecker:
                 # when that computation can be made, no other combination of figures stands in for it.
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
+                    additive = combines and (not is_level(q, claim.plain) or bool(_TOTAL_RE.search(claim.plain)))
                     derived = self._derive(q, operands + earlier,
-                                           aligned_operands if is_amount(q) else named_operands, compound, combines,
-                                           growth)
+                                           aligned_operands if is_amount(q) else named_operands, compound,
+                                           additive, growth)
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
@@ -549,6 +555,10 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
 
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
+
+
+# A level ("increased to $58.3 million") is a sum of figures only when the claim calls it a total.
+_TOTAL_RE = re.compile(r"\b(?:total|combined|aggregate|sum)\b", re.IGNORECASE)
 
 
 def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:

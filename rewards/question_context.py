@@ -31,7 +31,7 @@ from rewards.agreement import Known
 from rewards.arithmetic import Derivation, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.claims import Claim
-from rewards.entities import KnownNames, doc_filer, normalise
+from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
@@ -93,7 +93,9 @@ def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
     evidence (a shared index returns peers' pages for the same line item). Nothing is foreign when
     the question names no filer of the pages."""
     names = KnownNames(question)
-    filers = {id(page): doc_filer(page.source.doc_id) for page in pages}
+    # Each page's filer by the name people use: its first word ("Ostrander" of ostrander-quarry), or
+    # the whole name when that word is short ("AMD").
+    filers = {id(page): doc_filer_short(page.source.doc_id) or doc_filer(page.source.doc_id) for page in pages}
     asked = {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
     if not asked:
         return {}
@@ -131,6 +133,23 @@ def basis_agrees(basis: str, label: str) -> bool:
     adjusted claim needs an adjusted source line; a GAAP claim any line not labelled adjusted."""
     source = reporting_basis(label)
     return source == "adjusted" if basis == "adjusted" else source != "adjusted"
+
+
+_CLAUSE_RE = re.compile(r"[,;:]\s+")
+
+
+def figure_basis(q: Quantity, claim: Claim) -> str | None:
+    """The reporting basis a claim states for its figure `q`: the claim's own when it has one clause
+    with figures; else that of `q`'s clause ("revenue of $3.0 billion, an adjusted EBITDA margin of
+    16% (non-GAAP), and capex of $450 million": only the margin is adjusted)."""
+    text = claim.plain
+    cuts = [0] + [m.end() for m in _CLAUSE_RE.finditer(text)] + [len(text) + 1]
+    clauses = list(zip(cuts, cuts[1:], strict=False))
+    with_figures = {i for i, (a, b) in enumerate(clauses) for f in claim.quantities if a <= f.start < b}
+    if len(with_figures) <= 1:
+        return reporting_basis(text)
+    a, b = next((a, b) for a, b in clauses if a <= q.start < b)
+    return reporting_basis(text[a:b])
 
 
 def single_period(question: str) -> Period | None:
@@ -177,7 +196,7 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     period."""
     claimed = claimed_period(q, claim, context)
     measure = figure_measure(q, claim, own_measure, context)
-    basis = reporting_basis(claim.plain) or (reporting_basis(context.question) if context.bare else None)
+    basis = figure_basis(q, claim) or (reporting_basis(context.question) if context.bare else None)
     undated: FigureMatch | None = None
     fiscal: FigureMatch | None = None  # compatible only through the fiscal-year reading
     mismatch: FigureMatch | None = None

@@ -4,6 +4,8 @@ its documents are filed under. Pages here are written for these tests."""
 
 from __future__ import annotations
 
+import re
+
 from cai.core.contracts import SourcePage, Verdict
 from rewards.agreement import Known
 from rewards.entities import unknown_entities
@@ -52,3 +54,58 @@ def test_a_legal_name_that_extends_the_filer_name_is_the_filer():
     assert _unknown("JPMorgan Chase & Co. reported the highest revenue in CIB.", question, page) == []
     # Another company is still unknown, however its name is written.
     assert _unknown("Goldman Sachs reported the highest revenue.", question, page) == ["Goldman Sachs"]
+
+
+def test_html_table_rows_are_consecutive_lines_so_columns_keep_their_header():
+    from rag.html_text import html_to_text
+
+    text = html_to_text("<p>Statements of operations</p><table>\n<tr><td>(in millions)</td><td>2024</td><td>2023</td>"
+                        "</tr>\n <tr><td>Net income</td><td>$150.2</td><td>$121.3</td></tr>\n"
+                        "<tr><td>Diluted earnings per share</td><td>$2.42</td><td>$1.96</td></tr></table><p>Next</p>")
+    assert "(in millions) | 2024 | 2023\nNet income | $150.2 | $121.3\nDiluted earnings" in text
+    assert re.search(r"Statements of operations\n[ \t]*\n[ \t]*\n?\(in millions\)", text)  # still its own block
+
+
+def test_a_level_after_a_change_is_read_off_the_sources_not_computed(checker):
+    page = SourcePage(doc_id="meridian-2024-10k", page=8, text=(
+        "Port Services: revenue increased 10.1% to $336.5 million. Segment operating income decreased to "
+        "$38.2 million from $47.9 million.\n\nWarehousing: segment operating income was $96.5 million."))
+    question = "How did Meridian's Port Services segment perform in 2024?"
+    # 58.3 = 96.5 - 38.2, but "increased to" names a level, not the difference of two segments.
+    verdicts = checker.check(question, "Segment operating income increased to $58.3 million.", [page])
+    assert verdicts[0].verdict == Verdict.unsupported
+    assert checker.check(question, "Segment operating income decreased to $38.2 million.", [page])[0].verdict \
+        == Verdict.supported
+
+
+def test_a_month_and_day_must_be_the_asked_companys():
+    ostrander = SourcePage(doc_id="ostrander-quarry-2024-annual-report", page=1,
+                           text="Our fiscal year ends on September 30; net income was $84.9 million.")
+    peer = SourcePage(doc_id="halvorsen-tidewater-2024-10k", page=10,
+                      text="For the fiscal year ended December 31, 2024, revenue was $2,387.5 million.")
+    from rewards.checker import get_checker
+
+    checker = get_checker("offline")
+    question = "When does Ostrander's fiscal year end?"
+    wrong = checker.check(question, "Ostrander's fiscal year ends on December 31.", [ostrander, peer])
+    assert wrong[0].verdict == Verdict.unsupported and "December 31" in wrong[0].reason
+    right = checker.check(question, "Ostrander's fiscal year ends on September 30.", [ostrander, peer])
+    assert "date not in sources" not in (right[0].reason or "")
+
+
+def test_a_basis_applies_to_the_clause_that_states_it(checker):
+    page = SourcePage(doc_id="meridian-2025-investor-day", page=1, text=(
+        "2027 targets:\n- Revenue of $3.0 billion to $3.2 billion in 2027.\n"
+        "- Adjusted EBITDA margin of 16% to 17% in 2027 (non-GAAP).\n"
+        "- Capital expenditures of approximately $450 million from 2025 through 2027."))
+    question = "What 2027 targets did Meridian present?"
+    answer = ("Meridian presented 2027 targets: revenue of $3.0 billion to $3.2 billion, an adjusted EBITDA margin "
+              "of 16% to 17% (non-GAAP), and capital expenditures of approximately $450 million.")
+    verdicts = checker.check(question, answer, [page])
+    assert all(v.verdict == Verdict.supported for v in verdicts), [(v.text, v.reason) for v in verdicts]
+    # A GAAP figure still may not stand for an adjusted one in its own clause.
+    page2 = SourcePage(doc_id="meridian-2024-10k", page=9, text="Operating margin was 12.0%. Adjusted operating "
+                       "margin was 14.5%.")
+    verdicts = checker.check("What was Meridian's margin?", "Revenue grew 4%, and adjusted operating margin was 12.0%.",
+                             [page2])
+    assert any(v.verdict == Verdict.unsupported for v in verdicts)
