@@ -3,8 +3,12 @@ grounded teacher, and the grounded teacher on the FinanceBench dev drafts.
 
     HF_HUB_OFFLINE=1 python bench/generate.py throughput      # FakeOpenAIServer, 200 ms, C = 1/8/64
     HF_HUB_OFFLINE=1 python bench/generate.py overhead        # grounded, example corpus
-    HF_HUB_OFFLINE=1 python bench/generate.py financebench    # grounded, 418 FinanceBench drafts
+    HF_HUB_OFFLINE=1 python bench/generate.py financebench    # grounded, every labelled FinanceBench draft
     HF_HUB_OFFLINE=1 python bench/generate.py financebench --run-dir DIR   # re-score a finished run
+
+financebench also judges each final answer against the question's gold answer (correct within 1%,
+abstained, supported by the checker but wrong: `bench/generate_correctness.py`), by company group and
+fold.
 
 Throughput runs the real generate loop (`cai.stages.generate.setup` + `run_loop`, the code `cai generate`
 runs between setup and save) against `tests/openai_server.FakeOpenAIServer` in a separate process
@@ -478,10 +482,14 @@ def fb_scores(run_dir: Path) -> dict:
 
 
 def financebench(args) -> dict:
+    from generate_correctness import fb_correctness
+
     if args.run_dir is not None:
-        return {"scores": fb_scores(args.run_dir)}
-    run_dir, timing = fb_run(args)
-    return {"timing": timing, "scores": fb_scores(run_dir)}
+        run_dir, timing = args.run_dir, None
+    else:
+        run_dir, timing = fb_run(args)
+    out = {"scores": fb_scores(run_dir), "correctness": fb_correctness(run_dir, DATA, args.fb_index)}
+    return {"timing": timing, **out} if timing else out
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -497,8 +505,13 @@ def print_tables(results: dict) -> None:
             print(f"| {r['concurrency']} | {faults} | {r['records']} | {r['calls_per_question']} | {r['q_per_s']} | "
                   f"{r['ideal_q_per_s']} | {r['fraction_of_ideal']} | {r['steady_fraction_of_ideal']} | "
                   f"{r['cpu_ms_per_question']} |")
-    if fb := results.get("financebench"):
-        print("\n" + json.dumps(fb, indent=2))
+    for key in [k for k in results if k.startswith("financebench")]:
+        fb = results[key]
+        print(f"\n{key}:\n" + json.dumps({k: v for k, v in fb.items() if k != "correctness"}, indent=2))
+        if "correctness" in fb:
+            from generate_correctness import markdown
+
+            print(markdown(fb["correctness"]))
 
 
 def main() -> None:
@@ -523,14 +536,25 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, default=None, help="financebench: score this finished run instead")
     ap.add_argument("--label", default=None, help="store under '<part>:<label>' (e.g. a prototype's numbers)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     parts = ["throughput", "overhead", "financebench"] if args.part == "all" else [args.part]
     for part in parts:
         key = f"{part}:{args.label}" if args.label else part
-        results.setdefault("machine", {})[key] = machine()
-        results[key] = globals()[part](args)
+        before = machine()  # the load as the part starts
+        new = globals()[part](args)
+        old = results.get(key) or {}
+        if "timing" not in new and old.get("scores", {}).get("run_dir") == str(args.run_dir):
+            new = {"timing": old.get("timing"), **new}  # re-scored: the run's timing and machine stay
+        else:
+            results.setdefault("machine", {})[key] = before
+        results[key] = new
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_tables(results)

@@ -94,11 +94,15 @@ def discover_files(paths: Iterable[Path], issues: list[IngestIssue]) -> list[Pat
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for f in path.rglob("*"):
-                rel = f.relative_to(path).parts
-                if f.is_file() and not any(p.startswith(".") for p in rel):
-                    if f.suffix.lower() in SUPPORTED_SUFFIXES:
-                        found.add(f.resolve())
+            try:  # a folder that vanishes or turns unreadable mid-walk is a skipped input, not a crash
+                for f in path.rglob("*"):
+                    rel = f.relative_to(path).parts
+                    if not any(p.startswith(".") for p in rel) and f.suffix.lower() in SUPPORTED_SUFFIXES:
+                        if _is_file(f, issues):
+                            found.add(f.resolve())
+            except OSError as exc:
+                issues.append(IngestIssue(path=str(path), status="skipped",
+                                          reason=f"cannot read folder: {exc.strerror or exc}"))
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 found.add(path.resolve())
@@ -109,6 +113,17 @@ def discover_files(paths: Iterable[Path], issues: list[IngestIssue]) -> list[Pat
         else:
             issues.append(IngestIssue(path=str(path), status="skipped", reason="no such file or folder"))
     return sorted(found)
+
+
+def _is_file(path: Path, issues: list[IngestIssue]) -> bool:
+    """Path.is_file, except that a file whose stat fails (e.g. permission denied on its folder) is
+    recorded as skipped instead of aborting the discovery of every other file."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        issues.append(IngestIssue(path=str(path), status="skipped",
+                                  reason=f"cannot read file: {exc.strerror or exc}"))
+        return False
 
 
 class _Session:
@@ -212,7 +227,12 @@ def _ingest_file(session: _Session, path: Path, report: IngestReport, on_batch, 
     from rag.parse import UnreadableFile, doc_id_for, parse_file
 
     store, key = session.store, str(path)
-    sha = sha256_of(path)
+    try:  # the file may vanish or lose its permissions between discovery and now: skip it, not the run
+        sha = sha256_of(path)
+    except OSError as exc:
+        report.issues.append(IngestIssue(path=key, status="skipped",
+                                         reason=f"cannot read file: {exc.strerror or exc}"))
+        return
     old_doc = store.paths().get(key)
     same_bytes_doc = store.doc_id_by_sha(sha)
     if same_bytes_doc is not None and same_bytes_doc == old_doc:

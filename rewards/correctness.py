@@ -137,6 +137,12 @@ def abstains(text: str) -> bool:
     return "abstention" in kinds or "claim" not in kinds
 
 
+def asserts_nothing(text: str) -> bool:
+    """True when `text` has no claim: an answer with claims beside an abstention ("X is not stated;
+    revenue was $5 million") is judged on its claims when the gold has an answer."""
+    return "claim" not in {s.kind for s in split_claims(text, keep_non_claims=True)}
+
+
 def figures(text: str) -> list[Quantity]:
     """The checkable figures `text` states (inline citations and years left out)."""
     return [q for s in split_claims(text) for q in extract_quantities(s.plain) if checkable(q)]
@@ -147,8 +153,12 @@ def same_figure(stated: Quantity, gold: Quantity, tolerance: float = DEFAULT_TOL
     write, and a percentage against a ratio ("66%" for "0.66")."""
     if (stated.unit == "%") != (gold.unit == "%"):
         pct, ratio = (stated, gold) if stated.unit == "%" else (gold, stated)
-        return abs(pct.magnitude / 100 - ratio.magnitude) <= max(tolerance * ratio.magnitude, pct.half_unit / 100)
-    return agrees(stated, gold.magnitude, tolerance, scaled=not gold.scaled_in_text)
+        return abs(pct.magnitude / 100 - ratio.magnitude) <= max(tolerance * ratio.magnitude, pct.half_unit / 100,
+                                                                 ratio.half_unit)
+    if agrees(stated, gold.magnitude, tolerance, scaled=not gold.scaled_in_text):
+        return True
+    # The gold's own rounding: "$1,824 million" is "$1.8 billion" as the gold writes it.
+    return gold.scaled_in_text and abs(stated.magnitude - gold.magnitude) <= gold.half_unit
 
 
 def _stated(answer_figures: Sequence[Quantity], gold_figures: Sequence[Quantity], tolerance: float) -> list[str]:
@@ -168,7 +178,7 @@ def judge(question: str, answer: str, gold: Gold, *, checker=None, pages: Sequen
         said = abstains(answer)
         return Correctness(correct=said, method="abstention",
                            reason="abstains, as it should" if said else "answers a question the sources cannot answer")
-    if abstains(answer):
+    if asserts_nothing(answer):
         return Correctness(correct=False, method="abstention", reason="abstains, but the gold has an answer")
     if gold.answer is not None:
         wanted = figures(gold.answer)

@@ -68,6 +68,9 @@ def test_figures_agree_within_the_tolerance_at_any_unwritten_scale_and_as_ratio_
     assert same_figure(_q("66%"), _q("0.66")) and same_figure(_q("0.66"), _q("66.3%"))
     assert not same_figure(_q("70%"), _q("0.66"))
     assert not same_figure(_q("$1,577 million"), _q("$1,577 thousand"))  # both scales written: they differ
+    # The gold's own rounding: "$1.8 billion" is any figure that rounds to it, "0.01" any ratio rounding to 0.01.
+    assert same_figure(_q("$1,824 million"), _q("$1.8 billion")) and same_figure(_q("1.42%"), _q("0.01"))
+    assert not same_figure(_q("$1,900 million"), _q("$1.8 billion"))
     assert DEFAULT_TOLERANCE == 0.01
 
 

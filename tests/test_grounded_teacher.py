@@ -117,11 +117,18 @@ def test_an_injected_instruction_is_dropped_and_never_quoted():
 
 
 def test_advice_dropped_and_unsupported_claim_refused_without_list_marker(teacher):
-    answer = "Net income was $42.5 million in fiscal 2024. The stock is a buy.\n- Acme employs 9,000 drivers."
+    answer = "Net income was $42.5 million in fiscal 2024. The stock is a buy.\n- Acme has a fleet of electric trucks."
     out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)
     assert "is a buy" not in out
-    assert "The sources do not state that Acme employs 9,000 drivers." in out
+    assert "The sources do not state that Acme has a fleet of electric trucks." in out
     assert "that - " not in out
+
+
+def test_an_unsupported_figure_without_a_replacement_is_dropped_not_denied(teacher):
+    answer = "Net income was $42.5 million in fiscal 2024.\n- Acme employs 9,000 drivers."
+    out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)
+    assert "9,000" not in out  # a denial would still put the wrong figure in an SFT target
+    assert "42.5" in out
 
 
 def test_non_gaap_marker_goes_before_the_citation():

@@ -83,6 +83,18 @@ def test_config_rejects_unknown_keys_and_bad_sizes():
         PPOConfig(batch_size=8, mini_batch_size=4, micro_batch_size=3)
 
 
+def models_with_random_adapter(path, cfg: PPOConfig):
+    """Policy and critic of the smoke model (seed 0), the policy's LoRA B factors drawn at random so
+    the adapter changes the policy (a zero adapter would equal the reference)."""
+    torch.manual_seed(0)
+    policy, critic = ppo._load_models(str(path), cfg, LoraConfig(r=4))
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return policy, critic
+
+
 def test_rollout_logprobs_match_unpadded_forward(smoke):
     """Left padding + position ids: the batched rollout log-probs equal a forward pass of each row
     alone (so the PPO ratio is 1 before the first update); the reference differs once the
@@ -90,12 +102,7 @@ def test_rollout_logprobs_match_unpadded_forward(smoke):
     path, tok = smoke
     cfg = PPOConfig(batch_size=3, mini_batch_size=3, micro_batch_size=3, rollout_micro_batch_size=2,
                     max_new_tokens=4)
-    torch.manual_seed(0)
-    policy, critic = ppo._load_models(str(path), cfg, LoraConfig(r=4))
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
+    policy, critic = models_with_random_adapter(path, cfg)
     prompts = ["a", "what was the revenue in fiscal year 2023", [{"role": "user", "content": "hi"}]]
     roll = ppo._generate(policy, tok, prompts, cfg, "cpu")
     stats = ppo._score_rollout(policy, critic, roll, cfg)

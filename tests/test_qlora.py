@@ -39,7 +39,7 @@ def test_ppo_trains_lora_adapters_on_a_frozen_4bit_policy_and_critic(tmp_path):
                     max_new_tokens=4, ppo_epochs=1, learning_rate=1e-2, critic_learning_rate=1e-2)
     lora = LoraConfig(r=2)
     policy, critic = ppo._load_models(base, cfg, lora)
-    # The critic is a second adapter on its own 4-bit copy: only LoRA factors and the head train.
+    # The critic is a second adapter on the policy's own 4-bit base: only LoRA factors and the head train.
     critic_trainable = _trainable(critic)
     assert critic_trainable and all("lora_" in n or n.startswith("head.") for n in critic_trainable)
     assert _four_bit(critic.backbone)

@@ -81,8 +81,9 @@ def tree_hash(folder: Path) -> str:
 
 
 @contextmanager
-def serving(run_dir: Path, token: str | None = None):
-    server = make_server(run_dir, "127.0.0.1", 0, token=token)
+def serving(run_dir: Path, token: str | None = None, **limits):
+    """The real reviewer server on a free loopback port, in a thread, for the `with` block."""
+    server = make_server(run_dir, "127.0.0.1", 0, token=token, **limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

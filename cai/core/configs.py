@@ -25,6 +25,7 @@ from pydantic import (
 
 from cai.core.config_docs import describe_fields as describe_fields  # re-exported: cli and tests use it
 from cai.core.config_docs import template_for
+from cai.core.endpoints import StructuredOutput, check_extra_body
 from cai.core.errors import ErrorItem, UserError
 from cai.core.nobool import NoBoolNumbers, refuse_bool
 from cai.core.redact import check_env_name
@@ -47,6 +48,11 @@ class Endpoint(_Section):
     model: str | None = Field(None, description="Model name at this endpoint (default: teacher.model).")
     api_key_env: EnvName | None = Field(None, description="Environment variable holding this endpoint's API key "
                                         "(default: teacher.api_key_env).")
+    structured_output: StructuredOutput = Field("auto", description="How this server is asked for JSON: auto (probe "
+                                                "once, remember what works) | json_schema | json_object_schema | "
+                                                "tgi_grammar | guided_json | ollama_format | json_object | none.")
+    extra_body: Annotated[dict[str, Any], AfterValidator(check_extra_body)] = Field(
+        default_factory=dict, description="Extra request fields, e.g. {repeat_penalty: 1.0}; recorded in the manifest.")
 
 
 class TeacherConfig(_Section):
@@ -54,9 +60,13 @@ class TeacherConfig(_Section):
         "grounded", description="grounded (offline, deterministic, no weights) | openai (any OpenAI-compatible "
         "server) | hf (local transformers model).")
     model: str | None = Field(None, description="Model name (openai) or HF id/path (hf). Not used by grounded.")
+    tokenizer: str | None = Field(None, description="--dry-run counts prompt tokens with this tokenizer (a path or "
+                                  "cached HF id, never downloaded); default: the hf teacher's, else a local "
+                                  "teacher.model.")
     endpoints: list[Endpoint] = Field(default_factory=list,
-                                      description="openai: one or more endpoints; requests go to the one with the "
-                                      "fewest in flight.")
+                                      description="openai: one or more endpoints {base_url, model, api_key_env, "
+                                      "structured_output, extra_body}; requests go to the one with the fewest in "
+                                      "flight. `cai teacher check` probes them.")
     api_key_env: EnvName = Field("OPENAI_API_KEY",
                              description="Name of the environment variable with the API key (the key itself never goes "
                              "in a config).")
@@ -267,8 +277,13 @@ class PPOConfig(_Section):
     reward_clip: float | None = Field(None, gt=0, description="Clip scores to [-c, c] (after the EOS penalty).")
     whiten_rewards: bool = Field(False, description="Whiten scores over the global batch (mean 0, std 1).")
     critic_warmup_steps: int = Field(0, ge=0, description="First steps train only the critic (actor frozen).")
-    critic_model: str | None = Field(None, description="Backbone for the critic (HF id/path); None = a copy of the "
-                                     "policy's base backbone.")
+    critic_model: str | None = Field(None, description="A separate (smaller) critic backbone (HF id/path), trained in "
+                                     "full; None = a second LoRA adapter + value head on the policy's frozen base.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="bf16: frozen weights and matmuls in bf16, "
+                                                       "trainables, softmax, GAE, losses fp32 | auto: bf16 on CUDA.")
+    rollout_engine: Literal["auto", "generate", "static", "paged"] = Field(
+        "auto", description="generate | static (KV cache, torch.compile) | paged | auto: static on CUDA.")
+    gradient_checkpointing: bool = Field(False, description="Recompute decoder layers in the backward: less memory.")
     alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds "
                                        "this, or is not finite.")
     alarm_preference_part: str | None = Field("pm", description="Reward part (rewards.hybrid: the preference-model "

@@ -14,9 +14,9 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
@@ -46,11 +46,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new, exclusively created temp file beside `path`: (descriptor, name).
+
+    Created with mode 0o666 so that the process umask decides its permissions, as for any file
+    the user's tools write (tempfile.mkstemp forces 0o600, which made sft.jsonl and the manifest
+    private while records.jsonl was not).
+    """
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {path}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the new one."""
+    """Write `data` to `path` so that readers see either the old file or the new one; the file's
+    mode follows the umask (0o666 & ~umask), like a file created with open()."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -92,7 +109,7 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._truncate_partial_tail()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # the umask decides
 
     def _truncate_partial_tail(self) -> None:
         if not self.path.exists() or self.path.stat().st_size == 0:

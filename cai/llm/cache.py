@@ -2,6 +2,9 @@
 
 A rerun or `--resume` replays finished calls for free. SQLite gives atomic, crash-safe inserts
 and safe concurrent readers; WAL mode lets one run write while another reads the same cache.
+
+The cache also keeps, per endpoint, the structured-output mode that `auto` found to work
+(cai.llm.structured), so a resumed run starts with it instead of probing the server again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ CREATE TABLE IF NOT EXISTS calls (
     model TEXT,
     request TEXT NOT NULL,
     response TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+MODES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS endpoint_modes (
+    endpoint TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
     created REAL NOT NULL
 )
 """
@@ -44,6 +54,7 @@ class CallCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(SCHEMA)
+        self._db.execute(MODES_SCHEMA)
         self._db.commit()
 
     def get(self, key: str) -> dict | None:
@@ -59,6 +70,18 @@ class CallCache:
                 (key, backend, model, json.dumps(request, ensure_ascii=False),
                  json.dumps(response, ensure_ascii=False), time.time()),
             )
+            self._db.commit()
+
+    def endpoint_mode(self, endpoint: str) -> str | None:
+        """The structured-output mode stored for `endpoint` (a redacted URL and model name), if any."""
+        with self._lock:
+            row = self._db.execute("SELECT mode FROM endpoint_modes WHERE endpoint = ?", (endpoint,)).fetchone()
+        return row[0] if row else None
+
+    def put_endpoint_mode(self, endpoint: str, mode: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO endpoint_modes (endpoint, mode, created) VALUES (?, ?, ?)",
+                             (endpoint, mode, time.time()))
             self._db.commit()
 
     def __len__(self) -> int:

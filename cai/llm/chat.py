@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,9 +40,12 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # openai: per endpoint, the structured-output mode configured and settled on, the modes it refused
+    # and its extra_body; recorded in the manifest so a run says how its teacher was called.
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "endpoints": [dict(e) for e in self.endpoints]}
 
 
 def extract_json(text: str) -> dict:
@@ -70,10 +73,14 @@ def json_schema(model: type[BaseModel]) -> dict:
 
 
 def request_key(backend: str, model: str | None, messages: list[dict], temperature: float, max_tokens: int,
-                response_model: type[BaseModel] | None) -> tuple[str, dict]:
-    """The cache key of a chat request and the params it hashes (what determines the answer)."""
+                response_model: type[BaseModel] | None, extra_body: list[dict] | None = None) -> tuple[str, dict]:
+    """The cache key of a chat request and the params it hashes (what determines the answer).
+    `extra_body`: the endpoints' extra sampling fields, hashed only when some are set, so that
+    `repeat_penalty: 1.0` gets its own answers and keys made without any stay valid."""
     schema = json_schema(response_model) if response_model else None
-    params = {"temperature": temperature, "max_tokens": max_tokens, "schema": schema}
+    params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "schema": schema}
+    if extra_body and any(extra_body):
+        params["extra_body"] = extra_body
     return call_key(backend, model, messages, params), params
 
 

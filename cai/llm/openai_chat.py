@@ -3,7 +3,9 @@
 What this adds over the `openai` client: several endpoints with least-in-flight routing, bounded
 concurrency, one retry policy that also covers unparseable output and moves to another endpoint
 (the client's built-in retries cannot do either, so they are switched off: `max_retries=0`),
-structured output with a fallback for servers without JSON-schema support, the on-disk call cache,
+structured output in each server family's own request field (cai.llm.structured: `auto` finds the
+one that works once per endpoint, and a refusal that names the format is never retried as a
+transient error), per-endpoint extra sampling fields (`extra_body`), the on-disk call cache,
 token accounting and a cost budget that stops cleanly.
 """
 
@@ -30,6 +32,7 @@ from cai.llm.chat import (
     replayed,
     request_key,
 )
+from cai.llm.structured import FormatRejected, ModeState, names_format, request_fields
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
 BACKOFF_BASE_S = 0.5
@@ -40,14 +43,38 @@ class BudgetExhausted(Exception):
     """The cost budget is spent: stop scheduling new calls, keep finished work."""
 
 
+def _error_text(e: openai.APIStatusError) -> str:
+    """What the server said: the client's message, plus an error body it leaves out (TGI answers
+    `{"error": "..."}` with a plain string, and the client's message is then only the status)."""
+    if isinstance(e.body, str) and e.body not in e.message:
+        return f"{e.message} - {e.body}"
+    return e.message
+
+
 @dataclass
 class _Endpoint:
     client: openai.AsyncOpenAI
     model: str
     url: str
+    shown: str  # the URL as recorded and cached: credentials in it redacted
+    structured: ModeState
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # this endpoint's entry in Usage.endpoints
     in_flight: int = 0
-    json_schema_ok: bool = True  # set False after the server rejects response_format
     errors: int = field(default=0)
+
+    @property
+    def key(self) -> str:
+        """The endpoint's name in the call cache: its URL without credentials, and its model."""
+        return f"{self.shown} {self.model}"
+
+    @property
+    def json_schema_ok(self) -> bool:
+        """Whether structured calls go out in the `json_schema` mode (as far as is known so far)."""
+        return self.structured.mode == "json_schema"
+
+    def note_mode(self) -> None:
+        self.record.update(self.structured.describe())
 
 
 class OpenAIChat:
@@ -74,8 +101,18 @@ class OpenAIChat:
             http = {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout_s)} if use_aiohttp else {}
             client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=key, max_retries=0,
                                         timeout=cfg.timeout_s, **http)
-            self._endpoints.append(_Endpoint(client=client, model=ep.model or cfg.model or "default", url=ep.base_url))
+            self._endpoints.append(_Endpoint(
+                client=client, model=ep.model or cfg.model or "default", url=ep.base_url,
+                shown=redact(ep.base_url, [key]), structured=ModeState(ep.structured_output),
+                extra_body=dict(ep.extra_body)))
         self.model = self._endpoints[0].model
+        self._extra_body = [e.extra_body for e in self._endpoints]  # part of every call's cache key
+        for e in self._endpoints:
+            if cache is not None and (stored := cache.endpoint_mode(e.key)):
+                e.structured.restore(stored)  # what `auto` settled on in an earlier run with this cache
+            e.record.update(base_url=e.shown, model=e.model, extra_body=e.extra_body)
+            e.note_mode()
+        self.usage.endpoints = [e.record for e in self._endpoints]
 
     def _pick(self) -> _Endpoint:
         """Least in-flight endpoint; ties go to the one with fewer recent errors."""
@@ -96,7 +133,7 @@ class OpenAIChat:
                    max_tokens: int | None = None) -> ChatReply:
         """One chat completion; `response_model` asks for (and validates) a JSON object."""
         key, params = request_key(self.backend, self.model, messages, self.cfg.temperature,
-                                  max_tokens or self.cfg.max_tokens, response_model)
+                                  max_tokens or self.cfg.max_tokens, response_model, self._extra_body)
         # The cache's SQLite work runs in a thread (sqlite3 releases the GIL): on the event loop each
         # read or write would stall every call in flight, and a put of a long prompt is not cheap.
         if self.cache is not None:
@@ -121,7 +158,7 @@ class OpenAIChat:
             text = ""
             try:
                 async with self._sem:  # a slot per request: a call backing off leaves its slot to others
-                    text, pt, ct = await self._complete(ep, convo, response_model, params)
+                    text, pt, ct = await self._complete_structured(ep, convo, response_model, params)
                 self.usage.calls += 1
                 self._account(pt, ct)
                 parsed = self._parse(text, response_model)
@@ -136,11 +173,10 @@ class OpenAIChat:
                            else "Reply with a non-empty answer.")
                     convo = [*messages, {"role": "assistant", "content": text},
                              {"role": "user", "content": f"That reply was not valid: {last_error}. {ask}"}]
+            except FormatRejected as e:
+                raise self._failed(str(e)) from None
             except openai.BadRequestError as e:
-                if response_model is not None and ep.json_schema_ok and "response_format" in str(e).lower():
-                    ep.json_schema_ok = False  # server lacks JSON-schema mode: fall back to prompting
-                    continue
-                raise self._failed(f"{ep.url}: request rejected (400): {e.message}") from None
+                raise self._failed(f"{ep.url}: request rejected (400): {_error_text(e)}") from None
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
                 hint = f"check the model name and the API key variable {self.cfg.api_key_env}"
                 raise self._failed(f"{ep.url}: {type(e).__name__}: {e.message} ({hint})") from None
@@ -176,12 +212,52 @@ class OpenAIChat:
                 pass
         return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
-    async def _complete(self, ep: _Endpoint, messages, response_model, params) -> tuple[str, int, int]:
-        body: dict[str, Any] = {"model": ep.model, "messages": messages, "temperature": params["temperature"],
-                                "max_tokens": params["max_tokens"]}
-        if response_model is not None and ep.json_schema_ok:
-            schema = {"name": response_model.__name__, "schema": params["schema"]}
-            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    async def _complete_structured(self, ep: _Endpoint, messages, response_model, params) -> tuple[str, int, int]:
+        """`_complete` in the endpoint's structured-output mode. Until that mode is settled, structured
+        calls to the endpoint take turns, so one probe finds it while the others wait; a refusal that
+        names the format moves `auto` to the next mode and resends at once (no backoff, no attempt
+        used), and with an explicit mode ends the call (`FormatRejected`)."""
+        if response_model is None:
+            return await self._complete(ep, messages, None, params)
+        state = ep.structured
+        while True:
+            probing = not state.settled
+            if probing:
+                await state.lock.acquire()
+                if state.settled:  # another call settled it while this one waited
+                    state.lock.release()
+                    probing = False
+            mode = state.mode
+            try:
+                out = await self._complete(ep, messages, (mode, response_model.__name__), params)
+                if probing:  # settled before the lock is released: a waiting call must not probe again
+                    state.settled = True
+                    ep.note_mode()
+            except openai.APIStatusError as e:
+                said = _error_text(e)
+                if mode == "none" or not names_format(e.status_code, said):
+                    raise
+                fall_back = state.reject(mode, e.status_code, said)
+                ep.note_mode()
+                if not fall_back:
+                    raise FormatRejected(f"{ep.url}: the server refused structured_output '{mode}' (HTTP "
+                                         f"{e.status_code}: {said}); set structured_output: auto (or the mode "
+                                         "`cai teacher check` finds)") from None
+                continue
+            finally:
+                if probing:
+                    state.lock.release()
+            if probing and self.cache is not None and state.configured == "auto":
+                await asyncio.to_thread(self.cache.put_endpoint_mode, ep.key, mode)
+            return out
+
+    async def _complete(self, ep: _Endpoint, messages, structured: tuple[str, str] | None,
+                        params) -> tuple[str, int, int]:
+        """One request; `structured`: (mode, schema name) for a structured call."""
+        body: dict[str, Any] = {**ep.extra_body, "model": ep.model, "messages": messages,
+                                "temperature": params["temperature"], "max_tokens": params["max_tokens"]}
+        if structured is not None:
+            body.update(request_fields(structured[0], structured[1], params["schema"]))
         # The client's generic `post` (its documented way to send a raw body) keeps its transport,
         # timeouts and status → exception mapping, but skips `chat.completions.create`'s walk of
         # the params through their TypedDicts and the response's pydantic models, the largest
@@ -203,6 +279,21 @@ class OpenAIChat:
                 raise ValueError("empty reply")
             return None
         return response_model.model_validate(extract_json(text)).model_dump(mode="json")
+
+    async def served_models(self, index: int = 0) -> list[str] | None:
+        """The model ids endpoint `index` lists at /models; None when it has no such route. Connection
+        and other status errors are raised (`cai teacher check` reports them)."""
+        try:
+            raw = await self._endpoints[index].client.get("/models", cast_to=str)
+        except openai.APIStatusError as e:
+            if e.status_code in (404, 405, 501):
+                return None
+            raise
+        try:
+            data = json.loads(raw).get("data") or []
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        except (ValueError, AttributeError):
+            return None
 
     async def aclose(self) -> None:
         for ep in self._endpoints:

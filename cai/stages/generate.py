@@ -417,11 +417,6 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
     return run_dir
 
 
-def estimate_tokens(messages: list[dict]) -> int:
-    """Rough token count (≈1.3 tokens per word, the usual ratio for BPE on English prose)."""
-    return round(sum(len(m["content"].split()) for m in messages) * 1.3)
-
-
 def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
     """Run `n` questions in memory — no run directory — and print prompts and token counts."""
     import tempfile
@@ -441,9 +436,12 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
 
 async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
     from cai.core.prompts import critique_messages, policy_messages
+    from cai.llm.tokens import estimate_tokens, prompt_counter
 
     config = s.config
     try:
+        # the teacher's tokenizer when it is known (offline), else a labelled estimate (cai/llm/tokens.py)
+        counter = prompt_counter(config.teacher, getattr(s.teacher, "chat", None))
         for row in rows:
             query = (await s.rewriter.rewrite(row.question)).query if s.rewriter is not None else None
             sources = await s.cpu.search(query or row.question)
@@ -454,8 +452,9 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
             if query is not None:
                 echo(f"search query: {query}")
             echo(f"sources: {', '.join(str(h.locator) for h in hits)}")
-            echo(f"--- critique prompt (≈{estimate_tokens(critique_prompt)} tokens)\n{critique_prompt[1]['content']}")
-            echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens)")
+            echo(f"--- critique prompt ({counter.label(critique_prompt)})\n{critique_prompt[1]['content']}")
+            echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens, estimate: "
+                 "the policy's tokenizer is chosen by `cai train`)")
             record = await process(s, row, sources, query)
             for rnd in record.rounds:
                 echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "

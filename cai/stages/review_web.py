@@ -21,14 +21,23 @@ Safety:
   an `X-CAI-Review-Token` header, or the HttpOnly cookie set by opening any page with `?token=…`.
 - Reviewer names are attribution, not authentication (the token is the gate): a reviewer types
   their name once; it is kept in a cookie and stored with every decision.
+- Slow or half-sent requests cannot pin the server (no token is needed to open a connection): a
+  client has `request_timeout` seconds in all to send a whole request, and at most
+  `max_connections` connections are served at once; the others get an immediate 503.
+- Redirect targets taken from a form (`next`) must be paths on this server: anything a browser
+  could read as another origin (`//host`, `/\\host`, a scheme, control characters) becomes `/`.
+- A Content-Length that is not one plain decimal number is a 400, never a guess.
 """
 
 from __future__ import annotations
 
 import hmac
+import io
+import re
 import secrets
 import socket
 import threading
+import time
 import traceback
 import unicodedata
 from collections.abc import Callable
@@ -53,6 +62,12 @@ from cai.stages.review_pages import (
 from cai.stages.review_store import DECISIONS, ClaimDecision
 
 MAX_BODY = 1 << 20
+REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request (line, headers and body)
+MAX_CONNECTIONS = 32  # connections served at once; more are answered 503 without a thread
+_DECIMAL = re.compile(r"[0-9]+")
+_BUSY_TEXT = b"cai review: too many connections at once; retry in a few seconds\n"
+_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
+         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
 REVIEWER_COOKIE = "cai_reviewer"
 TOKEN_COOKIE = "cai_review_token"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -61,6 +76,53 @@ LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 def csp(nonce: str) -> str:
     return (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
+
+
+def local_path(target: str) -> str:
+    """`target` when it is a path on this server, else "/": a redirect must not leave the origin.
+
+    Browsers read `//host`, `/\\host` (a backslash counts as a slash) and `/<tab>/host` (tabs and
+    newlines are dropped) as another host, so any backslash, control character or space refuses it.
+    """
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in target)):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+class RequestError(Exception):
+    """A request the handler refuses before routing it (bad framing, too large): status + message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's read side under one deadline for the whole request.
+
+    A per-read timeout alone lets a client that sends a byte every few seconds hold a thread for
+    ever; here every read may wait only for the time left, and the socket gets the full
+    `io_timeout` back for writing the response.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float, io_timeout: float) -> None:
+        super().__init__()
+        self.sock, self.deadline, self.io_timeout = sock, deadline, io_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the client did not send its request in time")
+        self.sock.settimeout(left)
+        try:
+            return self.sock.recv_into(buffer)
+        finally:
+            self.sock.settimeout(self.io_timeout)
 
 
 def valid_name(raw: str) -> str | None:
@@ -95,12 +157,44 @@ class ReviewApp:
 
 
 class ReviewServer(ThreadingHTTPServer):
+    """The threading HTTP server with a bound on threads: one per connection, `max_connections` at most."""
+
     daemon_threads = True
 
-    def __init__(self, app: ReviewApp, host: str, port: int) -> None:
+    def __init__(self, app: ReviewApp, host: str, port: int, *, request_timeout: float = REQUEST_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
+        self.request_timeout = request_timeout
+        self.slots = threading.BoundedSemaphore(max_connections)
         super().__init__((host, port), Handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.slots.acquire(blocking=False):
+            return self._refuse(request)
+        try:
+            super().process_request(request, client_address)  # starts the thread that releases the slot
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 from the accept loop itself (no thread), never waiting on the client for long."""
+        try:
+            request.settimeout(1.0)
+            request.sendall(_BUSY)
+            request.setblocking(False)
+            request.recv(1 << 16)  # what already arrived: closing on unread bytes resets the connection
+        except OSError:  # BlockingIOError (nothing sent yet) included
+            pass
+        finally:
+            self.shutdown_request(request)
 
     @property
     def url(self) -> str:
@@ -114,6 +208,13 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "cai-review"
     sys_version = ""
 
+    def setup(self) -> None:
+        super().setup()
+        timeout = self.server.request_timeout
+        self.connection.settimeout(timeout)
+        self.rfile.close()  # the stock reader holds a reference that would keep the socket open after close
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + timeout, timeout))
+
     def do_GET(self) -> None:  # noqa: N802 — http.server's naming
         self._handle("GET")
 
@@ -121,8 +222,9 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 — no query strings (tokens) in logs
-        if self.server.app.log:
-            self.server.app.log(f"{self.command} {urlsplit(self.path).path} {args[1] if len(args) > 1 else ''}")
+        if self.server.app.log:  # a request that timed out before its first line has no command or path
+            path = urlsplit(getattr(self, "path", "") or "").path
+            self.server.app.log(f"{getattr(self, 'command', None) or '-'} {path} {args[1] if len(args) > 1 else ''}")
 
     # ------------------------------------------------------------------------------- plumbing
     @property
@@ -167,11 +269,30 @@ class Handler(BaseHTTPRequestHandler):
     def _redirect(self, location: str, cookies: list[str] = ()) -> None:
         self._send(303, "", [("Location", location), *[("Set-Cookie", c) for c in cookies]])
 
-    def _form(self) -> dict[str, str] | None:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _content_length(self) -> int:
+        """The body's length: 0 when absent; one plain decimal number, else RequestError 400 (a negative
+        length would read until the client closes; two headers, or int()'s `+5`/`1_0`, invite smuggling)."""
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        if len(values) > 1 or not _DECIMAL.fullmatch(values[0].strip()):
+            raise RequestError(400, "malformed Content-Length header: expected one non-negative decimal number")
+        digits = values[0].strip().lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY)):
+            raise RequestError(413, "request too large")
+        return int(digits)
+
+    def _form(self) -> dict[str, str]:
+        length = self._content_length()
         if length > MAX_BODY:
-            return None
-        raw = self.rfile.read(length).decode("utf-8", errors="replace")
+            raise RequestError(413, "request too large")
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(408, "the request body did not arrive in time") from None
+        if len(body) < length:
+            raise RequestError(400, "the request body is shorter than its Content-Length")
+        raw = body.decode("utf-8", errors="replace")
         return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
     def _host_ok(self) -> bool:
@@ -202,12 +323,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 return self._get(url.path, query)
             form = self._form()
-            if form is None:
-                return self._error(413, "request too large")
             if not hmac.compare_digest(form.get("csrf", "").encode(), self.app.csrf.encode()):
                 return self._error(403, "stale or forged form (the server may have restarted): "
                                         "reload the page and submit again")
             return self._post(url.path, form)
+        except RequestError as e:
+            self.close_connection = True
+            return self._error(e.status, str(e), bare=True)
         except Exception:  # noqa: BLE001 — one request fails, the server stays up
             if self.app.log:
                 self.app.log(traceback.format_exc())
@@ -218,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(401, "wrong token", bare=True)
         rest = urlencode({k: v for k, v in query.items() if k != "token"})
         cookie = f"{TOKEN_COOKIE}={quote(self.app.token, safe='')}; Path=/; HttpOnly; SameSite=Strict"
-        return self._redirect(path + ("?" + rest if rest else ""), [cookie])
+        return self._redirect(local_path(path + ("?" + rest if rest else "")), [cookie])
 
     def _get(self, path: str, query: dict[str, str]) -> None:
         f = Filters.parse(lambda k: query.get(k, ""))
@@ -244,9 +366,8 @@ class Handler(BaseHTTPRequestHandler):
             name = valid_name(form.get("reviewer", ""))
             if name is None:
                 return self._error(400, f"a reviewer name is 1 to {MAX_NAME} printable characters")
-            nxt = form.get("next", "/")
-            nxt = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
-            return self._redirect(nxt, [f"{REVIEWER_COOKIE}={quote(name, safe='')}; Path=/; HttpOnly; SameSite=Strict"])
+            cookie = f"{REVIEWER_COOKIE}={quote(name, safe='')}; Path=/; HttpOnly; SameSite=Strict"
+            return self._redirect(local_path(form.get("next", "/")), [cookie])
         if path == "/record":
             return self._post_record(form)
         if path == "/export":
@@ -280,13 +401,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
-                log: Callable[[str], None] | None = None) -> ReviewServer:
+                log: Callable[[str], None] | None = None, request_timeout: float = REQUEST_TIMEOUT,
+                max_connections: int = MAX_CONNECTIONS) -> ReviewServer:
     """A bound (not yet serving) review server; call `serve_forever()` on it."""
     from cai.stages.review import LOOPBACK_HOSTS
 
     check_bind(host, token)
     app = ReviewApp(ReviewRun.open(run_dir), token=token, loopback=host in LOOPBACK_HOSTS, log=log)
-    return ReviewServer(app, host, port)
+    return ReviewServer(app, host, port, request_timeout=request_timeout, max_connections=max_connections)
 
 
 def serve(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,

@@ -224,7 +224,12 @@ class GroundedTeacher:
                 continue
             fixed = self._fixed(question, verdict, candidates, citations, sources.pages, parts)
             refused = refused or fixed is None
-            parts.append(_marked(fixed, markers) if fixed is not None else _refused(verdict.text))
+            if fixed is not None:
+                parts.append(_marked(fixed, markers))
+            elif not _has_figure(verdict.text):
+                parts.append(_refused(verdict.text))
+            # An unsupported figure with no replacement is dropped, not denied: "The sources do not
+            # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))

@@ -5,14 +5,17 @@ One step ([PPO] Schulman et al. 2017; implementation choices from Huang et al. 2
 Implementation Details of RLHF with PPO"):
 
   1. rollout  - sample a response per prompt from the policy (LoRA adapter on), left-padded
-                prompts, batched no-grad generation; responses are cut after the first EOS.
+                prompts, batched no-grad generation by the configured engine
+                (`cai.training.rollout`); responses are cut after the first EOS.
   2. score    - the hybrid reward `reward_fn(prompts, completions, **columns) -> list[float]`
                 (TRL's reward-function signature, so GRPO/RLOO use the same callable), minus a
                 penalty when no EOS was produced; optionally clipped and whitened.
   3. KL       - log-probs of the sampled tokens under the policy and the reference (the same
-                model with its adapter disabled: no second copy). Either k1 per token in the reward
+                model with its adapter disabled: no second copy), computed in vocabulary chunks
+                (`cai.training.logprobs`: no (B, R, V) logits). Either k1 per token in the reward
                 (r_t = -beta * k1_t, plus the score on the last real token) or k3 in the loss.
-  4. values   - a critic (separate backbone + zero-initialised scalar head) gives V(s_t).
+  4. values   - a critic gives V(s_t): by default a second LoRA adapter + zero-initialised scalar
+                head on the policy's frozen base (`cai.training.critic`: one backbone in memory).
   5. GAE      - advantages and returns (`ppo_math.gae`), advantages whitened over real tokens.
   6. update   - `ppo_epochs` passes over shuffled mini-batches, each accumulated over
                 micro-batches: clipped surrogate + vf_coef * clipped value loss (+ beta * k3),
@@ -23,6 +26,10 @@ Implementation Details of RLHF with PPO"):
                 KL explosion or on reward hacking, and the reason is recorded.
   8. save     - every `save_steps` steps and at the end, a checkpoint (`cai.training.ppo_checkpoint`)
                 that `train_ppo(..., resume=True)` continues from exactly.
+
+Precision (`cai.training.precision`): frozen weights and matmuls in the compute dtype of
+`precision` (bf16 on CUDA by default), trainable parameters, optimiser state, log-softmax, values,
+GAE and losses in fp32; on CPU everything is fp32.
 
 Multi-process (`accelerate launch`): DDP on the policy's trainable parameters and on the critic;
 each process rolls out its own slice of every global batch with its own sampling seed; metrics
@@ -39,7 +46,6 @@ including the first EOS; every (B, R) float tensor below is 0 where it is 0.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
 import time
@@ -53,8 +59,13 @@ import torch
 # The configs live with the other stage configs; PPOConfig is re-exported for callers.
 from cai.core.configs import LoraConfig, PPOConfig
 from cai.core.runs import atomic_write_json
+from cai.training import critic as cr
+from cai.training import logprobs as lp
 from cai.training import ppo_checkpoint
 from cai.training import ppo_math as pm
+from cai.training import precision as prec
+from cai.training import rollout as ro
+from cai.training.critic import ValueModel  # the full-model critic (also re-exported from here)
 
 RewardFn = Callable[..., Sequence[float]]
 Prompt = str | list[dict]
@@ -106,26 +117,6 @@ class Experience:
 
 
 # ------------------------------------------------------------------------------------------ models
-class ValueModel(torch.nn.Module):
-    """Critic: a transformer backbone (no LM head) and a scalar head, zero-initialised so the first
-    values are 0 and the first advantages are the plain returns (no random critic noise)."""
-
-    def __init__(self, backbone: torch.nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        # FSDP's transformer auto-wrap looks for the layer classes here (as on HF models).
-        self._no_split_modules = getattr(backbone, "_no_split_modules", None)
-        self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
-        torch.nn.init.zeros_(self.head.weight)
-        torch.nn.init.zeros_(self.head.bias)
-
-    def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
-        """(B, L) ids -> (B, L) float32 values V(s) at every position."""
-        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
-                               position_ids=position_ids).last_hidden_state
-        return self.head(hidden.float()).squeeze(-1)
-
-
 def _peft_lora(lora: LoraConfig, **extra):
     """peft's LoraConfig for `lora`'s shape, without dropout (see `_load_models`)."""
     from peft import LoraConfig as PeftLoraConfig
@@ -134,51 +125,42 @@ def _peft_lora(lora: LoraConfig, **extra):
                           **extra)
 
 
-def _load_models(policy_dir_or_model, cfg: PPOConfig, lora: LoraConfig, critic: torch.nn.Module | None = None):
-    """(policy PeftModel with a trainable LoRA adapter shaped by `lora`, critic), float32, dropout
-    off. The critic is `critic` when given, else a ValueModel on cfg.critic_model or a copy of the
-    policy's backbone."""
+def _load_models(policy_dir_or_model, cfg: PPOConfig, lora: LoraConfig, critic: torch.nn.Module | None = None,
+                 device: torch.device | str = "cpu"):
+    """(policy PeftModel with a trainable LoRA adapter shaped by `lora`, critic), dropout off. Frozen
+    weights in cfg.precision's compute dtype on `device`, trainable parameters in fp32
+    (`cai.training.precision`). The critic is `critic` when given, else a second LoRA adapter + value
+    head on the policy's base, or a ValueModel on cfg.critic_model (`cai.training.critic`)."""
     from peft import PeftModel, get_peft_model
-    from transformers import AutoModel, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
+    dtype = prec.compute_dtype(cfg.precision, device)
     if isinstance(policy_dir_or_model, str | Path):
-        base = AutoModelForCausalLM.from_pretrained(policy_dir_or_model, dtype=torch.float32)
+        base = AutoModelForCausalLM.from_pretrained(policy_dir_or_model, dtype=dtype)
     else:
-        base = policy_dir_or_model
-    if critic is None and cfg.critic_model:
-        critic = ValueModel(AutoModel.from_pretrained(cfg.critic_model, dtype=torch.float32))
-    elif critic is None:
-        inner = base.get_base_model() if isinstance(base, PeftModel) else base
-        backbone = copy.deepcopy(inner.get_decoder())  # before LoRA wraps the layers in place
-        if getattr(inner, "is_loaded_in_4bit", False):
-            # QLoRA: 4-bit weights cannot be trained, so the critic is a second LoRA adapter (on
-            # its own copy of the 4-bit backbone, which costs ~N/2 bytes) plus the value head.
-            backbone = get_peft_model(backbone, _peft_lora(lora))
-        critic = ValueModel(backbone)
+        base = prec.cast_frozen(policy_dir_or_model, dtype)
     if isinstance(base, PeftModel):
         policy = base
     else:
         policy = get_peft_model(base, _peft_lora(lora, modules_to_save=lora.modules_to_save, task_type="CAUSAL_LM"))
+    prec.trainable_to_fp32(policy)
+    if critic is None:
+        critic = cr.build_critic(policy, cfg.critic_model, lora.r, lora.alpha)
     # Dropout off everywhere [N-IMPL]: the rollout log-probs and the loss log-probs must come from
     # the same function, or the PPO ratio is not 1 at the first update.
     policy.eval()
     critic.eval()
+    if cfg.gradient_checkpointing:
+        cr.enable_checkpointing(lp.causal_lm(policy))
+        if isinstance(critic, ValueModel):
+            cr.enable_checkpointing(critic.backbone)
     return policy, critic
 
 
-def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Position ids for left-padded rows: 0 at the first real token (as `generate` computes them)."""
-    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-
-
-def _response_logits(model, ids, attn, context: int, temperature: float) -> torch.Tensor:
-    """Logits that predicted each response token, divided by the sampling temperature.
-
-    ids, attn: (B, P+R); returns (B, R, V) float32 (position t predicts ids[:, P + t]).
-    """
-    keep = ids.shape[1] - context + 1  # the LM head runs on response positions only (vocab-sized)
-    out = model(input_ids=ids, attention_mask=attn, position_ids=_positions(attn), logits_to_keep=keep)
-    return out.logits[:, :-1].float() / temperature
+def _amp(cfg: PPOConfig, device):
+    """Autocast to cfg.precision's compute dtype (a no-op for fp32)."""
+    device = torch.device(device)
+    return prec.autocast(device, prec.compute_dtype(cfg.precision, device))
 
 
 # ----------------------------------------------------------------------------------------- rollout
@@ -189,34 +171,34 @@ def _render(tokenizer, prompt: Prompt) -> str:
 
 
 @torch.no_grad()
-def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device) -> Rollout:
-    """Sample one response per prompt. Responses are cut after the first EOS (the rest is pad)."""
-    from transformers import GenerationConfig
-
+def _generate(policy, tokenizer, prompts: list[Prompt], cfg: PPOConfig, device,
+              engine: ro.RolloutEngine | None = None) -> Rollout:
+    """Sample one response per prompt with `engine` (default: cfg.rollout_engine's). Responses are
+    cut after the first EOS (the rest is pad); prompt columns that are padding in every row (an
+    engine's padding to a multiple) are dropped afterwards."""
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     if eos is None or pad is None or eos == pad:
         raise ValueError("PPO needs distinct EOS and pad tokens (the pad must never end a response)")
+    engine = engine or ro.make_engine(cfg.rollout_engine, device)
     tokenizer.padding_side = "left"
     texts = [_render(tokenizer, p) for p in prompts]
     chat = not isinstance(prompts[0], str)  # a chat template already places its special tokens
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(device)
-    # A fresh config: the model's own generation defaults (top_p, repetition penalty...) would
-    # make the sampling distribution differ from the one the loss evaluates.
-    gen = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
-                           max_new_tokens=cfg.max_new_tokens, eos_token_id=eos, pad_token_id=pad)
-    context, chunks = enc.input_ids.shape[1], []
-    for i in range(0, len(texts), cfg.rollout_micro_batch_size):
-        sl = slice(i, i + cfg.rollout_micro_batch_size)
-        out = policy.generate(input_ids=enc.input_ids[sl], attention_mask=enc.attention_mask[sl],
-                              generation_config=gen)
-        chunks.append(out[:, context:])
-    width = max(c.shape[1] for c in chunks)
-    resp = torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1]), value=pad) for c in chunks])
-    generated = torch.cat([torch.nn.functional.pad(torch.ones_like(c), (0, width - c.shape[1]))
-                           for c in chunks]).bool()
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat,
+                    pad_to_multiple_of=engine.prompt_multiple if engine.prompt_multiple > 1 else None).to(device)
+    spec = ro.Sampling(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, eos=eos, pad=pad)
+    chunks = []
+    with _amp(cfg, device):
+        for i in range(0, len(texts), cfg.rollout_micro_batch_size):
+            sl = slice(i, i + cfg.rollout_micro_batch_size)
+            chunks.append(engine.sample(policy, enc.input_ids[sl], enc.attention_mask[sl], spec))
+    width = max(c.shape[1] for c, _ in chunks)
+    resp = torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1]), value=pad) for c, _ in chunks])
+    generated = torch.cat([torch.nn.functional.pad(g, (0, width - g.shape[1]), value=False) for _, g in chunks])
     resp, mask, has_eos = cut_at_eos(resp, generated, eos, pad)
-    return Rollout(ids=torch.cat([enc.input_ids, resp], 1), attn=torch.cat([enc.attention_mask, mask.long()], 1),
-                   mask=mask.float(), has_eos=has_eos, context=context)
+    lead = int((enc.attention_mask == 0).sum(1).min())  # left columns that are padding in every row
+    ids, attn = enc.input_ids[:, lead:], enc.attention_mask[:, lead:]
+    return Rollout(ids=torch.cat([ids, resp], 1), attn=torch.cat([attn, mask.long()], 1), mask=mask.float(),
+                   has_eos=has_eos, context=ids.shape[1])
 
 
 def cut_at_eos(resp: torch.Tensor, generated: torch.Tensor, eos: int, pad: int):
@@ -236,17 +218,17 @@ def cut_at_eos(resp: torch.Tensor, generated: torch.Tensor, eos: int, pad: int):
 def _score_rollout(policy, critic, roll: Rollout, cfg: PPOConfig) -> TokenStats:
     """Log-probs under the policy and the reference, entropy and values of `roll`, in micro-batches."""
     parts: dict[str, list[torch.Tensor]] = {"logp": [], "ref_logp": [], "entropy": [], "values": []}
-    ctx, tokens = roll.context, roll.response
-    for i in range(0, roll.ids.shape[0], cfg.rollout_micro_batch_size):
-        sl = slice(i, i + cfg.rollout_micro_batch_size)
-        ids, attn = roll.ids[sl], roll.attn[sl]
-        logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
-        parts["logp"].append(pm.logprobs_from_logits(logits, tokens[sl]))
-        parts["entropy"].append(pm.entropy_from_logits(logits))
-        with policy.disable_adapter():  # the reference policy: base weights, no second copy
-            ref = _response_logits(policy, ids, attn, ctx, cfg.temperature)
-        parts["ref_logp"].append(pm.logprobs_from_logits(ref, tokens[sl]))
-        parts["values"].append(critic(ids, attn, _positions(attn))[:, ctx - 1:-1])
+    ctx = roll.context
+    with _amp(cfg, roll.ids.device):
+        for i in range(0, roll.ids.shape[0], cfg.rollout_micro_batch_size):
+            sl = slice(i, i + cfg.rollout_micro_batch_size)
+            ids, attn = roll.ids[sl], roll.attn[sl]
+            logp, entropy = lp.response_logprobs(policy, ids, attn, ctx, cfg.temperature)
+            with cr.adapters_off(policy):  # the reference policy: base weights, no second copy
+                ref_logp, _ = lp.response_logprobs(policy, ids, attn, ctx, cfg.temperature)
+            values = critic(ids, attn, lp.positions(attn))[:, ctx - 1:-1]
+            for key, x in (("logp", logp), ("ref_logp", ref_logp), ("entropy", entropy), ("values", values)):
+                parts[key].append(x.float())
     return TokenStats(**{k: torch.cat(v) * roll.mask for k, v in parts.items()})
 
 
@@ -307,29 +289,34 @@ def _advantages(roll: Rollout, stats: TokenStats, rewards: torch.Tensor, cfg: PP
 
 
 # ------------------------------------------------------------------------------------------ update
-def _micro_loss(policy, critic, exp: Experience, idx: torch.Tensor, beta: float, cfg: PPOConfig,
-                train_actor: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Loss on the rows `idx` of the experience: clipped surrogate [PPO eq. (7)] + vf_coef · clipped
-    value loss [N-IMPL] (+ β · k3 when kl_mode is loss_k3) [PPO eq. (9)]. Returns (loss, stats)."""
+def _micro_step(accelerator, policy, critic, exp: Experience, idx: torch.Tensor, beta: float, cfg: PPOConfig,
+                train_actor: bool, n_micro: int) -> dict[str, torch.Tensor]:
+    """Forward and backward (gradients / n_micro) on the rows `idx` of the experience: vf_coef ·
+    clipped value loss [N-IMPL] for the critic, then the clipped surrogate [PPO eq. (7)] (+ β · k3
+    when kl_mode is loss_k3) [PPO eq. (9)] for the actor. Two backward passes over disjoint graphs,
+    so the gradients are those of the summed loss; the critic's runs inside its scope (a LoRA
+    critic's checkpointed layers are recomputed there). Losses in fp32. Returns the statistics."""
     roll, old, targets = exp.roll, exp.stats, exp.targets
-    ctx = roll.context
+    ctx, dev = roll.context, roll.ids.device
     ids, attn, mask = roll.ids[idx], roll.attn[idx], roll.mask[idx]
-    values = critic(ids, attn, _positions(attn))[:, ctx - 1:-1]
-    vf_loss, vf_clipfrac = pm.clipped_value_loss(values, old.values[idx], targets.returns[idx],
-                                                 mask, cfg.cliprange_value)
-    loss = cfg.vf_coef * vf_loss
+    with cr.critic_scope(critic):
+        with _amp(cfg, dev):
+            values = critic(ids, attn, lp.positions(attn))[:, ctx - 1:-1]
+        vf_loss, vf_clipfrac = pm.clipped_value_loss(values.float(), old.values[idx], targets.returns[idx],
+                                                     mask, cfg.cliprange_value)
+        accelerator.backward(cfg.vf_coef * vf_loss / n_micro)
     stats = {"loss/value": vf_loss.detach(), "critic/clipfrac": vf_clipfrac}
     if train_actor:
-        logits = _response_logits(policy, ids, attn, ctx, cfg.temperature)
-        logp = pm.logprobs_from_logits(logits, ids[:, ctx:])
-        pg_loss, clipfrac, approx_kl = pm.clipped_policy_loss(logp, old.logp[idx],
-                                                              targets.advantages[idx], mask, cfg.cliprange)
-        loss = loss + pg_loss
+        with _amp(cfg, dev):
+            logp, _ = lp.response_logprobs(policy, ids, attn, ctx, cfg.temperature)
+        pg_loss, clipfrac, approx_kl = pm.clipped_policy_loss(logp, old.logp[idx], targets.advantages[idx], mask,
+                                                              cfg.cliprange)
+        loss = pg_loss
         if cfg.kl_mode == "loss_k3":
             loss = loss + beta * pm.masked_mean(pm.kl_k3(logp, old.ref_logp[idx]), mask)
-        stats.update({"loss/policy": pg_loss.detach(), "policy/clipfrac": clipfrac,
-                      "policy/approx_kl": approx_kl})
-    return loss, stats
+        accelerator.backward(loss / n_micro)
+        stats.update({"loss/policy": pg_loss.detach(), "policy/clipfrac": clipfrac, "policy/approx_kl": approx_kl})
+    return stats
 
 
 def _ppo_epochs(accelerator, policy, critic, opts: dict, exp: Experience, beta: float, cfg: PPOConfig,
@@ -356,8 +343,7 @@ def _ppo_epochs(accelerator, policy, critic, opts: dict, exp: Experience, beta: 
                     if j < n_micro - 1:  # skip the all-reduce until the last micro-batch
                         for m in models:
                             stack.enter_context(accelerator.no_sync(m))
-                    loss, stats = _micro_loss(policy, critic, exp, idx, beta, cfg, train_actor)
-                    accelerator.backward(loss / n_micro)
+                    stats = _micro_step(accelerator, policy, critic, exp, idx, beta, cfg, train_actor, n_micro)
                 for k, v in stats.items():
                     add(k, v)
             for name, model in (("critic", critic), ("actor", policy)):
@@ -486,7 +472,7 @@ def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: 
     for name, col in columns.items():
         if len(col) != len(prompts):
             raise ValueError(f"column {name!r} has {len(col)} rows for {len(prompts)} prompts")
-    accelerator, policy, critic, opts, kl_ctl = _setup(policy_dir_or_model, critic, cfg, lora, seed)
+    accelerator, policy, critic, opts, kl_ctl, engine = _setup(policy_dir_or_model, critic, cfg, lora, seed)
     out, settings = Path(out_dir), run_settings(cfg, lora, seed)
     start, history = ppo_checkpoint.restore(accelerator, out, resume, kl_ctl, reward_fn, settings)
     batches = _prompt_batches(len(prompts), cfg, seed, accelerator)
@@ -495,7 +481,7 @@ def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: 
     stop_reason, done = None, start
     for step in range(start, cfg.steps):
         t0 = _now(accelerator.device)
-        row = _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, next(batches),
+        row = _train_step(accelerator, policy, critic, opts, engine, tokenizer, prompts, columns, next(batches),
                           reward_fn, kl_ctl, cfg, train_actor=step >= cfg.critic_warmup_steps)
         row = {"step": step, **row, "time/step_s": _now(accelerator.device) - t0}
         history.append(row)
@@ -518,7 +504,7 @@ def train_ppo(policy_dir_or_model, tokenizer, prompts: list[Prompt], reward_fn: 
 
 
 def _setup(policy_dir_or_model, critic, cfg: PPOConfig, lora: LoraConfig, seed: int):
-    """(accelerator, policy, critic, {"actor", "critic"} optimisers, KL controller), prepared."""
+    """(accelerator, policy, critic, {"actor", "critic"} optimisers, KL controller, rollout engine), prepared."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, get_int_from_env, set_seed
 
@@ -532,8 +518,13 @@ def _setup(policy_dir_or_model, critic, cfg: PPOConfig, lora: LoraConfig, seed: 
         # that engine's optimiser; PPO here trains two models with their own optimisers.
         raise ValueError("PPO trains a policy and a critic; accelerate's DeepSpeed integration "
                          "drives one model per Accelerator. Use DDP or FSDP for PPO.")
+    ours = "bf16" if prec.compute_dtype(cfg.precision, accelerator.device) == torch.bfloat16 else "no"
+    if accelerator.mixed_precision not in ("no", ours):  # its autocast wraps the update's forwards only
+        raise ValueError(f"accelerate runs {accelerator.mixed_precision} mixed precision but ppo.precision "
+                         f"{cfg.precision!r} computes in {ours if ours != 'no' else 'fp32'}: rollout scores and the "
+                         "loss would differ. Set ppo.precision to bf16, or launch without mixed precision.")
     set_seed(seed)  # same LoRA init everywhere (DDP also broadcasts rank 0's weights)
-    policy, critic = _load_models(policy_dir_or_model, cfg, lora, critic)
+    policy, critic = _load_models(policy_dir_or_model, cfg, lora, critic, device=accelerator.device)
     actor_opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.learning_rate)
     critic_opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad],
                                    lr=cfg.critic_learning_rate)
@@ -545,7 +536,8 @@ def _setup(policy_dir_or_model, critic, cfg: PPOConfig, lora: LoraConfig, seed: 
     set_seed(seed + accelerator.process_index)  # different samples per process
     kl_ctl = (pm.AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl
               else pm.FixedKLController(cfg.kl_coef))
-    return accelerator, policy, critic, {"actor": actor_opt, "critic": critic_opt}, kl_ctl
+    engine = ro.make_engine(cfg.rollout_engine, accelerator.device)
+    return accelerator, policy, critic, {"actor": actor_opt, "critic": critic_opt}, kl_ctl, engine
 
 
 def _now(device) -> float:
@@ -555,7 +547,7 @@ def _now(device) -> float:
     return time.perf_counter()
 
 
-def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, idx: list[int],
+def _train_step(accelerator, policy, critic, opts, engine, tokenizer, prompts, columns, idx: list[int],
                 reward_fn, kl_ctl, cfg: PPOConfig, *, train_actor: bool) -> dict[str, Any]:
     """One PPO iteration on the prompts `idx`: rollout, score, advantages, updates, KL control.
     Times (this process): rollout = generation; score = log-probs, reference, values, reward
@@ -563,7 +555,7 @@ def _train_step(accelerator, policy, critic, opts, tokenizer, prompts, columns, 
     batch = [prompts[i] for i in idx]
     gen_model = accelerator.unwrap_model(policy)  # no DDP forward: no collective per token
     t0 = _now(accelerator.device)
-    roll = _generate(gen_model, tokenizer, batch, cfg, accelerator.device)
+    roll = _generate(gen_model, tokenizer, batch, cfg, accelerator.device, engine)
     t1 = _now(accelerator.device)
     stats = _score_rollout(gen_model, accelerator.unwrap_model(critic), roll, cfg)
     ids, texts = _completions(tokenizer, roll)

@@ -5,7 +5,8 @@ Layout under out_dir:
   checkpoint/            the last complete checkpoint
     model.safetensors      policy: trainable parameters only (LoRA, modules_to_save); the frozen
                            base is reloaded from the policy path on resume, not copied every save
-    model_1.safetensors    critic: every parameter
+    model_1.safetensors    critic: every parameter it owns (the default LoRA critic: its adapter
+                           factors and value head; the backbone it shares is the policy's frozen base)
     optimizer.bin, optimizer_1.bin, random_states_<rank>.pkl    (accelerate's save_state)
     state.json             steps done, KL controller, reward state of each process, the run's
                            settings (`cai.training.ppo.run_settings`: PPO config, LoRA shape, seed)

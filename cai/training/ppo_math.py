@@ -144,13 +144,15 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Entropy of the categorical softmax(logits) per position: logsumexp(z) - sum(p * z).
 
     logits: (B, T, V) float (already divided by the sampling temperature). Returns (B, T).
+    The materialised reference for `cai.training.logprobs`, which PPO uses (no (B, T, V) tensor).
     """
     p = torch.softmax(logits, dim=-1)
     return torch.logsumexp(logits, dim=-1) - (p * logits).sum(-1)
 
 
 def logprobs_from_logits(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits)[token] per position. logits: (B, T, V); tokens: (B, T) long -> (B, T)."""
+    """log softmax(logits)[token] per position. logits: (B, T, V); tokens: (B, T) long -> (B, T).
+    The materialised reference for `cai.training.logprobs`, which PPO uses (no (B, T, V) tensor)."""
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 

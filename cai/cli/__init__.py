@@ -11,56 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import click
 
+from cai.cli.base import CaiGroup, config_epilog, quiet_model_loading, quiet_optional_extras
 from cai.core.errors import UserError
-
-
-def quiet_model_loading() -> None:
-    """No per-tensor "Loading weights" bars from transformers on every command that loads MiniLM,
-    and no "Converting SentenceTransformer model ... to CrossEncoder" notice when a checker or
-    re-ranker is trained from it."""
-    import logging
-    import os
-
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
-
-
-class CaiGroup(click.Group):
-    """Maps exceptions to exit codes: UserError → 2 (one line each), anything else → 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except UserError as e:
-            if ctx.params.get("verbose"):
-                traceback.print_exc()
-            for line in e.lines():
-                click.echo(f"error: {line}", err=True)
-            ctx.exit(2)
-        except BrokenPipeError:  # `cai ... | head`: the reader left; not an error of ours
-            sys.stderr.close()
-            ctx.exit(0)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as e:  # noqa: BLE001 — last-resort boundary of the program
-            if ctx.params.get("verbose"):
-                traceback.print_exc()
-            msg = " ".join(f"{type(e).__name__}: {e}".split())
-            click.echo(f"internal error: {msg} (rerun with `cai --verbose` for the traceback)", err=True)
-            ctx.exit(1)
 
 
 @click.group(name="cai", cls=CaiGroup,
@@ -77,31 +33,6 @@ def cli(verbose: bool) -> None:
       cai train examples/quickstart/train.yaml
     """
     quiet_optional_extras()
-
-
-def quiet_optional_extras() -> None:
-    """transformers imports peft, which imports bitsandbytes when it is installed (`cai[qlora]`), and
-    bitsandbytes then warns on every process that its optional CPU 4-bit kernel cannot be fetched
-    offline (it falls back to its own). Nothing here uses bitsandbytes unless `policy.load_in_4bit`
-    is set, so those warnings are noise on every command: keep errors, drop the warnings."""
-    import logging
-
-    for name in ("bitsandbytes", "kernels"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def config_epilog(stage: str) -> str:
-    """`--help` text for a stage's config keys, from the pydantic field descriptions."""
-    from cai.core.configs import STAGES, describe_fields
-
-    rows = [r for r in describe_fields(STAGES[stage]) if r[0] != "stage"]
-    width = max(len(k) for k, _, _ in rows) + 2
-    lines = ["\b", "Config keys (in CONFIG.yaml, or as key=value on the command line):"]
-    for key, default, desc in rows:
-        shown = "required" if default == "required" else f"default: {default}"
-        lines.append(f"  {key.ljust(width)}{desc} [{shown}]")
-    lines += ["", "\b", f"`cai config template {stage}` prints a documented YAML file with these keys."]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------ sources
@@ -486,6 +417,37 @@ def eval_(config_file: Path, overrides: tuple[str, ...], tolerance: float) -> No
     click.echo(str(run_dir))
 
 
+# ------------------------------------------------------------------------------------------ teacher
+@cli.group()
+def teacher() -> None:
+    """Check the teacher's OpenAI-compatible endpoints before a run."""
+
+
+@teacher.command("check")
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+def teacher_check(config_file: Path, overrides: tuple[str, ...]) -> None:
+    """Probe every endpoint of a generate config's teacher once and print what works.
+
+    Per endpoint: reachable, the model listed by /v1/models (when the server has that route), the
+    structured-output mode it takes (`structured_output: auto` tries them in turn) and a tiny
+    critique round-trip. Exit 0 when every endpoint works, else 2 with one line per endpoint that
+    does not.
+    """
+    from cai.core.configs import load_config
+    from cai.llm.teacher_check import check_teacher
+
+    cfg = load_config(config_file, list(overrides), stage="generate", check_paths=False)
+    checks = check_teacher(cfg)
+    for check in checks:
+        for line in check.lines:
+            click.echo(line)
+    failed = [check.error_line() for check in checks if check.problem]
+    if failed:
+        raise UserError(failed)
+    click.echo(f"ok: {len(checks)} of {len(checks)} endpoint(s) work")
+
+
 # ------------------------------------------------------------------------------------------ checker
 @cli.group()
 def checker() -> None:
@@ -563,8 +525,8 @@ def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_qu
 
 
 def main() -> None:
+    from cai import hide_bitsandbytes
+
+    if next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None) != "train":  # QLoRA lives in train
+        hide_bitsandbytes()
     cli(prog_name="cai")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
