@@ -89,6 +89,7 @@ from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
+from rewards.named_ratios import named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, period_compatible
 from rewards.premises import (
@@ -343,6 +344,12 @@ class OfflineChecker:
                 asked, computed = (asked_derivation(q, context.question, evidence_pages(claim, context),
                                                     self._tolerances(q))
                                    if grounded and not own_measure and len(claim.quantities) == 1 else (None, False))
+                # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
+                level = not CHANGE_RE.search(claim.plain) or is_level(q, claim.plain)
+                ratio = named_ratio(claim.plain, context.question, not own_measure) if q.unit != "$" and level else None
+                if asked is None and not computed and ratio is not None:
+                    # A named ratio ("asset turnover") is computed as it is defined, never from any two figures.
+                    asked, computed = ratio_derivation(q, ratio, evidence_pages(claim, context), self._tolerances(q))
                 # A bare answer is the figure its question asks to compute (`rewards.asked_arithmetic`);
                 # when that computation can be made, no other combination of figures stands in for it.
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None

@@ -109,3 +109,22 @@ def test_a_basis_applies_to_the_clause_that_states_it(checker):
     verdicts = checker.check("What was Meridian's margin?", "Revenue grew 4%, and adjusted operating margin was 12.0%.",
                              [page2])
     assert any(v.verdict == Verdict.unsupported for v in verdicts)
+
+
+STATEMENTS = SourcePage(doc_id="meridian-2024-10k", page=50, text=(
+    "(in millions) | 2024 | 2023\n"
+    "Net sales | $65,398 | $59,812\n"
+    "Net earnings | $6,833 | $6,230\n"
+    "Total assets | $50,710 | $47,528\n"))
+
+
+def test_a_named_ratio_is_computed_as_defined_not_from_any_two_figures(checker):
+    question = "What was Meridian's asset turnover in 2024?"
+    # 65,398 / average(50,710, 47,528) = 1.33: revenue over average total assets.
+    assert checker.check(question, "Asset turnover in 2024 was 1.33.", [STATEMENTS])[0].verdict == Verdict.supported
+    # 6,833 / 47,528 = 0.14: two figures of the page, but net earnings are not the ratio's numerator.
+    verdicts = checker.check(question, "Asset turnover in 2024 was 0.14.", [STATEMENTS])
+    assert verdicts[0].verdict == Verdict.unsupported, verdicts[0].reason
+    # A bare answer takes the ratio its question names.
+    assert checker.check(question, "1.33", [STATEMENTS])[0].verdict == Verdict.supported
+    assert checker.check(question, "0.14", [STATEMENTS])[0].verdict == Verdict.unsupported

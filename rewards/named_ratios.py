@@ -1,0 +1,130 @@
+"""Financial ratios a claim names, computed the way the ratio is defined (issue #15, deliverable 2).
+
+"Asset turnover was 0.14" is not supported by any two figures of the page whose quotient is 0.14
+("6,706 / 47,528"): asset turnover is revenue over total assets. When a claim (or, for a bare answer,
+its question) names a standard ratio, its figure is derived only from rows the definition names:
+numerator and denominator of the same period (the same table column, or the same position in two
+rows of one table), the denominator also as the average of two adjacent periods (the textbook form
+of turnover and return ratios). When such rows are on the pages, no other combination of figures
+stands in for the ratio (as `rewards.asked_arithmetic` does for the computations questions name);
+when they are not, the claim is left to the general derivations.
+
+The definitions are the standard ones of financial statement analysis (CFA Institute, *Financial
+Reporting and Analysis*, ratio analysis; SEC Financial Reporting Manual terms for the line items),
+not fitted to any data set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rewards.arithmetic import Derivation, Tolerances
+from rewards.numbers import Quantity
+from rewards.premises import PreparedPage, column_key
+
+_REVENUE = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\s+sales)\b"
+_COST_OF_SALES = r"(?:total\s+)?cost\s+of\s+(?:goods\s+sold|sales|revenues?|products?\s+sold)"
+_NET_INCOME = r"(?:consolidated\s+)?net\s+(?:income|earnings)(?!\s+per)\b"
+_EQUITY = r"total\s+(?:stockholders|shareholders|shareowners)['’]?\s+equity"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A standard ratio: how text names it, and the row labels of its numerator and denominator."""
+
+    name: str
+    named: re.Pattern
+    numerator: re.Pattern
+    denominator: re.Pattern
+    factor: float = 1.0  # 365 for the days ratios (days of the period's flow)
+
+
+def _ratio(name: str, named: str, numerator: str, denominator: str, factor: float = 1.0) -> Ratio:
+    flags = re.IGNORECASE
+    return Ratio(name, re.compile(named, flags), re.compile(rf"^\W*{numerator}", flags),
+                 re.compile(rf"^\W*{denominator}", flags), factor)
+
+
+RATIOS = (
+    _ratio("fixed asset turnover", r"\bfixed[\s-]+asset\s+turnover\b", _REVENUE,
+           r"(?:total\s+)?property,?\s+(?:plant\s+)?and\s+equipment,?\s+net"),
+    _ratio("asset turnover", r"(?<!fixed )\b(?:total\s+)?asset\s+turnover\b", _REVENUE, r"total\s+assets\b"),
+    _ratio("inventory turnover", r"\binventory\s+turnover\b", _COST_OF_SALES, r"(?:total\s+)?inventor(?:y|ies)\b"),
+    _ratio("receivables turnover", r"\breceivables?\s+turnover\b", _REVENUE,
+           r"(?:trade\s+)?(?:accounts\s+)?receivable"),
+    _ratio("current ratio", r"\bcurrent\s+ratio\b", r"total\s+current\s+assets\b", r"total\s+current\s+liabilities\b"),
+    _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b", r"gross\s+(?:profit|margin)\b", _REVENUE),
+    _ratio("operating margin", r"\boperating\s+(?:profit\s+|income\s+)?margin\b",
+           r"(?:total\s+)?operating\s+(?:income|profit)\b", _REVENUE),
+    _ratio("net margin", r"\bnet\s+(?:profit\s+|income\s+)?margin\b|\bprofit\s+margin\b", _NET_INCOME, _REVENUE),
+    _ratio("return on assets", r"\breturn\s+on\s+(?:total\s+)?assets\b|\bROA\b", _NET_INCOME, r"total\s+assets\b"),
+    _ratio("return on equity", r"\breturn\s+on\s+(?:common\s+|shareholders['’]?\s+|stockholders['’]?\s+)?equity\b"
+           r"|\bROE\b", _NET_INCOME, _EQUITY),
+    _ratio("interest coverage", r"\binterest\s+coverage\b|\btimes\s+interest\s+earned\b",
+           r"(?:total\s+)?operating\s+income\b", r"interest\s+expense"),
+    _ratio("effective tax rate", r"\beffective\s+(?:income\s+)?tax\s+rate\b",
+           r"(?:provision\s+for|\(?benefit\)?\s+from)?\s*income\s+tax(?:es)?\b(?!\s+payable)",
+           r"(?:income|earnings)\s+(?:\(loss\)\s+)?before\s+(?:provision\s+for\s+)?income\s+taxes"),
+    _ratio("days sales outstanding", r"\bdays?\s+sales\s+outstanding\b|\bDSO\b",
+           r"(?:trade\s+)?(?:accounts\s+)?receivable", _REVENUE, 365.0),
+    _ratio("days payable outstanding", r"\bdays?\s+payables?\s+outstanding\b|\bDPO\b",
+           r"(?:trade\s+)?accounts\s+payable", _COST_OF_SALES, 365.0),
+    _ratio("days inventory outstanding", r"\bdays?\s+(?:of\s+)?inventory\s+(?:outstanding|on\s+hand)\b|\bDIO\b",
+           r"(?:total\s+)?inventor(?:y|ies)\b", _COST_OF_SALES, 365.0),
+)
+
+
+def named_ratio(claim: str, question: str, bare: bool) -> Ratio | None:
+    """The one standard ratio the claim names (or, for a bare answer, its question); None when it
+    names none or several (a sentence comparing two ratios is left to the general derivations)."""
+    found = [r for r in RATIOS if r.named.search(claim)]
+    if not found and bare:
+        found = [r for r in RATIOS if r.named.search(question)]
+    return found[0] if len(found) == 1 else None
+
+
+_TRAILING_FIGURES_RE = re.compile(r"[\s\d$(),.%—–-]+$")
+
+
+def _rows(page: PreparedPage, label: re.Pattern) -> list[list[tuple[int, Quantity]]]:
+    """The page's rows whose label matches `label`: each the list of (figure index, figure) sharing
+    one label, in page order (a row's periods in its table's column order)."""
+    rows: dict[str, list[tuple[int, Quantity]]] = {}
+    for index, (q, text) in enumerate(zip(page.quantities, page.labels, strict=True)):
+        if q.unit != "%" and label.search(text):
+            key = _TRAILING_FIGURES_RE.sub("", text.split("|")[0]).strip()  # the label without its values
+            rows.setdefault(key, []).append((index, q))
+    return list(rows.values())
+
+
+def _pairs(page: PreparedPage, ratio: Ratio) -> list[tuple[str, float]]:
+    """(expression, value) for every same-period numerator/denominator pair of the page, and each
+    numerator over the average of its period's and the next period's denominator."""
+    out = []
+    for top in _rows(page, ratio.numerator):
+        for bottom in _rows(page, ratio.denominator):
+            for i, (_, t) in enumerate(top):
+                column = column_key(page, t)
+                for j, (_, b) in enumerate(bottom):
+                    if not (column == column_key(page, b) if column is not None else i == j):
+                        continue  # another period's figure
+                    if b.magnitude:
+                        out.append((f"{t.text.strip()} / {b.text.strip()}", t.magnitude / b.magnitude))
+                    if j + 1 < len(bottom) and (avg := (b.magnitude + bottom[j + 1][1].magnitude) / 2):
+                        out.append((f"{t.text.strip()} / avg({b.text.strip()}, {bottom[j + 1][1].text.strip()})",
+                                    t.magnitude / avg))
+    return out
+
+
+def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage],
+                     tol: Tolerances) -> tuple[Derivation | None, bool]:
+    """(the derivation of `q` as `ratio` from the rows its definition names, or None; whether any
+    such pair of rows was on the pages). A percentage is the ratio × 100; a days ratio × 365."""
+    candidates = [c for page in pages for c in _pairs(page, ratio)]
+    scale = 100.0 if q.unit == "%" else ratio.factor
+    for expression, value in candidates:
+        if abs(value * scale - q.magnitude) <= tol.multiplicative:
+            shown = f"{expression} × {scale:g}" if scale != 1 else expression
+            return Derivation(f"{ratio.name} = {shown}", (), value * scale), True
+    return None, bool(candidates)
