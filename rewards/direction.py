@@ -337,15 +337,25 @@ _GOVERNS_RE = re.compile(
     r"\s+(?:approximately\s+|about\s+|nearly\s+)?[$(]*$", re.IGNORECASE)
 
 
-def local_direction(text: str, start: int, floor: int, measure: Sequence[str]) -> int | None:
+# A direction noun right after a figure: "a 64% increase in revenue", "a 10 percent year-over-year decline".
+_NOUN_AFTER_RE = re.compile(
+    r"\s*(?:percent(?:age\s+points?)?\s+|points?\s+)?(?:(?:year[\s-]+over[\s-]+year|annual|sequential)\s+)?"
+    rf"(?P<word>{_DIR})", re.IGNORECASE)
+
+
+def local_direction(text: str, start: int, floor: int, measure: Sequence[str], end: int | None = None) -> int | None:
     """The direction of the word governing the figure at `start` (`_GOVERNS_RE`), looking back at
-    most LOCAL_REACH chars and not before `floor` (the previous figure's end); None if there is
-    none or it is negated."""
+    most LOCAL_REACH chars and not before `floor` (the previous figure's end); else, given the
+    figure's `end`, a direction noun right after it ("a 64% increase"); None if there is none or it
+    is negated."""
     span = text[max(floor, start - LOCAL_REACH) : start]
     governing = _GOVERNS_RE.search(span)
-    if governing is None or NEGATION_RE.search(span):
+    if NEGATION_RE.search(span):
         return None
-    return _word_direction(_DIRECTION_RE.match(span, governing.start()), measure)
+    if governing is not None:
+        return _word_direction(_DIRECTION_RE.match(span, governing.start()), measure)
+    after = _NOUN_AFTER_RE.match(text, end) if end is not None else None
+    return _word_direction(_DIRECTION_RE.match(text, after.start("word")), measure) if after else None
 
 
 MIN_SHARED_WORDS = 2  # content words a source sentence must share with the claim to be about it
@@ -364,7 +374,7 @@ def reversed_number(claim: Claim, pages: Sequence[PreparedPage]) -> str | None:
     words = [t for t in content_tokens(plain) if t not in _NOT_HEADS]
     figures = extract_quantities(plain)
     for i, q in enumerate(figures):
-        said = local_direction(plain, q.start, figures[i - 1].end if i else 0, measure)
+        said = local_direction(plain, q.start, figures[i - 1].end if i else 0, measure, q.end)
         if said is None:
             continue
         stated = set()
@@ -372,7 +382,7 @@ def reversed_number(claim: Claim, pages: Sequence[PreparedPage]) -> str | None:
             for j in agreeing(q, page.magnitudes, 0.0, page.scales, page.written_scales):
                 source_q = page.quantities[j]
                 direction = local_direction(page.source.text, source_q.start,
-                                            page.quantities[j - 1].end if j else 0, measure)
+                                            page.quantities[j - 1].end if j else 0, measure, source_q.end)
                 first, last = page.spans[page.sentence_of(source_q.start)]
                 sentence = page.lowered[first:last]
                 if direction is not None and sum(1 for t in words if occurs(t, sentence)) >= MIN_SHARED_WORDS:

@@ -129,3 +129,13 @@ def test_movement_and_period_order():
     assert earlier(fy22, fy23) is True and earlier(fy23, q2_24) is True and earlier(jan23, jul23) is True
     # A fiscal label and a date one year apart: the fiscal year may end in either calendar year.
     assert earlier(fy22, jul23) is None and earlier(fy22, fy22) is None
+
+
+def test_a_direction_noun_after_the_figure_is_read_too(checker):
+    page = SourcePage(doc_id="meridian-2024-10k", page=31, text=(
+        "Data Center segment revenue was $6.0 billion, a 64% increase compared to the prior year, driven by "
+        "higher sales of server processors."))
+    question = "What drove Meridian's Data Center revenue in 2024?"
+    assert checker.check(question, "Data Center revenue saw a 64% increase.", [page])[0].verdict == Verdict.supported
+    flipped = checker.check(question, "Data Center revenue saw a 64% decrease.", [page])[0]
+    assert flipped.verdict == Verdict.unsupported and "direction contradicts" in flipped.reason
