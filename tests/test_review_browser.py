@@ -106,8 +106,14 @@ def _sign_in(driver, server, name: str) -> None:
     box.clear()
     box.send_keys(name)
     box.submit()
+    # The old page's table is there until the browser navigates: wait for the form to be replaced
+    # first (a loaded CI machine can take seconds to serve the next page).
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(ec.staleness_of(box))
     _wait(driver, "table")
-    assert driver.find_element(By.NAME, "reviewer").get_attribute("value") == name
+    assert _wait(driver, "[name='reviewer']").get_attribute("value") == name
 
 
 def _press(driver, keys: str) -> None:
