@@ -5,6 +5,11 @@ template, greedy or sampled decoding), so a teacher loop with `max_concurrency >
 without any caller knowing about batching. Generation runs in a worker thread to keep the event
 loop responsive. Structured replies are parsed from text (no constrained decoding) with one
 repair turn, as for servers without JSON-schema support.
+
+`teacher.model` may be a built-in name (`smollm2-135m`): it loads through
+`cai.core.builtin_models.resolve_model` like every other consumer of a model name; `model_record`
+is what a run manifest records about it (its sha256 for a built-in). Generation keeps the KV cache
+on and runs on torch's current thread count (never changed here).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
+from cai.core.builtin_models import resolve_model
 from cai.core.configs import TeacherConfig
+from cai.core.errors import UserError
 from cai.llm.cache import CallCache
 from cai.llm.chat import (
     ChatReply,
@@ -49,13 +56,18 @@ class HFChat:
         self.usage = Usage()
         self.model = cfg.model
         self.batch_size = batch_size or cfg.max_concurrency
-        self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        try:
+            resolved = resolve_model(cfg.model)
+        except UserError as e:
+            raise UserError(f"teacher.model: {e}") from None
+        self.model_record = resolved.manifest()
+        self.tokenizer = AutoTokenizer.from_pretrained(resolved.path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
-        self.lm = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype).to(device).eval()
+        self.lm = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype).to(device).eval()
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
 
@@ -118,7 +130,7 @@ class HFChat:
         with torch.no_grad():
             out = self.lm.generate(**enc, max_new_tokens=max(p.max_tokens for p in batch), do_sample=sample,
                                    temperature=self.cfg.temperature if sample else None, top_p=None, top_k=None,
-                                   pad_token_id=self.tokenizer.pad_token_id)
+                                   use_cache=True, pad_token_id=self.tokenizer.pad_token_id)
         new = out[:, enc["input_ids"].shape[1]:]
         self.usage.calls += len(batch)
         self.usage.prompt_tokens += int(enc["attention_mask"].sum())

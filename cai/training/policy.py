@@ -1,7 +1,12 @@
 """A policy that answers from sources: a causal LM with an optional LoRA adapter from `cai train`
 (one loaded base model serves several adapters via `Policy.use_adapter`), prompted with
 `cai.core.prompts.policy_messages` (the one format of SFT data, RL rollouts and serving) through the
-tokenizer's chat template, greedy decoding. Used by `cai answer` and `cai eval`."""
+tokenizer's chat template, greedy decoding. Used by `cai answer` and `cai eval`.
+
+Generation is batched (`generate_batch`: left padding, one `generate` call with the KV cache) and
+runs on torch's current thread count: nothing here calls `torch.set_num_threads`, so the caller's
+setting (or OMP_NUM_THREADS) is what runs. Built-in model names (`smollm2-135m`) load through
+`cai.core.builtin_models.resolve_model`, like every other consumer of a model name."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cai.core.assets import SMOKE_POLICY
+from cai.core.builtin_models import ResolvedModel, is_builtin, resolve_model
 from cai.core.contracts import AnsweredBy, SearchHit
 from cai.core.errors import UserError
 from cai.training.adapters import ADAPTER_META, load_model
@@ -77,6 +83,7 @@ class Policy:
     adapter_metadata: dict | None = None
     warnings: list[str] = field(default_factory=list)
     warn: Callable[[str], None] = warn_stderr
+    base: ResolvedModel | None = None  # what `model_id` loaded (a built-in's cache folder and sha256)
     _loaded: dict[str, Path] = field(default_factory=dict, repr=False)  # adapter name → directory
 
     def use_adapter(self, adapter: Path | None) -> None:
@@ -114,24 +121,44 @@ class Policy:
 
     def generate(self, question: str, sources: list[SearchHit]) -> str:
         """Greedy completion of `policy_messages(question, sources)` under the chat template."""
-        import contextlib
+        return self.generate_batch([(question, sources)])[0]
 
-        import torch
+    def generate_batch(self, items: list[tuple[str, list[SearchHit]]]) -> list[str]:
+        """Greedy completions of several (question, sources) prompts in one batched `generate`."""
+        enc = self.encode(items)
+        out = self.generate_ids(enc)
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
+    def encode(self, items: list[tuple[str, list[SearchHit]]]):
+        """The prompts under the chat template, left-padded into one batch (input_ids: (B, T))."""
         from cai.core.prompts import policy_messages
 
-        prompt = self.tokenizer.apply_chat_template(policy_messages(question, sources), add_generation_prompt=True,
-                                                    tokenize=False)
-        enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.lm.device)
+        prompts = [self.tokenizer.apply_chat_template(policy_messages(q, hits), add_generation_prompt=True,
+                                                      tokenize=False) for q, hits in items]
+        self.tokenizer.padding_side = "left"  # new tokens follow every prompt's last token
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.lm.device)
         window = getattr(self.lm.config, "max_position_embeddings", None)
         if window and enc["input_ids"].shape[1] + self.max_new_tokens > window:
             raise UserError(f"the prompt is {enc['input_ids'].shape[1]} tokens and {self.model_id} reads at most "
                             f"{window}: retrieve fewer chunks (-k) or lower --max-new-tokens")
+        return enc
+
+    def generate_ids(self, enc, *, max_new_tokens: int | None = None, min_new_tokens: int | None = None,
+                     streamer=None):
+        """The new token ids (B, new) for an `encode` batch: greedy, with the KV cache (each step
+        feeds one token per row and attends to the cached keys/values instead of re-reading the
+        prompt). `min_new_tokens` forces a length and `streamer` sees each step (benchmarks)."""
+        import contextlib
+
+        import torch
+
         plain_base = self.adapter is None and bool(self._loaded)  # a PeftModel serving its base
         with torch.no_grad(), (self.lm.disable_adapter() if plain_base else contextlib.nullcontext()):
-            out = self.lm.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, temperature=None,
-                                   top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id)
-        return self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+            out = self.lm.generate(**enc, max_new_tokens=max_new_tokens or self.max_new_tokens,
+                                   min_new_tokens=min_new_tokens, do_sample=False, temperature=None, top_p=None,
+                                   top_k=None, use_cache=True, pad_token_id=self.tokenizer.pad_token_id,
+                                   streamer=streamer)
+        return out[:, enc["input_ids"].shape[1]:]
 
     def described(self) -> AnsweredBy:
         return AnsweredBy(kind="policy", model=self.model_id, adapter=str(self.adapter) if self.adapter else None,
@@ -141,26 +168,39 @@ class Policy:
 
 def open_policy(model: str | None, adapter: Path | None = None, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                 warn: Callable[[str], None] = warn_stderr) -> Policy:
-    """Load a policy: `model` (HF id or path; with only `adapter`, the adapter's base model)
-    and, when given, a LoRA `adapter`. Bad input raises UserError with what to do next."""
+    """Load a policy: `model` (HF id, path or built-in name; with only `adapter`, the adapter's base
+    model) and, when given, a LoRA `adapter`. Bad input raises UserError with what to do next."""
     config, metadata = read_adapter(adapter) if adapter is not None else ({}, None)
     base = model or _adapter_base(config) or next(iter(_declared_bases(config, metadata)), None)
-    if base == SMOKE_POLICY and (metadata or {}).get("policy_model") == SMOKE_POLICY:
+    trained_on = (metadata or {}).get("policy_model")
+    if base == SMOKE_POLICY and trained_on == SMOKE_POLICY:
         base = metadata.get("base_model") or _adapter_base(config)  # the smoke model that run built
+    elif model is None and is_builtin(trained_on):
+        base = trained_on  # by name: found in this machine's cache (converted again if it is not there)
     if not base:
         raise UserError(f"--adapter {adapter}: it names no base model; give one with --policy MODEL")
     if base == SMOKE_POLICY:
         raise UserError(f"--policy {SMOKE_POLICY}: the smoke policy is built inside a `cai train` run; give --adapter "
                         "RUN_DIR/adapter instead")
-    tokenizer_dir = adapter if adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file() else base
-    tokenizer, lm = _load_lm(base, str(tokenizer_dir))
+    resolved = _resolve(base)
+    has_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
+    tokenizer, lm = _load_lm(resolved.path, str(adapter) if has_tokenizer else resolved.path)
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--policy {base}: the tokenizer has no chat template; use a chat/instruct model or one saved "
                         "by `cai train`")
-    policy = Policy(model_id=base, tokenizer=tokenizer, lm=lm, max_new_tokens=max_new_tokens, warn=warn)
+    policy = Policy(model_id=base, tokenizer=tokenizer, lm=lm, max_new_tokens=max_new_tokens, warn=warn,
+                    base=resolved)
     if adapter is not None:
         policy.use_adapter(Path(adapter))
     return policy
+
+
+def _resolve(base: str) -> ResolvedModel:
+    """`resolve_model`, its errors said about the --policy option (or the eval target's policy)."""
+    try:
+        return resolve_model(base)
+    except UserError as e:
+        raise UserError(f"--policy {e}") from None
 
 
 def _load_lm(model: str, tokenizer_dir: str):
