@@ -100,7 +100,18 @@ class DocStore:
                 f"no index at {index_dir} (missing {STORE_FILE}); build one with `cai ingest PATH --index {index_dir}`"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            return cls._opened(conn, path, index_dir)
+        except sqlite3.DatabaseError as e:
+            if conn is not None:
+                conn.close()
+            raise _open_error(path, index_dir, e) from None
+
+    @classmethod
+    def _opened(cls, conn: sqlite3.Connection, path: Path, index_dir: Path) -> DocStore:
+        """The store on an open connection: pragmas, schema checks and upgrades."""
         conn.execute("PRAGMA foreign_keys = ON")
         # WAL: a reader (cai search) never sees a half-written ingest, and commits are atomic.
         conn.execute("PRAGMA journal_mode = WAL")
@@ -386,18 +397,39 @@ class DocStore:
         return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
 
+def _open_error(path: Path, index_dir: Path, error: Exception):
+    """The UserError for a store SQLite cannot open: not a database (a corrupt or foreign file),
+    locked, or unreadable; said with what to do instead of an internal error."""
+    from cai.core.errors import UserError
+
+    said = " ".join(str(error).split()) or type(error).__name__
+    if "locked" in said:
+        return UserError(f"{path}: the index store is locked by another process ({said}); retry when it is done")
+    return UserError(f"{path}: cannot open the index store ({said}); the file is damaged or not a cai index: build "
+                     f"the index again with `cai ingest PATH... --index {index_dir}`, into a new directory if you "
+                     "want to keep this one")
+
+
 def _schema_version(conn: sqlite3.Connection) -> int | None:
     """The store's schema version; None for a new (empty) database."""
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     if not has_meta:
         return None
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    return _meta_int(row, "schema_version") if row else None
 
 
 def _derived_version(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = 'derived_version'").fetchone()
-    return int(row[0]) if row else 0
+    return _meta_int(row, "derived_version") if row else 0
+
+
+def _meta_int(row, key: str) -> int:
+    """A version number of the meta table; one that is no number means a damaged store."""
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise sqlite3.DatabaseError(f"meta {key} is {row[0]!r}, not a version number") from None
 
 
 def _rederive(conn: sqlite3.Connection, index_dir: Path, version: int) -> None:

@@ -11,7 +11,8 @@ The answer is `supported` only when it has at least one claim and every claim is
 score is its weakest claim's score (an answer is as trustworthy as its least supported claim).
 
 A bad row never stops the run: malformed JSON, bytes that are not UTF-8, a missing, null or
-repeated id, a missing or non-text answer, no sources, sources over 1 MB, or binary text give an
+repeated id, a missing or non-text answer, no sources, sources over 1 MB, binary text, a row nested
+too deep, a lone surrogate (`cai.core.jsonrows`) or an answer or question over `MAX_ANSWER_CHARS` give an
 output row with `error`, `line` (1-based) and verdict `unverified`; the other rows are scored. A
 UTF-8 byte-order mark before the first row is accepted.
 """
@@ -24,11 +25,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pydantic import ValidationError
 
 from cai.core.contracts import ClaimVerdict, ScoreInput, SourcePage, Verdict
+from cai.core.jsonrows import RowRejected, parse_row
 from cai.core.questions import decode_line
 from rewards.checker import Checker, unverified_claims
 from rewards.citations import citation_metrics
 
 MAX_SOURCE_CHARS = 1_000_000  # per row, all sources together
+# Per answer (and question): ~15,000 words. Every claim of an answer is checked against its
+# sources, so a 10 MB answer held the run for hours and the rows after it were never scored.
+MAX_ANSWER_CHARS = 100_000
 
 Retriever = Callable[[str], Sequence[SourcePage]]
 
@@ -54,13 +59,20 @@ def answer_verdict(claims: Sequence[ClaimVerdict]) -> tuple[Verdict, float]:
     return Verdict.unverified, score
 
 
-def _parse_row(line: str) -> ScoreInput:
+def _load_row(line: str) -> dict:
+    """The row as a JSON object (RowError when it is not one, or is hostile: `parse_row`)."""
     try:
-        raw = json.loads(line)
+        raw = parse_row(line, max_chars=None)  # sizes: the limits of this module, said per field
     except json.JSONDecodeError as error:
         raise RowError(f"malformed JSON: {error.msg} at column {error.colno}") from None
+    except RowRejected as error:
+        raise RowError(str(error)) from None
     if not isinstance(raw, dict):
         raise RowError(f"a row must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _parse_row(raw: dict) -> ScoreInput:
     if "answer" not in raw or raw["answer"] is None:
         raise RowError("row has no 'answer'")
     if not isinstance(raw["answer"], str):
@@ -113,6 +125,9 @@ def _sources_for(row: ScoreInput, retrieve: Retriever | None) -> list[SourcePage
 
 def score_row(row: ScoreInput, *, checker: Checker, retrieve: Retriever | None = None) -> dict:
     """Score one parsed row (raises RowError for a row that cannot be scored)."""
+    for name, text in (("answer", row.answer), ("question", row.question or "")):
+        if len(text) > MAX_ANSWER_CHARS:
+            raise RowError(f"{name} too long: {len(text):,} characters (limit {MAX_ANSWER_CHARS:,})")
     _check_text("answer", row.answer)
     sources = _sources_for(row, retrieve)
     claims = checker.check(row.question, row.answer, sources)
@@ -155,9 +170,11 @@ def score_rows(lines: Iterable[str | bytes], *, checker: Checker, retrieve: Retr
             line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
-        row_id, answer = _peek_id_and_answer(line)
+        row_id = answer = None
         try:
-            row = _parse_row(line)
+            raw = _load_row(line)
+            row_id, answer = _peek_id_and_answer(raw)
+            row = _parse_row(raw)
             if row.id in first_line:
                 raise RowError(f"duplicate id {row.id!r} (first on line {first_line[row.id]})")
             first_line[row.id] = line_number
@@ -166,15 +183,10 @@ def score_rows(lines: Iterable[str | bytes], *, checker: Checker, retrieve: Retr
             yield _error_row(row_id, line_number, str(error), answer, checker)
 
 
-def _peek_id_and_answer(line: str) -> tuple[str | None, str | None]:
-    """The row's id and answer if the line parses at all (for error rows)."""
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError:
-        return None, None
-    if not isinstance(raw, dict):
-        return None, None
+def _peek_id_and_answer(raw: dict) -> tuple[str | None, str | None]:
+    """The row's id and answer as far as they are usable (for error rows); an answer too long to
+    check is not repeated into its error row."""
     row_id = raw.get("id")
     answer = raw.get("answer")
     shown = str(row_id) if isinstance(row_id, (str, int)) and not isinstance(row_id, bool) else None
-    return shown, (answer if isinstance(answer, str) else None)
+    return shown, (answer if isinstance(answer, str) and len(answer) <= MAX_ANSWER_CHARS else None)

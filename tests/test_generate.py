@@ -219,6 +219,9 @@ def test_openai_backend_with_faults_and_judge(tmp_path, index_dir):
 
 
 def test_server_down_records_failures_and_resume_retries(tmp_path, index_dir):
+    """A server nobody listens on is found before any run starts (exit 2, the cause named); a server
+    that answers but fails every call leaves every question in failed.jsonl (exit 2 with the resume
+    command), and --resume against a working server finishes them."""
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on yet
@@ -226,11 +229,14 @@ def test_server_down_records_failures_and_resume_retries(tmp_path, index_dir):
         port = sock.getsockname()[1]
     cfg = _openai_config(tmp_path, index_dir, f"http://127.0.0.1:{port}/v1", 3)
     code, out = _generate(str(cfg), "teacher.max_retries=0")
-    assert code == 0, out
-    run_dir = Path(out.strip().splitlines()[-1])
+    assert code == 2 and "connection refused" in out, out
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    with FakeOpenAIServer(reply=scripted_teacher, port=port, fault_rate=1.0, faults=("500",)):
+        code, out = _generate(str(cfg), "teacher.max_retries=0")
+    assert code == 2 and "resume" in out, out
+    run_dir = next((tmp_path / "runs").iterdir())
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["status"] == "incomplete" and manifest["counts"]["failed"] == 3
-    assert "resume" in out
+    assert manifest["counts"]["failed"] == 3 and manifest["counts"]["records"] == 0
     with FakeOpenAIServer(reply=scripted_teacher, port=port):
         code, out = _generate(str(run_dir / "config.yaml"), "--resume", str(run_dir))
     assert code == 0, out

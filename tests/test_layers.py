@@ -11,7 +11,7 @@ Layers, bottom to top; a module may import only its own layer and the layers its
 
 Every import counts, including the lazy ones inside functions (they run too). Within
 `cai.stages`, a stage is a group of modules (generate = generate + cpu_pool + revision_gate + generate_card;
-review = review + review_web + review_pages + review_store; eval = eval + eval_gold); `pairs` and
+review = review + review_web + review_pages + review_store + review_export; eval = eval + eval_gold); `pairs` and
 `report_html` are shared by stages and import none.
 Circles between modules are refused anywhere.
 """
@@ -39,7 +39,7 @@ ALLOWED = {
 }
 STAGE_GROUPS = {
     "generate": {"generate", "cpu_pool", "revision_gate", "generate_card"},
-    "review": {"review", "review_web", "review_pages", "review_store"},
+    "review": {"review", "review_web", "review_pages", "review_store", "review_export"},
     "train": {"train"}, "eval": {"eval", "eval_gold"}, "answer": {"answer"}, "audit": {"audit"},
     "checker_train": {"checker_train"}, "retriever_train": {"retriever_train"},
 }

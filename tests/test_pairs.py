@@ -5,11 +5,24 @@ never less supported than its rejected side, never a revision the gate rejected.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 from cai.core.configs import JudgeConfig
 from cai.core.constitution import load_constitution
-from cai.core.contracts import ClaimVerdict, Critique, Record, Revision, Round, RuleViolation, Sources, Verdict
+from cai.core.contracts import (
+    ClaimVerdict,
+    Critique,
+    PairReason,
+    PreferencePair,
+    Record,
+    Revision,
+    Round,
+    RuleViolation,
+    Sources,
+    Verdict,
+)
+from cai.stages.generate_card import write_outputs
 from cai.stages.pairs import (
     CORRECTED,
     FEWER_UNSUPPORTED,
@@ -57,6 +70,9 @@ def test_a_corrected_claim_makes_a_labelled_pair():
     assert pair.chosen[0].content == record.final_answer and pair.rejected[0].content == WRONG
     assert label.reasons == (CORRECTED,) and label.claims_fixed == (WRONG,)
     assert pair.rule_ids == ["claims-supported"] and label.supported == (1, 0) and label.unsupported == (0, 1)
+    # the pair itself says why (preferences.jsonl alone, no side file needed)
+    assert pair.reason == PairReason(reasons=[CORRECTED], rule_ids=["claims-supported"], claims_fixed=[WRONG])
+    assert pair.model_dump(mode="json")["reason"]["claims_fixed"] == [WRONG]
 
 
 def test_a_withdrawn_claim_and_a_dropped_injection_say_so():
@@ -116,3 +132,21 @@ def test_judge_pairs_never_choose_a_rejected_revision_and_skip_citation_only_can
     assert len(pairs) == 1 and labels[0].extra["principle"] == pairs[0].rule_ids[0]
     assert labels[0].reasons == (CORRECTED, MORE_SUPPORTED, FEWER_UNSUPPORTED), labels[0]
     assert labels[0].claims_fixed == (WRONG, guess)
+    assert pairs[0].reason.reasons == [CORRECTED, MORE_SUPPORTED, FEWER_UNSUPPORTED]
+    assert pairs[0].reason.rule_ids == list(labels[0].rule_ids) and pairs[0].reason.claims_fixed == [WRONG, guess]
+
+
+def test_preferences_jsonl_carries_each_pairs_reason_even_for_records_written_before_it(tmp_path):
+    """A resumed run's judge pairs stored without `reason` get it from the record's pair labels."""
+    record = _record([_v(WRONG, Verdict.unsupported)], [_v(f"{RIGHT[:-1]} {CITE}.")],
+                     [RuleViolation(rule_id="claims-supported", claim=WRONG)])
+    old = PreferencePair(id="q1:judge:p1", prompt="q", chosen=record.final_answer, rejected=WRONG, source="judge")
+    record.judge_pairs = [old]
+    record.metadata["pair_labels"] = [{"id": old.id, "source": "judge", "reasons": [CORRECTED],
+                                       "rule_ids": ["p1"], "claims_fixed": [WRONG]}]
+    counts = write_outputs(tmp_path, [record], load_constitution("finance-10k"))
+    rows = [json.loads(line) for line in (tmp_path / "preferences.jsonl").read_text().splitlines()]
+    assert counts["preferences"] == 2 and [r["id"] for r in rows] == ["q1:revision", "q1:judge:p1"]
+    assert rows[0]["reason"] == {"reasons": [CORRECTED], "rule_ids": ["claims-supported"], "claims_fixed": [WRONG]}
+    assert rows[1]["reason"] == {"reasons": [CORRECTED], "rule_ids": ["p1"], "claims_fixed": [WRONG]}
+    assert (tmp_path / "pair_reasons.jsonl").read_text().count("\n") == 2  # kept: it adds claim counts

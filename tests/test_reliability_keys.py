@@ -54,8 +54,8 @@ def test_echoed_authorization_header_is_stored_and_shown_redacted(tmp_path, tiny
                         "api_key_env": "CAI_TEST_CANARY_KEY", "max_retries": 0, "timeout_s": 10}}))
         result = CliRunner().invoke(cli, ["generate", str(cfg)])
         assert srv.stats["echo_auth"] >= 2  # the server did echo the key back, for every question
-    assert result.exit_code == 0, result.output
-    run_dir = Path(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 2, result.output  # every question failed: a summary and exit 2 (issue #21 point 8)
+    run_dir = next((tmp_path / "runs").iterdir())
     failed = [json.loads(line) for line in (run_dir / "failed.jsonl").read_text().splitlines()]
     assert len(failed) == 2 and all(r["error"] for r in failed)
     if status != 500:  # a 4xx error's body is part of the message: it was there, and it was redacted

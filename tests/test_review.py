@@ -35,8 +35,8 @@ from cai.core.contracts import (
     SFTExample,
 )
 from cai.core.errors import UserError
+from cai.core.prompts import ABSTAIN
 from cai.stages.review import (
-    ABSTAIN,
     ALL_CLAIMS,
     NO_RULE,
     ReviewRun,
@@ -240,16 +240,28 @@ def test_concurrent_submissions_are_all_stored(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ export
+def _ai_pair_record(run: ReviewRun, pairs: list[dict]) -> Record:
+    """A one-claim record, not tagged unanswerable, with an AI pair whose chosen side is its final answer."""
+    chosen = {p["id"].split(":")[0] for p in pairs if p["chosen"][-1]["content"] == run.by_id[p["id"].split(":")[0]]
+              .final_answer}
+    return next(r for r in run.records if r.id in chosen and len(r.claims) == 1
+                and "unanswerable" not in r.metadata.get("tags", []))
+
+
 def test_export_writes_a_new_run_that_cai_train_accepts(run_copy, tmp_path, monkeypatch):
     run = ReviewRun.open(run_copy)
     before = tree_hash(run_copy)
-    one, two = with_claims(run, 1)[0], with_claims(run, 2)[0]
+    original = [json.loads(line) for line in (run_copy / "preferences.jsonl").read_text().splitlines()]
+    # one: a question its sources do not answer; two: two claims; three: answerable, chosen by an AI pair
+    one = next(r for r in run.records if r.claims and "unanswerable" in r.metadata.get("tags", []))
+    two, three = with_claims(run, 2)[0], _ai_pair_record(run, original)
     run.store.submit(one.id, "alice", [ClaimDecision(0, one.claims[0].text, "reject", "not what the filing says")])
     run.store.submit(one.id, "bob", [ClaimDecision(0, one.claims[0].text, "reject")])
     run.store.submit(two.id, "alice", [ClaimDecision(0, two.claims[0].text, "accept"),
                                        ClaimDecision(1, two.claims[1].text, "reject")])
     run.store.submit(two.id, "bob", [ClaimDecision(0, two.claims[0].text, "accept"),
                                      ClaimDecision(1, two.claims[1].text, "flag")])
+    run.store.submit(three.id, "alice", [ClaimDecision(0, three.claims[0].text, "reject")])
     out = tmp_path / "reviewed"
     result = CliRunner().invoke(cli, ["review", str(run_copy), "--export", str(out)])
     assert result.exit_code == 0, result.output
@@ -263,28 +275,47 @@ def test_export_writes_a_new_run_that_cai_train_accepts(run_copy, tmp_path, monk
         assert (out / name).read_bytes() == (run_copy / name).read_bytes()
     sft = [SFTExample.model_validate_json(line) for line in (out / "sft.jsonl").read_text().splitlines()]
     original_sft = [json.loads(line) for line in (run_copy / "sft.jsonl").read_text().splitlines()]
-    assert {ex.id for ex in sft} == {row["id"] for row in original_sft} - {one.id, two.id}
+    assert {ex.id for ex in sft} == {row["id"] for row in original_sft} - {one.id, two.id, three.id}
 
     pairs = [PreferencePair.model_validate_json(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
-    original = [json.loads(line) for line in (run_copy / "preferences.jsonl").read_text().splitlines()]
-    assert [p.model_dump(mode="json") for p in pairs[: len(original)]] == original
-    human = {p.id: p for p in pairs[len(original):]}
+    # the AI pairs that chose the claim reviewers rejected are gone; the others are kept as they were
+    gone = [p["id"] for p in original if p["id"].startswith(f"{three.id}:")
+            and three.claims[0].text in p["chosen"][-1]["content"]]
+    assert gone and [p.model_dump(mode="json") for p in pairs[: len(original) - len(gone)]] == [
+        p for p in original if p["id"] not in gone]
+    dropped = [json.loads(line) for line in (out / "dropped_pairs.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in dropped] == gone and dropped[0]["rejected_claims"] == [three.claims[0].text]
+    human = {p.id: p for p in pairs[len(original) - len(gone):]}
     assert set(human) == {f"{one.id}:human", f"{two.id}:human"} and all(p.source == "human" for p in human.values())
+    # `three` is answerable and nobody corrected it: no abstention becomes its chosen side
+    assert all(ABSTAIN not in p.chosen[0].content for p in pairs if p.id.startswith(f"{three.id}:"))
     all_rejected = human[f"{one.id}:human"]
     assert all_rejected.chosen[0].content == ABSTAIN and all_rejected.rejected[0].content == one.final_answer
     assert all_rejected.confidence == 1.0 and all_rejected.prompt[-1].role == "user"
+    assert all_rejected.reason.reasons == ["reviewer-rejected-claim"]
+    assert all_rejected.reason.claims_fixed == [one.claims[0].text]
     cut = human[f"{two.id}:human"]
     assert two.claims[1].text not in cut.chosen[0].content and two.claims[0].text.split()[0] in cut.chosen[0].content
     # alice rejected, bob flagged: tie → reject
     assert cut.rejected[0].content == two.final_answer and cut.confidence == 0.5
 
     labels = [json.loads(line) for line in (out / "labels.jsonl").read_text().splitlines()]
-    assert len(labels) == 6
+    assert len(labels) == 7
     row = next(r for r in labels if r["record_id"] == one.id and r["reviewer"] == "alice")
     assert (row["decision"] == "reject" and row["comment"] == "not what the filing says"
             and row["claim"] == one.claims[0].text)
     assert row["ai_verdict"] == one.claims[0].verdict.value and row["decided_at"]
     assert row["locator"] == one.claims[0].evidence.locator.model_dump(mode="json")
+
+    # the README names the files actually written, by their paths in the export, with their row counts
+    card = (out / "README.md").read_text()
+    listed = dict(re.findall(r"^\| `([^`]+)` \| (\d+|–) \|", card.split("## Preference pairs")[0], re.M))
+    assert set(listed) == {p.name for p in out.iterdir()} - {"README.md"}
+    for name, rows in listed.items():
+        if name.endswith(".jsonl"):
+            assert int(rows) == len((out / name).read_text().splitlines()), name
+    assert f"data={out}`" in card and "`../run`" in card and "dropped because their chosen side states a claim" in card
+    assert f"AI pairs: {len(original) - len(gone)} kept of {len(original)}" in card
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "train.yaml").write_text(json.dumps({"data": str(out), "policy": {"model": "cai-smoke-policy"},
@@ -367,7 +398,8 @@ class Tags(HTMLParser):
 
 PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "nav", "b", "a", "form", "input", "button", "h1", "h2",
              "h3", "h4", "p", "table", "tr", "th", "td", "span", "select", "option", "label", "div", "fieldset",
-             "legend", "sup", "details", "summary", "blockquote", "kbd", "ul", "li", "code", "script", "pre"}
+             "legend", "sup", "details", "summary", "blockquote", "kbd", "ul", "li", "code", "script", "pre",
+             "textarea"}
 
 
 def test_hostile_text_is_inert_and_only_the_nonced_script_exists(grounded_run, tmp_path):

@@ -1,8 +1,9 @@
 """`cai review` in a real browser: headless Chromium (Debian's `chromium` + `chromium-driver`)
 driven by Selenium against a review server on a copy of the quickstart generate run.
 
-Open a record, reject a claim with the keyboard, submit, reload and see it persisted; export from
-the UI; a `<script>` / `onerror` payload in a record and its sources never executes.
+Open a record, reject a claim with the keyboard, submit, reload and see it persisted; type a
+corrected answer and see it checked and persisted; export from the UI; a `<script>` / `onerror`
+payload in a record, its sources or a correction never executes.
 
 Skips (with the reason) when Selenium, chromium or chromedriver is missing, unless
 CAI_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser fails the test instead.
@@ -171,6 +172,35 @@ def test_export_from_the_ui_writes_a_trainable_run(browser, server):
     assert {"record_id": record.id, "reviewer": "Bo", "decision": "reject"}.items() <= next(
         row for row in labels if row["reviewer"] == "Bo").items()
     assert any(json.loads(line)["source"] == "human" for line in (path / "preferences.jsonl").read_text().splitlines())
+
+
+def test_a_reviewer_types_a_correction_it_is_checked_and_persists(browser, server):
+    """The correction box: typing in it fires no shortcut (its text has `s`, `r`, `j`), the submit
+    stores it with the run's checker's verdicts, and a reload shows it back, as inert text."""
+    from selenium.webdriver.common.by import By
+
+    run = server.app.run
+    record = next(r for r in run.records if r.claims and r.id != EVIL_ID)
+    correction = f"Revenue was restated as $1 million in 2031. {PAYLOAD}"
+    _sign_in(browser, server, "Cy")
+    browser.get(server.url + "record?id=" + record.id)
+    _wait(browser, "#review-form")
+    box = browser.find_element(By.ID, "correction-text")
+    box.send_keys(correction)
+    assert browser.find_elements(By.ID, "saved") == []  # the `s` typed did not submit the form
+    browser.find_element(By.ID, "submit-btn").click()
+    _wait(browser, "#saved")
+    browser.refresh()
+    _wait(browser, "#correction-check")
+    assert browser.find_element(By.ID, "correction-text").get_attribute("value") == correction
+    checked = browser.find_element(By.ID, "correction-check").text.lower()
+    assert "revenue was restated as $1 million in 2031." in checked and "unsupported" in checked
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert browser.find_elements(By.CSS_SELECTOR, "img") == []
+    (stored,) = ReviewStore.for_run(run.run_dir).corrections(record.id)
+    verdicts = {c["text"]: c["verdict"] for c in json.loads(stored.claims_json)}
+    assert stored.reviewer == "Cy" and stored.text == correction and stored.checker == "offline"
+    assert verdicts["Revenue was restated as $1 million in 2031."] != "supported"
 
 
 def test_script_payloads_in_documents_do_not_execute(browser, server):

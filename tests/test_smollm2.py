@@ -101,12 +101,13 @@ def test_answers_from_its_source_batched_or_alone(smollm2):
 
 
 def test_one_sft_step_and_one_ppo_step(smollm2, grounded_run, tmp_path):
-    """`cai train` sft → ppo on the converted folder, at the smallest sizes: a step each."""
+    """`cai train policy.model=smollm2-135m` sft → ppo at the smallest sizes: a step each; the manifest
+    records the converted weights' sha256."""
     from cai.training.policy import open_policy
 
     cfg = tmp_path / "train.yaml"
     cfg.write_text(json.dumps({"stage": "train", "data": str(grounded_run), "policy": {
-        "model": smollm2.path, "lora": {"r": 2, "alpha": 4, "dropout": 0.0}}, "stages": ["sft", "ppo"],
+        "model": SMOLLM2, "lora": {"r": 2, "alpha": 4, "dropout": 0.0}}, "stages": ["sft", "ppo"],
         "runs_dir": str(tmp_path / "runs")}))
     tiny = ["sft.max_length=160", "sft.batch_size=1", "sft.epochs=0.01", "ppo.max_length=160", "ppo.steps=1",
             "ppo.batch_size=1", "ppo.mini_batch_size=1", "ppo.micro_batch_size=1", "ppo.rollout_micro_batch_size=1",
@@ -115,7 +116,8 @@ def test_one_sft_step_and_one_ppo_step(smollm2, grounded_run, tmp_path):
     assert result.exit_code == 0, result.output + repr(result.exception)
     run = Path(result.output.strip().splitlines()[-1])
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["status"] == "finished"
+    assert manifest["status"] == "finished" and manifest["policy"]["sha256"] == smollm2.sha256
+    assert manifest["policy"]["loaded_from"] == smollm2.path
     assert manifest["stages"]["sft"]["steps"] == 1 and manifest["stages"]["ppo"]["steps_done"] == 1
     rows = [json.loads(line) for line in (run / "ppo" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0] and "kl/k1" in rows[0]

@@ -305,10 +305,13 @@ def _generate(config: Path, *extra: str) -> tuple[Path, str]:
 def test_generate_with_a_garbage_teacher_records_every_question_as_failed(serve, models, example_index, tmp_path):
     config, ids = _generate_config(tmp_path, example_index, models["random"], 4, base_url=serve.base_url)
     before = len(serve.posts())
-    run_dir, out = _generate(config)
-    assert "incomplete: 4 question(s) failed" in out
+    result = CliRunner().invoke(cli, ["generate", str(config)])
+    # every question failed: exit 2 with a summary naming the commonest error and the resume command
+    assert result.exit_code == 2 and "every question failed (4 of 4)" in result.output, result.output
+    assert "unparseable output" in result.output and "--resume" in result.output
+    run_dir = next((tmp_path / "runs").iterdir())
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["status"] == "incomplete"
+    assert manifest["status"] == "failed" and "every question failed" in manifest["reason"]
     assert manifest["counts"]["records"] == 0 and manifest["counts"]["failed"] == 4
     failed = {obj["id"]: obj for _, obj in read_jsonl(run_dir / "failed.jsonl")}
     assert sorted(failed) == sorted(ids)  # no question lost

@@ -3,6 +3,7 @@ loading. Kept apart from the commands so the command module stays readable."""
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 
@@ -52,7 +53,8 @@ class CaiCommand(click.Command):
 
 
 class CaiGroup(click.Group):
-    """Maps exceptions to exit codes: UserError → 2 (one line each), anything else → 1."""
+    """Maps exceptions to exit codes: UserError and user-caused OSErrors (`os_error_line`) → 2 (one
+    line each), anything else → 1."""
 
     command_class = CaiCommand  # `@cli.command` builds CaiCommands (lazy epilogs)
 
@@ -76,9 +78,29 @@ class CaiGroup(click.Group):
         except Exception as e:  # noqa: BLE001 — last-resort boundary of the program
             if ctx.params.get("verbose"):
                 traceback.print_exc()
+            if (line := os_error_line(e)) is not None:  # a file the user named, a full disk: theirs to fix
+                click.echo(f"error: {line}", err=True)
+                ctx.exit(2)
             msg = " ".join(f"{type(e).__name__}: {e}".split())
             click.echo(f"internal error: {msg} (rerun with `cai --verbose` for the traceback)", err=True)
             ctx.exit(1)
+
+
+# errno values that say something about the user's files or machine, whatever the file
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def os_error_line(error: BaseException) -> str | None:
+    """One line for an OSError that is the user's to fix: one naming a file (unreadable, missing,
+    a directory where a file belongs), or a full disk, a read-only file system or a permission
+    refused. None for anything else (a network client's error without a file is no user error)."""
+    if not isinstance(error, OSError) or (error.filename is None and error.errno not in _USER_ERRNOS):
+        return None
+    said = error.strerror or type(error).__name__
+    if error.filename is None:
+        return said
+    target = f" -> {error.filename2}" if error.filename2 is not None else ""
+    return f"{error.filename}{target}: {said}"
 
 
 def quiet_optional_extras() -> None:

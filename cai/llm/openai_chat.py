@@ -22,6 +22,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from cai.core.configs import TeacherConfig
+from cai.core.reach import describe
 from cai.core.redact import redact
 from cai.llm.cache import CallCache
 from cai.llm.chat import (
@@ -182,7 +183,7 @@ class OpenAIChat:
                 raise self._failed(f"{ep.url}: {type(e).__name__}: {e.message} ({hint})") from None
             except RETRYABLE as e:
                 ep.errors += 1
-                last_error = f"{ep.url}: {type(e).__name__}"
+                last_error = f"{ep.url}: {describe(e) or type(e).__name__}"  # "connection refused", not a timeout
                 await asyncio.sleep(self._backoff(attempt, e))
             except openai.APIStatusError as e:
                 ep.errors += 1

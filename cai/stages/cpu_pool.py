@@ -7,11 +7,15 @@ runs them in N worker processes, each opening its own retriever, checker and con
 so a call ships only text, hits and page texts. That is what lets a fast teacher be kept busy:
 an LLM server with many calls in flight can take questions far faster than one core can check
 them (BENCHMARKS.md, "Throughput of the openai backend").
+
+Workers die with the main process (`cai.core.processes.die_with_parent`): a `kill -9` of
+`cai generate` used to leave them running, each holding its own models (~720 MB).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
@@ -89,12 +93,19 @@ class CpuWork:
 _WORKER: CpuWork | None = None
 
 
-def _open_worker(config: dict) -> None:
+def _open_worker(config: dict, parent_pid: int) -> None:
+    from cai.core.processes import die_with_parent
+
+    die_with_parent(parent_pid)  # first: a worker still loading its models is an orphan too
     import torch
 
     global _WORKER
     torch.set_num_threads(1)  # one process per core: intra-op threads would only contend
     _WORKER = CpuWork.open(GenerateConfig.model_validate(config))
+
+
+def _started() -> None:
+    """A no-op task: submitting `workers` of them starts every worker (see CpuPool)."""
 
 
 def _in_worker(fn: Callable, *args):
@@ -118,7 +129,12 @@ class CpuPool:
 
             # spawn, not fork: the parent holds torch threads and an open SQLite store.
             self.executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open_worker,
-                                                initargs=(local.config.model_dump(mode="json"),))
+                                                initargs=(local.config.model_dump(mode="json"), os.getpid()))
+            # Every worker started now, from this thread: on Linux a worker's parent-death signal follows
+            # the thread that started it, and the pool would otherwise start workers from whichever
+            # thread submits first (they also load their models while the main process sets up).
+            for _ in range(workers):
+                self.executor.submit(_started)
 
     async def call(self, fn: Callable[..., T], *args) -> T:
         """`fn(work, *args)` on the thread or a worker; `fn` must be a module-level function (or a

@@ -55,12 +55,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cai.core.configs import EvalConfig, EvalTarget
 from cai.core.contracts import SourcePage, Sources, Verdict
 from cai.core.errors import UserError
+from cai.core.jsonrows import RowRejected, parse_row
 from cai.core.runs import (
     JsonlWriter,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     read_jsonl,
+    run_guard,
     start_run,
     update_manifest,
 )
@@ -101,8 +103,8 @@ def _line_numbers(path: Path) -> dict[str, int]:
     with open(path, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, start=1):
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = parse_row(line)
+            except (json.JSONDecodeError, RowRejected):
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("id"), str):
                 lines.setdefault(obj["id"], n)
@@ -159,9 +161,11 @@ def load_answers(path: Path, known_ids: set[str]) -> AnswersFile:
             if not line.strip():
                 continue
             try:
-                qid, answer, why = _answer_of(json.loads(line))
+                qid, answer, why = _answer_of(parse_row(line))
             except json.JSONDecodeError as e:
                 qid, answer, why = None, None, f"invalid JSON: {e.msg}"
+            except RowRejected as e:
+                qid, answer, why = None, None, str(e)
             if why is None and qid in out.answers:
                 why = f"id: duplicate id {qid!r} (the first row is used)"
             if why is not None:
@@ -562,14 +566,12 @@ def run(config: EvalConfig, *, show_progress: bool = False, echo: Echo = print,
 def _run(s: Setup, rejected: list[str], show_progress: bool) -> Path:
     config, questions = s.config, s.questions
     run_dir = start_run("eval", config)
-    update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected),
-                                     "targets": len(config.targets)}, rejected_rows=rejected[:200])
-    try:
+    with run_guard(run_dir):  # a failure marks the run failed with the reason
+        update_manifest(run_dir, counts={"questions": len(questions), "rejected_rows": len(rejected),
+                                         "targets": len(config.targets)}, rejected_rows=rejected[:200])
         info = run_loop(s, run_dir, show_progress)
         metrics = save(s, run_dir, info)
-    except BaseException as e:
-        update_manifest(run_dir, status="failed", error=f"{type(e).__name__}: {e}"[:500])
-        raise
-    update_manifest(run_dir, status="finished", counts={"rows": sum(m["answers"] for m in metrics["targets"].values())},
-                    outputs=["answers.jsonl", "metrics.json", "table.md", "rates.png", "lengths.png"])
+        update_manifest(run_dir, status="finished",
+                        counts={"rows": sum(m["answers"] for m in metrics["targets"].values())},
+                        outputs=["answers.jsonl", "metrics.json", "table.md", "rates.png", "lengths.png"])
     return run_dir

@@ -16,8 +16,9 @@ import asyncio
 import hashlib
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from cai.core.runs import (
     read_jsonl,
     read_manifest,
     resume_or_start,
+    run_guard,
     update_manifest,
 )
 from cai.llm.chat import TeacherCallFailed
@@ -133,6 +135,7 @@ def make_rewriter(config: GenerateConfig, teacher: Teacher) -> QueryRewriter | N
 
 # --------------------------------------------------------------------------------------------- loop
 QUESTIONS_PER_CALL_SLOT = 2
+INTERNAL_ERROR = "internal error on this question"  # a failed record's error that is no teacher failure
 
 
 class SearchAhead:
@@ -340,6 +343,10 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
             Progress(*columns, disable=not show_progress, transient=True) as bar:
         task = bar.add_task("generate", total=len(rows), info="")
 
+        async def fail(row: QuestionRow, error: str) -> None:
+            await s.write(failed, Record(id=row.id, question=row.question, status="failed", error=error))
+            counts["failed"] += 1
+
         async def one(row: QuestionRow) -> None:
             async with sem:
                 if stop_reason:
@@ -350,9 +357,12 @@ async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progre
                 except BudgetExhausted as e:
                     stop_reason.append(str(e))
                     return
-                except TeacherCallFailed as e:
-                    await s.write(failed, Record(id=row.id, question=row.question, status="failed", error=str(e)))
-                    counts["failed"] += 1
+                except (TeacherCallFailed, UserError) as e:  # this question's; the others still run
+                    await fail(row, str(e))
+                except BrokenExecutor:  # a worker process died: every later question would fail the same way
+                    raise
+                except Exception as e:  # noqa: BLE001 — one question's fault must not end the others
+                    await fail(row, f"{INTERNAL_ERROR}: {type(e).__name__}: {' '.join(str(e).split())[:500]}")
             rate = counts["done"] / max(time.perf_counter() - started, 1e-9)
             tokens = f" tokens {usage.prompt_tokens + usage.completion_tokens:,}" if usage else ""
             bar.update(task, advance=1, info=f"{rate:.2f} q/s{tokens} failed {counts['failed']}")
@@ -381,13 +391,22 @@ def collect(run_dir: Path, order: list[str]) -> tuple[list[Record], list[Record]
 
 
 def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bool = True) -> Path:
-    """Run (or resume) generation; returns the run directory."""
+    """Run (or resume) generation; returns the run directory. The run directory is locked while
+    this runs (a second `--resume` of it exits 2) and marked failed with the reason if it fails."""
 
     rows, rejected = load_questions(config.questions)
     if not rows:
         raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else ""))
     constitution = load_constitution(config.constitution)
+    check_teacher_reachable(config)  # before a run directory exists: nothing to clean up when it is down
     run_dir = resume_or_start("generate", config, resume, constitution=constitution)
+    with run_guard(run_dir):
+        _run(config, run_dir, rows, rejected, constitution, show_progress)
+    return run_dir
+
+
+def _run(config: GenerateConfig, run_dir: Path, rows: list[QuestionRow], rejected: list[str],
+         constitution: Constitution, show_progress: bool) -> None:
     selected = rows[: config.limit] if config.limit else rows
     done_ids = ({obj["id"] for _, obj in read_jsonl(run_dir / "records.jsonl")}
                 if (run_dir / "records.jsonl").exists() else set())
@@ -396,6 +415,9 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
                     counts={"questions": len(selected), "rejected_rows": len(rejected), "pending": len(pending)},
                     rejected_rows=rejected[:200])
     s = setup(config, run_dir)
+    teacher_model = getattr(getattr(s.teacher, "chat", None), "model_record", None)
+    if teacher_model:  # an hf teacher's weights: name, folder, sha256 for a built-in (`smollm2-135m`)
+        update_manifest(run_dir, teacher_model=teacher_model)
     if "corpus" not in read_manifest(run_dir):  # the documents the sources come from, as first run (train checks them)
         update_manifest(run_dir, corpus={d.doc_id: d.sha256 for d in s.retriever.store.documents()})
     try:
@@ -414,7 +436,35 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
     counts = save_outputs(run_dir, config, constitution, records, counts)
     update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"],
                     stop_reason=loop_counts["stopped"], **extra)
-    return run_dir
+    if failed and not records:
+        summary = every_question_failed(run_dir, failed)
+        if all((r.error or "").startswith(INTERNAL_ERROR) for r in failed):
+            raise RuntimeError(summary)  # the same fault on every question is a bug: exit 1, not a user error
+        raise UserError(summary)
+
+
+def every_question_failed(run_dir: Path, failed: list[Record]) -> str:
+    """The summary a run with no record at all ends with (exit 2, the run marked failed)."""
+    errors = Counter(" ".join((r.error or "unknown error").split())[:300] for r in failed)
+    common, n = errors.most_common(1)[0]
+    return (f"{run_dir}: every question failed ({len(failed)} of {len(failed)}); {n} with: {common}"
+            + (f" ({len(errors) - 1} other error(s) in failed.jsonl)" if len(errors) > 1 else "")
+            + f"; fix the cause, then continue with `cai generate {run_dir}/config.yaml --resume {run_dir}`")
+
+
+def check_teacher_reachable(config: GenerateConfig) -> None:
+    """An openai teacher none of whose endpoints accepts a connection is a UserError naming each
+    endpoint and why (refused, unknown host, silent), before any question is tried: otherwise every
+    question fails after its retries and the run says only that it timed out."""
+    if config.teacher.backend != "openai":
+        return
+    from cai.core.reach import probe
+
+    timeout = min(config.teacher.timeout_s, 10.0)
+    problems = [(i, ep.base_url, probe(ep.base_url, timeout)) for i, ep in enumerate(config.teacher.endpoints)]
+    if all(why is not None for _, _, why in problems):
+        raise UserError([f"teacher.endpoints[{i}].base_url: {url}: cannot connect: {why}; no run was started"
+                         for i, url, why in problems])
 
 
 def dry_run(config: GenerateConfig, n: int, echo=print) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cai.core.configs import GenerateConfig
 from cai.core.constitution import Constitution
-from cai.core.contracts import Record
+from cai.core.contracts import PairReason, PreferencePair, Record
 from cai.core.runs import atomic_write_text
 from cai.stages.pairs import revision_pair, sft_example
 from cai.stages.revision_gate import citation_only_rules, rejected_by_reason
@@ -38,8 +38,9 @@ def write_outputs(run_dir: Path, records: list[Record], constitution: Constituti
         if made is not None:
             revision.append(made[0])
             labels.append(made[1].as_dict())
-    judged = [p for r in records for p in r.judge_pairs]
-    labels += [label for r in records for label in r.metadata.get("pair_labels", []) or []]
+    judge_labels = [label for r in records for label in r.metadata.get("pair_labels", []) or []]
+    judged = _with_reasons([p for r in records for p in r.judge_pairs], judge_labels)
+    labels += judge_labels
     atomic_write_text(run_dir / "sft.jsonl", _dump(x.model_dump(mode="json") for x in sft))
     atomic_write_text(run_dir / "preferences.jsonl", _dump(x.model_dump(mode="json") for x in revision + judged))
     atomic_write_text(run_dir / "pair_reasons.jsonl", _dump(labels))
@@ -55,6 +56,21 @@ def write_outputs(run_dir: Path, records: list[Record], constitution: Constituti
             "injection_attempts": sum(bool(r.metadata.get("injection_attempts")) for r in records)}
 
 
+def _with_reasons(pairs: list[PreferencePair], labels: list[dict]) -> list[PreferencePair]:
+    """Judge pairs of records written before pairs carried their reason get it from the record's
+    `metadata.pair_labels`, so a resumed run's preferences.jsonl says why for every pair."""
+    by_id = {label["id"]: label for label in labels}
+    out = []
+    for p in pairs:
+        label = by_id.get(p.id)
+        if p.reason is None and label is not None:
+            p = p.model_copy(update={"reason": PairReason(reasons=list(label.get("reasons", [])),
+                                                          rule_ids=list(label.get("rule_ids", [])),
+                                                          claims_fixed=list(label.get("claims_fixed", [])))})
+        out.append(p)
+    return out
+
+
 def _text(side) -> str:
     return side if isinstance(side, str) else " ".join(m.content for m in side)
 
@@ -66,7 +82,8 @@ CARD_FILES = (
      "`metadata.revision_gate` (each revision accepted or rejected, and why), `metadata.injection_attempts`"),
     ("sft.jsonl", "sft", "`id`, `messages` (system, user with delimited sources, assistant = final answer)"),
     ("preferences.jsonl", "preferences",
-     "`id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids`"),
+     "`id`, `prompt`, `chosen`, `rejected`, `source` (revision / judge), `confidence`, `rule_ids`, "
+     "`reason` (why chosen wins: `reasons`, `rule_ids`, `claims_fixed`)"),
     ("pair_reasons.jsonl", "pair_reasons",
      "one per pair: `id`, `reasons`, `rule_ids`, `claims_fixed`, supported / unsupported claims of each side"),
     ("failed.jsonl", "failed", "questions that failed, with the reason (retried by `--resume`)"),

@@ -13,7 +13,9 @@ withdrew a claim (or removed an injected instruction, or fixed a rule the whole 
 judge pairs compare the final answer with each earlier candidate of the loop that differs from it
 in substance; and a chosen side never holds an unsupported claim or an instruction, never has
 fewer supported claims than its rejected side, and is never a revision the gate rejected
-(`cai.stages.revision_gate`). Each pair carries a `PairLabel`: why the chosen side wins.
+(`cai.stages.revision_gate`). Each pair carries a `PairLabel`: why the chosen side wins; its
+reasons, rules and fixed claims also ride in the pair itself (`PreferencePair.reason`), so that
+preferences.jsonl alone says why, and pair_reasons.jsonl adds both sides' claim counts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cai.core.constitution import Constitution
 from cai.core.contracts import (
     ClaimVerdict,
     Message,
+    PairReason,
     PreferencePair,
     Record,
     SearchHit,
@@ -78,6 +81,11 @@ class PairLabel:
                 "claims_fixed": list(self.claims_fixed), "supported_chosen": self.supported[0],
                 "supported_rejected": self.supported[1], "unsupported_chosen": self.unsupported[0],
                 "unsupported_rejected": self.unsupported[1], **self.extra}
+
+    def reason(self) -> PairReason:
+        """The part of the label a pair carries in preferences.jsonl."""
+        return PairReason(reasons=list(self.reasons), rule_ids=list(self.rule_ids),
+                          claims_fixed=list(self.claims_fixed))
 
 
 def _messages(question: str, sources: list[SearchHit]) -> list[Message]:
@@ -187,8 +195,10 @@ def revision_pair(record: Record, citation_rules: set[str] | frozenset = frozens
         confidence=round(min(1.0, 0.75 + 0.25 * max(gain, 0.0)), 4),
         rule_ids=sorted(rules),
     )
-    return pair, PairLabel(pair.id, "revision", tuple(reasons), tuple(sorted(rules)), tuple(fixed),
-                           **_counts(chosen, rejected))
+    label = PairLabel(pair.id, "revision", tuple(reasons), tuple(sorted(rules)), tuple(fixed),
+                      **_counts(chosen, rejected))
+    pair.reason = label.reason()
+    return pair, label
 
 
 def _judge_label(pair_id: str, principle_id: str, chosen: Candidate, rejected: Candidate) -> PairLabel:
@@ -243,10 +253,11 @@ async def judge_pairs(teacher: Teacher, record: Record, sources: Sources, consti
             if confidence < cfg.min_confidence or not may_choose(chosen, rejected):
                 continue
             pair_id = f"{record.id}:judge:{principle.id}" + (f":{n}" if n else "")
+            label = _judge_label(pair_id, principle.id, chosen, rejected)
             pairs.append(PreferencePair(
                 id=pair_id, prompt=_messages(record.question, record.sources),
                 chosen=[Message(role="assistant", content=chosen.text)],
                 rejected=[Message(role="assistant", content=rejected.text)],
-                source="judge", confidence=round(confidence, 4), rule_ids=[principle.id]))
-            labels.append(_judge_label(pair_id, principle.id, chosen, rejected))
+                source="judge", confidence=round(confidence, 4), rule_ids=[principle.id], reason=label.reason()))
+            labels.append(label)
     return pairs, call_ids, labels

@@ -28,6 +28,7 @@ from cai.core.contracts import (
     SearchHit,
 )
 from cai.core.errors import UserError
+from cai.core.jsonrows import RowRejected, parse_row
 from cai.core.redact import config_secrets, redact
 
 
@@ -59,10 +60,13 @@ def _read_records(path: Path, skipped: list[str]) -> list[Record]:
                 continue
             where = f"{path.name}:{n}"
             try:
-                record = Record.model_validate(json.loads(raw))
+                record = Record.model_validate(parse_row(raw.decode("utf-8"), max_depth=None, max_chars=None))
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 torn = "torn last line" if not raw.endswith(b"\n") else "invalid JSON"
                 skipped.append(f"{where}: {torn}: {' '.join(str(e).split())}")
+                continue
+            except RowRejected as e:  # nested too deep for the decoder, a lone surrogate: hostile, not ours
+                skipped.append(f"{where}: row rejected: {e}")
                 continue
             except ValidationError as e:
                 first = e.errors()[0]

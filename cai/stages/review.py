@@ -4,7 +4,10 @@ Pieces:
 - `ReviewRun`: the run's records (loaded with `cai.stages.audit.load_run`), each final claim mapped to
   the rules that critiqued it, and the decision store (`cai.stages.review_store`, RUN_DIR/review.sqlite).
 - Agreement: Cohen's κ per rule between every pair of reviewers, and reviewers vs the AI labeler.
-- Export: a NEW generate-style run directory that `cai train` accepts (the data flywheel).
+- Corrections: a reviewer may type a corrected answer; it is checked with the run's claim checker
+  against the record's source pages when submitted, and stored with the verdicts.
+- Export: a NEW generate-style run directory that `cai train` accepts (the data flywheel); the
+  rows themselves are built by `cai.stages.review_export`, which says why each rule holds.
 - The web app itself is `cai.review_pages` (server-side HTML, standard-library HTTP server).
 
 Claims → rules (the "per rule" of the agreement table). A reviewed claim is a claim of the final
@@ -27,18 +30,28 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from cai.core.contracts import CITATION_RE, ClaimVerdict, Record, Verdict
 from cai.core.errors import UserError
-from cai.core.prompts import ABSTAIN
-from cai.stages.report_html import RunData, load_run, valid_spans
-from cai.stages.review_store import Decision, ReviewStore
+from cai.stages.report_html import RunData, load_run
+from cai.stages.review_export import (
+    check_correction,
+    corrected_sft,
+    correction_row,
+    dumps,
+    export_card,
+    human_pair,
+    split_ai_pairs,
+)
+from cai.stages.review_store import Decision, ReviewStore, StoredCorrection
 
 NO_RULE = "(no rule)"
 ALL_CLAIMS = "(all claims)"
@@ -95,6 +108,8 @@ class ReviewRun:
     store: ReviewStore
     by_id: dict[str, Record] = field(default_factory=dict)
     rules: dict[str, list[list[str]]] = field(default_factory=dict)
+    checker: Any = None  # the run's claim checker, opened on the first correction (or given, e.g. by tests)
+    _check_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, run_dir: Path) -> ReviewRun:
@@ -113,6 +128,21 @@ class ReviewRun:
     @property
     def records(self) -> list[Record]:
         return self.data.records
+
+    def check_correction(self, record: Record, text: str) -> tuple[str, list[ClaimVerdict]]:
+        """(checker name, verdicts) of a reviewer's corrected answer: the checker the run was made
+        with (config `checker`), against the record's source pages. A checker that cannot be opened
+        leaves every claim unverified with the reason, so a reviewer is never blocked by it."""
+        from rewards.checker import open_checker, unverified_claims
+
+        with self._check_lock:  # one check at a time: request threads share one checker model
+            if self.checker is None:
+                name = self.data.config.get("checker") or "offline"
+                try:
+                    self.checker = open_checker(name, setting="the run's checker:")
+                except UserError as e:
+                    return name, unverified_claims(text, f"checker not available: {e}", name)
+            return self.checker.name, check_correction(self.checker, self.data.config.get("index"), record, text)
 
     def all_rules(self) -> list[str]:
         names = {rule for per_record in self.rules.values() for per_claim in per_record for rule in per_claim}
@@ -237,59 +267,6 @@ def check_bind(host: str, token: str | None, token_env: str = TOKEN_ENV) -> None
 
 
 # ------------------------------------------------------------------------------------------- export
-def _without_claims(text: str, claims: list[ClaimVerdict], drop: set[int]) -> str | None:
-    """`text` with the claims in `drop` cut out; None when a dropped claim cannot be located."""
-    spans = {n: (a, b) for a, b, n in valid_spans(text, claims)}
-    cuts = []
-    for n in drop:
-        if n in spans:
-            cuts.append(spans[n])
-            continue
-        at = text.find(claims[n].text)
-        if at < 0:
-            return None
-        cuts.append((at, at + len(claims[n].text)))
-    out, pos = [], 0
-    for a, b in sorted(cuts):
-        if a < pos:
-            continue
-        out.append(text[pos:a])
-        pos = b
-    out.append(text[pos:])
-    return " ".join("".join(out).split())
-
-
-def human_pair(record: Record, rules: list[list[str]], claim_labels: dict[int, list[str]]):
-    """(answer without the claims reviewers rejected) ≻ (the final answer); None if nothing rejected.
-
-    Chosen is the final answer with the consensus-rejected claims cut out, or the abstention when
-    every claim was rejected: what the reviewers would have let through. Rejected is the final
-    answer as delivered. Confidence = the smallest share of reviewers rejecting a cut claim.
-    """
-    from cai.core.contracts import Message, PreferencePair
-    from cai.core.prompts import policy_messages
-
-    if not record.final_answer:
-        return None
-    drop = {i for i, ls in claim_labels.items() if consensus(ls) == "reject"}
-    if not drop:
-        return None
-    if len(drop) == len(record.claims):
-        chosen = ABSTAIN
-    else:
-        chosen = _without_claims(record.final_answer, record.claims, drop)
-        if not chosen:
-            return None
-    confidence = min(Counter(claim_labels[i])["reject"] / len(claim_labels[i]) for i in drop)
-    return PreferencePair(
-        id=f"{record.id}:human",
-        prompt=[Message.model_validate(m) for m in policy_messages(record.question, record.sources)],
-        chosen=[Message(role="assistant", content=chosen)],
-        rejected=[Message(role="assistant", content=record.final_answer)],
-        source="human", confidence=round(confidence, 4),
-        rule_ids=sorted({r for i in drop for r in rules[i]} - {NO_RULE}))
-
-
 def human_corrected(record: Record, claim_labels: dict[int, list[str]]) -> Record:
     """The record with claim verdicts replaced by the reviewers' consensus (flag leaves the AI's)."""
     claims = []
@@ -311,11 +288,6 @@ def _label_row(record: Record, i: int, d: Decision, rules: list[str]) -> dict:
             "submission_id": d.submission_id, "rule_ids": rules}
 
 
-def _dump(rows: list) -> str:
-    return "".join(json.dumps(r.model_dump(mode="json") if hasattr(r, "model_dump") else r, ensure_ascii=False) + "\n"
-                   for r in rows)
-
-
 def _new_export_dir(out_dir: Path, run_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if out_dir.resolve() == run_dir.resolve() or run_dir.resolve() in out_dir.resolve().parents:
@@ -326,61 +298,138 @@ def _new_export_dir(out_dir: Path, run_dir: Path) -> Path:
     return out_dir
 
 
+@dataclass
+class Conclusions:
+    """What the reviewers concluded, per record: claim labels, the claims rejected by consensus, and
+    the effective corrections (oldest first; the last one is used)."""
+
+    labels: dict[tuple[str, int], dict[str, Decision]]
+    per_record: dict[str, dict[int, list[str]]]
+    drops: dict[str, set[int]]
+    fixes: dict[str, list[StoredCorrection]]
+    stale: int
+    stale_fixes: int
+
+    @classmethod
+    def of(cls, run: ReviewRun) -> Conclusions:
+        labels, stale = run.labels()
+        per_record: dict[str, dict[int, list[str]]] = defaultdict(dict)
+        for (rid, i), by_reviewer in labels.items():
+            per_record[rid][i] = [d.decision for d in by_reviewer.values()]
+        drops = {rid: {i for i, ls in claims.items() if consensus(ls) == "reject"}
+                 for rid, claims in per_record.items()}
+        fixes: dict[str, list[StoredCorrection]] = defaultdict(list)
+        stale_fixes = 0
+        for c in run.store.corrections():
+            record = run.by_id.get(c.record_id)
+            if record is None or c.answer_text != (record.final_answer or ""):
+                stale_fixes += 1
+                continue
+            fixes[c.record_id].append(c)
+        return cls(labels, dict(per_record), {k: v for k, v in drops.items() if v}, dict(fixes), stale, stale_fixes)
+
+    def correction(self, record_id: str) -> str | None:
+        return self.fixes[record_id][-1].text if record_id in self.fixes else None
+
+
+def _export_sft(run: ReviewRun, seen: Conclusions) -> tuple[list, dict]:
+    """sft.jsonl: a correction is the target of its question; else the original row, dropped when a
+    claim is rejected, added when reviewers accepted every unsupported claim."""
+    from cai.core.runs import read_jsonl
+    from cai.stages.pairs import sft_example
+
+    original = {row["id"]: row for _, row in read_jsonl(run.run_dir / "sft.jsonl")}
+    sft, n = [], Counter()
+    for record in run.records:
+        if (text := seen.correction(record.id)) is not None:
+            sft.append(corrected_sft(record, text))
+            n["sft_corrected"] += 1
+            n["sft_added_by_review"] += record.id not in original
+        elif record.id not in seen.per_record:
+            if record.id in original:
+                sft.append(original[record.id])
+        elif (example := sft_example(human_corrected(record, seen.per_record[record.id]))) is None:
+            n["sft_dropped_by_review"] += record.id in original
+        else:
+            n["sft_added_by_review"] += record.id not in original
+            sft.append(original.get(record.id) or example)
+    return sft, {k: n[k] for k in ("sft_dropped_by_review", "sft_added_by_review", "sft_corrected")}
+
+
+def _export_pairs(run: ReviewRun, seen: Conclusions) -> tuple[list, list[dict], dict]:
+    """(AI pairs kept + human pairs, the AI pairs dropped, counts)."""
+    from cai.core.runs import read_jsonl
+
+    rejected = {rid: [run.by_id[rid].claims[i].text for i in sorted(drop)] for rid, drop in seen.drops.items()}
+    kept, dropped = split_ai_pairs([row for _, row in read_jsonl(run.run_dir / "preferences.jsonl")], rejected)
+    human, skipped = [], Counter()
+    for r in run.records:
+        if r.id not in seen.per_record and r.id not in seen.fixes:
+            continue
+        pair, why = human_pair(r, run.rules[r.id], seen.per_record.get(r.id, {}), seen.drops.get(r.id, set()),
+                               seen.correction(r.id), NO_RULE)
+        if pair is not None:
+            human.append(pair)
+        elif why:
+            skipped[why] += 1
+    counts = {"ai_pairs": len(kept), "ai_pairs_dropped": len(dropped), "human_pairs": len(human),
+              "human_pair_reasons": dict(Counter(x for p in human for x in p.reason.reasons)),
+              "human_pairs_skipped": dict(skipped)}
+    return kept + human, dropped, counts
+
+
+def _correction_rows(run: ReviewRun, seen: Conclusions) -> list[dict]:
+    """corrections.jsonl; a correction stored without a check (not through the web form) is checked now,
+    so every exported correction carries the checker's verdicts."""
+    rows = []
+    for rid, fixes in seen.fixes.items():
+        for c in fixes:
+            if c.checker:
+                claims = [ClaimVerdict.model_validate(v) for v in json.loads(c.claims_json or "[]")]
+            else:
+                name, claims = run.check_correction(run.by_id[rid], c.text)
+                c = replace(c, checker=name)
+            rows.append(correction_row(run.by_id[rid], c, claims, used=c.submission_id == fixes[-1].submission_id))
+    return rows
+
+
 def export_run(run: ReviewRun, out_dir: Path) -> dict:
     """Write the reviewed data as a new finished generate run in `out_dir`; returns its counts.
 
-    config.yaml and records.jsonl are copied; sft.jsonl keeps the original rows except records
-    with a consensus-rejected claim, and adds records whose only unsupported claims reviewers
-    accepted; preferences.jsonl = the original AI pairs + one human pair per record with a
-    rejected claim; labels.jsonl = every effective human decision. manifest.json is written last,
-    so an interrupted export is never a finished run.
+    config.yaml and records.jsonl are copied; sft.jsonl, preferences.jsonl, corrections.jsonl and
+    dropped_pairs.jsonl follow `cai.stages.review_export`; labels.jsonl = every effective human
+    decision. The README lists the files actually written. manifest.json is written last, so an
+    interrupted export is never a finished run.
     """
-    from cai.core.runs import (
-        atomic_write_bytes,
-        atomic_write_json,
-        atomic_write_text,
-        read_jsonl,
-        sha256_file,
-    )
-    from cai.stages.pairs import sft_example
+    from cai.core.runs import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 
     if run.manifest.get("status") != "finished":
         raise UserError(f"{run.run_dir}: run status is '{run.manifest.get('status')}', not 'finished'; finish it with "
                         f"`cai generate {run.run_dir}/config.yaml --resume {run.run_dir}` before exporting")
     out_dir = _new_export_dir(out_dir, run.run_dir)
-    labels, stale = run.labels()
-    per_record: dict[str, dict[int, list[str]]] = defaultdict(dict)
-    for (rid, i), by_reviewer in labels.items():
-        per_record[rid][i] = [d.decision for d in by_reviewer.values()]
+    seen = Conclusions.of(run)
+    written: dict[str, int | None] = {}  # file → its rows (None: not a JSONL file), as written
     for name in ("config.yaml", "records.jsonl"):
-        atomic_write_bytes(out_dir / name, (run.run_dir / name).read_bytes())
-    original_sft = {row["id"]: row for _, row in read_jsonl(run.run_dir / "sft.jsonl")}
-    sft, dropped, added = [], 0, 0
-    for record in run.records:
-        if record.id not in per_record:
-            if record.id in original_sft:
-                sft.append(original_sft[record.id])
-            continue
-        example = sft_example(human_corrected(record, per_record[record.id]))
-        if example is None:
-            dropped += record.id in original_sft
-        else:
-            added += record.id not in original_sft
-            sft.append(original_sft.get(record.id) or example)
-    prefs = [row for _, row in read_jsonl(run.run_dir / "preferences.jsonl")]
-    human = [p for r in run.records
-             if r.id in per_record and (p := human_pair(r, run.rules[r.id], per_record[r.id])) is not None]
+        data = (run.run_dir / name).read_bytes()
+        atomic_write_bytes(out_dir / name, data)
+        written[name] = sum(1 for line in data.splitlines() if line.strip()) if name.endswith(".jsonl") else None
+    sft, sft_counts = _export_sft(run, seen)
+    prefs, dropped, pair_counts = _export_pairs(run, seen)
     label_rows = sorted((_label_row(run.by_id[rid], i, d, run.rules[rid][i])
-                         for (rid, i), ds in labels.items() for d in ds.values()),
+                         for (rid, i), ds in seen.labels.items() for d in ds.values()),
                         key=lambda row: (row["decided_at"], row["record_id"], row["claim_index"]))
-    atomic_write_text(out_dir / "sft.jsonl", _dump(sft))
-    atomic_write_text(out_dir / "preferences.jsonl", _dump(prefs + human))
-    atomic_write_text(out_dir / "labels.jsonl", _dump(label_rows))
-    counts = {"records": len(run.records), "sft": len(sft), "sft_dropped_by_review": dropped,
-              "sft_added_by_review": added, "preferences": len(prefs) + len(human), "ai_pairs": len(prefs),
-              "human_pairs": len(human), "labels": len(label_rows), "reviewed_records": len(per_record),
-              "reviewers": len({row["reviewer"] for row in label_rows}), "stale_decisions": stale}
-    atomic_write_text(out_dir / "README.md", _export_card(run, counts))
+    fix_rows = _correction_rows(run, seen)
+    for name, rows in (("sft.jsonl", sft), ("preferences.jsonl", prefs), ("labels.jsonl", label_rows),
+                       ("corrections.jsonl", fix_rows), ("dropped_pairs.jsonl", dropped)):
+        atomic_write_text(out_dir / name, dumps(rows))
+        written[name] = len(rows)
+    used = [row for row in fix_rows if row["used"]]
+    counts = {"records": len(run.records), "sft": len(sft), **sft_counts, "preferences": len(prefs), **pair_counts,
+              "labels": len(label_rows), "reviewed_records": len(set(seen.per_record) | set(seen.fixes)),
+              "reviewers": len({row["reviewer"] for row in label_rows + fix_rows}), "stale_decisions": seen.stale,
+              "corrections": len(used), "corrections_unsupported": sum(bool(row["unsupported_claims"]) for row in used),
+              "stale_corrections": seen.stale_fixes}
+    atomic_write_text(out_dir / "README.md", export_card(run.run_dir, out_dir, written, counts))
     manifest = {**run.manifest, "status": "finished", "counts": {**run.manifest.get("counts", {}), **counts},
                 "derived_from": {"run": str(run.run_dir.resolve()), "config_hash": run.manifest.get("config_hash"),
                                  "records_sha256": sha256_file(run.run_dir / "records.jsonl"),
@@ -390,39 +439,15 @@ def export_run(run: ReviewRun, out_dir: Path) -> dict:
     return counts
 
 
-def _export_card(run: ReviewRun, counts: dict) -> str:
-    sft = (f"original SFT rows; {counts['sft_dropped_by_review']} removed (a claim rejected by reviewers), "
-           f"{counts['sft_added_by_review']} added (reviewers accepted every unsupported claim)")
-    prefs = (f"{counts['ai_pairs']} original AI pairs + {counts['human_pairs']} human pairs "
-             "(`source: human`: the answer without the rejected claims ≻ the answer with them)")
-    labels = ("one row per reviewer decision: record, claim, locator, quote, AI verdict, decision, comment, "
-              "reviewer, time")
-    tally = (f"{counts['reviewers']} reviewer(s), {counts['reviewed_records']} record(s) reviewed, "
-             f"{counts['stale_decisions']} stale decision(s) left out.")
-    return f"""# cai review export
-
-Derived from the generate run `{run.run_dir.resolve()}` and its reviewers' decisions
-(`review.sqlite` there). Train on it with `cai train CONFIG.yaml data={run.run_dir.name}-…`.
-
-| file | rows | what |
-| --- | --- | --- |
-| `records.jsonl` | {counts['records']} | copied from the original run |
-| `sft.jsonl` | {counts['sft']} | {sft} |
-| `preferences.jsonl` | {counts['preferences']} | {prefs} |
-| `labels.jsonl` | {counts['labels']} | {labels} |
-
-{tally}
-"""
-
-
 def export_command(run_dir: Path, out_dir: Path) -> tuple[Path, str]:
     """`cai review RUN_DIR --export OUT_DIR`: (the new run directory, a one-line summary)."""
     run = ReviewRun.open(run_dir)
     counts = export_run(run, out_dir)
-    return Path(out_dir), (f"export: {counts['labels']} decision(s) by {counts['reviewers']} reviewer(s) "
-                           f"on {counts['reviewed_records']} record(s); sft {counts['sft']} "
-                           f"(−{counts['sft_dropped_by_review']} +{counts['sft_added_by_review']}), "
-                           f"preferences {counts['preferences']} ({counts['human_pairs']} human)")
+    return Path(out_dir), (f"export: {counts['labels']} decision(s) and {counts['corrections']} correction(s) by "
+                           f"{counts['reviewers']} reviewer(s) on {counts['reviewed_records']} record(s); "
+                           f"sft {counts['sft']} (−{counts['sft_dropped_by_review']} +{counts['sft_added_by_review']}, "
+                           f"{counts['sft_corrected']} corrected), preferences {counts['preferences']} "
+                           f"({counts['human_pairs']} human, {counts['ai_pairs_dropped']} AI pair(s) dropped)")
 
 
 # -------------------------------------------------------------------------------------------- serve

@@ -2,20 +2,21 @@
 the server from the review run, the queue filters and the reviewer's form state.
 
 Everything from the run (document text, questions, model text) and from people (reviewer names,
-comments) goes through `cai.stages.report_html.esc` (html.escape, quotes included) — shown as
-inert text. The only script is `KEYS_JS`, the record page's keyboard shortcuts, carrying the
+comments, corrected answers) goes through `cai.stages.report_html.esc` (html.escape, quotes
+included) — shown as inert text. The only script is `KEYS_JS`, the record page's keyboard shortcuts, carrying the
 per-response nonce that the handler's Content-Security-Policy allows.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from cai.core.contracts import Record
+from cai.core.contracts import ClaimVerdict, Record
 from cai.stages.report_html import CSS as AUDIT_CSS
 from cai.stages.report_html import (
     QuoteChecks,
@@ -26,7 +27,8 @@ from cai.stages.report_html import (
     valid_spans,
 )
 from cai.stages.review import NO_RULE, ReviewRun, agreement, ai_label
-from cai.stages.review_store import DECISIONS
+from cai.stages.review_export import MAX_CORRECTION
+from cai.stages.review_store import DECISIONS, StoredCorrection
 
 MAX_NAME = 60
 MAX_COMMENT = 2000
@@ -40,6 +42,8 @@ fieldset.claim-row.current{outline:3px solid #4a7bd0}.choices label{margin-right
 .suggest{font-size:12px;color:#555}.low{color:#a31b1b;font-weight:600}.status-submitted{color:#116b2f}
 .status-discarded{color:#777}.status-pending{color:#8a5a00}kbd{border:1px solid #bbb;border-radius:3px;padding:0 .3em}
 input[name^=comment]{width:70%}.filters label{margin-right:1em}td.qid{white-space:nowrap}
+fieldset.correction{border:1px solid #ccc;border-radius:6px;margin:.8em 0;padding:.4em 1em}
+fieldset.correction textarea{width:100%;font:inherit}#correction-check li{margin:.2em 0}
 """
 
 # The only script: keyboard shortcuts on the record page (a/r/f decide, j/k move, s submit).
@@ -226,6 +230,27 @@ def _claim_fieldset(run: ReviewRun, record: Record, i: int, mine: dict, checks: 
             '</fieldset>')
 
 
+def _correction_fieldset(record: Record, mine: StoredCorrection | None) -> str:
+    """The corrected-answer box, pre-filled with this reviewer's last correction of this answer, and
+    the checker's verdicts on it (unsupported claims stay visible: the export lists them too)."""
+    current = mine if mine is not None and mine.answer_text == (record.final_answer or "") else None
+    check = ""
+    if current is not None:
+        claims = [ClaimVerdict.model_validate(v) for v in json.loads(current.claims_json or "[]")]
+        items = "".join(f'<li><span class="verdict {esc(c.verdict.value)}">{esc(c.verdict.value)}</span> '
+                        f'{esc(c.text)}{" — " + esc(c.reason) if c.reason else ""}</li>' for c in claims)
+        check = (f'<p>checked by <code>{esc(current.checker)}</code> against this record\'s sources '
+                 f'({esc(current.created_at)}):</p><ul id="correction-check">'
+                 f'{items or "<li>no claim found in the text</li>"}</ul>')
+    return ('<fieldset class="correction" id="correction"><legend>corrected answer (optional)</legend>'
+            '<p class="muted">If the final answer is wrong or does not answer the question, type the answer it '
+            'should give, citing pages as <code>[DOC p.N]</code>. It becomes the SFT target of this question and '
+            'the chosen side of a pair against the final answer; the claim checker checks it against the '
+            'sources when you submit. Leave it empty for none.</p>'
+            f'<textarea name="correction" id="correction-text" rows="5" maxlength="{MAX_CORRECTION}">'
+            f'{esc(current.text if current else "")}</textarea>{check}</fieldset>')
+
+
 def _neighbours(run: ReviewRun, record: Record, reviewer: str, f: Filters) -> str:
     mine = run.store.statuses(reviewer)
     status = {r.id: mine.get((r.id, reviewer), "pending") for r in run.records}
@@ -252,7 +277,7 @@ def record_page(run: ReviewRun, record: Record, reviewer: str, f: Filters, saved
     status = store.status(record.id, reviewer)
     others = sum(1 for (rid, who), s in store.statuses().items()
                  if rid == record.id and who != reviewer and s == "submitted")
-    banner = {"submit": '<p class="banner" id="saved">Submitted: your decisions are stored.</p>',
+    banner = {"submit": '<p class="banner" id="saved">Submitted: your decisions (and correction) are stored.</p>',
               "discard": '<p class="banner" id="saved">Discarded: this record is out of your queue.</p>'}.get(saved, "")
     hidden = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">'
                      for k, v in {"csrf": csrf, "id": record.id, **f.params()}.items())
@@ -275,6 +300,7 @@ def record_page(run: ReviewRun, record: Record, reviewer: str, f: Filters, saved
             '<kbd>j</kbd>/<kbd>k</kbd> next/previous claim · <kbd>s</kbd> submit</p>'
             f'<form method="post" action="/record" id="review-form">{hidden}'
             f'{claims or "<p class=muted>no claims to review</p>"}'
+            f'{_correction_fieldset(record, store.my_correction(record.id, reviewer))}'
             '<button name="action" value="submit" id="submit-btn">submit</button> '
             '<button name="action" value="discard" id="discard-btn">discard record</button></form>'
             + (f"<h3>Your submissions</h3><ul>{trail}</ul>" if trail else "") + context)
@@ -308,7 +334,9 @@ def exports_page(exports: list[tuple[Path, dict]], *, csrf: str) -> tuple[str, s
     done = "".join(f'<li><code class="export-path">{esc(path)}</code>: {esc(c["labels"])} decision(s), '
                    f'{esc(c["human_pairs"])} human pair(s), sft {esc(c["sft"])}</li>' for path, c in exports)
     body = ("<h1>Export</h1><p>Writes a new generate run beside this one: the original files, sft.jsonl without "
-            "answers reviewers rejected, preferences.jsonl with human pairs added, and labels.jsonl. Train on it "
+            "answers reviewers rejected and with their corrections, preferences.jsonl with the AI pairs that chose "
+            "a rejected claim removed and human pairs added, labels.jsonl, corrections.jsonl (with the checker's "
+            "verdicts) and dropped_pairs.jsonl; its README lists each file and why pairs were dropped. Train on it "
             "with <code>cai train CONFIG.yaml data=THAT_DIR</code>. The reviewed run is never modified.</p>"
             f'<form method="post" action="/export"><input type="hidden" name="csrf" value="{esc(csrf)}">'
             '<button id="export-btn">export reviewed data</button></form>'

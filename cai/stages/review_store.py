@@ -10,6 +10,12 @@ their latest submission (`submit` → submitted, `discard` → discarded, none �
 effective decisions on a record are those of their latest submission when it is a `submit`.
 Earlier submissions stay in the table, with who and when, for the audit trail.
 
+Corrections: a submission may carry the reviewer's corrected answer (one row of `corrections`,
+in the same transaction), with the final answer it corrects (a correction of an answer that has
+since changed is stale, as decisions are) and the claim checker's verdicts on it as JSON. Like
+decisions, a reviewer's effective correction is the one of their latest submission, so submitting
+again with the box emptied withdraws it.
+
 Concurrency: every call opens its own connection (the HTTP server runs one thread per request);
 writers queue on SQLite's lock (busy timeout 30 s), so reviewers submitting at the same moment are
 all stored, never one over another.
@@ -28,7 +34,7 @@ STORE_NAME = "review.sqlite"
 DECISIONS = ("accept", "reject", "flag")
 ACTIONS = ("submit", "discard")
 STATUSES = ("pending", "submitted", "discarded")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the corrections table (added in place by CREATE IF NOT EXISTS; nothing else changed)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,6 +55,13 @@ CREATE TABLE IF NOT EXISTS decisions (
     ai_verdict TEXT,
     PRIMARY KEY (submission_id, claim_index)
 );
+CREATE TABLE IF NOT EXISTS corrections (
+    submission_id INTEGER PRIMARY KEY REFERENCES submissions (id),
+    text TEXT NOT NULL,
+    answer_text TEXT NOT NULL DEFAULT '',
+    checker TEXT NOT NULL DEFAULT '',
+    claims_json TEXT NOT NULL DEFAULT '[]'
+);
 """
 
 
@@ -65,6 +78,31 @@ class ClaimDecision:
     decision: str
     comment: str = ""
     ai_verdict: str | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A reviewer's corrected answer as submitted: the text, the final answer it replaces, and the
+    checker's verdicts on its claims (`ClaimVerdict` dumps as JSON; checked before storing)."""
+
+    text: str
+    answer_text: str = ""
+    checker: str = ""
+    claims_json: str = "[]"
+
+
+@dataclass(frozen=True)
+class StoredCorrection:
+    """An effective correction: who corrected which record, when, and what it says."""
+
+    submission_id: int
+    record_id: str
+    reviewer: str
+    created_at: str
+    text: str
+    answer_text: str
+    checker: str
+    claims_json: str
 
 
 @dataclass(frozen=True)
@@ -94,7 +132,8 @@ class ReviewStore:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
             conn.executescript(_SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
 
     @classmethod
     def for_run(cls, run_dir: Path) -> ReviewStore:
@@ -112,8 +151,9 @@ class ReviewStore:
             conn.close()
 
     # -------------------------------------------------------------------------------------- writes
-    def submit(self, record_id: str, reviewer: str, decisions: list[ClaimDecision], *, action: str = "submit") -> int:
-        """Store one submission (or discard) atomically; returns its id."""
+    def submit(self, record_id: str, reviewer: str, decisions: list[ClaimDecision], *, action: str = "submit",
+               correction: Correction | None = None) -> int:
+        """Store one submission (or discard), with its correction if any, atomically; returns its id."""
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         if not reviewer:
@@ -121,6 +161,8 @@ class ReviewStore:
         for d in decisions:
             if d.decision not in DECISIONS:
                 raise ValueError(f"claim {d.claim_index}: decision must be one of {DECISIONS}, not {d.decision!r}")
+        if correction is not None and (action != "submit" or not correction.text.strip()):
+            raise ValueError("a correction is a non-empty text sent with a submit")
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -132,6 +174,10 @@ class ReviewStore:
                         "INSERT INTO decisions (submission_id, claim_index, claim_text, decision, comment, ai_verdict) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [(sid, d.claim_index, d.claim_text, d.decision, d.comment, d.ai_verdict) for d in decisions])
+                if correction is not None:
+                    conn.execute("INSERT INTO corrections (submission_id, text, answer_text, checker, claims_json) "
+                                 "VALUES (?, ?, ?, ?, ?)", (sid, correction.text, correction.answer_text,
+                                                           correction.checker, correction.claims_json))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -182,6 +228,29 @@ class ReviewStore:
             rows = conn.execute(sql, (record_id, reviewer)).fetchall()
         return {row[3]: Decision(*row) for row in rows}
 
+    def corrections(self, record_id: str | None = None) -> list[StoredCorrection]:
+        """Corrections of every (record, reviewer)'s latest submission, when that is a submit; oldest first."""
+        sql = ("SELECT s.id, s.record_id, s.reviewer, s.created_at, c.text, c.answer_text, c.checker, c.claims_json "
+               f"FROM submissions s JOIN {_LATEST} ON s.id = last.id JOIN corrections c ON c.submission_id = s.id "
+               "WHERE s.action = 'submit'")
+        args: tuple = ()
+        if record_id is not None:
+            sql += " AND s.record_id = ?"
+            args = (record_id,)
+        with self._connect() as conn:
+            rows = conn.execute(sql + " ORDER BY s.id", args).fetchall()
+        return [StoredCorrection(*row) for row in rows]
+
+    def my_correction(self, record_id: str, reviewer: str) -> StoredCorrection | None:
+        """This reviewer's correction from their latest submit on a record (even if since discarded)."""
+        sql = ("SELECT s.id, s.record_id, s.reviewer, s.created_at, c.text, c.answer_text, c.checker, c.claims_json "
+               "FROM corrections c JOIN submissions s ON c.submission_id = s.id "
+               "WHERE s.id = (SELECT MAX(id) FROM submissions WHERE record_id = ? AND reviewer = ? "
+               "AND action = 'submit')")
+        with self._connect() as conn:
+            row = conn.execute(sql, (record_id, reviewer)).fetchone()
+        return StoredCorrection(*row) if row else None
+
     def history(self, record_id: str | None = None) -> list[dict]:
         """Every submission (oldest first) with its decisions: the audit trail."""
         sql = "SELECT id, record_id, reviewer, action, created_at FROM submissions"
@@ -195,8 +264,10 @@ class ReviewStore:
             for sid, rid, who, action, at in subs:
                 ds = conn.execute("SELECT claim_index, decision, comment FROM decisions WHERE submission_id = ? "
                                   "ORDER BY claim_index", (sid,)).fetchall()
+                fix = conn.execute("SELECT text FROM corrections WHERE submission_id = ?", (sid,)).fetchone()
                 out.append({"id": sid, "record_id": rid, "reviewer": who, "action": action, "created_at": at,
-                            "decisions": [{"claim_index": i, "decision": d, "comment": c} for i, d, c in ds]})
+                            "decisions": [{"claim_index": i, "decision": d, "comment": c} for i, d, c in ds],
+                            "correction": fix[0] if fix else None})
         return out
 
     def reviewers(self) -> list[str]:

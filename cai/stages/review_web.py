@@ -10,8 +10,9 @@ in `cai.stages.review_pages`; this module is the HTTP side: the handler, its che
 
 Safety:
 - Everything from the run (document text, questions, model text) and from people (reviewer names,
-  comments) goes through `cai.stages.report_html.esc` (html.escape, quotes included) — shown as
-  inert text.
+  comments, corrected answers) goes through `cai.stages.report_html.esc` (html.escape, quotes
+  included) — shown as inert text. A corrected answer is at most `MAX_CORRECTION` characters with
+  no control characters but line breaks and tabs (else 400, nothing stored).
 - A strict Content-Security-Policy allows no script but the one inline keyboard-shortcut script
   carrying a fresh per-response nonce, and no external resource at all; so even an escaping bug
   could not run injected script. Forms may post only to this origin.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
 import re
 import secrets
 import socket
@@ -48,6 +50,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from cai.core.errors import UserError
 from cai.stages.report_html import esc
 from cai.stages.review import TOKEN_ENV, ReviewRun, check_bind, export_run
+from cai.stages.review_export import MAX_CORRECTION, clean_correction
 from cai.stages.review_pages import (
     MAX_COMMENT,
     MAX_NAME,
@@ -59,7 +62,7 @@ from cai.stages.review_pages import (
     record_href,
     record_page,
 )
-from cai.stages.review_store import DECISIONS, ClaimDecision
+from cai.stages.review_store import DECISIONS, ClaimDecision, Correction
 
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request (line, headers and body)
@@ -393,11 +396,26 @@ class Handler(BaseHTTPRequestHandler):
                     return self._error(400, f"claim {i + 1}: choose accept, reject or flag; nothing was stored")
                 comment = form.get(f"comment-{i}", "")[:MAX_COMMENT]
                 decisions.append(ClaimDecision(i, claim.text, decision, comment, claim.verdict.value))
-            self.app.run.store.submit(record.id, reviewer, decisions)
+            text = clean_correction(form.get("correction", ""))
+            if text is None:
+                return self._error(400, "the corrected answer holds control characters; nothing was stored")
+            if len(text) > MAX_CORRECTION:
+                return self._error(400, f"the corrected answer is {len(text)} characters, over the limit of "
+                                        f"{MAX_CORRECTION}; nothing was stored")
+            self.app.run.store.submit(record.id, reviewer, decisions, correction=self._checked(record, text))
         else:
             return self._error(400, f"unknown action {action!r}")
         f = Filters.parse(lambda k: form.get(k, ""))
         return self._redirect(record_href(record.id, f, saved=action))
+
+    def _checked(self, record, text: str) -> Correction | None:
+        """The correction to store with its checker verdicts (checked before the submission's
+        transaction, so the store is never locked while a model runs); None for an empty box."""
+        if not text:
+            return None
+        checker, claims = self.app.run.check_correction(record, text)
+        return Correction(text, record.final_answer or "", checker,
+                          json.dumps([c.model_dump(mode="json") for c in claims], ensure_ascii=False))
 
 
 def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,

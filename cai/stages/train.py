@@ -44,9 +44,10 @@ from cai.core.runs import (
     read_jsonl,
     read_manifest,
     resume_or_start,
+    run_guard,
     update_manifest,
 )
-from cai.training.adapters import export_adapter, load_model, load_tokenizer
+from cai.training.adapters import check_model_source, export_adapter, load_model, load_tokenizer
 from cai.training.metrics import JsonlMetrics, MetricSinks, check_sinks
 
 DONE = "done.json"
@@ -65,6 +66,7 @@ class Setup:
     is_main: bool
     show_progress: bool
     echo: Callable[[str], None]
+    policy: dict | None = None  # a built-in policy's manifest entry (name, converted folder, sha256)
 
 
 # -------------------------------------------------------------------------------------------- setup
@@ -115,6 +117,32 @@ def _check_qlora() -> None:
                         "policy.load_in_4bit=false")
 
 
+def resolve_policy(config: TrainConfig, is_main: bool, world: int) -> dict | None:
+    """The policy's manifest entry when `policy.model` is a built-in name (`smollm2-135m`): converted
+    once by the main process, before the other ranks read the cache; None for any other model."""
+    from cai.core.builtin_models import is_builtin, resolve_model
+
+    if not is_builtin(config.policy.model):
+        return None
+    if is_main:
+        resolve_model(config.policy.model)
+    _barrier(world)
+    return resolve_model(config.policy.model).manifest()
+
+
+def check_models(config: TrainConfig, policy_path: str | None = None) -> None:
+    """Every model the stages will load can be loaded, checked before the run directory exists: a
+    missing local path or an uncached Hub id while offline is a user error now, not a stage's crash.
+    `policy_path`: where a built-in policy was converted to."""
+    policy = policy_path or (config.policy.model if config.policy.model != SMOKE_POLICY else None)
+    models = [("policy.model", policy),
+              ("reward.model", config.reward.model if "reward" in config.stages else None),
+              ("ppo.critic_model", config.ppo.critic_model if "ppo" in config.stages else None)]
+    for setting, model in models:
+        if model is not None:
+            check_model_source(model, setting)
+
+
 def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -> Setup:
     data_cfg = data_run_config(config.data)
     constitution = load_constitution(data_cfg.get("constitution", "faithfulness"))
@@ -124,24 +152,32 @@ def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -
                         "set index=PATH to the `cai ingest` index the run used")
     if config.policy.load_in_4bit:
         _check_qlora()
-    check_sinks(config.report_to)
     is_main, world = _world()
+    policy = resolve_policy(config, is_main, world)
+    check_models(config, policy["loaded_from"] if policy else None)
+    check_sinks(config.report_to)
     run_dir = _shared_run_dir(config, resume, constitution, is_main, world)
-    base_model = config.policy.model
-    if base_model == SMOKE_POLICY:
+    base_model = (str(run_dir / "smoke-policy") if config.policy.model == SMOKE_POLICY
+                  else policy["loaded_from"] if policy else config.policy.model)
+    return Setup(config, run_dir, constitution, Path(index) if index else None, base_model, is_main, show_progress,
+                 echo, policy)
+
+
+def prepare(s: Setup, world: int) -> None:
+    """What the run directory needs before the first stage: the smoke policy (when asked for) and
+    the manifest's policy and data entries."""
+    config = s.config
+    if config.policy.model == SMOKE_POLICY:
         from cai.training.smoke import build_smoke_policy
 
-        smoke = run_dir / "smoke-policy"
-        if is_main:
-            build_smoke_policy(smoke)
+        if s.is_main:
+            build_smoke_policy(Path(s.base_model))
         _barrier(world)
-        base_model = str(smoke)
-    if is_main:
+    if s.is_main:
         data_hash = json.loads((config.data / "manifest.json").read_text()).get("config_hash")
-        update_manifest(run_dir, status="running", policy={"model": config.policy.model, "loaded_from": base_model},
+        update_manifest(s.run_dir, status="running",
+                        policy=s.policy or {"model": config.policy.model, "loaded_from": s.base_model},
                         data={"run": str(config.data), "config_hash": data_hash})
-    return Setup(config, run_dir, constitution, Path(index) if index else None, base_model, is_main, show_progress,
-                 echo)
 
 
 def _barrier(world: int) -> None:
@@ -401,30 +437,40 @@ def save_adapter(s: Setup) -> Path | None:
     c = s.constitution
     meta = {"constitution": {"name": c.name, "version": c.version, "sha256": c.content_hash()},
             "data_run": str(s.config.data), "train_run": str(s.run_dir), "stages": s.config.stages,
-            "policy_model": s.config.policy.model, "smoke_policy": s.config.policy.model == SMOKE_POLICY}
+            "policy_model": s.config.policy.model, "smoke_policy": s.config.policy.model == SMOKE_POLICY,
+            "policy_sha256": (s.policy or {}).get("sha256")}
     return export_adapter(s.run_dir, s.base_model, parts, meta)
 
 
 def run(config: TrainConfig, *, resume: Path | None = None, show_progress: bool = True, echo=print) -> Path:
-    """Run (or resume) the configured stages; returns the run directory."""
+    """Run (or resume) the configured stages; returns the run directory. The main process holds the
+    run directory's lock (a second `--resume` of it exits 2) and marks the run failed with the
+    reason when a stage fails."""
     s = setup(config, resume, show_progress, echo)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    for stage in config.stages:
-        sdir = s.run_dir / stage
-        if (sdir / DONE).is_file():
-            echo(f"{stage}: done (skipped)")
-            continue
-        sdir.mkdir(exist_ok=True)
-        echo(f"{stage}: running")
-        started = time.perf_counter()
-        result = {**STAGES[stage](s, sdir), "seconds": round(time.perf_counter() - started, 1)}
+    with run_guard(s.run_dir, writes_manifest=s.is_main):
+        prepare(s, world)
+        for stage in config.stages:
+            run_stage(s, stage, world)
         if s.is_main:
-            atomic_write_json(sdir / DONE, result)
-            update_manifest(s.run_dir, stages={stage: result})
+            adapter = save_adapter(s)
+            update_manifest(s.run_dir, status="finished", adapter=str(adapter) if adapter else None)
         _barrier(world)
-        echo(f"{stage}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
-    if s.is_main:
-        adapter = save_adapter(s)
-        update_manifest(s.run_dir, status="finished", adapter=str(adapter) if adapter else None)
-    _barrier(world)
     return s.run_dir
+
+
+def run_stage(s: Setup, stage: str, world: int) -> None:
+    """One stage in RUN_DIR/<stage>: skipped when its done.json exists, else run and recorded."""
+    sdir = s.run_dir / stage
+    if (sdir / DONE).is_file():
+        s.echo(f"{stage}: done (skipped)")
+        return
+    sdir.mkdir(exist_ok=True)
+    s.echo(f"{stage}: running")
+    started = time.perf_counter()
+    result = {**STAGES[stage](s, sdir), "seconds": round(time.perf_counter() - started, 1)}
+    if s.is_main:
+        atomic_write_json(sdir / DONE, result)
+        update_manifest(s.run_dir, stages={stage: result})
+    _barrier(world)
+    s.echo(f"{stage}: " + ", ".join(f"{k} {v}" for k, v in result.items()))

@@ -14,6 +14,7 @@ served from one base model.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,12 +34,54 @@ def policy_dtype():
     return torch.float32
 
 
+def check_model_source(model: str | Path, setting: str = "policy.model") -> None:
+    """UserError (exit 2) unless `model` can be loaded without a long wait: a local path that
+    exists, or a Hub id that is in the local cache or can be downloaded now. A missing local path
+    is said to be one (transformers talks of an invalid repo id), and an uncached Hub id fails at
+    once when HF_HUB_OFFLINE is set or the Hub cannot be reached (it used to retry for a minute)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    from cai.core.checks import missing_model_path
+    from cai.core.reach import probe
+
+    name = str(model)
+    if Path(name).expanduser().exists():
+        return
+    if (problem := missing_model_path(name)) is not None:
+        raise UserError(f"{setting}: {problem}")
+    try:
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except ValueError:  # not a valid repo id either
+        raise UserError(f"{setting}: {name}: neither a local directory nor a Hugging Face id (org/name)") from None
+    if cached:
+        return
+    where = f"not a local directory and not in the Hugging Face cache ({constants.HF_HUB_CACHE})"
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise UserError(f"{setting}: {name}: {where}, and HF_HUB_OFFLINE is set; download it once with network "
+                        f"(`huggingface-cli download {name}`) or give the path of a local copy")
+    if (why := probe(constants.ENDPOINT, timeout_s=5.0)) is not None:
+        raise UserError(f"{setting}: {name}: {where}, and {constants.ENDPOINT} cannot be reached ({why}); "
+                        "connect to the network, set HF_ENDPOINT to a reachable mirror, or give the path of a "
+                        "local copy")
+
+
+def _from_pretrained(load, model: str | Path, setting: str = "policy.model", **kwargs):
+    """`load(model, **kwargs)` (a from_pretrained) with the model checked first and a model the
+    Hub does not have (or the user may not read) said as a user error naming it."""
+    check_model_source(model, setting)
+    try:
+        return load(model, **kwargs)
+    except OSError as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise UserError(f"{setting}: {model}: cannot load it: {first.strip()[:300]}") from None
+
+
 def load_tokenizer(model: str | Path):
     """The policy tokenizer with a pad token distinct from EOS (a pad equal to EOS would let
     padding end responses and be trained as the stop token). Left padding for generation."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model)
+    tok = _from_pretrained(AutoTokenizer.from_pretrained, model)
     if tok.pad_token is None or tok.pad_token_id == tok.eos_token_id:
         if tok.unk_token is not None and tok.unk_token_id != tok.eos_token_id:
             tok.pad_token = tok.unk_token
@@ -63,7 +106,7 @@ def load_model(model: str | Path, *, sft_dir: Path | None = None, load_in_4bit: 
                                                            bnb_4bit_compute_dtype=policy_dtype())
     if sft_dir is not None and (sft_dir / "model").is_dir():
         return AutoModelForCausalLM.from_pretrained(sft_dir / "model", **kwargs)
-    base = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    base = _from_pretrained(AutoModelForCausalLM.from_pretrained, model, **kwargs)
     if sft_dir is not None and (sft_dir / "adapter").is_dir():
         from peft import PeftModel
 
@@ -77,7 +120,7 @@ def combine_adapters(base_model: str | Path, adapters: list[Path], out_dir: Path
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(base_model, dtype=policy_dtype())
+    base = _from_pretrained(AutoModelForCausalLM.from_pretrained, base_model, dtype=policy_dtype())
     model = PeftModel.from_pretrained(base, adapters[0], adapter_name="part0")
     for i, path in enumerate(adapters[1:], 1):
         model.load_adapter(path, adapter_name=f"part{i}")

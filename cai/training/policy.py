@@ -22,7 +22,7 @@ from cai.core.assets import SMOKE_POLICY
 from cai.core.builtin_models import ResolvedModel, is_builtin, resolve_model
 from cai.core.contracts import AnsweredBy, SearchHit
 from cai.core.errors import UserError
-from cai.training.adapters import ADAPTER_META, load_model
+from cai.training.adapters import ADAPTER_META, check_model_source, load_model
 
 DEFAULT_MAX_NEW_TOKENS = 256
 ADAPTER_CONFIG = "adapter_config.json"  # peft's; `cai train` writes ADAPTER_META (cai_adapter.json) beside it
@@ -161,7 +161,8 @@ class Policy:
         return out[:, enc["input_ids"].shape[1]:]
 
     def described(self) -> AnsweredBy:
-        return AnsweredBy(kind="policy", model=self.model_id, adapter=str(self.adapter) if self.adapter else None,
+        return AnsweredBy(kind="policy", model=self.model_id, model_sha256=self.base.sha256 if self.base else None,
+                          adapter=str(self.adapter) if self.adapter else None,
                           adapter_metadata=self.adapter_metadata, max_new_tokens=self.max_new_tokens,
                           warnings=list(self.warnings))
 
@@ -207,6 +208,7 @@ def _load_lm(model: str, tokenizer_dir: str):
     import torch
     from transformers import AutoTokenizer
 
+    check_model_source(model, "--policy")  # a missing path or an uncached hub id: said at once, exit 2
     try:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         device = "cuda" if torch.cuda.is_available() else "cpu"
