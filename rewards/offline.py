@@ -116,6 +116,7 @@ from rewards.question_context import (
     direct_match,
     evidence_pages,
     foreign_filings,
+    overstated,
     single_period,
 )
 
@@ -381,7 +382,7 @@ class OfflineChecker:
                 f"figure belongs to another period in the source: {', '.join(shifted)}" if shifted else "",
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
-        rival = self._not_the_asked_figure(claim, context, matches)
+        rival = self._not_the_asked_figure(claim, context, matches) or overstated(claim, matches)
         if rival is not None:
             return self._verdict(claim, Verdict.unsupported, 0.2, ranked, rival)
         heads, sourced = direction.measure_heads(claim.plain, context.pages), _sourced(matches)

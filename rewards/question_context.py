@@ -149,7 +149,9 @@ def figure_basis(q: Quantity, claim: Claim) -> str | None:
     if len(with_figures) <= 1:
         return reporting_basis(text)
     a, b = next((a, b) for a, b in clauses if a <= q.start < b)
-    return reporting_basis(text[a:b])
+    # A clause without figures ("On a GAAP basis, ...") sets the basis of the whole sentence.
+    framing = " ".join(text[a2:b2] for i, (a2, b2) in enumerate(clauses) if i not in with_figures)
+    return reporting_basis(text[a:b]) or reporting_basis(framing)
 
 
 def single_period(question: str) -> Period | None:
@@ -277,3 +279,31 @@ def _row_states(page: PreparedPage, index: int, claimed: Period, *, exact_year: 
         if column is not None and (column.year == claimed.year if exact_year else period_compatible(claimed, column)):
             return True
     return False
+
+
+# A future outcome stated as certain ("will reach $3.0 billion") and the source's forward-looking
+# language for the same figures ("2027 targets", "we expect"): SEC Regulation S-K Item 10(b) and the
+# PSLRA safe harbour set projections apart as expectations, so a claim may not turn one into a fact.
+_CERTAIN_FUTURE_RE = re.compile(r"\b(?:will|is\s+going\s+to|are\s+going\s+to)\s+(?!likely\b|probably\b)\w+",
+                                re.IGNORECASE)
+_HEDGED_RE = re.compile(r"\b(?:expect\w*|target\w*|aim\w*|plan\w*|goal\w*|guid\w*|outlook|project\w*|forecast\w*|"
+                        r"anticipat\w*|intend\w*|may|might|could|should|likely|estimat\w*|forward-looking)\b",
+                        re.IGNORECASE)
+
+
+def overstated(claim: Claim, matches: list[FigureMatch | None]) -> str | None:
+    """Why a claim that states a future outcome as certain overstates sources that give its figures
+    as targets or expectations (the figure's sentence or the two before it, a heading included), or
+    None."""
+    if not _CERTAIN_FUTURE_RE.search(claim.plain) or _HEDGED_RE.search(claim.plain):
+        return None
+    for m in matches:
+        if m is None or m.page is None or m.source_quantity is None:
+            continue
+        at = m.page.sentence_of(m.source_quantity.start)
+        start, end = m.page.spans[max(0, at - 2)][0], m.page.spans[at][1]
+        if _HEDGED_RE.search(m.page.source.text[start:end]):
+            return (f"states as certain what the sources give as a target or expectation: "
+                    f"{m.quantity.text.strip()}")
+    return None
+

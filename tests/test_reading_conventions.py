@@ -128,3 +128,17 @@ def test_a_named_ratio_is_computed_as_defined_not_from_any_two_figures(checker):
     # A bare answer takes the ratio its question names.
     assert checker.check(question, "1.33", [STATEMENTS])[0].verdict == Verdict.supported
     assert checker.check(question, "0.14", [STATEMENTS])[0].verdict == Verdict.unsupported
+
+
+def test_a_leading_basis_applies_to_every_clause_and_a_target_is_not_a_certainty(checker):
+    page = SourcePage(doc_id="meridian-2025-investor-day", page=1, text=(
+        "Adjusted EBITDA, a non-GAAP measure, was $349.0 million in 2024, or 14.6% of revenue.\n\n"
+        "2027 targets\n\n- Revenue of $3.0 billion to $3.2 billion in 2027."))
+    gaap = "On a GAAP basis, Meridian earned $349.0 million in 2024, a 14.6% margin."
+    assert checker.check("How profitable was Meridian in 2024 on a GAAP basis?", gaap, [page])[0].verdict \
+        == Verdict.unsupported  # an adjusted figure is not the GAAP one, whichever clause it sits in
+    question = "Will Meridian reach $3 billion in revenue?"
+    certain = checker.check(question, "Meridian will reach $3.0 billion to $3.2 billion of revenue in 2027.", [page])
+    assert certain[0].verdict == Verdict.unsupported and "target or expectation" in certain[0].reason
+    hedged = checker.check(question, "Meridian targets revenue of $3.0 billion to $3.2 billion in 2027.", [page])
+    assert hedged[0].verdict == Verdict.supported, hedged[0].reason
