@@ -61,6 +61,10 @@ def _check_finished_run(run: Path, grounded_run: Path, ppo_steps: int) -> None:
     assert meta["constitution"]["sha256"] == data_manifest["constitution"]["sha256"]
     assert meta["constitution"]["name"] == "finance-10k" and meta["data_run"] == str(grounded_run)
     assert meta["base_model"] == str(run / "smoke-policy") and meta["smoke_policy"] is True
+    card = (run / "adapter" / "README.md").read_text()  # a model card, not PEFT's blank template
+    assert "More Information Needed" not in card and "answers are noise" in card
+    assert meta["constitution"]["sha256"] in card and str(grounded_run) in card and "cai answer --index" in card
+    assert "- ppo: steps_done " in card and "- sft: examples 26" in card
     adapter_cfg = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert adapter_cfg["r"] == 8  # SFT rank 4 + PPO rank 4, concatenated into one adapter
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(run / "smoke-policy"), run / "adapter")

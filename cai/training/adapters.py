@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cai.core.errors import UserError
+from cai.training.model_card import model_card
 
 ADAPTER_META = "cai_adapter.json"
 
@@ -154,6 +155,9 @@ def export_adapter(run_dir: Path, base_model: str, adapters: list[Path], metadat
     meta = {**metadata, "base_model": str(base_model), "parts": [str(a) for a in adapters],
             "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=2))
+    manifest = run_dir / "manifest.json"
+    stages = json.loads(manifest.read_text()).get("stages", {}) if manifest.is_file() else {}
+    (tmp / "README.md").write_text(model_card(meta, stages))  # PEFT left its blank template there
     if out.exists():
         shutil.rmtree(out)
     tmp.replace(out)
