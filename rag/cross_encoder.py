@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cai.core.errors import UserError
@@ -200,6 +200,26 @@ def save(model, tmp: Path, out_dir: Path, metadata_file: str, metadata: dict) ->
     atomic_write_json(tmp / metadata_file, metadata)
     replace_dir(tmp, out_dir)
     return metadata
+
+
+def train_and_save(out_dir: Path, metadata_file: str, what: str, base: str, pairs: Pairs, labels: Sequence[int],
+                   held: Pairs, describe: Callable[[list[float], bool], dict], *, max_length: int,
+                   layers: int | None, epochs: float, batch_size: int, lr: float, seed: int) -> dict:
+    """Train a cross-encoder from `base` on `pairs` (`train`), score the `held` pairs, and save it to
+    `out_dir` atomically with the metadata `describe(held_scores, linear_probe)` returns plus the base,
+    the training loss and time; a failure leaves no temporary directory. The re-ranker and the claim
+    verifier are both trained this way."""
+    tmp = temp_dir_for(out_dir, metadata_file, what)
+    try:
+        model, probed, loss, seconds = train(base, pairs, labels, tmp, max_length=max_length, layers=layers,
+                                             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        scores = predict(model, held, batch_size)
+        return save(model, tmp, out_dir, metadata_file, {
+            "base": base, **describe(scores, probed), "train_loss": round(loss, 4),
+            "train_seconds": round(seconds, 2)})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def record_in_manifest(index_dir: Path, key: str, out_dir: Path, metadata: dict) -> dict:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,29 +140,20 @@ def train_reranker(pairs: Sequence[TrainPair], out_dir: str | Path, *, base: str
 
     if not pairs:
         raise ValueError("no pairs to train the re-ranker on")
-    out_dir = Path(out_dir)
-    tmp = cross_encoder.temp_dir_for(out_dir, METADATA_FILE, "re-ranker")
-    base = str(base or minilm_path())
     train, held = split_groups(pairs, eval_fraction, seed)
-    try:
-        model, probed, loss, train_s = cross_encoder.train(
-            base, [(p.query, p.passage) for p in train], [p.label for p in train], tmp, max_length=max_length,
-            layers=layers, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-        scores = cross_encoder.predict(model, [(p.query, p.passage) for p in held], batch_size)
-        meta = cross_encoder.save(model, tmp, out_dir, METADATA_FILE, {
-            "base": base,
-            "params": {"layers": layers, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
-                       "lr": lr, "seed": seed, "eval_fraction": eval_fraction, "linear_probe": probed,
-                       "fused_weight": FUSED_WEIGHT, "depth": DEPTH},
-            "counts": {"pairs": len(pairs), "queries": len({p.group for p in pairs}), "train": len(train),
-                       "eval": len(held), "eval_documents": sorted({p.doc_id for p in held})},
-            "eval": {"positive_first": group_accuracy(scores, held)},
-            "train_loss": round(loss, 4), "train_seconds": round(train_s, 2), **(extra or {}),
-        })
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return meta
+
+    def describe(scores: list[float], probed: bool) -> dict:
+        return {"params": {"layers": layers, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
+                           "lr": lr, "seed": seed, "eval_fraction": eval_fraction, "linear_probe": probed,
+                           "fused_weight": FUSED_WEIGHT, "depth": DEPTH},
+                "counts": {"pairs": len(pairs), "queries": len({p.group for p in pairs}), "train": len(train),
+                           "eval": len(held), "eval_documents": sorted({p.doc_id for p in held})},
+                "eval": {"positive_first": group_accuracy(scores, held)}, **(extra or {})}
+
+    return cross_encoder.train_and_save(
+        Path(out_dir), METADATA_FILE, "re-ranker", str(base or minilm_path()), [(p.query, p.passage) for p in train],
+        [p.label for p in train], [(p.query, p.passage) for p in held], describe, max_length=max_length,
+        layers=layers, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
 
 class PageReranker:

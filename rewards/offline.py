@@ -342,17 +342,7 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
-                asked, computed = (asked_derivation(q, context.question, evidence_pages(claim, context),
-                                                    self._tolerances(q))
-                                   if grounded and not own_measure and len(claim.quantities) == 1 else (None, False))
-                # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
-                level = not CHANGE_RE.search(claim.plain) or is_level(q, claim.plain)
-                ratio = named_ratio(claim.plain, context.question, not own_measure) if q.unit != "$" and level else None
-                if asked is None and not computed and ratio is not None:
-                    # A named ratio ("asset turnover") is computed as it is defined, never from any two figures.
-                    asked, computed = ratio_derivation(q, ratio, evidence_pages(claim, context), self._tolerances(q))
-                # A bare answer is the figure its question asks to compute (`rewards.asked_arithmetic`);
-                # when that computation can be made, no other combination of figures stands in for it.
+                asked, computed = self._prescribed(q, claim, context, own_measure, grounded)
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
                     additive = combines and (not is_level(q, claim.plain) or bool(_TOTAL_RE.search(claim.plain)))
@@ -366,6 +356,23 @@ class OfflineChecker:
                     claim_operands.append(q.magnitude)
         _formula_results(claim, matches, worked)
         return self._figures_verdict(claim, context, matches, measure, ranked)
+
+    def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
+                    grounded: bool) -> tuple[Derivation | None, bool]:
+        """(the derivation of `q` in the one way it must be computed, or None; whether that way could
+        be computed at all): a bare answer as its question asks (`rewards.asked_arithmetic`), or a
+        ratio the claim names as it is defined (`rewards.named_ratios`: "asset turnover", never any two
+        figures). When it could be computed, no other combination of figures stands in for it."""
+        pages, tolerances = evidence_pages(claim, context), self._tolerances(q)
+        if grounded and not own_measure and len(claim.quantities) == 1:
+            asked, computed = asked_derivation(q, context.question, pages, tolerances)
+            if asked is not None or computed:
+                return asked, computed
+        # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
+        if q.unit == "$" or (CHANGE_RE.search(claim.plain) and not is_level(q, claim.plain)):
+            return None, False
+        ratio = named_ratio(claim.plain, context.question, not own_measure)
+        return ratio_derivation(q, ratio, pages, tolerances) if ratio is not None else (None, False)
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -101,29 +100,19 @@ def train_verifier(pairs: Sequence[Pair], out_dir: str | Path, *, base: str | Pa
 
     if not pairs:
         raise ValueError("no pairs to train the verifier on")
-    out_dir = Path(out_dir)
-    tmp = cross_encoder.temp_dir_for(out_dir, METADATA_FILE, "verifier")
-    base = str(base or minilm_path())
     train, held = split_by_document(pairs, eval_fraction, seed)
-    try:
-        model, probed, loss, train_s = cross_encoder.train(
-            base, [(p.premise, p.claim) for p in train], [p.label for p in train], tmp, max_length=max_length,
-            layers=None, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-        scores = cross_encoder.predict(model, [(p.premise, p.claim) for p in held], batch_size)
-        meta = cross_encoder.save(model, tmp, out_dir, METADATA_FILE, {
-            "base": base,
-            "params": {"epochs": epochs, "batch_size": batch_size, "max_length": max_length, "seed": seed,
-                       "eval_fraction": eval_fraction, "lr": lr, "linear_probe": probed},
-            "counts": {"pairs": len(pairs), "train": len(train), "eval": len(held), "by_kind": kind_counts(pairs),
-                       "eval_documents": sorted({p.doc_id for p in held})},
-            "eval": evaluate(scores, held),
-            "train_loss": round(loss, 4), "train_seconds": round(train_s, 2),
-            "data_sha256": pairs_sha256(pairs),
-        })
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return meta
+
+    def describe(scores: list[float], probed: bool) -> dict:
+        return {"params": {"epochs": epochs, "batch_size": batch_size, "max_length": max_length, "seed": seed,
+                           "eval_fraction": eval_fraction, "lr": lr, "linear_probe": probed},
+                "counts": {"pairs": len(pairs), "train": len(train), "eval": len(held), "by_kind": kind_counts(pairs),
+                           "eval_documents": sorted({p.doc_id for p in held})},
+                "eval": evaluate(scores, held), "data_sha256": pairs_sha256(pairs)}
+
+    return cross_encoder.train_and_save(
+        Path(out_dir), METADATA_FILE, "verifier", str(base or minilm_path()), [(p.premise, p.claim) for p in train],
+        [p.label for p in train], [(p.premise, p.claim) for p in held], describe, max_length=max_length,
+        layers=None, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
 
 class Verifier:
