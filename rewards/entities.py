@@ -62,6 +62,9 @@ _CAPITALISED_RUN_RE = re.compile(
     r"(?<![\w&.])(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z])(?:'s)?(?:\s+(?:[A-Z][\w&\-.]*[A-Za-z0-9]|&)(?:'s)?)*"
 )
 _NORMALISE_RE = re.compile(r"[^a-z0-9]+")
+_POSSESSIVE_RE = re.compile(r"['’]s\b")
+# The plural of an initialism names the same thing: "SoCs" and "CPUs" are "SoC" and "CPU".
+_PLURAL_INITIALISM_RE = re.compile(r"(?<=[A-Z])s$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Entity:
     @property
     def key(self) -> str:
         """Alias key: lower case, no possessive, no corporate suffix, no spaces or punctuation."""
-        words = [w for w in re.split(r"\s+", self.text.replace("'s", "")) if w]
+        words = [_PLURAL_INITIALISM_RE.sub("", w) for w in re.split(r"\s+", _POSSESSIVE_RE.sub("", self.text)) if w]
         while len(words) > 1 and normalise(words[-1]) in CORPORATE_SUFFIXES:
             words.pop()
         return normalise(" ".join(words))
@@ -105,7 +108,7 @@ def doc_filer_short(doc_id: str) -> str:
 
 
 def _is_name_word(word: str) -> bool:
-    bare = word.replace("'s", "").strip(".,;:*()\"")
+    bare = _POSSESSIVE_RE.sub("", word).strip(".,;:*()\"")
     if len(bare) < 2 or any(ch.isdigit() for ch in bare):
         return False  # "FY2016", "10-K": periods and forms, not names
     if bare.lower() in COMMON_CAPITALISED:
@@ -224,7 +227,7 @@ class KnownNames:
 
     def ordinary(self, word: str) -> bool:
         """Whether `word` is used as an ordinary lower-case word in the text."""
-        return word.lower().replace("'s", "").strip(".,;:*()\"") in self._lower_words
+        return _POSSESSIVE_RE.sub("", word.lower()).strip(".,;:*()\"") in self._lower_words
 
     def filer_name(self, entity: Entity) -> bool:
         """A longer form of a filer's name ("JPMorgan Chase & Co." in JPMORGAN_2021Q1_10Q): a
@@ -241,7 +244,10 @@ class KnownNames:
             before = text[m.start() - 1] if m.start() else " "
             after = text[m.end()] if m.end() < len(text) else " "
             starts = not before.isalnum() or (before.islower() and text[m.start()].isupper())
-            ends = not after.isalnum() or (after.isupper() and not text[m.end() - 1].isupper()) or after.isdigit()
+            # A possessive that lost its apostrophe ("McDonalds Corporation") ends at the name too.
+            lost_apostrophe = after == "s" and not text[m.end() + 1 : m.end() + 2].isalnum()
+            ends = (not after.isalnum() or (after.isupper() and not text[m.end() - 1].isupper()) or after.isdigit()
+                    or lost_apostrophe)
             if starts and ends:
                 return True
         return False
@@ -260,7 +266,8 @@ def unknown_entities(claim_text: str, known: str | KnownNames) -> list[Entity]:
     for entity in extract_entities(claim_text, ordinary):
         if entity.key and contains(entity.key):
             continue
-        words = [normalise(w.replace("'s", "")) for w in entity.text.split() if _is_name_word(w)]
+        words = [normalise(_PLURAL_INITIALISM_RE.sub("", _POSSESSIVE_RE.sub("", w))) for w in entity.text.split()
+                 if _is_name_word(w)]
         if words and all(contains(w) for w in words):
             continue
         if isinstance(known, KnownNames) and known.filer_name(entity):

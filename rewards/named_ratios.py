@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from rewards.arithmetic import Derivation, Tolerances
 from rewards.numbers import Quantity
+from rewards.periods import Period, period_compatible
 from rewards.premises import PreparedPage, column_key
 
 _REVENUE = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\s+sales)\b"
@@ -42,6 +43,8 @@ class Ratio:
 
 def _ratio(name: str, named: str, numerator: str, denominator: str, factor: float = 1.0) -> Ratio:
     flags = re.IGNORECASE
+    # PDF text often loses the spaces of a row label ("Totalcurrentassets"): labels match either way.
+    numerator, denominator = (label.replace(r"\s+", r"\s*") for label in (numerator, denominator))
     return Ratio(name, re.compile(named, flags), re.compile(rf"^\W*{numerator}", flags),
                  re.compile(rf"^\W*{denominator}", flags), factor)
 
@@ -53,7 +56,9 @@ RATIOS = (
     _ratio("inventory turnover", r"\binventory\s+turnover\b", _COST_OF_SALES, r"(?:total\s+)?inventor(?:y|ies)\b"),
     _ratio("receivables turnover", r"\breceivables?\s+turnover\b", _REVENUE,
            r"(?:trade\s+)?(?:accounts\s+)?receivable"),
-    _ratio("current ratio", r"\bcurrent\s+ratio\b", r"total\s+current\s+assets\b", r"total\s+current\s+liabilities\b"),
+    # The working capital ratio is another name of the current ratio (CFA Institute, liquidity ratios).
+    _ratio("current ratio", r"\b(?:current|working[\s-]+capital)\s+ratio\b", r"total\s+current\s+assets\b",
+           r"total\s+current\s+liabilities\b"),
     _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b", r"gross\s+(?:profit|margin)\b", _REVENUE),
     _ratio("operating margin", r"\boperating\s+(?:profit\s+|income\s+)?margin\b",
            r"(?:total\s+)?operating\s+(?:income|profit)\b", _REVENUE),
@@ -98,14 +103,17 @@ def _rows(page: PreparedPage, label: re.Pattern) -> list[list[tuple[int, Quantit
     return list(rows.values())
 
 
-def _pairs(page: PreparedPage, ratio: Ratio) -> list[tuple[str, float]]:
+def _pairs(page: PreparedPage, ratio: Ratio, period: Period | None) -> list[tuple[str, float]]:
     """(expression, value) for every same-period numerator/denominator pair of the page, and each
-    numerator over the average of its period's and the next period's denominator."""
+    numerator over the average of its period's and the next period's denominator; only of the
+    column of `period` when the claim states one and the table heads its columns."""
     out = []
     for top in _rows(page, ratio.numerator):
         for bottom in _rows(page, ratio.denominator):
             for i, (_, t) in enumerate(top):
-                column = column_key(page, t)
+                column, heading = column_key(page, t), page.columns.get(t.start)
+                if period is not None and heading is not None and not period_compatible(period, heading):
+                    continue  # the ratio of another year
                 for j, (_, b) in enumerate(bottom):
                     if not (column == column_key(page, b) if column is not None else i == j):
                         continue  # another period's figure
@@ -117,11 +125,12 @@ def _pairs(page: PreparedPage, ratio: Ratio) -> list[tuple[str, float]]:
     return out
 
 
-def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage],
-                     tol: Tolerances) -> tuple[Derivation | None, bool]:
-    """(the derivation of `q` as `ratio` from the rows its definition names, or None; whether any
-    such pair of rows was on the pages). A percentage is the ratio × 100; a days ratio × 365."""
-    candidates = [c for page in pages for c in _pairs(page, ratio)]
+def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage], tol: Tolerances,
+                     period: Period | None = None) -> tuple[Derivation | None, bool]:
+    """(the derivation of `q` as `ratio` from the rows its definition names, for the claimed
+    `period` when given, or None; whether any such pair of rows was on the pages). A percentage is
+    the ratio × 100; a days ratio × 365."""
+    candidates = [c for page in pages for c in _pairs(page, ratio, period)]
     scale = 100.0 if q.unit == "%" else ratio.factor
     for expression, value in candidates:
         if abs(value * scale - q.magnitude) <= tol.multiplicative:

@@ -14,12 +14,13 @@ For each claim of an answer (see `rewards.claims`):
    (`rewards.entities`); every year the claim names must occur in the sources or question; every
    figure must equal a source figure within the stated rounding tolerance (`rewards.numbers`), in
    the right table column for the claim's period (`rewards.periods.column_periods`; a one-figure
-   claim that names no period is read as an answer to its question, so it takes the one period the
-   question names), or be derived
-   from evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
-   computed, not copied. A bare figure is computed the way its question asks, from the rows and
-   periods it names (`rewards.asked_arithmetic`); a bare years answer to a question comparing a
-   row's periods is read off that row (`rewards.asked_lookup`).
+   claim that names no period takes the one period the question names), or be derived from
+   evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
+   computed, not copied. A bare figure (or one that only restates the question's subject) is
+   computed the way its question asks, from the rows and periods it names
+   (`rewards.asked_arithmetic`); a bare years answer to a question comparing a row's periods is
+   read off that row (`rewards.asked_lookup`). A figure of the answer's own working may restate an
+   earlier claim's result, or a later one's (the answer first, then how it was computed).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
    merely shares a word or a number with the sources.
    * A sentence that loops ("Revenue revenue revenue.", `rewards.claims.degenerate`) is never
@@ -91,15 +92,17 @@ from rewards.embeddings import prose_cosines
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
-from rewards.periods import Period, period_compatible
+from rewards.periods import period_compatible
 from rewards.premises import (
     CHANGE_RE,
     COMBINES_RE,
     MODIFIERS,
     REVENUE_LABEL_RE,
+    TOTAL_RE,
     PreparedPage,
     Window,
     aligned_figures,
+    content_hits,
     content_tokens,
     measure_tokens,
     occurs,
@@ -113,6 +116,7 @@ from rewards.question_context import (
     AnswerContext,
     FigureMatch,
     claim_tokens,
+    claimed_period,
     direct_match,
     evidence_pages,
     foreign_filings,
@@ -123,12 +127,14 @@ from rewards.question_context import (
 # Compound growth is searched only when the claim or the question speaks of it.
 _COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
                           re.IGNORECASE)
+_AVERAGED_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
 MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence window
 MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
+_UNMATCHED = "figure not in sources nor derivable"
 class OfflineChecker:
     """Lexical + MiniLM alignment with explicit number / period / entity agreement."""
 
@@ -166,6 +172,7 @@ class OfflineChecker:
         verdicts: list[ClaimVerdict | None] = []
         prose: list[tuple[int, Claim, list]] = []
         aligned_only: list[ProseClaim] = []  # prose claims decided by lexical recall alone
+        unmatched: list[tuple[int, Claim, list]] = []  # claims with a figure not found (yet): read again
         for claim in split_claims(answer, keep_non_claims=True):
             if claim.kind == "framing":
                 # Not judged for support, but a restatement must name the right company and period.
@@ -195,7 +202,12 @@ class OfflineChecker:
                     aligned_only.append(ProseClaim(len(verdicts), claim, ranked[:RERANK_TOP_K]))
             if verdict is None:
                 prose.append((len(verdicts), claim, ranked[:RERANK_TOP_K]))
+            elif verdict.reason.startswith(_UNMATCHED):
+                unmatched.append((len(verdicts), claim, ranked))
             verdicts.append(verdict)
+        context.derive_from_verified = False  # a result stated before its working: read once more
+        for index, claim, ranked in unmatched:
+            verdicts[index] = self._check_explicit(claim, context, ranked) or verdicts[index]
         # Claims without figures are decided together: one batched MiniLM call per answer.
         established = " ".join(v.text for v in verdicts if v is not None and v.verdict == Verdict.supported).lower()
         if context.verified:
@@ -259,7 +271,7 @@ class OfflineChecker:
         if not top:
             return self._verdict(claim, Verdict.unsupported, 0.0, top, "no source text aligned")
         words = content_tokens(claim.plain)
-        hits = [_content_hits(words, page, window) for _, page, window in top]
+        hits = [content_hits(words, page, window) for _, page, window in top]
         if lexical_only:
             if hits[0] <= MIN_CONTENT_HITS:
                 return None
@@ -314,6 +326,9 @@ class OfflineChecker:
         if grounded:
             matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
+            if (len(matches) == 1 and matches[0] is not None and matches[0].derivation is not None
+                    and self._prescribed(matches[0].quantity, claim, context, own_measure, True) == (None, True)):
+                matches[0] = None  # the answer's own result restated, but the prescribed computation differs
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
             labelled = aligned_figures(claim_tokens(claim, context), context.pages)
@@ -332,7 +347,8 @@ class OfflineChecker:
         combines = bool(COMBINES_RE.search(claim.plain))
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
         for i, q in enumerate(claim.quantities):
-            if matches[i] is None and _in_question(q, context, self.rel_tolerance):
+            # A figure the question itself states ("more than 20% of revenue") restates the question.
+            if matches[i] is None and agreeing(q, context.question_magnitudes, self.rel_tolerance):
                 matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
                 claim_operands.append(q.magnitude)
             if matches[i] is not None and matches[i].contradicted:
@@ -341,11 +357,12 @@ class OfflineChecker:
                 # A figure is never derived from itself (its own period-mismatched match).
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
-                earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own]
+                earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own
+                           and context.derive_from_verified]
                 asked, computed = self._prescribed(q, claim, context, own_measure, grounded)
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
-                    additive = combines and (not is_level(q, claim.plain) or bool(_TOTAL_RE.search(claim.plain)))
+                    additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(claim.plain)))
                     derived = self._derive(q, operands + earlier,
                                            aligned_operands if is_amount(q) else named_operands, compound,
                                            additive, growth)
@@ -364,15 +381,26 @@ class OfflineChecker:
         ratio the claim names as it is defined (`rewards.named_ratios`: "asset turnover", never any two
         figures). When it could be computed, no other combination of figures stands in for it."""
         pages, tolerances = evidence_pages(claim, context), self._tolerances(q)
-        if grounded and not own_measure and len(claim.quantities) == 1:
-            asked, computed = asked_derivation(q, context.question, pages, tolerances)
-            if asked is not None or computed:
-                return asked, computed
+        asked, computed = self._asked(q, claim, context, own_measure) if grounded else (None, False)
+        if asked is not None or computed:
+            return asked, computed
         # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
         if q.unit == "$" or (CHANGE_RE.search(claim.plain) and not is_level(q, claim.plain)):
             return None, False
         ratio = named_ratio(claim.plain, context.question, not own_measure)
-        return ratio_derivation(q, ratio, pages, tolerances) if ratio is not None else (None, False)
+        if ratio is None:
+            return None, False
+        # In a worked formula the other figures are its working (a sum of three years' margins); an
+        # average of the ratio over several periods is the ratio of none of them.
+        derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
+        return derivation, computed and not (WORKED_RE.search(claim.plain) or _AVERAGED_RE.search(claim.plain))
+
+    def _asked(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str]):
+        """`rewards.asked_arithmetic` for a one-figure claim that only restates what its question asks
+        ("The FY2020 free cash flow for General Mills is $3,215.4 million"), as for a bare figure."""
+        if len(claim.quantities) != 1 or not set(own_measure) <= set(measure_tokens(context.question)):
+            return None, False
+        return asked_derivation(q, context.question, evidence_pages(claim, context), self._tolerances(q))
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:
@@ -385,14 +413,14 @@ class OfflineChecker:
         found = sum(1 for m in matches if m is not None and not m.period_mismatch)
         if unmatched or shifted:
             reason = "; ".join(filter(None, [
-                f"figure not in sources nor derivable: {', '.join(unmatched)}" if unmatched else "",
+                f"{_UNMATCHED}: {', '.join(unmatched)}" if unmatched else "",
                 f"figure belongs to another period in the source: {', '.join(shifted)}" if shifted else "",
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
         rival = self._not_the_asked_figure(claim, context, matches) or overstated(claim, matches)
         if rival is not None:
             return self._verdict(claim, Verdict.unsupported, 0.2, ranked, rival)
-        heads, sourced = direction.measure_heads(claim.plain, context.pages), _sourced(matches)
+        heads, sourced = direction.measure_heads(claim.plain, context.pages), [m.sourced for m in matches]
         own = direction.source_levels(claim, sourced, heads)
         change = (direction.pair_change(claim)
                   or direction.period_change(claim, heads, [own, context.levels], context.pages))
@@ -406,7 +434,7 @@ class OfflineChecker:
         return ClaimVerdict(
             text=claim.text, verdict=Verdict.supported, score=round(0.75 + 0.25 * lexical, 4),
             evidence=evidence, span=(claim.start, claim.end),
-            citations=claim.citations, checker=self.name, reason="; ".join(_describe(m) for m in matches),
+            citations=claim.citations, checker=self.name, reason="; ".join(m.describe() for m in matches),
         )
 
     def _not_the_asked_figure(self, claim: Claim, context: AnswerContext,
@@ -570,30 +598,3 @@ def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: li
 
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio
-
-
-# A level ("increased to $58.3 million") is a sum of figures only when the claim calls it a total.
-_TOTAL_RE = re.compile(r"\b(?:total|combined|aggregate|sum)\b", re.IGNORECASE)
-
-
-def _content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
-    """How many of the distinct content words are in the window, or in its document id (which
-    names the filer: "BOEING_2022_10K" holds "boeing")."""
-    return sum(1 for t in words if occurs(t, window.lowered) or occurs(t, page.doc_words))
-
-
-def _in_question(q: Quantity, context: AnswerContext, rel_tolerance: float) -> bool:
-    """A figure the question itself states ("more than 20% of revenue") restates the question."""
-    return bool(agreeing(q, context.question_magnitudes, rel_tolerance))
-
-
-def _sourced(matches: list[FigureMatch]) -> list[tuple[Quantity | None, Period | None]]:
-    """Each claim figure's source quantity and table column, where it was matched directly."""
-    return [(m.source_quantity, m.page.columns.get(m.source_quantity.start))
-            if m.page is not None and m.source_quantity is not None else (None, None) for m in matches]
-
-
-def _describe(match: FigureMatch) -> str:
-    if match.derivation is not None:
-        return f"{match.quantity.text} = {match.derivation.expression}"
-    return f"{match.quantity.text} = {match.source_quantity.text.strip()} in source"

@@ -316,6 +316,8 @@ CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|d
                        re.IGNORECASE)
 
 
+# A level ("increased to $58.3 million") is a sum of figures only when the claim calls it a total.
+TOTAL_RE = re.compile(r"\b(?:total|combined|aggregate|sum)\b", re.IGNORECASE)
 # Words that say a figure combines others: only then may it be a sum, difference or average of two
 # evidence figures the answer does not show.
 COMBINES_RE = re.compile(
@@ -444,3 +446,9 @@ def window_evidence(page: PreparedPage, window: Window) -> Evidence:
     locator = Locator(doc_id=page.source.doc_id, page=page.source.page, char_start=window.start, char_end=window.end,
                       sentence=window.first)
     return Evidence(locator=locator, quote=page.source.text[window.start : window.end])
+
+
+def content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
+    """How many of the distinct content words are in the window, or in its document id (which
+    names the filer: "BOEING_2022_10K" holds "boeing")."""
+    return sum(1 for t in words if occurs(t, window.lowered) or occurs(t, page.doc_words))

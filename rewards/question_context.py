@@ -55,6 +55,9 @@ class AnswerContext:
     question_magnitudes: np.ndarray
     question: str = ""
     verified: list[float] = field(default_factory=list)
+    # False while claims are read a second time: a later claim's figure may restate one, never be
+    # an operand of it (a coincidental sum of the answer's figures is no evidence).
+    derive_from_verified: bool = True
     # What each verified figure measures (the measure words of its claim, or of the question).
     verified_measures: list[frozenset[str]] = field(default_factory=list)
     # Values the answer established per measure and period: what a later "it improved" compares.
@@ -84,6 +87,18 @@ class FigureMatch:
     # The row that holds the figure in another period's column also states the claimed period's
     # value: the sources contradict the claim, so it is not derived either.
     contradicted: bool = False
+
+    @property
+    def sourced(self) -> tuple[Quantity | None, Period | None]:
+        """The source quantity and its table column, where the figure was matched directly."""
+        if self.page is None or self.source_quantity is None:
+            return None, None
+        return self.source_quantity, self.page.columns.get(self.source_quantity.start)
+
+    def describe(self) -> str:
+        if self.derivation is not None:
+            return f"{self.quantity.text} = {self.derivation.expression}"
+        return f"{self.quantity.text} = {self.source_quantity.text.strip()} in source"
 
 
 def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:

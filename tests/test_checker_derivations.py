@@ -307,3 +307,49 @@ def test_figure_stated_for_the_previous_year_is_read_from_that_column(checker):
     [alone] = check(checker, "Net income was $1,600 million in the prior year, against $2,500 million in 2023.",
                     question)
     assert alone.verdict == Verdict.supported, alone.reason
+
+
+# -- a result stated before its working ----------------------------------------------------------
+
+BALANCE = SourcePage(
+    doc_id="square-2016-10k", page=67,
+    text=("SQUARE,INC.\nCONSOLIDATEDBALANCESHEETS\n(In thousands)\nDecember31,\n2016\n2015\n"
+          "Totalcurrentassets\n1,001,425\n705,563\nTotalcurrentliabilities\n577,464\n442,111\n"),
+)
+
+
+def test_working_capital_ratio_is_the_current_ratio_even_on_labels_without_spaces(checker):
+    question = "What is Square's FY2016 working capital ratio?"
+    [v] = check(checker, "The working capital ratio for FY2016 is 1.73.", question=question, sources=(BALANCE,))
+    assert v.verdict == Verdict.supported and "current ratio" in v.reason
+    [wrong] = check(checker, "The working capital ratio for FY2016 is 1.60.", question=question, sources=(BALANCE,))
+    assert wrong.verdict == Verdict.unsupported
+
+
+CASH_FLOWS = SourcePage(
+    doc_id="globex-2023-10k", page=14,
+    text=("CONSOLIDATED STATEMENTS OF CASH FLOWS\n(in millions)\nYear Ended December 31,\n2023\n2022\n"
+          "Net cash provided by operating activities\n3,000\n2,800\n"
+          "Purchases of property and equipment\n(400)\n(300)\n"),
+)
+
+
+def test_a_result_stated_before_the_working_that_computes_it_is_supported(checker):
+    question = "What was Globex's 2023 free cash flow (operating cash flow less capital expenditures)?"
+    answer = ("Globex's free cash flow for 2023 was $2,600 million. Net cash provided by operating activities "
+              "was $3,000 million and purchases of property and equipment were $400 million, "
+              "so $3,000 million - $400 million = $2,600 million.")
+    sources = (CASH_FLOWS, STATEMENT)
+    assert all(v.verdict == Verdict.supported for v in check(checker, answer, question=question, sources=sources))
+    # Read again, a figure of a later claim restates an earlier one's; it is never an operand of it.
+    coincidence = ("Globex's free cash flow for 2023 was $6,000 million. Net cash provided by operating activities "
+                   "was $3,000 million in 2023, and total debt was $9,000 million in 2023.")
+    verdicts = check(checker, coincidence, question=question, sources=sources)
+    assert [v.verdict for v in verdicts] == [Verdict.unsupported, Verdict.supported]
+
+
+def test_a_restated_result_does_not_stand_in_for_the_computation_the_question_defines(checker):
+    question = ("What is Square's FY2016 working capital ratio? Define working capital ratio as total current "
+                "assets divided by total current liabilities.")
+    answer = "1,001,425 / 577,464 = 0.73. So Square's working capital ratio for FY2016 was 0.73."
+    assert check(checker, answer, question=question, sources=(BALANCE,))[-1].verdict == Verdict.unsupported

@@ -278,3 +278,15 @@ def test_a_unit_closing_a_figure_scales_it_and_a_page_declares_its_tables_unit()
     assert first.value == 5_466_312_000
     assert declared_scales("Consolidated Balance Sheets\n(in thousands, except share data)") == (1.0, 1e3)
     assert declared_scales("Total revenues 66,608 62,286") == SOURCE_SCALES  # the header may be on another page
+
+
+def test_plural_initialisms_and_possessives_name_what_the_sources_name():
+    from rewards.entities import KnownNames
+
+    known = KnownNames("AMD_2022_10K Adaptive System-on-Chip (SoC) products and CPUs. "
+                       "Chief Marketing Officer of McDonalds Corporation from 2005.")
+    assert unknown_entities("Adaptive SoCs and AMD CPUs are sold.", known) == []
+    assert unknown_entities("She was an officer of McDonald’s Corp. and of McDonald's.", known) == []
+    # Still a boundary: a name is not known from a longer word that merely starts with it.
+    assert [e.text for e in unknown_entities("She joined Costco in 2005.", KnownNames("Costcos are big"))] == []
+    assert [e.text for e in unknown_entities("She joined Costco in 2005.", KnownNames("Costcoville"))] == ["Costco"]
