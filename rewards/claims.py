@@ -13,7 +13,8 @@ sentence gets a `kind`:
   documents do not say ...", "I cannot find ...", "No acquisitions are mentioned in the provided
   text"): the grounded teacher writes these on purpose, and an abstention is never judged as an
   unsupported claim.
-* `filler` - a question back to the user, a courtesy line, a fragment of fewer than two words, or
+* `filler` - a question back to the user, a courtesy line, a fragment of fewer than two words, a
+  yes or no said as a sentence ("Therefore, the answer is no.", no more than a bare "No."), or
   a table header or unit row ("(in millions, except per share amounts) 2024 2023 2022", "Year
   Ended December 31,", a running head "Acme Corp. | Fiscal 2024 | Page 2"): it says how a table or
   page is laid out, not anything the sources state about the company, so it is never a claim (the
@@ -56,6 +57,12 @@ _CITATION_GROUP_RE = re.compile(r"\[[^\[\]]*\bp\.\d+[^\[\]]*\]")
 _WORD_RE = re.compile(r"[A-Za-z]{2,}")
 _COURTESY_RE = re.compile(
     r"^(?:let me know|i hope this helps|hope this helps|feel free|please let me know|if you have any)",
+    re.IGNORECASE,
+)
+# "Therefore, the answer is no.": the yes or no alone, which says no more than a bare "No." does.
+_YES_NO_RE = re.compile(
+    r"^(?:(?:so|therefore|thus|hence|in short|in summary),?\s+)?(?:the\s+)?(?:short\s+|final\s+)?answer\s+"
+    r"(?:to\s+(?:the|this|your)\s+question\s+)?is\s+[\"'“]?(?:yes|no)\b[\"'”]?\s*[.!]?$",
     re.IGNORECASE,
 )
 _ABSTENTION_RE = re.compile(
@@ -108,14 +115,19 @@ _HEDGE_RE = re.compile(
 
 # Method statements: how the answer will compute something, not what the sources say.
 _PROCEDURE_RE = re.compile(
-    r"^(?:(?:to|in order to)\s+(?:calculate|compute|determine|find|get|answer|arrive)\b|"
+    r"^(?:(?:to|in order to)\s+(?:calculate|compute|determine|find|get|answer|arrive|express|convert)\b|"
     r"(?:first|next|then|finally|now)\b,?\s+"
     r"(?:we|you|let's|i|calculate|compute|determine|find|divide|multiply|add|subtract|take)\b|"
-    r"(?:calculate|compute|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go)\b)"
+    r"(?:calculate|compute|determine|divide|multiply|add|subtract|sum|take|find|look|open|round|use|plug|apply|go"
+    r"|convert|express)\b)"
     r"|\b(?:we|you|i)\s+(?:need|will need|would need|have|can|could|will|would|must|should)\s+to\b"
     r"|\b(?:we|you|i)\s+(?:can|could|will|would|must|should)\s+(?:then\s+|first\s+|now\s+|next\s+|also\s+)?"
     r"(?:divide|multiply|add|subtract|calculate|compute|use|take|sum|derive|convert|average)\b"
-    r"|\b(?:we|you|i)\s+(?:then\s+|first\s+|now\s+|next\s+)?(?:divide|multiply|subtract|convert|sum up)\b"
+    r"|\b(?:we|you|i)\s+(?:then\s+|first\s+|now\s+|next\s+|simply\s+|just\s+)?"
+    r"(?:divide|multiply|subtract|convert|sum up)\b"
+    # what unit the answer's figures are in: "This information is presented in USD millions."
+    r"|^(?:this|the|all|these)\s+(?:\w+\s+){0,2}(?:is|are)\s+(?:presented|expressed|stated|shown|given)\s+in\s+"
+    r"(?:usd\s+|us\s+dollars\s+|dollars\s+)?(?:thousands|millions|billions)\b"
     r"|\blet(?:'s| us)\b|\bis (?:calculated|computed|defined|derived) (?:as|by)\b"
     r"|\b(?:can be|is|are) (?:found|located|listed|reported) (?:in|under|on) the\b",
     re.IGNORECASE,
@@ -250,7 +262,7 @@ def sentence_kind(text: str) -> str:
         return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
         return "filler"
-    if plain.endswith("?") or _COURTESY_RE.match(body):
+    if plain.endswith("?") or _COURTESY_RE.match(body) or _YES_NO_RE.match(body):
         return "filler"
     figures = [q for q in extract_quantities(body) if checkable(q)]
     if figures and not (_PROCEDURE_RE.search(body) and all(_working_constant(q) for q in figures)):

@@ -159,11 +159,15 @@ def _is_model_number(match: re.Match, text: str) -> bool:
 _DESIGNATION_RE = re.compile(r"(?<![\w.,$\-])(\d{1,4})(?:\s?[A-Z]{2,}\b|-([KQ])\b)")
 
 
+# A reference to a part of a filing: "Exhibit 99.1", "Note 12", "Item 7".
+_REFERENCE_RE = re.compile(r"\b(?:Exhibits?|Notes?|Items?|Schedules?)\s+(\d{1,3}(?:\.\d{1,2})?)(?![\d.]\d)")
+
+
 def designations(text: str) -> list[str]:
     """Numbers that designate rather than count, which a source must write exactly: product
-    models ("737 MAX" -> "737") and filing forms ("10-Q" -> "10 Q"). Years are periods, not
-    designations."""
-    found = []
+    models ("737 MAX" -> "737"), filing forms ("10-Q" -> "10 Q") and references to a filing's
+    exhibits, notes and items ("Exhibit 99.1" -> "99.1"). Years are periods, not designations."""
+    found = [m.group(1) for m in _REFERENCE_RE.finditer(text)]
     for m in _DESIGNATION_RE.finditer(text):
         digits = m.group(1)
         if len(digits) == 4 and 1900 <= int(digits) <= 2100:

@@ -210,9 +210,17 @@ def test_amount_is_not_the_sum_of_two_rows_unless_the_claim_combines(checker):
     "Gross margin is a relevant metric for a retailer because it shows what is left of sales.",
     "Gross margin reflects the company's ability to manage its costs.",
     "It's a key indicator of a company's financial health.",
+    "Therefore, to express the amount in millions, you simply divide by 1,000.",
+    "3. Convert the result to a percentage.",
+    "This information is presented in USD millions.",
 ])
 def test_method_hedge_and_metric_meaning_are_framing(text):
     assert sentence_kind(text) == "framing"
+
+
+@pytest.mark.parametrize("text", ["Therefore, the answer is no.", "The short answer is \"yes\"."])
+def test_the_answer_is_yes_or_no_says_no_more_than_a_bare_yes_or_no(text):
+    assert sentence_kind(text) == "filler" == sentence_kind("No.")
 
 
 def test_undetermined_from_the_sources_is_an_abstention():
@@ -223,6 +231,8 @@ def test_undetermined_from_the_sources_is_an_abstention():
     "We divide 9,912 by 46,298 to get 21.4%.",
     "Gross margin was 21.4% in 2023.",
     "The chief executive enjoys sailing on most weekends.",
+    "Convert Holdings reported revenue of $5 million.",
+    "The answer is yes, revenue grew 5%.",
 ])
 def test_facts_stay_claims(text):
     assert sentence_kind(text) == "claim"

@@ -196,6 +196,8 @@ def test_designations_and_compound_growth_gate():
     from rewards.numbers import designations
 
     assert designations("the 737 MAX and the 10-Q filing of 2023 10-K") == ["737", "10 Q", "10 K"]
+    # A reference to a part of the filing must be the one the sources have ("Exhibit 99.1", not 109.0).
+    assert designations("The bio in Exhibit 99.1 and Note 12.") == ["99.1", "12"]
     # Compound growth is searched only when asked for: 7.5% = ((15 / 11) ^ (1/4) - 1) by chance.
     assert derive_pair(one("8.1%"), [15, 11], TOL) is not None
     assert derive_pair(one("8.1%"), [15, 11], TOL, compound=False) is None
