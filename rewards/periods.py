@@ -157,7 +157,7 @@ _HEADER_GAP_RE = re.compile(rf"^(?:[\s,|$]|{_MONTH}|\d{{1,2}}(?=,)|and|to)*$", r
 _ROW_GAP_RE = re.compile(r"^[\s|$—–\-]*$")
 
 
-def _header_runs(text: str) -> list[tuple[int, list[Period]]]:
+def header_runs(text: str) -> list[tuple[int, list[Period]]]:
     """Runs of >= 2 year mentions separated only by layout (spaces, commas, month names): table
     column headers. Returns (end offset of the run, its periods)."""
     periods = [p for p in extract_periods(text) if p.kind in ("year", "date", "fy") and p.year]
@@ -181,7 +181,7 @@ def column_periods(text: str) -> dict[int, Period]:
     cells are joined with " | " (`rag.html_text`), by cell position (`cell_periods`), which then
     decides alone for the figures of those rows."""
     quantities = extract_quantities(text)
-    headers = _header_runs(text)
+    headers = header_runs(text)
     assigned: dict[int, Period] = {}
     for row in table_rows(text, quantities) if headers else []:
         header = _header_above(headers, row[0].start)

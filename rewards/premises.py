@@ -14,6 +14,7 @@ import numpy as np
 
 from cai.core.contracts import Evidence, Locator, SourcePage
 from rag.sentences import sentence_spans
+from rewards.column_groups import figure_groups
 from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
 
@@ -155,6 +156,11 @@ class PreparedPage:
         """(figures,) whether each figure has its own scale word ("$3.0 million"), which a
         table's declared unit does not rescale (`rewards.numbers.agreeing`)."""
         return np.array([q.scaled_in_text for q in self.quantities], dtype=bool)
+
+    @cached_property
+    def groups(self) -> dict[int, str]:
+        """Figure start -> the heading of its table column group (`rewards.column_groups`)."""
+        return figure_groups(self.source.text)
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)

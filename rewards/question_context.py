@@ -36,12 +36,14 @@ from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
     CHANGE_RE,
+    MODIFIERS,
     PreparedPage,
     asserted,
     change_column,
     content_tokens,
     label_names,
     measure_tokens,
+    occurs,
     percent_source,
 )
 
@@ -224,8 +226,11 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                 continue
             if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
                 continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
-            if measure and not label_names(page, index, measure):
+            if measure and not label_names(page, index, measure) and not _in_named_group(page, index, own_measure,
+                                                                                         context.question):
                 continue  # the same number, but of something else
+            if _in_other_group(page, index, own_measure):
+                continue  # the same row, but another segment's column
             if not asserted(page, source_q.start):
                 continue  # stated only in a denial or an instruction: not evidence
             if basis is not None and not basis_agrees(basis, page.labels[index]):
@@ -246,6 +251,31 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     # A value the sources state for another year outright is not rescued by a column or sentence
     # that could be the claimed year only under another company's fiscal-year naming.
     return mismatch or fiscal or undated
+
+
+def _names_group(heading: str, own_measure: list[str]) -> bool:
+    names = [t for t in measure_tokens(heading) if t not in MODIFIERS]
+    return bool(names) and all(t in own_measure for t in names)
+
+
+def _in_named_group(page: PreparedPage, index: int, own_measure: list[str], question: str) -> bool:
+    """The figure sits in the column group (`rewards.column_groups`: a segment of a side-by-side
+    segment table) the claim names in full, and its row names the rest of the claim's measure, or,
+    when the claim names only the group ("Commercial Banking: $2,393 million"), the question's."""
+    heading = page.groups.get(page.quantities[index].start)
+    if heading is None or not _names_group(heading, own_measure):
+        return False
+    rest = [t for t in own_measure if not occurs(t, heading.lower())]
+    return label_names(page, index, rest or measure_tokens(question))
+
+
+def _in_other_group(page: PreparedPage, index: int, own_measure: list[str]) -> bool:
+    """The claim names another column group of the table than the figure's (its row is right, its
+    segment is not)."""
+    heading = page.groups.get(page.quantities[index].start)
+    if heading is None or _names_group(heading, own_measure):
+        return False
+    return any(_names_group(other, own_measure) for other in set(page.groups.values()) - {heading})
 
 
 def _exact_elsewhere(page: PreparedPage, index: int, claimed: Period, column: Period) -> bool:

@@ -363,3 +363,37 @@ def test_a_restated_result_does_not_stand_in_for_the_computation_the_question_de
                 "assets divided by total current liabilities.")
     answer = "1,001,425 / 577,464 = 0.73. So Square's working capital ratio for FY2016 was 0.73."
     assert check(checker, answer, question=question, sources=(BALANCE,))[-1].verdict == Verdict.unsupported
+
+
+# -- column groups (side-by-side segment tables) -------------------------------------------------
+
+SEGMENT_RESULTS = SourcePage(
+    doc_id="globex-2023q1-10q", page=18,
+    text=("Segment results\nThree months ended March 31,\nWidgets\nGadgets\nServices\n(in millions)\n"
+          "2023\n2022\nChange\n2023\n2022\nChange\n2023\n2022\nChange\n"
+          "Total net revenue\n$ 12,517 \n$ 13,287 \n (6) %\n$ 14,605 \n$ 10,003 \n 46 %\n$ \n2,393 \n$ \n2,165 \n 11 %\n"
+          "Total noninterest expense\n7,202 \n7,269 \n (1) \n7,104 \n5,955 \n 19 \n969 \n986 \n (2) \n"),
+)
+
+
+def test_a_segment_column_group_states_the_figure_of_its_own_columns(checker):
+    from rewards.column_groups import figure_groups
+
+    groups = figure_groups(SEGMENT_RESULTS.text)
+    assert groups[SEGMENT_RESULTS.text.index("$ 14,605")] == "Gadgets"
+    assert groups[SEGMENT_RESULTS.text.index("986")] == "Services"
+    question = "Which of Globex's segments had the lowest net revenue in the first quarter of 2023?"
+    verdict = {answer: check(checker, answer, question=question, sources=(SEGMENT_RESULTS,))[0].verdict
+               for answer in ("Widgets: $12,517 million", "Services: $2,393 million", "Widgets: $14,605 million",
+                              "Gadgets had total noninterest expense of $7,104 million.",
+                              "Gadgets had total noninterest expense of $7,202 million.")}
+    assert list(verdict.values()) == [Verdict.supported, Verdict.supported, Verdict.unsupported,
+                                      Verdict.supported, Verdict.unsupported]
+
+
+def test_a_caption_above_a_header_is_not_a_column_group():
+    from rewards.column_groups import figure_groups
+
+    assert figure_groups(STATEMENT.text) == {}
+    caption = "Globex Inc.\nConsolidated Balance Sheets\n2023\n2022\nTotal assets\n9,000\n8,000\n"
+    assert figure_groups(caption) == {}
