@@ -371,7 +371,8 @@ SEGMENT_RESULTS = SourcePage(
     doc_id="globex-2023q1-10q", page=18,
     text=("Segment results\nThree months ended March 31,\nWidgets\nGadgets\nServices\n(in millions)\n"
           "2023\n2022\nChange\n2023\n2022\nChange\n2023\n2022\nChange\n"
-          "Total net revenue\n$ 12,517 \n$ 13,287 \n (6) %\n$ 14,605 \n$ 10,003 \n 46 %\n$ \n2,393 \n$ \n2,165 \n 11 %\n"
+          "Total net revenue\n$ 12,517 \n$ 13,287 \n (6) %\n$ 14,605 \n$ 10,003 \n 46 %\n"
+          "$ \n2,393 \n$ \n2,165 \n 11 %\n"
           "Total noninterest expense\n7,202 \n7,269 \n (1) \n7,104 \n5,955 \n 19 \n969 \n986 \n (2) \n"),
 )
 
