@@ -127,6 +127,14 @@ class HybridReward:
             self.weights = self.weights.model_copy(update={"pm": 0.0})
         self.stats = {name: RunningStat() for name in PARTS}
 
+    @classmethod
+    def from_config(cls, weights: RewardWeightsConfig, constitution: Constitution | str,
+                    preference: Path | None = None, *, normalise: bool = True) -> HybridReward:
+        """The reward a train config's `hybrid:` section describes (its checker and weights), with the
+        preference model in `preference` when given: what `cai train` and `cai reward serve` build."""
+        return cls(constitution=constitution, checker=weights.checker, preference=preference, weights=weights,
+                   normalise=normalise)
+
     def raw_parts(self, prompts: Sequence, completions: Sequence, sources: Sequence, questions: Sequence[str | None],
                   tags: Sequence | None = None) -> dict[str, list[float]]:
         """Unnormalised parts, one list per part with one value per completion."""

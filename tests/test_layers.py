@@ -42,6 +42,7 @@ STAGE_GROUPS = {
     "review": {"review", "review_web", "review_pages", "review_store", "review_export"},
     "train": {"train"}, "eval": {"eval", "eval_gold"}, "answer": {"answer"}, "audit": {"audit"},
     "checker_train": {"checker_train"}, "retriever_train": {"retriever_train"},
+    "reward_serve": {"reward_serve"}, "rl_export": {"rl_export"},
 }
 SHARED_STAGE_MODULES = {"pairs", "report_html"}
 

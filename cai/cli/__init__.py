@@ -524,6 +524,12 @@ def retriever_train(index_dir: Path, out_dir: Path | None, epochs: float, max_qu
     click.echo(str(result.out_dir))
 
 
+from cai.cli.reward import export, reward  # noqa: E402 — scale-out commands (cai/cli/reward.py)
+
+cli.add_command(reward)
+cli.add_command(export)
+
+
 def main() -> None:
     from cai import hide_bitsandbytes
 

@@ -378,6 +378,19 @@ def open_run(run_dir: Path, stage: str) -> dict:
     return manifest
 
 
+def generate_run_config(data: Path) -> dict[str, Any]:
+    """A `cai generate` run's resolved config.yaml (what `cai train`, `cai reward serve` and
+    `cai export rl-prompts` read its constitution and index from)."""
+    import yaml
+
+    open_run(data, "generate")
+    try:
+        return yaml.safe_load((Path(data) / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{data}/config.yaml: cannot read the generate run's config ({e}); give a `cai generate` run "
+                        "directory") from None
+
+
 def read_manifest(run_dir: Path) -> dict:
     """A run's manifest.json ({} when it has none or it is unreadable: callers treat it as unknown)."""
     path = Path(run_dir) / "manifest.json"

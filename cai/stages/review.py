@@ -29,7 +29,6 @@ the rest of cai is: a contested claim is not treated as approved).
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from cai.core import serving
 from cai.core.contracts import CITATION_RE, ClaimVerdict, Record, Verdict
 from cai.core.errors import UserError
 from cai.stages.report_html import RunData, load_run
@@ -55,9 +55,7 @@ from cai.stages.review_store import Decision, ReviewStore, StoredCorrection
 
 NO_RULE = "(no rule)"
 ALL_CLAIMS = "(all claims)"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "CAI_REVIEW_TOKEN"
-MIN_TOKEN_CHARS = 16
 _PRECEDENCE = {"reject": 0, "flag": 1, "accept": 2}  # tie-break order of the consensus
 
 
@@ -251,19 +249,12 @@ def agreement(run: ReviewRun) -> tuple[list[RuleAgreement], int]:
 
 # ------------------------------------------------------------------------------------ host / token
 def read_token(env_name: str = TOKEN_ENV) -> str | None:
-    value = os.environ.get(env_name, "").strip()
-    return value or None
+    return serving.read_token(env_name)
 
 
 def check_bind(host: str, token: str | None, token_env: str = TOKEN_ENV) -> None:
-    """Loopback binds need nothing; any other host needs a token (UserError → exit 2)."""
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
-        make = "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
-        raise UserError(f"${token_env} is too short ({len(token)} chars): "
-                        f"use at least {MIN_TOKEN_CHARS} random characters, e.g. `export {token_env}=$({make})`")
-    if host not in LOOPBACK_HOSTS and token is None:
-        raise UserError(f"--host {host}: refusing to serve the review UI beyond this machine without a token; "
-                        f"set ${token_env} (every request must then carry it) or use --host 127.0.0.1")
+    """Loopback binds need nothing; any other host needs a token (cai.core.serving)."""
+    serving.check_bind(host, token, token_env, "the review UI")
 
 
 # ------------------------------------------------------------------------------------------- export

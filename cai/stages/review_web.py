@@ -33,21 +33,28 @@ Safety:
 from __future__ import annotations
 
 import hmac
-import io
 import json
-import re
 import secrets
-import socket
 import threading
-import time
 import traceback
 import unicodedata
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from cai.core.errors import UserError
+from cai.core.serving import (
+    BoundedHTTPServer,
+    DeadlineHandler,
+    RequestError,
+    bearer,
+    busy_response,
+    host_is_loopback,
+    log_to_stderr,
+    read_body,
+    same_token,
+    serve_until_interrupted,
+)
 from cai.stages.report_html import esc
 from cai.stages.review import TOKEN_ENV, ReviewRun, check_bind, export_run
 from cai.stages.review_export import MAX_CORRECTION, clean_correction
@@ -67,13 +74,9 @@ from cai.stages.review_store import DECISIONS, ClaimDecision, Correction
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request (line, headers and body)
 MAX_CONNECTIONS = 32  # connections served at once; more are answered 503 without a thread
-_DECIMAL = re.compile(r"[0-9]+")
-_BUSY_TEXT = b"cai review: too many connections at once; retry in a few seconds\n"
-_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
-         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
+_BUSY = busy_response("cai review: too many connections at once; retry in a few seconds\n")
 REVIEWER_COOKIE = "cai_reviewer"
 TOKEN_COOKIE = "cai_review_token"
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 def csp(nonce: str) -> str:
@@ -92,40 +95,6 @@ def local_path(target: str) -> str:
         return "/"
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else "/"
-
-
-class RequestError(Exception):
-    """A request the handler refuses before routing it (bad framing, too large): status + message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket's read side under one deadline for the whole request.
-
-    A per-read timeout alone lets a client that sends a byte every few seconds hold a thread for
-    ever; here every read may wait only for the time left, and the socket gets the full
-    `io_timeout` back for writing the response.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: float, io_timeout: float) -> None:
-        super().__init__()
-        self.sock, self.deadline, self.io_timeout = sock, deadline, io_timeout
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the client did not send its request in time")
-        self.sock.settimeout(left)
-        try:
-            return self.sock.recv_into(buffer)
-        finally:
-            self.sock.settimeout(self.io_timeout)
 
 
 def valid_name(raw: str) -> str | None:
@@ -159,75 +128,20 @@ class ReviewApp:
             return out
 
 
-class ReviewServer(ThreadingHTTPServer):
-    """The threading HTTP server with a bound on threads: one per connection, `max_connections` at most."""
-
-    daemon_threads = True
+class ReviewServer(BoundedHTTPServer):
+    """The bounded threading server (cai.core.serving) carrying the app."""
 
     def __init__(self, app: ReviewApp, host: str, port: int, *, request_timeout: float = REQUEST_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
-        self.request_timeout = request_timeout
-        self.slots = threading.BoundedSemaphore(max_connections)
-        super().__init__((host, port), Handler)
-
-    def process_request(self, request, client_address) -> None:
-        if not self.slots.acquire(blocking=False):
-            return self._refuse(request)
-        try:
-            super().process_request(request, client_address)  # starts the thread that releases the slot
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
-    def _refuse(self, request: socket.socket) -> None:
-        """Answer 503 from the accept loop itself (no thread), never waiting on the client for long."""
-        try:
-            request.settimeout(1.0)
-            request.sendall(_BUSY)
-            request.setblocking(False)
-            request.recv(1 << 16)  # what already arrived: closing on unread bytes resets the connection
-        except OSError:  # BlockingIOError (nothing sent yet) included
-            pass
-        finally:
-            self.shutdown_request(request)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        super().__init__(host, port, Handler, request_timeout=request_timeout, max_connections=max_connections,
+                         busy=_BUSY, log=app.log)
 
 
 # ----------------------------------------------------------------------------------------- handler
-class Handler(BaseHTTPRequestHandler):
+class Handler(DeadlineHandler):
     server: ReviewServer
     server_version = "cai-review"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        timeout = self.server.request_timeout
-        self.connection.settimeout(timeout)
-        self.rfile.close()  # the stock reader holds a reference that would keep the socket open after close
-        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + timeout, timeout))
-
-    def do_GET(self) -> None:  # noqa: N802 — http.server's naming
-        self._handle("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle("POST")
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 — no query strings (tokens) in logs
-        if self.server.app.log:  # a request that timed out before its first line has no command or path
-            path = urlsplit(getattr(self, "path", "") or "").path
-            self.server.app.log(f"{getattr(self, 'command', None) or '-'} {path} {args[1] if len(args) > 1 else ''}")
 
     # ------------------------------------------------------------------------------- plumbing
     @property
@@ -272,49 +186,20 @@ class Handler(BaseHTTPRequestHandler):
     def _redirect(self, location: str, cookies: list[str] = ()) -> None:
         self._send(303, "", [("Location", location), *[("Set-Cookie", c) for c in cookies]])
 
-    def _content_length(self) -> int:
-        """The body's length: 0 when absent; one plain decimal number, else RequestError 400 (a negative
-        length would read until the client closes; two headers, or int()'s `+5`/`1_0`, invite smuggling)."""
-        values = self.headers.get_all("Content-Length") or []
-        if not values:
-            return 0
-        if len(values) > 1 or not _DECIMAL.fullmatch(values[0].strip()):
-            raise RequestError(400, "malformed Content-Length header: expected one non-negative decimal number")
-        digits = values[0].strip().lstrip("0") or "0"
-        if len(digits) > len(str(MAX_BODY)):
-            raise RequestError(413, "request too large")
-        return int(digits)
-
     def _form(self) -> dict[str, str]:
-        length = self._content_length()
-        if length > MAX_BODY:
-            raise RequestError(413, "request too large")
-        try:
-            body = self.rfile.read(length)
-        except TimeoutError:
-            raise RequestError(408, "the request body did not arrive in time") from None
-        if len(body) < length:
-            raise RequestError(400, "the request body is shorter than its Content-Length")
-        raw = body.decode("utf-8", errors="replace")
+        raw = read_body(self, MAX_BODY).decode("utf-8", errors="replace")
         return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
-    def _host_ok(self) -> bool:
-        host = (self.headers.get("Host") or "").strip().lower()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name in LOOPBACK_NAMES
-
     def _authorized(self) -> bool:
-        auth = self.headers.get("Authorization") or ""
-        given = [auth[7:].strip() if auth.lower().startswith("bearer ") else "",
-                 self.headers.get("X-CAI-Review-Token") or "", self._cookies().get(TOKEN_COOKIE, "")]
-        return any(g and hmac.compare_digest(g.encode(), self.app.token.encode()) for g in given)
+        given = [bearer(self), self.headers.get("X-CAI-Review-Token") or "", self._cookies().get(TOKEN_COOKIE, "")]
+        return any(same_token(g, self.app.token) for g in given)
 
     # ---------------------------------------------------------------------------------- routes
     def _handle(self, method: str) -> None:
         try:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-            if self.app.loopback and not self._host_ok():
+            if self.app.loopback and not host_is_loopback(self):
                 return self._error(403, "this server answers only on 127.0.0.1 / localhost", bare=True)
             if self.app.token is not None:
                 if method == "GET" and "token" in query:
@@ -422,7 +307,7 @@ def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 0, *, token:
                 log: Callable[[str], None] | None = None, request_timeout: float = REQUEST_TIMEOUT,
                 max_connections: int = MAX_CONNECTIONS) -> ReviewServer:
     """A bound (not yet serving) review server; call `serve_forever()` on it."""
-    from cai.stages.review import LOOPBACK_HOSTS
+    from cai.core.serving import LOOPBACK_HOSTS
 
     check_bind(host, token)
     app = ReviewApp(ReviewRun.open(run_dir), token=token, loopback=host in LOOPBACK_HOSTS, log=log)
@@ -432,21 +317,13 @@ def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 0, *, token:
 def serve(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           token_env: str = TOKEN_ENV, echo=print) -> None:
     """`cai review RUN_DIR`: serve the reviewer UI until Ctrl-C (or SIGTERM)."""
-    import sys
-
     check_bind(host, token, token_env)
     try:
-        server = make_server(run_dir, host, port, token=token,
-                             log=lambda line: print(line, file=sys.stderr, flush=True))
+        server = make_server(run_dir, host, port, token=token, log=log_to_stderr)
     except OSError as e:
         raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
     run = server.app.run
     echo(f"cai review: {len(run.records)} record(s) of {run.run_dir}; decisions stored in {run.store.path}")
     login = f" — open {server.url}?token=<value of ${token_env}>" if token else ""
     echo(f"serving on {server.url}{login} (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        echo("stopped")
-    finally:
-        server.server_close()
+    serve_until_interrupted(server, echo)

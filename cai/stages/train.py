@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cai.core.assets import SMOKE_POLICY
 from cai.core.configs import TrainConfig
 from cai.core.constitution import Constitution, load_constitution
@@ -40,15 +38,15 @@ from cai.core.errors import UserError
 from cai.core.runs import (
     atomic_write_json,
     atomic_write_text,
-    open_run,
+    generate_run_config,
     read_jsonl,
-    read_manifest,
     resume_or_start,
     run_guard,
     update_manifest,
 )
 from cai.training.adapters import check_model_source, export_adapter, load_model, load_tokenizer
 from cai.training.metrics import JsonlMetrics, MetricSinks, check_sinks
+from rewards.rl_prompts import fit_counted as _fit  # sources cut to fit a token budget, counted
 
 DONE = "done.json"
 RL_STAGES = ("ppo", "dpo", "grpo", "rloo")
@@ -70,16 +68,6 @@ class Setup:
 
 
 # -------------------------------------------------------------------------------------------- setup
-def data_run_config(data: Path) -> dict[str, Any]:
-    """The generate run's resolved config.yaml (constitution and index are read from it)."""
-    open_run(data, "generate")
-    try:
-        return yaml.safe_load((data / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"{data}/config.yaml: cannot read the generate run's config ({e}); give a `cai generate` run "
-                        "directory") from None
-
-
 def _world() -> tuple[bool, int]:
     """(is this the main process, number of processes) under `accelerate launch` or plain."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -144,7 +132,7 @@ def check_models(config: TrainConfig, policy_path: str | None = None) -> None:
 
 
 def setup(config: TrainConfig, resume: Path | None, show_progress: bool, echo) -> Setup:
-    data_cfg = data_run_config(config.data)
+    data_cfg = generate_run_config(config.data)
     constitution = load_constitution(data_cfg.get("constitution", "faithfulness"))
     index = config.index or (Path(data_cfg["index"]) if data_cfg.get("index") else None)
     if any(s in ("ppo", "grpo", "rloo") for s in config.stages) and (index is None or not Path(index).is_dir()):
@@ -229,18 +217,6 @@ def _run_trainer(trainer, sdir: Path, s: Setup) -> Any:
     return trainer.train(resume_from_checkpoint=checkpoint)
 
 
-def _fit(tok, prompt, completions, max_length: int, counts: dict) -> list | None:
-    """The prompt with its sources cut to fit `max_length` with every completion (None: drop)."""
-    from rewards.preference import fit_sources
-
-    fitted = fit_sources(tok, prompt, completions, max_length)
-    if fitted is None:
-        counts["dropped"] += 1
-        return None
-    counts["truncated"] += fitted[2]
-    return fitted[0]
-
-
 def stage_sft(s: Setup, sdir: Path) -> dict:
     """Supervised fine-tuning on sft.jsonl as prompt/completion pairs, so the loss is on the
     answer only (TRL's completion_only_loss), with LoRA unless policy.lora is null."""
@@ -291,58 +267,24 @@ def stage_reward(s: Setup, sdir: Path) -> dict:
 
 
 def rl_prompts(s: Setup, tok, max_prompt_tokens: int, key: str = "rl.max_length") -> tuple[list[dict], dict]:
-    """One row per answered question of the data run: `prompt` (the shared policy prompt, sources
-    cut to fit), `sources` (the full pages of its hits: what the reward checks claims against) and
-    `question`. Returns (rows, counts). `key`: the setting to raise when nothing fits."""
-    from cai.core.contracts import Record
-    from cai.core.prompts import policy_messages
-    from rag.quotes import gather_sources
-    from rag.store import DocStore
+    """One row per answered question of the data run (rewards.rl_prompts, which `cai export
+    rl-prompts` writes too): `prompt` (the shared policy prompt, sources cut to fit), `sources` (the
+    full pages of its hits: what the reward checks claims against) and `question`. Returns (rows,
+    counts). `key`: the setting to raise when nothing fits."""
+    from rewards.rl_prompts import rl_prompt_rows
 
-    store = DocStore.open(s.index)
-    recorded = read_manifest(s.config.data).get("corpus") or {}  # doc_id → sha256 when the data was made
-    current = {d.doc_id: d.sha256 for d in store.documents()}
-    rows, counts = [], {"dropped": 0, "truncated": 0}
-    try:
-        for _, obj in read_jsonl(s.config.data / "records.jsonl"):
-            record = Record.model_validate(obj)
-            if record.status != "ok" or not record.sources:
-                continue
-            _check_corpus(s, current, recorded, record)
-            prompt = _fit(tok, policy_messages(record.question, record.sources),
-                          [[{"role": "assistant", "content": ""}]], max_prompt_tokens, counts)
-            if prompt is not None:
-                pages = [p.model_dump() for p in gather_sources(record.sources, store.page).pages]
-                rows.append({"prompt": prompt, "sources": pages, "question": record.question})
-    finally:
-        store.close()
-    if not rows:
+    prompts, counts = rl_prompt_rows(s.config.data, s.index, tok, max_prompt_tokens)
+    if not prompts:
         raise UserError(f"{s.config.data}/records.jsonl: no answered question with sources fits; raise {key}")
-    return rows, counts
-
-
-def _check_corpus(s: Setup, current: dict[str, str], recorded: dict[str, str], record) -> None:
-    """The reward checks a record's answers against its pages in `index`: they must be the pages the
-    data run retrieved, i.e. the same document (sha256) as when the run was made."""
-    for doc_id in dict.fromkeys(h.doc_id for h in record.sources):
-        have, want = current.get(doc_id), recorded.get(doc_id)
-        if have is None:
-            raise UserError(f"index: {s.index} has no document {doc_id!r}, which record {record.id!r} of "
-                            f"{s.config.data} retrieved; set index=PATH to the `cai ingest` index the run used")
-        if want is not None and have != want:
-            raise UserError(f"index: {s.index}: document {doc_id!r} changed since {s.config.data} was made "
-                            f"(sha256 {have[:12]}…, the run used {want[:12]}…); re-run `cai generate` on "
-                            "this index or set index=PATH to the index the run used")
+    return [{"prompt": p.prompt, "sources": p.sources, "question": p.question} for p in prompts], counts
 
 
 def hybrid_reward(s: Setup):
     """The hybrid reward (rewards.hybrid) with the reward stage's preference model when it ran."""
     from rewards.hybrid import HybridReward
 
-    h = s.config.hybrid
     pm_dir = s.run_dir / "reward" / "model"
-    return HybridReward(constitution=s.constitution, checker=h.checker, preference=pm_dir if pm_dir.is_dir() else None,
-                        weights=h)
+    return HybridReward.from_config(s.config.hybrid, s.constitution, pm_dir if pm_dir.is_dir() else None)
 
 
 def stage_ppo(s: Setup, sdir: Path) -> dict:
