@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from cai.core.assets import minilm_path
+from cai.core.progress import progress_bar
 
 Precision = Literal["fp32", "int8"]
 
@@ -187,27 +188,3 @@ class Embedder:
         t0 = time.perf_counter()
         self.encode(texts)
         return len(texts) / (time.perf_counter() - t0)
-
-
-def progress_bar(enabled: bool):
-    """A rich progress bar on stderr (stdout stays clean for `--json` output); disabled -> silent."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )

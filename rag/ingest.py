@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from cai.core.contracts import IngestIssue
 from cai.core.errors import ModelMismatchError
-from rag.embed import Embedder, EmbedderSpec, Precision, progress_bar, resolve_model
+from cai.core.progress import progress_bar
+from rag.embed import Embedder, EmbedderSpec, Precision, resolve_model
 from rag.index import IndexConfig, IndexKind, VectorIndex, write_json_atomic
 from rag.lexical import LexicalIndex, bm25_corpus
 from rag.retrieve import check_same_embedder, load_or_rebuild_caches

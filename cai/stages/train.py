@@ -45,7 +45,7 @@ from cai.core.runs import (
     update_manifest,
 )
 from cai.training.adapters import check_model_source, export_adapter, load_model, load_tokenizer
-from cai.training.metrics import JsonlMetrics, MetricSinks, check_sinks
+from cai.training.metrics import JsonlMetrics, MetricSinks, TrainerProgress, check_sinks
 from rewards.rl_prompts import fit_counted as _fit  # sources cut to fit a token budget, counted
 
 DONE = "done.json"
@@ -208,7 +208,14 @@ def _lora(s: Setup, task_type: str = "CAUSAL_LM"):
 
 
 def _run_trainer(trainer, sdir: Path, s: Setup) -> Any:
-    """Train (from the last checkpoint when there is one); the resolved arguments go to config.json."""
+    """Train (from the last checkpoint when there is one); the resolved arguments go to config.json.
+    Progress shows as one bar (`TrainerProgress`), not transformers' tqdm bar and its raw log dicts."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    if s.show_progress and s.is_main:
+        trainer.add_callback(TrainerProgress(sdir.name))
     if s.is_main:
         atomic_write_text(sdir / "config.json", trainer.args.to_json_string())
     checkpoint = _last_checkpoint(sdir / "trainer")

@@ -1,5 +1,5 @@
-"""Metric sinks for `cai train`: JSONL always, TensorBoard and W&B when `report_to` asks, and a
-progress bar with reward and KL for PPO. Nothing is sent anywhere unless the user lists a sink:
+"""Metric sinks for `cai train`: JSONL always, TensorBoard and W&B when `report_to` asks, and one
+progress bar per stage (step/total, ETA, loss, reward, KL). Nothing is sent anywhere unless the user lists a sink:
 no telemetry. W&B reads its key from the environment (WANDB_API_KEY); none is stored.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from cai.core.errors import UserError
+from cai.core.progress import progress_bar
 
 _SINK_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
@@ -57,6 +58,53 @@ class JsonlMetrics(TrainerCallback):
                 f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
 
+def _started_bar(name: str, total: int):
+    """A started progress bar for one stage (`cai.core.progress`) and its task."""
+    progress = progress_bar(label=name, extra="{task.description}")
+    task = progress.add_task("", total=total)
+    progress.start()
+    return progress, task
+
+
+# What the bar shows of a TRL trainer's log row: the first key present of each (SFT and DPO log
+# loss; reward modelling its accuracy; GRPO/RLOO the mean reward and KL).
+_SHOWN = (("loss", ("loss",)), ("reward", ("reward", "rewards/chosen")), ("KL", ("kl", "objective/kl")),
+          ("acc", ("accuracy", "rewards/accuracies")))
+
+
+class TrainerProgress(TrainerCallback):
+    """The progress of a TRL stage as one bar with step/total, ETA, loss, reward and KL, in place of
+    transformers' tqdm bar, which prints every raw log dict on its own line."""
+
+    def __init__(self, name: str):
+        self.name, self.progress, self.task, self.shown = name, None, None, ""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.progress, self.task = _started_bar(self.name, state.max_steps)
+            self.progress.update(self.task, completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step, description=self.shown)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs:
+            return
+        parts = []
+        for label, keys in _SHOWN:
+            value = next((logs[k] for k in keys if isinstance(logs.get(k), int | float)), None)
+            if value is not None:
+                parts.append(f"{label} {value:.4g}")
+        self.shown = "  ".join(parts) or self.shown
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step, description=self.shown)
+            self.progress.stop()
+            self.progress = None
+
+
 class MetricSinks:
     """The PPO logger: `sinks(row)` per step. cai.training.ppo writes metrics.jsonl itself; this adds
     TensorBoard/W&B when asked and a progress bar showing reward and KL."""
@@ -74,18 +122,7 @@ class MetricSinks:
 
             self.wandb = wandb.init(project="cai", dir=str(out_dir), name=Path(out_dir).parent.name)
         if show:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.progress = Progress(TextColumn("ppo"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                     TextColumn("{task.description}"))
-            self.task = self.progress.add_task("", total=total)
-            self.progress.start()
+            self.progress, self.task = _started_bar("ppo", total)
 
     def __call__(self, row: dict[str, Any]) -> None:
         step = int(row.get("step", 0))
