@@ -35,3 +35,25 @@ def test_the_model_itself_never_reads_the_file_system(tmp_path):
     config = TrainConfig.model_validate({"data": str(pattern), "policy": {"model": "cai-smoke-policy"},
                                          "stages": ["sft"]})
     assert config.data == pattern
+
+
+def test_an_eval_adapter_glob_picks_the_newest_finished_train_runs_adapter(tmp_path):
+    """`adapter: runs/train-*/adapter` (examples/quickstart/eval-smollm2.yaml): the path inside the
+    newest finished train run; a glob nothing finished matches is kept, and path checks report it."""
+    runs = tmp_path / "runs"
+    for name, status in [("train-20260101-000000", "finished"), ("train-20260102-000000", "finished"),
+                         ("train-20260103-000000", "failed")]:
+        (_run(runs, name, stage="train", status=status) / "sft" / "adapter").mkdir(parents=True)
+    (runs / "train-20260102-000000" / "adapter").mkdir()
+    (tmp_path / "questions.jsonl").write_text("")
+    (tmp_path / "index").mkdir()
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(json.dumps({"stage": "eval", "questions": str(tmp_path / "questions.jsonl"),
+                               "index": str(tmp_path / "index"), "targets": [
+                                   {"name": "sft", "policy": "smollm2-135m", "adapter": f"{runs}/train-*/sft/adapter"},
+                                   {"name": "ppo", "adapter": f"{runs}/train-*/adapter"},
+                                   {"name": "none", "adapter": f"{runs}/generate-*/adapter"}]}))
+    targets = load_config(cfg, check_paths=False).targets
+    assert targets[0].adapter == runs / "train-20260102-000000" / "sft" / "adapter"
+    assert targets[1].adapter == runs / "train-20260102-000000" / "adapter"
+    assert targets[2].adapter == runs / "generate-*" / "adapter"  # nothing matched: reported by the path checks

@@ -324,3 +324,36 @@ def test_the_unanswerable_example_config_gets_abstentions_delivered(tmp_path, ex
         assert delivered["correct_abstention_rate"]["value"] == 1.0 and delivered["correct_rate"]["value"] == 1.0
     drafts = metrics["targets"]["drafts"]["raw"]  # one draft abstains (un-03), the others invent a figure
     assert drafts["correct_rate"]["num"] == drafts["correct_abstention_rate"]["num"] == 1
+
+
+def test_several_policy_targets_share_a_base_and_fill_the_table_and_plots(tmp_path, example_index):
+    """base vs sft vs ppo as eval-smollm2.yaml compares them (here the smoke policy and a random LoRA
+    adapter): one row per target in table.md, both plots, one loaded base model for all three."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from cai.training.smoke import build_smoke_policy
+
+    base = build_smoke_policy(tmp_path / "policy")
+    torch.manual_seed(0)
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
+        r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+    targets = [{"name": "base", "policy": str(base)},
+               {"name": "sft", "policy": str(base), "adapter": str(tmp_path / "adapter")},
+               {"name": "ppo", "policy": str(base), "adapter": str(tmp_path / "adapter")}]
+    cfg = _eval_config(tmp_path, example_index, targets, limit=3, max_new_tokens=8, citations=False)
+    result = CliRunner().invoke(cli, ["eval", str(cfg)])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    table = (run_dir / "table.md").read_text()
+    assert all(f"| {name} |" in table for name in ("base", "sft", "ppo"))
+    assert (run_dir / "rates.png").stat().st_size > 0 and (run_dir / "lengths.png").stat().st_size > 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())["targets"]
+    assert [metrics[n]["answers"] for n in ("base", "sft", "ppo")] == [3, 3, 3]
+    assert metrics["base"]["answered_by"]["adapter"] is None
+    assert metrics["sft"]["answered_by"]["adapter"] == str(tmp_path / "adapter")
+    rows = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
+    answers = {name: [r["raw_answer"] for r in rows if r["target"] == name] for name in ("base", "sft", "ppo")}
+    assert answers["sft"] == answers["ppo"]  # the same adapter: the same greedy answers

@@ -38,7 +38,7 @@ ALLOWED = {
     "cli": {"core", "llm", "rag", "rewards", "teachers", "training", "stages", "cli"},
 }
 STAGE_GROUPS = {
-    "generate": {"generate", "cpu_pool", "revision_gate", "generate_card"},
+    "generate": {"generate", "cpu_pool", "revision_gate", "generate_card", "drafting"},
     "review": {"review", "review_web", "review_pages", "review_store", "review_export"},
     "train": {"train"}, "eval": {"eval", "eval_gold"}, "answer": {"answer"}, "audit": {"audit"},
     "checker_train": {"checker_train"}, "retriever_train": {"retriever_train"},

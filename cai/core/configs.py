@@ -15,7 +15,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -23,12 +22,14 @@ from pydantic import (
     model_validator,
 )
 
-from cai.core.checks import FiniteNumbers, check_run_name, extra_path_problems
+from cai.core.checks import Section as _Section
+from cai.core.checks import check_run_name, extra_path_problems, missing_model_path
 from cai.core.config_docs import describe_fields as describe_fields  # re-exported: cli and tests use it
 from cai.core.config_docs import template_for
 from cai.core.endpoints import StructuredOutput, check_extra_body
 from cai.core.errors import ErrorItem, UserError
-from cai.core.nobool import NoBoolNumbers, refuse_bool
+from cai.core.nobool import refuse_bool
+from cai.core.ppo_config import PPOConfig as PPOConfig  # re-exported: cai.training.ppo and tests use it
 from cai.core.redact import check_env_name
 from cai.core.yamlfile import BoundedLoader, YamlDoc, load_yaml, suggest, validation_items
 
@@ -38,10 +39,6 @@ CheckerName = Literal["offline", "nli", "teacher"]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 Cost = Annotated[float, BeforeValidator(refuse_bool), Field(ge=0, allow_inf_nan=False)]
 RunName = Annotated[str, AfterValidator(check_run_name)]  # one directory name inside runs_dir
-
-
-class _Section(NoBoolNumbers, FiniteNumbers):
-    model_config = ConfigDict(extra="forbid")
 
 
 # ---------------------------------------------------------------------------------------- generate
@@ -131,6 +128,44 @@ class JudgeConfig(_Section):
     min_confidence: float = Field(0.6, ge=0.5, le=1, description="Drop pairs whose soft label is below this.")
 
 
+class DrafterConfig(_Section):
+    """On-policy drafts (Bai et al. 2022: the critique-revise loop runs on the policy's own samples)."""
+
+    model: str | None = Field(None, description="The policy that drafts: HF causal LM id, local path, or a built-in "
+                              "name (smollm2-135m; cai-smoke-policy builds the tiny random smoke policy into the run "
+                              "directory). With only adapter: the base model the adapter names.")
+    adapter: Path | None = Field(None, description="LoRA adapter from an earlier `cai train` (RUN_DIR/adapter): draft "
+                                 "with the policy it trained, so the next round of data is on that policy's answers.")
+    max_new_tokens: int = Field(256, ge=1, description="Tokens drafted per answer at most.")
+    batch_size: int = Field(8, ge=1, le=1024, description="Questions drafted in one batched `generate` call (after "
+                            "retrieval, sorted by prompt length).")
+    temperature: float = Field(0.0, ge=0, le=2, description="0: greedy; above 0: sampled at this temperature, seeded "
+                               "by `seed`.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the drafter runs; auto: cuda when "
+                                                   "available.")
+    cache: Path | None = Field(None, description="SQLite cache of drafts by model, adapter, prompt and sampling "
+                               "(default: RUN_DIR/draft_cache.sqlite, which --resume reuses); share one file across "
+                               "runs to reuse drafts.")
+
+    @model_validator(mode="after")
+    def _names_a_policy(self) -> DrafterConfig:
+        if self.model is None and self.adapter is None:
+            raise ValueError("give drafter.model (and/or drafter.adapter), or remove the drafter section to draft "
+                             "from the questions file or the teacher")
+        return self
+
+    def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """A local model path or an adapter folder that is not there (the model's name and the
+        adapter's base are checked when the run starts: `cai.stages.drafting.check_drafter`)."""
+        out = []
+        if (problem := missing_model_path(self.model)) is not None:
+            out.append((("drafter", "model"), problem))
+        if self.adapter is not None and not (self.adapter / "adapter_config.json").is_file():
+            why = "not a LoRA adapter (no adapter_config.json)" if self.adapter.is_dir() else "no such directory"
+            out.append((("drafter", "adapter"), f"{self.adapter}: {why}; give RUN_DIR/adapter of a `cai train` run"))
+        return out
+
+
 def _questions_and_index_problems(questions: Path, index: Path) -> list[tuple[tuple[str, ...], str]]:
     """What generate and eval both need on disk: the questions file and an index directory."""
     out = []
@@ -153,6 +188,9 @@ class GenerateConfig(_Section):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig, description="Source retrieval.")
     loop: LoopConfig = Field(default_factory=LoopConfig, description="The critique-revise loop.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="AI preference judging (RLAIF).")
+    drafter: DrafterConfig | None = Field(None, description="A policy that drafts every answer (the questions "
+                                          "file's answers are then not used); null: the file's answer, else the "
+                                          "teacher's draft.")
     checker: CheckerName = Field("offline", description="Claim checker for the loop's machine checks and the "
                                  "records' claim verdicts (the grounded teacher critiques with it).")
     limit: int | None = Field(None, ge=1, description="Process only the first N questions.")
@@ -180,7 +218,9 @@ class GenerateConfig(_Section):
     def path_problems(self) -> list[tuple[tuple[str, ...], str]]:
         from cai.core.constitution import constitution_problems
 
-        return _questions_and_index_problems(self.questions, self.index) + constitution_problems(self.constitution)
+        drafter = self.drafter.path_problems() if self.drafter is not None else []
+        return (_questions_and_index_problems(self.questions, self.index) + constitution_problems(self.constitution)
+                + drafter)
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -241,76 +281,6 @@ class RLConfig(_Section):
     temperature: float = Field(1.0, gt=0, description="grpo/rloo: sampling temperature.")
     beta: float = Field(0.05, ge=0, description="dpo: β of the DPO loss; grpo/rloo: KL coefficient.")
     save_steps: int = Field(50, ge=1, description="Optimiser steps between checkpoints (what --resume continues from).")
-
-
-class PPOConfig(_Section):
-    """Every knob of `train_ppo` but the adapter's shape and the seed, which `train_ppo` takes as
-    arguments (in `cai train`: policy.lora and seed). Batch sizes are per process; the global
-    batch is times the number of processes."""
-
-    steps: int = Field(100, ge=1, description="PPO iterations (one rollout batch + its updates each).")
-    batch_size: int = Field(64, ge=1, description="Prompts rolled out per step (per process).")
-    rollout_micro_batch_size: int = Field(16, ge=1, description="Rows per no-grad generation/forward during rollout.")
-    mini_batch_size: int = Field(16, ge=1, description="Rows per optimiser step; must divide batch_size.")
-    micro_batch_size: int = Field(8, ge=1, description="Rows per forward/backward; gradient accumulation = mini/micro.")
-    ppo_epochs: int = Field(4, ge=1, description="Passes over the rollout batch per step.")
-    learning_rate: float = Field(1e-5, gt=0, description="Actor (LoRA) learning rate, AdamW.")
-    critic_learning_rate: float = Field(1e-5, gt=0, description="Critic learning rate, AdamW.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient-norm clip, applied to actor and critic separately.")
-    max_length: int = Field(1024, ge=16, description="Max prompt + answer tokens; sources are cut from the end "
-                            "to fit.")
-    max_new_tokens: int = Field(64, ge=1, description="Response length cap; responses without EOS by then are "
-                                "truncated.")
-    temperature: float = Field(1.0, gt=0,
-                               description="Sampling temperature; the loss divides logits by the same value.")
-    gamma: float = Field(1.0, ge=0, le=1, description="GAE discount γ.")
-    lam: float = Field(0.95, ge=0, le=1, description="GAE λ.")
-    cliprange: float = Field(0.2, gt=0, description="PPO ratio clip ε.")
-    cliprange_value: float = Field(0.2, gt=0, description="Value clip: V may move at most this far from the rollout "
-                                   "value.")
-    vf_coef: float = Field(0.1, ge=0, description="Weight of the value loss.")
-    whiten_advantages: bool = Field(True, description="Whiten advantages over real tokens (per process batch).")
-    kl_mode: Literal["reward_k1", "loss_k3"] = Field("reward_k1", description="reward_k1: -β·k1 per token in the "
-                                                     "reward | loss_k3: β·k3 added to the loss.")
-    kl_coef: float = Field(0.05, ge=0, description="β, or its initial value when target_kl is set.")
-    target_kl: float | None = Field(None, gt=0, description="Adaptive β (Ziegler et al. 2019) aiming at this sequence "
-                                    "KL (nats); None = fixed β.")
-    kl_horizon: int = Field(10000, ge=1, description="Adaptive-β horizon (sequences).")
-    missing_eos_penalty: float = Field(0.0, ge=0, description="Subtracted from the score of responses that hit "
-                                       "max_new_tokens without EOS.")
-    reward_clip: float | None = Field(None, gt=0, description="Clip scores to [-c, c] (after the EOS penalty).")
-    whiten_rewards: bool = Field(False, description="Whiten scores over the global batch (mean 0, std 1).")
-    critic_warmup_steps: int = Field(0, ge=0, description="First steps train only the critic (actor frozen).")
-    critic_model: str | None = Field(None, description="A separate (smaller) critic backbone (HF id/path), trained in "
-                                     "full; None = a second LoRA adapter + value head on the policy's frozen base.")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="bf16: frozen weights and matmuls in bf16, "
-                                                       "trainables, softmax, GAE, losses fp32 | auto: bf16 on CUDA.")
-    rollout_engine: Literal["auto", "generate", "static", "paged"] = Field(
-        "auto", description="generate | static (KV cache, torch.compile) | paged | auto: static on CUDA.")
-    gradient_checkpointing: bool = Field(False, description="Recompute decoder layers in the backward: less memory.")
-    alarm_max_kl: float | None = Field(20.0, gt=0, description="Stop when the mean sequence KL (k1, nats) exceeds "
-                                       "this, or is not finite.")
-    alarm_preference_part: str | None = Field("pm", description="Reward part (rewards.hybrid: the preference-model "
-                                              "score `pm`) whose rise, with alarm_support_part falling, means reward "
-                                              "hacking.")
-    alarm_support_part: str | None = Field("support", description="Reward part measuring how much of the response its "
-                                           "sources support (rewards.hybrid: `support`).")
-    alarm_window: int = Field(5, ge=1, description="Steps per window when comparing reward parts (last window vs the "
-                              "one before).")
-    alarm_min_delta: float = Field(0.05, gt=0, description="Minimum rise (preference) and fall (support) between "
-                                   "windows that trips the alarm.")
-    cpu: bool = Field(False, description="Force CPU even when an accelerator is present.")
-    save_adapter: bool = Field(True, description="Save the LoRA adapter and tokenizer to out_dir/adapter at the end.")
-    save_steps: int = Field(10, ge=0, description="Steps between checkpoints for --resume (0: no intermediate "
-                            "checkpoints).")
-
-    @model_validator(mode="after")
-    def _sizes_divide(self) -> PPOConfig:
-        if self.batch_size % self.mini_batch_size:
-            raise ValueError("mini_batch_size must divide batch_size")
-        if self.mini_batch_size % self.micro_batch_size:
-            raise ValueError("micro_batch_size must divide mini_batch_size")
-        return self
 
 
 class RewardWeightsConfig(_Section):
@@ -396,7 +366,8 @@ class EvalTarget(_Section):
         "adapter) | answers (an answers file); default: inferred from the keys given.")
     policy: str | None = Field(None, description="HF causal LM id or local path to answer with (with only adapter: the "
                                "base model the adapter names).")
-    adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train` (RUN_DIR/adapter).")
+    adapter: Path | None = Field(None, description="LoRA adapter directory from `cai train` (RUN_DIR/adapter); a glob "
+                                 "such as runs/train-*/adapter picks the newest finished train run's.")
     answers: Path | None = Field(None, description="Or: a JSONL of precomputed {id, answer}, joined to the questions "
                                  "by id.")
 
@@ -516,21 +487,24 @@ def infer_stage(doc: YamlDoc, explicit: str | None) -> str:
 
 
 def newest_finished_run(pattern: Path, stage: str = "generate") -> Path:
-    """A glob (`runs/generate-*`) names the newest finished run of `stage` that matches (run names
-    sort by time); anything else, or a glob nothing matches, is returned as given (path checks
-    then report it with what to do)."""
+    """A glob names what it matches in the newest finished run of `stage` (run names sort by time):
+    `runs/generate-*` a run directory, `runs/train-*/adapter` a path inside one (the run is the
+    nearest folder above it, or itself, with a manifest). Anything else, or a glob nothing matches,
+    is returned as given (path checks then report it with what to do)."""
     if not any(ch in str(pattern) for ch in "*?["):
         return pattern
     import glob
     import json
 
     for candidate in sorted(glob.glob(str(pattern.expanduser())), reverse=True):
+        path = Path(candidate)
+        run = next((p for p in (path, *path.parents) if (p / "manifest.json").is_file()), None)
         try:
-            info = json.loads((Path(candidate) / "manifest.json").read_text())
+            info = json.loads((run / "manifest.json").read_text()) if run is not None else {}
         except (OSError, ValueError):
             continue
         if info.get("stage") == stage and info.get("status") == "finished":
-            return Path(candidate)
+            return path
     return pattern
 
 
@@ -567,6 +541,9 @@ def load_config(path: Path | str, overrides: list[str] | None = None, *, stage: 
         raise UserError([_blame_override(i, overridden) for i in items]) from None
     if isinstance(config, TrainConfig):  # the file system is read here, never in a validator
         config.data = newest_finished_run(config.data)
+    for target in getattr(config, "targets", None) or []:  # eval: `runs/train-*/adapter`, the newest train run's
+        if target.adapter is not None:
+            target.adapter = newest_finished_run(target.adapter, "train")
     if check_paths:
         problems = config.path_problems() + extra_path_problems(config)
         if problems:

@@ -270,7 +270,9 @@ class Record(Contract):
     error: str | None = None
     sources: list[SearchHit] = Field(default_factory=list)
     draft: str | None = None
-    draft_source: Literal["input", "teacher", "student"] | None = None
+    draft_source: Literal["input", "teacher", "policy"] | None = Field(
+        None, description="Where the draft came from: the questions file (input), the teacher, or a policy drafting "
+        "on-policy (`drafter:` in the generate config; the manifest names its model, adapter and sha256).")
     rounds: list[Round] = Field(default_factory=list)
     final_answer: str | None = None
     claims: list[ClaimVerdict] = Field(default_factory=list, description="Verdicts on the final answer's claims.")

@@ -203,14 +203,16 @@ def measure(question: str, raw: str, pages: Sequence[SourcePage], checker, *, ci
     if citations:
         c = (citation_metrics(checker, question, raw, pages) if verdicts
              else {"precision": 0.0, "recall": 0.0, "n_claims": 0, "n_citations": 0})
-        # citation_metrics returns rates of integer counts; the counts come back exactly
+        # citation_metrics returns rates of integer counts; the counts come back exactly. Recall keeps
+        # its own denominator: its claim split can differ from the checker's by a claim (37/36 > 1).
         cited = {"citations": c["n_citations"], "precise_citations": round(c["precision"] * c["n_citations"]),
-                 "recalled_claims": round(c["recall"] * c["n_claims"])}
+                 "recalled_claims": round(c["recall"] * c["n_claims"]), "citation_claims": c["n_claims"]}
     verified = deliver(question, raw, pages, checker=checker).verification
     relevance = relevance_of(question, verdicts, pages)
     policy = {"claims": len(verdicts), "supported": sum(v.verdict == Verdict.supported for v in verdicts),
               "unverified": sum(v.verdict == Verdict.unverified for v in verdicts),
-              **(cited or {"citations": None, "precise_citations": None, "recalled_claims": None}),
+              **(cited or {"citations": None, "precise_citations": None, "recalled_claims": None,
+                           "citation_claims": None}),
               "abstained": abstains(raw), "words": answer_words(raw), "relevant": sum(r["relevant"] for r in relevance),
               **judged(question, raw, gold, checker, sources=pages, lookup=lookup, tolerance=tolerance)}
     delivered = {"claims": len(verified.claims), "abstained": abstains(verified.answer),
@@ -250,7 +252,8 @@ def citation_precision(rows: Sequence[dict]) -> Rate | None:
 
 def citation_recall(rows: Sequence[dict]) -> Rate | None:
     measured = [r["raw"] for r in rows if r["raw"]["citations"] is not None]
-    return Rate(sum(m["recalled_claims"] for m in measured), sum(m["claims"] for m in measured)) if measured else None
+    claims = sum(m.get("citation_claims", m["claims"]) for m in measured)  # rows written before it was kept
+    return Rate(sum(m["recalled_claims"] for m in measured), claims) if measured else None
 
 
 def correct_abstention(rows: Sequence[dict], side: str = "raw") -> Rate:

@@ -1,5 +1,9 @@
 """`cai generate`: retrieve → draft → (critique → revise)* → verify → records, SFT rows, pairs.
 
+The draft is the questions file's answer, the teacher's, or with `drafter:` the policy's own
+(on-policy, as in Constitutional AI, Bai et al. 2022: `cai.stages.drafting`, batched per retrieval
+window and cached).
+
 Read top to bottom: setup (config, constitution, questions, index, checker, teacher, run dir),
 the loop (one task per question, bounded concurrency, each finished record appended at once),
 then save (sft.jsonl, preferences.jsonl, pair reasons, dataset card, manifest: `generate_card`).
@@ -40,6 +44,7 @@ from cai.core.runs import (
 from cai.llm.chat import TeacherCallFailed
 from cai.llm.openai_chat import BudgetExhausted
 from cai.stages.cpu_pool import CpuPool, CpuWork
+from cai.stages.drafting import Draft, Drafter, check_drafter, open_drafter
 from cai.stages.generate_card import save_outputs
 from cai.stages.pairs import Candidate, judge_pairs
 from cai.stages.revision_gate import (
@@ -74,6 +79,7 @@ class Setup:
     io: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-io"))
     rewriter: QueryRewriter | None = None  # retrieval.rewrite: questions → search queries via the teacher
+    drafter: Drafter | None = None  # drafter: the policy that drafts every answer (cai/stages/drafting.py)
 
     async def write(self, writer: JsonlWriter, record: Record) -> None:
         await asyncio.get_running_loop().run_in_executor(self.io, writer.write, record)
@@ -81,6 +87,8 @@ class Setup:
     def shutdown(self) -> None:
         self.cpu.shutdown()
         self.io.shutdown(wait=True)
+        if self.drafter is not None:
+            self.drafter.close()
 
 
 # -------------------------------------------------------------------------------------------- setup
@@ -116,8 +124,9 @@ def setup(config: GenerateConfig, run_dir: Path) -> Setup:
     checker = open_checker(config.checker)
     teacher, closers = make_teacher(config, run_dir / "teacher_cache.sqlite", retriever, checker, constitution)
     work = CpuWork(retriever, checker, constitution, config)
+    drafter = open_drafter(config.drafter, run_dir, config.seed) if config.drafter is not None else None
     return Setup(config, constitution, retriever, checker, teacher, closers, CpuPool(work, config.cpu_workers),
-                 rewriter=make_rewriter(config, teacher))
+                 rewriter=make_rewriter(config, teacher), drafter=drafter)
 
 
 def make_rewriter(config: GenerateConfig, teacher: Teacher) -> QueryRewriter | None:
@@ -145,7 +154,9 @@ class SearchAhead:
     from the pending questions, so a resumed run embeds each question in the same batch as an
     uninterrupted run would and retrieves the same hits, to the last bit. With `retrieval.rewrite`
     every question of a window is rewritten first (in the event loop, calls in flight together),
-    done ones too: their rewrites are cache hits, so a resumed window embeds the same queries."""
+    done ones too: their rewrites are cache hits, so a resumed window embeds the same queries.
+    With a drafter, the window's pending questions are drafted together once their sources are in
+    (batched generation; the next window's drafting overlaps this window's critiques)."""
 
     def __init__(self, s: Setup, rows: list[QuestionRow], pending: list[QuestionRow], size: int = 16):
         self.s, self.rows, self.size = s, rows, size
@@ -162,15 +173,21 @@ class SearchAhead:
         self.left[w] = len(wanted)
         self.windows[w] = asyncio.ensure_future(self._search([r.question for r in rows], wanted))
 
-    async def _search(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[Sources, str]]:
+    async def _search(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[Sources, str, Draft | None]]:
         queries = questions
         if self.s.rewriter is not None:
             queries = [r.query for r in await asyncio.gather(*(self.s.rewriter.rewrite(q) for q in questions))]
         found = await self.s.cpu.search_window(queries, wanted)
-        return {i: (sources, queries[i]) for i, sources in found.items()}
+        drafts: dict[int, Draft | UserError] = {}
+        if self.s.drafter is not None:  # the policy answers the question itself, never the rewritten query
+            order = sorted(found)
+            drafts = dict(zip(order, await self.s.drafter.drafts([(questions[i], found[i].hits) for i in order]),
+                              strict=True))
+        return {i: (sources, queries[i], drafts.get(i)) for i, sources in found.items()}
 
-    async def get(self, row: QuestionRow) -> tuple[Sources, str]:
-        """The question's sources and the query that found them (the question, or its rewrite)."""
+    async def get(self, row: QuestionRow) -> tuple[Sources, str, Draft | None]:
+        """The question's sources, the query that found them (the question, or its rewrite) and the
+        drafter's draft (None without a drafter). A question the drafter could not draft raises."""
         w, i = divmod(self.position[row.id], self.size)
         self._start(w)
         self._start(w + 1)
@@ -178,6 +195,8 @@ class SearchAhead:
         self.left[w] -= 1
         if self.left[w] == 0:  # every question of the window has its hits: free the pages
             del self.windows[w]
+        if isinstance(found[2], UserError):
+            raise found[2]
         return found
 
 
@@ -202,9 +221,24 @@ def merged(critique: TeacherCritique, extra: list) -> TeacherCritique:
                            claims=critique.claims)
 
 
-async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: str | None = None) -> Record:
+async def first_draft(s: Setup, row: QuestionRow, sources: Sources,
+                      policy_draft: Draft | None) -> tuple[str, str, list[str]]:
+    """The text the loop starts from, where it came from (`Record.draft_source`) and the teacher
+    calls it took: the drafter's (it drafts every question), else the questions file's answer, else
+    the teacher's draft."""
+    if policy_draft is not None:
+        return policy_draft.text, "policy", []
+    if row.answer is not None and row.answer.strip():
+        return row.answer, "input", []
+    drafted = await s.teacher.draft(row.question, sources)
+    return drafted.text, "teacher", drafted.call_ids
+
+
+async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: str | None = None,
+                  policy_draft: Draft | None = None) -> Record:
     """One question through the loop. Raises TeacherCallFailed / BudgetExhausted. `search_query`: the
-    rewritten query the sources were retrieved with (`retrieval.rewrite`), kept in the record.
+    rewritten query the sources were retrieved with (`retrieval.rewrite`), kept in the record;
+    `policy_draft`: the drafter's draft of this question (`first_draft`).
 
     Every round's critique also lists the answer's instruction-like sentences (an injection attempt,
     `rewards.injection`, with the source page that holds it), whatever the teacher; every revision
@@ -223,12 +257,7 @@ async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: st
     async def machine(rule_ids: list[str], text: str, claims: list[ClaimVerdict]) -> list[RuleViolation]:
         return await s.cpu.machine(rule_ids, row.question, text, claims, pages)
 
-    call_ids: list[str] = []
-    if row.answer is not None and row.answer.strip():
-        draft, draft_source = row.answer, "input"
-    else:
-        drafted = await s.teacher.draft(row.question, sources)
-        draft, draft_source, call_ids = drafted.text, "teacher", drafted.call_ids
+    draft, draft_source, call_ids = await first_draft(s, row, sources, policy_draft)
     answer, rounds, gate, candidates = draft, [], [], [("draft", draft)]
     attempts = find_injections(draft, pages)
     for round_no in range(1, cfg.loop.max_rounds + 1):
@@ -266,6 +295,8 @@ async def process(s: Setup, row: QuestionRow, sources: Sources, search_query: st
     metadata = {**row.metadata, "preservation": await s.cpu.preservation(draft_claims, answer)}
     if gate:
         metadata["revision_gate"] = gate
+    if policy_draft is not None:  # the draft's cache key: the drafter's call, as teacher_call_ids are the teacher's
+        metadata["draft_call_id"] = policy_draft.call_id
     if attempts:  # the audit's list of injection attempts (also in the critiques' violations)
         unique = {a.sentence: a.violation() for a in attempts}
         metadata["injection_attempts"] = [v.model_dump(mode="json") for v in unique.values()]
@@ -298,16 +329,16 @@ async def run_question(s: Setup, ahead: SearchAhead, row: QuestionRow) -> Record
     """`process`, or with the grounded teacher and `cpu_workers`, the whole question in a worker
     process: the grounded teacher's drafting and checking is all CPU, so workers are what spread
     it over cores (retrieval stays in windows, so the hits are the same either way)."""
-    sources, query = await ahead.get(row)
+    sources, query, policy_draft = await ahead.get(row)
     if s.teacher.name == "grounded" and s.cpu.workers > 0:  # never rewritten: rewriting needs an openai teacher
-        return await s.cpu.call(grounded_record, row.model_dump(), sources)
-    return await process(s, row, sources, query if s.rewriter is not None else None)
+        return await s.cpu.call(grounded_record, row.model_dump(), sources, policy_draft)
+    return await process(s, row, sources, query if s.rewriter is not None else None, policy_draft)
 
 
 _WORKER_SETUP: Setup | None = None  # a worker process's Setup for whole grounded questions
 
 
-def grounded_record(work: CpuWork, row: dict, sources: Sources) -> Record:
+def grounded_record(work: CpuWork, row: dict, sources: Sources, policy_draft: Draft | None = None) -> Record:
     """A whole question with the grounded teacher, run in a worker process over its own retriever
     and checker (the Setup is made on the worker's first question)."""
     from cai.teachers.grounded import GroundedTeacher
@@ -317,7 +348,7 @@ def grounded_record(work: CpuWork, row: dict, sources: Sources) -> Record:
         teacher = GroundedTeacher(work.retriever.store.page, work.checker, work.constitution)
         _WORKER_SETUP = Setup(work.config, work.constitution, work.retriever, work.checker, teacher, [],
                               CpuPool(work, 0))
-    return asyncio.run(process(_WORKER_SETUP, QuestionRow.model_validate(row), sources))
+    return asyncio.run(process(_WORKER_SETUP, QuestionRow.model_validate(row), sources, policy_draft=policy_draft))
 
 
 async def run_loop(s: Setup, rows: list[QuestionRow], run_dir: Path, show_progress: bool,
@@ -399,6 +430,8 @@ def run(config: GenerateConfig, *, resume: Path | None = None, show_progress: bo
         raise UserError(f"{config.questions}: no valid questions" + (f" ({rejected[0]})" if rejected else ""))
     constitution = load_constitution(config.constitution)
     check_teacher_reachable(config)  # before a run directory exists: nothing to clean up when it is down
+    if config.drafter is not None:
+        check_drafter(config.drafter)
     run_dir = resume_or_start("generate", config, resume, constitution=constitution)
     with run_guard(run_dir):
         _run(config, run_dir, rows, rejected, constitution, show_progress)
@@ -418,6 +451,8 @@ def _run(config: GenerateConfig, run_dir: Path, rows: list[QuestionRow], rejecte
     teacher_model = getattr(getattr(s.teacher, "chat", None), "model_record", None)
     if teacher_model:  # an hf teacher's weights: name, folder, sha256 for a built-in (`smollm2-135m`)
         update_manifest(run_dir, teacher_model=teacher_model)
+    if s.drafter is not None:  # what drafts: model, weights, adapter (counts added when the loop ends)
+        update_manifest(run_dir, drafter=s.drafter.describe())
     if "corpus" not in read_manifest(run_dir):  # the documents the sources come from, as first run (train checks them)
         update_manifest(run_dir, corpus={d.doc_id: d.sha256 for d in s.retriever.store.documents()})
     try:
@@ -432,8 +467,10 @@ def _run(config: GenerateConfig, run_dir: Path, rows: list[QuestionRow], rejecte
     if config.retrieval.rewrite:  # the whole run's records; the calls' outcomes are this invocation's, like usage
         counts["rewritten_queries"] = sum(r.search_query not in (None, r.question) for r in records)
         extra["query_rewrite"] = loop_counts["query_rewrite"]
+    if s.drafter is not None:
+        extra["drafter"] = s.drafter.describe()
     status = "finished" if not failed and not loop_counts["stopped"] else "incomplete"
-    counts = save_outputs(run_dir, config, constitution, records, counts)
+    counts = save_outputs(run_dir, config, constitution, records, counts, extra.get("drafter"))
     update_manifest(run_dir, status=status, counts=counts, usage=loop_counts["usage"],
                     stop_reason=loop_counts["stopped"], **extra)
     if failed and not records:
@@ -474,6 +511,8 @@ def dry_run(config: GenerateConfig, n: int, echo=print) -> None:
     rows, rejected = load_questions(config.questions)
     for line in rejected:
         echo(f"rejected: {line}")
+    if config.drafter is not None:
+        check_drafter(config.drafter)
     with tempfile.TemporaryDirectory() as tmp:
         s = setup(config, Path(tmp))
         try:
@@ -496,8 +535,12 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
             query = (await s.rewriter.rewrite(row.question)).query if s.rewriter is not None else None
             sources = await s.cpu.search(query or row.question)
             hits = sources.hits
+            drafted = (await s.drafter.drafts([(row.question, hits)]))[0] if s.drafter is not None else None
+            if isinstance(drafted, UserError):
+                raise drafted
             rules = select_rules(s.constitution, row, hits, config, 1)
-            critique_prompt = critique_messages(row.question, hits, row.answer or "(teacher draft)", rules)
+            draft = drafted.text if drafted is not None else row.answer or "(teacher draft)"
+            critique_prompt = critique_messages(row.question, hits, draft, rules)
             echo(f"=== {row.id}: {row.question}")
             if query is not None:
                 echo(f"search query: {query}")
@@ -505,7 +548,9 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
             echo(f"--- critique prompt ({counter.label(critique_prompt)})\n{critique_prompt[1]['content']}")
             echo(f"--- policy prompt (≈{estimate_tokens(policy_messages(row.question, hits))} tokens, estimate: "
                  "the policy's tokenizer is chosen by `cai train`)")
-            record = await process(s, row, sources, query)
+            if drafted is not None:
+                echo(f"--- policy draft ({s.drafter.identity['model']})\n{drafted.text}")
+            record = await process(s, row, sources, query, drafted)
             for rnd in record.rounds:
                 echo(f"--- round {rnd.critique.round}: {len(rnd.critique.violations)} violation(s): "
                      + ", ".join(sorted({v.rule_id for v in rnd.critique.violations})))

@@ -53,7 +53,8 @@ def write_outputs(run_dir: Path, records: list[Record], constitution: Constituti
             "draft_support_rate": round(support_rate([c for r in records for c in r.draft_claims]) or 0.0, 4),
             "pair_reason_counts": dict(Counter(reason for label in labels for reason in label["reasons"])),
             "rejected_revisions": rejected_by_reason(r.metadata for r in records),
-            "injection_attempts": sum(bool(r.metadata.get("injection_attempts")) for r in records)}
+            "injection_attempts": sum(bool(r.metadata.get("injection_attempts")) for r in records),
+            "draft_sources": dict(Counter(r.draft_source or "unknown" for r in records))}
 
 
 def _with_reasons(pairs: list[PreferencePair], labels: list[dict]) -> list[PreferencePair]:
@@ -106,7 +107,24 @@ def _table(counts: dict[str, int], head: str, empty: str) -> str:
     return f"| {head} | count | meaning |\n| --- | --- | --- |\n{rows}" if counts else f"{empty}\n"
 
 
-def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict) -> str:
+def drafts_line(counts: dict, drafter: dict | None) -> str:
+    """Where the drafts came from; with a drafter, which policy wrote them (model, weights, adapter)."""
+    sources = counts.get("draft_sources", {})
+    said = ", ".join(f"{n} from {DRAFT_SOURCE_MEANING.get(k, k)}" for k, n in sources.items()) or "none"
+    if not drafter:
+        return f"Drafts: {said}."
+    weights = drafter.get("sha256") or drafter.get("weights", "")
+    adapter = (f" with the adapter `{drafter['adapter']}` (`{drafter.get('adapter_files', '')[:23]}`)"
+               if drafter.get("adapter") else "")
+    return (f"Drafts: {said}. The policy `{drafter.get('model')}` (weights `{weights[:23]}`){adapter} drafted "
+            f"on-policy (Bai et al. 2022: the critique-revise loop on the policy's own samples), "
+            f"temperature {drafter.get('temperature')}, at most {drafter.get('max_new_tokens')} new tokens.")
+
+
+DRAFT_SOURCE_MEANING = {"input": "the questions file", "teacher": "the teacher", "policy": "the policy"}
+
+
+def dataset_card(config: GenerateConfig, constitution: Constitution, counts: dict, drafter: dict | None = None) -> str:
     files = "".join(f"| `{name}` | {counts.get(key, 0)} | {columns} |\n" for name, key, columns in CARD_FILES)
     pairs = counts.get("preferences", 0)
     substantive = counts.get("substantive_pairs", 0)
@@ -120,6 +138,7 @@ Data made by `cai generate` with the `{config.teacher.backend}` teacher under th
 | file | rows | columns |
 | --- | --- | --- |
 {files}
+{drafts_line(counts, drafter)}
 Claim support rate: draft {counts.get('draft_support_rate')} → final {counts.get('final_support_rate')}.
 
 ## Preference pairs
@@ -147,8 +166,9 @@ The data is derived from your documents and questions: it carries their licence 
 
 
 def save_outputs(run_dir: Path, config: GenerateConfig, constitution: Constitution, records: list[Record],
-                 counts: dict) -> dict:
-    """Write the training files and the card; returns `counts` with the outputs' counts added."""
+                 counts: dict, drafter: dict | None = None) -> dict:
+    """Write the training files and the card; returns `counts` with the outputs' counts added.
+    `drafter`: the manifest's entry for the policy that drafted (`cai.stages.drafting`), if one did."""
     counts = {**counts, **write_outputs(run_dir, records, constitution)}
-    atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts))
+    atomic_write_text(run_dir / "README.md", dataset_card(config, constitution, counts, drafter))
     return counts

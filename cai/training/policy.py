@@ -32,21 +32,22 @@ def warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def read_adapter(adapter: Path) -> tuple[dict, dict | None]:
-    """(adapter_config.json, cai_adapter.json or None) of a LoRA adapter directory."""
+def read_adapter(adapter: Path, setting: str = "--adapter") -> tuple[dict, dict | None]:
+    """(adapter_config.json, cai_adapter.json or None) of a LoRA adapter directory; errors name
+    `setting` (the option or config key that gave it)."""
     adapter = Path(adapter)
     if not adapter.is_dir():
-        raise UserError(f"--adapter {adapter}: no such directory; give the adapter directory written by `cai train`")
+        raise UserError(f"{setting} {adapter}: no such directory; give the adapter directory written by `cai train`")
     config_file = adapter / ADAPTER_CONFIG
     if not config_file.is_file():
-        raise UserError(f"--adapter {adapter}: not a LoRA adapter (no {ADAPTER_CONFIG}); give the adapter directory "
+        raise UserError(f"{setting} {adapter}: not a LoRA adapter (no {ADAPTER_CONFIG}); give the adapter directory "
                         "written by `cai train`")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
         meta_file = adapter / ADAPTER_META
         metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"--adapter {adapter}: unreadable adapter files: {e}") from None
+        raise UserError(f"{setting} {adapter}: unreadable adapter files: {e}") from None
     return config, metadata
 
 
@@ -56,7 +57,7 @@ def _adapter_base(config: dict) -> str | None:
     return base if isinstance(base, str) and base else None
 
 
-def _declared_bases(config: dict, metadata: dict | None) -> list[str]:
+def declared_bases(config: dict, metadata: dict | None) -> list[str]:
     """Names the adapter gives its base model: cai's metadata when present (`base_model`: what was
     loaded; `policy_model`: what the train config named), else peft's adapter_config.json."""
     meta = metadata or {}
@@ -64,7 +65,8 @@ def _declared_bases(config: dict, metadata: dict | None) -> list[str]:
     return named or [b for b in [_adapter_base(config)] if b]
 
 
-def _same_model(a: str, b: str) -> bool:
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names are one model: the same name, or paths to the same folder."""
     if a == b:
         return True
     pa, pb = Path(a).expanduser(), Path(b).expanduser()
@@ -95,8 +97,9 @@ class Policy:
         from peft import PeftModel
 
         config, metadata = read_adapter(adapter)
-        declared = _declared_bases(config, metadata)
-        if declared and not any(_same_model(name, self.model_id) for name in declared):
+        declared = declared_bases(config, metadata)
+        ours = [self.model_id] + ([self.base.path] if self.base else [])  # a built-in by name or by its folder
+        if declared and not any(same_model(name, mine) for name in declared for mine in ours):
             self._warn(f"adapter {adapter} was trained on {' / '.join(map(repr, declared))}, but the policy is "
                        f"{self.model_id!r}")
         resolved = Path(adapter).resolve()
@@ -123,10 +126,11 @@ class Policy:
         """Greedy completion of `policy_messages(question, sources)` under the chat template."""
         return self.generate_batch([(question, sources)])[0]
 
-    def generate_batch(self, items: list[tuple[str, list[SearchHit]]]) -> list[str]:
-        """Greedy completions of several (question, sources) prompts in one batched `generate`."""
+    def generate_batch(self, items: list[tuple[str, list[SearchHit]]], *, temperature: float = 0.0) -> list[str]:
+        """Completions of several (question, sources) prompts in one batched `generate`: greedy, or
+        sampled at `temperature` > 0 (seed torch first for a repeatable sample)."""
         enc = self.encode(items)
-        out = self.generate_ids(enc)
+        out = self.generate_ids(enc, temperature=temperature)
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
     def encode(self, items: list[tuple[str, list[SearchHit]]]):
@@ -144,20 +148,23 @@ class Policy:
         return enc
 
     def generate_ids(self, enc, *, max_new_tokens: int | None = None, min_new_tokens: int | None = None,
-                     streamer=None):
-        """The new token ids (B, new) for an `encode` batch: greedy, with the KV cache (each step
-        feeds one token per row and attends to the cached keys/values instead of re-reading the
-        prompt). `min_new_tokens` forces a length and `streamer` sees each step (benchmarks)."""
+                     streamer=None, temperature: float = 0.0):
+        """The new token ids (B, new) for an `encode` batch: greedy (or sampled at `temperature` >
+        0, plain softmax sampling: no top-k/top-p), with the KV cache (each step feeds one token per
+        row and attends to the cached keys/values instead of re-reading the prompt).
+        `min_new_tokens` forces a length and `streamer` sees each step (benchmarks)."""
         import contextlib
 
         import torch
 
         plain_base = self.adapter is None and bool(self._loaded)  # a PeftModel serving its base
+        # Explicit values: a model's generation_config may set top_k/top_p, which would change the sample.
+        sampling = (dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0
+                    else dict(do_sample=False, temperature=None, top_p=None, top_k=None))
         with torch.no_grad(), (self.lm.disable_adapter() if plain_base else contextlib.nullcontext()):
             out = self.lm.generate(**enc, max_new_tokens=max_new_tokens or self.max_new_tokens,
-                                   min_new_tokens=min_new_tokens, do_sample=False, temperature=None, top_p=None,
-                                   top_k=None, use_cache=True, pad_token_id=self.tokenizer.pad_token_id,
-                                   streamer=streamer)
+                                   min_new_tokens=min_new_tokens, **sampling, use_cache=True,
+                                   pad_token_id=self.tokenizer.pad_token_id, streamer=streamer)
         return out[:, enc["input_ids"].shape[1]:]
 
     def described(self) -> AnsweredBy:
@@ -167,17 +174,27 @@ class Policy:
                           warnings=list(self.warnings))
 
 
-def open_policy(model: str | None, adapter: Path | None = None, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                warn: Callable[[str], None] = warn_stderr) -> Policy:
-    """Load a policy: `model` (HF id, path or built-in name; with only `adapter`, the adapter's base
-    model) and, when given, a LoRA `adapter`. Bad input raises UserError with what to do next."""
-    config, metadata = read_adapter(adapter) if adapter is not None else ({}, None)
-    base = model or _adapter_base(config) or next(iter(_declared_bases(config, metadata)), None)
+def base_for(model: str | None, config: dict, metadata: dict | None) -> str | None:
+    """The base model to load under an adapter (`read_adapter`'s config and metadata; {} and None
+    without one): `model` when given, else the one the adapter names. A smoke adapter's base is the
+    smoke model its train run built; a built-in base is taken by name (found in this machine's
+    cache, converted again if it is not there), not by the folder it was loaded from there."""
+    base = model or _adapter_base(config) or next(iter(declared_bases(config, metadata)), None)
     trained_on = (metadata or {}).get("policy_model")
     if base == SMOKE_POLICY and trained_on == SMOKE_POLICY:
-        base = metadata.get("base_model") or _adapter_base(config)  # the smoke model that run built
-    elif model is None and is_builtin(trained_on):
-        base = trained_on  # by name: found in this machine's cache (converted again if it is not there)
+        return metadata.get("base_model") or _adapter_base(config)
+    if model is None and is_builtin(trained_on):
+        return trained_on
+    return base
+
+
+def open_policy(model: str | None, adapter: Path | None = None, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                warn: Callable[[str], None] = warn_stderr, device: str | None = None) -> Policy:
+    """Load a policy: `model` (HF id, path or built-in name; with only `adapter`, the adapter's base
+    model) and, when given, a LoRA `adapter`, on `device` (default: cuda when available). Bad input
+    raises UserError with what to do next."""
+    config, metadata = read_adapter(adapter) if adapter is not None else ({}, None)
+    base = base_for(model, config, metadata)
     if not base:
         raise UserError(f"--adapter {adapter}: it names no base model; give one with --policy MODEL")
     if base == SMOKE_POLICY:
@@ -185,7 +202,7 @@ def open_policy(model: str | None, adapter: Path | None = None, *, max_new_token
                         "RUN_DIR/adapter instead")
     resolved = _resolve(base)
     has_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
-    tokenizer, lm = _load_lm(resolved.path, str(adapter) if has_tokenizer else resolved.path)
+    tokenizer, lm = _load_lm(resolved.path, str(adapter) if has_tokenizer else resolved.path, device)
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--policy {base}: the tokenizer has no chat template; use a chat/instruct model or one saved "
                         "by `cai train`")
@@ -204,15 +221,17 @@ def _resolve(base: str) -> ResolvedModel:
         raise UserError(f"--policy {e}") from None
 
 
-def _load_lm(model: str, tokenizer_dir: str):
+def _load_lm(model: str, tokenizer_dir: str, device: str | None = None):
     import torch
     from transformers import AutoTokenizer
 
     check_model_source(model, "--policy")  # a missing path or an uncached hub id: said at once, exit 2
     try:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         lm = load_model(model).to(device).eval()
+        if device == "cpu":  # load_model picks bf16 when a GPU is present; bf16 matmuls are slow on a CPU
+            lm = lm.float()
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"--policy {model}: cannot load it ({first}); give a local model directory or a hub id in the "
