@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from cai.cli import cli
@@ -96,6 +97,12 @@ def test_problems_are_found_before_any_run_directory_is_made(tmp_path, grounded_
     assert sizes.exit_code == 2 and "mini_batch_size must divide" in sizes.output
     no_index = CliRunner().invoke(cli, ["train", str(config), f"index={tmp_path / 'nowhere'}"])
     assert no_index.exit_code == 2 and "index" in no_index.output
+    # A GPU accelerate config (ddp.yaml: 8 processes) on a machine without CUDA: each process would
+    # see itself alone and start its own run directory.
+    if not torch.cuda.is_available():
+        env = {"WORLD_SIZE": "8", "ACCELERATE_USE_CPU": "0"}
+        gpu_launch = CliRunner().invoke(cli, ["train", str(config)], env=env)
+        assert gpu_launch.exit_code == 2 and "no CUDA device" in gpu_launch.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 

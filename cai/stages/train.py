@@ -73,12 +73,21 @@ def _world() -> tuple[bool, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return True, 1
+    import torch
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
+    cpu = parse_flag_from_env("ACCELERATE_USE_CPU")
+    if not cpu and not torch.cuda.is_available():
+        # Each process would see itself alone and start its own run (8 run directories for ddp.yaml).
+        raise UserError(f"accelerate launched {world} GPU processes but this machine has no CUDA device; on a CPU "
+                        "use examples/accelerate/cpu-2proc.yaml (or `accelerate launch --cpu`), or plain `cai train`")
     # cpu= must match what cai.training.ppo's Accelerator will ask for: the first PartialState fixes the
     # process group, and a CPU run started without it sees itself as alone.
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    state = PartialState(cpu=cpu)
+    if state.num_processes != world:
+        raise UserError(f"accelerate launched {world} processes but they did not form one process group "
+                        f"({state.num_processes} seen); check the accelerate config's distributed_type")
     return state.is_main_process, state.num_processes
 
 
