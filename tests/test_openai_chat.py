@@ -144,3 +144,31 @@ def test_api_key_comes_from_environment_and_is_sent(monkeypatch):
         assert chat._endpoints[0].client.api_key == "sk-test-123"
         _run(chat.chat([{"role": "user", "content": "k"}]))
         assert seen
+
+
+class _Answer(BaseModel):
+    answer: str
+
+
+def test_the_same_unparseable_reply_at_temperature_0_is_not_retried_again():
+    with FakeOpenAIServer(reply=lambda messages, body: "Sure! {not json") as srv:
+        chat = _chat(_cfg(srv.base_url, max_retries=5))
+        with pytest.raises(TeacherCallFailed, match="gave up after 3 attempts: unparseable .*same reply again"):
+            _run(chat.chat([{"role": "user", "content": "json please"}], response_model=_Answer))
+        # the first reply, the repair turn, and the repair turn once more: greedy decoding repeats it
+        assert srv.stats["requests"] == 3 and chat.usage.failures == 1
+
+
+def test_a_reply_cut_at_max_tokens_is_retried_with_a_larger_budget():
+    budgets = []
+
+    def reply(messages, body):
+        budgets.append(body["max_tokens"])
+        if body["max_tokens"] < 40:  # the fake server counts words as tokens: fill the budget, unclosed
+            return '{"answer": "' + "word " * body["max_tokens"]
+        return json.dumps({"answer": "whole"})
+
+    with FakeOpenAIServer(reply=reply) as srv:
+        chat = _chat(_cfg(srv.base_url, max_tokens=10, max_retries=5))
+        out = _run(chat.chat([{"role": "user", "content": "a long json"}], response_model=_Answer))
+    assert out.parsed == {"answer": "whole"} and budgets == [10, 20, 40]

@@ -38,6 +38,7 @@ from cai.llm.structured import FormatRejected, ModeState, names_format, request_
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 20.0
+MAX_TOKENS_GROWTH = 4  # a reply cut at max_tokens is retried with twice the budget, up to 4x the setting
 
 
 class BudgetExhausted(Exception):
@@ -151,12 +152,12 @@ class OpenAIChat:
 
     async def _call_with_retries(self, messages, response_model, params, key) -> ChatReply:
         last_error = "no attempt made"
-        repaired = False
-        convo = list(messages)
+        repaired, previous = False, None
+        convo, cap = list(messages), MAX_TOKENS_GROWTH * params["max_tokens"]
         for attempt in range(self.cfg.max_retries + 1):
             ep = self._pick()
             ep.in_flight += 1
-            text = ""
+            text, ct = "", 0
             try:
                 async with self._sem:  # a slot per request: a call backing off leaves its slot to others
                     text, pt, ct = await self._complete_structured(ep, convo, response_model, params)
@@ -168,6 +169,16 @@ class OpenAIChat:
                                  attempts=attempt + 1)
             except (ValueError, ValidationError) as e:  # unparseable output
                 last_error = f"unparseable output: {' '.join(str(e).split())[:200]}"
+                if ct >= params["max_tokens"] and params["max_tokens"] < cap:
+                    # Cut at max_tokens (a long critique, or whitespace a JSON grammar allows): the same
+                    # budget would cut it again.
+                    params = {**params, "max_tokens": min(cap, 2 * params["max_tokens"])}
+                elif (text, convo) == previous and params["temperature"] == 0:
+                    # Greedy decoding of the same request gives the same reply: further tries are waste.
+                    self.usage.failures += 1
+                    raise self._failed(f"gave up after {attempt + 1} attempts: {last_error} (the same reply "
+                                       "again at temperature 0)") from None
+                previous = (text, convo)
                 if not repaired:  # one repair turn: show the model its output and the error
                     repaired = True
                     ask = ("Reply with only the JSON object." if response_model is not None
