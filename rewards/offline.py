@@ -381,9 +381,12 @@ class OfflineChecker:
         ratio the claim names as it is defined (`rewards.named_ratios`: "asset turnover", never any two
         figures). When it could be computed, no other combination of figures stands in for it."""
         pages, tolerances = evidence_pages(claim, context), self._tolerances(q)
-        asked, computed = self._asked(q, claim, context, own_measure) if grounded else (None, False)
-        if asked is not None or computed:
-            return asked, computed
+        # A one-figure claim that only restates what its question asks ("The FY2020 free cash flow for
+        # General Mills is $3,215.4 million") is computed as the question says, as a bare figure is.
+        if grounded and len(claim.quantities) == 1 and set(own_measure) <= set(measure_tokens(context.question)):
+            asked, computed = asked_derivation(q, context.question, pages, tolerances)
+            if asked is not None or computed:
+                return asked, computed
         # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
         if q.unit == "$" or (CHANGE_RE.search(claim.plain) and not is_level(q, claim.plain)):
             return None, False
@@ -394,13 +397,6 @@ class OfflineChecker:
         # average of the ratio over several periods is the ratio of none of them.
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
         return derivation, computed and not (WORKED_RE.search(claim.plain) or _AVERAGED_RE.search(claim.plain))
-
-    def _asked(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str]):
-        """`rewards.asked_arithmetic` for a one-figure claim that only restates what its question asks
-        ("The FY2020 free cash flow for General Mills is $3,215.4 million"), as for a bare figure."""
-        if len(claim.quantities) != 1 or not set(own_measure) <= set(measure_tokens(context.question)):
-            return None, False
-        return asked_derivation(q, context.question, evidence_pages(claim, context), self._tolerances(q))
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

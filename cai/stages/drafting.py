@@ -146,29 +146,27 @@ class Drafter:
         self.generated = self.reused = 0  # this invocation's drafts: generated now / read from the cache
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cai-drafter")
 
-    def key(self, question: str, hits: list[SearchHit]) -> str:
-        return call_key(BACKEND, self.identity["id"], policy_messages(question, hits), self.settings)
-
     async def drafts(self, items: list[Item]) -> list[Draft | UserError]:
         """A draft for each (question, sources), in order; a UserError for a question whose prompt
         the policy cannot read (longer than its window): that question fails, the others run."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._drafts, items)
 
     def _drafts(self, items: list[Item]) -> list[Draft | UserError]:
-        keys = [self.key(q, hits) for q, hits in items]
+        prompts = [policy_messages(q, hits) for q, hits in items]
+        keys = [call_key(BACKEND, self.identity["id"], messages, self.settings) for messages in prompts]
         found = {k: hit["text"] for k in dict.fromkeys(keys) if (hit := self.cache.get(k)) is not None}
-        # One generation per distinct prompt that is not cached.
-        todo = {k: item for k, item in zip(keys, items, strict=True) if k not in found}
+        # One generation per distinct prompt that is not cached: key -> (item, its messages).
+        todo = {k: (item, messages) for k, item, messages in zip(keys, items, prompts, strict=True) if k not in found}
         # Similar lengths share a batch: a prompt's characters stand in for its tokens (no second tokenisation).
-        order = sorted(todo, key=lambda k: sum(len(m["content"]) for m in policy_messages(*todo[k])))
+        order = sorted(todo, key=lambda k: sum(len(m["content"]) for m in todo[k][1]))
         failed: dict[str, UserError] = {}
         for start in range(0, len(order), self.config.batch_size):
             batch = order[start:start + self.config.batch_size]
-            for k, text in zip(batch, self._generate([todo[k] for k in batch], batch[0]), strict=True):
+            for k, text in zip(batch, self._generate([todo[k][0] for k in batch], batch[0]), strict=True):
                 if isinstance(text, UserError):
                     failed[k] = text
                     continue
-                request = {"messages": policy_messages(*todo[k]), **self.settings}
+                request = {"messages": todo[k][1], **self.settings}
                 self.cache.put(k, backend=BACKEND, model=self.identity["id"], request=request, response={"text": text})
                 found[k] = text
                 self.generated += 1
