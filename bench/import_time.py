@@ -87,8 +87,8 @@ def main() -> None:
         parser.error("--runs and --model-runs must be at least 1")
     trees = [tree.resolve() for tree in args.source or [ROOT]]
     for tree in trees:
-        if not (tree / "cai" / "cli.py").is_file():
-            parser.error(f"--source {tree}: no cai/cli.py there")
+        if not ((tree / "cai" / "cli.py").is_file() or (tree / "cai" / "cli" / "__init__.py").is_file()):
+            parser.error(f"--source {tree}: no cai/cli.py or cai/cli/ there")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("CAI_WITHOUT_BITSANDBYTES", None)
 

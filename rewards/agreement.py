@@ -32,6 +32,7 @@ from rewards.periods import Period, extract_periods, period_years
 _MONTH_DAY_RE = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*(\d{1,2})(?!\d)", re.IGNORECASE
 )
+_DEFINES_RE = re.compile(r"=\s*[\[(]*\s*[A-Za-z]")  # "Quick Ratio = (Cash + ...": a formula of names
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 _RANGE_WORDS_RE = re.compile(r"\b(?:from|between|to|through)\b|\d\s*[-–]\s*(?:FY)?\s*\d", re.IGNORECASE)
 
@@ -113,12 +114,17 @@ class Known:
         return re.search(pattern, self.text, re.IGNORECASE) is not None
 
 
-def disagreement(claim: Claim, known: Known, *, framing: bool = False) -> str | None:
+def disagreement(claim: Claim, known: Known, *, framing: bool = False, names_only: bool = False) -> str | None:
     """Why the names, years, dates or designations of `claim` disagree with the sources and the
-    question, or None when they agree."""
-    unknown = unknown_entities(claim.plain, known.names)
+    question, or None when they agree. `names_only` (what an abstention says the sources lack: "no
+    2024 outlook" may name a year they do not) checks the names alone."""
+    # The names in a formula's definition are its variables ("Growth Rate = (Revenue in Current Year
+    # - Revenue in Previous Year) / ..."), not companies the sources must know.
+    unknown = [] if framing and _DEFINES_RE.search(claim.plain) else unknown_entities(claim.plain, known.names)
     if unknown:
         return f"entity not in sources or question: {', '.join(sorted({e.text for e in unknown}))}"
+    if names_only:
+        return None
     years = {p.year for p in claim.periods if p.year and not p.relative}  # "the prior year" is not a stated year
     stray = sorted(years - known.years)
     if framing and known.asked_years:

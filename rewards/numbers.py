@@ -172,6 +172,8 @@ def designations(text: str) -> list[str]:
         digits = m.group(1)
         if len(digits) == 4 and 1900 <= int(digits) <= 2100:
             continue
+        if text[: m.start()].rstrip().endswith(("*", "×", "/", "÷", "=", "+")):
+            continue  # an operand ("... ) * 100 COGS % margin = ..."), not a model or form name
         found.append(f"{digits} {m.group(2).upper()}" if m.group(2) else digits)
     return list(dict.fromkeys(found))
 

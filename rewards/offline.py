@@ -45,17 +45,17 @@ For each claim of an answer (see `rewards.claims`):
      to 2021", "the margin improved") must agree with the values it compares (`rewards.direction`):
      "decreased 6.9%" quotes the right growth rate with the wrong sign. A figure-less claim whose
      direction a table row or the answer's own established values confirm is supported by them.
+   * A claim giving the value its question prescribes for an absent item ("... then state 0") is
+     supported when no source names the item, unsupported when one does (`rewards.fallback`).
    Words are matched on lower-cased text with a light stemmer (plural, -ed, -ing, -y) and a few
    finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
    three letters must start a word ("ate" is not in "operate").
 
 Optionally (`verifier=PATH`, `rewards.learned_support`), a learned verifier (MiniCheck, Tang et al.
-2024) re-decides the prose claims only, those without figures that reach step 2's alignment: the
-rules above remain the gate for everything else.
-
+2024) re-decides the prose claims that reach step 2's alignment; the rules gate everything else.
 Verdicts: `supported` (score >= 0.5) with the deciding evidence; `unsupported` (score < 0.5) with
-the reason and, where one exists, the closest evidence. The `FailClosed` wrapper in
-`rewards.checker` turns faults and empty sources into `unverified`.
+the reason and the closest evidence, if any. `rewards.checker.FailClosed` turns faults and empty
+sources into `unverified`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
+from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
@@ -174,15 +175,11 @@ class OfflineChecker:
         aligned_only: list[ProseClaim] = []  # prose claims decided by lexical recall alone
         unmatched: list[tuple[int, Claim, list]] = []  # claims with a figure not found (yet): read again
         for claim in split_claims(answer, keep_non_claims=True):
-            if claim.kind == "framing":
-                # Not judged for support, but a restatement must name the right company and period.
-                reason = disagreement(claim, context.known, framing=True)
-                if reason is not None:
-                    verdicts.append(self._verdict(claim, Verdict.unsupported, 0.1, [], reason))
-                continue
-            if claim.kind == "filler" and is_header_row(claim.text):
-                # A copied table header states no fact, but the years it shows must be the sources'.
-                reason = disagreement(claim, context.known)
+            header = claim.kind == "filler" and is_header_row(claim.text)
+            if claim.kind in ("framing", "abstention") or header:
+                # Not judged for support, but a restatement, what the sources are said to lack, and the
+                # years of a copied table header must name the right company and period.
+                reason = disagreement(claim, context.known, framing=not header, names_only=claim.kind == "abstention")
                 if reason is not None:
                     verdicts.append(self._verdict(claim, Verdict.unsupported, 0.1, [], reason))
                 continue
@@ -193,6 +190,11 @@ class OfflineChecker:
                                               "degenerate: the sentence repeats itself"))
                 continue
             ranked = self._rank_windows(claim, context)
+            absent = states_fallback(claim.plain, context.question, pages)  # evidence: the closest window
+            if absent is not None and ranked:
+                verdicts.append(self._verdict(claim, *((Verdict.supported, 0.9) if absent[0] else
+                                                       (Verdict.unsupported, 0.1)), ranked, absent[1]))
+                continue
             verdict = self._check_explicit(claim, context, ranked)
             if verdict is None and ranked and ranked[0][0] >= LEXICAL_ONLY_RECALL:
                 # Most of the claim's words are in one window: if they are enough words, lexical

@@ -30,16 +30,18 @@ _MONTH = (r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _YEAR = r"(?:19|20)\d{2}"
+# A two-digit year ("Q2 22", "FY'19"), but not the "10" of a form name ("its Q2 10-Q filing").
+_YY = r"\d{2}(?!-[KQ]\b)"
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>{_YEAR})\b", re.IGNORECASE)),
     # Day first ("30 June 2019", "31 December 2018"): the form of IFRS and UK/Australian reports.
     ("date", re.compile(rf"\b(?P<day>\d{{1,2}})\s+{_MONTH}\s+(?P<year>{_YEAR})\b", re.IGNORECASE)),
     ("quarter", re.compile(rf"\bQ(?P<q>[1-4])\s*(?:of\s+)?(?:FY|fiscal\s+(?:year\s+)?)?\s*'?"
-                           rf"(?P<year>{_YEAR}|\d{{2}})?\b", re.IGNORECASE)),
+                           rf"(?P<year>{_YEAR}|{_YY})?\b", re.IGNORECASE)),
     ("quarter", re.compile(rf"\b(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter(?:\s+of)?"
                            rf"(?:\s+(?:fiscal\s+)?(?:year\s+)?(?:FY\s?)?(?P<year>{_YEAR}))?", re.IGNORECASE)),
-    ("fy", re.compile(rf"\bFY\s?'?(?P<year>{_YEAR}|\d{{2}})\b", re.IGNORECASE)),
+    ("fy", re.compile(rf"\bFY\s?'?(?P<year>{_YEAR}|{_YY})\b", re.IGNORECASE)),
     # "F19", "F18": the fiscal-year abbreviation of Australian reports (Woolworths' "F19 | F18").
     ("fy", re.compile(r"\bF(?P<year>[12]\d)\b")),
     ("fy", re.compile(rf"\bfiscal\s+(?:year\s+)?(?P<year>{_YEAR})\b", re.IGNORECASE)),
@@ -154,7 +156,9 @@ def period_compatible(claimed: Period, column: Period) -> bool:
 
 
 _HEADER_GAP_RE = re.compile(rf"^(?:[\s,|$]|{_MONTH}|\d{{1,2}}(?=,)|and|to)*$", re.IGNORECASE)
-_ROW_GAP_RE = re.compile(r"^[\s|$—–\-]*$")
+# Between two cells of one row: layout, and footnote markers ("3,100 5,645 (a) (45)", "1,234*"),
+# which SEC tables put after a figure and which are not a row label.
+_ROW_GAP_RE = re.compile(r"^(?:[\s|$—–\-*]|\([a-z]\))*$")
 
 
 def header_runs(text: str) -> list[tuple[int, list[Period]]]:

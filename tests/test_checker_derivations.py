@@ -398,3 +398,48 @@ def test_a_caption_above_a_header_is_not_a_column_group():
     assert figure_groups(STATEMENT.text) == {}
     caption = "Globex Inc.\nConsolidated Balance Sheets\n2023\n2022\nTotal assets\n9,000\n8,000\n"
     assert figure_groups(caption) == {}
+
+
+def test_a_footnote_marker_between_cells_does_not_split_a_segment_row(checker):
+    # SEC tables put footnote markers after a figure ("5,645 (a)"); the row's cells stay one row.
+    from rewards.column_groups import figure_groups
+
+    page = SourcePage(doc_id="globex-2023q1-10q", page=20, text=SEGMENT_RESULTS.text + (
+        "Net income/(loss)\n3,100 \n5,645 \n(a)\n (45) \n3,725 \n5,020 \n(a)\n (26) \n994 \n1,422 \n(a)\n (30) \n"))
+    groups = figure_groups(page.text)
+    assert groups[page.text.index("3,725")] == "Gadgets" and groups[page.text.index("994")] == "Services"
+    question = "In the first quarter of 2023, which of Globex's segments had the highest net income?"
+    verdict = {answer: check(checker, answer, question=question, sources=(page,))[0].verdict
+               for answer in ("- Gadgets: $3.725 billion", "- Services: $0.994 billion", "- Services: $3.725 billion")}
+    assert list(verdict.values()) == [Verdict.supported, Verdict.supported, Verdict.unsupported]
+
+
+def test_the_value_a_question_prescribes_for_an_absent_item(checker):
+    # "If restructuring costs are not explicitly outlined then state 0.": stating 0 is supported when no
+    # source names the item, and checked like any figure when one does.
+    question = ("What is the quantity of restructuring costs outlined in Globex's income statement for FY2023? "
+                "If restructuring costs are not explicitly outlined then state 0.")
+    statement = SourcePage(doc_id="globex-2023-10k", page=50, text=(
+        "Consolidated Statements of Operations\n(in millions)\n2023\n2022\nNet revenue\n9,000\n8,000\n"
+        "Cost of revenue\n5,000\n4,500\nNet income\n1,200\n1,100\n"))
+    charged = SourcePage(doc_id="globex-2023-10k", page=51, text=statement.text + "Restructuring costs\n45\n30\n")
+    assert check(checker, "Therefore, the restructuring costs for FY2023 are 0.", question=question,
+                 sources=(statement,))[0].verdict == Verdict.supported
+    assert check(checker, "Therefore, the restructuring costs for FY2023 are 0.", question=question,
+                 sources=(charged,))[0].verdict == Verdict.unsupported
+    assert check(checker, "Therefore, the restructuring costs for FY2023 are 5.", question=question,
+                 sources=(statement,))[0].verdict == Verdict.unsupported
+    # What the sources are said to lack must be the asked company's.
+    named = check(checker, "The filing does not outline restructuring costs for Initech. Therefore, the answer is 0.",
+                  question=question, sources=(statement,))
+    assert [v.verdict for v in named] == [Verdict.unsupported, Verdict.supported] and "Initech" in named[0].reason
+
+
+def test_a_formula_names_variables_not_companies(checker):
+    question = "What is Globex's FY2023 net revenue growth rate? Round to one decimal place."
+    statement = SourcePage(doc_id="globex-2023-10k", page=50, text=(
+        "Consolidated Statements of Operations\n(in millions)\n2023\n2022\nNet revenue\n9,000\n8,000\n"))
+    answer = ("Growth Rate = [(Revenue in Current Year - Revenue in Previous Year) / Revenue in Previous Year] * 100\n"
+              "Growth Rate = (($9,000 million - $8,000 million) / $8,000 million) * 100 = 12.5%")
+    assert [v.verdict for v in check(checker, answer, question=question, sources=(statement,))] == [
+        Verdict.supported]

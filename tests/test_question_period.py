@@ -31,3 +31,10 @@ PAGE = SourcePage(doc_id="acme-2019-10k", page=41, text=(
 def test_a_bare_figure_takes_the_period_of_its_question(checker, question, answer, expected):
     verdicts = checker.check(question, answer, [PAGE])
     assert verdicts and all(v.verdict == expected for v in verdicts), [(v.text, v.verdict, v.reason) for v in verdicts]
+
+
+def test_a_form_name_is_not_a_two_digit_year():
+    from rewards.periods import extract_periods
+
+    assert [(p.year, p.quarter) for p in extract_periods("its 2022 Q2 10-Q filing")] == [(2022, None), (None, 2)]
+    assert [(p.year, p.quarter) for p in extract_periods("Q2 22 revenue, FY'19")] == [(2022, 2), (2019, None)]
