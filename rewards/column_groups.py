@@ -58,8 +58,8 @@ _SAME_ROW_RE = re.compile(r"^[\s$()%\d.,\-–—*]*(?:NM[\s$()%\d.,\-–—*]*)*
 _SAME_HEADER_RE = re.compile(r"^(?:\s|change|%|\(?in\s+\w+\)?|,)*$", re.IGNORECASE)
 
 
-def _group_headers(text: str) -> list[tuple[int, int, list[str]]]:
-    """(first period offset, periods in all, headings) of each grouped header: k >= 2 heading
+def _group_headers(text: str) -> list[tuple[int, list[int], list[str]]]:
+    """(first period offset, one group's years, headings) of each grouped header: k >= 2 heading
     lines above a header whose period runs (a change column may split it) are k repeats of the
     same periods."""
     runs = header_runs(text)
@@ -77,12 +77,13 @@ def _group_headers(text: str) -> list[tuple[int, int, list[str]]]:
         # header whose years do not repeat so are a caption (company name, statement title).
         per = len(years) // len(headings)
         if len(years) % len(headings) == 0 and all(year == years[i % per] for i, year in enumerate(years)):
-            out.append((periods[0].start, len(years), headings))
+            out.append((periods[0].start, years[:per], headings))
     return out
 
 
-def figure_groups(text: str) -> dict[int, str]:
-    """Start offset of each table figure -> the heading of its column group, for rows below a
+def figure_cells(text: str) -> dict[int, tuple[str, int | None, int]]:
+    """Start offset of each table figure -> (the heading of its column group, its column's year or
+    None for a group's change column, the start offset of its row's first figure), for rows below a
     grouped header (`_group_headers`) with as many figures as the header has periods (or one more
     per group: its change column)."""
     headers = _group_headers(text)
@@ -94,14 +95,23 @@ def figure_groups(text: str) -> dict[int, str]:
             rows[-1].extend(fragment)  # a change column split the row
         else:
             rows.append(list(fragment))
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, int | None, int]] = {}
     for row in rows:
         above = [h for h in headers if h[0] < row[0].start]
-        # Each group's change column holds a figure too when written without a % sign ("(1)").
-        if not above or len(row) not in (above[-1][1], above[-1][1] + len(above[-1][2])):
+        if not above:
             continue
-        _, count, headings = above[-1]
+        _, years, headings = above[-1]
+        # Each group's change column holds a figure too when written without a % sign ("(1)").
+        if len(row) not in (len(years) * len(headings), (len(years) + 1) * len(headings)):
+            continue
         per_group = len(row) // len(headings)
         for position, q in enumerate(row):
-            out[q.start] = headings[position // per_group]
+            column = position % per_group
+            out[q.start] = (headings[position // per_group], years[column] if column < len(years) else None,
+                            row[0].start)
     return out
+
+
+def figure_groups(text: str) -> dict[int, str]:
+    """Start offset of each table figure -> the heading of its column group (`figure_cells`)."""
+    return {start: heading for start, (heading, _year, _row) in figure_cells(text).items()}

@@ -45,7 +45,7 @@ from rewards.premises import (
     row_evidence,
 )
 
-UP, DOWN = 1, -1
+UP, DOWN, SAME = 1, -1, 0
 
 # "up"/"down" only where they state a change ("down 7.2%", "up from", "up by 5%"), not "made up of",
 # "set up by the board".
@@ -64,13 +64,23 @@ _DIR = rf"\b(?:{_UP}|{_DOWN}|{_BETTER}|{_WORSE})\b"  # the same words, unnamed, 
 _AMBIGUOUS_RE = re.compile(
     r"\b(?:narrow|widen|flat|unchanged|stable|steady|fluctuat|volatil|mixed|offset|partially|despite|while|whereas)",
     re.IGNORECASE)
+# "No change", "unchanged", "remained the same": the two values are equal. Hedged ("no significant
+# change", "remained relatively stable") a difference is allowed, and the claim is not checked.
+_SAME_RE = re.compile(
+    r"\b(?:no|not|without)\b[^.;,]{0,30}?\bchange[sd]?\b|n't\b[^.;,]{0,30}?\bchange[sd]?\b|\bunchanged\b"
+    r"|\b(?:remain(?:ed|s)?|stay(?:ed|s)?|held|was|were)\s+(?:the\s+same|flat|constant|steady|stable)\b",
+    re.IGNORECASE)
+_HEDGE_RE = re.compile(r"\b(?:roughly|relatively|largely|approximately|about|nearly|virtually|essentially|broadly"
+                       r"|fairly|mostly|little|slight(?:ly)?|significant(?:ly)?|material(?:ly)?|much|major)\b",
+                       re.IGNORECASE)
 _LOWER_IS_BETTER = ("loss", "expens", "cost", "debt", "liabilit", "deficit", "leverage", "borrow", "impairment",
                     "churn")
 # Words of a change claim that do not say what it measures: direction, comparison and filler words.
 _NOT_HEADS = frozenset(content_tokens(
     "increase increased increasing grew grow grows growth rose rise rising higher decrease decreased declined decline "
     "declining fell fall falling dropped drop lower reduced reduction improved improving improvement worsened "
-    "deteriorated compared versus from change changed"
+    "deteriorated compared versus from change changed unchanged remained remain stayed same flat constant steady "
+    "stable appear"
 )) | frozenset(content_tokens("there represents represent means meant result resulted resulting period periods"))
 
 _BY = r"(?:\s+(?:by|of)\s+⟦\d+⟧(?:\s+percentage\s+points?|\s+basis\s+points)?)?"
@@ -120,8 +130,8 @@ class Change:
         return self.moved == self.claimed
 
     def describe(self) -> str:
-        moved = {UP: "an increase", DOWN: "a decrease", 0: "no change"}[self.moved]
-        said = "an increase" if self.claimed == UP else "a decrease"
+        words = {UP: "an increase", DOWN: "a decrease", SAME: "no change"}
+        moved, said = words[self.moved], words[self.claimed]
         return f"{self.old_label} → {self.new_label} is {moved}; the claim says {said}"
 
 
@@ -171,7 +181,9 @@ def _word_direction(match: re.Match, measure: Sequence[str]) -> int:
 
 def stated_direction(plain: str, measure: Sequence[str]) -> int | None:
     """UP or DOWN when every direction word of the claim says the same and nothing negates or
-    blurs it; else None."""
+    blurs it; SAME for an unhedged "no change" without direction words; else None."""
+    if _SAME_RE.search(plain) and not _HEDGE_RE.search(plain) and not _DIRECTION_RE.search(plain):
+        return SAME
     if NEGATION_RE.search(plain) or _AMBIGUOUS_RE.search(plain):
         return None
     found = {_word_direction(m, measure) for m in _DIRECTION_RE.finditer(plain)}

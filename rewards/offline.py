@@ -46,7 +46,9 @@ For each claim of an answer (see `rewards.claims`):
      "decreased 6.9%" quotes the right growth rate with the wrong sign. A figure-less claim whose
      direction a table row or the answer's own established values confirm is supported by them.
    * A claim giving the value its question prescribes for an absent item ("... then state 0") is
-     supported when no source names the item, unsupported when one does (`rewards.fallback`).
+     supported when no source names the item, unsupported when one does (`rewards.fallback`); a
+     superlative ("the highest net income") must hold among a segment table's groups
+     (`rewards.superlatives`).
    Words are matched on lower-cased text with a light stemmer (plural, -ed, -ing, -y) and a few
    finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
    three letters must start a word ("ate" is not in "operate").
@@ -72,7 +74,6 @@ from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
     WORKED_RE,
     Derivation,
-    Equality,
     Tolerances,
     derive_pair,
     derive_step,
@@ -92,7 +93,7 @@ from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import named_ratio, ratio_derivation
-from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
+from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import period_compatible
 from rewards.premises import (
     CHANGE_RE,
@@ -121,9 +122,11 @@ from rewards.question_context import (
     direct_match,
     evidence_pages,
     foreign_filings,
+    formula_results,
     overstated,
     single_period,
 )
+from rewards.superlatives import outranked_group
 
 # Compound growth is searched only when the claim or the question speaks of it.
 _COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
@@ -144,8 +147,7 @@ class OfflineChecker:
     def __init__(self, *, rel_tolerance: float = 0.001, derived_rel_tolerance: float = 0.002,
                  support_threshold: float = 0.25, use_embeddings: bool = True, verifier: str | None = None,
                  verifier_threshold: float | None = DEFAULT_THRESHOLD, verifier_veto: float | None = None):
-        # Optional learned verifier for prose claims (`rewards.learned_support`); a UserError when
-        # it was asked for and cannot be loaded.
+        # Optional learned verifier for prose claims (`rewards.learned_support`); UserError if it cannot load.
         self.learned = (LearnedSupport(verifier, threshold=verifier_threshold, veto_threshold=verifier_veto)
                         if verifier else None)
         self.rel_tolerance = rel_tolerance
@@ -156,15 +158,13 @@ class OfflineChecker:
 
     def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
-        # A bare years (or count of years) answer to a question comparing a row's periods is read
-        # off that row, not checked as a sentence (`rewards.asked_lookup`).
+        # A bare years answer to a question comparing a row's periods is read off it (`rewards.asked_lookup`).
         looked_up = (asked_lookup(question, answer, pages) or restates_question(question, answer)) if question else None
         if looked_up is not None:
             return [looked_up.model_copy(update={"checker": self.name})]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
         foreign = foreign_filings(question or "", pages)
-        # The names, years and dates a claim may use are those of the asked company's filings: another
-        # company's fiscal year end ("December 31" in a peer's 10-K) is not the asked one's.
+        # Names, years and dates come from the asked company's filings, not a peer's ("December 31").
         own = [source for source, page in zip(sources, pages, strict=True) if id(page) not in foreign]
         context = AnswerContext(pages, Known.build(question, answer, own or sources), question_figures,
                                 question or "", question_heads=direction.measure_heads(question or "", pages),
@@ -191,11 +191,15 @@ class OfflineChecker:
                 continue
             ranked = self._rank_windows(claim, context)
             absent = states_fallback(claim.plain, context.question, pages)  # evidence: the closest window
+            if absent is None and (rival := outranked_group(claim.plain, context.question, pages)) is not None:
+                absent = (False, rival)
             if absent is not None and ranked:
                 verdicts.append(self._verdict(claim, *((Verdict.supported, 0.9) if absent[0] else
                                                        (Verdict.unsupported, 0.1)), ranked, absent[1]))
                 continue
             verdict = self._check_explicit(claim, context, ranked)
+            if verdict is None and direction.stated_direction(claim.plain, ()) is not None:
+                unmatched.append((len(verdicts), claim, ranked))  # "no change": the values may come later
             if verdict is None and ranked and ranked[0][0] >= LEXICAL_ONLY_RECALL:
                 # Most of the claim's words are in one window: if they are enough words, lexical
                 # recall alone decides (cosine >= 0 for related text) and MiniLM need not run.
@@ -210,6 +214,7 @@ class OfflineChecker:
         context.derive_from_verified = False  # a result stated before its working: read once more
         for index, claim, ranked in unmatched:
             verdicts[index] = self._check_explicit(claim, context, ranked) or verdicts[index]
+        prose = [item for item in prose if verdicts[item[0]] is None]
         # Claims without figures are decided together: one batched MiniLM call per answer.
         established = " ".join(v.text for v in verdicts if v is not None and v.verdict == Verdict.supported).lower()
         if context.verified:
@@ -373,7 +378,7 @@ class OfflineChecker:
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
-        _formula_results(claim, matches, worked)
+        formula_results(claim, matches, worked)
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
@@ -424,7 +429,7 @@ class OfflineChecker:
                   or direction.period_change(claim, heads, [own, context.levels], context.pages))
         if change is not None and change.moved is not None and not change.agrees:
             return self._direction_verdict(claim, change, ranked)
-        context.verified.extend(q.magnitude for q in claim.quantities)
+        context.verified.extend(m.value for m in matches)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         evidence = self._figure_evidence(matches, ranked)
         context.levels.extend(direction.claim_levels(claim, sourced, heads or context.question_heads, evidence))
@@ -576,23 +581,6 @@ _COMPARISON_BEFORE_RE = re.compile(
     r"compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+|a\s+|an\s+)?(?:threshold\s+of\s+)?[$(]*\s*$",
     re.IGNORECASE,
 )
-
-
-def _formula_results(claim: Claim, matches: list[FigureMatch | None], worked: list[Equality]) -> None:
-    """Match the result of each worked equality that computes (`rewards.arithmetic.equalities`)
-    when every term of it is itself established (matched, derived, or an arithmetic constant of
-    the working such as "/ 3" or "x 100"). Chains are followed left to right."""
-    by_start = {q.start: i for i, q in enumerate(claim.quantities)}
-    for equality in worked:
-        index = by_start.get(equality.result.start)
-        if not equality.computes or index is None or matches[index] is not None:
-            continue
-        terms = [(by_start.get(t.start), t) for t in equality.terms]
-        if all((i is None and not checkable(t))
-               or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
-               for i, t in terms):
-            q = claim.quantities[index]
-            matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))
 
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio

@@ -44,12 +44,17 @@ _NOT_MEASURE_WORDS = (
 _NOT_COST = r"(?<!cost of )(?<!costof)(?<!cost of goods )"
 _COST_OF_RE = re.compile(
     r"\bcost\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales|goods(?:\s+sold)?|products(?:\s+sold)?|services)\b")
+# "Capital expenditures" is one measure, named by other words in cash-flow statements ("capex" below).
+_CAPEX_RE = re.compile(r"\bcapital\s+(?:expenditures?|spending)\b")
 _SYNONYMS = {
     "revenue": (_NOT_COST + "revenue", _NOT_COST + "sale", "turnover"),
     "sale": (_NOT_COST + "sale", _NOT_COST + "revenue"),
     "income": ("income", "earning", "profit"), "earning": ("earning", "income", "profit"),
     "profit": ("profit", "income", "earning"), "cogs": ("cogs", r"cost\s*of"),
-    "capex": ("capex", r"capital\s*expend", r"purchases?\s*of\s*property"),
+    # Capital expenditure lines of cash-flow statements: "Purchases of property and equipment",
+    # "Additions to property, plant and equipment", "Purchases of land, buildings, and equipment".
+    "capex": ("capex", r"capital\s*(?:expend|spending)",
+              r"(?:purchas|addition|payment|expenditure)e?s?\s*(?:of|to|for)\s*(?:property|land|plant|premises|fixed)"),
     "sg&a": ("sg&a", r"selling,?\s*general"),
     "cost-of-sale": (r"cost\s*of\s*(?:total\s*|net\s*)?(?:revenue|sale|goods|product|service)", "cogs"),
     "eps": (r"(?<![a-z])eps", r"per\s*(?:diluted\s*|basic\s*)?share"),
@@ -77,9 +82,11 @@ def _stem(token: str) -> str:
 
 def content_tokens(text: str) -> list[str]:
     """Distinct content words of a text, lightly stemmed (`_stem`), in order of first use. "Cost of
-    revenue/sales/goods sold" gives "cost" and the compound "cost-of-sale", not "revenue"."""
+    revenue/sales/goods sold" gives "cost" and the compound "cost-of-sale", not "revenue";
+    "capital expenditures" gives "capex"."""
     tokens = []
-    for token in _TOKEN_RE.findall(_COST_OF_RE.sub(" cost cost-of-sales ", text.lower())):
+    lowered = _CAPEX_RE.sub(" capex ", _COST_OF_RE.sub(" cost cost-of-sales ", text.lower()))
+    for token in _TOKEN_RE.findall(lowered):
         token = token.strip("-")
         if token in _STOPWORDS or len(token) < 3:
             continue

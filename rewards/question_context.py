@@ -28,11 +28,11 @@ import numpy as np
 
 from rewards import direction
 from rewards.agreement import Known
-from rewards.arithmetic import Derivation, is_operand
+from rewards.arithmetic import Derivation, Equality, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.claims import Claim
 from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
-from rewards.numbers import Quantity, agreeing, extract_quantities
+from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
     CHANGE_RE,
@@ -96,6 +96,21 @@ class FigureMatch:
         if self.page is None or self.source_quantity is None:
             return None, None
         return self.source_quantity, self.page.columns.get(self.source_quantity.start)
+
+    @property
+    def value(self) -> float:
+        """The figure's magnitude at the source's precision where it was matched directly: "$65.4
+        billion" read as the page's 65,398 million when it rounds it, so what later claims compute
+        from it is computed from what the filing states, not from a rounded restatement (a CAGR of
+        0.447% is "0.4%", though 65.4 and 66.0 give 0.457%)."""
+        q, source = self.quantity, self.source_quantity
+        if self.page is None or source is None or self.derivation is not None or not source.magnitude:
+            return q.magnitude
+        precise = min((source.magnitude * scale for scale in (1.0, *self.page.scales)),
+                      key=lambda v: abs(v - q.magnitude))
+        # Only a rounding of the source figure: "$10,529 million" matched to 10,523 (within the
+        # relative tolerance) is the answer's own figure, and its working is checked with it.
+        return precise if abs(precise - q.magnitude) <= q.half_unit else q.magnitude
 
     def describe(self) -> str:
         if self.derivation is not None:
@@ -352,3 +367,19 @@ def overstated(claim: Claim, matches: list[FigureMatch | None]) -> str | None:
                     f"{m.quantity.text.strip()}")
     return None
 
+
+def formula_results(claim: Claim, matches: list[FigureMatch | None], worked: list[Equality]) -> None:
+    """Match the result of each worked equality that computes (`rewards.arithmetic.equalities`)
+    when every term of it is itself established (matched, derived, or an arithmetic constant of
+    the working such as "/ 3" or "x 100"). Chains are followed left to right."""
+    by_start = {q.start: i for i, q in enumerate(claim.quantities)}
+    for equality in worked:
+        index = by_start.get(equality.result.start)
+        if not equality.computes or index is None or matches[index] is not None:
+            continue
+        terms = [(by_start.get(t.start), t) for t in equality.terms]
+        if all((i is None and not checkable(t))
+               or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
+               for i, t in terms):
+            q = claim.quantities[index]
+            matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))

@@ -340,6 +340,23 @@ def claim_relevance(asked: Asked, text: str, *, evidence: Evidence | None = None
                      reason=reason)
 
 
+_LEGAL_WORDS = frozenset(content_tokens("co inc incorporated corp corporation company ltd llc plc group holdings"))
+
+
+def addresses(asked: Asked, claim: str) -> bool:
+    """Whether a claim is about what was asked, strictly: relevant (`claim_relevance`) and stating one
+    of the topic words of the clause it answers, or something of the entity asked about. A question
+    whose last clause names no measure ("… and explain why") makes every sentence relevant; a line
+    of pasted filing text ("UNITED STATES", "Timing of Deferral Elections") does not address it."""
+    compact = re.sub(r"[^a-z0-9]+", "", claim.lower())
+    relevance = claim_relevance(asked, claim)
+    # Naming the entity addresses it only with something said of it ("Acme has a fleet of electric
+    # trucks"), not as a bare name ("BEST BUY CO., INC.", a cover page's line).
+    said = [t for t in content_tokens(claim) if t not in asked.entity_words and t not in _LEGAL_WORDS]
+    named = any(key in compact for key in asked.entity_keys) and len(said) >= 2
+    return relevance.relevant and (bool(relevance.matched) or named)
+
+
 def _missing(clause: Clause, matched: list[str], plain: str) -> str:
     missing = [t for t in clause.topic if t not in matched]
     if missing:

@@ -443,3 +443,45 @@ def test_a_formula_names_variables_not_companies(checker):
               "Growth Rate = (($9,000 million - $8,000 million) / $8,000 million) * 100 = 12.5%")
     assert [v.verdict for v in check(checker, answer, question=question, sources=(statement,))] == [
         Verdict.supported]
+
+
+def test_a_superlative_must_hold_among_the_segments_of_the_table(checker):
+    from rewards.premises import prepare_page
+    from rewards.superlatives import outranked_group
+
+    question = "Which of Globex's segments had the highest net revenue in the first quarter of 2023?"
+    pages = [prepare_page(SEGMENT_RESULTS)]
+    assert outranked_group("Gadgets had the highest total net revenue in 2023.", question, pages) is None
+    assert outranked_group("Services had the lowest total net revenue.", question, pages) is None
+    wrong = outranked_group("Widgets had the highest total net revenue, $12,517 million.", question, pages)
+    assert wrong is not None and "Gadgets 14,605" in wrong
+    # the 2022 column: Widgets' 13,287 was the highest then
+    assert outranked_group("Widgets had the highest total net revenue in 2022.", question, pages) is None
+    verdict = check(checker, "Widgets had the highest net revenue, $12,517 million.", question=question,
+                    sources=(SEGMENT_RESULTS,))[0]
+    assert verdict.verdict == Verdict.unsupported and "not the highest" in verdict.reason
+
+
+def test_capital_expenditures_are_read_under_their_cash_flow_line_names(checker):
+    page = SourcePage(doc_id="globex-2023-10k", page=52, text=(
+        "Consolidated Statements of Cash Flows\n(in millions)\n2023\n2022\n"
+        "Net cash provided by operating activities\n3,676.2\n2,807.0\n"
+        "Purchases of land, buildings, and equipment\n(460.8)\n(537.6)\n"))
+    question = "What is Globex's FY2023 free cash flow (cash from operations - capex)?"
+    verdict = {answer: check(checker, answer, question=question, sources=(page,))[0].verdict
+               for answer in ("Capital expenditures in FY2023 were $460.8 million.",
+                              "Capex in FY2023 was $460.8 million.",
+                              "Capital expenditures in FY2023 were $537.6 million.")}
+    assert list(verdict.values()) == [Verdict.supported, Verdict.supported, Verdict.unsupported]
+
+
+def test_a_result_is_computed_from_the_filings_figures_not_from_their_rounded_restatement(checker):
+    page = SourcePage(doc_id="globex-2022-10k", page=63, text=(
+        "Consolidated Statements of Earnings\n(in millions)\n2022\n2021\n2020\nNet sales\n65,984\n67,044\n65,398\n"))
+    question = "What is Globex's 2 year total revenue CAGR from FY2020 to FY2022?"
+    working = "Net sales were $65.4 billion in 2020 and $66.0 billion in 2022. "
+    # (65,984 / 65,398) ** 0.5 - 1 = 0.447%; the rounded 66.0 / 65.4 would give 0.457%, "0.5%"
+    assert check(checker, working + "The 2-year CAGR was 0.4%.", question=question,
+                 sources=(page,))[-1].verdict == Verdict.supported
+    assert check(checker, working + "The 2-year CAGR was 0.5%.", question=question,
+                 sources=(page,))[-1].verdict == Verdict.unsupported

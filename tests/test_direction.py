@@ -139,3 +139,18 @@ def test_a_direction_noun_after_the_figure_is_read_too(checker):
     assert checker.check(question, "Data Center revenue saw a 64% increase.", [page])[0].verdict == Verdict.supported
     flipped = checker.check(question, "Data Center revenue saw a 64% decrease.", [page])[0]
     assert flipped.verdict == Verdict.unsupported and "direction contradicts" in flipped.reason
+
+
+def test_no_change_is_checked_against_the_values_the_answer_established_later(checker):
+    from rewards.direction import SAME
+
+    assert stated_direction("The number of stores did not change from 2022 to 2023", []) == SAME
+    assert stated_direction("Net sales remained relatively flat", []) is None  # hedged: a difference allowed
+    assert stated_direction("There was no significant change in net sales", []) is None
+    # The conclusion first, then the working: the values it compares come after it.
+    flat = ("Globex's net sales were unchanged from 2022 to 2023. "
+            "Net sales were $40,000 million in 2022 and $50,000 million in 2023.")
+    said, *_ = verdicts(checker, flat)
+    assert said.verdict == Verdict.unsupported and "is an increase; the claim says no change" in said.reason
+    [ok] = verdicts(checker, "Globex's net sales increased from 2022 to 2023.")
+    assert ok.verdict == Verdict.supported

@@ -180,6 +180,20 @@ def test_revision_drops_header_rows_and_loops(teacher):
     assert out == "Net income was $42.5 million in fiscal 2024 [acme-2024-10k p.7]."
 
 
+
+def test_a_draft_of_pasted_filing_text_is_not_denied_line_by_line(teacher):
+    # Sentences that do not address the question are dropped, not denied one by one ("The sources do
+    # not state that UNITED STATES."): nothing of this draft is left, so the revision abstains. A
+    # relevant unsupported claim is still denied (the test above).
+    answer = ("UNITED STATES SECURITIES AND EXCHANGE COMMISSION. Timing of Deferral Elections for the Plan Year. "
+              "Annual deferral elections must be made during the election period.")
+    for question in ("What was Acme's net income in fiscal 2024?",
+                     # a last clause that names no measure makes every sentence relevant to it
+                     "Is Acme's net income consistent? If not, then please state that and explain why."):
+        out = _loop(teacher, question, answer)
+        assert out.startswith("The sources do not state an answer to:") and "UNITED STATES" not in out, out
+
+
 # A discussion page (retrieved first) and the income statement (second) both state net income.
 MDNA_TEXT = (
     "Results of Operations\n"

@@ -112,3 +112,16 @@ def test_deliver_abstains_when_no_supported_claim_answers_the_question(checker):
     answer = marked.verification.answer
     assert answer.startswith(REFUSAL) and "[UNSUPPORTED] Turnover was 11.2%" in answer
     assert "1,200 employees" not in answer  # off-topic: removed, never marked
+
+
+def test_addresses_needs_a_topic_word_or_something_said_of_the_entity():
+    from rewards.relevance import addresses
+
+    asked = read_question("What was Best Buy's gross margin in fiscal 2023?", ["BESTBUY_2023_10K"])
+    assert addresses(asked, "Gross margin was 22.5% in fiscal 2023.")
+    vague = read_question("Are Best Buy's gross margins consistent? If not, then please state that and explain why.",
+                          ["BESTBUY_2023_10K"])
+    assert addresses(vague, "Best Buy closed 23 stores in the second quarter.")
+    # relevant to the bare "explain why" clause, but about nothing asked: lines of a cover page
+    assert not addresses(vague, "UNITED STATES SECURITIES AND EXCHANGE COMMISSION")
+    assert not addresses(vague, "BEST BUY CO., INC.")

@@ -199,6 +199,7 @@ class GroundedTeacher:
         """Rebuild the answer sentence by sentence: abstentions and framing kept, filler,
         instructions and phrase-rule breakers dropped, each claim fixed from its verdict."""
         from rewards.claims import split_claims
+        from rewards.relevance import addresses, read_question
 
         verdicts = (critique.claims if critique.claims is not None
                     else self.checker.check(question, answer, sources.pages))
@@ -209,6 +210,7 @@ class GroundedTeacher:
         to_cite = [v for v in verdicts
                    if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
         citations = self._citations(question, to_cite, sources.pages)
+        asked = read_question(question, [p.doc_id for p in sources.pages])
         parts: list[str] = []
         refused = False
         for sentence in split_claims(answer, keep_non_claims=True):
@@ -226,10 +228,12 @@ class GroundedTeacher:
             refused = refused or fixed is None
             if fixed is not None:
                 parts.append(_marked(fixed, markers))
-            elif not _has_figure(verdict.text):
+            elif not _has_figure(verdict.text) and addresses(asked, verdict.text):
                 parts.append(_refused(verdict.text))
             # An unsupported figure with no replacement is dropped, not denied: "The sources do not
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
+            # So is a sentence that does not address the question (`rewards.relevance`): a draft of
+            # pasted filing text would become "The sources do not state that UNITED STATES." ×20.
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))

@@ -1,0 +1,112 @@
+"""A superlative must hold among the peers the sources list: "CIB had the highest net income".
+
+A claim that one segment had the highest (or lowest) value of a measure compares that segment with
+every other one the table reports, which no single figure match checks: "Consumer & Community
+Banking had the highest net income, $3.1 billion" quotes a true figure and still names the wrong
+segment when Corporate & Investment Bank's is $3.7 billion. In a side-by-side segment table
+(`rewards.column_groups`, ASC 280 segment disclosures) the peers are the other column groups: the
+claim names one group, the row is the one whose label names the claim's measure (the question's when
+the claim names none of its own), the column is the asked period's (the latest when neither the
+claim nor the question names one year), and the named group's value must be the row's largest
+(smallest) among the groups. A "Total" or "Firmwide" column is the sum of the others, not a peer.
+
+A reading convention of comparisons, not fitted to any data set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rewards.column_groups import figure_cells
+from rewards.periods import extract_periods
+from rewards.premises import MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
+
+_MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest|top)\b", re.IGNORECASE)
+_LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re.IGNORECASE)
+_NOT_PEER_RE = re.compile(r"^(?:total|firmwide|firm|consolidated|eliminations?|reconciling)\b", re.IGNORECASE)
+_FIGURES_RE = re.compile(r"[$()\d.,%\s-]+(?=\s|$)")
+_SUPERLATIVE_WORDS = frozenset({"highest", "largest", "greatest", "biggest", "most", "best", "strongest", "top",
+                                "lowest", "smallest", "least", "weakest", "worst", "fewest", "segment", "business"})
+
+
+def _named(heading: str, lowered: str) -> bool:
+    """Whether the text names the group: every word of its heading ("Corporate" is named inside
+    "Corporate & Investment Bank" too; the caller keeps the longest name)."""
+    words = [t for t in measure_tokens(heading) if t not in MODIFIERS]
+    return bool(words) and all(occurs(t, lowered) for t in words)
+
+
+def _asked_year(claim: str, question: str) -> int | None:
+    for text in (claim, question):
+        years = {p.year for p in extract_periods(text) if p.year}
+        if len(years) == 1:
+            return years.pop()
+    return None
+
+
+def _rows(page: PreparedPage, cells: dict, measure: list[str]) -> list[tuple[str, dict[str, dict[int, float]]]]:
+    """(row label, group heading -> year -> value) of the grouped rows whose label names `measure`
+    best (most of its words, modifiers included: "net income", not "pre-provision profit"). A table
+    split over two header blocks (three segments, then two more and "Total") is one table: a row
+    continues the last row of the same label until a group repeats (the next table: six months)."""
+    by_row: dict[int, list[int]] = {}
+    index_of = {q.start: i for i, q in enumerate(page.quantities)}
+    for start, (_heading, _year, row) in cells.items():
+        if start in index_of:
+            by_row.setdefault(row, []).append(index_of[start])
+    merged: list[tuple[str, dict[str, dict[int, float]]]] = []
+    for row in sorted(by_row):
+        first = index_of.get(row)
+        if first is None or page.quantities[first].unit == "%" or not label_names(page, first, measure):
+            continue
+        label = _FIGURES_RE.sub(" ", page.labels[first]).strip().lower()
+        groups: dict[str, dict[int, float]] = {}
+        for i in by_row[row]:
+            heading, year, _ = cells[page.quantities[i].start]
+            if year is not None:
+                groups.setdefault(heading, {})[year] = page.quantities[i].value
+        same = [m for m in merged if m[0] == label]
+        if same and not set(same[-1][1]) & set(groups):
+            same[-1][1].update(groups)
+        else:
+            merged.append((label, groups))
+    score = {label: sum(occurs(t, label) for t in measure) for label, _ in merged}
+    top = max(score.values(), default=0)
+    return [(label, groups) for label, groups in merged if score[label] == top]
+
+
+def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) -> str | None:
+    """Why the claim's superlative is false of every segment table it may be about; None when the
+    claim states none, names no single group, the sources hold no such row (nothing to compare), or
+    one table bears it out."""
+    most, least = _MOST_RE.search(claim), _LEAST_RE.search(claim)
+    if bool(most) == bool(least):
+        return None
+    lowered, year = claim.lower(), _asked_year(claim, question)
+    conflict = None
+    for page in pages:
+        cells = figure_cells(page.source.text)
+        headings = {heading for heading, _, _ in cells.values() if not _NOT_PEER_RE.match(heading)}
+        named = [h for h in headings if _named(h, lowered)]
+        named = [h for h in named if not any(_named(h, o.lower()) and not _named(o, h.lower()) for o in named)]
+        if len(named) != 1 or len(headings) < 2:
+            continue
+        group_words = set(measure_tokens(" ".join(headings)))
+        own = [t for t in measure_tokens(claim) if t not in group_words and t not in _SUPERLATIVE_WORDS]
+        measure = own or [t for t in measure_tokens(question) if t not in group_words and t not in _SUPERLATIVE_WORDS]
+        if not measure:
+            continue
+        for label, groups in _rows(page, cells, measure):
+            columns = sorted({y for by_year in groups.values() for y in by_year}, reverse=True)
+            wanted = year if year in columns else (columns[0] if columns else None)
+            values = {h: by_year[wanted] for h, by_year in groups.items() if h in headings and wanted in by_year}
+            if named[0] not in values or len(values) < 2:
+                continue
+            best = (max if most else min)(values, key=values.get)
+            if values[best] == values[named[0]]:
+                return None  # one table the claim may be about bears it out (three months, not six)
+            word = (most or least).group(0).lower()
+            conflict = conflict or (f"not the {word}: {named[0]} {values[named[0]]:,.0f} against {best} "
+                                    f"{values[best]:,.0f} ({' '.join(label.split())[:60]}, {wanted})")
+    return conflict
