@@ -272,5 +272,30 @@ def unknown_entities(claim_text: str, known: str | KnownNames) -> list[Entity]:
             continue
         if isinstance(known, KnownNames) and known.filer_name(entity):
             continue
+        if _spelled_out(claim_text, entity, contains):
+            continue
         unknown.append(entity)
     return unknown
+
+
+_ABBREVIATION_AFTER_RE = re.compile(r"[^(.;]{0,80}?\((?P<abbr>[A-Z][A-Za-z&]{1,9})\)")
+_LONG_FORM_WORD_RE = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def _spelled_out(text: str, entity: Entity, contains) -> bool:
+    """Whether the entity is part of the long form of an abbreviation the sources use, defined right
+    after it: "Value-at-Risk (VaR)", "Boeing's Defense, Space & Security (BDS)" — the abbreviation's
+    letters are, in order, the initials of the words before the parenthesis (Schwartz & Hearst
+    2003's long-form match, simplified: initials only, within a few words)."""
+    m = _ABBREVIATION_AFTER_RE.match(text, entity.end)
+    if m is None or not contains(normalise(m.group("abbr"))):
+        return False
+    letters = [c.lower() for c in m.group("abbr") if c.isalpha()]
+    paren = m.start("abbr") - 1
+    words = list(_LONG_FORM_WORD_RE.finditer(text, max(0, paren - 120), paren))[-(len(letters) + 3):]
+    start = None
+    for word in reversed(words):
+        if letters and word.group(0)[0].lower() == letters[-1]:
+            letters.pop()
+            start = word.start()
+    return not letters and start is not None and start <= entity.start

@@ -285,3 +285,16 @@ def test_defect_sentences_on_the_example_index(example_index, checker):
     assert checker.check(question, "(in millions, except per share amounts) 2024 2023 2022", pages) == []
     [v] = checker.check(question, "Total revenue was $2,387.5 million in 2024.", pages)
     assert v.verdict == Verdict.supported and quote_at_locator(v, pages)
+
+
+def test_a_name_spelled_out_before_its_abbreviation_is_known_by_the_abbreviation(checker):
+    # "Value-at-Risk (VaR)": the sources (or the question) use the abbreviation; the long form before
+    # it is its spelling out, not an unknown name (Schwartz & Hearst 2003).
+    from rewards.entities import normalise, unknown_entities
+
+    known = normalise("Average total VaR decreased. BDS revenue. Boeing")
+    assert unknown_entities("Risk as measured by Value-at-Risk (VaR) decreased.", known) == []
+    assert unknown_entities("Boeing's Defense, Space & Security (BDS) segment grew.", known) == []
+    assert [e.text for e in unknown_entities("Globex Rocket Works (GRW) grew.", known)] == ["Globex Rocket Works"]
+    # only the long form is excused, not a name before it
+    assert [e.text for e in unknown_entities("Sales at Globex and its Value-at-Risk (VaR) fell.", known)] == ["Globex"]
