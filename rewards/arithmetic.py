@@ -123,7 +123,8 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
-                compound: bool = True, groups: list | None = None, growth: bool = True) -> Derivation | None:
+                compound: bool = True, groups: list | None = None, growth: bool = True,
+                averages: bool = True) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None.
 
     `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
@@ -131,7 +132,9 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     when the claim or question speaks of compound or annualised growth (CAGR).
 
     `growth=False` (the claim and question do not speak of change) leaves out growth over the
-    smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart.
+    smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart. `averages=False`
+    leaves out the mean of two figures (the claim says no "average" of its own: "lower than" is a
+    comparison, not an instruction to average).
 
     With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b,
     and without `growth` a share's complement (b - a) / b, is never taken across two different
@@ -150,7 +153,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     families: list[tuple[str, np.ndarray, float, tuple[float, ...]]] = []
     if additive:
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
-        families += [(name, m, tol.additive, scales) for name, m in _additive(values)]
+        families += [(name, m, tol.additive, scales) for name, m in _additive(values)
+                     if averages or not name.endswith("/ 2")]
     if not is_amount(claim):
         families += [(name, m, tol.multiplicative, (1.0,))
                      for name, m in _multiplicative_for(claim, values, compound, growth)]

@@ -96,6 +96,7 @@ from rewards.named_ratios import named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import period_compatible
 from rewards.premises import (
+    AVERAGE_RE,
     CHANGE_RE,
     COMBINES_RE,
     MODIFIERS,
@@ -104,6 +105,7 @@ from rewards.premises import (
     PreparedPage,
     Window,
     aligned_figures,
+    as_operator,
     content_hits,
     content_tokens,
     measure_tokens,
@@ -351,7 +353,8 @@ class OfflineChecker:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
         compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
-        combines = bool(COMBINES_RE.search(claim.plain))
+        operator = as_operator(claim.plain, context.pages)  # "the average total VaR" names a row
+        combines, averages = bool(COMBINES_RE.search(operator)), bool(AVERAGE_RE.search(operator))
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
         for i, q in enumerate(claim.quantities):
             # A figure the question itself states ("more than 20% of revenue") restates the question.
@@ -369,10 +372,10 @@ class OfflineChecker:
                 asked, computed = self._prescribed(q, claim, context, own_measure, grounded)
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
-                    additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(claim.plain)))
+                    additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                     derived = self._derive(q, operands + earlier,
                                            aligned_operands if is_amount(q) else named_operands, compound,
-                                           additive, growth)
+                                           additive, growth, averages)
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
@@ -495,7 +498,8 @@ class OfflineChecker:
         )
 
     def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
-                compound: bool = True, combines: bool = True, growth: bool = True) -> FigureMatch | None:
+                compound: bool = True, combines: bool = True, growth: bool = True,
+                averages: bool = True) -> FigureMatch | None:
         """A derivation of `q`: from the figures of the evidence windows aligned with the claim
         (pairs; sums, differences and averages only when the claim says it combines figures: "net
         PP&E is $6,322 million" is not the sum of two unrelated rows), or from the answer's own
@@ -516,7 +520,7 @@ class OfflineChecker:
         # reason an auditor reads), not by a coincidence among the answer's own numbers.
         derivation = (
             derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                        growth=growth)
+                        growth=growth, averages=averages)
             or derive_pair(q, answer, tol, compound=compound, growth=growth) or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
         )

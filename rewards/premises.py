@@ -357,6 +357,27 @@ def percent_source(source_q: Quantity) -> bool:
     return source_q.unit == "%" or (source_q.unit == "" and source_q.decimals >= 1)
 
 
+_LABEL_LEAD_RE = re.compile(r"\b(?:average|total|combined|aggregate)(?:\s+[a-z&'-]+){1,4}")
+# "Average" said as an operation on figures, once the phrases that name a row are removed (`as_operator`).
+AVERAGE_RE = re.compile(r"\b(?:average|mean|midpoint)\b")
+
+
+def as_operator(plain: str, pages: Sequence[PreparedPage]) -> str:
+    """`plain`, lower-cased, without the "average …"/"total …" phrases that the sources use as a row
+    label ("the average total VaR … was $49 million" quotes the row "Average total VaR"; it does
+    not average two figures): what is left says how the claim combines figures (COMBINES_RE,
+    TOTAL_RE, AVERAGE_RE). The longest such phrase found on a page is removed."""
+    lowered = plain.lower()
+    for m in reversed(list(_LABEL_LEAD_RE.finditer(lowered))):
+        words = m.group(0).split()
+        for end in range(len(words), 1, -1):
+            phrase = " ".join(words[:end])
+            if any(phrase in page.lowered for page in pages):
+                lowered = lowered[: m.start()] + lowered[m.start() + len(phrase):]
+                break
+    return lowered
+
+
 def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, bool]]:
     """Figures of the top windows that hold a measure word of the claim (operands for derived
     figures; a window that shares none of the claim's words is not its evidence): (magnitude,

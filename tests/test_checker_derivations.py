@@ -485,3 +485,20 @@ def test_a_result_is_computed_from_the_filings_figures_not_from_their_rounded_re
                  sources=(page,))[-1].verdict == Verdict.supported
     assert check(checker, working + "The 2-year CAGR was 0.5%.", question=question,
                  sources=(page,))[-1].verdict == Verdict.unsupported
+
+
+def test_averaging_needs_an_average_the_claim_says_not_a_row_it_names(checker):
+    # "the average total VaR … of $49 million" quotes the row "Average total VaR", and "lower than" is
+    # a comparison: 49 is not the mean of two other figures of the page, (50 + 48) / 2.
+    page = SourcePage(doc_id="globex-2023q2-10q", page=80, text=(
+        "Three months ended June 30,\n2023\n2022\nAverage total VaR\n$ 47\n$ 54\n"
+        "Credit portfolio VaR\n50\n48\n"))
+    question = "Did Globex's average total VaR decrease in Q2 2023 compared to Q2 2022?"
+    claim = "The average total VaR was $47 million in 2023, lower than the average total VaR of {} million in 2022."
+    verdict = {v: check(checker, claim.format(v), question=question, sources=(page,))[0].verdict
+               for v in ("$54", "$49")}
+    assert verdict == {"$54": Verdict.supported, "$49": Verdict.unsupported}
+    # an average the claim computes is still read: the mean credit portfolio VaR of the two quarters
+    mean = check(checker, "The average credit portfolio VaR over the two quarters was $49 million.",
+                 question=question, sources=(page,))[0]
+    assert mean.verdict == Verdict.supported, mean.reason
