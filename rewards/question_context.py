@@ -239,6 +239,8 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
             source_q = page.quantities[index]
             if q.unit == "%" and not percent_source(source_q):
                 continue
+            if _more_precise(q, source_q, page.scales):
+                continue  # "1,600.75" is no rounding of a page's "1,600.1": another (computed) figure
             if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
                 continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
             if measure and not label_names(page, index, measure) and not _in_named_group(page, index, own_measure,
@@ -266,6 +268,18 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     # A value the sources state for another year outright is not rescued by a column or sentence
     # that could be the claimed year only under another company's fiscal-year naming.
     return mismatch or fiscal or undated
+
+
+def _more_precise(q: Quantity, source_q: Quantity, scales: tuple[float, ...]) -> bool:
+    """Whether the claim's figure is written more precisely than the source figure and differs from
+    it by more than the source's rounding: rounding removes digits, it never adds them, so the claim's
+    figure is not that one (the relative tolerance is for figures that round or restate)."""
+    if not source_q.magnitude:
+        return False
+    scale = 1.0 if source_q.scaled_in_text else min(
+        (1.0, *scales), key=lambda s: abs(source_q.magnitude * s - q.magnitude))
+    rounding = source_q.half_unit * scale
+    return q.half_unit < rounding and abs(source_q.magnitude * scale - q.magnitude) > rounding + q.half_unit
 
 
 def _names_group(heading: str, own_measure: list[str]) -> bool:

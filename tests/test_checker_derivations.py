@@ -502,3 +502,16 @@ def test_averaging_needs_an_average_the_claim_says_not_a_row_it_names(checker):
     mean = check(checker, "The average credit portfolio VaR over the two quarters was $49 million.",
                  question=question, sources=(page,))[0]
     assert mean.verdict == Verdict.supported, mean.reason
+
+
+def test_a_figure_written_more_precisely_than_the_page_is_not_a_rounding_of_it(checker):
+    # Rounding removes digits: "$1,600.75 million" is not the page's 1,600.1 (0.04% apart), while
+    # "$1,600 million" and "$1.6 billion" round it.
+    page = SourcePage(doc_id="globex-2019-10k", page=55, text=(
+        "Consolidated Balance Sheets\n(in millions)\n2019\n2018\nInventories\n1,600.1\n1,642.2\n"))
+    question = "What were Globex's inventories at the end of FY2019?"
+    verdict = {v: check(checker, f"Inventories were {v} at the end of FY2019.", question=question,
+                        sources=(page,))[0].verdict
+               for v in ("$1,600.75 million", "$1,600 million", "$1.6 billion", "$1,600.1 million")}
+    assert verdict == {"$1,600.75 million": Verdict.unsupported, "$1,600 million": Verdict.supported,
+                       "$1.6 billion": Verdict.supported, "$1,600.1 million": Verdict.supported}
