@@ -71,6 +71,7 @@ _NOT_LABELS = re.compile(r"^(?:total|years?|(?:fiscal )?years? ended\b.*|fiscal|
                          r"|december)\b.*)$", re.IGNORECASE)
 _SUFFIX_RE = re.compile(r",?\s+(?:Inc|Incorporated|Corp|Corporation|Company|Co|Ltd|plc|LLC|N\.V|S\.A)\.?$",
                         re.IGNORECASE)
+_LEADING_THE_RE = re.compile(r"^the\s+(?=\S)", re.IGNORECASE)
 _NOT_A_TITLE = frozenset({"table of contents", "index", "not applicable"})
 _MAX_QUERY_WORDS = 8
 
@@ -162,7 +163,9 @@ def _sentences(text: str) -> list[str]:
 def _company(document: Document) -> str:
     """The filer's name as a question writes it: no legal suffix, capitalised words not all caps."""
     name = document.metadata.company or document.metadata.ticker or ""
-    name = _SUFFIX_RE.sub("", name.strip())
+    name = _LEADING_THE_RE.sub("", name.strip())  # "THE BOEING COMPANY" -> "Boeing"
+    while _SUFFIX_RE.search(name):  # "BEST BUY CO., INC.": two suffixes
+        name = _SUFFIX_RE.sub("", name)
     if name.isupper() and len(name) > 5:
         name = " ".join(w.capitalize() if len(w) > 3 else w for w in name.split())
     return name or "the company"

@@ -182,3 +182,14 @@ def test_damaged_or_missing_reranker_is_a_clear_error(trained_index, tmp_path):
     result = CliRunner().invoke(cli, ["search", "--index", str(index), "revenue"])
     assert result.exit_code == 2 and "records a re-ranker" in result.output and "retriever train" in result.output
     assert Retriever.open(index, rerank=False).reranker is None  # still searchable without it
+
+
+def test_the_filer_is_named_as_questions_name_it():
+    from types import SimpleNamespace
+
+    from rag.rerank_synth import _company
+
+    named = {c: _company(SimpleNamespace(metadata=SimpleNamespace(company=c, ticker=None)))
+             for c in ("THE BOEING COMPANY", "The Coca-Cola Company", "BEST BUY CO., INC.", "AMD")}
+    assert named["THE BOEING COMPANY"] == "Boeing" and named["The Coca-Cola Company"] == "Coca-Cola"
+    assert named["BEST BUY CO., INC."].lower() == "best buy" and named["AMD"] == "AMD"  # both suffixes go
