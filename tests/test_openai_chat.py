@@ -159,6 +159,17 @@ def test_the_same_unparseable_reply_at_temperature_0_is_not_retried_again():
         assert srv.stats["requests"] == 3 and chat.usage.failures == 1
 
 
+def test_garbage_between_transport_errors_is_transient_and_retried():
+    # A proxy's garbage ("Sure! {not json") beside 500s is not a model's deterministic reply: the early
+    # give-up above needs the same reply twice in a row, with no transport error between.
+    with FakeOpenAIServer(reply=lambda messages, body: json.dumps({"answer": "ok"})) as srv:
+        faults = iter(["garbage", "garbage", "500", "garbage"])
+        srv._draw_fault = lambda: next(faults, None)
+        chat = _chat(_cfg(srv.base_url, max_retries=5))
+        out = _run(chat.chat([{"role": "user", "content": "json please"}], response_model=_Answer))
+    assert out.parsed == {"answer": "ok"} and srv.stats["requests"] == 5
+
+
 def test_a_reply_cut_at_max_tokens_is_retried_with_a_larger_budget():
     budgets = []
 

@@ -175,6 +175,7 @@ class OpenAIChat:
                     params = {**params, "max_tokens": min(cap, 2 * params["max_tokens"])}
                 elif (text, convo) == previous and params["temperature"] == 0:
                     # Greedy decoding of the same request gives the same reply: further tries are waste.
+                    # Only twice in a row, with no transport error between: a proxy's garbage is transient.
                     self.usage.failures += 1
                     raise self._failed(f"gave up after {attempt + 1} attempts: {last_error} (the same reply "
                                        "again at temperature 0)") from None
@@ -195,10 +196,12 @@ class OpenAIChat:
             except RETRYABLE as e:
                 ep.errors += 1
                 last_error = f"{ep.url}: {describe(e) or type(e).__name__}"  # "connection refused", not a timeout
+                previous = None  # a faulty endpoint: an unparseable reply beside it may be transient too
                 await asyncio.sleep(self._backoff(attempt, e))
             except openai.APIStatusError as e:
                 ep.errors += 1
                 last_error = f"{ep.url}: HTTP {e.status_code}"
+                previous = None
                 await asyncio.sleep(self._backoff(attempt, e))
             finally:
                 ep.in_flight -= 1
