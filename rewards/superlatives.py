@@ -20,13 +20,13 @@ from collections.abc import Sequence
 
 from rewards.column_groups import figure_cells
 from rewards.periods import extract_periods
-from rewards.premises import MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
+from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
 
-_MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest|top)\b", re.IGNORECASE)
+_MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest)\b", re.IGNORECASE)
 _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re.IGNORECASE)
 _NOT_PEER_RE = re.compile(r"^(?:total|firmwide|firm|consolidated|eliminations?|reconciling)\b", re.IGNORECASE)
 _FIGURES_RE = re.compile(r"[$()\d.,%\s-]+(?=\s|$)")
-_SUPERLATIVE_WORDS = frozenset({"highest", "largest", "greatest", "biggest", "most", "best", "strongest", "top",
+_SUPERLATIVE_WORDS = frozenset({"highest", "largest", "greatest", "biggest", "most", "best", "strongest",
                                 "lowest", "smallest", "least", "weakest", "worst", "fewest", "segment", "business"})
 
 
@@ -81,8 +81,8 @@ def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) ->
     claim states none, names no single group, the sources hold no such row (nothing to compare), or
     one table bears it out."""
     most, least = _MOST_RE.search(claim), _LEAST_RE.search(claim)
-    if bool(most) == bool(least):
-        return None
+    if bool(most) == bool(least) or CHANGE_RE.search(claim):
+        return None  # "grew the most", "the largest decline": a superlative of changes, not of levels
     lowered, year = claim.lower(), _asked_year(claim, question)
     conflict = None
     for page in pages:

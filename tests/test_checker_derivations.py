@@ -457,6 +457,8 @@ def test_a_superlative_must_hold_among_the_segments_of_the_table(checker):
     assert wrong is not None and "Gadgets 14,605" in wrong
     # the 2022 column: Widgets' 13,287 was the highest then
     assert outranked_group("Widgets had the highest total net revenue in 2022.", question, pages) is None
+    # a superlative of changes is not read against the levels (this one is the direction checks' to judge)
+    assert outranked_group("Services' total net revenue grew the most.", question, pages) is None
     verdict = check(checker, "Widgets had the highest net revenue, $12,517 million.", question=question,
                     sources=(SEGMENT_RESULTS,))[0]
     assert verdict.verdict == Verdict.unsupported and "not the highest" in verdict.reason
