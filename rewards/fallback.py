@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from rewards.numbers import extract_quantities
 from rewards.premises import PreparedPage, measure_tokens, occurs
@@ -34,6 +35,7 @@ _FALLBACK_RE = re.compile(
 _WORKING = frozenset({"answer", "quantity", "amount", "value", "figure", "result"})
 
 
+@lru_cache(maxsize=256)  # asked once per claim of an answer: the same question each time
 def prescribed_fallback(question: str) -> tuple[list[str], float] | None:
     """(the absent item's words, the value to state) of a question that prescribes one for an absent
     item, e.g. (["restructur", "cost"], 0.0); None when the question prescribes none or the value

@@ -14,7 +14,7 @@ import numpy as np
 
 from cai.core.contracts import Evidence, Locator, SourcePage
 from rag.sentences import sentence_spans
-from rewards.column_groups import figure_groups
+from rewards.column_groups import figure_cells
 from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
 
@@ -165,9 +165,14 @@ class PreparedPage:
         return np.array([q.scaled_in_text for q in self.quantities], dtype=bool)
 
     @cached_property
+    def cells(self) -> dict[int, tuple[str, int | None, int]]:
+        """Figure start -> (column group heading, column year, row start) (`rewards.column_groups`)."""
+        return figure_cells(self.source.text)
+
+    @cached_property
     def groups(self) -> dict[int, str]:
-        """Figure start -> the heading of its table column group (`rewards.column_groups`)."""
-        return figure_groups(self.source.text)
+        """Figure start -> the heading of its table column group."""
+        return {start: heading for start, (heading, _year, _row) in self.cells.items()}
 
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)

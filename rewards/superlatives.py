@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rewards.column_groups import figure_cells
 from rewards.periods import extract_periods
 from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
 
@@ -86,7 +85,7 @@ def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) ->
     lowered, year = claim.lower(), _asked_year(claim, question)
     conflict = None
     for page in pages:
-        cells = figure_cells(page.source.text)
+        cells = page.cells
         headings = {heading for heading, _, _ in cells.values() if not _NOT_PEER_RE.match(heading)}
         named = [h for h in headings if _named(h, lowered)]
         named = [h for h in named if not any(_named(h, o.lower()) and not _named(o, h.lower()) for o in named)]
