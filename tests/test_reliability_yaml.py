@@ -1,8 +1,10 @@
 """Issue #21 point 3 (YAML): alias bombs, self-referencing aliases and deep nesting are located
-errors (file, line, exit 2), refused before anything is expanded, never a crash or a hang."""
+errors (file, line, exit 2), refused before anything is expanded, never a crash or a hang. Point
+10: files are parsed by libyaml when PyYAML has it, with the same bounds, documents and errors."""
 
 from __future__ import annotations
 
+import glob
 import sys
 import tracemalloc
 
@@ -11,8 +13,11 @@ import yaml
 from click.testing import CliRunner
 
 from cai.cli import cli
+from cai.core import yamlfile
 from cai.core.errors import UserError
 from cai.core.yamlfile import MAX_YAML_DEPTH, MAX_YAML_VALUES, BoundedLoader, parse_yaml
+
+LOADERS = [loader for loader in (BoundedLoader, yamlfile._LibyamlBoundedLoader) if loader is not None]
 
 
 def billion_laughs(levels: int = 9, width: int = 9) -> str:
@@ -110,3 +115,39 @@ def test_audit_reads_a_hostile_run_config_without_expanding_it(tmp_path):
     assert "config.yaml: not valid YAML" in (run / "report.html").read_text()
     with pytest.raises(yaml.YAMLError):
         yaml.load(billion_laughs(), Loader=BoundedLoader)  # noqa: S506 — a bounded SafeLoader
+
+
+# ------------------------------------------------------------------------- libyaml and PyYAML alike
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda loader: loader.__name__)
+@pytest.mark.parametrize("text, why", [
+    (billion_laughs(), "alias bomb"),
+    ("x: " + "[" * 500 + "]" * 500 + "\n", "deeper than"),  # libyaml's scanner stops at 1000 by itself
+    ("m: &m {a: 1, b: *m}\n", "self-referencing alias"),
+], ids=["bomb", "deep", "loop"])
+def test_each_loader_bounds_what_it_composes(loader, text, why):
+    """parse_yaml falls back to PyYAML's parser when libyaml's path fails, so its own bounds are
+    checked here, on each loader alone."""
+    with pytest.raises(yaml.composer.ComposerError, match=why):
+        yaml.compose(text, Loader=loader)
+
+
+def test_libyaml_reads_every_file_as_pyyaml_does(monkeypatch):
+    if yamlfile._LibyamlBoundedLoader is None:
+        pytest.skip("PyYAML was built without libyaml")
+    files = sorted(glob.glob("constitution/*.yaml") + glob.glob("examples/**/*.yaml", recursive=True))
+    texts = [open(f, encoding="utf-8").read() for f in files] + [
+        "\ufeffé: 'ünï — 日本語'\nb:\n  - {x: 1, y: [1, 2.5e3, yes, ~, 0x1f, 2001-12-14]}\n  - |\n    ä\n    b\n",
+        "base: &b {severity: major, weight: 2}\nrule:\n  <<: *b\n  weight: 3\n"]
+    assert len(files) >= 3
+    fast = [parse_yaml(text, "c.yaml") for text in texts]
+    monkeypatch.setattr(yamlfile, "_LibyamlBoundedLoader", None)  # PyYAML's pure-Python parser
+    for text, doc in zip(texts, fast, strict=True):
+        reference = parse_yaml(text, "c.yaml")
+        assert (doc.data, doc.value_marks, doc.key_marks) == (reference.data, reference.value_marks,
+                                                                reference.key_marks)
+
+
+def test_syntax_errors_keep_pyyaml_wording():
+    # libyaml says "... not allowed in this context" and places an unclosed list at the next line
+    assert _error("name: x\na: b: c\n") == "c.yaml:2:5: invalid YAML: mapping values are not allowed here"
+    assert _error("a: [1, 2") == "c.yaml:1:9: invalid YAML: expected ',' or ']', but got '<stream end>'"

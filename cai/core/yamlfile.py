@@ -8,13 +8,20 @@ well-kept library maps pydantic locations back to YAML marks, hence this small m
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
+
+try:
+    from yaml.cyaml import CParser
+except ImportError:  # PyYAML without libyaml: the pure-Python parser only
+    CParser = None
 
 from cai.core.errors import ErrorItem, UserError
 
@@ -64,15 +71,10 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-class BoundedLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader with the document's size and depth bounded *as if aliases were
-    expanded*, measured while composing (before anything is expanded), and self-referencing
-    aliases refused (`a: &a [*a]` composes into a cycle that every later walk would recurse into
-    forever). Each node's expanded size and depth is computed from its children's once, so an
-    alias costs nothing to measure however often it is used."""
+class _Bounds:
+    """The composer side of BoundedLoader, shared with its libyaml variant (see there)."""
 
-    def __init__(self, stream):
-        super().__init__(stream)
+    def _start_bounds(self) -> None:
         self._depth = 0
         self._open_anchors: set[str] = set()
         self._measures: dict[int, tuple[int, int]] = {}  # id(node) → (values, depth) with aliases expanded
@@ -118,6 +120,36 @@ class BoundedLoader(yaml.SafeLoader):
                 None, None, f"with its aliases expanded this is nested deeper than {MAX_YAML_DEPTH} levels",
                 node.start_mark)
         self._measures[id(node)] = (values, depth)
+
+
+class BoundedLoader(_Bounds, yaml.SafeLoader):
+    """PyYAML's SafeLoader with the document's size and depth bounded *as if aliases were
+    expanded*, measured while composing (before anything is expanded), and self-referencing
+    aliases refused (`a: &a [*a]` composes into a cycle that every later walk would recurse into
+    forever). Each node's expanded size and depth is computed from its children's once, so an
+    alias costs nothing to measure however often it is used."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._start_bounds()
+
+
+if CParser is None:  # PyYAML built without libyaml
+    _LibyamlBoundedLoader = None
+else:
+    class _LibyamlBoundedLoader(_Bounds, Composer, CParser, SafeConstructor, Resolver):
+        """BoundedLoader with libyaml's scanner and parser: PyYAML's pure-Python scanner was most of
+        the time `cai constitution validate` spent reading a constitution. Only the events come
+        from C; nodes are still composed (and bounded) by `_Bounds`, and scalars resolved and
+        constructed by PyYAML's safe Resolver and SafeConstructor, as in BoundedLoader. Composer
+        comes before CParser so that its Python composer, not libyaml's, builds the nodes."""
+
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_bounds()
 
 
 class _Builder:
@@ -208,9 +240,21 @@ def _located(error: yaml.YAMLError, label: str) -> UserError:
     return UserError(ErrorItem(label, 1, 1, f"invalid YAML: {' '.join(str(error).split())}"))
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The document's node graph, parsed by libyaml when PyYAML has it. A document libyaml refuses
+    is parsed again by PyYAML's own parser: libyaml words (and sometimes places) syntax errors
+    differently, and the error users get, or the document when PyYAML accepts it, stays PyYAML's."""
+    if _LibyamlBoundedLoader is not None:
+        try:
+            return yaml.compose(text, Loader=_LibyamlBoundedLoader)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=BoundedLoader)
+
+
 def parse_yaml(text: str, label: str) -> YamlDoc:
     try:
-        node = yaml.compose(text, Loader=BoundedLoader)
+        node = _compose(text)
     except yaml.YAMLError as e:
         raise _located(e, label) from None
     if node is None:
@@ -276,6 +320,8 @@ def _data_path(data: Any, base: Path_, loc: Path_, kind: str) -> Path_:
 
 
 def suggest(word: str, choices: list[str]) -> str:
+    import difflib  # only an unknown key needs it: not imported by every valid file's load
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
