@@ -105,12 +105,11 @@ class RerankedTuned(Reranked):
             if gold:
                 pairs += [(rerank_query(e.question), texts[i]) for i in gold + other]
                 labels += [1] * len(gold) + [0] * len(other)
-        model = PageReranker.load(self.path, quantize=False)
+        model = PageReranker.load(self.path)
         with tempfile.TemporaryDirectory() as work:
             cross_encoder.fit(model.model, pairs, labels, Path(work), epochs=self.epochs, batch_size=16, lr=self.lr,
                               seed=0)
         model.model.eval()
-        cross_encoder.quantize_for_cpu(model.model)
         self.reranker, self._scores = model, {}
         return {**super().fit(train), "pairs": len(pairs)}
 

@@ -9,8 +9,9 @@ cross-entropy by the library's `CrossEncoderTrainer` (`fit`) — LP-FT, Kumar et
 
 `new_model(layers=N)` keeps only the first N transformer layers (the re-ranker must score 50
 candidates per query on two cores; a shallower encoder is the cheapest way there, as in the
-layer-dropped MiniLM cross-encoders of the MS MARCO family). `quantize_for_cpu` applies PyTorch's
-dynamic int8 quantization to the linear layers for inference (Zafrir et al. 2019, "Q8BERT").
+layer-dropped MiniLM cross-encoders of the MS MARCO family). Models score in float32: dynamic int8
+quantization (Zafrir et al. 2019, "Q8BERT"), tried for CPU speed, moved these small fine-tuned
+heads' scores too far (BENCHMARKS.md, session 11).
 
 Saved directories are written atomically (`replace_dir`) and identified by the sha256 of their
 model files (`model_files_sha256`), which the loaders check before scoring, so a truncated or
@@ -24,7 +25,6 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -285,17 +285,3 @@ def load_checked(path: Path, metadata: dict, metadata_file: str, *, what: str, r
                         f"{' '.join(str(error).split())[:200]})") from None
     model.eval()
     return model
-
-
-def quantize_for_cpu(model) -> bool:
-    """Dynamic int8 quantization of `model`'s linear layers, in place, for CPU inference; False (and
-    the model unchanged) where this PyTorch build cannot do it."""
-    import torch
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao's deprecation notice, printed on every call
-            torch.ao.quantization.quantize_dynamic(model.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    except (RuntimeError, AttributeError, AssertionError):  # no quantized engine on this CPU / build
-        return False
-    return True

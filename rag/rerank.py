@@ -4,8 +4,9 @@ that index's own pages (`rag.rerank_synth`) — Nogueira & Cho 2019, "Passage Re
 a cross-encoder over the first-stage candidates, the standard second stage of retrieval.
 
 * Model: the packaged MiniLM cut to its first `layers` layers, a one-output head, binary
-  cross-entropy on (query, passage) → relevant, LP-FT (`rag.cross_encoder`). At search time on the
-  CPU its linear layers are quantized to int8 (`rag.cross_encoder.quantize_for_cpu`).
+  cross-entropy on (query, passage) → relevant, LP-FT (`rag.cross_encoder`). It scores in float32:
+  PyTorch's dynamic int8 quantization of its linear layers, tried for speed, scrambled its order
+  (rank correlation with the float model 0.0–0.6 on dev questions; BENCHMARKS.md).
 * Candidates: the best chunk of each of the top `depth` pages of the fused order (one per page);
   the model reads `rerank_query(question)` against `passage(kind, page title, chunk)`.
 * Final order: reciprocal rank fusion of the re-ranker's order with the fused order (weight
@@ -171,16 +172,12 @@ class PageReranker:
         self.depth = int(params.get("depth", DEPTH))
 
     @classmethod
-    def load(cls, path: str | Path, *, quantize: bool = True) -> PageReranker:
-        """The re-ranker saved in `path` (int8 on the CPU unless `quantize=False`); a missing,
-        incomplete or altered one is a `UserError`."""
+    def load(cls, path: str | Path) -> PageReranker:
+        """The re-ranker saved in `path`; a missing, incomplete or altered one is a `UserError`."""
         path = Path(path)
         metadata = cross_encoder.read_metadata(path, METADATA_FILE, what="re-ranker", train=RETRAIN)
-        device = cross_encoder.device()
         model = cross_encoder.load_checked(path, metadata, METADATA_FILE, what="re-ranker", retrain=RETRAIN,
-                                           device_name=device)
-        if quantize and device == "cpu":
-            cross_encoder.quantize_for_cpu(model)
+                                           device_name=cross_encoder.device())
         return cls(model, metadata, path)
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
@@ -208,7 +205,7 @@ def manifest_entry(index_dir: Path) -> dict | None:
     return entry if isinstance(entry, dict) and "sha256" in entry else None
 
 
-def open_for_index(index_dir: Path, path: Path | None = None, *, quantize: bool = True) -> PageReranker | None:
+def open_for_index(index_dir: Path, path: Path | None = None) -> PageReranker | None:
     """The re-ranker to search `index_dir` with: `path` when given, else the one its manifest
     records (None when it records none). A re-ranker whose model differs from the one the index
     was trained with is refused (`ModelMismatchError`)."""
@@ -222,7 +219,7 @@ def open_for_index(index_dir: Path, path: Path | None = None, *, quantize: bool 
         if not path.is_dir():
             raise UserError(f"{index_dir}: its manifest records a re-ranker at {path}, which is missing; "
                             f"retrain with `{RETRAIN.replace('DIR', str(index_dir))}`")
-    reranker = PageReranker.load(path, quantize=quantize)
+    reranker = PageReranker.load(path)
     sha = reranker.metadata["model_sha256"]
     if entry is not None and entry["sha256"] != sha:
         raise ModelMismatchError(

@@ -25,7 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -116,17 +117,30 @@ def train_verifier(pairs: Sequence[Pair], out_dir: str | Path, *, base: str | Pa
 
 
 class Verifier:
-    """A trained verifier, loaded for scoring on the CPU (`Verifier.load`)."""
+    """A trained verifier, loaded for scoring on the CPU (`Verifier.load`).
+
+    Scores are memoised per (premise, claim): a checker reads the same claim against the same
+    window again and again (a draft and its revision, an answer scored twice, every perturbed copy
+    of an answer sharing its unchanged claims), and the model is the costly step. The memo is a
+    bounded LRU, so a long run's memory stays flat."""
+
+    CACHE_SIZE = 65_536  # (premise, claim) scores kept; a few MB of strings at most
 
     def __init__(self, model, metadata: dict, path: Path, *, batch_size: int = 32):
         self.model = model
         self.metadata = metadata
         self.path = path
         self.batch_size = batch_size
+        self._memo: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()  # checkers score from several threads (`bench/checker.py --threads`)
 
     @classmethod
     def load(cls, path: str | Path, *, batch_size: int = 32, device: str = "cpu") -> Verifier:
-        """The verifier saved in `path`; a missing, incomplete or altered one is a `UserError`."""
+        """The verifier saved in `path`; a missing, incomplete or altered one is a `UserError`.
+
+        Unlike the re-ranker it stays in float32: its scores are compared with a threshold, not
+        ranked within one batch, and dynamic int8 (activations scaled per batch) moved a trained
+        verifier's scores by 0.05 on average, flipping 14% of the verdicts at 0.5 (BENCHMARKS.md)."""
         path = Path(path)
         metadata = cross_encoder.read_metadata(path, METADATA_FILE, what="verifier",
                                                train="cai checker train --index DIR")
@@ -135,14 +149,25 @@ class Verifier:
         return cls(model, metadata, path, batch_size=batch_size)
 
     def score(self, claims: Sequence[str], premises: Sequence[str]) -> list[float]:
-        """P(premise supports claim) for each pair, in order; batched, without gradients."""
+        """P(premise supports claim) for each pair, in order; batched, without gradients; pairs
+        scored before come from the memo."""
         if len(claims) != len(premises):
             raise ValueError(f"{len(claims)} claims for {len(premises)} premises")
-        if not claims:
-            return []
-        import torch
+        keys = list(zip(premises, claims, strict=True))
+        with self._lock:
+            found = {k: self._memo[k] for k in keys if k in self._memo}
+        todo = [k for k in dict.fromkeys(keys) if k not in found]
+        if todo:
+            import torch
 
-        with torch.inference_mode():
-            scores = self.model.predict(list(zip(premises, claims, strict=True)), batch_size=self.batch_size,
-                                        show_progress_bar=False, convert_to_numpy=True)
-        return [float(s) for s in scores]
+            with torch.inference_mode():
+                scores = self.model.predict(todo, batch_size=self.batch_size, show_progress_bar=False,
+                                            convert_to_numpy=True)
+            found.update((key, float(value)) for key, value in zip(todo, scores, strict=True))
+        with self._lock:
+            for key in found:  # most recently used last; the oldest are dropped past CACHE_SIZE
+                self._memo[key] = found[key]
+                self._memo.move_to_end(key)
+            while len(self._memo) > self.CACHE_SIZE:
+                self._memo.popitem(last=False)
+        return [found[k] for k in keys]

@@ -56,6 +56,7 @@ def _force(checker, logit: float) -> None:
     with torch.no_grad():
         head.weight.zero_()
         head.bias.fill_(logit)
+    checker.learned.verifier._memo.clear()  # scores memoised under the old head
 
 
 def _verdicts(checker, answer: str):

@@ -153,7 +153,7 @@ def _other_reranker(trained_index: Path, tmp_path: Path) -> Path:
     """A copy of the index's re-ranker with a changed head: a valid re-ranker, but not the index's."""
     other = tmp_path / "other-reranker"
     shutil.copytree(trained_index / "reranker", other)
-    model = PageReranker.load(other, quantize=False).model
+    model = PageReranker.load(other).model
     model.model.classifier.bias.data += 0.5
     model.save_pretrained(str(other), create_model_card=False)
     meta = json.loads((other / METADATA_FILE).read_text())
@@ -193,3 +193,4 @@ def test_the_filer_is_named_as_questions_name_it():
              for c in ("THE BOEING COMPANY", "The Coca-Cola Company", "BEST BUY CO., INC.", "AMD")}
     assert named["THE BOEING COMPANY"] == "Boeing" and named["The Coca-Cola Company"] == "Coca-Cola"
     assert named["BEST BUY CO., INC."].lower() == "best buy" and named["AMD"] == "AMD"  # both suffixes go
+

@@ -94,6 +94,9 @@ def test_every_perturbation_changes_the_pair(pairs):
             if negative.kind in ("negation", "instruction"):
                 assert negative.claim == supported.claim and negative.premise != supported.premise
                 assert f'"{supported.claim}' in negative.premise  # only reported, denied or demanded
+            elif negative.kind == "neighbour":  # the same claim against other text of its page
+                assert negative.claim == supported.claim and supported.claim not in negative.premise
+                assert not set(negative.premise.split("\n")) & set(supported.premise.split("\n"))
             else:
                 assert negative.premise == supported.premise and negative.claim != supported.claim
 
@@ -127,6 +130,9 @@ def test_perturbations_state_what_the_premise_does_not(pairs):
         elif kind == "entity":
             assert "Ostrander" in negative.claim or "Halvorsen" in negative.claim
             assert ("Ostrander" in negative.claim) != ("Ostrander" in premise), negative
+        elif kind == "negated":  # one auxiliary's polarity reversed, nothing else
+            assert negative.claim.replace(" not ", " ") == supported.claim.replace(" not ", " ")
+            assert negative.claim.count(" not ") != supported.claim.count(" not ")
     assert seen == set(PERTURBATION_KINDS)
 
 
@@ -161,6 +167,27 @@ def test_per_share_rows_keep_their_unit():
     claims = {p.claim for p in synthesize([SourcePage(doc_id="acme", page=1, text=text)], seed=0) if p.label}
     assert "Net income was $147.4 million in 2024." in claims or "Net income was $121.3 million in 2023." in claims
     assert all("per share was $" in c and "million" not in c for c in claims if "per share" in c)
+
+
+def test_prose_only_pairs_have_no_figures(pages):
+    """figures=False: sentences without figures, each with a perturbation that needs none."""
+    prose = synthesize(pages, seed=0, figures=False)
+    assert {p.kind for p in prose if p.label} == {"sentence"}
+    assert not any(extract_quantities(p.claim) for p in prose if p.label)
+    assert {"negated", "neighbour"} <= set(kind_counts(prose))
+
+
+def test_negation_and_neighbour_windows():
+    text = ("Overview\nAcme Corp. is a maker of industrial valves based in Ohio. Acme sells valves to utilities. "
+            "Its plants run three shifts. The valves market is cyclical. Steel prices drive most of our costs. "
+            "Our valves are certified for high pressure. We compete mainly on price and delivery times.")
+    made = synthesize([SourcePage(doc_id="acme", page=1, text=text)], seed=0, max_per_page=20,
+                      negatives_per_claim=len(PERTURBATION_KINDS), figures=False)
+    negated = {p.claim for p in made if p.kind == "negated"}
+    assert "Acme Corp. is not a maker of industrial valves based in Ohio." in negated
+    near = [p for p in made if p.kind == "neighbour" and p.claim.startswith("Acme Corp. is")]
+    # the window starts 3+ sentences away from the claim and shares a content word ("valves")
+    assert near and all("Acme sells" not in p.premise and "valves" in p.premise for p in near)
 
 
 def test_limit_keeps_whole_groups(pairs):

@@ -79,6 +79,24 @@ def test_round_trip_scores_are_identical(tiny_verifier, tiny_pairs):
     assert Verifier.load(out).score([], []) == []
 
 
+@pytest.mark.slow
+def test_scores_are_memoised_and_the_memo_is_bounded(tiny_verifier, tiny_pairs, monkeypatch):
+    out, _ = tiny_verifier
+    claims, premises = [p.claim for p in tiny_pairs[:12]], [p.premise for p in tiny_pairs[:12]]
+    verifier = Verifier.load(out)
+    fresh = verifier.score(claims, premises)
+    calls = []
+    predict = verifier.model.predict
+    monkeypatch.setattr(verifier.model, "predict", lambda pairs, **kw: calls.append(len(pairs)) or predict(pairs, **kw))
+    assert verifier.score(claims[::-1], premises[::-1]) == fresh[::-1] and calls == []  # all from the memo
+    verifier.CACHE_SIZE = 4
+    assert verifier.score(claims[:1] + claims, premises[:1] + premises) == fresh[:1] + fresh  # order, duplicates
+    assert len(verifier._memo) == 4 and calls == []
+    again = verifier.score(claims, premises)
+    assert calls == [8]  # the 8 evicted pairs, scored once each
+    assert again == pytest.approx(fresh, abs=1e-5)  # float32: another batch, the same scores
+
+
 def test_a_missing_or_damaged_verifier_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no verifier here"):
         Verifier.load(tmp_path / "missing")
@@ -124,7 +142,8 @@ def test_cli_trains_and_records_the_verifier(example_index, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[-1] == str(index / "verifier")
-    assert lines[-2].startswith("verifier trained on 24 pairs (")
+    assert lines[-2].startswith("verifier trained on 24 pairs (sentence ")  # default --claims prose: no rows
+    assert "row " not in lines[-2] and "number " not in lines[-2]
     entry = json.loads((index / "manifest.json").read_text())["verifier"]
     assert entry["path"] == "verifier" and entry["sha256"] == model_files_sha256(index / "verifier")
     assert json.loads((index / "verifier" / METADATA_FILE).read_text())["created_at"] == entry["created_at"]

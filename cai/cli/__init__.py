@@ -464,20 +464,25 @@ def checker() -> None:
               help="Train on at most N synthesized pairs (a seeded subset).")
 @click.option("--max-length", default=256, show_default=True, type=click.IntRange(16, 512),
               help="Tokens of premise + claim (longer pairs are truncated).")
+@click.option("--claims", type=click.Choice(["prose", "all"]), default="prose", show_default=True,
+              help="prose: only claims without figures, what the offline checker asks the verifier about; "
+                   "all: table rows and figures too.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of synthesis, split and training.")
 def checker_train(index_dir: Path, out_dir: Path | None, epochs: int, max_pairs: int | None, max_length: int,
-                  seed: int) -> None:
+                  claims: str, seed: int) -> None:
     """Train a claim verifier (a MiniLM cross-encoder) on pairs synthesized from the index's pages.
 
-    Supported claims are table rows and sentences of the pages; unsupported ones are their
-    perturbed copies (figure, period, scale, company, direction, denied or injected premises).
+    Supported claims are sentences of the pages (and table rows with --claims all); unsupported
+    ones are their perturbed copies (negated claim, near-topic window of the same page, company,
+    direction, period; with figures also figure, scale, denied or injected premises).
     The verifier is stored in INDEX/verifier (or --out) and recorded in the index's manifest.json.
     Prints a summary, then the verifier directory as the last line of stdout.
     """
     from cai.stages import checker_train as stage
 
     quiet_model_loading()
-    result = stage.run(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, seed=seed)
+    result = stage.run(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length,
+                       figures=claims == "all", seed=seed)
     click.echo(result.line)
     click.echo(str(result.out_dir))
 

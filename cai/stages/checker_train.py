@@ -6,14 +6,16 @@ Read top to bottom:
 
 1. **setup** — open the index's document store (a missing index is a `UserError` naming it) and
    read every page of every document; an index without pages is refused.
-2. **synthesize** — `rewards.synth.synthesize`: table rows and prose sentences as supported
-   claims, each with perturbed copies; `--max-pairs` keeps a seeded subset of whole groups.
+2. **synthesize** — `rewards.synth.synthesize`: prose sentences without figures (the claims the
+   offline checker asks the verifier about; `--claims all` adds table rows and figures) as
+   supported claims, each with perturbed copies; `--max-pairs` keeps a seeded subset of whole groups.
 3. **train** — `rewards.verifier.train_verifier`: a MiniLM cross-encoder, held out by document,
    written atomically to the output directory (`INDEX/verifier` by default).
 4. **save** — the index's `manifest.json` gets a `verifier` entry (path, sha256 of the model files,
    created_at), replaced atomically.
 
-The verifier is not used by any checker yet: this stage only trains and records it.
+The offline checker uses a verifier when asked to (`rewards.learned_support`: `verifier=PATH` or
+`$CAI_VERIFIER`), for the figure-free claims its rules can only align by words.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Setup:
     epochs: int
     max_pairs: int | None
     max_length: int
+    figures: bool
     seed: int
 
 
@@ -55,7 +58,7 @@ class Result:
 
 
 def setup(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_pairs: int | None = None,
-          max_length: int = 256, seed: int = 0) -> Setup:
+          max_length: int = 256, figures: bool = False, seed: int = 0) -> Setup:
     """Every page of the index (a `UserError` for a missing or empty index)."""
     index_dir = Path(index_dir)
     if not index_dir.is_dir():
@@ -75,12 +78,12 @@ def setup(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_
         raise UserError(f"{index_dir}: the index holds no page text ({len(documents)} documents); "
                         f"add documents with `cai ingest PATH --index {index_dir}`")
     return Setup(index_dir, Path(out_dir) if out_dir else index_dir / VERIFIER_DIR, pages, len(documents),
-                 epochs, max_pairs, max_length, seed)
+                 epochs, max_pairs, max_length, figures, seed)
 
 
 def synthesize_pairs(s: Setup) -> list[Pair]:
     """Supported and perturbed pairs from the pages; at most `max_pairs` when given."""
-    pairs = synthesize(s.pages, seed=s.seed)
+    pairs = synthesize(s.pages, seed=s.seed, figures=s.figures)
     if s.max_pairs is not None:
         pairs = limit(pairs, s.max_pairs, s.seed)
     if not pairs:
@@ -112,9 +115,10 @@ def summary(s: Setup, pairs: list[Pair], metadata: dict) -> str:
 
 
 def run(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_pairs: int | None = None,
-        max_length: int = 256, seed: int = 0) -> Result:
+        max_length: int = 256, figures: bool = False, seed: int = 0) -> Result:
     """setup → synthesize → train → save."""
-    s = setup(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, seed=seed)
+    s = setup(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, figures=figures,
+              seed=seed)
     pairs = synthesize_pairs(s)
     metadata = train(s, pairs)
     save(s, metadata)
