@@ -124,7 +124,7 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
                 compound: bool = True, groups: list | None = None, growth: bool = True,
-                averages: bool = True) -> Derivation | None:
+                averages: bool = True, signs: list[int] | None = None) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None.
 
     `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
@@ -139,7 +139,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b,
     and without `growth` a share's complement (b - a) / b, is never taken across two different
     known columns: a share is of the same period's total, while a growth rate or an average spans
-    periods by construction."""
+    periods by construction.
+
+    With `signs` (-1, +1 or 0 per operand: the sign it has in its source), two figures of opposite
+    sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
+    outflow (their signed sum is the difference, which stays a candidate)."""
     if len(operands) < 2:
         return None
     values = np.abs(np.asarray(operands, dtype=np.float64))
@@ -158,6 +162,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     if not is_amount(claim):
         families += [(name, m, tol.multiplicative, (1.0,))
                      for name, m in _multiplicative_for(claim, values, compound, growth)]
+    if signs is not None:
+        signed = np.asarray(signs, dtype=np.float64)
+        opposite = signed[:, None] * signed[None, :] < 0
+        families = [(name, np.where(opposite, np.nan, m) if "+" in name else m, tolerance, scales)
+                    for name, m, tolerance, scales in families]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
         within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))

@@ -119,12 +119,14 @@ from rewards.premises import (
 from rewards.question_context import (
     AnswerContext,
     FigureMatch,
+    added_deduction,
     claim_tokens,
     claimed_period,
     direct_match,
     evidence_pages,
     foreign_filings,
     formula_results,
+    outflow_signs,
     overstated,
     single_period,
 )
@@ -375,7 +377,7 @@ class OfflineChecker:
                     additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                     derived = self._derive(q, operands + earlier,
                                            aligned_operands if is_amount(q) else named_operands, compound,
-                                           additive, growth, averages)
+                                           additive, growth, averages, outflow_signs(matches, dict(context.signs)))
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
@@ -423,7 +425,8 @@ class OfflineChecker:
                 f"figure belongs to another period in the source: {', '.join(shifted)}" if shifted else "",
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
-        rival = self._not_the_asked_figure(claim, context, matches) or overstated(claim, matches)
+        rival = (self._not_the_asked_figure(claim, context, matches) or overstated(claim, matches)
+                 or added_deduction(claim, matches))
         if rival is not None:
             return self._verdict(claim, Verdict.unsupported, 0.2, ranked, rival)
         heads, sourced = direction.measure_heads(claim.plain, context.pages), [m.sourced for m in matches]
@@ -433,6 +436,7 @@ class OfflineChecker:
         if change is not None and change.moved is not None and not change.agrees:
             return self._direction_verdict(claim, change, ranked)
         context.verified.extend(m.value for m in matches)
+        outflow_signs(matches, context.signs)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         evidence = self._figure_evidence(matches, ranked)
         context.levels.extend(direction.claim_levels(claim, sourced, heads or context.question_heads, evidence))
@@ -499,7 +503,7 @@ class OfflineChecker:
 
     def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
                 compound: bool = True, combines: bool = True, growth: bool = True,
-                averages: bool = True) -> FigureMatch | None:
+                averages: bool = True, signs: dict[float, int] | None = None) -> FigureMatch | None:
         """A derivation of `q`: from the figures of the evidence windows aligned with the claim
         (pairs; sums, differences and averages only when the claim says it combines figures: "net
         PP&E is $6,322 million" is not the sum of two unrelated rows), or from the answer's own
@@ -521,7 +525,9 @@ class OfflineChecker:
         derivation = (
             derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
                         growth=growth, averages=averages)
-            or derive_pair(q, answer, tol, compound=compound, growth=growth) or derive_triple(q, answer, tol)
+            or derive_pair(q, answer, tol, compound=compound, growth=growth,
+                           signs=[(signs or {}).get(v, 0) for v in answer])
+            or derive_triple(q, answer, tol)
             or derive_step(q, answer, tol, compound=compound)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None

@@ -75,6 +75,9 @@ class AnswerContext:
     # Pages of another company's filing than the one the question asks about: id(page) -> the filer
     # named by the page's document id (`foreign_filings`).
     foreign: dict[int, str] = field(default_factory=dict)
+    # The sign each verified figure has in its source: -1 for a cash outflow (`outflow_signs`), +1
+    # for a positive figure, 0 where both were seen. A sum of the two is not a derivation.
+    signs: dict[float, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -379,6 +382,61 @@ def overstated(claim: Claim, matches: list[FigureMatch | None]) -> str | None:
         if _HEDGED_RE.search(m.page.source.text[start:end]):
             return (f"states as certain what the sources give as a target or expectation: "
                     f"{m.quantity.text.strip()}")
+    return None
+
+
+# "a + b" between two figures of a claim: nothing but a plus sign (and a currency sign) between them.
+_PLUS_GAP_RE = re.compile(r"^\s*\+\s*\$?\s*$")
+# Cash outflow lines of a statement of cash flows (ASC 230-10-45: investing and financing outflows are
+# reported gross, as negatives): "Purchases of property", "Payments of dividends", "Cash used in ...".
+_OUTFLOW_LINE_RE = re.compile(
+    r"\b(?:purchases?|payments?|repayments?|paid|acquisitions?|additions?\s+to|capital\s+expenditures?"
+    r"|used\s+(?:in|by|for)|outflows?|investments?\s+in|redemptions?|repurchases?)\b")
+
+
+def _label(match: FigureMatch) -> str:
+    index = next((i for i, q in enumerate(match.page.quantities) if q.start == match.source_quantity.start), None)
+    return match.page.labels[index] if index is not None else ""
+
+
+def outflow_signs(matches: list[FigureMatch | None], into: dict[float, int] | None = None) -> dict[float, int]:
+    """`into` (or a new map) updated with each directly matched figure's source sign, by magnitude:
+    -1 for a cash outflow line's negative figure, +1 for a positive figure; 0 once both are seen."""
+    signs = {} if into is None else into
+    for m in matches:
+        if m is None or m.page is None or m.source_quantity is None or not m.value:
+            continue
+        if m.source_quantity.value < 0:
+            if not _OUTFLOW_LINE_RE.search(_label(m)):
+                continue  # a negative that is not an outflow (an expense added back) says nothing
+            sign = -1
+        else:
+            sign = 1
+        signs[m.value] = sign if signs.get(m.value, sign) == sign else 0
+    return signs
+
+
+def added_deduction(claim: Claim, matches: list[FigureMatch | None]) -> str | None:
+    """Why a claim that adds a cash outflow to a positive source figure reverses the outflow, or None.
+
+    A statement of cash flows prints outflows in parentheses ("Purchases of land, buildings and
+    equipment (460.8)"): the amount is negative. "3,676.2 + 460.8" of a positive line and such an
+    outflow's magnitude is 3,676.2 − (−460.8): free cash flow as cash from operations *plus* capital
+    expenditures. Only outflow lines count (an expense added back to income, as in EBITDA, is an
+    adjustment, not a sign error), and a term the claim writes as negative ("+ (460.8)") keeps the
+    source's sign and is left alone."""
+    sources = [m if m is not None and m.page is not None and m.source_quantity is not None else None for m in matches]
+    for i in range(1, len(claim.quantities)):
+        left, right = claim.quantities[i - 1], claim.quantities[i]
+        pair = sources[i - 1], sources[i]
+        if None in pair or not _PLUS_GAP_RE.match(claim.plain[left.end:right.start]) or left.value < 0 \
+                or right.value < 0:
+            continue  # not "a + b" of two source figures, or the claim writes the sign itself
+        signs = [m.source_quantity.value < 0 for m in pair]
+        if signs[0] != signs[1]:
+            outflow = pair[signs.index(True)]
+            if _OUTFLOW_LINE_RE.search(_label(outflow)):
+                return f"adds a cash outflow the source shows as negative: {outflow.quantity.text.strip()}"
     return None
 
 

@@ -517,3 +517,64 @@ def test_a_figure_written_more_precisely_than_the_page_is_not_a_rounding_of_it(c
                for v in ("$1,600.75 million", "$1,600 million", "$1.6 billion", "$1,600.1 million")}
     assert verdict == {"$1,600.75 million": Verdict.unsupported, "$1,600 million": Verdict.supported,
                        "$1.6 billion": Verdict.supported, "$1,600.1 million": Verdict.supported}
+
+
+# -- signs of cash flows ----------------------------------------------------------------------------
+
+OUTFLOWS = SourcePage(
+    doc_id="globex-2023-10k",
+    page=31,
+    text=(
+        "CONSOLIDATED STATEMENTS OF CASH FLOWS\n(in millions) | 2023 | 2022\n"
+        "Net cash provided by operating activities | 3,676.2 | 2,807.0\n"
+        "Depreciation and amortization | 594.7 | 620.1\n"
+        "Purchases of land, buildings, and equipment | (460.8) | (537.6)\n"
+        "Net cash used by investing activities | (1,260.0) | (800.0)\n"
+    ),
+)
+INCOME = SourcePage(
+    doc_id="globex-2023-10k",
+    page=30,
+    text=("CONSOLIDATED STATEMENTS OF OPERATIONS\n(in millions) | 2023 | 2022\n"
+          "Operating income | 1,200.0 | 1,100.0\nDepreciation and amortization expense | (300.0) | (280.0)\n"),
+)
+FCF_QUESTION = "What is Globex's FY2023 free cash flow, defined as cash from operations - capex?"
+
+
+def test_a_sum_of_opposite_signs_is_never_a_derivation():
+    tol = Tolerances(additive=0.05, multiplicative=0.06)
+    total = extract_quantities("4,137.0")[0]
+    assert derive_pair(total, [3_676.2, 460.8], tol).expression == "3676.2 + 460.8"
+    assert derive_pair(total, [3_676.2, 460.8], tol, signs=[1, -1]) is None
+    assert derive_pair(total, [3_676.2, 460.8], tol, signs=[1, 0]) is not None  # a sign unknown: no rule
+    difference = extract_quantities("3,215.4")[0]  # the signed sum: cash from operations less capex
+    assert derive_pair(difference, [3_676.2, 460.8], tol, signs=[1, -1]) is not None
+
+
+@pytest.mark.parametrize(("answer", "supported"), [
+    ("Free cash flow was $3,676.2 million - $460.8 million = $3,215.4 million.", True),
+    ("Free cash flow was $3,676.2 million + $(460.8) million = $3,215.4 million.", True),
+    ("Free cash flow was $3,676.2 million + $460.8 million = $4,137.0 million.", False),
+    # both outflows: adding their magnitudes is a total of cash used, not a sign error
+    ("Cash used for capex and investing was $460.8 million + $1,260.0 million = $1,720.8 million.", True),
+])
+def test_a_cash_outflow_is_not_added_to_an_inflow(checker, answer, supported):
+    verdicts = check(checker, answer, question=FCF_QUESTION, sources=(OUTFLOWS,))
+    assert all(v.verdict == Verdict.supported for v in verdicts) == supported, [v.reason for v in verdicts]
+
+
+def test_a_result_from_earlier_figures_keeps_their_signs(checker):
+    answer = ("Cash from operations was $3,676.2 million. Capital expenditures were $(460.8) million. "
+              "So free cash flow was $4,137.0 million.")
+    verdicts = check(checker, answer, question=FCF_QUESTION, sources=(OUTFLOWS,))
+    assert [v.verdict for v in verdicts] == [Verdict.supported, Verdict.supported, Verdict.unsupported]
+    right = answer.replace("$4,137.0", "$3,215.4")
+    assert all(v.verdict == Verdict.supported for v in check(checker, right, question=FCF_QUESTION,
+                                                            sources=(OUTFLOWS,)))
+
+
+def test_an_expense_added_back_is_not_a_sign_error(checker):
+    """EBITDA adds back depreciation an income statement shows in parentheses: an adjustment."""
+    answer = "EBITDA was $1,200.0 million + $300.0 million = $1,500.0 million."
+    [v] = check(checker, answer, question="What was Globex's FY2023 EBITDA?", sources=(INCOME,))
+    assert v.verdict == Verdict.supported, v.reason
