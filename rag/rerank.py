@@ -131,7 +131,7 @@ def group_accuracy(scores: Sequence[float], pairs: Sequence[TrainPair]) -> float
 
 
 def train_reranker(pairs: Sequence[TrainPair], out_dir: str | Path, *, base: str | Path | None = None,
-                   layers: int | None = 2, max_length: int = 128, epochs: float = 1, batch_size: int = 32,
+                   layers: int | None = 1, max_length: int = 128, epochs: float = 1, batch_size: int = 32,
                    lr: float = 1e-5, seed: int = 0, eval_fraction: float = 0.1, extra: dict | None = None) -> dict:
     """Train the re-ranker on `pairs`, save it to `out_dir` atomically; returns `reranker.json`.
 

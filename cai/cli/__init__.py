@@ -502,7 +502,7 @@ def retriever() -> None:
 @click.option("--max-queries", type=click.IntRange(1), default=3000, show_default=True, metavar="N",
               help="Train on at most N synthesized questions (a seeded subset); each gives one positive and "
                    "up to four negative passages.")
-@click.option("--layers", default=2, show_default=True, type=click.IntRange(1, 6),
+@click.option("--layers", default=1, show_default=True, type=click.IntRange(1, 6),
               help="Transformer layers kept of the MiniLM base (fewer: faster search).")
 @click.option("--max-length", default=128, show_default=True, type=click.IntRange(32, 512),
               help="Tokens of question + passage (longer pairs are truncated).")

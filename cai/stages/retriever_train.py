@@ -37,7 +37,7 @@ class Settings:
     epochs: float = 1.0
     max_queries: int | None = 3000
     per_page: int = 2
-    layers: int = 2
+    layers: int = 1
     max_length: int = 128
     lr: float = 1e-5
     seed: int = 0
