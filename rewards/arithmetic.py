@@ -89,7 +89,9 @@ def _multiplicative(values: np.ndarray, percent: bool, compound: bool,
                     growth: bool = True) -> list[tuple[str, np.ndarray]]:
     a, b = values[:, None], values[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(b != 0, a / b, np.nan)
+        # A ratio to or of 1 is the other figure itself ("907 = 908 / 1"): no derivation, and with
+        # a ratio's wider tolerance it would pass off a near figure (or another period's) as computed.
+        ratio = np.where((b != 0) & (a != 1.0) & (b != 1.0), a / b, np.nan)
         # b - a over the larger b is a share's complement ("gross margin = (revenue - COGS) /
         # revenue") or a decline; a - b over the smaller b is growth only, searched when the claim
         # or question speaks of change (`growth`): else "41% of revenues" would be any two figures

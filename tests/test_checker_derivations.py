@@ -578,3 +578,12 @@ def test_an_expense_added_back_is_not_a_sign_error(checker):
     answer = "EBITDA was $1,200.0 million + $300.0 million = $1,500.0 million."
     [v] = check(checker, answer, question="What was Globex's FY2023 EBITDA?", sources=(INCOME,))
     assert v.verdict == Verdict.supported, v.reason
+
+
+def test_a_ratio_to_one_is_not_a_derivation():
+    """'907 = 908 / 1': dividing by (or into) 1 is the figure itself, at a ratio's wider tolerance."""
+    tol = Tolerances(additive=0.59, multiplicative=2.31)
+    stores = extract_quantities("907 stores")[0]
+    assert derive_pair(stores, [908.0, 1.0], tol) is None
+    half = extract_quantities("0.5")[0]
+    assert derive_pair(half, [1.0, 2.0], Tolerances(additive=0.05, multiplicative=0.05)) is None
