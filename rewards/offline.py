@@ -358,6 +358,8 @@ class OfflineChecker:
         operator = as_operator(claim.plain, context.pages)  # "the average total VaR" names a row
         combines, averages = bool(COMBINES_RE.search(operator)), bool(AVERAGE_RE.search(operator))
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
+        # Source signs of the figures matched so far: derived matches below have none to add.
+        signs = outflow_signs(matches, dict(context.signs))
         for i, q in enumerate(claim.quantities):
             # A figure the question itself states ("more than 20% of revenue") restates the question.
             if matches[i] is None and agreeing(q, context.question_magnitudes, self.rel_tolerance):
@@ -377,7 +379,7 @@ class OfflineChecker:
                     additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                     derived = self._derive(q, operands + earlier,
                                            aligned_operands if is_amount(q) else named_operands, compound,
-                                           additive, growth, averages, outflow_signs(matches, dict(context.signs)))
+                                           additive, growth, averages, signs)
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:

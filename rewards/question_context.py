@@ -399,20 +399,25 @@ def _label(match: FigureMatch) -> str:
     return match.page.labels[index] if index is not None else ""
 
 
+def _source_sign(m: FigureMatch | None) -> int:
+    """+1 for a figure matched directly to a positive source figure, -1 to a cash outflow line's
+    negative one; 0 otherwise (not matched on a page, or a negative that is not an outflow: an
+    expense added back says nothing about the sign an answer should give it)."""
+    if m is None or m.page is None or m.source_quantity is None:
+        return 0
+    if m.source_quantity.value >= 0:
+        return 1
+    return -1 if _OUTFLOW_LINE_RE.search(_label(m)) else 0
+
+
 def outflow_signs(matches: list[FigureMatch | None], into: dict[float, int] | None = None) -> dict[float, int]:
-    """`into` (or a new map) updated with each directly matched figure's source sign, by magnitude:
-    -1 for a cash outflow line's negative figure, +1 for a positive figure; 0 once both are seen."""
+    """`into` (or a new map) updated with each directly matched figure's source sign (`_source_sign`),
+    by magnitude; 0 once both signs are seen."""
     signs = {} if into is None else into
     for m in matches:
-        if m is None or m.page is None or m.source_quantity is None or not m.value:
-            continue
-        if m.source_quantity.value < 0:
-            if not _OUTFLOW_LINE_RE.search(_label(m)):
-                continue  # a negative that is not an outflow (an expense added back) says nothing
-            sign = -1
-        else:
-            sign = 1
-        signs[m.value] = sign if signs.get(m.value, sign) == sign else 0
+        sign = _source_sign(m)
+        if sign and m.value:
+            signs[m.value] = sign if signs.get(m.value, sign) == sign else 0
     return signs
 
 
@@ -425,18 +430,13 @@ def added_deduction(claim: Claim, matches: list[FigureMatch | None]) -> str | No
     expenditures. Only outflow lines count (an expense added back to income, as in EBITDA, is an
     adjustment, not a sign error), and a term the claim writes as negative ("+ (460.8)") keeps the
     source's sign and is left alone."""
-    sources = [m if m is not None and m.page is not None and m.source_quantity is not None else None for m in matches]
     for i in range(1, len(claim.quantities)):
         left, right = claim.quantities[i - 1], claim.quantities[i]
-        pair = sources[i - 1], sources[i]
-        if None in pair or not _PLUS_GAP_RE.match(claim.plain[left.end:right.start]) or left.value < 0 \
-                or right.value < 0:
-            continue  # not "a + b" of two source figures, or the claim writes the sign itself
-        signs = [m.source_quantity.value < 0 for m in pair]
-        if signs[0] != signs[1]:
-            outflow = pair[signs.index(True)]
-            if _OUTFLOW_LINE_RE.search(_label(outflow)):
-                return f"adds a cash outflow the source shows as negative: {outflow.quantity.text.strip()}"
+        if left.value < 0 or right.value < 0 or not _PLUS_GAP_RE.match(claim.plain[left.end:right.start]):
+            continue  # not "a + b", or the claim writes the sign itself
+        if _source_sign(matches[i - 1]) * _source_sign(matches[i]) < 0:
+            outflow = matches[i - 1] if _source_sign(matches[i - 1]) < 0 else matches[i]
+            return f"adds a cash outflow the source shows as negative: {outflow.quantity.text.strip()}"
     return None
 
 
