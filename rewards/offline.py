@@ -338,7 +338,7 @@ class OfflineChecker:
             matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
             if (len(matches) == 1 and matches[0] is not None and matches[0].derivation is not None
-                    and self._prescribed(matches[0].quantity, claim, context, own_measure, True) == (None, True)):
+                    and self._prescribed(matches[0].quantity, claim, context, own_measure, True)[:2] == (None, True)):
                 matches[0] = None  # the answer's own result restated, but the prescribed computation differs
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
@@ -373,13 +373,13 @@ class OfflineChecker:
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own
                            and context.derive_from_verified]
-                asked, computed = self._prescribed(q, claim, context, own_measure, grounded)
+                asked, computed, own_only = self._prescribed(q, claim, context, own_measure, grounded)
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
                     additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
-                    derived = self._derive(q, operands + earlier,
-                                           aligned_operands if is_amount(q) else named_operands, compound,
-                                           additive, growth, averages, signs)
+                    page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
+                    derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth, averages,
+                                           signs)
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
@@ -389,28 +389,30 @@ class OfflineChecker:
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
-                    grounded: bool) -> tuple[Derivation | None, bool]:
+                    grounded: bool) -> tuple[Derivation | None, bool, bool]:
         """(the derivation of `q` in the one way it must be computed, or None; whether that way could
-        be computed at all): a bare answer as its question asks (`rewards.asked_arithmetic`), or a
-        ratio the claim names as it is defined (`rewards.named_ratios`: "asset turnover", never any two
-        figures). When it could be computed, no other combination of figures stands in for it."""
+        be computed at all; whether only the answer's own figures may derive it): a bare answer as its
+        question asks (`rewards.asked_arithmetic`), or a ratio the claim names as it is defined
+        (`rewards.named_ratios`: "asset turnover", never any two figures). When it could be computed,
+        nothing else stands in for it; when its rows are not on the pages, only the answer's working can."""
         pages, tolerances = evidence_pages(claim, context), self._tolerances(q)
         # A one-figure claim that only restates what its question asks ("The FY2020 free cash flow for
         # General Mills is $3,215.4 million") is computed as the question says, as a bare figure is.
         if grounded and len(claim.quantities) == 1 and set(own_measure) <= set(measure_tokens(context.question)):
             asked, computed = asked_derivation(q, context.question, pages, tolerances)
             if asked is not None or computed:
-                return asked, computed
+                return asked, computed, False
         # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
         if q.unit == "$" or (CHANGE_RE.search(claim.plain) and not is_level(q, claim.plain)):
-            return None, False
+            return None, False, False
         ratio = named_ratio(claim.plain, context.question, not own_measure)
         if ratio is None:
-            return None, False
+            return None, False, False
         # In a worked formula the other figures are its working (a sum of three years' margins); an
         # average of the ratio over several periods is the ratio of none of them.
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
-        return derivation, computed and not (WORKED_RE.search(claim.plain) or _AVERAGED_RE.search(claim.plain))
+        return derivation, computed and not (WORKED_RE.search(claim.plain) or _AVERAGED_RE.search(claim.plain)), \
+            not computed
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

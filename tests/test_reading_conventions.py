@@ -130,6 +130,27 @@ def test_a_named_ratio_is_computed_as_defined_not_from_any_two_figures(checker):
     assert checker.check(question, "0.14", [STATEMENTS])[0].verdict == Verdict.unsupported
 
 
+def test_a_named_ratio_whose_rows_are_not_on_the_pages_is_derived_only_from_the_answers_working(checker):
+    question = "What was Meridian's asset turnover in 2024?"
+    balance_sheet = SourcePage(doc_id="meridian-2024-10k", page=52, text=(
+        "(in millions) | 2024 | 2023\n"
+        "Other non-operating income (expense), net | (828) | 714\n"
+        "Earnings before income taxes | 5,838 | 5,614\n"
+        "Total assets | $50,710 | $47,528\n"))
+    # 828 / 5,838 = 0.14, two figures of rows the claim's words name, but no revenue row is on the
+    # page: the quotient of two page figures is not the ratio.
+    claim = ("From the statement of earnings, revenue is net sales plus other income, and asset turnover "
+             "= revenue / average total assets = 0.14.")
+    verdicts = checker.check(question, claim, [balance_sheet])
+    assert verdicts[0].verdict == Verdict.unsupported, verdicts[0].reason
+    # The answer's own working still derives it: net sales (read from prose, not a row) over average assets.
+    release = SourcePage(doc_id="meridian-2024-10k", page=30, text="Net sales were $65,398 million in 2024.")
+    worked = ("Net sales were $65,398 million in 2024. Average total assets were $49,119 million. "
+              "Asset turnover in 2024 was 1.33.")
+    verdicts = checker.check(question, worked, [balance_sheet, release])
+    assert [v.verdict for v in verdicts] == [Verdict.supported] * 3, [v.reason for v in verdicts]
+
+
 def test_a_leading_basis_applies_to_every_clause_and_a_target_is_not_a_certainty(checker):
     page = SourcePage(doc_id="meridian-2025-investor-day", page=1, text=(
         "Adjusted EBITDA, a non-GAAP measure, was $349.0 million in 2024, or 14.6% of revenue.\n\n"
