@@ -34,7 +34,10 @@ Measures, for a checker (default `offline`):
 * with `--verifier DIR` (`rewards.learned_support`): the offline checker with a learned verifier on
   its prose claims, each fold's support threshold (and with `--verifier-veto` its veto threshold)
   fitted on the training folds' labelled answers only (`checker_protocol.fit_threshold`); every
-  row is scored by the verifier once and re-decided per fold at that fold's thresholds.
+  row is scored by the verifier once and re-decided per fold at that fold's thresholds;
+* with `--verifier-labelled` as well: each fold's verifier is DIR fine-tuned on the pairs of the
+  training folds' labelled answers (`rewards.labelled_pairs`, what `cai checker train --labelled`
+  adds), so the "unseen" columns measure what labelled answers of other companies teach it.
 
 A row is scored once per checker object (`Run` caches by id): with today's `fit_fold`, which
 returns the same checker for every fold, the folds reuse the first pass's verdicts. For a fitted
@@ -48,7 +51,7 @@ so a refactor can diff every verdict before and after.
 
     HF_HUB_OFFLINE=1 python bench/checker.py [--data DIR] [--checker offline] [--limit N] [--verdicts FILE]
         [--tatqa PATH|none] [--tatqa-scored FILE] [--folds K] [--seed S] [--threads N]
-        [--verifier DIR [--verifier-veto]]
+        [--verifier DIR [--verifier-veto] [--verifier-labelled]]
 """
 
 from __future__ import annotations
@@ -192,9 +195,29 @@ def scored_checker(path: str, veto: bool = False) -> Scored:
     return Scored(get_checker("offline", verifier=path, verifier_veto=0.001 if veto else None))
 
 
+def fold_verifier(train_rows: list[dict], fold: int, args: argparse.Namespace) -> str:
+    """`--verifier`, or with `--verifier-labelled` that verifier fine-tuned (2 epochs, the library's
+    defaults otherwise) on the pairs of the training rows' labelled answers (not their perturbed copies)."""
+    if not args.verifier_labelled:
+        return str(args.verifier)
+    import tempfile
+
+    from cai.core.contracts import ScoreInput
+    from rewards.labelled_pairs import LabelledAnswer, labelled_pairs
+    from rewards.verifier import train_verifier
+
+    answers = [LabelledAnswer(ScoreInput.model_validate(r), r["label"] == "supported")
+               for r in train_rows if "slice" not in r]
+    pairs = labelled_pairs(answers)
+    out = Path(tempfile.mkdtemp(prefix=f"verifier-fold{fold}-")) / "verifier"
+    train_verifier(pairs, out, base=args.verifier, epochs=2, eval_fraction=0, seed=args.seed)
+    args.labelled_pairs[fold] = {"pairs": len(pairs), "supported": sum(p.label for p in pairs), "path": str(out)}
+    return str(out)
+
+
 def fit_verifier_fold(train_rows: list[dict], fold: int, args: argparse.Namespace) -> AtThreshold:
     """`fit_fold` with `--verifier`: thresholds fitted on the training rows' labelled answers."""
-    scored = scored_checker(str(args.verifier), args.verifier_veto)
+    scored = scored_checker(fold_verifier(train_rows, fold, args), args.verifier_veto)
 
     def predict_at(row: dict, threshold, veto) -> bool:
         verdicts = scored.verdicts(row.get("question"), row["answer"], [SourcePage(**s) for s in row["sources"]])
@@ -290,8 +313,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="A learned verifier (`cai checker train`) for the offline checker's prose claims.")
     parser.add_argument("--verifier-veto", action="store_true",
                         help="Also fit a veto threshold for the prose claims the rules support.")
+    parser.add_argument("--verifier-labelled", action="store_true",
+                        help="Fine-tune the verifier per fold on the training folds' labelled answers.")
     args = parser.parse_args(argv)
-    args.fits = {}
+    args.fits, args.labelled_pairs = {}, {}
+    if args.verifier_labelled and args.verifier is None:
+        parser.error("--verifier-labelled goes with --verifier DIR")
     if args.verifier is not None and args.checker != "offline":
         parser.error("--verifier goes with --checker offline")
     if args.folds < 3:
@@ -400,7 +427,8 @@ def main(argv: list[str] | None = None) -> dict:
         meta = scored_checker(str(args.verifier), args.verifier_veto).checker.inner.learned.verifier.metadata
         results["verifier"] = {"path": str(args.verifier), "veto": args.verifier_veto,
                                "model_sha256": meta.get("model_sha256"), "held_out_pairs": meta.get("eval"),
-                               "fits": {str(k): v for k, v in sorted(args.fits.items())}}
+                               "fits": {str(k): v for k, v in sorted(args.fits.items())},
+                               "labelled_pairs": {str(k): v for k, v in sorted(args.labelled_pairs.items())} or None}
     if tatqa_counts:
         results["quotes"].update(tatqa_supported_claims=tatqa_counts["supported_claims"],
                                  tatqa_verbatim=tatqa_counts["verbatim"])

@@ -106,6 +106,15 @@ def _decided(verdict: ClaimVerdict, rules_reason: str, rules_supported: bool, p:
     })
 
 
+def anchored_windows(item: ProseClaim, top_windows: int = TOP_WINDOWS) -> list[Evidence]:
+    """The premises the verifier reads for a prose claim: the rules' best-aligned windows, at most
+    `top_windows`, that share a content word with it (an anchor: an unrelated fluent sentence is
+    never scored, so no score can support it); best-aligned first."""
+    words = content_tokens(item.claim.plain)
+    return [window_evidence(page, window) for _, page, window in item.top[:top_windows]
+            if any(occurs(t, window.lowered) for t in words)]
+
+
 class LearnedSupport:
     """A loaded verifier and its thresholds, applied to the prose claims of one answer at a time."""
 
@@ -129,11 +138,7 @@ class LearnedSupport:
             return
         claims, premises, owners, quotes = [], [], [], []
         for n, (item, _) in enumerate(pending):
-            words = content_tokens(item.claim.plain)
-            for _, page, window in item.top[: self.top_windows]:
-                evidence = window_evidence(page, window)
-                if not any(occurs(t, window.lowered) for t in words):
-                    continue  # an anchor: the window the verifier reads shares a content word with the claim
+            for evidence in anchored_windows(item, self.top_windows):
                 claims.append(item.claim.text)
                 premises.append(evidence.quote)  # the premise read is the quote shown
                 owners.append(n)

@@ -533,7 +533,8 @@ def synthesize(pages: Iterable[SourcePage], *, seed: int = 0, max_per_page: int 
 def kind_counts(pairs: Iterable[Pair]) -> dict[str, int]:
     """Pairs per kind, supported kinds first, in a stable order."""
     counts = Counter(p.kind for p in pairs)
-    return {k: counts[k] for k in (*SUPPORTED_KINDS, *PERTURBATION_KINDS) if counts[k]}
+    order = (*SUPPORTED_KINDS, *PERTURBATION_KINDS)
+    return {k: counts[k] for k in (*order, *sorted(set(counts) - set(order))) if counts[k]}
 
 
 def limit(pairs: Sequence[Pair], max_pairs: int, seed: int = 0) -> list[Pair]:

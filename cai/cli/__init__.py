@@ -467,14 +467,18 @@ def checker() -> None:
 @click.option("--claims", type=click.Choice(["prose", "all"]), default="prose", show_default=True,
               help="prose: only claims without figures, what the offline checker asks the verifier about; "
                    "all: table rows and figures too.")
+@click.option("--labelled", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="Human-labelled answers (`cai score` rows with inline sources and a 'label' of supported or "
+                   "unsupported) whose prose claims add training pairs.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of synthesis, split and training.")
 def checker_train(index_dir: Path, out_dir: Path | None, epochs: int, max_pairs: int | None, max_length: int,
-                  claims: str, seed: int) -> None:
+                  claims: str, labelled: Path | None, seed: int) -> None:
     """Train a claim verifier (a MiniLM cross-encoder) on pairs synthesized from the index's pages.
 
     Supported claims are sentences of the pages (and table rows with --claims all); unsupported
     ones are their perturbed copies (negated claim, near-topic window of the same page, company,
     direction, period; with figures also figure, scale, denied or injected premises).
+    With --labelled, the prose claims of human-labelled answers are added, labelled by their answer.
     The verifier is stored in INDEX/verifier (or --out) and recorded in the index's manifest.json.
     Prints a summary, then the verifier directory as the last line of stdout.
     """
@@ -482,7 +486,7 @@ def checker_train(index_dir: Path, out_dir: Path | None, epochs: int, max_pairs:
 
     quiet_model_loading()
     result = stage.run(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length,
-                       figures=claims == "all", seed=seed)
+                       figures=claims == "all", seed=seed, labelled=labelled)
     click.echo(result.line)
     click.echo(str(result.out_dir))
 

@@ -9,6 +9,8 @@ Read top to bottom:
 2. **synthesize** — `rewards.synth.synthesize`: prose sentences without figures (the claims the
    offline checker asks the verifier about; `--claims all` adds table rows and figures) as
    supported claims, each with perturbed copies; `--max-pairs` keeps a seeded subset of whole groups.
+   With `--labelled FILE`, human-labelled answers add pairs of their own (`rewards.labelled_pairs`:
+   the prose claims the rules cannot decide, labelled by their answer), all kept.
 3. **train** — `rewards.verifier.train_verifier`: a MiniLM cross-encoder, held out by document,
    written atomically to the output directory (`INDEX/verifier` by default).
 4. **save** — the index's `manifest.json` gets a `verifier` entry (path, sha256 of the model files,
@@ -27,6 +29,7 @@ from cai.core.contracts import SourcePage
 from cai.core.errors import UserError
 from rag import cross_encoder
 from rag.store import DocStore
+from rewards.labelled_pairs import LabelledAnswer, labelled_pairs, read_labelled
 from rewards.synth import Pair, kind_counts, limit, synthesize
 from rewards.verifier import train_verifier
 
@@ -46,6 +49,7 @@ class Setup:
     max_length: int
     figures: bool
     seed: int
+    labelled: list[LabelledAnswer]
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,11 @@ class Result:
 
 
 def setup(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_pairs: int | None = None,
-          max_length: int = 256, figures: bool = False, seed: int = 0) -> Setup:
-    """Every page of the index (a `UserError` for a missing or empty index)."""
+          max_length: int = 256, figures: bool = False, seed: int = 0, labelled: Path | None = None) -> Setup:
+    """Every page of the index and the labelled answers, if any (a `UserError` for a missing or
+    empty index, or a bad labelled row)."""
     index_dir = Path(index_dir)
+    answers = read_labelled(labelled) if labelled is not None else []
     if not index_dir.is_dir():
         raise UserError(f"{index_dir}: no index directory; build one with `cai ingest PATH --index {index_dir}`")
     store = DocStore.open(index_dir)  # IndexMissingError (a UserError) when store.sqlite is missing
@@ -78,14 +84,16 @@ def setup(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_
         raise UserError(f"{index_dir}: the index holds no page text ({len(documents)} documents); "
                         f"add documents with `cai ingest PATH --index {index_dir}`")
     return Setup(index_dir, Path(out_dir) if out_dir else index_dir / VERIFIER_DIR, pages, len(documents),
-                 epochs, max_pairs, max_length, figures, seed)
+                 epochs, max_pairs, max_length, figures, seed, answers)
 
 
 def synthesize_pairs(s: Setup) -> list[Pair]:
-    """Supported and perturbed pairs from the pages; at most `max_pairs` when given."""
+    """Supported and perturbed pairs from the pages (at most `max_pairs` when given), then the
+    labelled answers' pairs."""
     pairs = synthesize(s.pages, seed=s.seed, figures=s.figures)
     if s.max_pairs is not None:
         pairs = limit(pairs, s.max_pairs, s.seed)
+    pairs += labelled_pairs(s.labelled)
     if not pairs:
         raise UserError(f"{s.index_dir}: no training pairs could be made from its {len(s.pages)} pages "
                         "(no table rows with period headers and no claim sentences"
@@ -115,10 +123,10 @@ def summary(s: Setup, pairs: list[Pair], metadata: dict) -> str:
 
 
 def run(index_dir: Path, out_dir: Path | None = None, *, epochs: int = 1, max_pairs: int | None = None,
-        max_length: int = 256, figures: bool = False, seed: int = 0) -> Result:
+        max_length: int = 256, figures: bool = False, seed: int = 0, labelled: Path | None = None) -> Result:
     """setup → synthesize → train → save."""
     s = setup(index_dir, out_dir, epochs=epochs, max_pairs=max_pairs, max_length=max_length, figures=figures,
-              seed=seed)
+              seed=seed, labelled=labelled)
     pairs = synthesize_pairs(s)
     metadata = train(s, pairs)
     save(s, metadata)
