@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
         sets, slices = score_financebench(run, labelled_rows, perturbed, labelled)
         cold = run.counts()
         if args.verifier is not None:  # the first (and only) scoring of each row: in `Scored`
-            scored = scored_checker(str(args.verifier), args.verifier_veto)
+            scored = checker.scored  # fold -1's: the base verifier, or with --verifier-labelled its fine-tuned copy
             cold = {**cold, "claims": scored.claims, "seconds": scored.seconds}
         tatqa, tatqa_counts = score_tatqa(run, args.tatqa, args.limit, args.tatqa_scored)
         loco = protocol.leave_company_out(lambda rows, fold: fit_fold(rows, fold, args), predictor,
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> dict:
         "quotes": {"supported_claims": cold["supported_claims"], "verbatim": cold["verbatim"]},
     }
     if args.verifier is not None:
-        meta = scored_checker(str(args.verifier), args.verifier_veto).checker.inner.learned.verifier.metadata
+        meta = json.loads((args.verifier / "verifier.json").read_text())  # the base verifier's, as trained
         results["verifier"] = {"path": str(args.verifier), "veto": args.verifier_veto,
                                "model_sha256": meta.get("model_sha256"), "held_out_pairs": meta.get("eval"),
                                "fits": {str(k): v for k, v in sorted(args.fits.items())},

@@ -2,9 +2,11 @@
 
 A label says whether a whole answer is right, not which of its sentences is, so pairs are taken
 only where the label speaks to the decision the verifier makes inside the `offline` checker
-(`rewards.learned_support`): the prose claims that the rules can only align by words. The rules
-run first (no verifier), and each prose claim is paired with the premise the verifier would read
-(`learned_support.anchored_windows`, the best-aligned anchored window):
+(`rewards.learned_support`): the prose claims that the rules can only align by words and do not
+support. The rules run first (no verifier), and each such claim is paired with the premise the
+verifier would read (`learned_support.anchored_windows`, the best-aligned anchored window). Prose
+the rules already support is left out: the verifier is not asked about it, and in labelled answers
+it outnumbers the rest, which taught a verifier to accept prose in general (BENCHMARKS.md):
 
 * an answer labelled supported: each prose claim is a supported pair (a correct answer's
   sentences are taken to be true of its sources);
@@ -96,7 +98,8 @@ class _ProseRecorder:
                                   for i, v in enumerate(verdicts))
         for item in prose:
             windows = anchored_windows(item)
-            if verdicts[item.index] is not None and windows:
+            verdict = verdicts[item.index]
+            if verdict is not None and verdict.verdict != Verdict.supported and windows:
                 self.prose.append((item.claim.text, windows[0].quote))
 
 

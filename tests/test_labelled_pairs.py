@@ -1,7 +1,7 @@
 """Verifier pairs from human-labelled answers (`rewards.labelled_pairs`, `cai checker train --labelled`):
-the prose claims of an answer labelled supported become supported pairs, those of an unsupported
-answer whose other claims hold become unsupported pairs, and an answer the rules already reject
-gives none; a bad labelled row stops the command before any training, naming its line and field."""
+the prose claims the rules do not support take their answer's label (supported, or unsupported when
+the answer's other claims hold); prose the rules support and an answer the rules already reject give
+none; a bad labelled row stops the command before any training, naming its line and field."""
 
 from __future__ import annotations
 
@@ -24,24 +24,27 @@ def _answer(answer: str, supported: bool, question: str = "What does Acme say ab
     return LabelledAnswer(ScoreInput(id="x", question=question, answer=answer, sources=[PAGE]), supported)
 
 
+# Prose the rules cannot support (too few shared words, or too far in meaning), anchored by "distributors".
+UNREAD = "Independent distributors carry the inventory risk for every shipment."
+UNREAD_2 = "The distributors also provide installation training to plant engineers."
+
+
 def test_prose_claims_take_their_answers_label_and_a_verbatim_premise():
-    pairs = labelled_pairs([
-        _answer("Acme relies on independent distributors to sell its products in Europe.", True),
-        _answer("Acme expects demand for industrial pumps to decline sharply.", False),
-    ])
+    pairs = labelled_pairs([_answer(UNREAD, True), _answer(UNREAD_2, False)])
     assert [(p.label, p.kind, p.doc_id) for p in pairs] == [(1, LABELLED_KIND, "ACME_2024_10K"),
                                                             (0, LABELLED_KIND, "ACME_2024_10K")]
-    assert pairs[0].claim.startswith("Acme relies") and pairs[1].claim.startswith("Acme expects")
-    assert all(p.premise in PAGE.text and "independent distributors" in PAGE.text for p in pairs)
+    assert [p.claim for p in pairs] == [UNREAD, UNREAD_2]
+    assert all(p.premise in PAGE.text and "independent distributors" in p.premise for p in pairs)
+    # Prose the rules support is not a decision the verifier makes: no pair.
+    assert labelled_pairs([_answer("Acme relies on independent distributors to sell its products in Europe.",
+                                   True)]) == []
 
 
 def test_an_answer_whose_figure_the_rules_reject_gives_no_pairs():
-    wrong_figure = _answer("Revenue was $150.0 million in 2024. Acme expects demand for industrial pumps to fall.",
-                           False, "What was Acme's revenue in 2024?")
+    wrong_figure = _answer(f"Revenue was $150.0 million in 2024. {UNREAD}", False, "What was Acme's revenue in 2024?")
     assert labelled_pairs([wrong_figure]) == []
     # The same prose in an answer labelled supported is a supported pair: the label speaks for every claim.
-    right = _answer("Revenue was $120.5 million in 2024. Acme expects demand for industrial pumps to grow.", True,
-                    "What was Acme's revenue in 2024?")
+    right = _answer(f"Revenue was $120.5 million in 2024. {UNREAD}", True, "What was Acme's revenue in 2024?")
     assert [p.label for p in labelled_pairs([right])] == [1]
 
 
@@ -81,9 +84,8 @@ def test_cli_adds_the_labelled_pairs_and_refuses_a_bad_file_before_training(exam
     shutil.copytree(example_index, index)
     labelled = tmp_path / "labelled.jsonl"
     page = {"doc_id": PAGE.doc_id, "page": PAGE.page, "text": PAGE.text}
-    labelled.write_text(_row(answer="Acme relies on independent distributors to sell its products in Europe.",
-                             sources=[page]) + "\n" + _row(id="r2", label="unsupported", sources=[page],
-                             answer="Acme expects demand for industrial pumps to decline sharply.") + "\n")
+    labelled.write_text(_row(answer=UNREAD, sources=[page]) + "\n"
+                        + _row(id="r2", label="unsupported", sources=[page], answer=UNREAD_2) + "\n")
     args = ["checker", "train", "--index", str(index), "--max-pairs", "16", "--max-length", "48"]
     result = CliRunner().invoke(cli, [*args, "--labelled", str(labelled)])
     assert result.exit_code == 0, result.output
