@@ -183,6 +183,7 @@ class Claim:
     end: int
     citations: list[str] = field(default_factory=list)
     kind: str = "claim"
+    heading: str = ""  # the answer's heading line the claim is listed under ("Client:"), without its colon
 
     @cached_property
     def plain(self) -> str:
@@ -308,7 +309,41 @@ def split_sentences(answer: str) -> list[Claim]:
     claims = _join_table_rows(answer, claims)
     for claim in claims:
         claim.kind = sentence_kind(claim.text)
+    _assign_headings(answer, claims)
     return claims
+
+
+_HEADING_MAX_WORDS = 8
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+
+
+def _heading(answer: str, sentence: Claim) -> str | None:
+    """The text of a heading line ("Client:", "**Data Center segment:**"): a short line of words
+    and no figure, ending with a colon and the line; None for anything else."""
+    plain = _CITATION_GROUP_RE.sub(" ", sentence.text).strip().strip("*#-•> ").rstrip("*").strip()
+    line_end = answer.find("\n", sentence.end)
+    rest = answer[sentence.end: len(answer) if line_end < 0 else line_end]
+    if not plain.endswith(":") or "\n" in plain or rest.strip(" *"):
+        return None
+    words = _WORD_RE.findall(plain)
+    if not 1 <= len(words) <= _HEADING_MAX_WORDS or any(checkable(q) for q in extract_quantities(plain)):
+        return None
+    return plain[:-1].strip()
+
+
+def _assign_headings(answer: str, claims: list[Claim]) -> None:
+    """Give each claim listed under a heading line that heading (`Claim.heading`): what a list of
+    "FY21 Revenue: $6,887 million" lines under "Client:" is about. A heading covers the lines after
+    it up to the next heading or the first blank line after its first listed line."""
+    heading, listed = "", False
+    for n, claim in enumerate(claims):
+        found = _heading(answer, claim)
+        if found is not None:
+            heading, listed = found, False
+            continue
+        if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
+            heading = ""
+        claim.heading, listed = heading, listed or bool(heading)
 
 
 _ROW_LABEL_MAX_WORDS = 6

@@ -247,8 +247,9 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
             if q.unit == "%" and change_column(page, index) and not CHANGE_RE.search(claim.plain):
                 continue  # "Provision for income taxes $(411) $(491) 16%": the change, not a rate
             if measure and not label_names(page, index, measure) and not _in_named_group(page, index, own_measure,
-                                                                                         context.question):
-                continue  # the same number, but of something else
+                                                                                         context.question) \
+                    and not (claim.heading and label_names(page, index, measure_tokens(claim.heading))):
+                continue  # the same number, but of something else (a listed line's heading may name it: "Client:")
             if _in_other_group(page, index, own_measure):
                 continue  # the same row, but another segment's column
             if not asserted(page, source_q.start):

@@ -292,3 +292,18 @@ def test_plural_initialisms_and_possessives_name_what_the_sources_name():
     # Still a boundary: a name is not known from a longer word that merely starts with it.
     assert [e.text for e in unknown_entities("She joined Costco in 2005.", KnownNames("Costcos are big"))] == []
     assert [e.text for e in unknown_entities("She joined Costco in 2005.", KnownNames("Costcoville"))] == ["Costco"]
+
+
+def test_a_listed_line_takes_the_heading_line_it_is_listed_under():
+    answer = ("Here are the segments:\n\nData Center:\nFY21 Revenue: $3,694 million\nFY22 Revenue: $6,043 million\n\n"
+              "**Client:**\n- FY21 Revenue: $6,887 million [AMD_2022_10K p.47]\n\n"
+              "Overall, revenue grew by 44% to $23,601 million.\n"
+              "Note: this is unaudited.\nTotal revenue was $23,601 million.")
+    claims = split_claims(answer)
+    assert [(c.heading, c.plain) for c in claims] == [
+        ("Data Center", "FY21 Revenue: $3,694 million"), ("Data Center", "FY22 Revenue: $6,043 million"),
+        ("Client", "- FY21 Revenue: $6,887 million"),
+        ("", "Overall, revenue grew by 44% to $23,601 million."),  # a blank line after the list ends it
+        ("", "Note: this is unaudited."),  # a colon inside a line makes no heading
+        ("", "Total revenue was $23,601 million."),
+    ]

@@ -163,3 +163,17 @@ def test_a_leading_basis_applies_to_every_clause_and_a_target_is_not_a_certainty
     assert certain[0].verdict == Verdict.unsupported and "target or expectation" in certain[0].reason
     hedged = checker.check(question, "Meridian targets revenue of $3.0 billion to $3.2 billion in 2027.", [page])
     assert hedged[0].verdict == Verdict.supported, hedged[0].reason
+
+
+def test_a_segment_figure_listed_under_the_segments_heading_is_that_segments(checker):
+    segments = SourcePage(doc_id="AMD_2022_10K", page=47, text=(
+        "Year Ended\nDecember 31,\n2022\nDecember 25,\n2021\n(In millions)\nNet revenue:\nData Center\n$\n6,043 \n$\n"
+        "3,694 \nClient\n6,201 \n6,887 \nGaming\n6,805 \n5,607 \nTotal net revenue\n$\n23,601 \n$\n16,434 \n"))
+    question = "From FY21 to FY22, in which AMD reporting segment did sales increase the most?"
+    listed = "Client:\nFY21 Revenue: $6,887 million\nFY22 Revenue: $6,201 million"
+    assert [v.verdict for v in checker.check(question, listed, [segments])] == [Verdict.supported] * 2
+    # Without the heading the line does not say whose revenue it is: the Client row does not support it.
+    assert checker.check(question, "FY21 Revenue: $6,887 million", [segments])[0].verdict == Verdict.unsupported
+    # A heading names a row; it does not make another segment's figure this one's.
+    assert checker.check(question, "Gaming:\nFY21 Revenue: $6,887 million", [segments])[0].verdict == (
+        Verdict.unsupported)
