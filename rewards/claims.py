@@ -313,13 +313,15 @@ def split_sentences(answer: str) -> list[Claim]:
     return claims
 
 
-_HEADING_MAX_WORDS = 8
+_HEADING_MAX_WORDS = 25  # a heading line ("Client:") or a lead-in ("The votes for his election were as follows:")
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+# A pronoun that refers back to a name stated before ("He received 16,105,005 votes against").
+_PRONOUN_RE = re.compile(r"\b(?:he|she|his|her|him|its|it|they|their|them)\b", re.IGNORECASE)
 
 
 def _heading(answer: str, sentence: Claim) -> str | None:
-    """The text of a heading line ("Client:", "**Data Center segment:**"): a short line of words
-    and no figure, ending with a colon and the line; None for anything else."""
+    """The text of a heading line ("Client:", "**Data Center segment:**", a lead-in ending with a
+    colon): a line of words and no figure, ending with a colon and the line; None for anything else."""
     plain = _CITATION_GROUP_RE.sub(" ", sentence.text).strip().strip("*#-•> ").rstrip("*").strip()
     line_end = answer.find("\n", sentence.end)
     rest = answer[sentence.end: len(answer) if line_end < 0 else line_end]
@@ -332,18 +334,25 @@ def _heading(answer: str, sentence: Claim) -> str | None:
 
 
 def _assign_headings(answer: str, claims: list[Claim]) -> None:
-    """Give each claim listed under a heading line that heading (`Claim.heading`): what a list of
-    "FY21 Revenue: $6,887 million" lines under "Client:" is about. A heading covers the lines after
-    it up to the next heading or the first blank line after its first listed line."""
-    heading, listed = "", False
+    """Give each claim the words around it that say what it is about (`Claim.heading`): the heading
+    line it is listed under (what "FY21 Revenue: $6,887 million" under "Client:" is), and, when the
+    claim or its heading speaks through a pronoun ("He received ..."), the last name stated before
+    it. A heading covers the lines after it up to the next heading or the first blank line after
+    its first listed line."""
+    heading, listed, subject = "", False, ""  # subject: the first name of the last sentence that named one
     for n, claim in enumerate(claims):
+        names = extract_entities(claim.plain)
         found = _heading(answer, claim)
-        if found is not None:
-            heading, listed = found, False
-            continue
-        if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
-            heading = ""
-        claim.heading, listed = heading, listed or bool(heading)
+        if found is not None:  # a lead-in's pronoun ("the votes for his election") is resolved here
+            heading, listed = found + (f" {subject}" if _PRONOUN_RE.search(found) and subject else ""), False
+        else:
+            if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
+                heading = ""
+            listed = listed or bool(heading)
+            refers = subject and not names and _PRONOUN_RE.search(claim.plain)
+            claim.heading = " ".join(filter(None, [heading, subject if refers else ""]))
+        if names:
+            subject = names[0].text
 
 
 _ROW_LABEL_MAX_WORDS = 6

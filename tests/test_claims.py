@@ -307,3 +307,20 @@ def test_a_listed_line_takes_the_heading_line_it_is_listed_under():
         ("", "Note: this is unaudited."),  # a colon inside a line makes no heading
         ("", "Total revenue was $23,601 million."),
     ]
+
+
+def test_a_pronoun_takes_the_name_stated_before_it():
+    answer = ("Richard A. Johnson had the most votes against. He received 16,105,005 votes against. "
+              "The votes for his election were as follows:\n- Votes For: 54,484,293\n\n"
+              "Alan D. Feldman received 5,184,437 votes against.")
+    claims = split_claims(answer)
+    headings = {c.plain: c.heading for c in claims}
+    assert headings["He received 16,105,005 votes against."] == "Richard A. Johnson"
+    # The lead-in's "his" is resolved when the lead-in is read, and heads the lines listed under it.
+    assert headings["- Votes For: 54,484,293"] == "The votes for his election were as follows Richard A. Johnson"
+    assert headings["Alan D. Feldman received 5,184,437 votes against."] == ""  # it names its own subject
+
+
+def test_a_middle_initial_does_not_split_a_name():
+    assert [e.text for e in extract_entities("Mary N. Dillon became CEO; Richard A. Johnson left.")] == [
+        "Mary N. Dillon", "Richard A. Johnson"]

@@ -177,3 +177,18 @@ def test_a_segment_figure_listed_under_the_segments_heading_is_that_segments(che
     # A heading names a row; it does not make another segment's figure this one's.
     assert checker.check(question, "Gaming:\nFY21 Revenue: $6,887 million", [segments])[0].verdict == (
         Verdict.unsupported)
+
+
+def test_a_pronoun_claim_is_about_the_name_before_it(checker):
+    votes = SourcePage(doc_id="FOOTLOCKER_2022_8K", page=1, text=(
+        "Name\n \nVotes For\nVotes Against\nAbstentions\nBroker Non-Votes\nAlan D. Feldman\n \n54,760,830\n5,184,437\n"
+        " \n10,721,716\n \n6,884,223\nRichard A. Johnson\n \n54,484,293\n16,105,005\n \n77,685\n \n6,884,223\n"
+        "Dona D. Young\n \n53,876,257\n6,074,467\n \n10,716,259\n \n6,884,223\n"))
+    question = "Were there any board member nominees who had substantially more votes against than the others?"
+    # Alone, "he" names nobody, and the row of 16,105,005 is a person's.
+    assert checker.check(question, "He received 16,105,005 votes against.", [votes])[0].verdict == Verdict.unsupported
+    answer = "Richard A. Johnson had substantially more votes against. He received 16,105,005 votes against."
+    assert [v.verdict for v in checker.check(question, answer, [votes])] == [Verdict.supported] * 2
+    # The name a pronoun stands for is not every name's row: Young's figure is not Johnson's.
+    wrong = "Richard A. Johnson had substantially more votes against. He received 6,074,467 votes against."
+    assert checker.check(question, wrong, [votes])[-1].verdict == Verdict.unsupported
