@@ -14,6 +14,7 @@ import numpy as np
 
 from cai.core.contracts import Evidence, Locator, SourcePage
 from rag.sentences import sentence_spans
+from rewards.cell_tables import cell_heading
 from rewards.column_groups import figure_cells
 from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
@@ -267,6 +268,8 @@ def _row_label(text: str, q: Quantity, max_lines: int = 40, label_lines: int = 3
     own_line = text[line_start: q.end]
     if _WORD_RE.search(own_line):
         return own_line
+    if (cell := cell_heading(text, line_start)) is not None:  # a one-cell-per-line table of a certain shape
+        return f"{cell[0]} {cell[1]} {own_line}"
     label: list[str] = []
     end = line_start - 1
     for _ in range(max_lines):

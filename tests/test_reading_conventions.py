@@ -181,7 +181,7 @@ def test_a_segment_figure_listed_under_the_segments_heading_is_that_segments(che
 
 def test_a_pronoun_claim_is_about_the_name_before_it(checker):
     votes = SourcePage(doc_id="FOOTLOCKER_2022_8K", page=1, text=(
-        "Name\n \nVotes For\nVotes Against\nAbstentions\nBroker Non-Votes\nAlan D. Feldman\n \n54,760,830\n5,184,437\n"
+        "Votes against each nominee:\nAlan D. Feldman\n \n54,760,830\n5,184,437\n"
         " \n10,721,716\n \n6,884,223\nRichard A. Johnson\n \n54,484,293\n16,105,005\n \n77,685\n \n6,884,223\n"
         "Dona D. Young\n \n53,876,257\n6,074,467\n \n10,716,259\n \n6,884,223\n"))
     question = "Were there any board member nominees who had substantially more votes against than the others?"

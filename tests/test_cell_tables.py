@@ -1,0 +1,47 @@
+"""Column headings of tables PDF text writes one cell per line (`rewards.cell_tables`): read back only
+where the count of cells makes the shape certain."""
+
+from __future__ import annotations
+
+from cai.core.contracts import SourcePage, Verdict
+from rewards.cell_tables import cell_heading
+from rewards.premises import prepare_page
+
+VOTES = ("Name\n \nVotes For\nVotes Against\nAbstentions\nBroker Non-Votes\nAlan D. Feldman\n \n54,760,830\n"
+         "5,184,437\n \n10,721,716\n \n6,884,223\nRichard A. Johnson\n \n54,484,293\n16,105,005\n \n77,685\n \n"
+         "6,884,223\n")
+
+
+def _labels(text: str) -> dict[str, str]:
+    page = prepare_page(SourcePage(doc_id="d", page=1, text=text))
+    return {q.text.strip(): label for q, label in zip(page.quantities, page.labels, strict=True)}
+
+
+def test_each_value_takes_its_rows_label_and_its_columns_heading():
+    labels = _labels(VOTES)
+    assert labels["5,184,437"] == "alan d. feldman votes against 5,184,437"  # no heading line bleeds into it
+    assert labels["16,105,005"] == "richard a. johnson votes against 16,105,005"
+    assert labels["77,685"] == "richard a. johnson abstentions 77,685"
+
+
+def test_a_shape_that_is_not_certain_gets_no_heading():
+    # Headings wrapped over several lines: more heading lines than columns.
+    wrapped = ("Total Stores at\nBeginning of\nSecond Quarter\nStores\nOpened\nStores\nClosed\nBest Buy\n908\n-\n(1)\n"
+               "Outlet Centers\n20\n1\n(1)\n")
+    assert cell_heading(wrapped, wrapped.index("908")) is None
+    # A dated header ("2019 / 2018 / 2017") is no row, and the title lines above it are no headings.
+    dated = ("Consolidated Statements of Earnings\nGENERAL MILLS, INC.\n(In Millions)\nFiscal Year\n2019\n2018\n2017\n"
+             "Net sales\n$ 16,865.2\n$ 15,740.4\n$ 15,619.8\nCost of sales\n11,108.4\n10,304.8\n10,052.0\n")
+    assert cell_heading(dated, dated.index("11,108.4")) is None
+    # Two columns are too few to tell headings from a wrapped label.
+    two = "Net cash provided by\noperating activities\n5,000\n4,000\n"
+    assert cell_heading(two, two.index("5,000")) is None
+
+
+def test_a_claim_that_names_only_the_column_finds_its_value(checker):
+    page = SourcePage(doc_id="FOOTLOCKER_2022_8K", page=1, text=VOTES)
+    question = "Were there any nominees with substantially more votes against than the others?"
+    verdict = checker.check(question, "The most votes against any nominee were 16,105,005.", [page])[0]
+    assert verdict.verdict == Verdict.supported, verdict.reason  # "votes against" is Johnson's row's column
+    verdict = checker.check(question, "The most votes against any nominee were 16,905,005.", [page])[0]
+    assert verdict.verdict == Verdict.unsupported, verdict.reason
