@@ -301,6 +301,11 @@ def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:
     table's caption) does not contradict the claim, nor does one labelled only with a modifier the
     claim also has ("Diluted")."""
     label = page.labels[index]
+    # "Noncurrent assets" is the complement of "current assets" ("nonoperating", "non-GAAP"): a label
+    # that puts "non" before one of the claim's words names another measure, whatever else it shares.
+    if any(f"non{t}" in label or f"non-{t}" in label for t in measure
+           if not t.startswith("non") and f"non{t}" not in measure and f"non-{t}" not in measure):
+        return False
     heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact] or measure
     if any(occurs(t, label) for t in heads):
         return True

@@ -192,3 +192,15 @@ def test_a_pronoun_claim_is_about_the_name_before_it(checker):
     # The name a pronoun stands for is not every name's row: Young's figure is not Johnson's.
     wrong = "Richard A. Johnson had substantially more votes against. He received 6,074,467 votes against."
     assert checker.check(question, wrong, [votes])[-1].verdict == Verdict.unsupported
+
+
+def test_a_non_prefixed_row_is_the_complement_of_the_claims_measure(checker):
+    balance = SourcePage(doc_id="ACME_2024_10K", page=5, text=(
+        "(in millions) | 2024 | 2023\nTotal current assets | 4,100 | 3,900\nNoncurrent assets | 9,800 | 9,200\n"
+        "Non-current liabilities | 7,700 | 7,100\nTotal assets | 13,900 | 13,100\n"))
+    question = "What were Acme's current assets in 2024?"
+    check = lambda answer: checker.check(question, answer, [balance])[0].verdict  # noqa: E731
+    assert check("Total current assets were $4,100 million in 2024.") == Verdict.supported
+    assert check("Total current assets were $9,800 million in 2024.") == Verdict.unsupported
+    assert check("Noncurrent assets were $9,800 million in 2024.") == Verdict.supported
+    assert check("Current liabilities were $7,700 million in 2024.") == Verdict.unsupported
