@@ -183,7 +183,9 @@ class Claim:
     end: int
     citations: list[str] = field(default_factory=list)
     kind: str = "claim"
-    heading: str = ""  # the answer's heading line the claim is listed under ("Client:"), without its colon
+    # What the answer says the claim is about: the heading line it is listed under ("Client:", without
+    # its colon) and, for a claim that speaks through a pronoun, the name stated before it.
+    heading: str = ""
 
     @cached_property
     def plain(self) -> str:
