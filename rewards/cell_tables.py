@@ -17,6 +17,7 @@ several lines, labels wrapped, rows of unequal length) is left to the line readi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD_RE = re.compile(r"[A-Za-z]{3,}")
 _VALUE_RE = re.compile(r"^[\s$€£(]*[-–—]?\(?[\d.,]+\)?%?[\s)]*$|^\s*[-–—]\s*$")
@@ -39,6 +40,20 @@ def _kind(line: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=64)
+def _cells(text: str) -> tuple[list[str], dict[int, int], dict[int, int], list[int], list[str]]:
+    """The page's lines; line index by start offset; cell index by line index; the line index and
+    kind of each non-blank line. Parsed once per page text (every value of a page asks)."""
+    lines = text.split("\n")
+    line_of, position = {}, 0
+    for i, line in enumerate(lines):
+        line_of[position] = i
+        position += len(line) + 1
+    order = [i for i, line in enumerate(lines) if _kind(line) != "blank"]
+    kinds = [_kind(lines[i]) for i in order]
+    return lines, line_of, {i: n for n, i in enumerate(order)}, order, kinds
+
+
 def _heading_like(line: str) -> bool:
     """A column heading is a few words, not a sentence or its lead-in ("… as set forth below:")."""
     stripped = line.strip()
@@ -48,22 +63,11 @@ def _heading_like(line: str) -> bool:
 def cell_heading(text: str, line_start: int) -> tuple[str, str] | None:
     """(row label, column heading) of the value on the line starting at `line_start`, or None when
     the lines around it are not a one-cell-per-line table of a certain shape."""
-    lines, starts = [], []
-    position = 0
-    for line in text.split("\n"):
-        starts.append(position)
-        lines.append(line)
-        position += len(line) + 1
-    try:
-        here = starts.index(line_start)
-    except ValueError:
+    lines, line_of, cell_of, order, kinds = _cells(text)
+    here = line_of.get(line_start)
+    if here is None or here not in cell_of:
         return None
-    cells = [(i, _kind(lines[i])) for i in range(len(lines)) if _kind(lines[i]) != "blank"]
-    order = [i for i, _ in cells]
-    kinds = [k for _, k in cells]
-    if here not in order:
-        return None
-    at = order.index(here)
+    at = cell_of[here]
     # The row: back to its label over the values before this one.
     label_at = at
     while label_at >= 0 and kinds[label_at] == "value":
