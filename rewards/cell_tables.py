@@ -67,7 +67,48 @@ def cell_heading(text: str, line_start: int) -> tuple[str, str] | None:
     here = line_of.get(line_start)
     if here is None or here not in cell_of:
         return None
-    at = cell_of[here]
+    found = _table_at(text, cell_of[here])
+    if found is None:
+        return None
+    label_at, headings = found
+    return lines[order[label_at]].strip(), headings[cell_of[here] - label_at - 1]
+
+
+def cell_tables(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]]:
+    """Every one-cell-per-line table of a certain shape in `text`: (column headings, rows of (label,
+    value cells)), the rows in page order."""
+    lines, _, _, order, kinds = _cells(text)
+    tables, seen = [], set()
+    for at, kind in enumerate(kinds):
+        if kind != "words" or at + 1 >= len(kinds) or kinds[at + 1] != "value":
+            continue
+        found = _table_at(text, at + 1)
+        if found is None:
+            continue
+        label_at, headings = found
+        width = len(headings)
+        first = label_at
+        while first - width - 1 >= 0 and kinds[first - width: first] == ["value"] * width \
+                and kinds[first - width - 1] == "words":
+            first -= width + 1
+        if first in seen:
+            continue
+        seen.add(first)
+        rows, row = [], first
+        while row + width < len(kinds) and kinds[row] == "words" \
+                and kinds[row + 1: row + width + 1] == ["value"] * width:
+            values = [lines[order[c]].strip() for c in range(row + 1, row + width + 1)]
+            rows.append((lines[order[row]].strip(), values))
+            row += width + 1
+        tables.append((headings, rows))
+    return tables
+
+
+def _table_at(text: str, at: int) -> tuple[int, list[str]] | None:
+    """(cell index of the row label, the column headings) for the value cell `at`, or None."""
+    lines, _, _, order, kinds = _cells(text)
+    if kinds[at] != "value":
+        return None
     # The row: back to its label over the values before this one.
     label_at = at
     while label_at >= 0 and kinds[label_at] == "value":
@@ -96,4 +137,4 @@ def cell_heading(text: str, line_start: int) -> tuple[str, str] | None:
         headings = headings[1:]  # the label column's own heading ("Name")
     if len(headings) != width:
         return None
-    return lines[order[label_at]].strip(), headings[at - label_at - 1]
+    return label_at, headings

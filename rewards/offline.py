@@ -130,7 +130,7 @@ from rewards.question_context import (
     overstated,
     single_period,
 )
-from rewards.superlatives import outranked_group
+from rewards.superlatives import outranked_peer
 
 # Compound growth is searched only when the claim or the question speaks of it.
 _COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
@@ -195,8 +195,8 @@ class OfflineChecker:
                 continue
             ranked = self._rank_windows(claim, context)
             absent = states_fallback(claim.plain, context.question, pages)  # evidence: the closest window
-            if absent is None and (rival := outranked_group(claim.plain, context.question, pages)) is not None:
-                absent = (False, rival)
+            rival = None if absent else outranked_peer(claim.plain, claim.heading, context.question, pages)
+            absent = (False, rival) if rival is not None else absent
             if absent is not None and ranked:
                 verdicts.append(self._verdict(claim, *((Verdict.supported, 0.9) if absent[0] else
                                                        (Verdict.unsupported, 0.1)), ranked, absent[1]))

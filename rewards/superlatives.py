@@ -18,11 +18,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rewards.cell_tables import cell_tables
+from rewards.numbers import extract_quantities
 from rewards.periods import extract_periods
 from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
 
 _MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest)\b", re.IGNORECASE)
 _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re.IGNORECASE)
+# "higher than the votes against any other nominee": a comparison with every other row is a superlative.
+_ABOVE_ALL_RE = re.compile(r"\b(?:higher|more|greater|larger|bigger)\b[^.;]*?\bthan\b[^.;]*?\b(?:any|all|every|each)\s+"
+                           r"(?:of\s+the\s+)?other", re.IGNORECASE)
+_BELOW_ALL_RE = re.compile(r"\b(?:lower|fewer|less|smaller)\b[^.;]*?\bthan\b[^.;]*?\b(?:any|all|every|each)\s+"
+                           r"(?:of\s+the\s+)?other", re.IGNORECASE)
+_COMPARATIVE_RE = re.compile(r"\b(?:higher|lower)\b[^.;]*?\bthan\b|\bcompared\s+(?:to|with)\b", re.IGNORECASE)
 _NOT_PEER_RE = re.compile(r"^(?:total|firmwide|firm|consolidated|eliminations?|reconciling)\b", re.IGNORECASE)
 _FIGURES_RE = re.compile(r"[$()\d.,%\s-]+(?=\s|$)")
 _SUPERLATIVE_WORDS = frozenset({"highest", "largest", "greatest", "biggest", "most", "best", "strongest",
@@ -75,6 +83,52 @@ def _rows(page: PreparedPage, cells: dict, measure: list[str]) -> list[tuple[str
     return [(label, groups) for label, groups in merged if score[label] == top]
 
 
+def _number(cell: str) -> float | None:
+    found = [q for q in extract_quantities(cell) if q.unit != "%" or "%" in cell]
+    return found[0].value if len(found) == 1 else None
+
+
+def _only(named: list[tuple[int, str]]) -> str | None:
+    """The one item named with the most words, or None when none is, or several tie."""
+    if not named:
+        return None
+    top = max(n for n, _ in named)
+    best = [item for n, item in named if n == top]
+    return best[0] if len(best) == 1 else None
+
+
+def outranked_row(claim: str, about: str, pages: Sequence[PreparedPage]) -> str | None:
+    """Why a claim that one row of a one-cell-per-line table (`rewards.cell_tables`) is the highest
+    or lowest in a column, or higher or lower than every other row, is false; `about` is what the
+    answer says the claim is about (`Claim.heading`: "He" is the nominee named before). None when the
+    claim names no single row and column of such a table, or the table bears it out."""
+    most = _MOST_RE.search(claim) or _ABOVE_ALL_RE.search(claim)
+    least = _LEAST_RE.search(claim) or _BELOW_ALL_RE.search(claim)
+    # A change compared ("grew the most", "increased more than any other") is not a level's rank;
+    # the comparative's own "higher" / "lower" is no change word here.
+    if bool(most) == bool(least) or CHANGE_RE.search(_COMPARATIVE_RE.sub(" ", claim)):
+        return None
+    lowered = f"{about} {claim}".lower()
+    for page in pages:
+        for headings, rows in cell_tables(page.source.text):
+            def words(text: str) -> list[str]:
+                return [t for t in measure_tokens(text) if t not in MODIFIERS]
+            column = _only([(len(w), h) for h in headings if (w := words(h)) and all(occurs(t, lowered) for t in w)])
+            row = _only([(len(w), label) for label, _ in rows if (w := words(label))
+                         and all(occurs(t, lowered) for t in w)])
+            if column is None or row is None:
+                continue
+            at = headings.index(column)
+            values = {label: v for label, cells in rows if (v := _number(cells[at])) is not None}
+            if row not in values or len(values) < 2:
+                continue
+            best = (max if most else min)(values, key=values.get)
+            if values[best] != values[row]:
+                word = "highest" if most else "lowest"
+                return f"not the {word}: {row} {values[row]:,.0f} against {best} {values[best]:,.0f} ({column})"
+    return None
+
+
 def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) -> str | None:
     """Why the claim's superlative is false of every segment table it may be about; None when the
     claim states none, names no single group, the sources hold no such row (nothing to compare), or
@@ -109,3 +163,9 @@ def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) ->
             conflict = conflict or (f"not the {word}: {named[0]} {values[named[0]]:,.0f} against {best} "
                                     f"{values[best]:,.0f} ({' '.join(label.split())[:60]}, {wanted})")
     return conflict
+
+
+def outranked_peer(claim: str, about: str, question: str, pages: Sequence[PreparedPage]) -> str | None:
+    """Why the claim's superlative is false among the peers the sources list: the column groups of a
+    segment table (`outranked_group`) or the rows of a one-cell-per-line table (`outranked_row`)."""
+    return outranked_group(claim, question, pages) or outranked_row(claim, about, pages)

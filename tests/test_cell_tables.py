@@ -4,7 +4,7 @@ where the count of cells makes the shape certain."""
 from __future__ import annotations
 
 from cai.core.contracts import SourcePage, Verdict
-from rewards.cell_tables import cell_heading
+from rewards.cell_tables import cell_heading, cell_tables
 from rewards.premises import prepare_page
 
 VOTES = ("Name\n \nVotes For\nVotes Against\nAbstentions\nBroker Non-Votes\nAlan D. Feldman\n \n54,760,830\n"
@@ -45,3 +45,26 @@ def test_a_claim_that_names_only_the_column_finds_its_value(checker):
     assert verdict.verdict == Verdict.supported, verdict.reason  # "votes against" is Johnson's row's column
     verdict = checker.check(question, "The most votes against any nominee were 16,905,005.", [page])[0]
     assert verdict.verdict == Verdict.unsupported, verdict.reason
+
+
+def test_the_whole_table_is_read_back():
+    assert cell_tables(VOTES) == [(["Votes For", "Votes Against", "Abstentions", "Broker Non-Votes"], [
+        ("Alan D. Feldman", ["54,760,830", "5,184,437", "10,721,716", "6,884,223"]),
+        ("Richard A. Johnson", ["54,484,293", "16,105,005", "77,685", "6,884,223"])])]
+
+
+def test_a_superlative_or_a_comparison_with_every_other_row_must_hold_in_the_named_column(checker):
+    page = SourcePage(doc_id="FOOTLOCKER_2022_8K", page=1, text=VOTES)
+    question = "Were there any nominees with substantially more votes against than the others?"
+    verdicts = lambda answer: [v.verdict for v in checker.check(question, answer, [page])]  # noqa: E731
+    assert verdicts("Richard A. Johnson had the most votes against.") == [Verdict.supported]
+    assert verdicts("Alan D. Feldman had the most votes against.") == [Verdict.unsupported]
+    assert verdicts("Alan D. Feldman had the most votes for.") == [Verdict.supported]  # 54,760,830: his column
+    named = "Richard A. Johnson had the most votes against. "
+    assert verdicts(named + "He received 16,105,005 votes against, far higher than any other nominee.") == [
+        Verdict.supported] * 2
+    assert verdicts(named + "He received 16,105,005 votes against, far lower than any other nominee.")[1] == (
+        Verdict.unsupported)
+    # A change compared is not a level's rank: left to the other checks.
+    grew = checker.check(question, "Alan D. Feldman's votes against grew more than any other nominee's.", [page])
+    assert not grew[0].reason.startswith("not the")
