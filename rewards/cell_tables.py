@@ -74,6 +74,18 @@ def cell_heading(text: str, line_start: int) -> tuple[str, str] | None:
     return lines[order[label_at]].strip(), headings[cell_of[here] - label_at - 1]
 
 
+def cell_columns(text: str, line_start: int) -> tuple[str, list[str]] | None:
+    """(the column heading of the value on the line starting at `line_start`, every column heading
+    of its table), or None as for `cell_heading`."""
+    _, line_of, cell_of, _, _ = _cells(text)
+    here = line_of.get(line_start)
+    found = _table_at(text, cell_of[here]) if here in cell_of else None
+    if found is None:
+        return None
+    label_at, headings = found
+    return headings[cell_of[here] - label_at - 1], headings
+
+
 def cell_tables(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]]:
     """Every one-cell-per-line table of a certain shape in `text`: (column headings, rows of (label,
     value cells)), the rows in page order."""

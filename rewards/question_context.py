@@ -30,6 +30,7 @@ from rewards import direction
 from rewards.agreement import Known
 from rewards.arithmetic import Derivation, Equality, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
+from rewards.cell_tables import cell_columns
 from rewards.claims import Claim
 from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
@@ -250,8 +251,8 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                                                                                          context.question) \
                     and not (claim.heading and label_names(page, index, measure_tokens(claim.heading))):
                 continue  # the same number, but of something else (a listed line's heading may name it: "Client:")
-            if _in_other_group(page, index, own_measure):
-                continue  # the same row, but another segment's column
+            if _in_other_group(page, index, own_measure) or _in_other_cell_column(page, index, own_measure):
+                continue  # the same row, but another segment's column (or another column the claim names)
             if not asserted(page, source_q.start):
                 continue  # stated only in a denial or an instruction: not evidence
             if basis is not None and not basis_agrees(basis, page.labels[index]):
@@ -309,6 +310,23 @@ def _in_other_group(page: PreparedPage, index: int, own_measure: list[str]) -> b
     if heading is None or _names_group(heading, own_measure):
         return False
     return any(_names_group(other, own_measure) for other in set(page.groups.values()) - {heading})
+
+
+def _in_other_cell_column(page: PreparedPage, index: int, own_measure: list[str]) -> bool:
+    """In a table written one cell per line (`rewards.cell_tables`), the column the claim names (the
+    heading it names with the most words) is not the figure's: "77,685 votes against" where 77,685
+    is in the Abstentions column of the nominee's row."""
+    q = page.quantities[index]
+    found = cell_columns(page.source.text, page.source.text.rfind("\n", 0, q.start) + 1)
+    if found is None:
+        return False
+    own, headings = found
+    named = [(len(words), h) for h in headings if (words := [t for t in measure_tokens(h) if t not in MODIFIERS])
+             and all(t in own_measure for t in words)]
+    if not named:
+        return False
+    top = max(n for n, _ in named)
+    return own not in [h for n, h in named if n == top]
 
 
 def _exact_elsewhere(page: PreparedPage, index: int, claimed: Period, column: Period) -> bool:

@@ -68,3 +68,15 @@ def test_a_superlative_or_a_comparison_with_every_other_row_must_hold_in_the_nam
     # A change compared is not a level's rank: left to the other checks.
     grew = checker.check(question, "Alan D. Feldman's votes against grew more than any other nominee's.", [page])
     assert not grew[0].reason.startswith("not the")
+
+
+def test_a_figure_of_another_column_than_the_one_the_claim_names_is_not_its(checker):
+    page = SourcePage(doc_id="FOOTLOCKER_2022_8K", page=1, text=VOTES)
+    question = "How many votes did each nominee receive?"
+    verdict = lambda answer: checker.check(question, answer, [page])[0].verdict  # noqa: E731
+    assert verdict("Richard A. Johnson received 16,105,005 votes against.") == Verdict.supported
+    assert verdict("Richard A. Johnson received 77,685 votes against.") == Verdict.unsupported  # his abstentions
+    assert verdict("Richard A. Johnson had 77,685 abstentions.") == Verdict.supported
+    # "Votes For" is named by "votes", "Votes Against" only by "votes against": the most specific heading decides.
+    assert verdict("Richard A. Johnson received 54,484,293 votes for.") == Verdict.supported
+    assert verdict("Richard A. Johnson received 16,105,005 votes for.") == Verdict.unsupported
