@@ -316,6 +316,7 @@ def split_sentences(answer: str) -> list[Claim]:
 
 
 _HEADING_MAX_WORDS = 25  # a heading line ("Client:") or a lead-in ("The votes for his election were as follows:")
+_SHORT_HEADING_WORDS = 6  # a heading whose words say what the listed lines are about
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 # A pronoun that refers back to a name stated before ("He received 16,105,005 votes against").
 _PRONOUN_RE = re.compile(r"\b(?:he|she|his|her|him|its|it|they|their|them)\b", re.IGNORECASE)
@@ -346,7 +347,12 @@ def _assign_headings(answer: str, claims: list[Claim]) -> None:
         names = extract_entities(claim.plain)
         found = _heading(answer, claim)
         if found is not None:  # a lead-in's pronoun ("the votes for his election") is resolved here
-            heading, listed = found + (f" {subject}" if _PRONOUN_RE.search(found) and subject else ""), False
+            # A short heading names what the lines under it are about ("Client"); of a long lead-in
+            # only the name its pronoun stands for is kept: its other words ("the income statement
+            # figures") would let a listed line match any row they name.
+            own = found if len(_WORD_RE.findall(found)) <= _SHORT_HEADING_WORDS else ""
+            name = subject if _PRONOUN_RE.search(found) and subject else ""
+            heading, listed = " ".join(filter(None, [own, name])), False
         else:
             if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
                 heading = ""

@@ -316,11 +316,18 @@ def test_a_pronoun_takes_the_name_stated_before_it():
     claims = split_claims(answer)
     headings = {c.plain: c.heading for c in claims}
     assert headings["He received 16,105,005 votes against."] == "Richard A. Johnson"
-    # The lead-in's "his" is resolved when the lead-in is read, and heads the lines listed under it.
-    assert headings["- Votes For: 54,484,293"] == "The votes for his election were as follows Richard A. Johnson"
+    # The lead-in's "his" is resolved when the lead-in is read, and the name heads the lines listed under it;
+    # a lead-in's other words do not (a short heading's do: "Client").
+    assert headings["- Votes For: 54,484,293"] == "Richard A. Johnson"
     assert headings["Alan D. Feldman received 5,184,437 votes against."] == ""  # it names its own subject
 
 
 def test_a_middle_initial_does_not_split_a_name():
     assert [e.text for e in extract_entities("Mary N. Dillon became CEO; Richard A. Johnson left.")] == [
         "Mary N. Dillon", "Richard A. Johnson"]
+
+
+def test_a_long_lead_in_lends_no_words_but_a_short_heading_does():
+    answer = ("Here are the figures from the consolidated income statement:\n- Revenue: $84.9 million\n\n"
+              "Net income:\n- FY2024: $84.9 million")
+    assert [c.heading for c in split_claims(answer)] == ["", "Net income"]

@@ -204,3 +204,9 @@ def test_a_non_prefixed_row_is_the_complement_of_the_claims_measure(checker):
     assert check("Total current assets were $9,800 million in 2024.") == Verdict.unsupported
     assert check("Noncurrent assets were $9,800 million in 2024.") == Verdict.supported
     assert check("Current liabilities were $7,700 million in 2024.") == Verdict.unsupported
+
+
+def test_a_lead_ins_words_do_not_name_the_lines_listed_under_it(checker):
+    page = SourcePage(doc_id="ACME_2024_10K", page=40, text="Net income was $84.9 million in 2024.")
+    answer = "Here are the figures from the consolidated income statement:\n- Revenue: $84.9 million"
+    assert checker.check("What was Acme's revenue in 2024?", answer, [page])[-1].verdict == Verdict.unsupported
