@@ -60,30 +60,17 @@ def _heading_like(line: str) -> bool:
     return len(stripped.split()) <= MAX_HEADING_WORDS and not stripped.endswith((":", ".", ";"))
 
 
-def cell_heading(text: str, line_start: int) -> tuple[str, str] | None:
-    """(row label, column heading) of the value on the line starting at `line_start`, or None when
-    the lines around it are not a one-cell-per-line table of a certain shape."""
-    lines, line_of, cell_of, order, kinds = _cells(text)
-    here = line_of.get(line_start)
-    if here is None or here not in cell_of:
-        return None
-    found = _table_at(text, cell_of[here])
+def cell_heading(text: str, line_start: int) -> tuple[str, str, list[str]] | None:
+    """(row label, column heading, every column heading of its table) of the value on the line
+    starting at `line_start`, or None when the lines around it are not a one-cell-per-line table of
+    a certain shape."""
+    lines, line_of, cell_of, order, _ = _cells(text)
+    at = cell_of.get(line_of.get(line_start, -1))
+    found = _table_at(text, at) if at is not None else None
     if found is None:
         return None
-    label_at, headings = found
-    return lines[order[label_at]].strip(), headings[cell_of[here] - label_at - 1]
-
-
-def cell_columns(text: str, line_start: int) -> tuple[str, list[str]] | None:
-    """(the column heading of the value on the line starting at `line_start`, every column heading
-    of its table), or None as for `cell_heading`."""
-    _, line_of, cell_of, _, _ = _cells(text)
-    here = line_of.get(line_start)
-    found = _table_at(text, cell_of[here]) if here in cell_of else None
-    if found is None:
-        return None
-    label_at, headings = found
-    return headings[cell_of[here] - label_at - 1], headings
+    _, label_at, headings = found
+    return lines[order[label_at]].strip(), headings[at - label_at - 1], headings
 
 
 def cell_tables(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]]:
@@ -92,32 +79,28 @@ def cell_tables(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]
     lines, _, _, order, kinds = _cells(text)
     tables, seen = [], set()
     for at, kind in enumerate(kinds):
-        if kind != "words" or at + 1 >= len(kinds) or kinds[at + 1] != "value":
+        found = _table_at(text, at + 1) if kind == "words" and at + 1 < len(kinds) else None
+        if found is None or found[0] in seen:
             continue
-        found = _table_at(text, at + 1)
-        if found is None:
-            continue
-        label_at, headings = found
-        width = len(headings)
-        first = label_at
-        while first - width - 1 >= 0 and kinds[first - width: first] == ["value"] * width \
-                and kinds[first - width - 1] == "words":
-            first -= width + 1
-        if first in seen:
-            continue
+        first, _, headings = found
         seen.add(first)
-        rows, row = [], first
-        while row + width < len(kinds) and kinds[row] == "words" \
-                and kinds[row + 1: row + width + 1] == ["value"] * width:
-            values = [lines[order[c]].strip() for c in range(row + 1, row + width + 1)]
-            rows.append((lines[order[row]].strip(), values))
+        width, rows, row = len(headings), [], first
+        while _is_row(kinds, row, width):
+            rows.append((lines[order[row]].strip(), [lines[order[c]].strip() for c in range(row + 1, row + width + 1)]))
             row += width + 1
         tables.append((headings, rows))
     return tables
 
 
-def _table_at(text: str, at: int) -> tuple[int, list[str]] | None:
-    """(cell index of the row label, the column headings) for the value cell `at`, or None."""
+def _is_row(kinds: list[str], label_at: int, width: int) -> bool:
+    """Whether cell `label_at` starts a row: a label and `width` values."""
+    return 0 <= label_at and label_at + width < len(kinds) and kinds[label_at] == "words" \
+        and kinds[label_at + 1: label_at + width + 1] == ["value"] * width
+
+
+def _table_at(text: str, at: int) -> tuple[int, int, list[str]] | None:
+    """(cell index of the table's first row label, of this value's row label, the column headings)
+    for the value cell `at`, or None."""
     lines, _, _, order, kinds = _cells(text)
     if kinds[at] != "value":
         return None
@@ -135,8 +118,7 @@ def _table_at(text: str, at: int) -> tuple[int, list[str]] | None:
         return None
     # Up over the rows above, each a one-line label and `width` values, to the first row.
     first = label_at
-    while first - width - 1 >= 0 and kinds[first - width: first] == ["value"] * width \
-            and kinds[first - width - 1] == "words":
+    while _is_row(kinds, first - width - 1, width):
         first -= width + 1
     headings = []
     j = first - 1
@@ -149,4 +131,4 @@ def _table_at(text: str, at: int) -> tuple[int, list[str]] | None:
         headings = headings[1:]  # the label column's own heading ("Name")
     if len(headings) != width:
         return None
-    return label_at, headings
+    return first, label_at, headings

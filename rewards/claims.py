@@ -325,6 +325,8 @@ _PRONOUN_RE = re.compile(r"\b(?:he|she|his|her|him|its|it|they|their|them)\b", r
 def _heading(answer: str, sentence: Claim) -> str | None:
     """The text of a heading line ("Client:", "**Data Center segment:**", a lead-in ending with a
     colon): a line of words and no figure, ending with a colon and the line; None for anything else."""
+    if ":" not in sentence.text:
+        return None
     plain = _CITATION_GROUP_RE.sub(" ", sentence.text).strip().strip("*#-•> ").rstrip("*").strip()
     line_end = answer.find("\n", sentence.end)
     rest = answer[sentence.end: len(answer) if line_end < 0 else line_end]
@@ -342,25 +344,33 @@ def _assign_headings(answer: str, claims: list[Claim]) -> None:
     claim or its heading speaks through a pronoun ("He received ..."), the last name stated before
     it. A heading covers the lines after it up to the next heading or the first blank line after
     its first listed line."""
-    heading, listed, subject = "", False, ""  # subject: the first name of the last sentence that named one
+    names: dict[int, list[Entity]] = {}  # a sentence's names, read only where a pronoun needs them
+
+    def subject(before: int) -> str:
+        """The first name of the last sentence before `before` that names one."""
+        for m in range(before - 1, -1, -1):
+            if m not in names:
+                names[m] = extract_entities(claims[m].plain)
+            if names[m]:
+                return names[m][0].text
+        return ""
+
+    heading, listed = "", False
     for n, claim in enumerate(claims):
-        names = extract_entities(claim.plain)
         found = _heading(answer, claim)
         if found is not None:  # a lead-in's pronoun ("the votes for his election") is resolved here
             # A short heading names what the lines under it are about ("Client"); of a long lead-in
             # only the name its pronoun stands for is kept: its other words ("the income statement
             # figures") would let a listed line match any row they name.
             own = found if len(_WORD_RE.findall(found)) <= _SHORT_HEADING_WORDS else ""
-            name = subject if _PRONOUN_RE.search(found) and subject else ""
+            name = subject(n) if _PRONOUN_RE.search(found) else ""
             heading, listed = " ".join(filter(None, [own, name])), False
-        else:
-            if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
-                heading = ""
-            listed = listed or bool(heading)
-            refers = subject and not names and _PRONOUN_RE.search(claim.plain)
-            claim.heading = " ".join(filter(None, [heading, subject if refers else ""]))
-        if names:
-            subject = names[0].text
+            continue
+        if heading and n and listed and _BLANK_LINE_RE.search(answer[claims[n - 1].end: claim.start]):
+            heading = ""
+        listed = listed or bool(heading)
+        refers = _PRONOUN_RE.search(claim.plain) and not names.setdefault(n, extract_entities(claim.plain))
+        claim.heading = " ".join(filter(None, [heading, subject(n) if refers else ""]))
 
 
 _ROW_LABEL_MAX_WORDS = 6

@@ -59,7 +59,8 @@ CORPORATE_SUFFIXES = ("incorporated", "corporation", "company", "inc", "corp", "
                       "group")
 
 _CAPITALISED_RUN_RE = re.compile(
-    r"(?<![\w&.])(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z])(?:'s)?(?:\s+(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z]\.(?=\s+[A-Z])|&)(?:'s)?)*"
+    r"(?<![\w&.])(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z])(?:'s)?"
+    r"(?:\s+(?:[A-Z][\w&\-.]*[A-Za-z0-9]|[A-Z]\.(?=\s+[A-Z])|&)(?:'s)?)*"  # "A." a middle initial, inside a name
 )
 _NORMALISE_RE = re.compile(r"[^a-z0-9]+")
 _POSSESSIVE_RE = re.compile(r"['’]s\b")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -269,7 +269,8 @@ def _row_label(text: str, q: Quantity, max_lines: int = 40, label_lines: int = 3
     if _WORD_RE.search(own_line):
         return own_line
     if (cell := cell_heading(text, line_start)) is not None:  # a one-cell-per-line table of a certain shape
-        return f"{cell[0]} {cell[1]} {own_line}"
+        label, heading, _ = cell
+        return f"{label} {heading} {own_line}"
     label: list[str] = []
     end = line_start - 1
     for _ in range(max_lines):
@@ -291,6 +292,16 @@ def prepare_page(source: SourcePage) -> PreparedPage:
     return PreparedPage(source, spans, [s for s, _ in spans], windows, quantities, magnitudes, columns, labels,
                         lowered, re.sub(r"[^a-z0-9&]+", " ", source.doc_id.lower()),
                         re.sub(r"[^a-z0-9]+", "", source.doc_id.lower()), bounds, token_windows, scales)
+
+
+def most_named(texts: Iterable[str], named: Callable[[str], bool]) -> list[str]:
+    """Of `texts` (a table's column headings or row labels), those the claim names in full (every
+    measure word but modifiers is `named`), keeping only the ones named with the most words: "votes
+    against" names "Votes Against" (two words), not "Votes For" (one)."""
+    scored = [(len(words), text) for text in texts
+              if (words := [t for t in measure_tokens(text) if t not in MODIFIERS]) and all(map(named, words))]
+    top = max((n for n, _ in scored), default=0)
+    return [text for n, text in scored if n == top]
 
 
 def label_names(page: PreparedPage, index: int, measure: list[str]) -> bool:

@@ -30,7 +30,7 @@ from rewards import direction
 from rewards.agreement import Known
 from rewards.arithmetic import Derivation, Equality, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
-from rewards.cell_tables import cell_columns
+from rewards.cell_tables import cell_heading
 from rewards.claims import Claim
 from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
@@ -44,6 +44,7 @@ from rewards.premises import (
     content_tokens,
     label_names,
     measure_tokens,
+    most_named,
     occurs,
     percent_source,
 )
@@ -317,16 +318,12 @@ def _in_other_cell_column(page: PreparedPage, index: int, own_measure: list[str]
     heading it names with the most words) is not the figure's: "77,685 votes against" where 77,685
     is in the Abstentions column of the nominee's row."""
     q = page.quantities[index]
-    found = cell_columns(page.source.text, page.source.text.rfind("\n", 0, q.start) + 1)
+    found = cell_heading(page.source.text, page.source.text.rfind("\n", 0, q.start) + 1)
     if found is None:
         return False
-    own, headings = found
-    named = [(len(words), h) for h in headings if (words := [t for t in measure_tokens(h) if t not in MODIFIERS])
-             and all(t in own_measure for t in words)]
-    if not named:
-        return False
-    top = max(n for n, _ in named)
-    return own not in [h for n, h in named if n == top]
+    _, own, headings = found
+    named = most_named(headings, own_measure.__contains__)
+    return bool(named) and own not in named
 
 
 def _exact_elsewhere(page: PreparedPage, index: int, claimed: Period, column: Period) -> bool:

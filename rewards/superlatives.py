@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from rewards.cell_tables import cell_tables
 from rewards.numbers import extract_quantities
 from rewards.periods import extract_periods
-from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, occurs
+from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, most_named, occurs
 
 _MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest)\b", re.IGNORECASE)
 _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re.IGNORECASE)
@@ -88,13 +88,10 @@ def _number(cell: str) -> float | None:
     return found[0].value if len(found) == 1 else None
 
 
-def _only(named: list[tuple[int, str]]) -> str | None:
-    """The one item named with the most words, or None when none is, or several tie."""
-    if not named:
-        return None
-    top = max(n for n, _ in named)
-    best = [item for n, item in named if n == top]
-    return best[0] if len(best) == 1 else None
+def _only(texts: list[str], lowered: str) -> str | None:
+    """The one of `texts` the claim names with the most words (`most_named`), or None (none, or a tie)."""
+    named = most_named(texts, lambda t: occurs(t, lowered))
+    return named[0] if len(named) == 1 else None
 
 
 def outranked_row(claim: str, about: str, pages: Sequence[PreparedPage]) -> str | None:
@@ -111,11 +108,7 @@ def outranked_row(claim: str, about: str, pages: Sequence[PreparedPage]) -> str 
     lowered = f"{about} {claim}".lower()
     for page in pages:
         for headings, rows in cell_tables(page.source.text):
-            def words(text: str) -> list[str]:
-                return [t for t in measure_tokens(text) if t not in MODIFIERS]
-            column = _only([(len(w), h) for h in headings if (w := words(h)) and all(occurs(t, lowered) for t in w)])
-            row = _only([(len(w), label) for label, _ in rows if (w := words(label))
-                         and all(occurs(t, lowered) for t in w)])
+            column, row = _only(headings, lowered), _only([label for label, _ in rows], lowered)
             if column is None or row is None:
                 continue
             at = headings.index(column)
