@@ -38,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.page_kinds import kinds_named
+from rag.page_kinds import kinds_named, kinds_wanted
 from rag.retrieve import KIND_WEIGHT, UNROUTED_WEIGHT, RankedList, Ranking, Retriever, rrf_fuse, with_kind_list
 
 Page = tuple[str, int]
@@ -104,8 +104,8 @@ def load_examples(retriever: Retriever, questions_file: Path) -> tuple[list[Exam
     return examples, len(rows) - len(examples)
 
 
-def _with_kinds(example: Example, ranking: Ranking, weight: float) -> list[Page]:
-    ranking = with_kind_list(ranking, example.kind_of, kinds_named(example.question), weight)
+def _with_kinds(example: Example, ranking: Ranking, weight: float, wanted=kinds_wanted) -> list[Page]:
+    ranking = with_kind_list(ranking, example.kind_of, wanted(example.question), weight)
     return distinct_pages(ranking.order, example.page_of)
 
 
@@ -128,6 +128,16 @@ class WithoutKindList(Shipped):
 
     def pages(self, example: Example) -> list[Page]:
         return distinct_pages(example.ranking.order, example.page_of)
+
+
+class NamedKindsOnly(Shipped):
+    """Ablation: the "kind" list holds only the kinds a question names by title, not those its measure
+    implies (rag/page_kinds.py `kinds_implied`); nothing is fitted."""
+
+    name = "shipped, named kinds only (no implied kinds)"
+
+    def pages(self, example: Example) -> list[Page]:
+        return _with_kinds(example, example.ranking, KIND_WEIGHT, kinds_named)
 
 
 class RouteWeights:
@@ -267,7 +277,7 @@ def run(index_dir: Path, questions_file: Path, k: int, seed: int, reranker_dir: 
     shipped = Shipped()
     for e in examples[:5]:  # the re-fusion reproduces search() exactly
         assert shipped.pages(e)[:5] == [(h.doc_id, h.page) for h in retriever.search(e.question, k=5)]
-    rankers: list = [shipped, WithoutKindList(), RouteWeights(), KindWeight()]
+    rankers: list = [shipped, WithoutKindList(), NamedKindsOnly(), RouteWeights(), KindWeight()]
     reranker = None
     if reranker_dir is not None:
         from retrieval_rerank import Reranked, RerankedTuned

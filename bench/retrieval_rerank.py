@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from retrieval_lco import Example, Page, Shipped, distinct_pages, metrics, with_kind_list
 
-from rag.page_kinds import kinds_named
+from rag.page_kinds import kinds_wanted
 from rag.rerank import FUSED_WEIGHT, PageReranker
 from rag.rerank_synth import passage
 from rag.retrieve import KIND_WEIGHT, Retriever, rrf_fuse
@@ -42,7 +42,7 @@ class Reranked:
 
     def _texts(self, example: Example) -> tuple[list[Page], list[str]]:
         """The top `depth` pages in shipped order and the passage the re-ranker reads for each."""
-        ranking = with_kind_list(example.ranking, example.kind_of, kinds_named(example.question), KIND_WEIGHT)
+        ranking = with_kind_list(example.ranking, example.kind_of, kinds_wanted(example.question), KIND_WEIGHT)
         first: dict[Page, int] = {}
         for vid in ranking.order:
             page = example.page_of.get(vid)

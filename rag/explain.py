@@ -27,7 +27,8 @@ class _Model(BaseModel):
 class ListRank(_Model):
     """The hit's chunk in one fused candidate list."""
 
-    list: Literal["dense", "bm25", "kind"] = Field(description="kind: pages of a kind the question names")
+    list: Literal["dense", "bm25", "kind"] = Field(
+        description="kind: pages of a kind the question names, or its measure is read from")
     scope: Literal["routed", "all"] = Field(description="the routed filings' chunks, or every chunk in scope")
     rank: int = Field(ge=1, description="1-based rank of the chunk in that list")
     weight: float

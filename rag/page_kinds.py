@@ -31,6 +31,9 @@ A question that names a statement or section by its title ("based on the balance
 statement of cash flows", "P&L", "MD&A", "risk factors") asks for a page of that kind
 (`kinds_named`); the names are the Regulation S-X titles above, their common short forms ("P&L",
 "profit and loss" for the income statement; "cash flow statement"), and the Form 10-K item titles.
+A question that names none but asks for a standard measure needs the statements the measure's
+definition draws on (`kinds_implied`: "working capital" -> balance sheet); one that asks what drove a
+change needs MD&A.
 
 A page holding parts of several sections takes the kind of the section with the most text on it.
 Everything else (cover page, business, properties, market for equity, controls, governance,
@@ -282,6 +285,47 @@ _NAMED_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(
     ("risk_factors", r"\brisk\s+factors\b"),
     ("legal_proceedings", r"\blegal\s+proceedings\b"),
 ))
+
+
+# Where a measure is read when the question names no statement: the primary statement(s) its
+# standard definition draws on (ASC 220/210/230 line items; ratio definitions as in financial
+# statement analysis texts, e.g. CFA Institute, "Financial Reporting and Analysis", ch. on ratios).
+# Ratios mixing a flow and a balance need both statements; EBITDA and payout ratios take D&A and
+# dividends paid from the cash-flow statement. A question asking why a measure moved ("what drove",
+# "reasons for") is answered in MD&A (S-K Item 303(b): the results discussion explains changes).
+_FLOW_BALANCE = r"turnover|days\s+(?:sales|inventory|payables?)|dso|dio|dpo|cash\s+conversion\s+cycle" \
+    r"|return\s+on\s+(?:average\s+)?(?:assets|equity|invested\s+capital)|roa|roe|roic"
+_IMPLIED_KINDS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (kinds, re.compile(rf"\b(?:{p})\b", re.I)) for kinds, p in (
+        (("income_statement", "balance_sheet"), _FLOW_BALANCE),
+        (("income_statement", "cash_flow"), r"ebitda|(?:dividend\s+)?payout\s+ratio|d\s*&\s*a\s+(?:%\s+)?margin"),
+        (("income_statement",), r"gross\s+(?:profit|margins?)|operating\s+(?:income|margins?|profit)"
+                                r"|net\s+(?:profit\s+)?margins?|cogs|cost\s+of\s+(?:goods\s+sold|sales|revenues?)"
+                                r"|earnings\s+per\s+share|eps|effective\s+tax\s+rate|ebit"),
+        (("balance_sheet",), r"(?:net\s+)?working\s+capital|current\s+ratio|quick\s+ratio|acid[-\s]test"
+                             r"|debt[-\s]to[-\s](?:equity|assets|capital)|book\s+value|total\s+(?:current\s+)?assets"
+                             r"|total\s+(?:current\s+)?liabilities|cash\s+(?:and|&)\s+cash\s+equivalents"),
+        (("cash_flow",), r"free\s+cash\s+flows?|fcf|capex|capital\s+expenditures?|cash\s+dividends"
+                         r"|dividends\s+paid|(?:operating|investing|financing)\s+activities"
+                         r"|cash\s+(?:from|provided\s+by|used\s+in)\s+operations"),
+    ))
+_WHY = re.compile(r"\bwhat\s+(?:drove|drives|caused|explains)\b|\b(?:drivers?|reasons?)\s+(?:of|for|behind)\b"
+                  r"|\bwhy\s+did\b", re.I)
+
+
+def kinds_implied(query: str) -> list[str]:
+    """Page kinds a question needs by the measure it asks about when it names no statement
+    ("Does Corning have positive working capital?" -> balance sheet), in PAGE_KINDS order; a
+    question asking why a measure moved -> MD&A. Empty when no standard measure is named."""
+    if _WHY.search(query):
+        return ["mda"]
+    implied = {k for kinds, pattern in _IMPLIED_KINDS if pattern.search(query) for k in kinds}
+    return [k for k in PAGE_KINDS if k in implied]
+
+
+def kinds_wanted(query: str) -> list[str]:
+    """The kinds a question names by title, else those its measure implies (`kinds_implied`)."""
+    return kinds_named(query) or kinds_implied(query)
 
 
 def kinds_named(query: str) -> list[str]:

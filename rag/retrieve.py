@@ -24,7 +24,7 @@ from cai.core.errors import ModelMismatchError, UserError
 from rag.embed import Embedder, EmbedderSpec
 from rag.index import IndexConfig, VectorIndex
 from rag.lexical import LexicalIndex, bm25_corpus, expand_query
-from rag.page_kinds import kinds_named, parse_kinds
+from rag.page_kinds import kinds_wanted, parse_kinds
 from rag.routing import Route, company_key, route_query
 from rag.store import DocStore, StoredChunk
 
@@ -39,7 +39,8 @@ EXACT_SUBSET_MAX = 50_000
 # FinanceBench dev split: bench/retrieval.py).
 UNROUTED_WEIGHT = {"period": 0.2, "company": 0.5}
 # Weight of the "kind" list: the candidates on pages of a kind the question names by title ("based on
-# the balance sheet", rag/page_kinds.py `kinds_named`), in fused order. 1.0 is RRF's unweighted
+# the balance sheet"), else of the kinds its measure is read from ("working capital": balance sheet;
+# rag/page_kinds.py `kinds_wanted`), in fused order. 1.0 is RRF's unweighted
 # default, the weight of every routed list; 0 turns it off. bench/retrieval.py --lco refits it on
 # held-out company folds to check that choice.
 KIND_WEIGHT = 1.0
@@ -310,7 +311,7 @@ class Retriever:
         if single:
             fused = dict(scoped_lists[0])  # a single list keeps its own scores
         ranking = Ranking(sorted(fused, key=lambda v: -fused[v]), fused, lists, plan, fused=not single)
-        wanted = kinds_named(query) if self.kind_weight > 0 else []
+        wanted = kinds_wanted(query) if self.kind_weight > 0 else []
         if wanted:
             ranking = with_kind_list(ranking, self.store.kinds_of_chunks(ranking.order), wanted, self.kind_weight)
         return ranking

@@ -9,7 +9,15 @@ import sqlite3
 import pytest
 
 from cai.core.errors import UserError
-from rag.page_kinds import PAGE_KINDS, classify_pages, kinds_named, parse_kinds, statement_kind
+from rag.page_kinds import (
+    PAGE_KINDS,
+    classify_pages,
+    kinds_implied,
+    kinds_named,
+    kinds_wanted,
+    parse_kinds,
+    statement_kind,
+)
 from rag.retrieve import Retriever
 from rag.store import DocStore
 
@@ -122,6 +130,23 @@ def test_kinds_a_question_names_by_title():
     assert kinds_named("What was the company's revenue in 2022?") == []
 
 
+def test_kinds_a_measure_implies_when_no_statement_is_named():
+    assert kinds_implied("Does the company have positive working capital at year end?") == ["balance_sheet"]
+    assert kinds_implied("Is its quick ratio healthy?") == ["balance_sheet"]
+    assert kinds_implied("How did the gross margin move over three years?") == ["income_statement"]
+    assert kinds_implied("What was the FY2022 inventory turnover?") == ["income_statement", "balance_sheet"]
+    assert kinds_implied("What is the EBITDA margin?") == ["income_statement", "cash_flow"]
+    assert kinds_implied("Which of operating, investing and financing activities used the most cash?") == [
+        "cash_flow"]
+    assert kinds_implied("What drove the change in operating margin?") == ["mda"]
+    assert kinds_implied("Who are the company's primary customers?") == []
+    assert kinds_implied("What was the company's revenue in 2022?") == []  # revenue is also split by segment
+    # a statement named by title wins over the kinds a measure implies
+    assert kinds_wanted("From the cash flow statement, what was free cash flow?") == ["cash_flow"]
+    assert kinds_wanted("Using the balance sheet, what is inventory turnover?") == ["balance_sheet"]
+    assert kinds_wanted("What is the current ratio?") == ["balance_sheet"]
+
+
 def test_parse_kinds():
     assert parse_kinds("balance_sheet, cash_flow") == ["balance_sheet", "cash_flow"]
     assert parse_kinds(["note"]) == ["note"]
@@ -179,6 +204,26 @@ def test_the_kind_list_lifts_pages_of_the_kind_a_question_names(example_index):
         lifted = search_explained(retriever, q, k=5)
         assert lifted[0].why.page_kind == "mda" and lifted[0].hit.doc_id == H24
         assert any(c.list == "kind" and c.rank == 1 for c in lifted[0].why.components)
+    finally:
+        retriever.close()
+
+
+def test_the_kind_list_lifts_the_statement_a_measure_is_read_from(example_index):
+    """A question that names no statement but a measure of one lifts that statement's pages."""
+    from rag.explain import search_explained
+
+    retriever = Retriever.open(example_index)
+    cases = {"Is Halvorsen Tidewater's quick ratio healthy in 2024?": "balance_sheet",
+             "How did Halvorsen Tidewater's gross margin move in 2024?": "income_statement",
+             "What drove Halvorsen Tidewater's revenue change in 2024?": "mda"}
+    try:
+        for q, kind in cases.items():
+            retriever.kind_weight = 0.0
+            assert search_explained(retriever, q, k=5)[0].why.page_kind != kind  # first on words alone
+            retriever.kind_weight = 1.0
+            hits = search_explained(retriever, q, k=5)
+            assert hits[0].why.page_kind == kind, q
+            assert any(c.list == "kind" for c in hits[0].why.components)
     finally:
         retriever.close()
 

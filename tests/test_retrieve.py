@@ -86,7 +86,8 @@ def test_modes_return_ranked_hits(retriever, mode):
     assert len({(h.doc_id, h.page) for h in hits}) == len(hits)  # max_per_page=1 by default
 
 
-def test_hybrid_is_the_rrf_fusion_of_dense_and_bm25(retriever):
+def test_hybrid_is_the_rrf_fusion_of_dense_and_bm25(retriever, monkeypatch):
+    monkeypatch.setattr(retriever, "kind_weight", 0.0)  # no "kind" list: the measure implies cash-flow pages
     q = "cash provided by operating activities"
     depth = retriever.candidate_depth
     lists = [[h.chunk_id for h in retriever.search(q, k=depth, mode=m, route=False, max_per_page=None)]
