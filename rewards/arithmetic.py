@@ -41,6 +41,45 @@ MAX_TRIPLE_OPERANDS = 18
 # Additive operands must be of comparable size: the smaller at least this fraction of the larger.
 MIN_ADDITIVE_RATIO = 0.01
 COMPOUND_YEARS = range(2, 6)
+_SPAN_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_SPAN_RE = re.compile(r"\b(\d{1,2}|" + "|".join(_SPAN_WORDS) + r")[-\s]years?\b", re.I)
+_YEAR_RE = re.compile(r"(?<!\d)(?:FY\s?'?)?((?:19|20)\d{2})(?!\d)", re.I)
+
+
+# A claim that names a compound rate states the result of compounding, not a ratio or a share.
+COMPOUND_RATE_RE = re.compile(r"\bcagr\b|\bcompound(?:ed)?\s+(?:annual\s+)?growth|\bannuali[sz]ed\b", re.I)
+
+
+# Compound growth is searched only when the claim or the question speaks of it.
+_COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
+                          re.IGNORECASE)
+
+
+def compound_years(*texts: str) -> tuple[int, ...]:
+    """The exponents a compound growth rate may take by the span its texts (claim, question) state:
+    none when neither speaks of compounding; an "N-year" CAGR compounds over N years, one "from 2020
+    to 2022" over the 2 years between its end points (both kept when a text counts its years
+    inclusively: "3-year CAGR, FY2019 to FY2021"). The first text that states a span decides;
+    COMPOUND_YEARS when none does. Why: with four exponents per pair a wrong rate matches some pair
+    of figures four times as often ("2-year CAGR 4.5%" = (6,833 / 5,732) ^ (1/4) - 1)."""
+    if not any(_COMPOUND_RE.search(text) for text in texts):
+        return ()
+    for text in texts:
+        spans = {_SPAN_WORDS.get(m.group(1).lower()) or int(m.group(1)) for m in _SPAN_RE.finditer(text)}
+        years = sorted({int(y) for y in _YEAR_RE.findall(text)})
+        if len(years) >= 2:
+            spans.add(years[-1] - years[0])
+        spans = {n for n in spans if 1 < n <= 30}
+        if spans:
+            return tuple(sorted(spans))
+    return tuple(COMPOUND_YEARS)
+
+
+def _exponents(compound: bool | tuple[int, ...]) -> tuple[int, ...]:
+    """`compound`: True = every span of COMPOUND_YEARS, False = no compounding, else the spans."""
+    if isinstance(compound, bool):
+        return tuple(COMPOUND_YEARS) if compound else ()
+    return tuple(compound)
 
 
 @dataclass(frozen=True)
@@ -85,7 +124,7 @@ def _additive(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def _multiplicative(values: np.ndarray, percent: bool, compound: bool,
+def _multiplicative(values: np.ndarray, percent: bool, compound: bool | tuple[int, ...],
                     growth: bool = True) -> list[tuple[str, np.ndarray]]:
     a, b = values[:, None], values[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -98,14 +137,14 @@ def _multiplicative(values: np.ndarray, percent: bool, compound: bool,
         # 41% apart.
         out = [("{a} / {b}", ratio), ("({b} - {a}) / {b}", np.where(ratio < 1.0, 1.0 - ratio, np.nan))]
         out += [("({a} - {b}) / {b}", np.where(ratio > 1.0, ratio - 1.0, np.nan))] if growth else []
-        out += [] if not compound else [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0))
-                                        for n in COMPOUND_YEARS]
+        out += [(f"(({{a}} / {{b}}) ^ (1/{n}) - 1)", np.abs(np.power(ratio, 1.0 / n) - 1.0))
+                for n in _exponents(compound)]
     if percent:
         out = [(f"{name} × 100", matrix * 100.0) for name, matrix in out]
     return out
 
 
-def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool,
+def _multiplicative_for(claim: Quantity, values: np.ndarray, compound: bool | tuple[int, ...],
                         growth: bool = True) -> list[tuple[str, np.ndarray]]:
     """Ratios as a percentage for a '%' claim; as a plain ratio for a unitless one, and also as a
     percentage when it could be one written without the sign."""
@@ -124,24 +163,40 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
     return None
 
 
+def _codes(keys: list) -> np.ndarray:
+    """(n,) int codes, equal for equal keys; -1 for None (unknown)."""
+    table: dict = {}
+    return np.array([-1 if k is None else table.setdefault(k, len(table)) for k in keys], dtype=np.int64)
+
+
+def _differ(codes: np.ndarray) -> np.ndarray:
+    """(n, n) bool: both codes known and different."""
+    known = codes >= 0
+    return known[:, None] & known[None, :] & (codes[:, None] != codes[None, :])
+
+
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
-                compound: bool = True, groups: list | None = None, growth: bool = True,
-                averages: bool = True, signs: list[int] | None = None) -> Derivation | None:
-    """A pairwise expression of `operands` equal to the claim figure, or None.
+                compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
+                averages: bool = True, signs: list[int] | None = None,
+                compound_only: bool = False) -> Derivation | None:
+    """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
+    compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
     `compound=False` leaves out compound growth ((a / b) ^ (1/n) - 1): four exponents per pair
     quadruple the chance that a wrong percentage matches some pair, so the caller enables it only
-    when the claim or question speaks of compound or annualised growth (CAGR).
+    when the claim or question speaks of compound or annualised growth (CAGR), and passes the
+    spans it states (`compound_years`) as a tuple of exponents.
 
     `growth=False` (the claim and question do not speak of change) leaves out growth over the
     smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart. `averages=False`
     leaves out the mean of two figures (the claim says no "average" of its own: "lower than" is a
     comparison, not an instruction to average).
 
-    With `groups` (one key or None per operand: the table column it is in), a plain ratio a / b,
-    and without `growth` a share's complement (b - a) / b, is never taken across two different
-    known columns: a share is of the same period's total, while a growth rate or an average spans
-    periods by construction.
+    With `groups` (one key or None per operand: the table column it is in, `rewards.premises.
+    column_key`, and its row, `cell_key`), a plain ratio a / b, and without `growth` a share's
+    complement (b - a) / b, is never taken across two different known columns: a share is of the
+    same period's total, while a growth rate or an average spans periods by construction. No
+    expression pairs two figures of different rows and different columns.
 
     With `signs` (-1, +1 or 0 per operand: the sign it has in its source), two figures of opposite
     sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
@@ -152,10 +207,14 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     n = len(values)
     allowed = ~np.eye(n, dtype=bool)
     cross = np.zeros((n, n), dtype=bool)
+    skew = np.zeros((n, n), dtype=bool)
     if groups is not None:
-        known = np.array([g is not None for g in groups])
-        same = np.array([[a == b for b in groups] for a in groups], dtype=bool)
-        cross = known[:, None] & known[None, :] & ~same
+        column = _codes([g[:3] if g is not None else None for g in groups])
+        row = _codes([(g[0], g[1], g[3]) if g is not None and len(g) > 3 else None for g in groups])
+        cross = _differ(column)
+        # Figures of another row and another column are related by nothing a table states: a
+        # growth is one row over periods, a share or a sum is rows of one period.
+        skew = cross & _differ(row)
     families: list[tuple[str, np.ndarray, float, tuple[float, ...]]] = []
     if additive:
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
@@ -169,10 +228,12 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         opposite = signed[:, None] * signed[None, :] < 0
         families = [(name, np.where(opposite, np.nan, m) if "+" in name else m, tolerance, scales)
                     for name, m, tolerance, scales in families]
+    if compound_only:
+        families = [family for family in families if "^" in family[0]]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
         within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))
-        masked = np.where(allowed & ~cross if within_column else allowed, matrix, np.nan)
+        masked = np.where(allowed & ~cross if within_column else allowed & ~skew, matrix, np.nan)
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
         if hit is not None:
             i, j = int(hit[0]), int(hit[1])
@@ -200,7 +261,8 @@ def derive_triple(claim: Quantity, operands: list[float], tol: Tolerances) -> De
     return None
 
 
-def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *, compound: bool = True) -> Derivation | None:
+def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *,
+                compound: bool | tuple[int, ...] = True) -> Derivation | None:
     """One step of a worked computation applied to one operand: ± 1 (growth factor and rate),
     × or ÷ 100 (rate and percent), × or ÷ 365 (days), a root (compound growth)."""
     for i, a in enumerate(abs(v) for v in operands):
@@ -208,7 +270,7 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *, comp
         steps = [(f"{format_operand(a)} - 1", abs(a - 1.0)), (f"{format_operand(a)} + 1", a + 1.0)] if a < 10 else []
         steps += [(f"{format_operand(a)} × {k}", a * k) for k in (100.0, 365.0)]
         steps += [(f"{format_operand(a)} / {k}", a / k) for k in (100.0, 365.0)]
-        steps += [(f"{format_operand(a)} ^ (1/{n})", a ** (1.0 / n)) for n in COMPOUND_YEARS] if compound else []
+        steps += [(f"{format_operand(a)} ^ (1/{n})", a ** (1.0 / n)) for n in _exponents(compound)]
         for text, value in steps:
             if abs(value - claim.magnitude) <= tol.multiplicative:
                 return Derivation(text, (i,), value)
@@ -378,18 +440,38 @@ def ratio_of(q: Quantity, parts: list[float], wholes: list[float], tol: float) -
 # A worked computation: "=", "≈", "^", or an operator between figures.
 WORKED_RE = re.compile(r"[=≈^]|\s[/×*÷+]\s|[\d)]\s*[-−–]\s*[$(\d]")
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[+*/×÷=≈]|[\d)]\s*[-−–]|\bx)\s*[$(\[]*\s*$")
-_OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈\-−–]|x\s)")
+_OPERATOR_AFTER_RE = re.compile(r"^\s*[)\]]*\s*(?:[+*/×÷=≈^\-−–]|x\s)")
 _BINARY_MINUS_RE = re.compile(r"[\w)]\s*$")
 _RESULT_BEFORE_RE = re.compile(r"[=≈]\s*[$(\[]*\s*$")
 
 
 def is_operand(q: Quantity, plain: str) -> bool:
     """A figure next to an arithmetic operator: a term of a worked formula ("($2,667 + $2,721) / 2",
-    "$19,815 million - $13,997 million", where the minus is read into the figure's sign)."""
+    "$19,815 million - $13,997 million", where the minus is read into the figure's sign). A figure
+    after "=" whose left side is only words is not one: "Total revenue for FY2020 = $54,928 million"
+    states what the figure is, as "was" would."""
     before, after = plain[: q.start], plain[q.end :]
     if q.text[:1] in "-−–" and _BINARY_MINUS_RE.search(before):
         return True
-    return bool(_OPERATOR_BEFORE_RE.search(before) or _OPERATOR_AFTER_RE.match(after))
+    if _OPERATOR_AFTER_RE.match(after):
+        return True
+    operator = _OPERATOR_BEFORE_RE.search(before)
+    return bool(operator) and not _assigned(before[: operator.start() + 1])
+
+
+_CLAUSE_RE = re.compile(r"[=≈:;]|\.\s")
+
+
+def _assigned(before: str) -> bool:
+    """Whether `before` ends in "=" (or "≈") whose left side, back to the previous "=", ":", ";" or
+    sentence end, has no figure or operator: a label, not an expression."""
+    if not before or before[-1] not in "=≈":
+        return False
+    left = _PERIOD_WORD_RE.sub(" ", _CLAUSE_RE.split(before[:-1])[-1])  # "FY2020", "Q2 2023" label a period
+    return bool(re.search(r"[A-Za-z]{2,}", left)) and not re.search(r"[\d+*/×÷^]", left)
+
+
+_PERIOD_WORD_RE = re.compile(r"\b(?:FY\s?'?)?(?:19|20)\d{2}\b|\bQ[1-4]\b", re.I)
 
 
 def is_result(q: Quantity, plain: str) -> bool:

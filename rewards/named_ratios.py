@@ -7,7 +7,9 @@ numerator and denominator of the same period (the same table column, or the same
 rows of one table), the denominator also as the average of two adjacent periods (the textbook form
 of turnover and return ratios). When such rows are on the pages, no other combination of figures
 stands in for the ratio (as `rewards.asked_arithmetic` does for the computations questions name);
-when they are not, the claim is left to the general derivations.
+when they are not, the claim is left to the general derivations. A worked ratio the claim names
+("Working capital ratio: $1,001,425 / $705,563 = 1.43") must not take an operand from the row the
+definition names for the other side (`misread_operand`: 705,563 is total current assets).
 
 The definitions are the standard ones of financial statement analysis (CFA Institute, *Financial
 Reporting and Analysis*, ratio analysis; SEC Financial Reporting Manual terms for the line items),
@@ -137,3 +139,37 @@ def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage], tol: 
             shown = f"{expression} × {scale:g}" if scale != 1 else expression
             return Derivation(f"{ratio.name} = {shown}", (), value * scale), True
     return None, bool(candidates)
+
+
+_DIVIDES_RE = re.compile(r"^[\s$()\[\]]*[/÷][\s$()\[\]]*$")
+
+
+def misread_operand(plain: str, question: str, worked, matches) -> str | None:
+    """Why a worked ratio the claim names ("Working capital ratio: $1,001,425 / $705,563 = 1.43")
+    takes an operand from the row its definition names for the other side (705,563 is total current
+    assets, not liabilities), or None. Only operands matched directly on a page are read (their row
+    is known); one the answer computed (an average) is left to its own claim. The definitions' row
+    names are a list of common labels, not every filer's: a row they do not name is not a veto.
+    `worked`: the claim's equalities (`rewards.arithmetic.equalities`); `matches`: each claim
+    figure's `FigureMatch` or None, in `Claim.quantities` order."""
+    by_start = {m.quantity.start: m for m in matches if m is not None}
+    for equality in worked:
+        if not equality.computes or len(equality.terms) != 2:
+            continue
+        top, bottom = equality.terms
+        if not _DIVIDES_RE.match(plain[top.end:bottom.start]):
+            continue
+        ratio = named_ratio(plain[: top.start], question, False)
+        if ratio is None:
+            continue
+        sides = ((top, ratio.numerator, ratio.denominator, "numerator"),
+                 (bottom, ratio.denominator, ratio.numerator, "denominator"))
+        for term, own, other, role in sides:
+            m = by_start.get(term.start)
+            if m is None or m.page is None or m.source_quantity is None or m.derivation is not None:
+                continue
+            label = m.page.labels[m.page.quantities.index(m.source_quantity)]
+            if other.search(label) and not own.search(label):
+                row = _TRAILING_FIGURES_RE.sub("", label.split("|")[0]).strip()
+                return f"{term.text.strip()} is '{row[:60]}', not the {role} of the {ratio.name}"
+    return None

@@ -72,9 +72,11 @@ from rewards import direction
 from rewards.agreement import Known, disagreement
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
+    COMPOUND_RATE_RE,
     WORKED_RE,
     Derivation,
     Tolerances,
+    compound_years,
     derive_pair,
     derive_step,
     derive_triple,
@@ -92,7 +94,7 @@ from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
-from rewards.named_ratios import named_ratio, ratio_derivation
+from rewards.named_ratios import misread_operand, named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import period_compatible
 from rewards.premises import (
@@ -132,9 +134,6 @@ from rewards.question_context import (
 )
 from rewards.superlatives import outranked_peer
 
-# Compound growth is searched only when the claim or the question speaks of it.
-_COMPOUND_RE = re.compile(r"\bcagr\b|compound|annuali[sz]ed|\broot\b|\^|per year|annual (?:growth )?rate",
-                          re.IGNORECASE)
 _AVERAGED_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
@@ -354,7 +353,7 @@ class OfflineChecker:
         # Every figure found in a source is an operand, even one found in another period's column:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
-        compound = bool(_COMPOUND_RE.search(claim.plain) or _COMPOUND_RE.search(context.question))
+        compound = compound_years(claim.plain, context.question)
         operator = as_operator(claim.plain, context.pages)  # "the average total VaR" names a row
         combines, averages = bool(COMBINES_RE.search(operator)), bool(AVERAGE_RE.search(operator))
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
@@ -379,13 +378,15 @@ class OfflineChecker:
                     additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                     page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
                     derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth, averages,
-                                           signs)
+                                           signs, claim.plain)
                 if derived is None and grounded and not computed:
                     derived = self._column_ratio(q, claim, context, measure)
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
         formula_results(claim, matches, worked)
+        if (misread := misread_operand(claim.plain, context.question, worked, matches)) is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, misread)
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
@@ -506,8 +507,9 @@ class OfflineChecker:
         )
 
     def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
-                compound: bool = True, combines: bool = True, growth: bool = True,
-                averages: bool = True, signs: dict[float, int] | None = None) -> FigureMatch | None:
+                compound: bool | tuple[int, ...] = True, combines: bool = True, growth: bool = True,
+                averages: bool = True, signs: dict[float, int] | None = None,
+                claim_text: str = "") -> FigureMatch | None:
         """A derivation of `q`: from the figures of the evidence windows aligned with the claim
         (pairs; sums, differences and averages only when the claim says it combines figures: "net
         PP&E is $6,322 million" is not the sum of two unrelated rows), or from the answer's own
@@ -517,6 +519,8 @@ class OfflineChecker:
         answers; no right one needed it). Growth over the smaller figure only with `growth`."""
         tol = self._tolerances(q)
         answer = [v for v in answer_operands if v]
+        # A rate the claim names as compound (CAGR 4.5%) is compounded, nothing else; its working's factors are not.
+        rate = bool(compound) and q.unit == "%" and bool(COMPOUND_RATE_RE.search(claim_text))
         # Two figures of different columns of a table (another period) are not a ratio or a sum.
         columns = {}
         for value, key in aligned:
@@ -528,10 +532,10 @@ class OfflineChecker:
         # reason an auditor reads), not by a coincidence among the answer's own numbers.
         derivation = (
             derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                        growth=growth, averages=averages)
+                        growth=growth, averages=averages, compound_only=rate)
             or derive_pair(q, answer, tol, compound=compound, growth=growth,
-                           signs=[(signs or {}).get(v, 0) for v in answer])
-            or derive_triple(q, answer, tol)
+                           signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate)
+            or (None if rate else derive_triple(q, answer, tol))
             or derive_step(q, answer, tol, compound=compound)
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None

@@ -405,8 +405,8 @@ def as_operator(plain: str, pages: Sequence[PreparedPage]) -> str:
 def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, bool]]:
     """Figures of the top windows that hold a measure word of the claim (operands for derived
     figures; a window that shares none of the claim's words is not its evidence): (magnitude,
-    column key, whether the figure's own row label or sentence names a measure word)."""
-    return [(q.magnitude, column_key(page, q), not measure or label_names(page, i, measure)) for _, page, window in top
+    cell key, whether the figure's own row label or sentence names a measure word)."""
+    return [(q.magnitude, cell_key(page, i), not measure or label_names(page, i, measure)) for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
             for i, q in enumerate(page.quantities)
             if window.start <= q.start < window.end and q.unit != "%" and not in_row_label(page, q)]
@@ -437,12 +437,12 @@ def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tu
     margin = "margin" in heads  # a margin is a share of revenue: the revenue row is named by it
     scored = []
     for page in pages:
-        for q, label in zip(page.quantities, page.labels, strict=True):
+        for index, (q, label) in enumerate(zip(page.quantities, page.labels, strict=True)):
             if q.unit == "%" or in_row_label(page, q):
                 continue  # a ratio of a percentage and an amount measures nothing
             hits = sum(1 for t in tokens if t in label)
             if hits and (any(occurs(t, label) for t in heads) or (margin and REVENUE_LABEL_RE.match(label))):
-                scored.append((hits, (q.magnitude, column_key(page, q))))
+                scored.append((hits, (q.magnitude, cell_key(page, index))))
     scored.sort(key=lambda item: -item[0])
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 
@@ -451,6 +451,16 @@ def column_key(page: PreparedPage, q: Quantity) -> tuple | None:
     """Which table column of which page a figure is in (None when not in a column)."""
     column = page.columns.get(q.start)
     return None if column is None else (page.source.doc_id, page.source.page, column.start)
+
+
+_FIGURES_ONLY_RE = re.compile(r"[\d$(),.%\s\u2014\u2013-]+")
+
+
+def cell_key(page: PreparedPage, index: int) -> tuple | None:
+    """`column_key` and the row of the page's figure `index` (its label without figures; a table
+    written one cell per line puts a row's values on separate lines): which cell of which table."""
+    key = column_key(page, page.quantities[index])
+    return None if key is None else (*key, _FIGURES_ONLY_RE.sub(" ", page.labels[index]).strip())
 
 
 # A revenue or sales row label (the whole a margin is a share of), not "cost of revenue".
