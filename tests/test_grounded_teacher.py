@@ -124,6 +124,13 @@ def test_advice_dropped_and_unsupported_claim_refused_without_list_marker(teache
     assert "that - " not in out
 
 
+def test_a_refused_yes_no_claim_refuses_what_follows_the_answer_word(teacher):
+    answer = "Net income was $42.5 million in fiscal 2024.\nYes, Acme has a fleet of electric trucks."
+    out = _loop(teacher, "Does Acme run electric trucks?", answer)
+    assert "The sources do not state that Acme has a fleet of electric trucks." in out, out
+    assert "that Yes" not in out
+
+
 def test_an_unsupported_figure_without_a_replacement_is_dropped_not_denied(teacher):
     answer = "Net income was $42.5 million in fiscal 2024.\n- Acme employs 9,000 drivers."
     out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)

@@ -55,6 +55,7 @@ _LOWERCASE_OPENERS = frozenset(
     "The A An It Its This That These Those Our We Their They Net Total Revenue Revenues Operating Diluted Cash "
     "In On At For During As By After Before Since With From Over Under Within Through Although While When If "
     "Because Approximately About Adjusted Gross Free Segment Each Both All".split())
+_ANSWER_WORD = re.compile(r"^(?:yes|no)\s*[,;:.\u2014\u2013-]\s*", re.IGNORECASE)  # not "No decrease was …"
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|\([a-z0-9]{1,3}\))\s+")
 _LAYOUT_MARKS = re.compile(r"^\s*(?:[#>]+\s*|[-*•▪◦●]\s+)+|\*\*|__")  # markdown / bullet marks, not words
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
@@ -347,6 +348,8 @@ def statements_named(text: str) -> set[str]:
 def _refused(claim: str) -> str:
     """An explicit refusal of an unsupported claim: "The sources do not state that …"."""
     core = _LIST_MARKER.sub("", _strip_citations(claim)).rstrip(".")  # "- FY2015: 3.1%" → "FY2015: 3.1%"
+    # "Yes, Boeing has reported …": what is refused is what follows the answer word.
+    core = _ANSWER_WORD.sub("", core) or core
     first = core.split(" ", 1)[0]
     if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
         core = core[:1].lower() + core[1:]
