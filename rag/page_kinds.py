@@ -33,7 +33,7 @@ statement of cash flows", "P&L", "MD&A", "risk factors") asks for a page of that
 "profit and loss" for the income statement; "cash flow statement"), and the Form 10-K item titles.
 A question that names none but asks for a standard measure needs the statements the measure's
 definition draws on (`kinds_implied`: "working capital" -> balance sheet); one that asks what drove a
-change needs MD&A.
+change needs MD&A; one about litigation the notes and Item 3 (loss contingencies, ASC 450).
 
 A page holding parts of several sections takes the kind of the section with the most text on it.
 Everything else (cover page, business, properties, market for equity, controls, governance,
@@ -305,6 +305,9 @@ _IMPLIED_KINDS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         (("balance_sheet",), r"(?:net\s+)?working\s+capital|current\s+ratio|quick\s+ratio|acid[-\s]test"
                              r"|debt[-\s]to[-\s](?:equity|assets|capital)|book\s+value|total\s+(?:current\s+)?assets"
                              r"|total\s+(?:current\s+)?liabilities|cash\s+(?:and|&)\s+cash\s+equivalents"),
+        # Loss contingencies are disclosed in the notes (ASC 450) and summarised in Item 3.
+        (("note", "legal_proceedings"), r"litigation|lawsuits?|legal\s+(?:battles?|matters?|actions?|disputes?|claims?)"
+                                        r"|loss\s+contingenc(?:y|ies)"),
         (("cash_flow",), r"free\s+cash\s+flows?|fcf|capex|capital\s+expenditures?|cash\s+dividends"
                          r"|dividends\s+paid|(?:operating|investing|financing)\s+activities"
                          r"|cash\s+(?:from|provided\s+by|used\s+in)\s+operations"),

@@ -139,6 +139,7 @@ def test_kinds_a_measure_implies_when_no_statement_is_named():
     assert kinds_implied("Which of operating, investing and financing activities used the most cash?") == [
         "cash_flow"]
     assert kinds_implied("What drove the change in operating margin?") == ["mda"]
+    assert kinds_implied("Has it reported any material ongoing legal battles?") == ["note", "legal_proceedings"]
     assert kinds_implied("Who are the company's primary customers?") == []
     assert kinds_implied("What was the company's revenue in 2022?") == []  # revenue is also split by segment
     # a statement named by title wins over the kinds a measure implies
