@@ -11,6 +11,7 @@ client that sends the wrong shape for a family is refused as that server would r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sys
@@ -126,7 +127,8 @@ class FakeOpenAIServer:
         self.reply = reply
         self.json_schema = json_schema
         self.timeout_sleep_s = timeout_sleep_s
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self._seen: Counter[str] = Counter()  # request messages -> times seen (`_draw_fault`)
         self.lock = threading.Lock()
         self.stats: Counter[str] = Counter()
         self.max_in_flight = 0
@@ -146,11 +148,17 @@ class FakeOpenAIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def _draw_fault(self) -> str | None:
+    def _draw_fault(self, body: dict) -> str | None:
+        """A fault drawn from the seed, the request's messages and how often they came before: a
+        request meets the same faults in any arrival order, so concurrent clients do not make a
+        seeded test pass or fail by timing."""
+        if not self.fault_rate:
+            return None
+        key = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
         with self.lock:
-            if self.fault_rate and self.rng.random() < self.fault_rate:
-                return self.rng.choice(self.faults)
-        return None
+            self._seen[key] += 1
+            rng = random.Random(f"{self.seed}:{key}:{self._seen[key]}")
+        return rng.choice(self.faults) if rng.random() < self.fault_rate else None
 
     def _handler(self):
         server = self
@@ -201,7 +209,7 @@ class FakeOpenAIServer:
                     return self._send(server.echo_auth_status, {"error": {
                         "message": f"invalid request; you sent Authorization: {auth}",
                         "request_headers": {"authorization": auth}}})
-                fault = server._draw_fault()
+                fault = server._draw_fault(body)
                 if fault:
                     server.stats[fault] += 1
                 if fault == "429":

@@ -164,7 +164,7 @@ def test_garbage_between_transport_errors_is_transient_and_retried():
     # give-up above needs the same reply twice in a row, with no transport error between.
     with FakeOpenAIServer(reply=lambda messages, body: json.dumps({"answer": "ok"})) as srv:
         faults = iter(["garbage", "garbage", "500", "garbage"])
-        srv._draw_fault = lambda: next(faults, None)
+        srv._draw_fault = lambda body: next(faults, None)
         chat = _chat(_cfg(srv.base_url, max_retries=5))
         out = _run(chat.chat([{"role": "user", "content": "json please"}], response_model=_Answer))
     assert out.parsed == {"answer": "ok"} and srv.stats["requests"] == 5
