@@ -187,7 +187,7 @@ def column_periods(text: str) -> dict[int, Period]:
     quantities = extract_quantities(text)
     headers = header_runs(text)
     assigned: dict[int, Period] = {}
-    for row in table_rows(text, quantities) if headers else []:
+    for row in [*table_rows(text, quantities), *_rate_rows(text, quantities)] if headers else []:
         header = _header_above(headers, row[0].start)
         if header is None or len(row) != len(header):
             continue
@@ -206,6 +206,22 @@ def table_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]
     rows: list[list[Quantity]] = []
     for q in quantities:
         if q.unit == "%":
+            continue
+        if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
+            rows[-1].append(q)
+        else:
+            rows.append([q])
+    return rows
+
+
+def _rate_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]]:
+    """Rows of percentages alone ("Effective tax rate 22.9% 20.2% 17.5%"): a rate's own row, one
+    value per period column. A percentage on a line with amounts is a change or share column beside
+    them ("$ 12,517 $ 13,287 (6) %"), not a period's value, and is left out."""
+    with_amounts = {text.rfind("\n", 0, q.start) for q in quantities if q.unit != "%"}
+    rows: list[list[Quantity]] = []
+    for q in quantities:
+        if q.unit != "%" or text.rfind("\n", 0, q.start) in with_amounts:
             continue
         if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
             rows[-1].append(q)

@@ -1,6 +1,6 @@
-"""Compound growth over the span a claim states, "measure = figure" read as a labelled value, and a
-worked ratio's operands from the rows its definition names (the offline checker on hand-built
-statements)."""
+"""Compound growth over the span a claim states, "measure = figure" read as a labelled value, a
+worked ratio's operands from the rows its definition names, and a rate row's period columns (the
+offline checker on hand-built statements)."""
 
 from __future__ import annotations
 
@@ -122,3 +122,14 @@ def test_a_one_cell_per_line_row_is_one_row_for_growth(checker):
         "Data Center\n$\n6,043 \n$\n3,694 \nGaming\n6,805 \n5,607 \nEmbedded\n4,552 \n246 \n"))
     [v] = checker.check("How did Acme's segments grow in 2022?", "Gaming revenue grew 21% in 2022.", [page])
     assert v.verdict == Verdict.supported  # 6,805 / 5,607 - 1, values on separate lines of one row
+
+
+def test_a_rate_read_from_another_years_column_is_unsupported(checker):
+    page = SourcePage(doc_id="initech-2022-10k", page=77, text=(
+        "Reconciliation of the effective tax rate:\nYear ended December 31,\n2022 2021 2020\n"
+        "Statutory U.S. federal income tax rate 21.0% 21.0% 21.0%\nEffective tax rate 22.9% 20.2% 17.5%\n"))
+    question = "How much has the effective tax rate of Initech changed between FY2021 and FY2022?"
+    [v] = checker.check(question, "The effective tax rate rose from 20.2% in FY2021 to 22.9% in FY2022.", [page])
+    assert v.verdict == Verdict.supported
+    [v] = checker.check(question, "The effective tax rate fell from 20.2% in FY2021 to 17.5% in FY2022.", [page])
+    assert v.verdict == Verdict.unsupported and "another period" in v.reason

@@ -94,6 +94,14 @@ def test_table_columns_give_each_figure_its_period():
     assert by_text["135,987"] == 2016 and by_text["177,866"] == 2017 and by_text["3,033"] == 2017
 
 
+def test_a_row_of_rates_takes_the_periods_of_its_columns_but_a_change_column_does_not():
+    page = ("Year ended December 31,\n2022 2021 2020\nStatutory rate 21.0% 21.0% 21.0%\n"
+            "Effective tax rate 22.9% 20.2% 17.5%\nNet sales $ 14,189 $ 14,082 $ 11,303 1 %\n")
+    columns = column_periods(page)
+    assert columns[page.index("17.5%")].year == 2020 and columns[page.index("22.9%")].year == 2022
+    assert page.index("1 %") not in columns  # a change beside amounts is no period's value
+
+
 def test_fiscal_year_ending_in_january_matches_either_year():
     column = extract_periods("January 28, 2023")[0]
     assert period_compatible(extract_periods("fiscal 2023")[0], column)
