@@ -203,15 +203,7 @@ def column_periods(text: str) -> dict[int, Period]:
 def table_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]]:
     """The figures (not percentages) of `text` grouped into table rows: consecutive figures with
     only layout between them ("Total net sales 107,006 135,987 177,866")."""
-    rows: list[list[Quantity]] = []
-    for q in quantities:
-        if q.unit == "%":
-            continue
-        if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
-            rows[-1].append(q)
-        else:
-            rows.append([q])
-    return rows
+    return _runs(text, [q for q in quantities if q.unit != "%"])
 
 
 def _rate_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]]:
@@ -219,10 +211,13 @@ def _rate_rows(text: str, quantities: Sequence[Quantity]) -> list[list[Quantity]
     value per period column. A percentage on a line with amounts is a change or share column beside
     them ("$ 12,517 $ 13,287 (6) %"), not a period's value, and is left out."""
     with_amounts = {text.rfind("\n", 0, q.start) for q in quantities if q.unit != "%"}
+    return _runs(text, [q for q in quantities if q.unit == "%" and text.rfind("\n", 0, q.start) not in with_amounts])
+
+
+def _runs(text: str, figures: Sequence[Quantity]) -> list[list[Quantity]]:
+    """`figures` (in text order) grouped into runs with only layout between neighbours."""
     rows: list[list[Quantity]] = []
-    for q in quantities:
-        if q.unit != "%" or text.rfind("\n", 0, q.start) in with_amounts:
-            continue
+    for q in figures:
         if rows and _ROW_GAP_RE.match(text[rows[-1][-1].end : q.start]):
             rows[-1].append(q)
         else:
