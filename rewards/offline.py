@@ -48,7 +48,8 @@ For each claim of an answer (see `rewards.claims`):
    * A claim giving the value its question prescribes for an absent item ("... then state 0") is
      supported when no source names the item, unsupported when one does (`rewards.fallback`); a
      superlative ("the highest net income") must hold among a segment table's groups
-     (`rewards.superlatives`).
+     (`rewards.superlatives`); a worked ratio takes its operands from the rows it is defined by, and
+     a worked total agrees with the total row (`rewards.stated_totals.worked_contradiction`).
    Words are matched on lower-cased text with a light stemmer (plural, -ed, -ing, -y) and a few
    finance synonyms (revenue ~ sales, income ~ earnings ~ profit, COGS ~ cost of ...); words of
    three letters must start a word ("ate" is not in "operate").
@@ -94,7 +95,7 @@ from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
-from rewards.named_ratios import misread_operand, named_ratio, ratio_derivation
+from rewards.named_ratios import named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import period_compatible
 from rewards.premises import (
@@ -132,6 +133,7 @@ from rewards.question_context import (
     overstated,
     single_period,
 )
+from rewards.stated_totals import worked_contradiction
 from rewards.superlatives import outranked_peer
 
 _AVERAGED_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
@@ -385,8 +387,8 @@ class OfflineChecker:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
         formula_results(claim, matches, worked)
-        if (misread := misread_operand(claim.plain, context.question, worked, matches)) is not None:
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, misread)
+        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages)) is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],

@@ -133,3 +133,18 @@ def test_a_rate_read_from_another_years_column_is_unsupported(checker):
     assert v.verdict == Verdict.supported
     [v] = checker.check(question, "The effective tax rate fell from 20.2% in FY2021 to 17.5% in FY2022.", [page])
     assert v.verdict == Verdict.unsupported and "another period" in v.reason
+
+
+def test_a_worked_total_must_be_the_total_row_of_the_year(checker):
+    page = SourcePage(doc_id="initech-2022-10k", page=82, text=(
+        "Consolidated Balance Sheets\n(In millions)\nDecember 31,\n2022 2021\n"
+        "Short-term debt 1,175 584\nCurrent portion of long-term debt 281 57\nAccounts payable 254 235\n"
+        "Accrued liabilities 706 701\nAccrued taxes 49 176\nAccrued interest 91 88\nOther 255 228\n"
+        "Total current liabilities 2,811 2,069\n"))
+    question = "Does Initech have positive working capital based on FY2022 data?"
+    partial = "Current liabilities total: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million."
+    [v] = checker.check(question, partial, [page])
+    assert v.verdict == Verdict.unsupported and "2,811" in v.reason  # the answer left a line out
+    whole = "Current liabilities total: $1,175 + $281 + $254 + $706 + $49 + $91 + $255 = $2,811 million."
+    [v] = checker.check(question, whole, [page])
+    assert v.verdict == Verdict.supported
