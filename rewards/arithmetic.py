@@ -163,6 +163,10 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
     return None
 
 
+# "0.8 percentage points", "1.2 pp": a change of a rate, never a ratio of two amounts.
+_POINTS_RE = re.compile(r"\bpoints?\b|\bpp\b|\bbps\b", re.IGNORECASE)
+
+
 def _codes(keys: list) -> np.ndarray:
     """(n,) int codes, equal for equal keys; -1 for None (unknown)."""
     table: dict = {}
@@ -220,7 +224,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
         families += [(name, m, tol.additive, scales) for name, m in _additive(values)
                      if averages or not name.endswith("/ 2")]
-    if not is_amount(claim):
+    if not is_amount(claim) and not _POINTS_RE.search(claim.text):  # points are a difference of rates
         families += [(name, m, tol.multiplicative, (1.0,))
                      for name, m in _multiplicative_for(claim, values, compound, growth)]
     if signs is not None:

@@ -148,3 +148,14 @@ def test_a_worked_total_must_be_the_total_row_of_the_year(checker):
     whole = "Current liabilities total: $1,175 + $281 + $254 + $706 + $49 + $91 + $255 = $2,811 million."
     [v] = checker.check(question, whole, [page])
     assert v.verdict == Verdict.supported
+
+
+def test_percentage_points_are_a_difference_of_rates_never_a_ratio_of_amounts():
+    from rewards.arithmetic import Tolerances, derive_pair
+
+    tol = Tolerances(additive=0.05, multiplicative=0.06)
+    points = extract_quantities("an increase of 0.8 percentage points")[0]
+    assert derive_pair(points, [30.0, 3_600.0], tol) is None  # 30 / 3,600 × 100 = 0.83
+    assert derive_pair(points, [22.9, 22.1], tol) is not None  # 22.9% - 22.1%
+    share = extract_quantities("0.8%")[0]
+    assert derive_pair(share, [30.0, 3_600.0], tol) is not None  # a share may be a ratio
