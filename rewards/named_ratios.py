@@ -21,10 +21,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rewards.arithmetic import Derivation, Tolerances
+from rewards.arithmetic import Derivation, Tolerances, format_operand, percent_like, ratio_of
+from rewards.attribution import period_for
 from rewards.numbers import Quantity
 from rewards.periods import Period, period_compatible
-from rewards.premises import PreparedPage, column_key
+from rewards.premises import MODIFIERS, REVENUE_LABEL_RE, PreparedPage, column_key, occurs
+
+MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio (`column_ratio`)
 
 _REVENUE = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\s+sales)\b"
 _COST_OF_SALES = r"(?:total\s+)?cost\s+of\s+(?:goods\s+sold|sales|revenues?|products?\s+sold)"
@@ -139,6 +142,40 @@ def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage], tol: 
             shown = f"{expression} × {scale:g}" if scale != 1 else expression
             return Derivation(f"{ratio.name} = {shown}", (), value * scale), True
     return None, bool(candidates)
+
+
+def column_ratio(q: Quantity, quantities: list[Quantity], periods: list[Period], plain: str, question: str,
+                 pages: list[PreparedPage], measure: list[str], tol: Tolerances) -> Derivation | None:
+    """A percentage or ratio stated for a period, computed from two figures of that period's
+    table column (`rewards.periods.column_periods`): a part over a whole whose row labels name
+    what the claim measures ("effective tax rate 20.2%" = provision for income taxes / income
+    before income taxes), or, for a margin, a row the claim names over the revenue (sales) row
+    of the same column. One column and label-named rows keep the search to a few candidates.
+    `quantities`, `periods`, `plain`: the claim's (`rewards.claims.Claim`)."""
+    claimed = period_for(q, quantities, periods, plain)
+    if claimed is None or not percent_like(q):
+        return None
+    margin = any(occurs("margin", text) for text in (plain.lower(), question.lower()))
+    for page in pages:
+        heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact and t != "margin"]
+        rows: dict[int, tuple[list[float], list[float]]] = {}  # column -> (parts, wholes)
+        for index, source_q in enumerate(page.quantities):
+            column = page.columns.get(source_q.start)
+            if column is None or source_q.unit == "%" or not period_compatible(claimed, column):
+                continue
+            parts, wholes = rows.setdefault(column.start, ([], []))
+            label = page.labels[index]
+            if any(occurs(t, label) for t in heads):
+                parts.append(source_q.magnitude)
+            if margin and REVENUE_LABEL_RE.match(label):
+                wholes.append(source_q.magnitude)
+        for parts, wholes in rows.values():
+            found = ratio_of(q, parts, wholes if margin else parts if len(parts) <= MAX_RATIO_ROWS else [],
+                             tol.multiplicative)
+            if found is not None:
+                text = f"{format_operand(found[0])} / {format_operand(found[1])} in the {claimed.text} column"
+                return Derivation(text, (), found[0] / found[1])
+    return None
 
 
 _DIVIDES_RE = re.compile(r"^[\s$()\[\]]*[/÷][\s$()\[\]]*$")

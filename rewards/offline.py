@@ -82,28 +82,22 @@ from rewards.arithmetic import (
     derive_step,
     derive_triple,
     equalities,
-    format_operand,
     is_amount,
     is_level,
-    percent_like,
-    ratio_of,
 )
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
-from rewards.attribution import period_for
 from rewards.claims import Claim, is_header_row, split_claims
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
-from rewards.named_ratios import named_ratio, ratio_derivation
+from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
 from rewards.numbers import Quantity, agreeing, extract_quantities
-from rewards.periods import period_compatible
 from rewards.premises import (
     AVERAGE_RE,
     CHANGE_RE,
     COMBINES_RE,
     MODIFIERS,
-    REVENUE_LABEL_RE,
     TOTAL_RE,
     PreparedPage,
     Window,
@@ -382,7 +376,9 @@ class OfflineChecker:
                     derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth, averages,
                                            signs, claim.plain)
                 if derived is None and grounded and not computed:
-                    derived = self._column_ratio(q, claim, context, measure)
+                    found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,
+                                         context.pages, measure, self._tolerances(q))
+                    derived = FigureMatch(q, derivation=found) if found is not None else None
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
@@ -542,38 +538,6 @@ class OfflineChecker:
         )
         return FigureMatch(q, derivation=derivation) if derivation is not None else None
 
-    def _column_ratio(self, q: Quantity, claim: Claim, context: AnswerContext,
-                      measure: list[str]) -> FigureMatch | None:
-        """A percentage or ratio stated for a period, computed from two figures of that period's
-        table column (`rewards.periods.column_periods`): a part over a whole whose row labels name
-        what the claim measures ("effective tax rate 20.2%" = provision for income taxes / income
-        before income taxes), or, for a margin, a row the claim names over the revenue (sales) row
-        of the same column. One column and label-named rows keep the search to a few candidates."""
-        claimed = period_for(q, claim.quantities, claim.periods, claim.plain)
-        if claimed is None or not percent_like(q):
-            return None
-        tol = self._tolerances(q).multiplicative
-        margin = any(occurs("margin", text) for text in (claim.plain.lower(), context.question.lower()))
-        for page in context.pages:
-            heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact and t != "margin"]
-            rows: dict[int, tuple[list[float], list[float]]] = {}  # column -> (parts, wholes)
-            for index, source_q in enumerate(page.quantities):
-                column = page.columns.get(source_q.start)
-                if column is None or source_q.unit == "%" or not period_compatible(claimed, column):
-                    continue
-                parts, wholes = rows.setdefault(column.start, ([], []))
-                label = page.labels[index]
-                if any(occurs(t, label) for t in heads):
-                    parts.append(source_q.magnitude)
-                if margin and REVENUE_LABEL_RE.match(label):
-                    wholes.append(source_q.magnitude)
-            for parts, wholes in rows.values():
-                found = ratio_of(q, parts, wholes if margin else parts if len(parts) <= MAX_RATIO_ROWS else [], tol)
-                if found is not None:
-                    text = f"{format_operand(found[0])} / {format_operand(found[1])} in the {claimed.text} column"
-                    return FigureMatch(q, derivation=Derivation(text, (), found[0] / found[1]))
-        return None
-
     # -- verdicts and evidence ----------------------------------------------------------------
 
     def _figure_evidence(self, matches: list[FigureMatch], ranked) -> Evidence | None:
@@ -602,5 +566,3 @@ _COMPARISON_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 
-
-MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio

@@ -166,6 +166,12 @@ class PreparedPage:
         return np.array([q.scaled_in_text for q in self.quantities], dtype=bool)
 
     @cached_property
+    def rows(self) -> list[str]:
+        """(figures,) the row each figure is in: its label without figures (`cell_key`), read once
+        per page, not once per claim."""
+        return [_FIGURES_ONLY_RE.sub(" ", label).strip() for label in self.labels]
+
+    @cached_property
     def cells(self) -> dict[int, tuple[str, int | None, int]]:
         """Figure start -> (column group heading, column year, row start) (`rewards.column_groups`)."""
         return figure_cells(self.source.text)
@@ -460,7 +466,7 @@ def cell_key(page: PreparedPage, index: int) -> tuple | None:
     """`column_key` and the row of the page's figure `index` (its label without figures; a table
     written one cell per line puts a row's values on separate lines): which cell of which table."""
     key = column_key(page, page.quantities[index])
-    return None if key is None else (*key, _FIGURES_ONLY_RE.sub(" ", page.labels[index]).strip())
+    return None if key is None else (*key, page.rows[index])
 
 
 # A revenue or sales row label (the whole a margin is a share of), not "cost of revenue".
