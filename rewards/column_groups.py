@@ -31,6 +31,8 @@ _NOTE_LINE_RE = re.compile(r"^\(?\s*(?:in\s+(?:thousands|millions|billions)|doll
                            re.IGNORECASE)
 # A heading is a short name: letters, "&", commas and hyphens, no figure, no sentence punctuation.
 _HEADING_RE = re.compile(r"^[A-Z][A-Za-z&,'’/\- ]{1,60}$")
+_WRAPPED_RE = re.compile(r"(?:&|\band)$")  # a heading line that continues on the next
+WRAPPED_WORDS = 3  # the most words of a wrapped heading's continuation line
 
 
 def _headings_above(text: str, offset: int) -> list[str]:
@@ -46,10 +48,15 @@ def _headings_above(text: str, offset: int) -> list[str]:
             continue
         if not _HEADING_RE.match(line) or line.endswith(","):
             break  # "Three months ended March 31,": the caption above the groups
+        if headings and _WRAPPED_RE.search(line) and len(headings[-1].split()) <= WRAPPED_WORDS:
+            headings[-1] = f"{line} {headings[-1]}"  # "Consumer &" wrapped over "Community Banking"
+            continue
         headings.append(line)
         if len(headings) > MAX_GROUPS:
             return []
-    return headings[::-1]
+    # A heading cut after "&" whose rest runs into the next name ("Investment Bank Commercial
+    # Banking") cannot be split into names: the groups are then known by position only.
+    return [] if any(_WRAPPED_RE.search(h) for h in headings) else headings[::-1]
 
 
 # Between the cells of one row, or between the period runs of one header: only figures, percentages
@@ -66,8 +73,8 @@ def _group_headers(text: str) -> list[tuple[int, list[int], list[str]]]:
     out = []
     for i, (_end, periods) in enumerate(runs):
         headings = _headings_above(text, periods[0].start)
-        if len(headings) < 2 or (i and _SAME_HEADER_RE.match(text[runs[i - 1][0] : periods[0].start])):
-            continue
+        if i and _SAME_HEADER_RE.match(text[runs[i - 1][0] : periods[0].start]):
+            continue  # the rest of the header found before
         years, last = [p.year for p in periods], periods[-1].end
         for _next_end, more in runs[i + 1 :]:
             if not _SAME_HEADER_RE.match(text[last : more[0].start]):
@@ -75,10 +82,56 @@ def _group_headers(text: str) -> list[tuple[int, list[int], list[str]]]:
             years, last = years + [p.year for p in more], more[-1].end
         # Each group repeats the same periods ("2021 2020 | 2021 2020 | 2021 2020"); lines above a
         # header whose years do not repeat so are a caption (company name, statement title).
-        per = len(years) // len(headings)
-        if len(years) % len(headings) == 0 and all(year == years[i % per] for i, year in enumerate(years)):
+        per = len(years) // len(headings) if len(headings) >= 2 else 0
+        if per and len(years) % len(headings) == 0 and len(set(years[:per])) == per \
+                and all(year == years[i % per] for i, year in enumerate(years)):
             out.append((periods[0].start, years[:per], headings))
+        elif (unnamed := _unnamed_groups(text, periods[0].start, years)) is not None:
+            out.append((periods[0].start, *unnamed))
     return out
+
+
+# A caption of spans side by side ("Three months ended … Six months ended …"): groups of periods, not segments.
+SPAN_RE = re.compile(r"\b(?:three|six|nine|twelve)\s+months\b|\byears?\s+ended\b|\byear[\s-]+to[\s-]+date\b",
+                      re.IGNORECASE)
+_TOTAL_LAST_RE = re.compile(r"\b(?:total|firmwide|consolidated)\s*$", re.IGNORECASE)
+# "… Corporate Reconciling Items(a) Total": the column before the total reconciles, it is no peer.
+_RECONCILING_LAST_RE = re.compile(r"\b(?:reconciling\s+items|eliminations?|adjustments)\W*(?:\([a-z]\))?\s*"
+                                  r"(?:total|firmwide|consolidated)\s*$", re.IGNORECASE)
+CAPTION_LINES = 6  # lines above a header read as its caption
+
+
+def _unnamed_groups(text: str, offset: int, years: list[int | None]) -> tuple[list, list[str]] | None:
+    """(one group's years, placeholder headings) of a header whose period runs repeat k >= 2 times
+    ("2021 2020 Change" three times) while its heading lines cannot be split into k names (all on
+    one line after the caption, or wrapped over more lines than groups): the groups are known by
+    position only. "#1", "#2" … name nothing a claim can name; a last heading line ending in "Total"
+    makes the last group the total (and "Reconciling items" or "Eliminations" before it the one
+    before). None when the years do not repeat so, or the caption above names two spans (three and
+    six months: groups of periods, not of segments)."""
+    per = next((n for n in range(2, len(years) // 2 + 1)
+                if len(years) % n == 0 and len(set(years[:n])) == n
+                and all(year == years[i % n] for i, year in enumerate(years))), None)
+    if per is None:
+        return None
+    line_start = text.rfind("\n", 0, offset) + 1
+    caption = text[line_start:offset]
+    above = text[:line_start].split("\n")[-CAPTION_LINES - 1:-1]
+    for line in reversed(above):
+        if line.rstrip().endswith(".") or "$" in line or "%" in line:
+            break  # prose or the rows of a table above
+        caption = f"{line}\n{caption}"
+    if len(SPAN_RE.findall(caption)) > 1:
+        return None
+    k = len(years) // per
+    last_heading = next((line for line in reversed(above)
+                         if line.strip() and not _NOTE_LINE_RE.match(line.strip())), "")
+    headings = [f"#{n + 1}" for n in range(k)]
+    if _TOTAL_LAST_RE.search(last_heading):
+        headings[-1] = "Total"
+        if k > 2 and _RECONCILING_LAST_RE.search(last_heading):
+            headings[-2] = "Reconciling items"
+    return years[:per], headings
 
 
 def figure_cells(text: str) -> dict[int, tuple[str, int | None, int]]:

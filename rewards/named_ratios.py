@@ -44,6 +44,10 @@ class Ratio:
     numerator: re.Pattern
     denominator: re.Pattern
     factor: float = 1.0  # 365 for the days ratios (days of the period's flow)
+    # Numerator and denominator may be read from two statements (a line item's margin: D&A from the
+    # cash-flow statement over revenue from the income statement); a standard ratio is read from
+    # one page, as its definitions' averages and conventions vary too much to pair pages blindly.
+    across_statements: bool = False
 
 
 def _ratio(name: str, named: str, numerator: str, denominator: str, factor: float = 1.0) -> Ratio:
@@ -85,12 +89,67 @@ RATIOS = (
 )
 
 
+# Standard abbreviations of income-statement and cash-flow line items, spelled out as filers label the rows.
+_ABBREVIATED = {
+    "d&a": ["depreciation", "and", "amortization"],
+    "sg&a": ["selling", "general", "and", "administrative"],
+    "r&d": ["research", "and", "development"],
+    "cogs": ["cost", "of", "goods", "sold"],
+}
+_MARGIN_RE = re.compile(r"\bmargins?\b|\bas\s+a\s+(?:%|percent(?:age)?)\s+of\s+(?:total\s+)?(?:net\s+)?"
+                        r"(?:revenues?|sales)\b", re.IGNORECASE)
+# A margin of one of these is a standard ratio (`RATIOS`) or a measure no single line states.
+_PROFIT_WORDS = frozenset("gross operating net profit income earnings ebit ebitda pretax pre-tax contribution adjusted "
+                          "segment cash".split())
+_ITEM_STOP = frozenset("the its a an of for in on and/or company firm".split())
+MAX_ITEM_WORDS = 5
+
+
+def _item_words(text: str) -> list[str]:
+    """The line item named right before "margin" ("the FY2015 depreciation and amortization (D&A) %
+    margin" -> depreciation, and, amortization); an abbreviation spelled out; [] when none."""
+    tokens = re.findall(r"\([^()]*\)|[A-Za-z][A-Za-z&'’-]*|\S", text)
+    words: list[str] = []
+    for token in reversed(tokens):
+        lowered = token.lower()
+        if token.startswith("(") or token == "%":
+            continue  # "(D&A)", "%"
+        if not token[0].isalpha() or lowered.endswith(("'s", "’s")) or (lowered in _ITEM_STOP and lowered != "and") \
+                or len(words) == MAX_ITEM_WORDS:
+            break
+        words.insert(0, lowered)
+    while words and words[0] == "and":
+        words.pop(0)
+    if len(words) == 1 and words[0] in _ABBREVIATED:
+        return _ABBREVIATED[words[0]]
+    return words
+
+
+def line_item_margin(text: str) -> Ratio | None:
+    """A line item's margin ("D&A % margin", "R&D as a percentage of revenue"): that line over
+    revenue, as every margin is a share of revenue. None for a profit margin (`RATIOS` has the
+    standard ones), or when no line item is named right before it."""
+    m = _MARGIN_RE.search(text)
+    if m is None:
+        return None
+    words = _item_words(text[: m.start()])
+    if not words or any(w in _PROFIT_WORDS for w in words) or len(words) > MAX_ITEM_WORDS:
+        return None
+    numerator = r"(?:total\s+)?" + r",?\s+".join("(?:and|&)" if w == "and" else re.escape(w) for w in words)
+    ratio = _ratio(f"{' '.join(words)} margin", re.escape(m.group(0)), numerator, _REVENUE)
+    return Ratio(ratio.name, ratio.named, ratio.numerator, ratio.denominator, across_statements=True)
+
+
 def named_ratio(claim: str, question: str, bare: bool) -> Ratio | None:
-    """The one standard ratio the claim names (or, for a bare answer, its question); None when it
-    names none or several (a sentence comparing two ratios is left to the general derivations)."""
+    """The one standard ratio the claim names (or, for a bare answer, its question), or a line item's
+    margin (`line_item_margin`); None when it names none or several (a sentence comparing two ratios
+    is left to the general derivations)."""
     found = [r for r in RATIOS if r.named.search(claim)]
     if not found and bare:
         found = [r for r in RATIOS if r.named.search(question)]
+    if not found:
+        generic = line_item_margin(claim) or (line_item_margin(question) if bare else None)
+        found = [generic] if generic is not None else []
     return found[0] if len(found) == 1 else None
 
 
@@ -130,12 +189,41 @@ def _pairs(page: PreparedPage, ratio: Ratio, period: Period | None) -> list[tupl
     return out
 
 
+def _unit(page: PreparedPage) -> float:
+    """The one unit a page declares for its tables, else 1 (`rewards.numbers.declared_scales`)."""
+    return page.scales[1] if len(page.scales) == 2 else 1.0
+
+
+def _cross_pairs(pages: list[PreparedPage], ratio: Ratio, period: Period | None) -> list[tuple[str, float]]:
+    """`_pairs` across two statements of one filing (D&A from the cash-flow statement over revenue
+    from the income statement): numerator and denominator of the same column year."""
+    out = []
+    for top_page in pages:
+        tops = [(t, top_page.columns.get(t.start)) for row in _rows(top_page, ratio.numerator) for _, t in row]
+        for bottom_page in pages:
+            if bottom_page is top_page or bottom_page.source.doc_id != top_page.source.doc_id:
+                continue
+            for t, heading in tops:
+                if heading is None or (period is not None and not period_compatible(period, heading)):
+                    continue
+                # Two statements in different units ("in thousands" against "in millions") compare at those units.
+                factor = _unit(top_page) / _unit(bottom_page)
+                for row in _rows(bottom_page, ratio.denominator):
+                    for _, b in row:
+                        column = bottom_page.columns.get(b.start)
+                        if column is not None and column.year == heading.year and b.magnitude:
+                            out.append((f"{t.text.strip()} / {b.text.strip()}", factor * t.magnitude / b.magnitude))
+    return out
+
+
 def ratio_derivation(q: Quantity, ratio: Ratio, pages: list[PreparedPage], tol: Tolerances,
                      period: Period | None = None) -> tuple[Derivation | None, bool]:
     """(the derivation of `q` as `ratio` from the rows its definition names, for the claimed
     `period` when given, or None; whether any such pair of rows was on the pages). A percentage is
     the ratio × 100; a days ratio × 365."""
     candidates = [c for page in pages for c in _pairs(page, ratio, period)]
+    if not candidates and ratio.across_statements:
+        candidates = _cross_pairs(pages, ratio, period)
     scale = 100.0 if q.unit == "%" else ratio.factor
     for expression, value in candidates:
         if abs(value * scale - q.magnitude) <= tol.multiplicative:
@@ -150,12 +238,14 @@ def column_ratio(q: Quantity, quantities: list[Quantity], periods: list[Period],
     table column (`rewards.periods.column_periods`): a part over a whole whose row labels name
     what the claim measures ("effective tax rate 20.2%" = provision for income taxes / income
     before income taxes), or, for a margin, a row the claim names over the revenue (sales) row
-    of the same column. One column and label-named rows keep the search to a few candidates.
+    of the same column (so too a line "as a percentage of revenue"). One column and label-named rows
+    keep the search to a few candidates.
     `quantities`, `periods`, `plain`: the claim's (`rewards.claims.Claim`)."""
     claimed = period_for(q, quantities, periods, plain)
     if claimed is None or not percent_like(q):
         return None
-    margin = any(occurs("margin", text) for text in (plain.lower(), question.lower()))
+    # A margin, or a line "as a percentage of revenue", is a share of the revenue row.
+    margin = any(occurs("margin", text) or _MARGIN_RE.search(text) for text in (plain.lower(), question.lower()))
     for page in pages:
         heads = [t for t in measure if t not in MODIFIERS and t not in page.doc_compact and t != "margin"]
         rows: dict[int, tuple[list[float], list[float]]] = {}  # column -> (parts, wholes)

@@ -77,6 +77,10 @@ _REFERENCE_BEFORE_RE = re.compile(
     r"(?:\bp\.|\bpp\.|\bpage|\bpages|\bnote|\bitem|\bpart|\bschedule|\bexhibit|\bform|\bstep)\s*$", re.IGNORECASE)
 _FORM_AFTER_RE = re.compile(r"^-(?:K|Q|KT|QT)\b|^(?:st|nd|rd|th)\b", re.IGNORECASE)
 _LIST_TEXT_AFTER_RE = re.compile(r"^[.)]\s+[A-Za-z*\"(]")
+# "4.1 Description of Common Stock", "10.21* Credit Agreement": an exhibit index's or a numbered
+# section's number heads a title on its own line (Regulation S-K Item 601 numbers exhibits N.N).
+_SECTION_NUMBER_RE = re.compile(r"^\d{1,3}\.\d{1,2}$")
+_TITLE_AFTER_RE = re.compile(r"^[*+†‡#]{0,3}[ \t]+[A-Z][a-z]")
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,18 @@ def _is_reference(match: re.Match, text: str) -> bool:
 
 
 def _is_list_marker(match: re.Match, text: str) -> bool:
-    """'1. Revenue' or '2) Open the filing' at the start of a line: enumeration, not a figure.
-    A parenthesised figure alone on its line ('(962)') is a negative table value, not a marker."""
-    if match.group("open") or match.group("cur") or match.group("pct"):
+    """'1. Revenue', '2) Open the filing' or '4.1 Description of …' at the start of a line:
+    enumeration, not a figure. A parenthesised figure alone on its line ('(962)') is a negative
+    table value, not a marker."""
+    if match.group("open") or match.group("cur") or match.group("pct") or match.group("scale"):
         return False
     line_start = text.rfind("\n", 0, match.start()) + 1
     if text[line_start : match.start()].strip(" \t*-•#"):
         return False
-    return bool(_LIST_TEXT_AFTER_RE.match(text[match.end("digits") : match.end("digits") + 4]))
+    after = text[match.end("digits") : match.end("digits") + 8]
+    if _SECTION_NUMBER_RE.match(match.group("digits")) and _TITLE_AFTER_RE.match(after):
+        return True
+    return bool(_LIST_TEXT_AFTER_RE.match(after))
 
 
 _MODEL_NAME_AFTER_RE = re.compile(r"^\s?[A-Z]{2,}\b|^-[A-Z]")

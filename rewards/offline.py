@@ -127,8 +127,8 @@ from rewards.question_context import (
     overstated,
     single_period,
 )
-from rewards.stated_totals import worked_contradiction
-from rewards.superlatives import outranked_peer
+from rewards.stated_totals import component_row, component_rows, plain_revenue, worked_contradiction
+from rewards.superlatives import outranked_peer, outranked_value
 
 _AVERAGED_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
@@ -341,6 +341,11 @@ class OfflineChecker:
             windowed = window_figures(ranked[:ALIGNED_WINDOWS], measure)
             aligned_operands = labelled + [(value, key) for value, key, _ in windowed]
             named_operands = labelled + [(value, key) for value, key, named in windowed if named]
+            if plain_revenue(claim.plain) and (parts := component_rows(context.pages)):
+                # Plain revenue is the total line: a component line's figures are no operands of it.
+                aligned_operands, named_operands = ([(value, key) for value, key in operands
+                                                     if key is None or (key[0], key[1], key[3]) not in parts]
+                                                    for operands in (aligned_operands, named_operands))
         else:
             # A worked step on figures the answer has established ("Square root = (1.00896) ^ (1/2)
             # = 1.00447"): only those figures, restated or combined, can support it.
@@ -367,7 +372,8 @@ class OfflineChecker:
                 own = matches[i].quantity.magnitude if matches[i] is not None else None
                 operands = [v for v in claim_operands if v != own]
                 earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own
-                           and context.derive_from_verified]
+                           and context.derive_from_verified
+                           and not (v in context.components and plain_revenue(claim.plain))]
                 asked, computed, own_only = self._prescribed(q, claim, context, own_measure, grounded)
                 derived = FigureMatch(q, derivation=asked) if asked is not None else None
                 if not computed:
@@ -429,7 +435,7 @@ class OfflineChecker:
             ]))
             return self._verdict(claim, Verdict.unsupported, 0.4 * found / len(matches), ranked, reason)
         rival = (self._not_the_asked_figure(claim, context, matches) or overstated(claim, matches)
-                 or added_deduction(claim, matches))
+                 or added_deduction(claim, matches) or outranked_value(claim.plain, context.question, matches))
         if rival is not None:
             return self._verdict(claim, Verdict.unsupported, 0.2, ranked, rival)
         heads, sourced = direction.measure_heads(claim.plain, context.pages), [m.sourced for m in matches]
@@ -439,6 +445,7 @@ class OfflineChecker:
         if change is not None and change.moved is not None and not change.agrees:
             return self._direction_verdict(claim, change, ranked)
         context.verified.extend(m.value for m in matches)
+        context.components.update(m.value for m in matches if component_row(m) is not None)
         outflow_signs(matches, context.signs)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         evidence = self._figure_evidence(matches, ranked)

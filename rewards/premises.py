@@ -16,6 +16,7 @@ from cai.core.contracts import Evidence, Locator, SourcePage
 from rag.sentences import sentence_spans
 from rewards.cell_tables import cell_heading
 from rewards.column_groups import figure_cells
+from rewards.consolidating import entity_column_figures, names_entity_column
 from rewards.numbers import SOURCE_SCALES, Quantity, declared_scales, page_quantities
 from rewards.periods import Period, column_periods
 
@@ -175,6 +176,11 @@ class PreparedPage:
     def cells(self) -> dict[int, tuple[str, int | None, int]]:
         """Figure start -> (column group heading, column year, row start) (`rewards.column_groups`)."""
         return figure_cells(self.source.text)
+
+    @cached_property
+    def entity_columns(self) -> frozenset[int]:
+        """Starts of the figures in an entity column of a consolidating schedule (`rewards.consolidating`)."""
+        return entity_column_figures(self.source.text, self.quantities)
 
     @cached_property
     def groups(self) -> dict[int, str]:
@@ -412,10 +418,12 @@ def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, b
     """Figures of the top windows that hold a measure word of the claim (operands for derived
     figures; a window that shares none of the claim's words is not its evidence): (magnitude,
     cell key, whether the figure's own row label or sentence names a measure word)."""
+    entity = names_entity_column(" ".join(measure))
     return [(q.magnitude, cell_key(page, i), not measure or label_names(page, i, measure)) for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
             for i, q in enumerate(page.quantities)
-            if window.start <= q.start < window.end and q.unit != "%" and not in_row_label(page, q)]
+            if window.start <= q.start < window.end and q.unit != "%" and not in_row_label(page, q)
+            and (entity or q.start not in page.entity_columns)]
 
 
 def in_row_label(page: PreparedPage, q: Quantity) -> bool:
@@ -441,11 +449,14 @@ def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tu
     measures = [t for t in tokens if t not in _NOT_MEASURE]
     heads = [t for t in measures if t not in MODIFIERS] or measures  # "Total Other" is a line item
     margin = "margin" in heads  # a margin is a share of revenue: the revenue row is named by it
+    entity = names_entity_column(" ".join(tokens))
     scored = []
     for page in pages:
         for index, (q, label) in enumerate(zip(page.quantities, page.labels, strict=True)):
             if q.unit == "%" or in_row_label(page, q):
                 continue  # a ratio of a percentage and an amount measures nothing
+            if q.start in page.entity_columns and not entity:
+                continue  # a legal entity's column of a consolidating schedule, not the company's
             hits = sum(1 for t in tokens if t in label)
             if hits and (any(occurs(t, label) for t in heads) or (margin and REVENUE_LABEL_RE.match(label))):
                 scored.append((hits, (q.magnitude, cell_key(page, index))))

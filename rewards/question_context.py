@@ -32,6 +32,7 @@ from rewards.arithmetic import Derivation, Equality, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
 from rewards.claims import Claim
+from rewards.consolidating import names_entity_column
 from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
@@ -80,6 +81,9 @@ class AnswerContext:
     # The sign each verified figure has in its source: -1 for a cash outflow (`outflow_signs`), +1
     # for a positive figure, 0 where both were seen. A sum of the two is not a derivation.
     signs: dict[float, int] = field(default_factory=dict)
+    # Figures verified from a component revenue line ("Net product sales") of a table that states
+    # the total: no operands of a later claim about plain revenue (`rewards.stated_totals`).
+    components: set[float] = field(default_factory=set)
 
 
 @dataclass
@@ -254,6 +258,8 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                 continue  # the same number, but of something else (a listed line's heading may name it: "Client:")
             if _in_other_group(page, index, own_measure) or _in_other_cell_column(page, index, own_measure):
                 continue  # the same row, but another segment's column (or another column the claim names)
+            if source_q.start in page.entity_columns and not names_entity_column(claim.plain):
+                continue  # a legal entity's column of a consolidating schedule (Rule 3-10), not the company's
             if not asserted(page, source_q.start):
                 continue  # stated only in a denial or an instruction: not evidence
             if basis is not None and not basis_agrees(basis, page.labels[index]):

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 
 from rewards.cell_tables import cell_tables
+from rewards.column_groups import SPAN_RE
 from rewards.numbers import extract_quantities
 from rewards.periods import extract_periods
 from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, measure_tokens, most_named, occurs
@@ -156,6 +157,60 @@ def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) ->
             conflict = conflict or (f"not the {word}: {named[0]} {values[named[0]]:,.0f} against {best} "
                                     f"{values[best]:,.0f} ({' '.join(label.split())[:60]}, {wanted})")
     return conflict
+
+
+_SEGMENTS_RE = re.compile(r"\b(?:segments?|business(?:es)?|divisions?|lines?\s+of\s+business|LOBs?|reportable)\b",
+                          re.IGNORECASE)
+
+
+def _span_before(text: str, offset: int) -> str | None:
+    """The last span a caption names before `offset` ("three months"), lower-cased: a row of the six
+    months' table is no peer of the three months' row of the same label."""
+    spans = SPAN_RE.findall(text, 0, offset)
+    return " ".join(spans[-1].lower().split()) if spans else None
+
+
+def _peer_values(page: PreparedPage, start: int) -> dict[tuple[int, str], float]:
+    """(header block, group) -> value of the figure at `start`'s row and year in every column group
+    of its table, the row continued under the page's other header blocks by the same label (a
+    segment table split in two: three segments, then two more and "Total")."""
+    cells = page.cells
+    _heading, year, row = cells[start]
+    index_of = {q.start: i for i, q in enumerate(page.quantities)}
+    label = _FIGURES_RE.sub(" ", page.labels[index_of[row]]).strip()
+    span = _span_before(page.source.text, row)
+    rows = {r for _h, _y, r in cells.values()
+            if r in index_of and _FIGURES_RE.sub(" ", page.labels[index_of[r]]).strip() == label
+            and _span_before(page.source.text, r) == span}
+    return {(r, heading): page.quantities[index_of[s]].value for s, (heading, y, r) in cells.items()
+            if r in rows and y == year and s in index_of and not _NOT_PEER_RE.match(heading)}
+
+
+def outranked_value(claim: str, question: str, matches: Sequence) -> str | None:
+    """Why a segment superlative that states its figure ("the segment with the lowest net revenue was
+    Commercial Banking, $2,393 million") is false: the figure, found in a side-by-side segment table
+    (`rewards.column_groups`), is not the highest (lowest) of its row and column among the table's
+    segments. Needs no segment names, only the figure's place: it holds where the table's headings
+    cannot be split into names. One figure only (a claim quoting a rival's figure compares), and
+    only of a claim or question about segments (business lines)."""
+    most, least = _MOST_RE.search(claim), _LEAST_RE.search(claim)
+    found = [m for m in matches if m is not None and m.page is not None and m.source_quantity is not None]
+    if bool(most) == bool(least) or CHANGE_RE.search(claim) or len(found) != 1 or len(matches) != 1:
+        return None
+    if not (_SEGMENTS_RE.search(claim) or _SEGMENTS_RE.search(question)):
+        return None
+    page, source = found[0].page, found[0].source_quantity
+    cell = page.cells.get(source.start)
+    if cell is None or cell[1] is None or _NOT_PEER_RE.match(cell[0]):
+        return None
+    values = _peer_values(page, source.start)
+    if len(values) < 2:
+        return None
+    best = (max if most else min)(values.values())
+    if best == source.value:
+        return None
+    word = (most or least).group(0).lower()
+    return f"not the {word}: {source.text.strip()} against {best:,.0f} in another segment's column ({cell[1]})"
 
 
 def outranked_peer(claim: str, about: str, question: str, pages: Sequence[PreparedPage]) -> str | None:
