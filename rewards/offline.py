@@ -351,6 +351,19 @@ class OfflineChecker:
             # = 1.00447"): only those figures, restated or combined, can support it.
             matches = [self._restated(q, context) for q in claim.quantities]
             aligned_operands = named_operands = []
+        self._derive_unmatched(claim, context, matches, aligned_operands, named_operands, grounded, own_measure,
+                               measure)
+        formula_results(claim, matches, worked)
+        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages)) is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
+        return self._figures_verdict(claim, context, matches, measure, ranked)
+
+    def _derive_unmatched(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
+                          aligned_operands: list, named_operands: list, grounded: bool, own_measure: list[str],
+                          measure: list[str]) -> None:
+        """Fill in `matches` (in place) for the claim's figures not matched directly: stated in the
+        question, computed as prescribed (`_prescribed`), or derived from the claim's own figures,
+        the answer's established ones and the evidence's aligned figures (`_derive`, `column_ratio`)."""
         # Every figure found in a source is an operand, even one found in another period's column:
         # "($2,667 + $2,721) / 2" averages two columns.
         claim_operands = [m.quantity.magnitude for m in matches if m is not None]
@@ -388,10 +401,6 @@ class OfflineChecker:
                 if derived is not None:
                     matches[i] = derived
                     claim_operands.append(q.magnitude)
-        formula_results(claim, matches, worked)
-        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages)) is not None:
-            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
-        return self._figures_verdict(claim, context, matches, measure, ranked)
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
                     grounded: bool) -> tuple[Derivation | None, bool, bool]:
