@@ -373,34 +373,40 @@ class OfflineChecker:
         growth = compound or any(CHANGE_RE.search(text) for text in (claim.plain, context.question))
         # Source signs of the figures matched so far: derived matches below have none to add.
         signs = outflow_signs(matches, dict(context.signs))
-        for i, q in enumerate(claim.quantities):
-            # A figure the question itself states ("more than 20% of revenue") restates the question.
-            if matches[i] is None and agreeing(q, context.question_magnitudes, self.rel_tolerance):
-                matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
-                claim_operands.append(q.magnitude)
-            if matches[i] is not None and matches[i].contradicted:
-                continue  # the row states this period's value, and it is another: nothing to derive
-            if matches[i] is None or matches[i].period_mismatch:
-                # A figure is never derived from itself (its own period-mismatched match).
-                own = matches[i].quantity.magnitude if matches[i] is not None else None
-                operands = [v for v in claim_operands if v != own]
-                earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own
-                           and context.derive_from_verified
-                           and not (v in context.components and plain_revenue(claim.plain))]
-                asked, computed, own_only = self._prescribed(q, claim, context, own_measure, grounded)
-                derived = FigureMatch(q, derivation=asked) if asked is not None else None
-                if not computed:
-                    additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
-                    page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
-                    derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth, averages,
-                                           signs, claim.plain)
-                if derived is None and grounded and not computed:
-                    found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,
-                                         context.pages, measure, self._tolerances(q))
-                    derived = FigureMatch(q, derivation=found) if found is not None else None
-                if derived is not None:
-                    matches[i] = derived
+        # Two passes: a figure derived late in the claim is an operand of one before it ("100% - 46.2%
+        # = 53.8%": the 53.8% is a share of two rows, and 46.2% is 100% less it).
+        for _pass in range(2):
+            derived_before = len(claim_operands)
+            for i, q in enumerate(claim.quantities):
+                # A figure the question itself states ("more than 20% of revenue") restates the question.
+                if matches[i] is None and agreeing(q, context.question_magnitudes, self.rel_tolerance):
+                    matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
                     claim_operands.append(q.magnitude)
+                if matches[i] is not None and matches[i].contradicted:
+                    continue  # the row states this period's value, and it is another: nothing to derive
+                if matches[i] is None or matches[i].period_mismatch:
+                    # A figure is never derived from itself (its own period-mismatched match).
+                    own = matches[i].quantity.magnitude if matches[i] is not None else None
+                    operands = [v for v in claim_operands if v != own]
+                    earlier = [v for v in dict.fromkeys(context.verified) if v not in operands and v != own
+                               and context.derive_from_verified
+                               and not (v in context.components and plain_revenue(claim.plain))]
+                    asked, computed, own_only = self._prescribed(q, claim, context, own_measure, grounded)
+                    derived = FigureMatch(q, derivation=asked) if asked is not None else None
+                    if not computed:
+                        additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
+                        page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
+                        derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth,
+                                               averages, signs, claim.plain)
+                    if derived is None and grounded and not computed:
+                        found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,
+                                             context.pages, measure, self._tolerances(q))
+                        derived = FigureMatch(q, derivation=found) if found is not None else None
+                    if derived is not None:
+                        matches[i] = derived
+                        claim_operands.append(q.magnitude)
+            if all(m is not None for m in matches) or len(claim_operands) == derived_before:
+                break
 
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
                     grounded: bool) -> tuple[Derivation | None, bool, bool]:
@@ -423,10 +429,11 @@ class OfflineChecker:
         if ratio is None:
             return None, False, False
         # In a worked formula the other figures are its working (a sum of three years' margins); an
-        # average of the ratio over several periods is the ratio of none of them.
+        # average of the ratio over several periods is the ratio of none of them. A line item's margin
+        # has one definition (the line over revenue): a step stating only its result ("= 15.4%") is it.
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
-        return derivation, computed and not (WORKED_RE.search(claim.plain) or _AVERAGED_RE.search(claim.plain)), \
-            not computed
+        working = bool(WORKED_RE.search(claim.plain)) and not (ratio.across_statements and len(claim.quantities) == 1)
+        return derivation, computed and not (working or _AVERAGED_RE.search(claim.plain)), not computed
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

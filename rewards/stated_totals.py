@@ -3,7 +3,8 @@
 "Current liabilities total: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million" adds up, and
 each term is a line of the balance sheet, yet the balance sheet's "Total current liabilities" for
 that year is 2,811: the answer left lines out. When a claim labels a worked sum as a total of a
-measure and a source row "Total <measure>" states that total for the year the claim (or its
+measure (or labels a sum of three or more lines with the measure alone: "Adding up the current
+liabilities: …") and a source row "Total <measure>" states that total for the year the claim (or its
 question) names, the sum must agree with it. A reading convention of financial statements (a
 "Total" line is the filer's own sum of the lines above it), not fitted to any data set.
 
@@ -26,6 +27,9 @@ from rewards.periods import extract_periods
 from rewards.premises import MODIFIERS, PreparedPage, measure_tokens, occurs
 
 _TOTAL_RE = re.compile(r"\btotal\b", re.IGNORECASE)
+_PART_RE = re.compile(r"\b(?:excluding|except|other\s+than|without|less|net\s+of|portion|part|some|subtotal)\b",
+                      re.IGNORECASE)
+_SUMMING_WORDS = frozenset({"adding", "summing", "combining", "calculating", "computing", "totaling", "totalling"})
 _PARENTHESES_RE = re.compile(r"\([^()]*\)")  # "(short-term debt)": a term's label, not an operator
 
 
@@ -53,9 +57,12 @@ def contradicted_total(plain: str, question: str, worked: Sequence[Equality], pa
             continue
         start = max(plain.rfind(". ", 0, equality.terms[0].start), plain.rfind(";", 0, equality.terms[0].start)) + 1
         label = plain[start:equality.terms[0].start]
-        measure = measure_tokens(label)
+        measure = [t for t in measure_tokens(label) if t not in _SUMMING_WORDS]
         year = _year(label, question)
-        if not _TOTAL_RE.search(label) or year is None or not [t for t in measure if t not in MODIFIERS]:
+        # "Current liabilities total: …" or "Adding up the current liabilities: a + b + c = …": a sum of
+        # three or more lines labelled only with the measure is its total too (unless it excludes some).
+        total = _TOTAL_RE.search(label) or (len(equality.terms) >= 3 and not _PART_RE.search(label))
+        if not total or year is None or not [t for t in measure if t not in MODIFIERS]:
             continue
         for page in pages:
             rows = [i for i, (q, text) in enumerate(zip(page.quantities, page.labels, strict=True))
@@ -125,15 +132,17 @@ def component_rows(pages: Sequence[PreparedPage]) -> set[tuple]:
     return out
 
 
-def component_operand(plain: str, worked: Sequence[Equality], matches: Sequence) -> str | None:
-    """Why a worked formula the claim labels as plain revenue takes an operand from a component
-    revenue row ("Net product sales") of a table that states the total ("Total net sales"), or None."""
+def component_operand(plain: str, question: str, worked: Sequence[Equality], matches: Sequence) -> str | None:
+    """Why a worked formula the claim labels as plain revenue (or, when its label names no measure,
+    its question asks for: a formula on its own line) takes an operand from a component revenue row
+    ("Net product sales") of a table that states the total ("Total net sales"), or None."""
     by_start = {m.quantity.start: m for m in matches if m is not None}
     for equality in worked:
         if not equality.computes or _is_sum(plain, equality):
             continue
         start = max(plain.rfind(". ", 0, equality.terms[0].start), plain.rfind(";", 0, equality.terms[0].start)) + 1
-        if not plain_revenue(plain[start:equality.terms[0].start]):
+        label = plain[start:equality.terms[0].start]
+        if not plain_revenue(label if measure_tokens(label) else question):
             continue
         for term in equality.terms:
             if (row := component_row(by_start.get(term.start))) is not None:
@@ -149,4 +158,4 @@ def worked_contradiction(plain: str, question: str, worked: Sequence[Equality], 
     (`component_operand`); None when none of these."""
     return (misread_operand(plain, question, worked, matches)
             or contradicted_total(plain, question, worked, pages, rel_tolerance)
-            or component_operand(plain, worked, matches))
+            or component_operand(plain, question, worked, matches))

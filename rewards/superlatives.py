@@ -27,10 +27,12 @@ from rewards.premises import CHANGE_RE, MODIFIERS, PreparedPage, label_names, me
 _MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|best|strongest)\b", re.IGNORECASE)
 _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re.IGNORECASE)
 # "higher than the votes against any other nominee": a comparison with every other row is a superlative.
-_ABOVE_ALL_RE = re.compile(r"\b(?:higher|more|greater|larger|bigger)\b[^.;]*?\bthan\b[^.;]*?\b(?:any|all|every|each)\s+"
-                           r"(?:of\s+the\s+)?other", re.IGNORECASE)
-_BELOW_ALL_RE = re.compile(r"\b(?:lower|fewer|less|smaller)\b[^.;]*?\bthan\b[^.;]*?\b(?:any|all|every|each)\s+"
-                           r"(?:of\s+the\s+)?other", re.IGNORECASE)
+# "… than the other nominees" compares with them all as well ("than the other one" does not).
+_ALL_OTHERS = r"(?:(?:any|all|every|each)\s+(?:of\s+the\s+)?other|the\s+other\s+\w+s\b|the\s+others\b)"
+_ABOVE_ALL_RE = re.compile(r"\b(?:higher|more|greater|larger|bigger)\b[^.;]*?\bthan\b[^.;]*?\b" + _ALL_OTHERS,
+                           re.IGNORECASE)
+_BELOW_ALL_RE = re.compile(r"\b(?:lower|fewer|less|smaller)\b[^.;]*?\bthan\b[^.;]*?\b" + _ALL_OTHERS,
+                           re.IGNORECASE)
 _COMPARATIVE_RE = re.compile(r"\b(?:higher|lower)\b[^.;]*?\bthan\b|\bcompared\s+(?:to|with)\b", re.IGNORECASE)
 _NOT_PEER_RE = re.compile(r"^(?:total|firmwide|firm|consolidated|eliminations?|reconciling)\b", re.IGNORECASE)
 _FIGURES_RE = re.compile(r"[$()\d.,%\s-]+(?=\s|$)")

@@ -65,6 +65,9 @@ def test_a_superlative_or_a_comparison_with_every_other_row_must_hold_in_the_nam
         Verdict.supported] * 2
     assert verdicts(named + "He received 16,105,005 votes against, far lower than any other nominee.")[1] == (
         Verdict.unsupported)
+    # "than the other nominees" compares with every other row too
+    assert verdicts("Alan D. Feldman had more votes against than the other nominees.") == [Verdict.unsupported]
+    assert verdicts("Richard A. Johnson had more votes against than the other nominees.") == [Verdict.supported]
     # A change compared is not a level's rank: left to the other checks.
     grew = checker.check(question, "Alan D. Feldman's votes against grew more than any other nominee's.", [page])
     assert not grew[0].reason.startswith("not the")

@@ -148,6 +148,13 @@ def test_a_worked_total_must_be_the_total_row_of_the_year(checker):
     whole = "Current liabilities total: $1,175 + $281 + $254 + $706 + $49 + $91 + $255 = $2,811 million."
     [v] = checker.check(question, whole, [page])
     assert v.verdict == Verdict.supported
+    # lines summed under the measure's name alone are its total as well; a sum the claim says is partial is not
+    adding = "Adding up the current liabilities: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million."
+    [v] = checker.check(question, adding, [page])
+    assert v.verdict == Verdict.unsupported and "2,811" in v.reason
+    excluding = "Current liabilities excluding other: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million."
+    [v] = checker.check(question, excluding, [page])
+    assert v.verdict == Verdict.supported
 
 
 def test_percentage_points_are_a_difference_of_rates_never_a_ratio_of_amounts():

@@ -86,6 +86,9 @@ def test_revenue_growth_is_computed_from_total_revenue(checker):
     bare = "Net product sales were $94,665 million and $118,573 million. So revenue grew 25.2% in FY2017."
     assert [v.verdict for v in checker.check(question, bare, [STATEMENT])] == [Verdict.supported,
                                                                               Verdict.unsupported]
+    # a formula on its own line under a lead-in: the question says what it computes
+    alone = "The year-over-year change in revenue is calculated as follows:\n\n($118,573 - $94,665) / $94,665 = 25.2%"
+    assert Verdict.supported not in [v.verdict for v in checker.check(question, alone, [STATEMENT])]
     total = "The change in revenue is ($177,866 - $135,987) / $135,987 = 30.8%."
     assert [v.verdict for v in checker.check(question, total, [STATEMENT])] == [Verdict.supported]
     product = "Net product sales grew ($118,573 - $94,665) / $94,665 = 25.2%."
@@ -156,9 +159,20 @@ def test_a_line_item_margin_is_that_line_over_revenue_across_statements(checker)
     question = "What is Hooli's FY2015 depreciation and amortization (D&A) % margin?"
     right = checker.check(question, "Hooli's FY2015 D&A % margin was 4.2%.", [INCOME, CASH_FLOWS])
     assert [v.verdict for v in right] == [Verdict.supported] and "167 / $ 3,991" in right[0].reason
-    # D&A over gross margin, shown step by step: the conclusion that names the margin is no margin
-    # (the bare step "= 15.4%" is still read as working from the answer's own figures)
+    # D&A over gross margin, shown step by step: neither the step "= 15.4%" nor the conclusion is the margin
     steps = ("Depreciation and amortization was $167 million and gross profit $1,080 million. "
              "= ($167 million / $1,080 million) x 100%. = 15.4%. So the FY2015 D&A % margin is 15.4%.")
     verdicts = checker.check(question, steps, [INCOME, CASH_FLOWS])
-    assert verdicts[-1].verdict == Verdict.unsupported
+    assert [v.verdict for v in verdicts[-2:]] == [Verdict.unsupported, Verdict.unsupported]
+
+
+def test_a_line_as_a_percentage_of_revenue_and_its_complement_in_one_worked_step(checker):
+    page = SourcePage(doc_id="hooli-2018-10k", page=46, text=(
+        "Hooli, Inc. Consolidated Statements of Income\nYear Ended May 31,\n(In millions) 2018 2017 2016\n"
+        "Revenues $ 36,397 $ 34,350 $ 32,376\nCost of sales 20,441 19,038 17,405\n"))
+    question = "What is Hooli's three-year average of cost of goods sold (COGS) as a percentage of revenue?"
+    # 17,405 / 32,376 = 53.8%; the 46.2% before it is 100% less that, known only once 53.8% is derived
+    [v] = checker.check(question, "FY2016: COGS % = 100% - 46.2% = 53.8%", [page])
+    assert v.verdict == Verdict.supported and "17,405 / 32,376" in v.reason
+    [v] = checker.check(question, "FY2016: COGS % = 100% - 45.2% = 54.8%", [page])
+    assert v.verdict == Verdict.unsupported

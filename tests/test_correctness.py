@@ -92,6 +92,23 @@ def test_gold_answer_without_figures_is_checked_as_the_only_source(checker):
     assert wrong.correct is False and wrong.method == "gold_answer_text" and "Boise" in wrong.reason
 
 
+def test_a_yes_no_gold_is_matched_by_the_answers_own_yes_or_no(checker):
+    question = "Did Acme's value at risk decrease in Q2 2023 compared with Q2 2022?"
+    gold = Gold(answer="Yes. It decreased.")
+    right = judge(question, "Yes, average total VaR decreased by $7 million, driven by lower credit exposure.", gold,
+                  checker=checker)
+    assert right.correct and "yes" in right.reason  # the detail the gold's one line lacks is not held against it
+    wrong = judge(question, "No, the risk Acme faced increased.", gold, checker=checker)
+    assert wrong.correct is False and "the gold answer says yes" in wrong.reason
+    named = Gold(answer="Yes, his name is Richard A. Johnson")
+    question = "Were there any nominees with substantially more votes against than the others?"
+    assert judge(question, "Yes, Richard A. Johnson had 16,105,005 votes against.", named, checker=checker).correct
+    other = judge(question, "The answer is yes, Virginia C. Drosos had more votes against.", named, checker=checker)
+    assert other.correct is False and "Richard A. Johnson" in other.reason
+    # no yes or no in the answer: every claim is checked against the gold text, as before
+    assert judge(question, "Virginia C. Drosos had more votes against.", named, checker=checker).correct is False
+
+
 def test_gold_evidence_needs_the_gold_answer_stated_and_every_claim_supported(checker):
     gold = read_gold(OPERATING_GOLD)
     full = gold_pages(gold, lambda doc, page: TABLE if (doc, page) == (D, 7) else None)

@@ -129,6 +129,12 @@ def test_a_refused_yes_no_claim_refuses_what_follows_the_answer_word(teacher):
     out = _loop(teacher, "Does Acme run electric trucks?", answer)
     assert "The sources do not state that Acme has a fleet of electric trucks." in out, out
     assert "that Yes" not in out
+    # an attribution to the sources is not part of what is refused either
+    lead_ins = ("Based on the evidence provided, ", "Yes, according to the filing, ", "The evidence suggests that ")
+    for lead_in in lead_ins:
+        answer = f"Net income was $42.5 million in fiscal 2024.\n{lead_in}Acme has a fleet of electric trucks."
+        out = _loop(teacher, "Does Acme run electric trucks?", answer)
+        assert "The sources do not state that Acme has a fleet of electric trucks." in out, out
 
 
 def test_an_unsupported_figure_without_a_replacement_is_dropped_not_denied(teacher):
