@@ -92,7 +92,7 @@ from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
-from rewards.numbers import Quantity, agreeing, extract_quantities
+from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, agreeing, extract_quantities
 from rewards.premises import (
     AVERAGE_RE,
     CHANGE_RE,
@@ -354,7 +354,8 @@ class OfflineChecker:
         self._derive_unmatched(claim, context, matches, aligned_operands, named_operands, grounded, own_measure,
                                measure)
         formula_results(claim, matches, worked)
-        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages)) is not None:
+        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages,
+                                          heading=claim.heading)) is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
@@ -374,14 +375,20 @@ class OfflineChecker:
         # Source signs of the figures matched so far: derived matches below have none to add.
         signs = outflow_signs(matches, dict(context.signs))
         # Two passes: a figure derived late in the claim is an operand of one before it ("100% - 46.2%
-        # = 53.8%": the 53.8% is a share of two rows, and 46.2% is 100% less it).
-        for _pass in range(2):
+        # = 53.8%": the 53.8% is a share of two rows, and 46.2% is 100% less it). The second builds
+        # only on figures found or computed from the sources, never on the claim's own arithmetic: "a
+        # - b = c" does not derive b from c after deriving c from b.
+        found_first, sourced = list(claim_operands), []
+        for second in (False, True):
+            if second:  # and the constants of the working ("100% - 46.2%")
+                claim_operands = found_first + sourced + [v for v in claim_operands if v in ARITHMETIC_CONSTANTS]
             derived_before = len(claim_operands)
             for i, q in enumerate(claim.quantities):
                 # A figure the question itself states ("more than 20% of revenue") restates the question.
                 if matches[i] is None and agreeing(q, context.question_magnitudes, self.rel_tolerance):
                     matches[i] = FigureMatch(q, derivation=Derivation("stated in the question", (), q.magnitude))
                     claim_operands.append(q.magnitude)
+                    sourced.append(q.magnitude)
                 if matches[i] is not None and matches[i].contradicted:
                     continue  # the row states this period's value, and it is another: nothing to derive
                 if matches[i] is None or matches[i].period_mismatch:
@@ -393,18 +400,26 @@ class OfflineChecker:
                                and not (v in context.components and plain_revenue(claim.plain))]
                     asked, computed, own_only = self._prescribed(q, claim, context, own_measure, grounded)
                     derived = FigureMatch(q, derivation=asked) if asked is not None else None
+                    from_sources = asked is not None
                     if not computed:
                         additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                         page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
-                        derived = self._derive(q, operands + earlier, page_operands, compound, additive, growth,
-                                               averages, signs, claim.plain)
+                        # The evidence's figures first, then the answer's own (`_derive` tries them in that order).
+                        derived = self._derive(q, [], page_operands, compound, additive, growth, averages, signs,
+                                               claim.plain)
+                        from_sources = derived is not None
+                        derived = derived or self._derive(q, operands + earlier, [], compound, additive, growth,
+                                                          averages, signs, claim.plain)
                     if derived is None and grounded and not computed:
                         found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,
                                              context.pages, measure, self._tolerances(q))
                         derived = FigureMatch(q, derivation=found) if found is not None else None
+                        from_sources = found is not None
                     if derived is not None:
                         matches[i] = derived
                         claim_operands.append(q.magnitude)
+                        if from_sources:
+                            sourced.append(q.magnitude)
             if all(m is not None for m in matches) or len(claim_operands) == derived_before:
                 break
 

@@ -49,14 +49,17 @@ def _is_sum(plain: str, equality: Equality) -> bool:
 
 
 def contradicted_total(plain: str, question: str, worked: Sequence[Equality], pages: Sequence[PreparedPage],
-                       rel_tolerance: float) -> str | None:
+                       rel_tolerance: float, heading: str = "") -> str | None:
     """Why a worked sum the claim calls a total disagrees with the total row the sources state for
-    the claimed year, or None (no such sum, no such row, no single year, or they agree)."""
+    the claimed year, or None (no such sum, no such row, no single year, or they agree). A sum on its
+    own line takes its label from the heading it is listed under (`Claim.heading`)."""
     for equality in worked:
         if not equality.computes or not _is_sum(plain, equality):
             continue
         start = max(plain.rfind(". ", 0, equality.terms[0].start), plain.rfind(";", 0, equality.terms[0].start)) + 1
         label = plain[start:equality.terms[0].start]
+        if not measure_tokens(label):
+            label = heading
         measure = [t for t in measure_tokens(label) if t not in _SUMMING_WORDS]
         year = _year(label, question)
         # "Current liabilities total: …" or "Adding up the current liabilities: a + b + c = …": a sum of
@@ -151,11 +154,11 @@ def component_operand(plain: str, question: str, worked: Sequence[Equality], mat
 
 
 def worked_contradiction(plain: str, question: str, worked: Sequence[Equality], matches: Sequence,
-                         pages: Sequence[PreparedPage], rel_tolerance: float = 0.001) -> str | None:
+                         pages: Sequence[PreparedPage], rel_tolerance: float = 0.001, heading: str = "") -> str | None:
     """Why the claim's worked formula contradicts the sources although it computes: a named ratio
     over an operand of the wrong row (`rewards.named_ratios.misread_operand`), a total that is not
     the filing's (`contradicted_total`), or plain revenue computed from a component line
     (`component_operand`); None when none of these."""
     return (misread_operand(plain, question, worked, matches)
-            or contradicted_total(plain, question, worked, pages, rel_tolerance)
+            or contradicted_total(plain, question, worked, pages, rel_tolerance, heading)
             or component_operand(plain, question, worked, matches))

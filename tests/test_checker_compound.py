@@ -152,6 +152,9 @@ def test_a_worked_total_must_be_the_total_row_of_the_year(checker):
     adding = "Adding up the current liabilities: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million."
     [v] = checker.check(question, adding, [page])
     assert v.verdict == Verdict.unsupported and "2,811" in v.reason
+    # a sum on its own line takes its label from the heading it is listed under
+    listed = "Adding up the current liabilities:\n$1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million"
+    assert checker.check(question, listed, [page])[-1].verdict == Verdict.unsupported
     excluding = "Current liabilities excluding other: $1,175 + $281 + $254 + $706 + $49 + $91 = $2,556 million."
     [v] = checker.check(question, excluding, [page])
     assert v.verdict == Verdict.supported
