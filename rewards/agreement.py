@@ -72,6 +72,19 @@ def _part_facts(part: str) -> _PartFacts:
     )
 
 
+# A question about a change ("What drove the operating margin change as of FY22?") compares the year
+# it names with the one before: a framing sentence may name that year too.
+_CHANGE_QUESTION_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|growth|declin|drove|driv|compar|versus|vs\b|"
+                                 r"year[\s-]+over[\s-]+year|yoy\b)", re.IGNORECASE)
+
+
+def compared_years(question: str) -> set[int]:
+    """The years before those a change question names (FY22 -> 2021), else none."""
+    if not _CHANGE_QUESTION_RE.search(question):
+        return set()
+    return {year - 1 for year in question_years(question)}
+
+
 @dataclass
 class Known:
     """What the question and the sources of one answer name."""
@@ -98,7 +111,7 @@ class Known:
             years=set().union(*(f.years for f in facts)) | doc_id_years(sources),
             dates=set().union(*(f.dates for f in facts)),
             month_days=set().union(*(f.month_days for f in facts)),
-            asked_years=question_years(question or ""),
+            asked_years=question_years(question or "") | compared_years(question or ""),
             text=text,
             document_years=doc_id_years(sources),
         )

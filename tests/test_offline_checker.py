@@ -236,6 +236,20 @@ def test_framing_sentence_is_skipped_unless_it_names_the_wrong_company_or_year(c
     assert wrong_year[0].verdict == Verdict.unsupported and "2022" in wrong_year[0].reason
 
 
+def test_a_change_question_lets_its_framing_name_the_year_before(checker):
+    from rewards.agreement import compared_years
+
+    assert compared_years("What drove the operating margin change as of FY2023?") == {2022}
+    assert compared_years("What were net sales in FY2023?") == set()
+    framing = "To explain the change in net sales in fiscal year 2023 against fiscal year 2022, we use the statement."
+    question = "What drove Acme's net sales change as of FY2023?"
+    assert checker.check(question, framing + "\nNet sales were $177,866 million in 2023.", [PAGE])[0].verdict == (
+        Verdict.supported)
+    older = framing.replace("2022", "2021")
+    assert checker.check(question, older + "\nNet sales were $177,866 million in 2023.", [PAGE])[0].verdict == (
+        Verdict.unsupported)
+
+
 def test_abstention_is_not_judged(checker):
     result = verdicts(checker, "Net sales were $177,866 million in 2023. The sources do not state the 2024 outlook.")
     assert [v.verdict for v in result] == [Verdict.supported]
