@@ -281,6 +281,38 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *,
     return None
 
 
+def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
+                  tol: Tolerances, *, compound: bool | tuple[int, ...] = True, combines: bool = True,
+                  growth: bool = True, averages: bool = True, signs: dict[float, int] | None = None,
+                  claim_text: str = "") -> Derivation | None:
+    """A derivation of `q`: from the figures of the evidence windows aligned with the claim
+    (`aligned`: (value, cell key) pairs; sums, differences and averages only when the claim says it
+    combines figures: "net PP&E is $6,322 million" is not the sum of two unrelated rows), or from the
+    answer's own figures (pairs, triples, one step). Never from an arbitrary figure of the pages: one
+    answer figure over any of a page's hundreds of figures matches a one-decimal percentage by chance.
+    Growth over the smaller figure only with `growth`; `signs`: each answer figure's sign in its source."""
+    answer = [v for v in answer_operands if v]
+    # A rate the claim names as compound (CAGR 4.5%) is compounded, nothing else; its working's factors are not.
+    rate = bool(compound) and q.unit == "%" and bool(COMPOUND_RATE_RE.search(claim_text))
+    # Two figures of different columns of a table (another period) are not a ratio or a sum.
+    columns = {}
+    for value, key in aligned:
+        if value:
+            columns.setdefault(value, key)
+    window, groups = list(columns), list(columns.values())
+    amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
+    # Evidence first: a figure derivable from the aligned source rows is explained by them (the
+    # reason an auditor reads), not by a coincidence among the answer's own numbers.
+    return (
+        derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
+                    growth=growth, averages=averages, compound_only=rate)
+        or derive_pair(q, answer, tol, compound=compound, growth=growth,
+                       signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate)
+        or (None if rate else derive_triple(q, answer, tol))
+        or derive_step(q, answer, tol, compound=compound)
+    )
+
+
 def format_operand(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) and abs(value) >= 1000 else f"{value:g}"
 

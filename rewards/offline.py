@@ -73,14 +73,11 @@ from rewards import direction
 from rewards.agreement import Known, disagreement
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
-    COMPOUND_RATE_RE,
     WORKED_RE,
     Derivation,
     Tolerances,
     compound_years,
-    derive_pair,
-    derive_step,
-    derive_triple,
+    derive_figure,
     equalities,
     is_amount,
     is_level,
@@ -404,12 +401,13 @@ class OfflineChecker:
                     if not computed:
                         additive = combines and (not is_level(q, claim.plain) or bool(TOTAL_RE.search(operator)))
                         page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
-                        # The evidence's figures first, then the answer's own (`_derive` tries them in that order).
-                        derived = self._derive(q, [], page_operands, compound, additive, growth, averages, signs,
-                                               claim.plain)
-                        from_sources = derived is not None
-                        derived = derived or self._derive(q, operands + earlier, [], compound, additive, growth,
-                                                          averages, signs, claim.plain)
+                        # The evidence's figures first, then the answer's own (`derive_figure`'s order).
+                        how = dict(compound=compound, combines=additive, growth=growth, averages=averages, signs=signs,
+                                   claim_text=claim.plain)
+                        found = derive_figure(q, [], page_operands, self._tolerances(q), **how)
+                        from_sources = found is not None
+                        found = found or derive_figure(q, operands + earlier, [], self._tolerances(q), **how)
+                        derived = FigureMatch(q, derivation=found) if found is not None else None
                     if derived is None and grounded and not computed:
                         found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,
                                              context.pages, measure, self._tolerances(q))
@@ -541,40 +539,6 @@ class OfflineChecker:
             # the propagated rounding of the inputs.
             multiplicative=q.half_unit + self.derived_rel_tolerance * q.magnitude,
         )
-
-    def _derive(self, q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
-                compound: bool | tuple[int, ...] = True, combines: bool = True, growth: bool = True,
-                averages: bool = True, signs: dict[float, int] | None = None,
-                claim_text: str = "") -> FigureMatch | None:
-        """A derivation of `q`: from the figures of the evidence windows aligned with the claim
-        (pairs; sums, differences and averages only when the claim says it combines figures: "net
-        PP&E is $6,322 million" is not the sum of two unrelated rows), or from the answer's own
-        figures (pairs, triples, one step). Never from an arbitrary figure of the pages: one
-        answer figure over any of a page's hundreds of figures matches a one-decimal percentage
-        by chance (FinanceBench dev: "12.7% = 65 / 509", "93.55 = 16,047 / 17,186", both wrong
-        answers; no right one needed it). Growth over the smaller figure only with `growth`."""
-        tol = self._tolerances(q)
-        answer = [v for v in answer_operands if v]
-        # A rate the claim names as compound (CAGR 4.5%) is compounded, nothing else; its working's factors are not.
-        rate = bool(compound) and q.unit == "%" and bool(COMPOUND_RATE_RE.search(claim_text))
-        # Two figures of different columns of a table (another period) are not a ratio or a sum.
-        columns = {}
-        for value, key in aligned:
-            if value:
-                columns.setdefault(value, key)
-        window, groups = list(columns), list(columns.values())
-        amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
-        # Evidence first: a figure derivable from the aligned source rows is explained by them (the
-        # reason an auditor reads), not by a coincidence among the answer's own numbers.
-        derivation = (
-            derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                        growth=growth, averages=averages, compound_only=rate)
-            or derive_pair(q, answer, tol, compound=compound, growth=growth,
-                           signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate)
-            or (None if rate else derive_triple(q, answer, tol))
-            or derive_step(q, answer, tol, compound=compound)
-        )
-        return FigureMatch(q, derivation=derivation) if derivation is not None else None
 
     # -- verdicts and evidence ----------------------------------------------------------------
 
