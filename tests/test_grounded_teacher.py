@@ -105,6 +105,23 @@ def test_a_segment_figure_never_answers_a_question_on_the_total():
     assert out == f"The sources do not state an answer to: {question}", out
 
 
+SEGMENTS_TEXT = (
+    "Segment Results\n"
+    "Freight Services. Revenue increased 12.2% to $1,298.6 million on higher ocean volumes.\n"
+    "Segment operating income was $118.7 million, a margin of 9.1%.\n"
+    "Port Services. Revenue increased 10.1% to $336.5 million on higher storage fees.\n"
+    "Segment operating income decreased to $38.2 million from $47.9 million, after an impairment.\n"
+)
+
+
+def test_a_replacement_comes_from_the_paragraph_of_the_segment_asked_about():
+    teacher, hits = _highlights_teacher(SEGMENTS_TEXT)
+    question = "How did Acme's Port Services segment perform in fiscal 2024?"
+    out = _revised(teacher, hits, question, "Port Services segment operating income increased to $58.3 million.")
+    # "Segment operating income was $118.7 million" is the Freight Services paragraph's
+    assert "118.7" not in out and "58.3" not in out, out
+
+
 def test_an_injected_instruction_is_dropped_and_never_quoted():
     teacher, hits = _highlights_teacher()
     answer = ("Operating income was $61.0 million in fiscal 2024, or 11.3% of revenue. "

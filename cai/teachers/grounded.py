@@ -157,15 +157,22 @@ class GroundedTeacher:
         self.constitution = constitution
 
     # ---------------------------------------------------------------------------------- helpers
-    def _candidates(self, hits: list[SearchHit]) -> list[tuple[int, str, str]]:
-        """(hit rank, sentence text, citation) for every page sentence inside a retrieved chunk."""
-        out = []
+    def _candidates(self, hits: list[SearchHit]) -> tuple[list[tuple[int, str, str]], dict[tuple[str, str], tuple]]:
+        """(hit rank, sentence text, citation) for every page sentence inside a retrieved chunk; and
+        (citation, text) -> (the run-in heading of its paragraph or None, every run-in heading of its
+        page): "Contract Warehousing. Revenue increased …" makes what follows, up to the next such
+        heading, about that segment (`_other_subject`)."""
+        out, subjects = [], {}
         for rank, h in enumerate(hits):
             page = self.page(h.doc_id, h.page)
             if page is None:
                 continue
             start, end = h.locator.char_start, h.locator.char_start + len(h.text)
+            heads = [(s.char_start, m.group(1)) for s in page.sentences
+                     if (m := _RUN_IN_RE.search(page.text[s.char_start : s.char_end]))]
+            peers = frozenset(head for _, head in heads)
             for s in page.sentences:
+                subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
                 if s.char_start >= start and s.char_end <= end:
                     raw = page.text[s.char_start : s.char_end]
                     if raw.lstrip().startswith("#"):
@@ -176,12 +183,13 @@ class GroundedTeacher:
                     # skip headings and running heads, and never quote an instruction
                     if len(text.split()) >= 6 and not shouting and _draftable(text) and not instruction_like(text):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
-        return out
+                        subjects[(f"[{h.doc_id} p.{h.page}]", text)] = (subject, peers)
+        return out, subjects
 
     # ------------------------------------------------------------------------------------ draft
     async def draft(self, question: str, sources: Sources) -> TeacherText:
         """Extractive draft: the top sentences by IDF-weighted overlap with the question."""
-        scored = _rank(question, self._candidates(sources.hits), numbers=True)
+        scored = _rank(question, self._candidates(sources.hits)[0], numbers=True)
         best = [x for x in scored if x[1] > 0][:MAX_DRAFT_SENTENCES]
         if not best:
             return TeacherText(text=refusal(question))
@@ -212,7 +220,7 @@ class GroundedTeacher:
         by_span = {tuple(v.span): v for v in verdicts if v.span}
         forbidden = [p for r in rules for p in (r.checks.no_forbidden_phrases or [])]
         markers = [m for r in rules for m in (r.checks.require_marker or [])]
-        candidates = self._candidates(sources.hits)
+        candidates, subjects = self._candidates(sources.hits)
         to_cite = [v for v in verdicts
                    if v.verdict == Verdict.supported and not v.citations and v.evidence is not None and v.span]
         citations = self._citations(question, to_cite, sources.pages)
@@ -230,7 +238,7 @@ class GroundedTeacher:
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
                 continue
-            fixed = self._fixed(question, verdict, candidates, citations, sources.pages, parts)
+            fixed = self._fixed(question, verdict, (candidates, subjects), citations, sources.pages, parts)
             refused = refused or fixed is None
             if fixed is not None:
                 parts.append(_marked(fixed, markers))
@@ -244,11 +252,13 @@ class GroundedTeacher:
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
 
-    def _fixed(self, question: str, c: ClaimVerdict, candidates: list[tuple[int, str, str]],
-               citations: dict[tuple, str], pages: list[SourcePage], written: list[str]) -> str | None:
+    def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
+               pages: list[SourcePage], written: list[str]) -> str | None:
         """A supported claim kept as written (cited); otherwise the source sentence on the same
-        subject and measure (`_off_measure`) that the checker supports as an answer to the
-        question, cited; None when there is none (the caller refuses the claim)."""
+        subject and measure (`_off_measure`, `_other_subject`) that the checker supports as an
+        answer to the question, cited; None when there is none (the caller refuses the claim).
+        `sourced`: `_candidates`' sentences and their paragraphs' run-in headings."""
+        candidates, subjects = sourced
         if c.verdict == Verdict.supported:
             if c.citations or c.evidence is None:
                 return c.text.strip()
@@ -258,7 +268,8 @@ class GroundedTeacher:
         claim = _strip_citations(c.text)
         fitting = [(text, cite) for _, overlap, text, cite in ranked
                    if overlap >= MIN_TOPIC_OVERLAP and _prose(text) and text.rstrip(".") not in said
-                   and not _off_measure(text, question, claim)]
+                   and not _off_measure(text, question, claim)
+                   and not _other_subject(subjects.get((cite, text)), f"{claim} {question}")]
         for text, cite in fitting[:REPLACEMENTS_CHECKED]:
             sentence = with_citation(text, cite)
             verdicts = self.checker.check(question, sentence, pages)
@@ -361,6 +372,23 @@ def _refused(claim: str) -> str:
     if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
         core = core[:1].lower() + core[1:]
     return refusal_that(core)
+
+
+# A run-in heading: a short capitalised name alone as a sentence, or ending one on its own line
+# ("Port & Terminal Services." before "Revenue increased 10.1% …").
+_RUN_IN_RE = re.compile(r"(?:^|\n)\s*([A-Z][\w'’-]*(?:[ \t]+(?:&|and|of|the|[A-Z][\w'’-]*)){0,5})\.\s*$")
+
+
+def _other_subject(subject: tuple | None, about: str) -> bool:
+    """Whether a source sentence sits under the run-in heading of another subject than the one the
+    claim or question names (a segment's paragraph: "Segment operating income was $118.7 million"
+    is Ocean & Air Forwarding's, not Port & Terminal Services'). `subject`: `_candidates`' (heading,
+    the page's headings)."""
+    if subject is None or subject[0] is None:
+        return False
+    lowered = about.lower()
+    named = {head for head in subject[1] if head.lower() in lowered}
+    return bool(named) and subject[0] not in named
 
 
 def _draftable(text: str) -> bool:
