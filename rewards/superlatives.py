@@ -9,6 +9,8 @@ claim names one group, the row is the one whose label names the claim's measure 
 the claim names none of its own), the column is the asked period's (the latest when neither the
 claim nor the question names one year), and the named group's value must be the row's largest
 (smallest) among the groups. A "Total" or "Firmwide" column is the sum of the others, not a peer.
+Where the headings cannot be split into names, a claim that states the winner's figure is read by
+that figure's place in the table (`outranked_value`).
 
 A reading convention of comparisons, not fitted to any data set.
 """
@@ -161,6 +163,7 @@ def outranked_group(claim: str, question: str, pages: Sequence[PreparedPage]) ->
     return conflict
 
 
+_LOSS_RE = re.compile(r"\b(?:loss(?:es)?|deficits?)\b", re.IGNORECASE)
 _SEGMENTS_RE = re.compile(r"\b(?:segments?|business(?:es)?|divisions?|lines?\s+of\s+business|LOBs?|reportable)\b",
                           re.IGNORECASE)
 
@@ -199,8 +202,8 @@ def outranked_value(claim: str, question: str, matches: Sequence) -> str | None:
     found = [m for m in matches if m is not None and m.page is not None and m.source_quantity is not None]
     if bool(most) == bool(least) or CHANGE_RE.search(claim) or len(found) != 1 or len(matches) != 1:
         return None
-    if not (_SEGMENTS_RE.search(claim) or _SEGMENTS_RE.search(question)):
-        return None
+    if not (_SEGMENTS_RE.search(claim) or _SEGMENTS_RE.search(question)) or _LOSS_RE.search(claim):
+        return None  # "the highest loss" ranks by magnitude of a negative figure: not read here
     page, source = found[0].page, found[0].source_quantity
     cell = page.cells.get(source.start)
     if cell is None or cell[1] is None or _NOT_PEER_RE.match(cell[0]):

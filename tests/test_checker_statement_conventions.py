@@ -129,6 +129,10 @@ def test_a_segment_superlative_holds_among_the_segments_by_position(checker):
     [v] = checker.check(question, "The business segment with the highest net revenue in 2021 Q1 had "
                                   "$14,605 million.", [SEGMENTS])
     assert v.verdict == Verdict.supported
+    # "the largest loss" ranks a negative figure by its size: not read by position
+    [v] = checker.check(question, "The business segment with the largest loss of net revenue in 2021 Q1 had "
+                                  "-$473 million.", [SEGMENTS])
+    assert not (v.reason or "").startswith("not the")
 
 
 def test_wrapped_segment_headings_are_joined_or_left_to_position():
