@@ -50,12 +50,13 @@ class Ratio:
     across_statements: bool = False
 
 
-def _ratio(name: str, named: str, numerator: str, denominator: str, factor: float = 1.0) -> Ratio:
+def _ratio(name: str, named: str, numerator: str, denominator: str, factor: float = 1.0,
+           across_statements: bool = False) -> Ratio:
     flags = re.IGNORECASE
     # PDF text often loses the spaces of a row label ("Totalcurrentassets"): labels match either way.
     numerator, denominator = (label.replace(r"\s+", r"\s*") for label in (numerator, denominator))
     return Ratio(name, re.compile(named, flags), re.compile(rf"^\W*{numerator}", flags),
-                 re.compile(rf"^\W*{denominator}", flags), factor)
+                 re.compile(rf"^\W*{denominator}", flags), factor, across_statements)
 
 
 RATIOS = (
@@ -133,11 +134,10 @@ def line_item_margin(text: str) -> Ratio | None:
     if m is None:
         return None
     words = _item_words(text[: m.start()])
-    if not words or any(w in _PROFIT_WORDS for w in words) or len(words) > MAX_ITEM_WORDS:
+    if not words or any(w in _PROFIT_WORDS for w in words):
         return None
     numerator = r"(?:total\s+)?" + r",?\s+".join("(?:and|&)" if w == "and" else re.escape(w) for w in words)
-    ratio = _ratio(f"{' '.join(words)} margin", re.escape(m.group(0)), numerator, _REVENUE)
-    return Ratio(ratio.name, ratio.named, ratio.numerator, ratio.denominator, across_statements=True)
+    return _ratio(f"{' '.join(words)} margin", re.escape(m.group(0)), numerator, _REVENUE, across_statements=True)
 
 
 def named_ratio(claim: str, question: str, bare: bool) -> Ratio | None:
@@ -203,16 +203,15 @@ def _cross_pairs(pages: list[PreparedPage], ratio: Ratio, period: Period | None)
         for bottom_page in pages:
             if bottom_page is top_page or bottom_page.source.doc_id != top_page.source.doc_id:
                 continue
+            # Two statements in different units ("in thousands" against "in millions") compare at those units.
+            factor = _unit(top_page) / _unit(bottom_page)
+            bottoms = [(b, column) for row in _rows(bottom_page, ratio.denominator) for _, b in row
+                       if (column := bottom_page.columns.get(b.start)) is not None and b.magnitude]
             for t, heading in tops:
                 if heading is None or (period is not None and not period_compatible(period, heading)):
                     continue
-                # Two statements in different units ("in thousands" against "in millions") compare at those units.
-                factor = _unit(top_page) / _unit(bottom_page)
-                for row in _rows(bottom_page, ratio.denominator):
-                    for _, b in row:
-                        column = bottom_page.columns.get(b.start)
-                        if column is not None and column.year == heading.year and b.magnitude:
-                            out.append((f"{t.text.strip()} / {b.text.strip()}", factor * t.magnitude / b.magnitude))
+                out += [(f"{t.text.strip()} / {b.text.strip()}", factor * t.magnitude / b.magnitude)
+                        for b, column in bottoms if column.year == heading.year]
     return out
 
 

@@ -404,9 +404,10 @@ class OfflineChecker:
                         # The evidence's figures first, then the answer's own (`derive_figure`'s order).
                         how = dict(compound=compound, combines=additive, growth=growth, averages=averages, signs=signs,
                                    claim_text=claim.plain)
-                        found = derive_figure(q, [], page_operands, self._tolerances(q), **how)
+                        tol = self._tolerances(q)
+                        found = derive_figure(q, [], page_operands, tol, **how)
                         from_sources = found is not None
-                        found = found or derive_figure(q, operands + earlier, [], self._tolerances(q), **how)
+                        found = found or derive_figure(q, operands + earlier, [], tol, **how)
                         derived = FigureMatch(q, derivation=found) if found is not None else None
                     if derived is None and grounded and not computed:
                         found = column_ratio(q, claim.quantities, claim.periods, claim.plain, context.question,

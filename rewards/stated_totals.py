@@ -48,6 +48,12 @@ def _is_sum(plain: str, equality: Equality) -> bool:
     return len(terms) >= 2 and all("+" in gap and not re.search(r"[-−–*/×÷]", gap) for gap in gaps)
 
 
+def _label(plain: str, equality: Equality) -> str:
+    """The words of the claim's sentence or clause before a worked formula's first term: what it computes."""
+    first = equality.terms[0].start
+    return plain[max(plain.rfind(". ", 0, first), plain.rfind(";", 0, first)) + 1 : first]
+
+
 def contradicted_total(plain: str, question: str, worked: Sequence[Equality], pages: Sequence[PreparedPage],
                        rel_tolerance: float, heading: str = "") -> str | None:
     """Why a worked sum the claim calls a total disagrees with the total row the sources state for
@@ -56,8 +62,7 @@ def contradicted_total(plain: str, question: str, worked: Sequence[Equality], pa
     for equality in worked:
         if not equality.computes or not _is_sum(plain, equality):
             continue
-        start = max(plain.rfind(". ", 0, equality.terms[0].start), plain.rfind(";", 0, equality.terms[0].start)) + 1
-        label = plain[start:equality.terms[0].start]
+        label = _label(plain, equality)
         if not measure_tokens(label):
             label = heading
         measure = [t for t in measure_tokens(label) if t not in _SUMMING_WORDS]
@@ -131,7 +136,7 @@ def component_rows(pages: Sequence[PreparedPage]) -> set[tuple]:
     for page in pages:
         if any(_TOTAL_REVENUE_ROW_RE.match(label) for label in page.labels):
             out.update((page.source.doc_id, page.source.page, row) for row in set(page.rows)
-                       if _qualifier(_TRAILING_FIGURES_RE.sub("", row)) is not None)
+                       if _qualifier(row) is not None)  # `rows` are labels without their figures
     return out
 
 
@@ -143,8 +148,7 @@ def component_operand(plain: str, question: str, worked: Sequence[Equality], mat
     for equality in worked:
         if not equality.computes or _is_sum(plain, equality):
             continue
-        start = max(plain.rfind(". ", 0, equality.terms[0].start), plain.rfind(";", 0, equality.terms[0].start)) + 1
-        label = plain[start:equality.terms[0].start]
+        label = _label(plain, equality)
         if not plain_revenue(label if measure_tokens(label) else question):
             continue
         for term in equality.terms:

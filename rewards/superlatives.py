@@ -179,14 +179,16 @@ def _peer_values(page: PreparedPage, start: int) -> dict[tuple[int, str], float]
     """(header block, group) -> value of the figure at `start`'s row and year in every column group
     of its table, the row continued under the page's other header blocks by the same label (a
     segment table split in two: three segments, then two more and "Total")."""
-    cells = page.cells
+    cells, text = page.cells, page.source.text
     _heading, year, row = cells[start]
     index_of = {q.start: i for i, q in enumerate(page.quantities)}
-    label = _FIGURES_RE.sub(" ", page.labels[index_of[row]]).strip()
-    span = _span_before(page.source.text, row)
-    rows = {r for _h, _y, r in cells.values()
-            if r in index_of and _FIGURES_RE.sub(" ", page.labels[index_of[r]]).strip() == label
-            and _span_before(page.source.text, r) == span}
+
+    def label(r: int) -> str:
+        return _FIGURES_RE.sub(" ", page.labels[index_of[r]]).strip()
+
+    own = (label(row), _span_before(text, row))
+    rows = {r for r in {r for _h, _y, r in cells.values()}
+            if r in index_of and (label(r), _span_before(text, r)) == own}
     return {(r, heading): page.quantities[index_of[s]].value for s, (heading, y, r) in cells.items()
             if r in rows and y == year and s in index_of and not _NOT_PEER_RE.match(heading)}
 

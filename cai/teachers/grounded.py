@@ -172,7 +172,6 @@ class GroundedTeacher:
                      if (m := _RUN_IN_RE.search(page.text[s.char_start : s.char_end]))]
             peers = frozenset(head for _, head in heads)
             for s in page.sentences:
-                subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
                 if s.char_start >= start and s.char_end <= end:
                     raw = page.text[s.char_start : s.char_end]
                     if raw.lstrip().startswith("#"):
@@ -183,6 +182,7 @@ class GroundedTeacher:
                     # skip headings and running heads, and never quote an instruction
                     if len(text.split()) >= 6 and not shouting and _draftable(text) and not instruction_like(text):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
+                        subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
                         subjects[(f"[{h.doc_id} p.{h.page}]", text)] = (subject, peers)
         return out, subjects
 
