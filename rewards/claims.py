@@ -172,6 +172,18 @@ _RUNNING_HEAD_RE = re.compile(r"(?:^|\|)\s*page\s+\d+(?:\s+of\s+\d+)?\s*(?:\||$)
 _LOOP_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9,.%]*[a-z0-9%]|[a-z0-9]")
 LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop, not a sentence
 MIN_PROSE_DIVERSITY = 0.5  # distinct / all words of a figure-less sentence of 4+ words must exceed this
+# "Based on the evidence provided, …", "According to Boeing's 10-K for the year ended December 31, 2022, …",
+# "The filing indicates that …": an attribution to the sources, not part of what the claim asserts.
+LEAD_IN_RE = re.compile(r"^(?:(?:based\s+on|according\s+to|as\s+per|per)\b[^,.;]{0,100}(?:,\s*(?:19|20)\d{2})?,\s*"
+                        r"|(?:the\s+)?(?:evidence|filing|information|data|sources?|report)\s+"
+                        r"(?:suggests?|indicates?|shows?|states?)\s+that\s+)+", re.IGNORECASE)
+
+
+def without_lead_in(plain: str) -> str:
+    """What a claim asserts: its text without an attribution lead-in (the whole text when nothing
+    follows the lead-in). Aligning a claim on the words of where it comes from ("Boeing's financial
+    statements for the fiscal year ended …") finds the statement's header, not what it says."""
+    return LEAD_IN_RE.sub("", plain) or plain
 
 
 @dataclass

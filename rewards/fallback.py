@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from rewards.numbers import extract_quantities
-from rewards.premises import PreparedPage, measure_tokens, occurs
+from rewards.premises import NEGATION_RE, PreparedPage, measure_tokens, occurs
 
 _ABSENT = (r"(?:outlined|stated|shown|reported|disclosed|mentioned|listed|provided|available|present|given"
            r"|included|broken\s+out|itemi[sz]ed|found)")
@@ -33,6 +33,7 @@ _FALLBACK_RE = re.compile(
 
 # Words of a claim that states an answer without naming anything: "Therefore, the answer is 0."
 _WORKING = frozenset({"answer", "quantity", "amount", "value", "figure", "result"})
+_CONTRAST_RE = re.compile(r"\b(?:but|however|although|though|while|except|other\s+than|instead)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=256)  # asked once per claim of an answer: the same question each time
@@ -52,7 +53,8 @@ def prescribed_fallback(question: str) -> tuple[list[str], float] | None:
 
 def states_fallback(claim: str, question: str, pages: Sequence[PreparedPage]) -> tuple[bool, str] | None:
     """(supported, reason) for a claim that states the value its question prescribes for an absent
-    item: supported when no premise window of the sources names all the item's words, unsupported
+    item, or, without figures, that the item is absent ("the 10-K does not mention any restructuring
+    costs"): supported when no premise window of the sources names all the item's words, unsupported
     when one does; None when it is not such a claim. The claim's other words must all be the
     question's: it restates the asked item, it does not introduce another."""
     fallback = prescribed_fallback(question)
@@ -60,10 +62,14 @@ def states_fallback(claim: str, question: str, pages: Sequence[PreparedPage]) ->
         return None
     words, value = fallback
     figures = extract_quantities(claim)
-    if not figures or any(q.magnitude != value for q in figures):
+    if figures and any(q.magnitude != value for q in figures):
         return None
-    asked = question.lower()
-    if any(not occurs(t, asked) for t in measure_tokens(claim) if t not in _WORKING):
+    if not figures:
+        # The item's absence ("no restructuring costs"), said of nothing else ("…, but impairments").
+        if not NEGATION_RE.search(claim) or _CONTRAST_RE.search(claim) or any(not occurs(t, claim.lower())
+                                                                               for t in words):
+            return None
+    elif any(not occurs(t, question.lower()) for t in measure_tokens(claim) if t not in _WORKING):
         return None
     item = " ".join(words)
     if any(page.windows and page.window_hits(words).all(axis=1).any() for page in pages):

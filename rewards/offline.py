@@ -84,7 +84,7 @@ from rewards.arithmetic import (
 )
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
-from rewards.claims import Claim, is_header_row, split_claims
+from rewards.claims import Claim, is_header_row, split_claims, without_lead_in
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
@@ -189,6 +189,10 @@ class OfflineChecker:
             absent = states_fallback(claim.plain, context.question, pages)  # evidence: the closest window
             rival = None if absent else outranked_peer(claim.plain, claim.heading, context.question, pages)
             absent = (False, rival) if rival is not None else absent
+            if absent is not None and absent[0]:
+                # An absence holds only of the filer and period the question asks about.
+                wrong = disagreement(claim, context.known) or direction.reversed_number(claim, context.pages)
+                absent = (False, wrong) if wrong is not None else absent
             if absent is not None and ranked:
                 verdicts.append(self._verdict(claim, *((Verdict.supported, 0.9) if absent[0] else
                                                        (Verdict.unsupported, 0.1)), ranked, absent[1]))
@@ -238,7 +242,7 @@ class OfflineChecker:
                                          context.pages)
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
-        words = content_tokens(claim.plain)
+        words = content_tokens(without_lead_in(claim.plain))
         if len(words) < MIN_CONTENT_WORDS:
             return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
                                  f"too little content to check: {len(words)} distinct content word(s)")
@@ -273,7 +277,7 @@ class OfflineChecker:
         unless the top window holds more than MIN_CONTENT_HITS words."""
         if not top:
             return self._verdict(claim, Verdict.unsupported, 0.0, top, "no source text aligned")
-        words = content_tokens(claim.plain)
+        words = content_tokens(without_lead_in(claim.plain))
         hits = [content_hits(words, page, window) for _, page, window in top]
         if lexical_only:
             if hits[0] <= MIN_CONTENT_HITS:

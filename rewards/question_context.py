@@ -31,7 +31,7 @@ from rewards.agreement import Known
 from rewards.arithmetic import Derivation, Equality, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
-from rewards.claims import Claim
+from rewards.claims import Claim, without_lead_in
 from rewards.consolidating import names_entity_column
 from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
@@ -202,7 +202,8 @@ def single_period(question: str) -> Period | None:
 
 
 def claim_tokens(claim: Claim, context: AnswerContext) -> list[str]:
-    tokens = content_tokens(claim.plain)
+    # A claim without figures is aligned on what it asserts, not on where it says it comes from.
+    tokens = content_tokens(claim.plain if claim.quantities else without_lead_in(claim.plain))
     if len(tokens) < 2 and claim.quantities:
         # "FY2015: 3.1%" says nothing to align on; the question says what it is about. A claim
         # without figures never borrows the question's words: "It rained." is not about revenue.

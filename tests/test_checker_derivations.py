@@ -433,6 +433,22 @@ def test_the_value_a_question_prescribes_for_an_absent_item(checker):
     named = check(checker, "The filing does not outline restructuring costs for Initech. Therefore, the answer is 0.",
                   question=question, sources=(statement,))
     assert [v.verdict for v in named] == [Verdict.unsupported, Verdict.supported] and "Initech" in named[0].reason
+    # Said without the figure, the item's absence is the same answer, checked the same way.
+    absent = ("Based on Globex's 2023 10-K filing, it does not appear that restructuring costs are explicitly "
+              "outlined in the income statement.")
+    assert check(checker, absent, question=question, sources=(statement,))[0].verdict == Verdict.supported
+    assert check(checker, absent, question=question, sources=(charged,))[0].verdict == Verdict.unsupported
+    other_year = absent.replace("2023 10-K", "2021 10-K")
+    assert check(checker, other_year, question=question, sources=(statement,))[0].verdict == Verdict.unsupported
+
+
+def test_a_claim_is_not_aligned_on_the_words_of_its_attribution(checker):
+    # "Based on Globex's consolidated statements of income for the year ended December 31, 2023, …" names
+    # the statement's header; what the claim asserts after it is what must be in the sources.
+    claim = ("Based on Globex's consolidated statements of income for the year ended December 31, 2023, the "
+             "company's gross margin does not appear to be improving compared to prior years.")
+    verdict = check(checker, claim, question="Is Globex's gross margin improving?", sources=(STATEMENT,))[0]
+    assert verdict.verdict == Verdict.unsupported
 
 
 def test_a_formula_names_variables_not_companies(checker):

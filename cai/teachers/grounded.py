@@ -34,7 +34,7 @@ from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, So
 from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
 from rewards.citations import with_citation
-from rewards.claims import degenerate, sentence_kind
+from rewards.claims import LEAD_IN_RE, degenerate, sentence_kind
 from rewards.entities import extract_entities
 from rewards.injection import instruction_like
 from rewards.numbers import checkable, extract_quantities
@@ -56,11 +56,6 @@ _LOWERCASE_OPENERS = frozenset(
     "In On At For During As By After Before Since With From Over Under Within Through Although While When If "
     "Because Approximately About Adjusted Gross Free Segment Each Both All".split())
 _ANSWER_WORD = re.compile(r"^(?:yes|no)\s*[,;:.\u2014\u2013-]\s*", re.IGNORECASE)  # not "No decrease was …"
-# "Based on the evidence provided, …", "According to the filing, …", "The evidence suggests that …":
-# an attribution to the sources, not part of what is refused.
-_LEAD_IN = re.compile(r"^(?:(?:based\s+on|according\s+to|as\s+per|per)\b[^,.;]{0,100},\s*"
-                      r"|(?:the\s+)?(?:evidence|filing|information|data|sources?|report)\s+"
-                      r"(?:suggests?|indicates?|shows?|states?)\s+that\s+)+", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|\([a-z0-9]{1,3}\))\s+")
 _LAYOUT_MARKS = re.compile(r"^\s*(?:[#>]+\s*|[-*•▪◦●]\s+)+|\*\*|__")  # markdown / bullet marks, not words
 MIN_TOPIC_OVERLAP = 0.5  # share of a claim's (IDF-weighted) words a replacement sentence must share
@@ -366,8 +361,8 @@ def _refused(claim: str) -> str:
     core = _LIST_MARKER.sub("", _strip_citations(claim)).rstrip(".")  # "- FY2015: 3.1%" → "FY2015: 3.1%"
     # "Yes, Boeing has reported …", "Based on the evidence, it …": what is refused follows the answer
     # word and the attribution.
-    core = _ANSWER_WORD.sub("", _LEAD_IN.sub("", core)) or core
-    core = _LEAD_IN.sub("", core) or core
+    core = _ANSWER_WORD.sub("", LEAD_IN_RE.sub("", core)) or core
+    core = LEAD_IN_RE.sub("", core) or core
     first = core.split(" ", 1)[0]
     if first in _LOWERCASE_OPENERS:  # "The …" → "the …"; names such as "Halvorsen" keep their case
         core = core[:1].lower() + core[1:]
