@@ -70,6 +70,10 @@ _SAME_RE = re.compile(
     r"\b(?:no|not|without)\b[^.;,]{0,30}?\bchange[sd]?\b|n't\b[^.;,]{0,30}?\bchange[sd]?\b|\bunchanged\b"
     r"|\b(?:remain(?:ed|s)?|stay(?:ed|s)?|held|was|were)\s+(?:the\s+same|flat|constant|steady|stable)\b",
     re.IGNORECASE)
+# Negations and blurring words within a direction clause (LOCAL_BLUR chars before its direction word).
+_BLURRED_RE = re.compile(
+    NEGATION_RE.pattern + r"|\b(?:narrow|widen|flat|unchanged|stable|steady|fluctuat|volatil|mixed)", re.IGNORECASE)
+LOCAL_BLUR = 30
 _HEDGE_RE = re.compile(r"\b(?:roughly|relatively|largely|approximately|about|nearly|virtually|essentially|broadly"
                        r"|fairly|mostly|little|slight(?:ly)?|significant(?:ly)?|material(?:ly)?|much|major)\b",
                        re.IGNORECASE)
@@ -214,20 +218,29 @@ def pair_change(claim: Claim) -> Change | None:
     if len(figures) < 2:
         return None
     plain = claim.plain
-    if NEGATION_RE.search(plain) or _AMBIGUOUS_RE.search(plain):
-        return None
     pieces, last = [], 0
     for i, q in enumerate(figures):  # in text order; one pass, however many figures
         pieces += [plain[last : q.start], f"⟦{i}⟧"]
         last = q.end
     template = "".join(pieces) + plain[last:]
     measure = measure_tokens(plain)
+    changes = []
     for pattern in _PAIR_RES:
-        m = pattern.search(template)
-        if m is not None:
+        for m in pattern.finditer(template):
+            # A template ties one direction word to its two figures, so only a negation or a blurring
+            # word within that clause stops it: "Despite a decrease in revenue from X to Y, …" still says
+            # revenue decreased; "did not decrease from X to Y" does not.
+            if _BLURRED_RE.search(template, max(0, m.start() - LOCAL_BLUR), m.end()):
+                return None
             old, new = figures[int(m.group("old"))], figures[int(m.group("new"))]
             word = _DIRECTION_RE.match(template, m.start("dir"))
-            return _figure_change(_word_direction(word, measure), old, new) if word else None
+            change = _figure_change(_word_direction(word, measure), old, new) if word else None
+            if change is not None:
+                changes.append(change)
+        if changes:  # the first template that reads the claim; a clause it contradicts decides
+            return next((c for c in changes if c.moved is not None and not c.agrees), changes[0])
+    if NEGATION_RE.search(plain) or _AMBIGUOUS_RE.search(plain):
+        return None
     return _dated_pair(claim, measure)
 
 

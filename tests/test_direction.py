@@ -45,6 +45,10 @@ def verdicts(checker, answer, sources=(STATEMENT,), question=QUESTION):
     ("Net sales rose to $50,000 million in 2023 from $40,000 million in 2022.", True),
     ("Net sales were $40,000 million in 2022 and fell to $50,000 million in 2023.", False),
     ("Net sales were $50,000 million in 2023 compared to $40,000 million in 2022, a decrease.", False),
+    # A clause joined by "despite" or "while" still states its own direction.
+    ("Despite a decrease in net sales from $40,000 million in 2022 to $50,000 million in 2023, margins held.", False),
+    ("Cost of sales fell from $31,000 million in 2021 to $25,000 million in 2022, while net sales decreased from "
+     "$40,000 million in 2022 to $50,000 million in 2023.", False),
 ])
 def test_a_claims_own_two_figures_must_move_the_way_it_says(checker, claim, supported):
     [v] = verdicts(checker, claim)
@@ -104,6 +108,7 @@ def test_a_number_the_source_states_with_the_opposite_word_is_unsupported(checke
 
 @pytest.mark.parametrize("claim", [
     "Net sales did not decrease from $40,000 million in 2022 to $50,000 million in 2023.",  # negated
+    "Despite what was said, net sales did not decrease from $40,000 million in 2022 to $50,000 million in 2023.",
     "The operating loss narrowed from $900 million in 2022 to $500 million in 2023.",  # ambiguous word
     "The operating loss decreased from $(900) million in 2022 to $(500) million in 2023.",  # two negatives
 ])
