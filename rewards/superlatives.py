@@ -31,11 +31,24 @@ _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|weakest|worst|fewest)\b", re
 # "higher than the votes against any other nominee": a comparison with every other row is a superlative.
 # "… than the other nominees" compares with them all as well ("than the other one" does not).
 _ALL_OTHERS = r"(?:(?:any|all|every|each)\s+(?:of\s+the\s+)?other|the\s+other\s+\w+s\b|the\s+others\b)"
-_ABOVE_ALL_RE = re.compile(r"\b(?:higher|more|greater|larger|bigger)\b[^.;]*?\bthan\b[^.;]*?\b" + _ALL_OTHERS,
-                           re.IGNORECASE)
-_BELOW_ALL_RE = re.compile(r"\b(?:lower|fewer|less|smaller)\b[^.;]*?\bthan\b[^.;]*?\b" + _ALL_OTHERS,
-                           re.IGNORECASE)
-_COMPARATIVE_RE = re.compile(r"\b(?:higher|lower)\b[^.;]*?\bthan\b|\bcompared\s+(?:to|with)\b", re.IGNORECASE)
+# "Compared to the other nominees, his votes against were higher" says the same as "higher than".
+_VERSUS = r"(?:than|compared\s+(?:to|with)|in\s+comparison\s+(?:to|with))"
+
+
+_WITHIN = r"(?:[^.;]|\.(?=\s*[A-Z]))*?"  # within the clause; the period of an initial ("Alan D. Feldman") too
+
+
+def _against_all(words: str) -> re.Pattern:
+    return re.compile(rf"\b(?:{words})\b{_WITHIN}\b{_VERSUS}\b{_WITHIN}\b{_ALL_OTHERS}"
+                      rf"|\b(?:compared|in\s+comparison)\s+(?:to|with)\s+{_ALL_OTHERS}{_WITHIN}\b(?:{words})\b",
+                      re.IGNORECASE)
+
+
+_ABOVE_ALL_RE = _against_all("higher|more|greater|larger|bigger")
+_BELOW_ALL_RE = _against_all("lower|fewer|less|smaller")
+_COMPARATIVE_RE = re.compile(r"\b(?:higher|lower)\b[^.;]*?\bthan\b"
+                             r"|\b(?:higher|lower)\b(?=[^.;]*?\bcompared\s+(?:to|with)\b)|\bcompared\s+(?:to|with)\b",
+                             re.IGNORECASE)
 _NOT_PEER_RE = re.compile(r"^(?:total|firmwide|firm|consolidated|eliminations?|reconciling)\b", re.IGNORECASE)
 _FIGURES_RE = re.compile(r"[$()\d.,%\s-]+(?=\s|$)")
 _SUPERLATIVE_WORDS = frozenset({"highest", "largest", "greatest", "biggest", "most", "best", "strongest",

@@ -68,6 +68,12 @@ def test_a_superlative_or_a_comparison_with_every_other_row_must_hold_in_the_nam
     # "than the other nominees" compares with every other row too
     assert verdicts("Alan D. Feldman had more votes against than the other nominees.") == [Verdict.unsupported]
     assert verdicts("Richard A. Johnson had more votes against than the other nominees.") == [Verdict.supported]
+    # … and so does "compared to the other nominees", before or after the comparative
+    compared = "Richard A. Johnson received a {} number of votes against, compared to the other nominees."
+    assert verdicts(compared.format("higher")) == [Verdict.supported]
+    assert verdicts(compared.format("lower")) == [Verdict.unsupported]
+    assert verdicts("Compared with the other nominees, Alan D. Feldman had more votes against.") == [
+        Verdict.unsupported]
     # A change compared is not a level's rank: left to the other checks.
     grew = checker.check(question, "Alan D. Feldman's votes against grew more than any other nominee's.", [page])
     assert not grew[0].reason.startswith("not the")
