@@ -263,6 +263,8 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                 continue  # a legal entity's column of a consolidating schedule (Rule 3-10), not the company's
             if not asserted(page, source_q.start):
                 continue  # stated only in a denial or an instruction: not evidence
+            if other_line_item(claim.plain, page.labels[index]) or sign_dropped(q, source_q, claim.plain):
+                continue  # "gross margin" is not the "Operating margins" row; 5.3% is not its (5.3)%
             if basis is not None and not basis_agrees(basis, page.labels[index]):
                 continue  # an adjusted (non-GAAP) figure for a GAAP claim, or the reverse
             stated = page.columns.get(source_q.start) or (
@@ -281,6 +283,34 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     # A value the sources state for another year outright is not rescued by a column or sentence
     # that could be the claimed year only under another company's fiscal-year naming.
     return mismatch or fiscal or undated
+
+
+# A line item named by its level in the income statement: "gross margin", "operating income", "net profit
+# margin", "pre-tax income". Two levels of one measure are two line items (Regulation S-X Rule 5-03).
+_LEVEL_RE = re.compile(
+    r"\b(gross|operating|net|pre-?tax)\s+(?:profit\s+|income\s+)?(margin|profit|income|earnings)s?\b", re.IGNORECASE)
+# Words that state a rate as negative or falling: "a negative margin of 5.3%", "declined 6.4%", "a 5.3% loss".
+_NEGATIVE_RE = re.compile(r"\b(?:negative|minus|loss(?:es)?|deficit|declin\w*|decreas\w*|fell|fall\w*|drop\w*|down"
+                          r"|lower|reduc\w*|contract\w*|shr[au]nk|below)\b", re.IGNORECASE)
+SIGN_REACH = 60  # chars around a rate searched for a word that makes it negative
+
+
+def other_line_item(claim: str, label: str) -> bool:
+    """Whether a row label names another level of the claim's measure: the claim's "gross margin"
+    against an "Operating margins" row, "net income" against "Operating income"."""
+    claimed = {(m.group(1).lower().replace("-", ""), m.group(2).lower()) for m in _LEVEL_RE.finditer(claim)}
+    labelled = {(m.group(1).lower().replace("-", ""), m.group(2).lower()) for m in _LEVEL_RE.finditer(label)}
+    return bool(claimed and labelled) and not claimed & labelled and bool(
+        {head for _, head in claimed} & {head for _, head in labelled})
+
+
+def sign_dropped(q: Quantity, source_q: Quantity, claim: str) -> bool:
+    """Whether a positive rate is matched to a negative one ("Operating margins (5.3) %") that the
+    claim does not state as negative or falling. Amounts are exempt: statements present costs and
+    outflows in parentheses, which text states as positive amounts."""
+    if q.unit != "%" or q.value < 0 or source_q.value >= 0:
+        return False
+    return not _NEGATIVE_RE.search(claim, max(0, q.start - SIGN_REACH), q.end + SIGN_REACH)
 
 
 def _more_precise(q: Quantity, source_q: Quantity, scales: tuple[float, ...]) -> bool:

@@ -1,7 +1,8 @@
 """Reading conventions of filings the offline checker applies: exhibit numbers are not figures, only a
 consolidating schedule's Consolidated column is the company's, plain revenue is the total line, and
-a segment superlative holds among the segments of a table whose headings cannot be split into names
-(hand-built statements of fictional filers)."""
+a segment superlative holds among the segments of a table whose headings cannot be split into names,
+gross / operating / net are different lines, and a rate in parentheses is negative (hand-built
+statements of fictional filers)."""
 
 from __future__ import annotations
 
@@ -180,3 +181,31 @@ def test_a_line_as_a_percentage_of_revenue_and_its_complement_in_one_worked_step
     assert v.verdict == Verdict.supported and "17,405 / 32,376" in v.reason
     [v] = checker.check(question, "FY2016: COGS % = 100% - 45.2% = 54.8%", [page])
     assert v.verdict == Verdict.unsupported
+
+
+RESULTS = SourcePage(doc_id="initech-2022-10k", page=24, text=(
+    "Consolidated Results of Operations\n(Dollars in millions)\nYears ended December 31,\n2022\n2021\n"
+    "Revenues\n$66,608\n$62,286\nLoss from operations\n($3,547)\n($2,902)\n"
+    "Operating margins\n(5.3) %\n(4.7) %\nNet income\n1,200\n900\n"))
+
+
+def test_another_level_of_a_measure_is_another_line_item(checker):
+    # Gross, operating and net margins (and income) are different lines of the income statement.
+    question = "What was Initech's FY2022 margin profile?"
+    [gross] = checker.check(question, "Initech's gross margin for FY2022 was negative 5.3%.", [RESULTS])
+    assert gross.verdict == Verdict.unsupported, gross.reason
+    [operating] = checker.check(question, "Initech's operating margin for FY2022 was negative 5.3%.", [RESULTS])
+    assert operating.verdict == Verdict.supported, operating.reason
+    [net] = checker.check(question, "Initech's operating income for FY2022 was $1,200 million.", [RESULTS])
+    assert net.verdict == Verdict.unsupported, net.reason
+
+
+def test_a_negative_rate_is_not_matched_by_the_positive_one(checker):
+    # "(5.3) %" is a negative margin: "5.3%" states the opposite unless the claim says it is negative.
+    question = "What was Initech's FY2022 operating margin?"
+    verdict = lambda answer: checker.check(question, answer, [RESULTS])[0].verdict  # noqa: E731
+    assert verdict("Initech's operating margin for FY2022 was 5.3%.") == Verdict.unsupported
+    assert verdict("Initech's operating margin for FY2022 was -5.3%.") == Verdict.supported
+    assert verdict("Initech's operating margin for FY2022 was negative 5.3%.") == Verdict.supported
+    # an amount in parentheses is how statements present a loss or a cost: stated positive, it matches
+    assert verdict("Initech's loss from operations for FY2022 was $3,547 million.") == Verdict.supported
