@@ -170,6 +170,7 @@ _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 # A page's running head or foot: "Acme Corp. | Fiscal 2024 | Page 2", "Page 7 of 90".
 _RUNNING_HEAD_RE = re.compile(r"(?:^|\|)\s*page\s+\d+(?:\s+of\s+\d+)?\s*(?:\||$)", re.IGNORECASE)
 _LOOP_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9,.%]*[a-z0-9%]|[a-z0-9]")
+MIN_HEADING_LETTERS = 7  # capitals this many letters long are a heading ("PART II"), fewer an acronym ("EBITDA")
 LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop, not a sentence
 MIN_PROSE_DIVERSITY = 0.5  # distinct / all words of a figure-less sentence of 4+ words must exceed this
 # "Based on the evidence provided, …", "According to Boeing's 10-K for the year ended December 31, 2022, …",
@@ -277,7 +278,7 @@ def sentence_kind(text: str) -> str:
         return "abstention"
     if len(_WORD_RE.findall(plain)) < 2 and not extract_quantities(plain):
         return "filler"
-    if plain.endswith("?") or _COURTESY_RE.match(body) or _YES_NO_RE.match(body):
+    if plain.endswith("?") or _COURTESY_RE.match(body) or _YES_NO_RE.match(body) or _layout(body):
         return "filler"
     figures = [q for q in extract_quantities(body) if checkable(q)]
     if figures and not (_PROCEDURE_RE.search(body) and all(_working_constant(q) for q in figures)):
@@ -291,6 +292,20 @@ def sentence_kind(text: str) -> str:
     framing = (_PROCEDURE_RE.search(body) or _FORMULA_RE.search(body) or _META_RE.match(body)
                or _DEFINITION_RE.match(body) or _HEDGE_RE.search(body) or _METRIC_MEANING_RE.match(body))
     return "framing" if framing else "claim"
+
+
+def _layout(body: str) -> bool:
+    """Filing layout pasted into an answer, not a statement, however verbatim the sources hold it: a
+    heading in capitals ("SECURITIES AND EXCHANGE COMMISSION"), a bracketed or parenthesised line
+    ("[END OF FILING]", "(Name of each exchange on which registered)"), or the running head "Table of
+    Contents". A line with a figure ("TOTAL ASSETS $59,268") is a quoted row and stays a claim."""
+    text = body.strip().rstrip(".").strip()
+    if not text or any(checkable(q) for q in extract_quantities(text)):
+        return False
+    letters = [ch for ch in text if ch.isalpha()]
+    shouting = len(letters) >= MIN_HEADING_LETTERS and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
+    wrapped = text[0] in "[(" and text[-1] in "])"
+    return shouting or wrapped or text.lower() == "table of contents"
 
 
 def _working_constant(q: Quantity) -> bool:

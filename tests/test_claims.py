@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewards.arithmetic import Tolerances, derive_pair, derive_step, derive_triple
-from rewards.claims import split_claims
+from rewards.claims import sentence_kind, split_claims
 from rewards.entities import extract_entities, normalise, unknown_entities
 from rewards.numbers import SOURCE_SCALES, agrees, checkable, declared_scales, extract_quantities
 from rewards.periods import column_periods, extract_periods, period_compatible
@@ -339,3 +339,15 @@ def test_a_long_lead_in_lends_no_words_but_a_short_heading_does():
     answer = ("Here are the figures from the consolidated income statement:\n- Revenue: $84.9 million\n\n"
               "Net income:\n- FY2024: $84.9 million")
     assert [c.heading for c in split_claims(answer)] == ["", "Net income"]
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("[END OF FILING]", "filler"),
+    ("(Name of each exchange on which registered)", "filler"),
+    ("SECURITIES AND EXCHANGE COMMISSION", "filler"),
+    ("Table of Contents", "filler"),
+    ("TOTAL ASSETS $59,268", "claim"),  # a quoted row with its figure is a claim
+    ("EBITDA rose.", "claim"),  # an acronym is no heading
+])
+def test_pasted_filing_layout_is_not_a_claim(text, kind):
+    assert sentence_kind(text) == kind

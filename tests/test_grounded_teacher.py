@@ -13,6 +13,7 @@ from cai.teachers.grounded import GroundedTeacher, _marked, statement_kind, stat
 from rag.quotes import gather_sources
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker
+from rewards.claims import sentence_kind
 
 PAGE_TEXT = (
     "Acme Freight Corp. reported results for fiscal 2024. "
@@ -222,6 +223,19 @@ def test_a_draft_of_pasted_filing_text_is_not_denied_line_by_line(teacher):
                      "Is Acme's net income consistent? If not, then please state that and explain why."):
         out = _loop(teacher, question, answer)
         assert out.startswith("The sources do not state an answer to:") and "UNITED STATES" not in out, out
+
+
+
+def test_an_answer_of_layout_only_becomes_an_abstention_of_one_sentence(teacher):
+    # "[END OF FILING]" and "Table of Contents" are verbatim in filings but state nothing: the critique
+    # flags the answer (`states_an_answer`), and the abstention names the question's first asking
+    # sentence only, so its instructions are not read as a claim (and never get a citation).
+    question = ("Is Acme's net income consistent? If net income is not a useful metric for a company like this, "
+                "then please state that and explain why.")
+    for answer in ("[END OF FILING]", "Table of Contents", "SECURITIES AND EXCHANGE COMMISSION"):
+        out = _loop(teacher, question, answer)
+        assert out == "The sources do not state an answer to: Is Acme's net income consistent?", out
+        assert sentence_kind(out) == "abstention"
 
 
 # A discussion page (retrieved first) and the income statement (second) both state net income.

@@ -101,6 +101,8 @@ class Checks(_Strict):
     require_marker: list[RequireMarker] | None = Field(None, description="Conditional phrase requirements, e.g. "
                                                        "non-GAAP terms must be labelled non-GAAP.")
     max_words: int | None = Field(None, ge=1, description="Upper bound on answer length in words.")
+    states_an_answer: bool | None = Field(None, description="The answer states a claim or an explicit abstention, not "
+                                          "only headings, filler or pasted layout (\"[END OF FILING]\").")
 
     def enabled(self) -> dict[str, Any]:
         """The checks that are switched on, with their parameters as plain data."""

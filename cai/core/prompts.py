@@ -118,9 +118,20 @@ REFUSAL = "The sources do not state"
 ABSTAIN = f"{REFUSAL} the answer to this question."
 
 
+# Where a sentence of a question starts: after ". ", "! " or "? " before a capital.
+_SENTENCE_START_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
 def refusal(question: str) -> str:
-    """An explicit abstention naming the question."""
-    return f"{REFUSAL} an answer to: {' '.join(question.split())}"
+    """An explicit abstention naming the question: one sentence, the question's first that asks
+    something. Its instructions ("… then state that and explain why.") would be a second sentence,
+    which an answer checker reads as a claim of the abstention."""
+    text = " ".join(question.split())
+    end = text.find("?") + 1  # "Does Corning have positive working capital? If it is not a useful metric, …"
+    if end:
+        start = max((m.end() for m in _SENTENCE_START_RE.finditer(text, 0, end)), default=0)
+        text = text[start:end]
+    return f"{REFUSAL} an answer to: {text}"
 
 
 def refusal_that(claim: str) -> str:

@@ -172,10 +172,9 @@ class GroundedTeacher:
                     if raw.lstrip().startswith("#"):
                         continue  # a Markdown heading
                     text = _answer_sentence(raw)
-                    letters = [ch for ch in text if ch.isalpha()]
-                    shouting = letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
                     # skip headings and running heads, and never quote an instruction
-                    if len(text.split()) >= 6 and not shouting and _draftable(text) and not instruction_like(text):
+                    if (len(text.split()) >= 6 and not _shouting(text) and _draftable(text)
+                            and not instruction_like(text)):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
                         subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
                         subjects[(f"[{h.doc_id} p.{h.page}]", text)] = (subject, peers)
@@ -226,8 +225,8 @@ class GroundedTeacher:
             text = sentence.text.strip()
             if (sentence.kind == "filler" or sentence.degenerate or instruction_like(text)
                     or any(contains_phrase(text, p) for p in forbidden)):
-                # "Yes.", courtesy lines, header rows, loops, injected instructions, advice and
-                # speculation: removing them is the fix
+                # "Yes.", courtesy lines, header rows, pasted headings, loops, injected instructions,
+                # advice and speculation: removing them is the fix (`rewards.claims.sentence_kind`)
                 continue
             verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
@@ -390,6 +389,11 @@ def _draftable(text: str) -> bool:
     """A source sentence an answer may quote: a claim (not a header or unit row, running head,
     lead-in or heading) that does not loop."""
     return sentence_kind(text) == "claim" and not degenerate(text)
+
+
+def _shouting(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
 
 
 def _has_figure(text: str) -> bool:
