@@ -241,6 +241,7 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
     claimed = claimed_period(q, claim, context)
     measure = figure_measure(q, claim, own_measure, context)
     basis = figure_basis(q, claim) or (reporting_basis(context.question) if context.bare else None)
+    spans_periods, operand = multi_period_average(claim), is_operand(q, claim.plain)
     undated: FigureMatch | None = None
     fiscal: FigureMatch | None = None  # compatible only through the fiscal-year reading
     mismatch: FigureMatch | None = None
@@ -265,6 +266,8 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                 continue  # stated only in a denial or an instruction: not evidence
             if other_line_item(claim.plain, page.labels[index]) or sign_dropped(q, source_q, claim.plain):
                 continue  # "gross margin" is not the "Operating margins" row; 5.3% is not its (5.3)%
+            if spans_periods and not operand and not _AVERAGE_WORD_RE.search(page.labels[index]):
+                continue  # a three-year average is no one year's figure
             if basis is not None and not basis_agrees(basis, page.labels[index]):
                 continue  # an adjusted (non-GAAP) figure for a GAAP claim, or the reverse
             stated = page.columns.get(source_q.start) or (
@@ -293,6 +296,23 @@ _LEVEL_RE = re.compile(
 _NEGATIVE_RE = re.compile(r"\b(?:negative|minus|loss(?:es)?|deficit|declin\w*|decreas\w*|fell|fall\w*|drop\w*|down"
                           r"|lower|reduc\w*|contract\w*|shr[au]nk|below)\b", re.IGNORECASE)
 SIGN_REACH = 60  # chars around a rate searched for a word that makes it negative
+
+
+_AVERAGE_WORD_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
+_YEAR = r"(?:fy\s*'?)?(?:19|20)?\d{2}"
+# "3-year average", "the FY2015 - FY2017 … average", "average … from 2019 to 2021".
+_YEARS_AVERAGE_RE = re.compile(
+    rf"\b(?:\d|two|three|four|five|ten)[\s-]+years?\s+average\b"
+    rf"|\b{_YEAR}\s*(?:-|–|to|through)\s*{_YEAR}\b[^.;]{{0,40}}\baverage\b"
+    rf"|\baverage\b[^.;]{{0,60}}\b(?:from\s+|between\s+)?{_YEAR}\s*(?:-|–|to|through|and)\s*{_YEAR}\b",
+    re.IGNORECASE)
+
+
+def multi_period_average(claim: Claim) -> bool:
+    """Whether the claim states an average over a span of years ("the FY2015 - FY2017 3-year average
+    net profit margin is 2.6%"): its result is no single year's figure, so a source row states it
+    only when the row says it is an average (its operands are single years' figures)."""
+    return bool(_YEARS_AVERAGE_RE.search(claim.plain))
 
 
 def other_line_item(claim: str, label: str) -> bool:

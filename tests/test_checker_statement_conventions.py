@@ -209,3 +209,16 @@ def test_a_negative_rate_is_not_matched_by_the_positive_one(checker):
     assert verdict("Initech's operating margin for FY2022 was negative 5.3%.") == Verdict.supported
     # an amount in parentheses is how statements present a loss or a cost: stated positive, it matches
     assert verdict("Initech's loss from operations for FY2022 was $3,547 million.") == Verdict.supported
+
+
+def test_an_average_over_years_is_no_single_years_figure(checker):
+    page = SourcePage(doc_id="initech-2017-10k", page=26, text=(
+        "Selected Financial Data\n($ in millions, except per share amounts)\nFiscal Year\n2017\n2016\n2015\n"
+        "Revenue\n39,403\n39,528\n40,339\nNet earnings as a % of revenue\n3.1%\n2.3%\n3.1%\n"))
+    question = "What is the FY2015 - FY2017 3 year average net profit margin (as a %) for Initech?"
+    verdict = lambda answer: checker.check(question, answer, [page])[0].verdict  # noqa: E731
+    # 2.3% is FY2016's margin, not the three years' average
+    assert verdict("The FY2015 - FY2017 3-year average net profit margin for Initech is 2.3%.") == Verdict.unsupported
+    assert verdict("Initech's net profit margin was 2.3% in FY2016.") == Verdict.supported
+    # the average's operands are single years' figures
+    assert verdict("The 3-year average net profit margin is (3.1% + 2.3% + 3.1%) / 3 = 2.8%.") == Verdict.supported
