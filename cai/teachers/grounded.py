@@ -244,7 +244,7 @@ class GroundedTeacher:
             # pasted filing text would become "The sources do not state that UNITED STATES." ×20.
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
-        return TeacherText(text=" ".join(p for p in parts if p) or refusal(question))
+        return TeacherText(text=_joined(parts) or refusal(question))
 
     def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
                pages: list[SourcePage], written: list[str]) -> str | None:
@@ -389,6 +389,16 @@ def _draftable(text: str) -> bool:
     """A source sentence an answer may quote: a claim (not a header or unit row, running head,
     lead-in or heading) that does not loop."""
     return sentence_kind(text) == "claim" and not degenerate(text)
+
+
+def _joined(parts: list[str]) -> str:
+    """The revised sentences as one answer. A lead-in ("Here are the key points:") keeps its line
+    break: run into the next sentence, the two would be read as one claim, not the one the draft
+    stated (and the revision gate would count that claim as dropped)."""
+    out = ""
+    for part in filter(None, parts):
+        out += ("\n" if out.rstrip().endswith(":") else " " if out else "") + part
+    return out
 
 
 def _shouting(text: str) -> bool:
