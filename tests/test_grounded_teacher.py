@@ -310,3 +310,24 @@ def test_statements_named_by_a_question():
     assert statements_named("What is comprehensive income per the statement of comprehensive income?") == {
         "comprehensive"}
     assert statements_named("What was revenue growth?") == set()
+
+
+def test_a_step_continuing_a_dropped_equation_goes_with_it(teacher):
+    # "= 42.5 million" matches a figure of the page, but the equation it completes was wrong and is
+    # gone: alone it would state a result of nothing.
+    question = "How did Acme do in fiscal 2024?"
+    answer = "Acme's fleet value = 9,000 trucks × $4,722.\n= $42.5 million."
+    out = _loop(teacher, question, answer)
+    assert "42.5" not in out and "9,000" not in out, out
+    # the same step after a kept equation stays
+    kept = _loop(teacher, question, "Net income was $42.5 million in fiscal 2024.\n= $42.5 million.")
+    assert kept.count("42.5") == 2, kept
+
+
+def test_a_sentence_fragment_is_never_a_replacement(teacher):
+    from cai.teachers.grounded import _SENTENCE_OPENING
+
+    assert _SENTENCE_OPENING.match("Net income was $42.5 million in fiscal 2024.")
+    assert _SENTENCE_OPENING.match("“Adjusted EBITDA” was $96.1 million.")
+    assert not _SENTENCE_OPENING.match("$569 million, and our resulting free cash flow was $2.7 billion.")
+    assert not _SENTENCE_OPENING.match("and decreased 3% in fiscal 2024.")

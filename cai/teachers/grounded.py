@@ -92,6 +92,12 @@ def _answer_sentence(text: str) -> str:
     return _clean(_LAYOUT_MARKS.sub("", text)).strip()
 
 
+# A sentence opens with a capital ("Net sales …", "“Adjusted …"): one cut at a chunk or line break
+# ("$569 million, and our resulting free cash flow was …") is a fragment, never a replacement.
+_SENTENCE_OPENING = re.compile(r"^[\"'“‘(]?[A-Z]")
+# A step that continues the equation before it ("= 0.75 or 75%"): without that equation it states a
+# bare result of nothing.
+_CONTINUED_STEP = re.compile(r"^\s*(?:[-*•]\s*)?=")
 _VERB_FORM = re.compile(r"\b[a-z]+(?:ed|ing)\b")
 _FUNCTION_WORDS = frozenset("our ours its their they them this these those which who whose all each both was were are "
                             "has had have been being not also approximately about nearly over under".split())
@@ -174,7 +180,7 @@ class GroundedTeacher:
                     text = _answer_sentence(raw)
                     # skip headings and running heads, and never quote an instruction
                     if (len(text.split()) >= 6 and not _shouting(text) and _draftable(text)
-                            and not instruction_like(text)):
+                            and _SENTENCE_OPENING.match(text) and not instruction_like(text)):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
                         subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
                         subjects[(f"[{h.doc_id} p.{h.page}]", text)] = (subject, peers)
@@ -220,9 +226,11 @@ class GroundedTeacher:
         citations = self._citations(question, to_cite, sources.pages)
         asked = read_question(question, [p.doc_id for p in sources.pages])
         parts: list[str] = []
-        refused = False
+        refused = dropped = False
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
+            if dropped and _CONTINUED_STEP.match(text):
+                continue  # the equation it continues was dropped
             if (sentence.kind == "filler" or sentence.degenerate or instruction_like(text)
                     or any(contains_phrase(text, p) for p in forbidden)):
                 # "Yes.", courtesy lines, header rows, pasted headings, loops, injected instructions,
@@ -231,9 +239,11 @@ class GroundedTeacher:
             verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
+                dropped = False
                 continue
             fixed = self._fixed(question, verdict, (candidates, subjects), citations, sources.pages, parts)
             refused = refused or fixed is None
+            dropped = fixed is None
             if fixed is not None:
                 parts.append(_marked(fixed, markers))
             elif not _has_figure(verdict.text) and addresses(asked, verdict.text):
