@@ -91,6 +91,18 @@ _BACK_REFERENCE_RE = re.compile(r"^\W*(?:it|its|this|that|these|those|they|their
                                 r"company|business)|segment|division)\b", re.IGNORECASE)
 _INTERROGATIVE_RE = re.compile(r"\b(?:why|how|what|which|who|when|where)\b", re.IGNORECASE)
 # "for the fiscal year ended", "the quarter ending": the date that follows is the period (3).
+# Sentences of a question that ask nothing of the answer's content: a term's definition ("DPO is defined
+# as: 365 * …", "Define net working capital as …"), the answer's format ("Round your answer to two
+# decimal places.", "Answer in USD millions.") and the basis to work from ("Please base your judgments
+# on the balance sheet."). Their words are the working's, not what is asked.
+_NOT_ASKED_RE = re.compile(
+    r"\bis\s+defined\s+(?:as|by)\b|^(?:please\s+)?define\b|^(?:please\s+)?round\b"
+    r"|^(?:please\s+)?(?:state\s+(?:the\s+|your\s+)?)?answer\s+in\b"
+    r"|^(?:please\s+)?bas(?:e|ing)\s+your\s+judge?ments?\b"
+    r"|^(?:please\s+)?(?:address|respond\s+to|approach)\s+the\s+question\b"
+    r"|^(?:please\s+)?(?:provide|give)\s+an?\s+(?:response|answer)\b", re.IGNORECASE)
+_SPELLED_OUT_RE = re.compile(r"((?:[A-Za-z][\w'-]*\s+){1,6})\(([A-Z]{2,6})\)")
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
 _PERIOD_LEAD_RE = re.compile(r"\b(?:for\s+)?(?:the\s+)?(?:fiscal\s+)?(?:years?|quarters?|periods?|months?)\s+"
                              r"(?:ended|ending)\b", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z&'\-]*")
@@ -135,6 +147,9 @@ class Asked:
     entity_keys: tuple[str, ...] = ()  # `rewards.entities.normalise`d
     entity_words: frozenset[str] = field(default_factory=frozenset)
     modifiers: frozenset[str] = field(default_factory=frozenset)
+    # Abbreviations the question spells out: "days payable outstanding (DPO)" -> ("DPO", "days payable
+    # outstanding"); a claim that writes "DPO" states the phrase.
+    acronyms: tuple[tuple[str, str], ...] = ()
 
     @property
     def topic(self) -> frozenset[str]:
@@ -203,6 +218,22 @@ def _clause(text: str, excluded: frozenset[str]) -> Clause:
     return Clause(topic, wants)
 
 
+def _acronyms(question: str) -> tuple[tuple[str, str], ...]:
+    """(abbreviation, phrase) for each phrase the question abbreviates in parentheses, where the
+    abbreviation's letters are the initials of the phrase's last words ("cost of goods sold (COGS)":
+    every word's, "of" included)."""
+    out = []
+    for m in _SPELLED_OUT_RE.finditer(question):
+        acronym, words = m.group(2), m.group(1).split()
+        for n in range(len(words), 0, -1):
+            phrase = words[-n:]
+            initials = "".join(w[0] for w in phrase).upper()
+            if initials == acronym:
+                out.append((acronym, " ".join(phrase)))
+                break
+    return tuple(out)
+
+
 def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     """What `question` asks (see the module docstring); `doc_ids`: the source documents, whose
     filer names tell the entity asked about."""
@@ -210,7 +241,8 @@ def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     asked_names = {w for _, _, words in entities for w in words}
     names = asked_names | {w for d in doc_ids for w in filer_words(d)}
     excluded = _FRAMING | _MONTH_WORDS | frozenset(t for w in names for t in content_tokens(w))
-    text = _PERIOD_LEAD_RE.sub(" ", question)
+    asking = [t for t in _SENTENCE_BREAK_RE.split(question) if not _NOT_ASKED_RE.search(t.strip())]
+    text = _PERIOD_LEAD_RE.sub(" ", " ".join(asking) or question)
     for p in sorted(extract_periods(text), key=lambda p: -p.start):
         text = text[: p.start] + " " + text[p.end :]
     parts = [p for p in _CLAUSE_SPLIT_RE.split(text.rstrip("?. ")) if p.strip()]
@@ -220,7 +252,8 @@ def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     merged = merged or [Clause(())]
     topic = {t for c in merged for t in c.topic}
     return Asked(question, tuple(merged), single_period(question), tuple(n for n, _, _ in entities),
-                 tuple(k for _, k, _ in entities), frozenset(asked_names), frozenset(topic & MODIFIERS))
+                 tuple(k for _, k, _ in entities), frozenset(asked_names), frozenset(topic & MODIFIERS),
+                 _acronyms(question))
 
 
 # ---------------------------------------------------------------------------------------- claims
@@ -277,6 +310,8 @@ def _measure(asked: Asked, plain: str) -> tuple[Clause, list[str], bool]:
     is answered by a strict majority of its head words (qualifiers such as "net" count when stated, and
     are not required: "revenue" answers "net sales"), no other qualifier, and the expected answer type."""
     lowered = plain.lower()
+    lowered += "".join(f" {phrase.lower()}" for acronym, phrase in asked.acronyms
+                       if re.search(rf"\b{acronym}\b", plain))
     best = None
     for clause in asked.clauses:
         matched = [t for t in clause.topic if _states(t, lowered)]

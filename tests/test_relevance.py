@@ -125,3 +125,18 @@ def test_addresses_needs_a_topic_word_or_something_said_of_the_entity():
     # relevant to the bare "explain why" clause, but about nothing asked: lines of a cover page
     assert not addresses(vague, "UNITED STATES SECURITIES AND EXCHANGE COMMISSION")
     assert not addresses(vague, "BEST BUY CO., INC.")
+
+
+def test_a_questions_definitions_and_format_instructions_are_not_what_it_asks():
+    # "DPO is defined as: …" says how to compute the asked figure; "Round …" and "Please base …" say how
+    # to write it. The claim that states the DPO answers the question; one that states an input does not.
+    question = ("What is Acme's FY2024 days payable outstanding (DPO)? DPO is defined as: 365 * (average accounts "
+                "payable between FY2023 and FY2024) / (FY2024 COGS + change in inventory between FY2023 and FY2024). "
+                "Round your answer to two decimal places. Please base your judgments on the balance sheet.")
+    asked = read_question(question, ["acme-2024-10k"])
+    assert claim_relevance(asked, "Acme's FY2024 DPO is 63.86 days.").relevant
+    assert not claim_relevance(asked, "Acme's FY2024 COGS was $7,772 million.").relevant
+    # the question spells the abbreviation out: a claim writing "DPO" states the phrase
+    assert claim_relevance(asked, "Acme's FY2024 days payable outstanding is 63.86 days.").relevant
+    # a question that is all instructions keeps its words
+    assert read_question("Define net working capital as current assets less current liabilities.").topic
