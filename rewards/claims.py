@@ -294,6 +294,12 @@ def sentence_kind(text: str) -> str:
     return "framing" if framing else "claim"
 
 
+def shouting(text: str, min_letters: int = 1) -> bool:
+    """Written in capitals: more than 60% of its letters, of at least `min_letters` letters."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= min_letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
+
+
 def _layout(body: str) -> bool:
     """Filing layout pasted into an answer, not a statement, however verbatim the sources hold it: a
     heading in capitals ("SECURITIES AND EXCHANGE COMMISSION"), a bracketed or parenthesised line
@@ -302,10 +308,8 @@ def _layout(body: str) -> bool:
     text = body.strip().rstrip(".").strip()
     if not text or any(checkable(q) for q in extract_quantities(text)):
         return False
-    letters = [ch for ch in text if ch.isalpha()]
-    shouting = len(letters) >= MIN_HEADING_LETTERS and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
     wrapped = text[0] in "[(" and text[-1] in "])"
-    return shouting or wrapped or text.lower() == "table of contents"
+    return shouting(text, MIN_HEADING_LETTERS) or wrapped or text.lower() == "table of contents"
 
 
 def _working_constant(q: Quantity) -> bool:

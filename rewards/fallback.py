@@ -66,8 +66,8 @@ def states_fallback(claim: str, question: str, pages: Sequence[PreparedPage]) ->
         return None
     if not figures:
         # The item's absence ("no restructuring costs"), said of nothing else ("…, but impairments").
-        if not NEGATION_RE.search(claim) or _CONTRAST_RE.search(claim) or any(not occurs(t, claim.lower())
-                                                                               for t in words):
+        lowered = claim.lower()
+        if not NEGATION_RE.search(claim) or _CONTRAST_RE.search(claim) or not all(occurs(t, lowered) for t in words):
             return None
     elif any(not occurs(t, question.lower()) for t in measure_tokens(claim) if t not in _WORKING):
         return None

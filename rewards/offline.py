@@ -111,6 +111,7 @@ from rewards.premises import (
     window_figures,
 )
 from rewards.question_context import (
+    AVERAGE_WORD_RE,
     AnswerContext,
     FigureMatch,
     added_deduction,
@@ -127,7 +128,6 @@ from rewards.question_context import (
 from rewards.stated_totals import component_row, component_rows, plain_revenue, worked_contradiction
 from rewards.superlatives import outranked_peer, outranked_value
 
-_AVERAGED_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
@@ -451,7 +451,7 @@ class OfflineChecker:
         # has one definition (the line over revenue): a step stating only its result ("= 15.4%") is it.
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
         working = bool(WORKED_RE.search(claim.plain)) and not (ratio.across_statements and len(claim.quantities) == 1)
-        return derivation, computed and not (working or _AVERAGED_RE.search(claim.plain)), not computed
+        return derivation, computed and not (working or AVERAGE_WORD_RE.search(claim.plain)), not computed
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

@@ -266,7 +266,7 @@ def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure:
                 continue  # stated only in a denial or an instruction: not evidence
             if other_line_item(claim.plain, page.labels[index]) or sign_dropped(q, source_q, claim.plain):
                 continue  # "gross margin" is not the "Operating margins" row; 5.3% is not its (5.3)%
-            if spans_periods and not operand and not _AVERAGE_WORD_RE.search(page.labels[index]):
+            if spans_periods and not operand and not AVERAGE_WORD_RE.search(page.labels[index]):
                 continue  # a three-year average is no one year's figure
             if basis is not None and not basis_agrees(basis, page.labels[index]):
                 continue  # an adjusted (non-GAAP) figure for a GAAP claim, or the reverse
@@ -298,7 +298,7 @@ _NEGATIVE_RE = re.compile(r"\b(?:negative|minus|loss(?:es)?|deficit|declin\w*|de
 SIGN_REACH = 60  # chars around a rate searched for a word that makes it negative
 
 
-_AVERAGE_WORD_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
+AVERAGE_WORD_RE = re.compile(r"\b(?:average|mean)\b", re.IGNORECASE)
 _YEAR = r"(?:fy\s*'?)?(?:19|20)?\d{2}"
 # "3-year average", "the FY2015 - FY2017 … average", "average … from 2019 to 2021".
 _YEARS_AVERAGE_RE = re.compile(

@@ -61,6 +61,7 @@ from cai.core.contracts import (
     Verdict,
     Verification,
 )
+from cai.core.prompts import question_sentences
 from rewards.claims import split_claims, split_sentences
 from rewards.entities import KnownNames, extract_entities, normalise
 from rewards.numbers import checkable, extract_quantities
@@ -90,7 +91,6 @@ _SUPERLATIVE_RE = re.compile(r"^(?:most|least|best|worst|better|worse|(?:fast|sl
 _BACK_REFERENCE_RE = re.compile(r"^\W*(?:it|its|this|that|these|those|they|their|such|the\s+(?:segment|division|unit|"
                                 r"company|business)|segment|division)\b", re.IGNORECASE)
 _INTERROGATIVE_RE = re.compile(r"\b(?:why|how|what|which|who|when|where)\b", re.IGNORECASE)
-# "for the fiscal year ended", "the quarter ending": the date that follows is the period (3).
 # Sentences of a question that ask nothing of the answer's content: a term's definition ("DPO is defined
 # as: 365 * …", "Define net working capital as …"), the answer's format ("Round your answer to two
 # decimal places.", "Answer in USD millions.") and the basis to work from ("Please base your judgments
@@ -102,7 +102,7 @@ _NOT_ASKED_RE = re.compile(
     r"|^(?:please\s+)?(?:address|respond\s+to|approach)\s+the\s+question\b"
     r"|^(?:please\s+)?(?:provide|give)\s+an?\s+(?:response|answer)\b", re.IGNORECASE)
 _SPELLED_OUT_RE = re.compile(r"((?:[A-Za-z][\w'-]*\s+){1,6})\(([A-Z]{2,6})\)")
-_SENTENCE_BREAK_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
+# "for the fiscal year ended", "the quarter ending": the date that follows is the period (3).
 _PERIOD_LEAD_RE = re.compile(r"\b(?:for\s+)?(?:the\s+)?(?:fiscal\s+)?(?:years?|quarters?|periods?|months?)\s+"
                              r"(?:ended|ending)\b", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z&'\-]*")
@@ -241,7 +241,7 @@ def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     asked_names = {w for _, _, words in entities for w in words}
     names = asked_names | {w for d in doc_ids for w in filer_words(d)}
     excluded = _FRAMING | _MONTH_WORDS | frozenset(t for w in names for t in content_tokens(w))
-    asking = [t for t in _SENTENCE_BREAK_RE.split(question) if not _NOT_ASKED_RE.search(t.strip())]
+    asking = [t for t in question_sentences(question) if not _NOT_ASKED_RE.search(t.strip())]
     text = _PERIOD_LEAD_RE.sub(" ", " ".join(asking) or question)
     for p in sorted(extract_periods(text), key=lambda p: -p.start):
         text = text[: p.start] + " " + text[p.end :]

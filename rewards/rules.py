@@ -28,7 +28,7 @@ import numpy as np
 
 from cai.core.constitution import ClaimsSupported, Constitution, NumbersMatch, Rule
 from cai.core.contracts import ClaimVerdict, RuleViolation, SourcePage, Verdict
-from rewards.claims import Claim, sentence_kind, split_claims
+from rewards.claims import Claim, split_claims
 from rewards.entities import KnownNames, unknown_entities
 from rewards.numbers import Quantity, agreeing, page_quantities
 from rewards.periods import extract_periods
@@ -201,7 +201,7 @@ def check_max_words(rule: Rule, review: AnswerUnderReview, limit) -> list[RuleVi
 def check_states_an_answer(rule: Rule, review: AnswerUnderReview, _param) -> list[RuleViolation]:
     """An answer of headings, filler or layout only ("[END OF FILING]", "Table of Contents") says
     nothing, not even that the sources are silent: it must answer or abstain."""
-    kinds = {sentence_kind(c.text) for c in split_claims(review.answer, keep_non_claims=True)}
+    kinds = {c.kind for c in split_claims(review.answer, keep_non_claims=True)}
     if kinds & {"claim", "abstention"}:
         return []
     return [_violation(rule, "states_an_answer", "the answer states neither a claim nor that the sources are silent")]

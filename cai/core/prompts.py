@@ -122,16 +122,19 @@ ABSTAIN = f"{REFUSAL} the answer to this question."
 _SENTENCE_START_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
+def question_sentences(question: str) -> list[str]:
+    """A question's sentences: "Does Corning have positive working capital?", "If it is not a useful
+    metric, then please state that and explain why."."""
+    return _SENTENCE_START_RE.split(question)
+
+
 def refusal(question: str) -> str:
     """An explicit abstention naming the question: one sentence, the question's first that asks
     something. Its instructions ("… then state that and explain why.") would be a second sentence,
     which an answer checker reads as a claim of the abstention."""
     text = " ".join(question.split())
-    end = text.find("?") + 1  # "Does Corning have positive working capital? If it is not a useful metric, …"
-    if end:
-        start = max((m.end() for m in _SENTENCE_START_RE.finditer(text, 0, end)), default=0)
-        text = text[start:end]
-    return f"{REFUSAL} an answer to: {text}"
+    asking = next((s for s in question_sentences(text) if "?" in s), None)
+    return f"{REFUSAL} an answer to: {asking[: asking.index('?') + 1] if asking else text}"
 
 
 def refusal_that(claim: str) -> str:

@@ -34,7 +34,7 @@ from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, So
 from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
 from rewards.citations import with_citation
-from rewards.claims import LEAD_IN_RE, degenerate, sentence_kind
+from rewards.claims import LEAD_IN_RE, degenerate, sentence_kind, shouting
 from rewards.entities import extract_entities
 from rewards.injection import instruction_like
 from rewards.numbers import checkable, extract_quantities
@@ -179,7 +179,7 @@ class GroundedTeacher:
                         continue  # a Markdown heading
                     text = _answer_sentence(raw)
                     # skip headings and running heads, and never quote an instruction
-                    if (len(text.split()) >= 6 and not _shouting(text) and _draftable(text)
+                    if (len(text.split()) >= 6 and not shouting(text) and _draftable(text)
                             and _SENTENCE_OPENING.match(text) and not instruction_like(text)):
                         out.append((rank, text, f"[{h.doc_id} p.{h.page}]"))
                         subject = next((head for at, head in reversed(heads) if at < s.char_start), None)
@@ -409,11 +409,6 @@ def _joined(parts: list[str]) -> str:
     for part in filter(None, parts):
         out += ("\n" if out.rstrip().endswith(":") else " " if out else "") + part
     return out
-
-
-def _shouting(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
 
 
 def _has_figure(text: str) -> bool:
