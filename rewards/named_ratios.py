@@ -29,9 +29,9 @@ from rewards.premises import MODIFIERS, REVENUE_LABEL_RE, PreparedPage, column_k
 
 MAX_RATIO_ROWS = 4  # label-named figures in one column searched pairwise for a ratio (`column_ratio`)
 
-_REVENUE = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\s+sales)\b"
-_COST_OF_SALES = r"(?:total\s+)?cost\s+of\s+(?:goods\s+sold|sales|revenues?|products?\s+sold)"
-_NET_INCOME = r"(?:consolidated\s+)?net\s+(?:income|earnings)(?!\s+per)\b"
+REVENUE_ROW = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\s+sales)\b"
+COST_OF_SALES_ROW = r"(?:total\s+)?cost\s+of\s+(?:goods\s+sold|sales|revenues?|products?\s+sold)"
+NET_INCOME_ROW = r"(?:consolidated\s+)?net\s+(?:income|earnings)(?!\s+per)\b"
 _EQUITY = r"total\s+(?:stockholders|shareholders|shareowners)['’]?\s+equity"
 
 
@@ -60,33 +60,33 @@ def _ratio(name: str, named: str, numerator: str, denominator: str, factor: floa
 
 
 RATIOS = (
-    _ratio("fixed asset turnover", r"\bfixed[\s-]+asset\s+turnover\b", _REVENUE,
+    _ratio("fixed asset turnover", r"\bfixed[\s-]+asset\s+turnover\b", REVENUE_ROW,
            r"(?:total\s+)?property,?\s+(?:plant\s+)?and\s+equipment,?\s+net"),
-    _ratio("asset turnover", r"(?<!fixed )\b(?:total\s+)?asset\s+turnover\b", _REVENUE, r"total\s+assets\b"),
-    _ratio("inventory turnover", r"\binventory\s+turnover\b", _COST_OF_SALES, r"(?:total\s+)?inventor(?:y|ies)\b"),
-    _ratio("receivables turnover", r"\breceivables?\s+turnover\b", _REVENUE,
+    _ratio("asset turnover", r"(?<!fixed )\b(?:total\s+)?asset\s+turnover\b", REVENUE_ROW, r"total\s+assets\b"),
+    _ratio("inventory turnover", r"\binventory\s+turnover\b", COST_OF_SALES_ROW, r"(?:total\s+)?inventor(?:y|ies)\b"),
+    _ratio("receivables turnover", r"\breceivables?\s+turnover\b", REVENUE_ROW,
            r"(?:trade\s+)?(?:accounts\s+)?receivable"),
     # The working capital ratio is another name of the current ratio (CFA Institute, liquidity ratios).
     _ratio("current ratio", r"\b(?:current|working[\s-]+capital)\s+ratio\b", r"total\s+current\s+assets\b",
            r"total\s+current\s+liabilities\b"),
-    _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b", r"gross\s+(?:profit|margin)\b", _REVENUE),
+    _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b", r"gross\s+(?:profit|margin)\b", REVENUE_ROW),
     _ratio("operating margin", r"\boperating\s+(?:profit\s+|income\s+)?margin\b",
-           r"(?:total\s+)?operating\s+(?:income|profit)\b", _REVENUE),
-    _ratio("net margin", r"\bnet\s+(?:profit\s+|income\s+)?margin\b|\bprofit\s+margin\b", _NET_INCOME, _REVENUE),
-    _ratio("return on assets", r"\breturn\s+on\s+(?:total\s+)?assets\b|\bROA\b", _NET_INCOME, r"total\s+assets\b"),
+           r"(?:total\s+)?operating\s+(?:income|profit)\b", REVENUE_ROW),
+    _ratio("net margin", r"\bnet\s+(?:profit\s+|income\s+)?margin\b|\bprofit\s+margin\b", NET_INCOME_ROW, REVENUE_ROW),
+    _ratio("return on assets", r"\breturn\s+on\s+(?:total\s+)?assets\b|\bROA\b", NET_INCOME_ROW, r"total\s+assets\b"),
     _ratio("return on equity", r"\breturn\s+on\s+(?:common\s+|shareholders['’]?\s+|stockholders['’]?\s+)?equity\b"
-           r"|\bROE\b", _NET_INCOME, _EQUITY),
+           r"|\bROE\b", NET_INCOME_ROW, _EQUITY),
     _ratio("interest coverage", r"\binterest\s+coverage\b|\btimes\s+interest\s+earned\b",
            r"(?:total\s+)?operating\s+income\b", r"interest\s+expense"),
     _ratio("effective tax rate", r"\beffective\s+(?:income\s+)?tax\s+rate\b",
            r"(?:provision\s+for|\(?benefit\)?\s+from)?\s*income\s+tax(?:es)?\b(?!\s+payable)",
            r"(?:income|earnings)\s+(?:\(loss\)\s+)?before\s+(?:provision\s+for\s+)?income\s+taxes"),
     _ratio("days sales outstanding", r"\bdays?\s+sales\s+outstanding\b|\bDSO\b",
-           r"(?:trade\s+)?(?:accounts\s+)?receivable", _REVENUE, 365.0),
+           r"(?:trade\s+)?(?:accounts\s+)?receivable", REVENUE_ROW, 365.0),
     _ratio("days payable outstanding", r"\bdays?\s+payables?\s+outstanding\b|\bDPO\b",
-           r"(?:trade\s+)?accounts\s+payable", _COST_OF_SALES, 365.0),
+           r"(?:trade\s+)?accounts\s+payable", COST_OF_SALES_ROW, 365.0),
     _ratio("days inventory outstanding", r"\bdays?\s+(?:of\s+)?inventory\s+(?:outstanding|on\s+hand)\b|\bDIO\b",
-           r"(?:total\s+)?inventor(?:y|ies)\b", _COST_OF_SALES, 365.0),
+           r"(?:total\s+)?inventor(?:y|ies)\b", COST_OF_SALES_ROW, 365.0),
 )
 
 
@@ -137,7 +137,7 @@ def line_item_margin(text: str) -> Ratio | None:
     if not words or any(w in _PROFIT_WORDS for w in words):
         return None
     numerator = r"(?:total\s+)?" + r",?\s+".join("(?:and|&)" if w == "and" else re.escape(w) for w in words)
-    return _ratio(f"{' '.join(words)} margin", re.escape(m.group(0)), numerator, _REVENUE, across_statements=True)
+    return _ratio(f"{' '.join(words)} margin", re.escape(m.group(0)), numerator, REVENUE_ROW, across_statements=True)
 
 
 def named_ratio(claim: str, question: str, bare: bool) -> Ratio | None:

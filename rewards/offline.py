@@ -85,6 +85,7 @@ from rewards.arithmetic import (
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, split_claims, without_lead_in
+from rewards.defined_formulas import defined_derivation, defined_for
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
@@ -355,8 +356,9 @@ class OfflineChecker:
         self._derive_unmatched(claim, context, matches, aligned_operands, named_operands, grounded, own_measure,
                                measure)
         formula_results(claim, matches, worked)
-        if (wrong := worked_contradiction(claim.plain, context.question, worked, matches, context.pages,
-                                          heading=claim.heading)) is not None:
+        wrong = (worked_contradiction(claim.plain, context.question, worked, matches, context.pages,
+                                      heading=claim.heading) or self._not_as_defined(claim, context, matches))
+        if wrong is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
         return self._figures_verdict(claim, context, matches, measure, ranked)
 
@@ -429,11 +431,18 @@ class OfflineChecker:
     def _prescribed(self, q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],
                     grounded: bool) -> tuple[Derivation | None, bool, bool]:
         """(the derivation of `q` in the one way it must be computed, or None; whether that way could
-        be computed at all; whether only the answer's own figures may derive it): a bare answer as its
-        question asks (`rewards.asked_arithmetic`), or a ratio the claim names as it is defined
+        be computed at all; whether only the answer's own figures may derive it): a metric as its
+        question defines it (`rewards.defined_formulas`), a bare answer as its question asks
+        (`rewards.asked_arithmetic`), or a ratio the claim names as it is defined
         (`rewards.named_ratios`: "asset turnover", never any two figures). When it could be computed,
         nothing else stands in for it; when its rows are not on the pages, only the answer's working can."""
         pages, tolerances = evidence_pages(claim, context), self._tolerances(q)
+        definition = defined_for(q, claim.plain, context.question, context.bare)
+        if definition is not None:
+            derivation, computed, _ = defined_derivation(q, definition, context.question, pages, tolerances,
+                                                         context.established)
+            if computed:
+                return derivation, True, False
         # A one-figure claim that only restates what its question asks ("The FY2020 free cash flow for
         # General Mills is $3,215.4 million") is computed as the question says, as a bare figure is.
         if grounded and len(claim.quantities) == 1 and set(own_measure) <= set(measure_tokens(context.question)):
@@ -452,6 +461,20 @@ class OfflineChecker:
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
         working = bool(WORKED_RE.search(claim.plain)) and not (ratio.across_statements and len(claim.quantities) == 1)
         return derivation, computed and not (working or AVERAGE_WORD_RE.search(claim.plain)), not computed
+
+    def _not_as_defined(self, claim: Claim, context: AnswerContext,
+                        matches: list[FigureMatch | None]) -> str | None:
+        """Why a figure stating a metric the question defines is not what its definition gives from
+        the sources (`rewards.defined_formulas`), or None."""
+        for q, m in zip(claim.quantities, matches, strict=True):
+            definition = None if m is not None else defined_for(q, claim.plain, context.question, context.bare)
+            if definition is not None:
+                found, computed, value = defined_derivation(q, definition, context.question,
+                                                            evidence_pages(claim, context), self._tolerances(q),
+                                                            context.established)
+                if computed and found is None:
+                    return f"{q.text.strip()} is not {value}"
+        return None
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

@@ -537,3 +537,22 @@ def content_hits(words: list[str], page: PreparedPage, window: Window) -> int:
     """How many of the distinct content words are in the window, or in its document id (which
     names the filer: "BOEING_2022_10K" holds "boeing")."""
     return sum(1 for t in words if occurs(t, window.lowered) or occurs(t, page.doc_words))
+
+
+_SPELLED_OUT_RE = re.compile(r"((?:[A-Za-z][\w'-]*\s+){1,6})\(([A-Z]{2,6})\)")
+
+
+def acronyms(question: str) -> tuple[tuple[str, str], ...]:
+    """(abbreviation, phrase) for each phrase the question abbreviates in parentheses, where the
+    abbreviation's letters are the initials of the phrase's last words ("cost of goods sold (COGS)":
+    every word's, "of" included)."""
+    out = []
+    for m in _SPELLED_OUT_RE.finditer(question):
+        acronym, words = m.group(2), m.group(1).split()
+        for n in range(len(words), 0, -1):
+            phrase = words[-n:]
+            initials = "".join(w[0] for w in phrase).upper()
+            if initials == acronym:
+                out.append((acronym, " ".join(phrase)))
+                break
+    return tuple(out)

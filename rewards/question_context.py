@@ -85,6 +85,11 @@ class AnswerContext:
     # the total: no operands of a later claim about plain revenue (`rewards.stated_totals`).
     components: set[float] = field(default_factory=set)
 
+    @property
+    def established(self) -> list[tuple[float, frozenset[str]]]:
+        """(value, measure words) of each figure verified so far."""
+        return list(zip(self.verified, self.verified_measures, strict=True))
+
 
 @dataclass
 class FigureMatch:

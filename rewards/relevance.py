@@ -66,7 +66,7 @@ from rewards.claims import split_claims, split_sentences
 from rewards.entities import KnownNames, extract_entities, normalise
 from rewards.numbers import checkable, extract_quantities
 from rewards.periods import Period, extract_periods
-from rewards.premises import CHANGE_RE, MODIFIERS, content_tokens, occurs
+from rewards.premises import CHANGE_RE, MODIFIERS, acronyms, content_tokens, occurs
 from rewards.question_context import doc_filer, single_period
 
 # Interrogatives, auxiliaries, and verbs that frame an amount or a document, not a measure.
@@ -101,7 +101,6 @@ _NOT_ASKED_RE = re.compile(
     r"|^(?:please\s+)?bas(?:e|ing)\s+your\s+judge?ments?\b"
     r"|^(?:please\s+)?(?:address|respond\s+to|approach)\s+the\s+question\b"
     r"|^(?:please\s+)?(?:provide|give)\s+an?\s+(?:response|answer)\b", re.IGNORECASE)
-_SPELLED_OUT_RE = re.compile(r"((?:[A-Za-z][\w'-]*\s+){1,6})\(([A-Z]{2,6})\)")
 # "for the fiscal year ended", "the quarter ending": the date that follows is the period (3).
 _PERIOD_LEAD_RE = re.compile(r"\b(?:for\s+)?(?:the\s+)?(?:fiscal\s+)?(?:years?|quarters?|periods?|months?)\s+"
                              r"(?:ended|ending)\b", re.IGNORECASE)
@@ -218,22 +217,6 @@ def _clause(text: str, excluded: frozenset[str]) -> Clause:
     return Clause(topic, wants)
 
 
-def _acronyms(question: str) -> tuple[tuple[str, str], ...]:
-    """(abbreviation, phrase) for each phrase the question abbreviates in parentheses, where the
-    abbreviation's letters are the initials of the phrase's last words ("cost of goods sold (COGS)":
-    every word's, "of" included)."""
-    out = []
-    for m in _SPELLED_OUT_RE.finditer(question):
-        acronym, words = m.group(2), m.group(1).split()
-        for n in range(len(words), 0, -1):
-            phrase = words[-n:]
-            initials = "".join(w[0] for w in phrase).upper()
-            if initials == acronym:
-                out.append((acronym, " ".join(phrase)))
-                break
-    return tuple(out)
-
-
 def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     """What `question` asks (see the module docstring); `doc_ids`: the source documents, whose
     filer names tell the entity asked about."""
@@ -253,7 +236,7 @@ def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     topic = {t for c in merged for t in c.topic}
     return Asked(question, tuple(merged), single_period(question), tuple(n for n, _, _ in entities),
                  tuple(k for _, k, _ in entities), frozenset(asked_names), frozenset(topic & MODIFIERS),
-                 _acronyms(question))
+                 acronyms(question))
 
 
 # ---------------------------------------------------------------------------------------- claims

@@ -12,13 +12,17 @@
   source sentence on the same subject that the checker supports as an answer to the question,
   written as an answer sentence with its citation (no bullets, headings or "The sources state"
   wrapper), or by an explicit "The sources do not state …"; when no claim is left, the answer
-  abstains on the question itself rather than repeating a wrong figure in a denial. Sentences that
+  abstains on the question itself rather than repeating a wrong figure in a denial. A metric the
+  question defines ("DPO is defined as: …") and no supported claim states is added as a worked
+  claim computed as defined from the asked filer's cited rows (`rewards.defined_formulas`), checked
+  like any claim; it answers the question, so an abstention of the answer goes. Sentences that
   break a phrase rule, that only repeat themselves ("revenue revenue revenue"), or that are
   instructions (a source's "Ignore previous instructions …", `rewards.injection`) are dropped;
 - judge: prefers the answer with more supported claims.
 
-It never invents text: everything it writes is either the input answer, a verbatim source sentence
-or a fixed template, which is what makes its revisions safe SFT targets. A source sentence that is
+It never invents text: everything it writes is either the input answer, a verbatim source sentence,
+a fixed template, or the question's own formula over cited source figures, which is what makes its
+revisions safe SFT targets. A source sentence that is
 an instruction is never quoted (indirect prompt injection, Greshake et al. 2023).
 """
 
@@ -252,9 +256,30 @@ class GroundedTeacher:
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
             # So is a sentence that does not address the question (`rewards.relevance`): a draft of
             # pasted filing text would become "The sources do not state that UNITED STATES." ×20.
+        computed = self._defined(question, sources.pages, verdicts)
+        if computed is not None:  # it answers the question: "the filing does not say" no longer holds
+            parts = [p for p in parts if sentence_kind(p) != "abstention"] + [computed]
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=_joined(parts) or refusal(question))
+
+    def _defined(self, question: str, pages: list[SourcePage], verdicts: list[ClaimVerdict]) -> str | None:
+        """The metric the question defines and asks for, computed as defined from the asked filer's
+        rows (`rewards.defined_formulas.defined_answer`), when no supported claim states it: a
+        computation the question prescribes from cited figures, checked like any claim."""
+        from rewards.defined_formulas import defined_answer, states_metric
+        from rewards.premises import prepare_page
+        from rewards.question_context import foreign_filings
+
+        if any(v.verdict == Verdict.supported and states_metric(question, v.text) for v in verdicts):
+            return None
+        prepared = [prepare_page(p) for p in pages]
+        foreign = foreign_filings(question, prepared)
+        sentence = defined_answer(question, [p for p in prepared if id(p) not in foreign])
+        if sentence is None:
+            return None
+        verdicts = self.checker.check(question, sentence, pages)
+        return sentence if verdicts and all(v.verdict == Verdict.supported for v in verdicts) else None
 
     def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
                pages: list[SourcePage], written: list[str]) -> str | None:
