@@ -46,7 +46,21 @@ MAX_DEPTH = 3  # definitions within definitions ("CCC = DIO + DSO - DPO")
 
 _DEFINED_RE = re.compile(r"^(?P<name>.+?)\s+(?:here\s+)?(?:is|are)\s+(?:defined|calculated|computed|measured)\s+as"
                          r"\b\s*:?\s*(?P<formula>.+?)\s*\.?\s*$", re.IGNORECASE | re.DOTALL)
+# "Define working capital ratio as total current assets divided by total current liabilities."
+_DEFINE_RE = re.compile(r"^(?:please\s+)?define\s+(?P<name>.+?)\s+as:?\s+(?P<formula>.+?)\s*\.?\s*$",
+                        re.IGNORECASE | re.DOTALL)
 _SENTENCE_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
+# Operators written as words.
+_WORD_OPERATORS = ((re.compile(r"\s+divided\s+by\s+", re.IGNORECASE), " / "),
+                   (re.compile(r"\s+(?:multiplied\s+by|times)\s+", re.IGNORECASE), " * "),
+                   (re.compile(r"\s+(?:less|minus)\s+", re.IGNORECASE), " - "),
+                   (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "))
+_AGGREGATE_RE = re.compile(r"\b(?:average|mean|total|sum|combined|cumulative)\W+(?:[\w&'’-]+\W+){0,2}$",
+                           re.IGNORECASE)
+_OPERAND_RE = re.compile(r"\W{0,3}(?:[/*×÷+]|[-–−]\s|x\s)")
+# Words after a metric's name that make it another metric ("EBITDA % margin", "DPO growth").
+_ANOTHER_METRIC_RE = re.compile(r"%|\b(?:margins?|ratios?|growth|rates?|turnover|per\s+share|change|increase|"
+                                r"decrease|percent(?:age)?|as\s+a\s+share|average)\b", re.IGNORECASE)
 _OPERATORS = "+-*/×÷"
 # Standard names of the statements' line items (SEC Regulation S-X captions and their common
 # variants), by the words a formula uses for them: the pattern of their row labels, and the other
@@ -78,6 +92,9 @@ _FLOW_RE = re.compile(r"\bcash\b|\bcapex\b|\bcapital\s+expenditures?\b|\bdividen
                       r"|\brepurchases?\b|\bdepreciation\b|\bamortization\b|d&a", re.IGNORECASE)
 _AVERAGE_RE = re.compile(r"^(?:the\s+)?average\s+", re.IGNORECASE)
 _CHANGE_RE = re.compile(r"^(?:the\s+)?(?:change|increase|decrease)\s+in\s+", re.IGNORECASE)
+_STATEMENT_RE = re.compile(r"\s+(?:from|in|on|per|of)\s+(?:the\s+)?(?:[\w&']+\s+){0,3}statements?\b.*$",
+                           re.IGNORECASE)
+_UNADJUSTED_RE = re.compile(r"\b(?:unadjusted|reported|gaap)\s+", re.IGNORECASE)
 # Words left around an item once its periods are taken out ("accounts payable between  and ").
 _SPAN_WORDS_RE = re.compile(r"^(?:\W*\b(?:the|fiscal|year)\b)+|(?:\W*\b(?:between|from|and|to|in|for|of|at|the|"
                             r"year|fiscal|end|ended|ending)\b)+\W*$", re.IGNORECASE)
@@ -98,22 +115,25 @@ def definitions(question: str) -> list[Definition]:
     spelled = acronyms(question)
     out = []
     for sentence in _SENTENCE_RE.split(" ".join(question.split())):
-        m = _DEFINED_RE.match(sentence)
+        m = _DEFINED_RE.match(sentence) or _DEFINE_RE.match(sentence)
         if m is None:
             continue
         name = m.group("name").strip(" :")
         names = {name} | {phrase for short, phrase in spelled if short == name}
         names |= {short for short, phrase in spelled if phrase.lower() == name.lower()}
-        # "Inventory turnover ratio" is also "inventory turnover".
-        names |= {re.sub(r"\s+ratio$", "", n, flags=re.IGNORECASE) for n in names}
+        # "Inventory turnover ratio" is also "inventory turnover" (not "working capital ratio" "working capital").
+        names |= {re.sub(r"\s+ratio$", "", n, flags=re.IGNORECASE) for n in names
+                  if re.search(r"\b(?:turnover|coverage)\s+ratio$", n, re.IGNORECASE)}
         out.append(Definition(name, tuple(sorted(names, key=len, reverse=True)), m.group("formula")))
     return out
 
 
 def _named_at(text: str, name: str) -> list[int]:
-    """End offsets of `name` in `text`: an abbreviation as written, a phrase in any case."""
+    """End offsets of `name` in `text`: an abbreviation as written, a phrase in any case; not where
+    an aggregate of it is named ("the average unadjusted EBITDA")."""
     flags = 0 if name.isupper() else re.IGNORECASE
-    return [m.end() for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, flags)]
+    return [m.end() for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, flags)
+            if not _AGGREGATE_RE.search(text[: m.start()])]
 
 
 def defined_for(q: Quantity, claim: str, question: str, bare: bool) -> Definition | None:
@@ -125,14 +145,23 @@ def defined_for(q: Quantity, claim: str, question: str, bare: bool) -> Definitio
         return None
     named = [(end, d) for d in defined for n in d.names for end in _named_at(claim, n) if end <= q.start]
     if named:
-        return max(named, key=lambda pair: pair[0])[1]
+        end, definition = max(named, key=lambda pair: pair[0])
+        between = claim[end : q.start]
+        # "(Unadjusted EBITDA / Net Sales) x 100%": the metric is an operand of another formula
+        return None if _ANOTHER_METRIC_RE.search(between) or _OPERAND_RE.match(between) else definition
     return asked_definition(question, defined) if bare else None
 
 
 def asked_definition(question: str, defined: list[Definition]) -> Definition | None:
     """The definition of what the question asks: the metric it names before its definitions."""
-    asking = question[: question.lower().find(" defined as")]
-    return next((d for d in defined if any(_named_at(asking, n) for n in d.names)), None)
+    starts = [i for i in (question.lower().find(" defined as"), question.lower().find("define ")) if i >= 0]
+    asking = question[: min(starts, default=len(question))]
+    for d in defined:
+        ends = [end for n in d.names for end in _named_at(asking, n)]
+        # "the 3 year average unadjusted EBITDA % margin" asks for a margin, not the EBITDA defined
+        if any(not _ANOTHER_METRIC_RE.match(asking[end:].lstrip(" )")) for end in ends):
+            return d
+    return None
 
 
 _UNIT_WORDS_RE = re.compile(r"(?:\s*\b(?:days?|times|million|billion|thousand)\b|%)+$", re.IGNORECASE)
@@ -145,7 +174,7 @@ def _in_working(q: Quantity, claim: str) -> bool:
         return True  # "89.99 - 92.67": the minus sign read with the figure subtracts it
     after = re.sub(r"^\s*(?:days?|times|million|billion|thousand|%)?[\s)\]]*", "", claim[q.end:])
     # A hyphen after a figure is a minus sign only when spaced ("89.99 - 92.67"; not "52-week").
-    return bool(before) and before[-1] in _OPERATORS or bool(re.match(r"[+*/×÷]|[-–−]\s", after))
+    return bool(re.search(r"[+*/×÷-]$|\sx$", before)) or bool(re.match(r"[+*/×÷]|[-–−]\s|x\s", after))
 
 
 # -- the formula ------------------------------------------------------------------------------
@@ -154,6 +183,8 @@ def _in_working(q: Quantity, claim: str) -> bool:
 def _tokens(formula: str) -> list[str]:
     """Operators, parentheses and the phrases between them. A hyphen is a minus sign only with a
     space or a parenthesis on either side ("cash from operations - capex"; not "year-end")."""
+    for pattern, operator in _WORD_OPERATORS:
+        formula = pattern.sub(operator, formula)
     out, phrase = [], ""
     for i, char in enumerate(formula):
         spaced = (i == 0 or formula[i - 1] in " (") and (i + 1 == len(formula) or formula[i + 1] in " (")
@@ -285,9 +316,14 @@ def read_item(phrase: str, years: list[int]) -> Item | None:
         words = words[: p.start] + " " + words[p.end:]
     average, change = bool(_AVERAGE_RE.search(words)), bool(_CHANGE_RE.search(words))
     words = (_AVERAGE_RE.sub("", words) if average else _CHANGE_RE.sub("", words)).strip()
+    # "depreciation and amortization from the cash flow statement": the statement says where, not what;
+    # "unadjusted operating income" is the operating income the statement reports.
+    words = _STATEMENT_RE.sub("", _UNADJUSTED_RE.sub("", words))
     words = " ".join(_SPAN_WORDS_RE.sub(" ", words).split()).strip(" ,").lower()
     if not words:
         return None
+    if not asked and len(set(years)) > 1:
+        return None  # "the FY2018 - FY2020 average …" defined without a year: which year is not said
     if not asked and years:
         asked = [years[-1] - 1, years[-1]] if average or change else years[-1:]
     return Item(words, average, change, tuple(asked))
@@ -318,10 +354,11 @@ def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:
 
 
 def answer_values(item: Item, established: Sequence[tuple[float, frozenset[str]]], units: set[float]) -> list[Value]:
-    """The values the answer established for a one-period item (figures of its supported claims whose
-    measure words name it, latest first), in each page unit of `units`: a filing states net income
-    on several lines, and the rows retrieved may hold another than the one the answer took. An
-    average or a change is read from rows only: an answer's claims about them name the balances too."""
+    """The values the answer established for a one-period item (figures a source states, of its
+    supported claims whose measure words name it, latest first), in each page unit of `units`: a
+    filing states net income on several lines, and the rows retrieved may hold another than the one
+    the answer took. An average or a change is read from rows only: an answer's claims about them
+    name the balances too; and a figure the answer computed is no line item of the filing."""
     if item.average or item.change or not units:
         return []
     names = [set(measure_tokens(item.words))] + [set(measure_tokens(alias)) for key, _, aliases in _ITEMS

@@ -503,6 +503,7 @@ class OfflineChecker:
             return self._direction_verdict(claim, change, ranked)
         context.verified.extend(m.value for m in matches)
         context.components.update(m.value for m in matches if component_row(m) is not None)
+        context.stated.update(m.value for m in matches if m.source_quantity is not None and m.derivation is None)
         outflow_signs(matches, context.signs)
         context.verified_measures.extend(frozenset(measure) for _ in claim.quantities)
         evidence = self._figure_evidence(matches, ranked)

@@ -84,11 +84,13 @@ class AnswerContext:
     # Figures verified from a component revenue line ("Net product sales") of a table that states
     # the total: no operands of a later claim about plain revenue (`rewards.stated_totals`).
     components: set[float] = field(default_factory=set)
+    # Verified figures a source states as written (matched on a page, not derived).
+    stated: set[float] = field(default_factory=set)
 
     @property
     def established(self) -> list[tuple[float, frozenset[str]]]:
-        """(value, measure words) of each figure verified so far."""
-        return list(zip(self.verified, self.verified_measures, strict=True))
+        """(value, measure words) of each figure verified so far that a source states."""
+        return [(v, m) for v, m in zip(self.verified, self.verified_measures, strict=True) if v in self.stated]
 
 
 @dataclass

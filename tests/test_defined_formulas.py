@@ -6,7 +6,7 @@ combination of the pages' figures stands in for it."""
 from __future__ import annotations
 
 from cai.core.contracts import SourcePage, Verdict
-from rewards.defined_formulas import definitions, evaluate, page_values
+from rewards.defined_formulas import asked_definition, defined_answer, definitions, evaluate, page_values
 from rewards.premises import prepare_page
 
 BALANCE = SourcePage(doc_id="vandelay-2020-10k", page=52, text=(
@@ -163,3 +163,29 @@ def test_the_teacher_computes_nothing_the_rows_do_not_settle():
     # A question that defines no metric gets no computed sentence.
     out = _revised("What was Vandelay's FY2020 cost of sales?", "Cost of sales was $8,000 million in 2020.", [INCOME])
     assert "=" not in out, out
+
+
+def test_a_metric_defined_in_words_and_a_metric_of_it():
+    question = ("What is Vandelay's FY2020 working capital ratio? Define working capital ratio as total current "
+                "assets divided by total current liabilities. Round your answer to two decimal places.")
+    [d] = definitions(question)
+    assert d.name == "working capital ratio" and d.names == ("working capital ratio",)  # not "working capital"
+    pages = [prepare_page(BALANCE)]
+    assert [round(v.value, 4) for v in evaluate(d, question, lambda item: page_values(item, pages))] == [
+        round(4_660 / 3_100, 4)]
+    assert defined_answer(question, pages).startswith("working capital ratio = 4,660 / 3,100 = 1.50 ")
+    # "less" and "from the … statement" are read as what they say
+    question = ("What is Vandelay's FY2020 EBITDA margin? Define EBITDA as unadjusted operating income plus "
+                "depreciation and amortization from the cash flow statement.")
+    [d] = definitions(question)
+    assert d.formula.endswith("from the cash flow statement")
+    # the question asks for a margin of the defined EBITDA, not for the EBITDA: nothing to write
+    assert asked_definition(question, [d]) is None
+    [v] = checker_verdicts(question, "Vandelay's FY2020 EBITDA margin was 9.1%.")
+    assert "as the question defines it" not in v.reason
+
+
+def checker_verdicts(question: str, answer: str):
+    from rewards.checker import get_checker
+
+    return get_checker("offline").check(question, answer, [BALANCE, INCOME, CASH_FLOWS])
