@@ -61,7 +61,7 @@ _OPERAND_RE = re.compile(r"\W{0,3}(?:[/*×÷+]|[-–−]\s|x\s)")
 # Words after a metric's name that make it another metric ("EBITDA % margin", "DPO growth").
 _ANOTHER_METRIC_RE = re.compile(r"%|\b(?:margins?|ratios?|growth|rates?|turnover|per\s+share|change|increase|"
                                 r"decrease|percent(?:age)?|as\s+a\s+share|average)\b", re.IGNORECASE)
-_OPERATORS = "+-*/×÷"
+_OPERATORS = "+-*/×÷^"
 # Standard names of the statements' line items (SEC Regulation S-X captions and their common
 # variants), by the words a formula uses for them: the pattern of their row labels, and the other
 # names an answer may give them. Other items are matched by their own words.
@@ -70,7 +70,16 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
         (r"^(?:cogs|cost\s+of\s+(?:goods\s+sold|sales|revenues?))$", COST_OF_SALES_ROW,
          ("cost of goods sold", "cost of sales", "cost of revenue", "cogs")),
         (r"^(?:total\s+)?(?:net\s+)?(?:revenues?|sales)$", REVENUE_ROW, ("revenue", "net sales", "sales")),
-        (r"^net\s+(?:income|earnings|profit)$", NET_INCOME_ROW, ("net income", "net earnings")),
+        # Net income from continuing operations is not net income (ASC 205-20: discontinued operations).
+        (r"^net\s+(?:income|earnings|profit)$", rf"{NET_INCOME_ROW}(?!\s+from\s+continuing)",
+         ("net income", "net earnings")),
+        (r"^net\s+(?:income|earnings)\s+attributable(?:\s+to\s+(?:the\s+)?(?:company|parent|[\w\s]*"
+         r"(?:share|stock)(?:holders|owners)))?$", r"net\s+(?:income|earnings)\s+attributable\s+to\s+(?!non)",
+         ("net income attributable",)),
+        (r"^(?:total\s+)?(?:cash\s+)?dividends(?:\s+paid)?$",
+         r"(?:cash\s+)?dividends\s+paid|payments?\s+(?:of|for)\s+(?:cash\s+)?dividends"
+         r"|(?:cash\s+)?dividends\s+to\s+(?:share|stock)(?:holders|owners)",
+         ("dividends paid", "cash dividends")),
         (r"^(?:pp&e|property,?\s+plant,?\s+and\s+equipment)(?:,?\s+net)?$",
          r"(?:total\s+)?property,?\s+(?:plant\s+)?(?:and|&)\s+equipment", ("property plant equipment", "pp&e")),
         (r"^(?:capex|capital\s+expenditures?)$",
@@ -88,10 +97,11 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
 # A statement of cash flows, by its title or the captions only it has.
 _CASH_FLOWS_RE = re.compile(r"statements?\s+of\s+cash\s+flows|cash\s+flows?\s+(?:from|provided\s+by)\s+operating"
                             r"|net\s+cash\s+(?:provided\s+by|used\s+in)\s+(?:operating|investing)", re.IGNORECASE)
-_FLOW_RE = re.compile(r"\bcash\b|\bcapex\b|\bcapital\s+expenditures?\b|\bdividends?\s+paid\b|\bpurchases?\b"
+_FLOW_RE = re.compile(r"\bcash\b|\bcapex\b|\bcapital\s+expenditures?\b|\bdividends?\b|\bpurchases?\b"
                       r"|\brepurchases?\b|\bdepreciation\b|\bamortization\b|d&a", re.IGNORECASE)
 _AVERAGE_RE = re.compile(r"^(?:the\s+)?average\s+", re.IGNORECASE)
 _CHANGE_RE = re.compile(r"^(?:the\s+)?(?:change|increase|decrease)\s+in\s+", re.IGNORECASE)
+_TOTAL_RE = re.compile(r"\W*total\b", re.IGNORECASE)
 _STATEMENT_RE = re.compile(r"\s+(?:from|in|on|per|of)\s+(?:the\s+)?(?:[\w&']+\s+){0,3}statements?\b.*$",
                            re.IGNORECASE)
 _UNADJUSTED_RE = re.compile(r"\b(?:unadjusted|reported|gaap)\s+", re.IGNORECASE)
@@ -141,7 +151,7 @@ def defined_for(q: Quantity, claim: str, question: str, bare: bool) -> Definitio
     bare answer the one the question asks (named before its definitions). None when `q` is an
     operand of the claim's working ("365 * 1,380.5 / 7,890") rather than its result."""
     defined = definitions(question)
-    if not defined or _in_working(q, claim):
+    if not defined or in_working(q, claim):
         return None
     named = [(end, d) for d in defined for n in d.names for end in _named_at(claim, n) if end <= q.start]
     if named:
@@ -167,7 +177,7 @@ def asked_definition(question: str, defined: list[Definition]) -> Definition | N
 _UNIT_WORDS_RE = re.compile(r"(?:\s*\b(?:days?|times|million|billion|thousand)\b|%)+$", re.IGNORECASE)
 
 
-def _in_working(q: Quantity, claim: str) -> bool:
+def in_working(q: Quantity, claim: str) -> bool:
     """Whether an arithmetic operator adjoins `q` ("365 * 1,380.5"; "/ 7,890"): an operand, not a result."""
     before = _UNIT_WORDS_RE.sub("", claim[: q.start].rstrip(" $()[]")).rstrip(" $()[]")
     if q.text.lstrip(" ($").startswith(("-", "–", "−")) and before[-1:].isdigit():
@@ -189,7 +199,7 @@ def _tokens(formula: str) -> list[str]:
     for i, char in enumerate(formula):
         spaced = (i == 0 or formula[i - 1] in " (") and (i + 1 == len(formula) or formula[i + 1] in " (")
         minus = char in "-–−" and spaced
-        if char in "()+*/×÷" or minus:
+        if char in "()+*/×÷^" or minus:
             out += [phrase.strip()] if phrase.strip() else []
             out.append("-" if minus else {"×": "*", "÷": "/"}.get(char, char))
             phrase = ""
@@ -214,7 +224,10 @@ def _combine(op: str, left: list[Value], right: list[Value]) -> list[Value]:
         units = {u for u in (a.unit, b.unit) if u != 1.0}
         if len(units) > 1 or (op == "/" and not b.value):
             continue  # figures of pages in different units, or a division by zero
-        value = {"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}.get(op)
+        if op == "^" and a.value <= 0:
+            continue  # a root of a negative ratio
+        value = {"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value,
+                 "^": a.value ** b.value if op == "^" else 0.0}.get(op)
         shown = f"{a.shown} {op} {b.shown}"
         out.append(Value(a.value / b.value if value is None else value, shown, max(units, default=1.0),
                          a.pages | b.pages))
@@ -224,8 +237,9 @@ def _combine(op: str, left: list[Value], right: list[Value]) -> list[Value]:
 
 
 class _Parser:
-    """Recursive descent over `_tokens`: sum := product (± product)*; product := factor (×÷ factor)*;
-    factor := ( sum ) | phrase. A phrase is resolved by `leaf`; None when it cannot be."""
+    """Recursive descent over `_tokens`: sum := product (± product)*; product := power (×÷ power)*;
+    power := factor (^ factor)*; factor := ( sum ) | phrase. A phrase is resolved by `leaf`; None
+    when it cannot be."""
 
     def __init__(self, tokens: list[str], leaf):
         self.tokens, self.at, self.leaf = tokens, 0, leaf
@@ -247,7 +261,10 @@ class _Parser:
         return self._chain(("+", "-"), self.product)
 
     def product(self) -> list[Value] | None:
-        return self._chain(("*", "/"), self.factor)
+        return self._chain(("*", "/"), self.power)
+
+    def power(self) -> list[Value] | None:
+        return self._chain(("^", "^"), self.factor)  # left to right: "(a / b) ^ (1 / 2)" is all a formula needs
 
     def factor(self) -> list[Value] | None:
         token = self._peek()
@@ -289,7 +306,10 @@ def _rows(pages: list[PreparedPage], label: re.Pattern, flow: bool) -> list[tupl
             if label.search(text):
                 key = re.sub(r"[\s\d$(),.—–-]+$", "", text)
                 rows.setdefault((id(page), key), (page, {}))[1].setdefault(column.year, q.value)
-    return list(rows.values())
+    # A statement lists a line item's components under its caption and then their total ("Net sales:
+    # Products …, Services …, Total net sales"): where a page has the total, it is the line item.
+    totals = {page for (page, key) in rows if _TOTAL_RE.match(key)}
+    return [row for (page, key), row in rows.items() if page not in totals or _TOTAL_RE.match(key)]
 
 
 def _unit(page: PreparedPage) -> float:
@@ -371,25 +391,49 @@ def answer_values(item: Item, established: Sequence[tuple[float, frozenset[str]]
     return list(out.values())[: MAX_VALUES * len(units)]
 
 
-def evaluate(definition: Definition, question: str, values_of, depth: int = 0) -> list[Value] | None:
+def evaluate(definition: Definition, question: str, values_of, depth: int = 0,
+             years: list[int] | None = None) -> list[Value] | None:
     """Every value of `definition` (one per choice of its items' values); None when some item has
-    none or the formula does not parse. `values_of(item)`: an item's values (`page_values`)."""
-    defined = {n.lower(): d for d in definitions(question) for n in d.names}
-    years = sorted({p.year for p in extract_periods(question) if p.year is not None})
+    none or the formula does not parse. `values_of(item)`: an item's values (`page_values`);
+    `years`: those an item naming none takes (the question's, or the year a formula gives a
+    defined name: "FY2019 EBITDA")."""
+    # by name as written, and without "unadjusted" (the reported figure: `_UNADJUSTED_RE`)
+    defined = {key: d for d in definitions(question) for n in d.names
+               for key in (n.lower(), _UNADJUSTED_RE.sub("", n).lower())}
+    if years is None:
+        years = sorted({p.year for p in extract_periods(question) if p.year is not None})
 
     def leaf(phrase: str) -> list[Value] | None:
         number = phrase.replace(",", "")
         if re.fullmatch(r"\d+(?:\.\d+)?", number):
             return [Value(float(number), phrase, 1.0)]
-        inner = defined.get(phrase.lower())
+        periods = [p for p in extract_periods(phrase) if p.year is not None]
+        bare = " ".join(re.sub("|".join(re.escape(p.text) for p in periods) or "$^", " ", phrase).split())
+        inner = defined.get(bare.lower()) or defined.get(_UNADJUSTED_RE.sub("", bare).lower())
         if inner is not None and inner is not definition:
-            return evaluate(inner, question, values_of, depth + 1) if depth < MAX_DEPTH else None
+            named = [p.year for p in periods] or years
+            values = evaluate(inner, question, values_of, depth + 1, named) if depth < MAX_DEPTH else None
+            return [Value(v.value, f"({v.shown})", v.unit, v.pages) for v in values] if values else None
         item = read_item(phrase, years)
         return (values_of(item) or None) if item is not None else None
 
     parser = _Parser(_tokens(definition.formula), leaf)
     values = parser.sum()
     return values if values and parser.at == len(parser.tokens) else None
+
+
+def not_as_defined(claim: str, unmatched: list[Quantity], question: str, bare: bool, pages: list[PreparedPage],
+                   tolerances, established: Sequence[tuple[float, frozenset[str]]]) -> str | None:
+    """Why a figure of `claim` left unmatched that states a metric the question defines is not what
+    the definition gives from the rows (the verdict's reason), or None. `tolerances(q)`: the
+    checker's `Tolerances` for a figure."""
+    for q in unmatched:
+        definition = defined_for(q, claim, question, bare)
+        if definition is not None:
+            found, computed, value = defined_derivation(q, definition, question, pages, tolerances(q), established)
+            if computed and found is None:
+                return f"{q.text.strip()} is not {value}"
+    return None
 
 
 def _stated(q: Quantity, values: list[Value], tol: Tolerances) -> Value | None:
@@ -429,13 +473,13 @@ _DECIMALS_RE = re.compile(r"\b(?:to|with)\s+(one|two|three|four|\d)\s+decimal\s+
 _DECIMAL_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 
 
-def defined_answer(question: str, pages: list[PreparedPage]) -> str | None:
+def defined_answer(question: str, pages: list[PreparedPage], definition: Definition | None = None) -> str | None:
     """The metric the question asks for, computed as it defines it from the pages' rows and written
     as a worked claim with its citations ("DPO = 365 * ((25,309 + 34,616) / 2) / (111,934 + (16,047
     - 11,461)) = 93.86 [AMAZON_2017_10K p.40] [AMAZON_2017_10K p.38]."), rounded as the question
     asks (else to two decimals); None when the question defines no metric it asks for, or the rows
-    give no value or several."""
-    definition = asked_definition(question, definitions(question))
+    give no value or several. `definition`: the metric's, when the question implies it."""
+    definition = definition or asked_definition(question, definitions(question))
     values = evaluate(definition, question, lambda item: page_values(item, pages)) if definition else None
     if not values:
         return None
@@ -445,7 +489,8 @@ def defined_answer(question: str, pages: list[PreparedPage]) -> str | None:
         return None  # rows of several lines name an item: which one the question means is not known
     value = values[0]
     cites = " ".join(f"[{doc} p.{page}]" for doc, page in sorted(value.pages))
-    return f"{definition.name} = {value.shown.replace('×', '*')} = {value.value:,.{decimals}f} {cites}."
+    percent = "%" if re.search(r"\*\s*100\s*$", definition.formula) else ""
+    return f"{definition.name} = {value.shown} = {value.value:,.{decimals}f}{percent} {cites}."
 
 
 def states_metric(question: str, claim: str) -> bool:
@@ -455,4 +500,4 @@ def states_metric(question: str, claim: str) -> bool:
     if definition is None:
         return False
     ends = [end for n in definition.names for end in _named_at(claim, n)]
-    return any(q.start >= min(ends) and not _in_working(q, claim) for q in extract_quantities(claim)) if ends else False
+    return any(q.start >= min(ends) and not in_working(q, claim) for q in extract_quantities(claim)) if ends else False

@@ -18,9 +18,11 @@ For each claim of an answer (see `rewards.claims`):
    evidence figures by simple arithmetic (`rewards.arithmetic`): a financial claim is often
    computed, not copied. A bare figure (or one that only restates the question's subject) is
    computed the way its question asks, from the rows and periods it names
-   (`rewards.asked_arithmetic`); a bare years answer to a question comparing a row's periods is
-   read off that row (`rewards.asked_lookup`). A figure of the answer's own working may restate an
-   earlier claim's result, or a later one's (the answer first, then how it was computed).
+   (`rewards.asked_arithmetic`), a metric as the question defines it or by its standard formula
+   (`rewards.defined_formulas`, `rewards.implied_formulas`); a bare years answer to a question
+   comparing a row's periods is read off that row (`rewards.asked_lookup`). A figure of the
+   answer's own working may restate an earlier claim's result, or a later one's (the answer first,
+   then how it was computed).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
    merely shares a word or a number with the sources.
    * A sentence that loops ("Revenue revenue revenue.", `rewards.claims.degenerate`) is never
@@ -85,9 +87,10 @@ from rewards.arithmetic import (
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, split_claims, without_lead_in
-from rewards.defined_formulas import defined_derivation, defined_for
+from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
+from rewards.implied_formulas import implied_derivation
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, agreeing, extract_quantities
@@ -356,8 +359,11 @@ class OfflineChecker:
         self._derive_unmatched(claim, context, matches, aligned_operands, named_operands, grounded, own_measure,
                                measure)
         formula_results(claim, matches, worked)
+        unmatched = [q for q, m in zip(claim.quantities, matches, strict=True) if m is None]
         wrong = (worked_contradiction(claim.plain, context.question, worked, matches, context.pages,
-                                      heading=claim.heading) or self._not_as_defined(claim, context, matches))
+                                      heading=claim.heading)
+                 or not_as_defined(claim.plain, unmatched, context.question, context.bare,
+                                   evidence_pages(claim, context), self._tolerances, context.established))
         if wrong is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
         return self._figures_verdict(claim, context, matches, measure, ranked)
@@ -443,6 +449,8 @@ class OfflineChecker:
                                                          context.established)
             if computed:
                 return derivation, True, False
+        if implied := implied_derivation(q, claim.plain, context.question, pages, tolerances, context.bare):
+            return implied, True, False  # the standard formula of the metric the question names
         # A one-figure claim that only restates what its question asks ("The FY2020 free cash flow for
         # General Mills is $3,215.4 million") is computed as the question says, as a bare figure is.
         if grounded and len(claim.quantities) == 1 and set(own_measure) <= set(measure_tokens(context.question)):
@@ -461,20 +469,6 @@ class OfflineChecker:
         derivation, computed = ratio_derivation(q, ratio, pages, tolerances, claimed_period(q, claim, context))
         working = bool(WORKED_RE.search(claim.plain)) and not (ratio.across_statements and len(claim.quantities) == 1)
         return derivation, computed and not (working or AVERAGE_WORD_RE.search(claim.plain)), not computed
-
-    def _not_as_defined(self, claim: Claim, context: AnswerContext,
-                        matches: list[FigureMatch | None]) -> str | None:
-        """Why a figure stating a metric the question defines is not what its definition gives from
-        the sources (`rewards.defined_formulas`), or None."""
-        for q, m in zip(claim.quantities, matches, strict=True):
-            definition = None if m is not None else defined_for(q, claim.plain, context.question, context.bare)
-            if definition is not None:
-                found, computed, value = defined_derivation(q, definition, context.question,
-                                                            evidence_pages(claim, context), self._tolerances(q),
-                                                            context.established)
-                if computed and found is None:
-                    return f"{q.text.strip()} is not {value}"
-        return None
 
     def _figures_verdict(self, claim: Claim, context: AnswerContext, matches: list[FigureMatch | None],
                          measure: list[str], ranked) -> ClaimVerdict:

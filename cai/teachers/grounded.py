@@ -264,22 +264,28 @@ class GroundedTeacher:
         return TeacherText(text=_joined(parts) or refusal(question))
 
     def _defined(self, question: str, pages: list[SourcePage], verdicts: list[ClaimVerdict]) -> str | None:
-        """The metric the question defines and asks for, computed as defined from the asked filer's
-        rows (`rewards.defined_formulas.defined_answer`), when no supported claim states it: a
-        computation the question prescribes from cited figures, checked like any claim."""
-        from rewards.defined_formulas import defined_answer, states_metric
+        """The metric the question asks for, computed from the asked filer's rows as the question
+        defines it or by its standard formula (`rewards.implied_formulas.computed_answer`), when no
+        supported claim states it: a computation the question prescribes, from cited figures,
+        checked like any claim."""
+        from rewards.defined_formulas import states_metric
+        from rewards.implied_formulas import computed_answer
         from rewards.premises import prepare_page
         from rewards.question_context import foreign_filings
 
-        if any(v.verdict == Verdict.supported and states_metric(question, v.text) for v in verdicts):
+        supported = [v.text for v in verdicts if v.verdict == Verdict.supported]
+        if any(states_metric(question, text) for text in supported):
             return None
         prepared = [prepare_page(p) for p in pages]
         foreign = foreign_filings(question, prepared)
-        sentence = defined_answer(question, [p for p in prepared if id(p) not in foreign])
+        sentence = computed_answer(question, [p for p in prepared if id(p) not in foreign])
         if sentence is None:
             return None
-        verdicts = self.checker.check(question, sentence, pages)
-        return sentence if verdicts and all(v.verdict == Verdict.supported for v in verdicts) else None
+        result = extract_quantities(_strip_citations(sentence))[-1]
+        if any(_states(text, result) for text in supported):
+            return None  # the answer states it, in other words
+        checked = self.checker.check(question, sentence, pages)
+        return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
 
     def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
                pages: list[SourcePage], written: list[str]) -> str | None:
@@ -418,6 +424,12 @@ def _other_subject(subject: tuple | None, about: str) -> bool:
     lowered = about.lower()
     named = {head for head in subject[1] if head.lower() in lowered}
     return bool(named) and subject[0] not in named
+
+
+def _states(text: str, value) -> bool:
+    """Whether `text` states `value` (a `Quantity`) at its rounding or finer ("1" does not state 0.68)."""
+    return any(abs(q.magnitude - value.magnitude) <= value.half_unit + 0.005 * value.magnitude
+               and (q.unit == "%") == (value.unit == "%") for q in extract_quantities(text))
 
 
 def _draftable(text: str) -> bool:

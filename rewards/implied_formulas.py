@@ -1,0 +1,139 @@
+"""Metrics a question names by a standard formula without defining it (issue #17).
+
+Financial questions name their metric in a fixed vocabulary (FinanceBench's "metrics-generated"
+questions, Islam et al. 2023; an analyst's requests): "the FY2019 - FY2021 3 year average unadjusted
+operating income % margin", "the 2 year total revenue CAGR from FY2020 to FY2022", "the FY2021 COGS %
+margin", "the year-over-year change in revenue from FY2016 to FY2017", "the FY2022 dividend payout
+ratio". Each has one textbook formula (CFA Institute, *Financial Reporting and Analysis*: a line
+item's margin is the line over revenue; growth is (later - earlier) / earlier; a compound annual
+growth rate is (later / earlier) ^ (1 / years) - 1; a payout ratio is dividends over net income, the
+retention ratio one less it). `implied_definition` writes that formula over the question's line
+items and years as a `rewards.defined_formulas.Definition`, so it is computed the same way from the
+statement rows. The grounded teacher states a metric an answer lacks this way, when the rows give one
+value; the checker takes it as one more derivation of a claim stating the metric (support only: the
+conventions have variants, a margin on net sales or on total revenues, that its general derivations
+also accept).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rewards.arithmetic import Derivation, Tolerances
+from rewards.defined_formulas import (
+    Definition,
+    asked_definition,
+    defined_answer,
+    definitions,
+    evaluate,
+    in_working,
+    page_values,
+)
+from rewards.direction import DOWN, UP, stated_direction
+from rewards.numbers import Quantity
+from rewards.premises import PreparedPage, measure_tokens
+
+_YEAR = r"(?:fy\s*)?((?:19|20)\d{2})"
+_SPAN = rf"{_YEAR}\s*(?:-|–|to|through)\s*{_YEAR}"
+_N = r"(\d|two|three|four|five)"
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
+_ITEM = r"([a-z&][\w&,'’ -]*?)"
+# A margin: "% margin", "margin (as a %)", or a line "as a % of revenue".
+_MARGIN = r"(?:\s+%)?\s+margin|\s+as\s+a\s+(?:%|percent(?:age)?)\s+of\s+(?:total\s+)?(?:net\s+)?(?:revenues?|sales)"
+_FLAGS = re.IGNORECASE
+_TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
+    ("cagr", re.compile(rf"\b{_N}[\s-]+years?\s+{_ITEM}\s+cagr\s+from\s+{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
+    ("average_margin", re.compile(rf"\b{_SPAN}\s+{_N}[\s-]+years?\s+average\s+(?:of\s+)?{_ITEM}(?:{_MARGIN})", _FLAGS)),
+    ("average_margin_after", re.compile(
+        rf"\b{_N}[\s-]+years?\s+average\s+(?:of\s+)?{_ITEM}(?:{_MARGIN})\s+from\s+{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
+    ("margin_change", re.compile(rf"\b{_SPAN}\s+change\s+in\s+{_ITEM}(?:{_MARGIN})", _FLAGS)),
+    ("growth", re.compile(rf"\b{_SPAN}\s+{_ITEM}\s+growth\s+rate", _FLAGS)),
+    ("growth_from", re.compile(rf"\b(?:year[\s-]+over[\s-]+year\s+)?(?:change|growth)\s+in\s+{_ITEM}\s+from\s+"
+                               rf"{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
+    ("margin", re.compile(rf"\b{_YEAR}\s+{_ITEM}(?:{_MARGIN})", _FLAGS)),
+    ("payout", re.compile(rf"\b{_YEAR}\s+dividend\s+payout\s+ratio", _FLAGS)),
+    ("retention", re.compile(rf"\b{_YEAR}\s+retention\s+ratio", _FLAGS)),
+)
+# Words of the question around the item that name no line item.
+_NOT_ITEM_RE = re.compile(r"\b(?:the|unadjusted|reported|gaap|total\s+amount\s+of|year[\s-]+end)\s+", _FLAGS)
+
+
+def _item(words: str) -> str:
+    return " ".join(_NOT_ITEM_RE.sub(" ", f"{words} ").split())
+
+
+def _margin(item: str, year: int) -> str:
+    return f"FY{year} {item} / FY{year} revenue"
+
+
+def implied_definition(question: str) -> Definition | None:
+    """The standard formula of the metric the question's asking sentence names (see the module
+    docstring), as a definition; None when it names none of them, or defines its metric itself."""
+    if asked_definition(question, definitions(question)) is not None:
+        return None
+    asking = next((s for s in re.split(r"(?<=[.?!])\s+", question) if "?" in s), question)
+    for kind, pattern in _TEMPLATES:
+        m = pattern.search(asking)
+        if m is None:
+            continue
+        groups = m.groups()
+        if kind == "cagr":
+            n, item, a, b = _NUMBERS.get(groups[0].lower(), groups[0]), _item(groups[1]), groups[2], groups[3]
+            return Definition(f"{item} CAGR", (), f"((FY{b} {item} / FY{a} {item}) ^ (1 / {n}) - 1) * 100")
+        if kind.startswith("average_margin"):
+            a, b, n, words = (groups[0], groups[1], groups[2], groups[3]) if kind == "average_margin" else (
+                groups[2], groups[3], groups[0], groups[1])
+            years, item = range(int(a), int(b) + 1), _item(words)
+            if len(years) != int(_NUMBERS.get(n.lower(), n)):
+                return None  # "3 year average" over a span of another length
+            terms = " + ".join(f"{_margin(item, y)}" for y in years)
+            return Definition(f"{len(years)} year average {item} margin", (), f"({terms}) / {len(years)} * 100")
+        if kind == "margin_change":
+            a, b, item = int(groups[0]), int(groups[1]), _item(groups[2])
+            return Definition(f"change in {item} margin", (), f"({_margin(item, b)} - {_margin(item, a)}) * 100")
+        if kind in ("growth", "growth_from"):
+            a, b, item = (groups[0], groups[1], _item(groups[2])) if kind == "growth" else (
+                groups[1], groups[2], _item(groups[0]))
+            return Definition(f"{item} growth", (), f"(FY{b} {item} - FY{a} {item}) / FY{a} {item} * 100")
+        if kind == "margin":
+            year, item = int(groups[0]), _item(groups[1])
+            return Definition(f"{item} margin", (), f"{_margin(item, year)} * 100")
+        year = groups[0]
+        income, paid = f"FY{year} net income attributable", f"FY{year} cash dividends paid"
+        if kind == "payout":
+            return Definition("dividend payout ratio", (), f"{paid} / {income}")
+        return Definition("retention ratio", (), f"({income} - {paid}) / {income}")
+    return None
+
+
+def computed_answer(question: str, pages: list[PreparedPage]) -> str | None:
+    """The metric the question asks for, computed from the pages' rows as the question defines it or,
+    when it does not, by its standard formula (`implied_definition`); a worked, cited claim
+    (`rewards.defined_formulas.defined_answer`), or None."""
+    implied = implied_definition(question)
+    return defined_answer(question, pages, implied) if implied is not None else defined_answer(question, pages)
+
+
+def implied_derivation(q: Quantity, claim: str, question: str, pages: list[PreparedPage], tol: Tolerances,
+                       bare: bool) -> Derivation | None:
+    """The derivation of `q` as the metric the question names by a standard formula, from the rows
+    (`implied_definition`), or None: support only, as the conventions vary (a margin on net sales or
+    on total revenues) and a claim may state a variant the rows do not show. `q` must state the
+    metric: a result, not an operand of the claim's working, in a claim on the metric's line item
+    (or a bare answer)."""
+    implied = implied_definition(question)
+    if implied is None or in_working(q, claim):
+        return None
+    if not bare and not set(measure_tokens(implied.name)) & set(measure_tokens(claim)) - {"margin", "average"}:
+        return None
+    percent = implied.formula.endswith("* 100")
+    # "a decrease of 0.2 percentage points" states the sign in words: the magnitude is the figure's
+    changes = bool(re.search(r"\b(?:change|growth|cagr)\b", implied.name, re.IGNORECASE))
+    moved = stated_direction(claim, measure_tokens(implied.name)) if changes else None
+    for v in evaluate(implied, question, lambda item: page_values(item, pages)) or []:
+        value = v.value * 100 if q.unit == "%" and not percent else v.value
+        if moved in (UP, DOWN) and q.value > 0:
+            value = value * moved  # an increase is a positive change; a stated decrease of a negative one
+        if abs(value - q.value) <= tol.multiplicative:
+            return Derivation(f"{implied.name} = {v.shown}", (), q.magnitude)
+    return None

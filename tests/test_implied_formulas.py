@@ -1,0 +1,89 @@
+"""Metrics a question names by their standard formula (`rewards.implied_formulas`): the formula is
+written over the question's line items and years, computed from the statement rows of a fictional
+filer, and stated by the grounded teacher where an answer lacks it."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.core.contracts import SourcePage, Verdict
+from rewards.implied_formulas import computed_answer, implied_definition
+from rewards.premises import prepare_page
+
+INCOME = SourcePage(doc_id="vandelay-2020-10k", page=50, text=(
+    "Vandelay Industries, Inc.\nConsolidated Statements of Income\n(in millions)\nYear Ended December 31, "
+    "2020 2019 2018\nNet sales $ 11,000 $ 10,400 $ 9,800\nCost of sales 8,000 7,700 7,300\n"
+    "Operating income 1,320 1,150 1,020\nNet income $ 620 $ 580 $ 540\n"))
+
+
+@pytest.mark.parametrize(("question", "formula"), [
+    ("What is the FY2018 - FY2020 3 year average unadjusted operating income % margin for Vandelay?",
+     "(FY2018 operating income / FY2018 revenue + FY2019 operating income / FY2019 revenue + FY2020 operating "
+     "income / FY2020 revenue) / 3 * 100"),
+    ("What is Vandelay's 2 year total revenue CAGR from FY2018 to FY2020 (in units of percents)?",
+     "((FY2020 total revenue / FY2018 total revenue) ^ (1 / 2) - 1) * 100"),
+    ("What is Vandelay's year-over-year change in revenue from FY2019 to FY2020?",
+     "(FY2020 revenue - FY2019 revenue) / FY2019 revenue * 100"),
+    ("What is Vandelay's FY2020 COGS % margin?", "FY2020 COGS / FY2020 revenue * 100"),
+    ("What is the FY2019 - FY2020 change in unadjusted operating income % margin for Vandelay?",
+     "(FY2020 operating income / FY2020 revenue - FY2019 operating income / FY2019 revenue) * 100"),
+    ("What is Vandelay's FY2020 retention ratio (using total cash dividends paid and net income attributable "
+     "to shareholders)?", "(FY2020 net income attributable - FY2020 cash dividends paid) / FY2020 net income "
+     "attributable"),
+])
+def test_the_standard_formula_of_the_metric_asked(question, formula):
+    assert implied_definition(question).formula == formula
+
+
+def test_no_formula_where_none_is_named_or_the_question_gives_its_own():
+    assert implied_definition("What was Vandelay's FY2020 cost of sales?") is None
+    assert implied_definition("What is the FY2017 - FY2020 3 year average operating income % margin?") is None
+    own = ("What is Vandelay's FY2020 COGS % margin? Define COGS % margin as cost of sales divided by net sales.")
+    assert implied_definition(own) is None
+
+
+def test_computed_from_the_rows_and_rounded_as_asked():
+    pages = [prepare_page(INCOME)]
+    question = ("What is the FY2018 - FY2020 3 year average unadjusted operating income % margin for Vandelay? "
+                "Answer in units of percents and round to one decimal place.")
+    margin = (1_020 / 9_800 + 1_150 / 10_400 + 1_320 / 11_000) / 3 * 100
+    sentence = computed_answer(question, pages)
+    assert sentence.startswith("3 year average operating income margin = ((1,020 / 9,800) + ") or sentence
+    assert sentence.endswith(f"= {margin:.1f}% [vandelay-2020-10k p.50]."), sentence
+    growth = computed_answer("What is the FY2019 - FY2020 total revenue growth rate for Vandelay?", pages)
+    assert growth.endswith(f"= {(11_000 - 10_400) / 10_400 * 100:.2f}% [vandelay-2020-10k p.50].")
+    # a year the rows do not hold: nothing is computed
+    assert computed_answer("What is Vandelay's FY2016 COGS % margin?", pages) is None
+
+
+def test_the_teacher_states_a_metric_by_its_standard_formula(checker):
+    from test_defined_formulas import _revised
+
+    question = ("What is the FY2018 - FY2020 3 year average unadjusted operating income % margin for Vandelay? "
+                "Answer in units of percents and round to one decimal place.")
+    margin = (1_020 / 9_800 + 1_150 / 10_400 + 1_320 / 11_000) / 3 * 100
+    out = _revised(question, "Vandelay's operating income was $1,320 million in 2020.", [INCOME])
+    assert out.endswith(f"= {margin:.1f}% [vandelay-2020-10k p.50]."), out
+    assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [INCOME]))
+    # an answer that states it already is left as it is: the checker supports it by the same formula
+    stated = f"The 3 year average operating margin was {margin:.1f}% [vandelay-2020-10k p.50]."
+    [v] = checker.check(question, stated, [INCOME])
+    assert v.verdict == Verdict.supported and "3 year average operating income margin =" in v.reason
+    assert _revised(question, stated, [INCOME]) == stated
+    # a figure no convention gives is not
+    assert checker.check(question, "The 3 year average operating margin was 12.9%.", [INCOME])[0].verdict == (
+        Verdict.unsupported)
+
+
+def test_a_line_item_is_its_total_line_and_net_income_is_not_from_continuing_operations():
+    page = SourcePage(doc_id="vandelay-2020-10k", page=51, text=(
+        "Vandelay Industries, Inc.\nConsolidated Statements of Earnings\n(in millions)\nYears Ended December 31,\n"
+        "2020 2019 2018\nNet sales\nProducts $ 9,000 $ 8,500 $ 8,100\nServices 2,000 1,900 1,700\n"
+        "Total net sales 11,000 10,400 9,800\nNet earnings from continuing operations 700 650 600\n"
+        "Net earnings 620 580 540\n"))
+    pages = [prepare_page(page)]
+    growth = computed_answer("What is the FY2019 - FY2020 total revenue growth rate for Vandelay?", pages)
+    # the products line is a component of net sales, not the line item (9,000 / 8,500 would be 5.88%)
+    assert growth.startswith("total revenue growth = (11,000 - 10,400) / 10,400 * 100 = 5.77%"), growth
+    margin = computed_answer("What is Vandelay's FY2020 net profit % margin?", pages)
+    assert margin.startswith("net profit margin = 620 / 11,000 * 100 = 5.64%"), margin
