@@ -62,7 +62,12 @@ def _item(words: str) -> str:
     return " ".join(_NOT_ITEM_RE.sub(" ", f"{words} ").split())
 
 
-def _margin(item: str, year: int) -> str:
+def _margin(item: str, year: int, defined: bool = False) -> str:
+    """A line's margin in `year`. EBITDA, where the question does not define it (`defined`), is what
+    filings' statements give: operating income plus depreciation and amortization (the cash-flow
+    statement's add-back), the "unadjusted" EBITDA of reported figures."""
+    if not defined and re.fullmatch(r"ebitda", item, re.IGNORECASE):
+        return f"(FY{year} operating income + FY{year} depreciation and amortization) / FY{year} revenue"
     return f"FY{year} {item} / FY{year} revenue"
 
 
@@ -71,7 +76,9 @@ def implied_definition(question: str) -> Definition | None:
     docstring), as a definition; None when it names none of them, or defines its metric itself."""
     if asked_definition(question, definitions(question)) is not None:
         return None
+    defined = bool(definitions(question))
     asking = next((s for s in re.split(r"(?<=[.?!])\s+", question) if "?" in s), question)
+    asking = re.sub(r"\s*\([^()]*\)", "", asking)  # "depreciation and amortization (D&A from cash flow statement)"
     for kind, pattern in _TEMPLATES:
         m = pattern.search(asking)
         if m is None:
@@ -86,18 +93,19 @@ def implied_definition(question: str) -> Definition | None:
             years, item = range(int(a), int(b) + 1), _item(words)
             if len(years) != int(_NUMBERS.get(n.lower(), n)):
                 return None  # "3 year average" over a span of another length
-            terms = " + ".join(f"{_margin(item, y)}" for y in years)
+            terms = " + ".join(f"{_margin(item, y, defined)}" for y in years)
             return Definition(f"{len(years)} year average {item} margin", (), f"({terms}) / {len(years)} * 100")
         if kind == "margin_change":
             a, b, item = int(groups[0]), int(groups[1]), _item(groups[2])
-            return Definition(f"change in {item} margin", (), f"({_margin(item, b)} - {_margin(item, a)}) * 100")
+            margins = f"{_margin(item, b, defined)} - {_margin(item, a, defined)}"
+            return Definition(f"change in {item} margin", (), f"({margins}) * 100")
         if kind in ("growth", "growth_from"):
             a, b, item = (groups[0], groups[1], _item(groups[2])) if kind == "growth" else (
                 groups[1], groups[2], _item(groups[0]))
             return Definition(f"{item} growth", (), f"(FY{b} {item} - FY{a} {item}) / FY{a} {item} * 100")
         if kind == "margin":
             year, item = int(groups[0]), _item(groups[1])
-            return Definition(f"{item} margin", (), f"{_margin(item, year)} * 100")
+            return Definition(f"{item} margin", (), f"{_margin(item, year, defined)} * 100")
         year = groups[0]
         income, paid = f"FY{year} net income attributable", f"FY{year} cash dividends paid"
         if kind == "payout":

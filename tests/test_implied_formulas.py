@@ -87,3 +87,18 @@ def test_a_line_item_is_its_total_line_and_net_income_is_not_from_continuing_ope
     assert growth.startswith("total revenue growth = (11,000 - 10,400) / 10,400 * 100 = 5.77%"), growth
     margin = computed_answer("What is Vandelay's FY2020 net profit % margin?", pages)
     assert margin.startswith("net profit margin = 620 / 11,000 * 100 = 5.64%"), margin
+
+
+def test_ebitda_not_defined_is_operating_income_plus_the_cash_flow_add_back():
+    flows = SourcePage(doc_id="vandelay-2020-10k", page=54, text=(
+        "Vandelay Industries, Inc.\nConsolidated Statements of Cash Flows\n(in millions)\nYear Ended December 31, "
+        "2020 2019 2018\nNet income $ 620 $ 580 $ 540\nDepreciation and amortization 410 395 380\n"
+        "Net cash provided by operating activities 1,150 1,020 990\n"))
+    pages = [prepare_page(INCOME), prepare_page(flows)]
+    question = ("What is the FY2020 unadjusted EBITDA % margin for Vandelay? Calculate unadjusted EBITDA using "
+                "unadjusted operating income and D&A (from cash flow statement).")
+    sentence = computed_answer(question, pages)
+    assert sentence.startswith(f"EBITDA margin = (1,320 + 410) / 11,000 * 100 = {(1_320 + 410) / 110:.2f}%"), sentence
+    # a parenthetical remark of the question is no part of the line item's name
+    question = "What is the FY2020 depreciation and amortization (D&A from cash flow statement) % margin for Vandelay?"
+    assert computed_answer(question, pages).startswith("depreciation and amortization margin = 410 / 11,000 * 100")
