@@ -48,8 +48,9 @@ _TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
         rf"\b{_N}[\s-]+years?\s+average\s+(?:of\s+)?{_ITEM}(?:{_MARGIN})\s+from\s+{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
     ("margin_change", re.compile(rf"\b{_SPAN}\s+change\s+in\s+{_ITEM}(?:{_MARGIN})", _FLAGS)),
     ("growth", re.compile(rf"\b{_SPAN}\s+{_ITEM}\s+growth\s+rate", _FLAGS)),
-    ("growth_from", re.compile(rf"\b(?:year[\s-]+over[\s-]+year\s+)?(?:change|growth)\s+in\s+{_ITEM}\s+from\s+"
-                               rf"{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
+    # a relative change only: "the change in revenue from 2018 to 2019" asks for the difference
+    ("growth_from", re.compile(rf"\b(?:year[\s-]+over[\s-]+year\s+(?:change|growth)|growth|percent(?:age)?\s+change)"
+                               rf"\s+in\s+{_ITEM}\s+from\s+{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
     ("margin", re.compile(rf"\b{_YEAR}\s+{_ITEM}(?:{_MARGIN})", _FLAGS)),
     ("payout", re.compile(rf"\b{_YEAR}\s+dividend\s+payout\s+ratio", _FLAGS)),
     ("retention", re.compile(rf"\b{_YEAR}\s+retention\s+ratio", _FLAGS)),

@@ -102,3 +102,10 @@ def test_ebitda_not_defined_is_operating_income_plus_the_cash_flow_add_back():
     # a parenthetical remark of the question is no part of the line item's name
     question = "What is the FY2020 depreciation and amortization (D&A from cash flow statement) % margin for Vandelay?"
     assert computed_answer(question, pages).startswith("depreciation and amortization margin = 410 / 11,000 * 100")
+
+
+def test_a_change_asked_without_growth_words_is_no_growth_rate():
+    # "the change in revenue" asks for a difference, which `rewards.asked_arithmetic` reads; no rate
+    assert implied_definition("What was the change in revenue from 2019 to 2020?") is None
+    assert implied_definition("What was the percentage change in revenue from 2019 to 2020?").formula == (
+        "(FY2020 revenue - FY2019 revenue) / FY2019 revenue * 100")
