@@ -29,13 +29,15 @@ FY2019 and FY2020").
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rewards.arithmetic import Derivation, Tolerances, format_operand
-from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW
+from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW, declared_unit
 from rewards.numbers import Quantity, extract_quantities
 from rewards.periods import extract_periods
 from rewards.premises import PreparedPage, acronyms, measure_tokens
@@ -122,6 +124,13 @@ class Definition:
 def definitions(question: str) -> list[Definition]:
     """The metrics `question` defines ("DPO is defined as: …"), in its order; a name the question also
     spells out ("days payable outstanding (DPO)") is known by both."""
+    return list(_definitions(question))
+
+
+@functools.lru_cache(maxsize=256)
+def _definitions(question: str) -> tuple[Definition, ...]:
+    """`definitions`, cached: the checker asks once per figure it cannot match, of every claim of
+    every answer to the question."""
     spelled = acronyms(question)
     out = []
     for sentence in _SENTENCE_RE.split(" ".join(question.split())):
@@ -135,7 +144,7 @@ def definitions(question: str) -> list[Definition]:
         names |= {re.sub(r"\s+ratio$", "", n, flags=re.IGNORECASE) for n in names
                   if re.search(r"\b(?:turnover|coverage)\s+ratio$", n, re.IGNORECASE)}
         out.append(Definition(name, tuple(sorted(names, key=len, reverse=True)), m.group("formula")))
-    return out
+    return tuple(out)
 
 
 def _named_at(text: str, name: str) -> list[int]:
@@ -174,7 +183,8 @@ def asked_definition(question: str, defined: list[Definition]) -> Definition | N
     return None
 
 
-_UNIT_WORDS_RE = re.compile(r"(?:\s*\b(?:days?|times|million|billion|thousand)\b|%)+$", re.IGNORECASE)
+_UNIT_WORDS = r"days?|times|million|billion|thousand"
+_UNIT_WORDS_RE = re.compile(rf"(?:\s*\b(?:{_UNIT_WORDS})\b|%)+$", re.IGNORECASE)
 
 
 def in_working(q: Quantity, claim: str) -> bool:
@@ -182,7 +192,7 @@ def in_working(q: Quantity, claim: str) -> bool:
     before = _UNIT_WORDS_RE.sub("", claim[: q.start].rstrip(" $()[]")).rstrip(" $()[]")
     if q.text.lstrip(" ($").startswith(("-", "–", "−")) and before[-1:].isdigit():
         return True  # "89.99 - 92.67": the minus sign read with the figure subtracts it
-    after = re.sub(r"^\s*(?:days?|times|million|billion|thousand|%)?[\s)\]]*", "", claim[q.end:])
+    after = re.sub(rf"^\s*(?:{_UNIT_WORDS}|%)?[\s)\]]*", "", claim[q.end:])
     # A hyphen after a figure is a minus sign only when spaced ("89.99 - 92.67"; not "52-week").
     return bool(re.search(r"[+*/×÷-]$|\sx$", before)) or bool(re.match(r"[+*/×÷]|[-–−]\s|x\s", after))
 
@@ -193,8 +203,8 @@ def in_working(q: Quantity, claim: str) -> bool:
 def _tokens(formula: str) -> list[str]:
     """Operators, parentheses and the phrases between them. A hyphen is a minus sign only with a
     space or a parenthesis on either side ("cash from operations - capex"; not "year-end")."""
-    for pattern, operator in _WORD_OPERATORS:
-        formula = pattern.sub(operator, formula)
+    for pattern, symbol in _WORD_OPERATORS:
+        formula = pattern.sub(symbol, formula)
     out, phrase = [], ""
     for i, char in enumerate(formula):
         spaced = (i == 0 or formula[i - 1] in " (") and (i + 1 == len(formula) or formula[i + 1] in " (")
@@ -218,22 +228,25 @@ class Value:
     pages: frozenset[tuple[str, int]] = frozenset()  # (doc_id, page) of the rows it was read from
 
 
+_APPLY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "^": operator.pow}
+
+
 def _combine(op: str, left: list[Value], right: list[Value]) -> list[Value]:
     out = []
     for a, b in itertools.product(left, right):
         units = {u for u in (a.unit, b.unit) if u != 1.0}
-        if len(units) > 1 or (op == "/" and not b.value):
-            continue  # figures of pages in different units, or a division by zero
-        if op == "^" and a.value <= 0:
-            continue  # a root of a negative ratio
-        value = {"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value,
-                 "^": a.value ** b.value if op == "^" else 0.0}.get(op)
-        shown = f"{a.shown} {op} {b.shown}"
-        out.append(Value(a.value / b.value if value is None else value, shown, max(units, default=1.0),
+        if len(units) > 1 or (op == "/" and not b.value) or (op == "^" and a.value <= 0):
+            continue  # figures of pages in different units, a division by zero, a root of a negative ratio
+        out.append(Value(_APPLY[op](a.value, b.value), f"{a.shown} {op} {b.shown}", max(units, default=1.0),
                          a.pages | b.pages))
         if len(out) >= MAX_CHOICES:
             break
     return out
+
+
+def _grouped(values: list[Value] | None) -> list[Value] | None:
+    """The values as one term of a larger formula: their working in parentheses."""
+    return [Value(v.value, f"({v.shown})", v.unit, v.pages) for v in values] if values else None
 
 
 class _Parser:
@@ -247,7 +260,7 @@ class _Parser:
     def _peek(self) -> str | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
 
-    def _chain(self, ops: tuple[str, str], operand) -> list[Value] | None:
+    def _chain(self, ops: tuple[str, ...], operand) -> list[Value] | None:
         """operand (op operand)*, left to right, for the operators `ops` of one precedence."""
         values = operand()
         while values is not None and self._peek() in ops:
@@ -264,7 +277,7 @@ class _Parser:
         return self._chain(("*", "/"), self.power)
 
     def power(self) -> list[Value] | None:
-        return self._chain(("^", "^"), self.factor)  # left to right: "(a / b) ^ (1 / 2)" is all a formula needs
+        return self._chain(("^",), self.factor)  # left to right: "(a / b) ^ (1 / 2)" is all a formula needs
 
     def factor(self) -> list[Value] | None:
         token = self._peek()
@@ -274,7 +287,7 @@ class _Parser:
             if self._peek() != ")":
                 return None
             self.at += 1
-            return [Value(v.value, f"({v.shown})", v.unit, v.pages) for v in values] if values is not None else None
+            return _grouped(values)
         if token is None or token in _OPERATORS or token == ")":
             return None
         return self.leaf(token)
@@ -310,10 +323,6 @@ def _rows(pages: list[PreparedPage], label: re.Pattern, flow: bool) -> list[tupl
     # Products …, Services …, Total net sales"): where a page has the total, it is the line item.
     totals = {page for (page, key) in rows if _TOTAL_RE.match(key)}
     return [row for (page, key), row in rows.items() if page not in totals or _TOTAL_RE.match(key)]
-
-
-def _unit(page: PreparedPage) -> float:
-    return page.scales[1] if len(page.scales) == 2 else 1.0
 
 
 @dataclass(frozen=True)
@@ -354,7 +363,7 @@ def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:
     out: dict[float, Value] = {}
     over_years = item.average or item.change
     for page, row in _rows(pages, _item_label(item.words), bool(_FLOW_RE.search(item.words))):
-        unit, cited = _unit(page), frozenset({(page.source.doc_id, page.source.page)})
+        unit, cited = declared_unit(page), frozenset({(page.source.doc_id, page.source.page)})
         if over_years and len(item.years) == 2 and all(y in row for y in item.years):
             old, new = (format_operand(row[y]) for y in item.years)
             if item.average:
@@ -412,8 +421,7 @@ def evaluate(definition: Definition, question: str, values_of, depth: int = 0,
         inner = defined.get(bare.lower()) or defined.get(_UNADJUSTED_RE.sub("", bare).lower())
         if inner is not None and inner is not definition:
             named = [p.year for p in periods] or years
-            values = evaluate(inner, question, values_of, depth + 1, named) if depth < MAX_DEPTH else None
-            return [Value(v.value, f"({v.shown})", v.unit, v.pages) for v in values] if values else None
+            return _grouped(evaluate(inner, question, values_of, depth + 1, named) if depth < MAX_DEPTH else None)
         item = read_item(phrase, years)
         return (values_of(item) or None) if item is not None else None
 
@@ -459,7 +467,7 @@ def defined_derivation(q: Quantity, definition: Definition, question: str, pages
     found = _stated(q, values, tol)
     if found is None and established:
         # The answer's values are in base units: they join rows only of pages that declare their unit.
-        units = {_unit(page) for page in pages} - {1.0}
+        units = {declared_unit(page) for page in pages} - {1.0}
         both = evaluate(definition, question,
                         lambda item: page_values(item, pages) + answer_values(item, established, units))
         found = _stated(q, both or [], tol)

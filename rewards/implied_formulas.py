@@ -17,6 +17,7 @@ also accept).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rewards.arithmetic import Derivation, Tolerances
@@ -72,6 +73,7 @@ def _margin(item: str, year: int, defined: bool = False) -> str:
     return f"FY{year} {item} / FY{year} revenue"
 
 
+@functools.lru_cache(maxsize=256)
 def implied_definition(question: str) -> Definition | None:
     """The standard formula of the metric the question's asking sentence names (see the module
     docstring), as a definition; None when it names none of them, or defines its metric itself."""
@@ -115,12 +117,17 @@ def implied_definition(question: str) -> Definition | None:
     return None
 
 
+def asked_metric(question: str) -> Definition | None:
+    """The definition of the metric the question asks for: its own, else the standard formula of the
+    metric it names (`implied_definition`); None when it asks for no such metric."""
+    return asked_definition(question, definitions(question)) or implied_definition(question)
+
+
 def computed_answer(question: str, pages: list[PreparedPage]) -> str | None:
-    """The metric the question asks for, computed from the pages' rows as the question defines it or,
-    when it does not, by its standard formula (`implied_definition`); a worked, cited claim
-    (`rewards.defined_formulas.defined_answer`), or None."""
-    implied = implied_definition(question)
-    return defined_answer(question, pages, implied) if implied is not None else defined_answer(question, pages)
+    """The metric the question asks for (`asked_metric`) computed from the pages' rows: a worked,
+    cited claim (`rewards.defined_formulas.defined_answer`), or None."""
+    metric = asked_metric(question)
+    return defined_answer(question, pages, metric) if metric is not None else None
 
 
 def implied_derivation(q: Quantity, claim: str, question: str, pages: list[PreparedPage], tol: Tolerances,

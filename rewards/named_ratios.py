@@ -189,7 +189,7 @@ def _pairs(page: PreparedPage, ratio: Ratio, period: Period | None) -> list[tupl
     return out
 
 
-def _unit(page: PreparedPage) -> float:
+def declared_unit(page: PreparedPage) -> float:
     """The one unit a page declares for its tables, else 1 (`rewards.numbers.declared_scales`)."""
     return page.scales[1] if len(page.scales) == 2 else 1.0
 
@@ -204,7 +204,7 @@ def _cross_pairs(pages: list[PreparedPage], ratio: Ratio, period: Period | None)
             if bottom_page is top_page or bottom_page.source.doc_id != top_page.source.doc_id:
                 continue
             # Two statements in different units ("in thousands" against "in millions") compare at those units.
-            factor = _unit(top_page) / _unit(bottom_page)
+            factor = declared_unit(top_page) / declared_unit(bottom_page)
             bottoms = [(b, column) for row in _rows(bottom_page, ratio.denominator) for _, b in row
                        if (column := bottom_page.columns.get(b.start)) is not None and b.magnitude]
             for t, heading in tops:

@@ -268,12 +268,12 @@ class GroundedTeacher:
         defines it or by its standard formula (`rewards.implied_formulas.computed_answer`), when no
         supported claim states it: a computation the question prescribes, from cited figures,
         checked like any claim."""
-        from rewards.defined_formulas import asked_definition, definitions, states_metric
-        from rewards.implied_formulas import computed_answer, implied_definition
+        from rewards.defined_formulas import states_metric
+        from rewards.implied_formulas import asked_metric, computed_answer
         from rewards.premises import prepare_page
         from rewards.question_context import foreign_filings
 
-        if asked_definition(question, definitions(question)) is None and implied_definition(question) is None:
+        if asked_metric(question) is None:
             return None  # no metric to compute: the pages are not read again
         supported = [v.text for v in verdicts if v.verdict == Verdict.supported]
         if any(states_metric(question, text) for text in supported):
