@@ -304,7 +304,8 @@ def _item_label(words: str) -> re.Pattern:
     return re.compile(rf"^\W*{label}", re.IGNORECASE)
 
 
-def _rows(pages: list[PreparedPage], label: re.Pattern, flow: bool) -> list[tuple[PreparedPage, dict[int, float]]]:
+def statement_rows(pages: list[PreparedPage], label: re.Pattern,
+                   flow: bool) -> list[tuple[PreparedPage, dict[int, float]]]:
     """Each row whose label names the item: its page and its values by column year. Only a cash flow
     (`flow`) is read from a statement of cash flows, whose "Inventories" and "Accounts payable" rows
     are the year's changes in those balances (ASC 230-10-45-28), not the balances."""
@@ -362,7 +363,7 @@ def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:
     """The item's values from the rows of the pages that name it (see the module docstring)."""
     out: dict[float, Value] = {}
     over_years = item.average or item.change
-    for page, row in _rows(pages, _item_label(item.words), bool(_FLOW_RE.search(item.words))):
+    for page, row in statement_rows(pages, _item_label(item.words), bool(_FLOW_RE.search(item.words))):
         unit, cited = declared_unit(page), frozenset({(page.source.doc_id, page.source.page)})
         if over_years and len(item.years) == 2 and all(y in row for y in item.years):
             old, new = (format_operand(row[y]) for y in item.years)

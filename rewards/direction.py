@@ -194,6 +194,25 @@ def stated_direction(plain: str, measure: Sequence[str]) -> int | None:
     return found.pop() if len(found) == 1 else None
 
 
+# What may stand between a negation and the direction word it denies: "does not appear to be improving",
+# "has not increased", "is not on an improving trend".
+_DENIAL_GAP_RE = re.compile(r"(?:\s+(?:appears?|seems?|to|be|been|being|is|are|was|were|has|have|had|shown?|showing"
+                            r"|on|an?|yet|really|currently))*\s+", re.IGNORECASE)
+
+
+def denied_direction(plain: str, measure: Sequence[str]) -> int | None:
+    """UP or DOWN for a claim that denies exactly that change and states no other ("gross margin does
+    not appear to be improving": UP for a margin; "debt has not increased": UP); None otherwise, and
+    for a hedged denial ("not significantly improved" allows a slight improvement)."""
+    words = list(_DIRECTION_RE.finditer(plain))
+    if len(words) != 1 or _HEDGE_RE.search(plain) or _AMBIGUOUS_RE.search(plain) or _SAME_RE.search(plain):
+        return None
+    negations = list(NEGATION_RE.finditer(plain, 0, words[0].start()))
+    if not negations or not _DENIAL_GAP_RE.fullmatch(plain, negations[-1].end(), words[0].start()):
+        return None
+    return _word_direction(words[0], measure)
+
+
 def earlier(a: Period, b: Period) -> bool | None:
     """Whether period `a` ends before `b`; None when the order is unclear. A fiscal label and a
     calendar date are ordered only two or more years apart: a fiscal year may end in either

@@ -92,6 +92,7 @@ from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.implied_formulas import implied_derivation
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
+from rewards.metric_trend import contradiction as metric_contradiction
 from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, agreeing, extract_quantities
 from rewards.premises import (
@@ -246,6 +247,9 @@ class OfflineChecker:
                                          context.pages)
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
+        own = [page for page in context.pages if id(page) not in context.foreign]
+        if (reason := metric_contradiction(claim, context.question_period, own)) is not None:
+            return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         words = content_tokens(without_lead_in(claim.plain))
         if len(words) < MIN_CONTENT_WORDS:
             return self._verdict(claim, Verdict.unsupported, 0.0, ranked,

@@ -245,7 +245,11 @@ class GroundedTeacher:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
                 dropped = False
                 continue
-            fixed = self._fixed(question, verdict, (candidates, subjects), citations, sources.pages, parts)
+            retrended = self._retrended(question, verdict, sources.pages)
+            if retrended is not None and _marked(retrended, markers) in parts:
+                continue  # a second claim the same computation corrects
+            fixed = retrended or self._fixed(question, verdict, (candidates, subjects), citations, sources.pages,
+                                             parts)
             refused = refused or fixed is None
             dropped = fixed is None
             if fixed is not None:
@@ -286,6 +290,28 @@ class GroundedTeacher:
         result = extract_quantities(_strip_citations(sentence))[-1]
         if any(_states(text, result) for text in supported):
             return None  # the answer states it, in other words
+        checked = self.checker.check(question, sentence, pages)
+        return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
+
+    def _retrended(self, question: str, c: ClaimVerdict, pages: list[SourcePage]) -> str | None:
+        """For a claim whose direction the metric computed from the rows contradicts ("gross margin
+        is not improving"), the metric in each year, worked from the cited rows
+        (`rewards.metric_trend.corrected`), when the checker supports it; else None."""
+        from rewards.claims import split_claims
+        from rewards.metric_trend import CONTRADICTED, corrected, trend
+        from rewards.premises import prepare_page
+        from rewards.question_context import foreign_filings, single_period
+
+        if c.verdict == Verdict.supported or not c.reason.startswith(CONTRADICTED):
+            return None
+        claims = [claim for claim in split_claims(c.text) if claim.kind == "claim"]
+        prepared = [prepare_page(p) for p in pages]
+        foreign = foreign_filings(question, prepared)
+        own = [p for p in prepared if id(p) not in foreign]
+        found = trend(claims[0], single_period(question), own) if len(claims) == 1 else None
+        if found is None or not found.contradicted:
+            return None
+        sentence = corrected(found)
         checked = self.checker.check(question, sentence, pages)
         return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
 

@@ -1,0 +1,96 @@
+"""A direction stated for a metric no row states (`rewards.metric_trend`): the metric is computed for
+each year from a fictional filer's statements, and a claim whose direction the values contradict is
+unsupported, whether it states the opposite or denies the change that happened."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.core.contracts import SourcePage, Verdict
+from rewards.claims import split_claims
+from rewards.metric_trend import contradiction
+from rewards.premises import prepare_page
+from rewards.question_context import single_period
+
+# A filer without a gross profit row or a cost-of-revenue total: gross margin is revenue less the
+# "Cost of …" rows, over revenue. 2019: (9,000 - 7,200 - 900) / 9,000 = 10.0%; 2020: 8.2%; 2021: 11.6%.
+OPERATIONS = SourcePage(doc_id="kessler-2021-10k", page=61, text=(
+    "Kessler Aerostructures Corp.\nConsolidated Statements of Operations\n(Dollars in millions)\n"
+    "Years ended December 31, 2021 2020 2019\nSales of products $ 8,800 $ 7,900 $ 8,000\n"
+    "Sales of services 1,200 1,100 1,000\nTotal revenues 10,000 9,000 9,000\nCost of products (7,900) (7,300) (7,200)\n"
+    "Cost of services (940) (960) (900)\nTotal costs and expenses (8,840) (8,260) (8,100)\n"
+    "Income from operations 610 420 530\nNet earnings $ 400 $ 260 $ 350\n"))
+BALANCES = SourcePage(doc_id="kessler-2021-10k", page=63, text=(
+    "Kessler Aerostructures Corp.\nConsolidated Balance Sheets\n(Dollars in millions)\nDecember 31, 2021 2020\n"
+    "Total current assets 5,400 5,100\nTotal current liabilities 4,100 3,600\nTotal assets 14,000 13,200\n"))
+QUESTION = "Does Kessler have an improving gross margin profile as of FY2021?"
+
+
+def _reason(text: str, question: str = QUESTION, sources=(OPERATIONS, BALANCES)) -> str | None:
+    [claim] = [c for c in split_claims(text) if c.kind == "claim"]
+    return contradiction(claim, single_period(question), [prepare_page(s) for s in sources])
+
+
+@pytest.mark.parametrize("text", [
+    "Kessler's gross margin does not appear to be improving as of FY2021.",
+    "In 2021, the gross margin decreased, indicating a worsening profile.",
+    "The company's gross margin deteriorated from 2020 to 2021.",
+    "The gross profit margin fell in 2020 and was lower still in 2021.",
+])
+def test_a_direction_the_computed_margin_contradicts(text):
+    reason = _reason(text)
+    assert reason is not None and "8.22% (FY2020) → 11.60% (FY2021) is an increase" in reason or (
+        "10.00% (FY2019) → 8.22% (FY2020)" in (reason or "")), reason
+
+
+@pytest.mark.parametrize("text", [
+    "Kessler's gross margin improved in 2021.",  # it did
+    "The gross margin declined in 2020.",  # it did: 10.0% to 8.2%
+    "The gross margin of the Aerostructures segment decreased in 2021.",  # a part of the filer
+    "Gross margin did not improve significantly in 2021.",  # hedged
+    "The gross margin decreased in the fourth quarter of 2021.",  # a quarter: the annual rows do not say
+    "Gross margin fell while operating margin rose in 2021.",  # two metrics
+    "Rivalco's gross margin decreased in 2021.",  # another company's metric
+    "Kessler's gross margin decreased to 8.9% in 2021.",  # a figure: checked as a figure
+])
+def test_no_contradiction_where_the_claim_agrees_or_is_not_about_the_filers_metric(text):
+    assert _reason(text) is None
+
+
+def test_other_metrics_and_denials_of_a_decrease():
+    # operating margin: 5.89% (2019) → 4.67% (2020) → 6.10% (2021); net margin 3.89% → 2.89% → 4.00%
+    assert "operating margin" in _reason("The operating margin fell in 2021.")
+    assert _reason("The net profit margin has not decreased in 2020.") is not None
+    assert _reason("The net profit margin has not increased in 2020.") is None
+    # working capital: 1,500 (2020) → 1,300 (2021), a decrease; the current ratio 1.42 → 1.32
+    assert "working capital" in _reason("Kessler's working capital increased in 2021.")
+    assert "current ratio" in _reason("The current ratio improved in 2021.")
+    assert _reason("Working capital declined in 2021.") is None
+
+
+def test_pages_that_disagree_decide_nothing():
+    restated = SourcePage(doc_id="kessler-2021-10k", page=90, text=(
+        "Kessler Aerostructures Corp.\nSelected Financial Data (restated)\n(Dollars in millions)\n"
+        "Years ended December 31, 2021 2020\nTotal revenues 10,000 9,000\nGross profit 900 1,050\n"))
+    assert _reason("In 2021, the gross margin decreased.", sources=(OPERATIONS, restated)) is None
+    assert _reason("In 2021, the gross margin decreased.", sources=(restated,)) is None  # it did there
+
+
+def test_the_checker_rejects_the_contradicted_claim_and_keeps_the_rest(checker):
+    answer = ("Kessler's gross margin does not appear to be improving as of FY2021 [kessler-2021-10k p.61]. "
+              "Total revenues were $10,000 million in 2021 [kessler-2021-10k p.61].")
+    first, second = checker.check(QUESTION, answer, [OPERATIONS, BALANCES])
+    assert first.verdict == Verdict.unsupported and "computed from the statement rows" in first.reason
+    assert second.verdict == Verdict.supported
+
+
+def test_the_teacher_replaces_a_contradicted_direction_with_the_worked_metric(checker):
+    from test_defined_formulas import _revised
+
+    answer = ("Kessler's gross margin does not appear to be improving as of FY2021 [kessler-2021-10k p.61]. "
+              "In 2021, the gross margin decreased, indicating a worsening profile [kessler-2021-10k p.61].")
+    out = _revised(QUESTION, answer, [OPERATIONS, BALANCES])
+    assert out == ("Gross margin = (9,000 - 7,300 - 960) / 9,000 = 8.22% in FY2020 [kessler-2021-10k p.61]. "
+                   "Gross margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up from 8.22% in FY2020 "
+                   "[kessler-2021-10k p.61]."), out  # once, though two claims were corrected
+    assert all(v.verdict == Verdict.supported for v in checker.check(QUESTION, out, [OPERATIONS, BALANCES]))
