@@ -26,15 +26,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rewards.arithmetic import format_operand
+from rewards.arithmetic import Derivation, Tolerances, format_operand
+from rewards.attribution import period_for
 from rewards.claims import Claim
-from rewards.defined_formulas import statement_rows
-from rewards.direction import DOWN, UP, denied_direction, stated_direction, trend_periods
-from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW
+from rewards.defined_formulas import in_working, statement_rows
+from rewards.direction import DOWN, LOCAL_BLUR, UP, denied_direction, stated_direction, trend_periods
+from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW, declared_unit
+from rewards.numbers import Quantity
 from rewards.periods import Period
-from rewards.premises import PreparedPage
+from rewards.premises import NEGATION_RE, PreparedPage
+from rewards.question_context import named_filings, single_period
 
-CONTRADICTED = "direction contradicts the metric computed from the statement rows"  # its reasons' start
+CONTRADICTED = "the metric computed from the statement rows contradicts it"  # how its reasons begin
 MIN_MOVE = 1e-3  # relative change below which two computed values are taken as equal (rounding)
 
 _FLAGS = re.IGNORECASE
@@ -42,6 +45,14 @@ _GROSS_PROFIT_ROW = r"gross\s+(?:profit|margin)\b"
 _OPERATING_ROW = (r"(?:total\s+)?(?:\(loss\)\s*/?\s*)?(?:operating\s+(?:income|profit|earnings)"
                   r"|(?:income|earnings|profit)(?:\s*/?\s*\(loss\))?\s+from\s+operations)\b")
 _COMPONENT_COST_ROW = r"cost\s+of\s+(?!goods\s+sold|sales|revenues?|products?\s+sold)\w"
+_CURRENT_ASSETS, _CURRENT_LIABILITIES = r"total\s+current\s+assets", r"total\s+current\s+liabilities"
+# The quick assets: cash, short-term investments and receivables (CFA Institute, liquidity ratios).
+_QUICK_ASSETS = "quick assets"
+_CASH_ROW = r"cash\s+and\s+(?:cash\s+)?equivalents\b"
+_INVESTMENTS_ROW = r"(?:short[\s-]+term\s+investments|marketable\s+securities)\b"
+_RECEIVABLES_ROW = r"(?:trade\s+)?(?:accounts\s+)?receivables?\b"
+_UNIT_WORDS = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
+MAX_YEARS = 3  # years of a statement stated for a metric the question asks about (`stated_levels`)
 
 
 @dataclass(frozen=True)
@@ -65,10 +76,12 @@ METRICS = (
     Metric("operating margin", _named(r"operating\s+(?:profit\s+|income\s+)?margins?"), _OPERATING_ROW, REVENUE_ROW),
     Metric("net margin", _named(r"net\s+(?:profit\s+|income\s+)?margins?|(?<!gross )(?<!operating )profit\s+margins?"),
            NET_INCOME_ROW, REVENUE_ROW),
-    Metric("working capital", _named(r"working\s+capital(?!\s+ratio)"), r"total\s+current\s+assets", None,
-           r"total\s+current\s+liabilities", percent=False),
-    Metric("current ratio", _named(r"current\s+ratio|working\s+capital\s+ratio"), r"total\s+current\s+assets",
-           r"total\s+current\s+liabilities", percent=False),
+    Metric("working capital", _named(r"working\s+capital(?!\s+ratio)"), _CURRENT_ASSETS, None, _CURRENT_LIABILITIES,
+           percent=False),
+    Metric("current ratio", _named(r"current\s+ratio|working\s+capital\s+ratio"), _CURRENT_ASSETS,
+           _CURRENT_LIABILITIES, percent=False),
+    Metric("quick ratio", _named(r"quick\s+ratio|acid[\s-]+test\s+ratio"), _QUICK_ASSETS, _CURRENT_LIABILITIES,
+           percent=False),
 )
 # A part of the filer whose metric the claim may be about: its consolidated metric does not decide it.
 _SCOPE_RE = re.compile(r"\b(?:segments?|divisions?|programs?|business(?:es)?|units?|products?|services?|regions?"
@@ -99,29 +112,71 @@ def _cost_of_revenue(page: PreparedPage, year: int) -> tuple[float, str] | None:
 
 @dataclass(frozen=True)
 class Reading:
-    """The metric in one year from one page's rows, and its working ("(66,608 - 53,969) / 66,608")."""
+    """The metric in one year from a statement's rows, its working ("(66,608 - 53,969) / 66,608") and
+    the pages the rows are on."""
 
     value: float
     working: str
+    pages: tuple[PreparedPage, ...]
 
 
-def _value(metric: Metric, page: PreparedPage, year: int) -> Reading | None:
-    """The metric in `year` from the rows of one page, or None."""
-    top = _one(page, metric.numerator, year)
-    if metric.subtract is not None:
-        bottom = _one(page, metric.subtract, year)
-        if top is None or bottom is None:
-            return None
-        return Reading(top - bottom, f"{format_operand(top)} - {format_operand(bottom)}")
-    revenue = _one(page, metric.denominator, year) if metric.denominator else None
-    if not revenue:
+def _quick_assets(page: PreparedPage, year: int) -> tuple[float, str] | None:
+    """Cash, short-term investments (where the balance sheet has them) and every receivables row."""
+    cash, investments = _one(page, _CASH_ROW, year), _one(page, _INVESTMENTS_ROW, year)
+    receivables = [row[year] for _, row in statement_rows([page], re.compile(rf"^\W*{_RECEIVABLES_ROW}", _FLAGS),
+                                                          False) if year in row]
+    if cash is None or not receivables:
         return None
-    shown = format_operand(top) if top is not None else ""
-    if top is None and metric.numerator == _GROSS_PROFIT_ROW:
+    parts = [cash] + ([investments] if investments is not None else []) + receivables
+    return sum(parts), "(" + " + ".join(format_operand(v) for v in parts) + ")"
+
+
+def _other(label: str, page: PreparedPage, year: int, pages: list[PreparedPage]) -> tuple[float, PreparedPage] | None:
+    """The second row of a metric: on `page`, else on another page of the same filing in the same unit
+    (a balance sheet printed over two pages, its liabilities after its assets), where those pages
+    agree on one value."""
+    value = _one(page, label, year)
+    if value is not None:
+        return value, page
+    found = [(v, other) for other in pages if other is not page and other.source.doc_id == page.source.doc_id
+             and declared_unit(other) == declared_unit(page) and (v := _one(other, label, year)) is not None]
+    return found[0] if found and len({v for v, _ in found}) == 1 else None
+
+
+def _value(metric: Metric, page: PreparedPage, year: int, pages: list[PreparedPage] = ()) -> Reading | None:
+    """The metric in `year` from the rows of `page` (the second row also from another page of its
+    filing among `pages`: `_other`), or None."""
+    if metric.numerator == _QUICK_ASSETS:
+        top, shown = _quick_assets(page, year) or (None, "")
+    else:
+        top = _one(page, metric.numerator, year)
+        shown = format_operand(top) if top is not None else ""
+    second = metric.subtract or metric.denominator
+    other = _other(second, page, year, list(pages)) if second and (top is not None or metric.subtract is None) else None
+    if other is None:
+        return None
+    base, where = other
+    cited = (page,) if where is page else (page, where)
+    if metric.subtract is not None:
+        return Reading(top - base, f"{shown} - {format_operand(base)}", cited)
+    if not base:
+        return None
+    if top is None and metric.numerator == _GROSS_PROFIT_ROW and where is page:
         cost = _cost_of_revenue(page, year)
         if cost is not None:
-            top, shown = revenue - cost[0], f"({format_operand(revenue)} - {cost[1]})"
-    return None if top is None else Reading(top / revenue, f"{shown} / {format_operand(revenue)}")
+            top, shown = base - cost[0], f"({format_operand(base)} - {cost[1]})"
+    return None if top is None else Reading(top / base, f"{shown} / {format_operand(base)}", cited)
+
+
+def _shown(metric: Metric, reading: Reading) -> str:
+    """A value as the worked claims state it: a margin in percent, a ratio to two decimals, an amount
+    as its rows give it."""
+    if metric.percent:
+        return f"{reading.value * 100:,.2f}%"
+    if metric.denominator is not None:
+        return f"{reading.value:,.2f}"
+    unit = _UNIT_WORDS.get(declared_unit(reading.pages[0]))  # "-1,561 million" of a table in millions
+    return f"{format_operand(reading.value)} {unit}" if unit else format_operand(reading.value)
 
 
 def _years(claim: Claim, question_period: Period | None) -> tuple[int, int] | None:
@@ -169,7 +224,6 @@ class Trend:
     years: tuple[int, int]
     old: Reading
     new: Reading
-    page: PreparedPage  # the first page whose rows computed both
     claimed: int  # UP or DOWN
     denied: bool  # the claim denies the `claimed` change ("not improving")
 
@@ -182,7 +236,7 @@ class Trend:
         return self.moved == self.claimed if self.denied else self.moved == -self.claimed
 
     def shown(self, reading: Reading) -> str:
-        return f"{reading.value * 100:,.2f}%" if self.metric.percent else f"{reading.value:,.2f}"
+        return _shown(self.metric, reading)
 
 
 def trend(claim: Claim, question_period: Period | None, pages: list[PreparedPage]) -> Trend | None:
@@ -196,36 +250,140 @@ def trend(claim: Claim, question_period: Period | None, pages: list[PreparedPage
         return None
     found: list[Trend] = []
     for page in pages:
-        old, new = (_value(metric, page, year) for year in years)
+        old, new = (_value(metric, page, year, pages) for year in years)
         if old is None or new is None:
             continue
         if abs(new.value - old.value) <= MIN_MOVE * max(abs(old.value), abs(new.value)):
             return None  # equal at the statements' rounding: no direction to hold the claim to
-        found.append(Trend(metric, years, old, new, page, *claimed))
+        found.append(Trend(metric, years, old, new, *claimed))
     return found[0] if found and len({t.moved for t in found}) == 1 else None
 
 
 _MOVES = {UP: "an increase", DOWN: "a decrease"}
 
 
+# A sign stated for working capital: "positive working capital", "a working capital deficit",
+# "working capital was negative".
+_SIGN_RE = re.compile(r"\b(?:(?P<pos>positive)|(?P<neg>negative))\s+(?:net\s+)?working\s+capital\b"
+                      r"|\bworking\s+capital\s+(?:(?P<deficit>deficit|shortfall)\b|(?:is|was|remains|remained|"
+                      r"of)\s+(?:(?P<pos2>positive)|(?P<neg2>negative))\b)", _FLAGS)
+
+
+def _sign_contradiction(claim: Claim, question_period: Period | None, pages: list[PreparedPage]) -> str | None:
+    """Why the sign the claim states for the filer's working capital ("Corning does not have positive
+    working capital") is contradicted by its value computed from the balance sheet, or None."""
+    signs = set()
+    for m in _SIGN_RE.finditer(claim.plain):
+        sign = 1 if m.group("pos") or m.group("pos2") else -1
+        denied = NEGATION_RE.search(claim.plain, max(0, m.start() - LOCAL_BLUR), m.start())
+        signs.add(-sign if denied else sign)
+    metric = next(m for m in METRICS if m.name == "working capital")
+    periods = claim.periods or ([question_period] if question_period is not None else [])
+    years = {p.year for p in periods if p.year is not None and p.quarter is None}
+    if len(signs) != 1 or claim.quantities or len(years) != 1 or not _about_filer(claim, metric, pages):
+        return None
+    year, said = years.pop(), signs.pop()
+    values = {r.value for page in pages if (r := _value(metric, page, year, pages)) is not None}
+    if not values or {v > 0 for v in values} != {said < 0} or 0 in values:
+        return None
+    shown = ", ".join(format_operand(v) for v in sorted(values))
+    return (f"{CONTRADICTED}: working capital {shown} (FY{year}) is "
+            f"{'negative' if said > 0 else 'positive'}; the claim says {'positive' if said > 0 else 'negative'}")
+
+
 def contradiction(claim: Claim, question_period: Period | None, pages: list[PreparedPage]) -> str | None:
-    """Why the direction the claim states for a metric is contradicted by the metric computed from
-    the pages' statements (the verdict's reason), or None. `pages`: the asked filer's."""
+    """Why the direction (or working capital's sign) the claim states for a metric is contradicted by
+    the metric computed from the pages' statements (the verdict's reason), or None. `pages`: the asked
+    filer's."""
     found = trend(claim, question_period, pages)
     if found is None or not found.contradicted:
-        return None
+        return _sign_contradiction(claim, question_period, pages)
     said = f"no {_MOVES[found.claimed].split()[1]}" if found.denied else _MOVES[found.claimed]
     (a, b), shown = found.years, found.shown
     return (f"{CONTRADICTED}: {found.metric.name} {shown(found.old)} (FY{a}) → {shown(found.new)} (FY{b}) is "
             f"{_MOVES[found.moved]}; the claim says {said}")
 
 
+_NEGATIVE_WORD_RE = re.compile(r"\b(?:negative|deficit|shortfall)\b", _FLAGS)
+
+
+def level_derivation(q: Quantity, claim: Claim, question: str, question_period: Period | None,
+                     pages: list[PreparedPage], tol: Tolerances) -> Derivation | None:
+    """The derivation of `q` as the metric the claim names ("working capital was $1,300 million in
+    FY2021", "a quick ratio of 0.83") computed by its definition from one page's rows for the figure's
+    year (the claim's one year, else the question's), or None: support only, as conventions vary. `q`
+    must state the metric, not an operand of the claim's working; the rows are those of the filings
+    whose filer the question names (`named_filings`)."""
+    metric = next((m for m in METRICS if m.named.search(claim.plain)), None)
+    if metric is None or in_working(q, claim.plain) or (q.unit == "%") != metric.percent:
+        return None
+    period = period_for(q, claim.quantities, claim.periods, claim.plain)
+    named = [period] if period else claim.periods or ([question_period] if question_period else [])
+    years = {p.year for p in named if p.year is not None and p.quarter is None}
+    if len(years) != 1 or not _about_filer(claim, metric, pages):
+        return None
+    year = years.pop()
+    named = named_filings(question, pages)
+    for page in named:
+        reading = _value(metric, page, year, named)
+        if reading is None:
+            continue
+        scales = (100.0,) if metric.percent else (1.0,) if metric.denominator else (1.0, declared_unit(page))
+        # signed: "-1,500" is not a working capital of 1,500; "a deficit of $1,561 million" is -1,561
+        stated = -q.value if q.value > 0 and _NEGATIVE_WORD_RE.search(claim.plain) else q.value
+        if any(abs(reading.value * scale - stated) <= tol.multiplicative for scale in scales):
+            return Derivation(f"{metric.name} = {reading.working}", (), q.magnitude)
+    return None
+
+
+def _worked(metric: Metric, readings: list[tuple[int, Reading]]) -> str:
+    """The metric in each year, oldest first, worked from its rows and cited: "Gross margin =
+    (62,286 - 49,954 - 9,283) / 62,286 = 4.90% in FY2021 [BOEING_2022_10K p.55]. Gross margin = … =
+    5.30% in FY2022, up from 4.90% in FY2021 [BOEING_2022_10K p.55]." """
+    name, sentences, before = metric.name.capitalize(), [], None
+    for year, reading in readings:
+        shown, cite = _shown(metric, reading), " ".join(f"[{p.source.doc_id} p.{p.source.page}]" for p in reading.pages)
+        moved = "" if before is None else (
+            f", {'up' if reading.value > before[1].value else 'down'} from {_shown(metric, before[1])} in FY{before[0]}"
+            if reading.value != before[1].value else f", as in FY{before[0]}")
+        sentences.append(f"{name} = {reading.working} = {shown} in FY{year}{moved} {cite}.")
+        before = (year, reading)
+    return " ".join(sentences)
+
+
 def corrected(found: Trend) -> str:
-    """What replaces a contradicted claim: the metric in each year, worked from the cited rows, and the
-    way it moved ("Gross margin = (62,286 - 49,954 - 9,283) / 62,286 = 4.90% in FY2021 [BOEING_2022_10K
-    p.55]. Gross margin = … = 5.30% in FY2022, up from 4.90% in FY2021 [BOEING_2022_10K p.55].")."""
-    (a, b), page, name = found.years, found.page.source, found.metric.name.capitalize()
-    cite, old, new = f"[{page.doc_id} p.{page.page}]", found.shown(found.old), found.shown(found.new)
-    way = "up" if found.moved == UP else "down"
-    return (f"{name} = {found.old.working} = {old} in FY{a} {cite}. "
-            f"{name} = {found.new.working} = {new} in FY{b}, {way} from {old} in FY{a} {cite}.")
+    """What replaces a contradicted claim: the metric in each of the two years (`_worked`)."""
+    return _worked(found.metric, list(zip(found.years, (found.old, found.new), strict=True)))
+
+
+def named_metric(question: str) -> Metric | None:
+    """The one metric of `METRICS` the question's asking sentence names, or None."""
+    asking = next((s for s in re.split(r"(?<=[.?!])\s+", question) if "?" in s), question)
+    named = [m for m in METRICS if m.named.search(asking)]
+    return named[0] if len(named) == 1 else None
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The metric a question asks about in the years of one statement (`stated_levels`)."""
+
+    text: str  # the worked, cited sentences
+    latest: str  # the asked year's value as written ("-1,561 million", "5.30%")
+
+
+def stated_levels(question: str, pages: list[PreparedPage]) -> Levels | None:
+    """The metric a question asks about without asking for a figure ("Does Corning have positive working
+    capital based on FY2022 data?", "an improving gross margin profile as of FY2022", "a healthy liquidity
+    profile based on its quick ratio for FY22") in the question's fiscal year and the years before it on
+    the same statement (up to `MAX_YEARS`), worked from the first page whose rows compute the asked year;
+    None when the question names no one metric of `METRICS` or no single fiscal year. `pages`: the asked
+    filer's."""
+    metric, period = named_metric(question), single_period(question)
+    if metric is None or period is None or period.year is None or period.quarter is not None:
+        return None
+    for page in pages:
+        readings = [(y, r) for y in range(period.year - MAX_YEARS + 1, period.year + 1)
+                    if (r := _value(metric, page, y, pages)) is not None]
+        if readings and readings[-1][0] == period.year:
+            return Levels(_worked(metric, readings), _shown(metric, readings[-1][1]))
+    return None

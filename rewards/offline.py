@@ -71,7 +71,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cai.core.contracts import ClaimVerdict, Evidence, SourcePage, Verdict
-from rewards import direction
+from rewards import direction, metric_trend
 from rewards.agreement import Known, disagreement
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
@@ -92,7 +92,6 @@ from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
 from rewards.implied_formulas import implied_derivation
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
-from rewards.metric_trend import contradiction as metric_contradiction
 from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, agreeing, extract_quantities
 from rewards.premises import (
@@ -248,7 +247,7 @@ class OfflineChecker:
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
         own = [page for page in context.pages if id(page) not in context.foreign]
-        if (reason := metric_contradiction(claim, context.question_period, own)) is not None:
+        if (reason := metric_trend.contradiction(claim, context.question_period, own)) is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         words = content_tokens(without_lead_in(claim.plain))
         if len(words) < MIN_CONTENT_WORDS:
@@ -455,6 +454,9 @@ class OfflineChecker:
                 return derivation, True, False
         if implied := implied_derivation(q, claim.plain, context.question, pages, tolerances, context.bare):
             return implied, True, False  # the standard formula of the metric the question names
+        if level := metric_trend.level_derivation(q, claim, context.question, context.question_period, pages,
+                                                    tolerances):
+            return level, True, False  # the textbook definition of the metric the claim names
         # A one-figure claim that only restates what its question asks ("The FY2020 free cash flow for
         # General Mills is $3,215.4 million") is computed as the question says, as a bare figure is.
         if grounded and len(claim.quantities) == 1 and set(own_measure) <= set(measure_tokens(context.question)):

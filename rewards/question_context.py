@@ -134,20 +134,32 @@ class FigureMatch:
         return f"{self.quantity.text} = {self.source_quantity.text.strip()} in source"
 
 
+def _filers(question: str, pages: list[PreparedPage]) -> tuple[dict[int, str], set[str]]:
+    """Each page's filer by the name people use (its first word, "Ostrander" of ostrander-quarry, or
+    the whole name when that word is short, "AMD"), and those of them the question names."""
+    names = KnownNames(question)
+    filers = {id(page): doc_filer_short(page.source.doc_id) or doc_filer(page.source.doc_id) for page in pages}
+    return filers, {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
+
+
 def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
     """Pages of other companies' filings: when the question names the filer of some pages (by their
     document ids), the pages whose filer it does not name belong to another company. A claim that
     does not name that company takes its company from the question, so such a page is not its
     evidence (a shared index returns peers' pages for the same line item). Nothing is foreign when
     the question names no filer of the pages."""
-    names = KnownNames(question)
-    # Each page's filer by the name people use: its first word ("Ostrander" of ostrander-quarry), or
-    # the whole name when that word is short ("AMD").
-    filers = {id(page): doc_filer_short(page.source.doc_id) or doc_filer(page.source.doc_id) for page in pages}
-    asked = {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
+    filers, asked = _filers(question, pages)
     if not asked:
         return {}
     return {page_id: key for page_id, key in filers.items() if key and key not in asked}
+
+
+def named_filings(question: str, pages: list[PreparedPage]) -> list[PreparedPage]:
+    """The pages of filings whose filer the question names; none when it names no filer of the pages
+    (a metric computed from rows must come from the asked company's statements, not a peer's that
+    retrieval returned for a company whose filing is not indexed)."""
+    filers, asked = _filers(question, pages)
+    return [page for page in pages if filers[id(page)] in asked]
 
 
 def evidence_pages(claim: Claim, context: AnswerContext) -> list[PreparedPage]:

@@ -22,7 +22,9 @@ OPERATIONS = SourcePage(doc_id="kessler-2021-10k", page=61, text=(
     "Income from operations 610 420 530\nNet earnings $ 400 $ 260 $ 350\n"))
 BALANCES = SourcePage(doc_id="kessler-2021-10k", page=63, text=(
     "Kessler Aerostructures Corp.\nConsolidated Balance Sheets\n(Dollars in millions)\nDecember 31, 2021 2020\n"
-    "Total current assets 5,400 5,100\nTotal current liabilities 4,100 3,600\nTotal assets 14,000 13,200\n"))
+    "Cash and cash equivalents 1,200 1,000\nAccounts receivable, net 2,100 2,000\nReceivables from affiliates 100 150\n"
+    "Inventories 1,900 1,850\nTotal current assets 5,400 5,100\nTotal current liabilities 4,100 3,600\n"
+    "Total assets 14,000 13,200\n"))
 QUESTION = "Does Kessler have an improving gross margin profile as of FY2021?"
 
 
@@ -94,3 +96,81 @@ def test_the_teacher_replaces_a_contradicted_direction_with_the_worked_metric(ch
                    "Gross margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up from 8.22% in FY2020 "
                    "[kessler-2021-10k p.61]."), out  # once, though two claims were corrected
     assert all(v.verdict == Verdict.supported for v in checker.check(QUESTION, out, [OPERATIONS, BALANCES]))
+
+
+@pytest.mark.parametrize(("text", "contradicted"), [
+    ("Kessler does not have positive working capital.", True),  # 5,400 - 4,100 = 1,300
+    ("Kessler has a working capital deficit.", True),
+    ("Working capital was negative in 2020.", True),
+    ("Kessler has positive working capital.", False),
+    ("The International segment has negative working capital.", False),  # a part of the filer
+])
+def test_the_sign_stated_for_working_capital(text, contradicted):
+    question = "Does Kessler have positive working capital based on FY2021 data?"
+    assert (_reason(text, question) is not None) == contradicted
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Does Kessler have positive working capital based on FY2021 data? If working capital is not a useful metric, "
+     "explain why.", "Working capital = 5,100 - 3,600 = 1,500 million in FY2020 [kessler-2021-10k p.63]. Working "
+     "capital = 5,400 - 4,100 = 1,300 million in FY2021, down from 1,500 million in FY2020 [kessler-2021-10k p.63]."),
+    # quick assets: cash, short-term investments where the balance sheet has them, every receivables row
+    ("Does Kessler have a reasonably healthy liquidity profile based on its quick ratio for FY21?",
+     "Quick ratio = (1,000 + 2,000 + 150) / 3,600 = 0.88 in FY2020 [kessler-2021-10k p.63]. Quick ratio = "
+     "(1,200 + 2,100 + 100) / 4,100 = 0.83 in FY2021, down from 0.88 in FY2020 [kessler-2021-10k p.63]."),
+])
+def test_the_teacher_states_the_metric_a_yes_no_question_asks_about(checker, question, expected):
+    from test_defined_formulas import _revised
+
+    out = _revised(question, "The sources do not state the answer.", [OPERATIONS, BALANCES])
+    assert out == expected, out
+    assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [OPERATIONS, BALANCES]))
+    # an answer that states the asked year's value already is left to stand on it
+    stated = f"Kessler's {expected.split(' = ')[0].lower()} was {expected.split(' = ')[-1].split(' in ')[0]} in FY2021."
+    stated = stated.replace("was 1,300 million", "was $1,300 million")
+    assert expected not in _revised(question, stated, [OPERATIONS, BALANCES])
+
+
+@pytest.mark.parametrize(("text", "supported"), [
+    ("Kessler's working capital was $1,300 million in FY2021 [kessler-2021-10k p.63].", True),
+    ("Kessler's gross margin was 11.6% in 2021 [kessler-2021-10k p.61].", True),  # (10,000 - 7,900 - 940) / 10,000
+    ("Kessler's quick ratio was 0.83 in FY2021 [kessler-2021-10k p.63].", True),
+    ("Kessler's quick ratio was 0.88 in FY2021 [kessler-2021-10k p.63].", False),  # the FY2020 value
+    ("Kessler's gross margin was 8.2% in 2021 [kessler-2021-10k p.61].", False),
+])
+def test_a_metric_stated_by_its_textbook_definition(checker, text, supported):
+    question = "What was Kessler's financial position in FY2021?"
+    [verdict] = checker.check(question, text, [OPERATIONS, BALANCES])
+    assert (verdict.verdict == Verdict.supported) == supported, verdict.reason
+
+
+def test_a_balance_sheet_over_two_pages_and_a_peer_filing():
+    from rewards.metric_trend import stated_levels
+
+    assets = SourcePage(doc_id="kessler-2021-10k", page=70, text=(
+        "Kessler Aerostructures Corp.\nConsolidated Balance Sheets\n(Dollars in millions)\nDecember 31, 2021 2020\n"
+        "Cash and cash equivalents 900 800\nTotal current assets 2,250 2,400\nTotal assets 9,000 8,800\n"))
+    liabilities = SourcePage(doc_id="kessler-2021-10k", page=71, text=(
+        "Kessler Aerostructures Corp.\nConsolidated Balance Sheets (continued)\n(Dollars in millions)\n"
+        "December 31, 2021 2020\nAccounts payable 1,400 1,300\nTotal current liabilities 2,500 2,350\n"))
+    question = "Does Kessler have positive working capital based on FY2021 data?"
+    levels = stated_levels(question, [prepare_page(assets), prepare_page(liabilities)])
+    assert levels.text.endswith("Working capital = 2,250 - 2,500 = -250 million in FY2021, down from 50 million in "
+                                "FY2020 [kessler-2021-10k p.70] [kessler-2021-10k p.71]."), levels.text
+    assert levels.latest == "-250 million"
+    # A question about another company: the teacher computes nothing from Kessler's rows
+    from test_defined_formulas import _revised
+
+    peer = "Does Rivalco have positive working capital based on FY2021 data?"
+    assert "Working capital =" not in _revised(peer, "The sources do not state the answer.", [assets, liabilities])
+
+
+@pytest.mark.parametrize(("text", "supported"), [
+    ("Kessler's working capital was -$1,500 million in FY2020 [kessler-2021-10k p.63].", False),  # its sign
+    ("Kessler's working capital was $1,500 million in FY2020 [kessler-2021-10k p.63].", True),
+    ("Kessler had a working capital deficit of $1,500 million in FY2020 [kessler-2021-10k p.63].", False),
+])
+def test_a_stated_metric_keeps_its_sign(checker, text, supported):
+    [verdict] = checker.check("Does Kessler have positive working capital based on FY2021 data?", text,
+                              [OPERATIONS, BALANCES])
+    assert (verdict.verdict == Verdict.supported) == supported, verdict.reason

@@ -260,7 +260,8 @@ class GroundedTeacher:
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
             # So is a sentence that does not address the question (`rewards.relevance`): a draft of
             # pasted filing text would become "The sources do not state that UNITED STATES." ×20.
-        computed = self._defined(question, sources.pages, verdicts)
+        computed = (self._defined(question, sources.pages, verdicts)
+                    or self._levels(question, sources.pages, verdicts, parts))
         if computed is not None:  # it answers the question: "the filing does not say" no longer holds
             parts = [p for p in parts if sentence_kind(p) != "abstention"] + [computed]
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
@@ -274,17 +275,13 @@ class GroundedTeacher:
         checked like any claim."""
         from rewards.defined_formulas import states_metric
         from rewards.implied_formulas import asked_metric, computed_answer
-        from rewards.premises import prepare_page
-        from rewards.question_context import foreign_filings
 
         if asked_metric(question) is None:
             return None  # no metric to compute: the pages are not read again
         supported = [v.text for v in verdicts if v.verdict == Verdict.supported]
         if any(states_metric(question, text) for text in supported):
             return None
-        prepared = [prepare_page(p) for p in pages]
-        foreign = foreign_filings(question, prepared)
-        sentence = computed_answer(question, [p for p in prepared if id(p) not in foreign])
+        sentence = computed_answer(question, _own_pages(question, pages))
         if sentence is None:
             return None
         result = extract_quantities(_strip_citations(sentence))[-1]
@@ -293,22 +290,39 @@ class GroundedTeacher:
         checked = self.checker.check(question, sentence, pages)
         return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
 
+    def _levels(self, question: str, pages: list[SourcePage], verdicts: list[ClaimVerdict],
+                written: list[str]) -> str | None:
+        """The metric a yes/no or trend question asks about ("positive working capital based on FY2022
+        data?", "an improving gross margin profile?") in each year of the statement, worked from the
+        asked filer's cited rows (`rewards.metric_trend.stated_levels`), when no supported claim nor
+        revised sentence (`written`) states its value for the asked year and the checker supports it."""
+        from rewards.implied_formulas import asked_metric
+        from rewards.metric_trend import named_metric, stated_levels
+
+        if named_metric(question) is None or asked_metric(question) is not None:
+            return None  # no metric to compute, or one asked for as a figure (`_defined`)
+        levels = stated_levels(question, _own_pages(question, pages))
+        if levels is None:
+            return None
+        latest = extract_quantities(levels.latest)[-1]
+        said = [v.text for v in verdicts if v.verdict == Verdict.supported] + written
+        if any(_states(text, latest) for text in said):
+            return None
+        checked = self.checker.check(question, levels.text, pages)
+        return levels.text if checked and all(v.verdict == Verdict.supported for v in checked) else None
+
     def _retrended(self, question: str, c: ClaimVerdict, pages: list[SourcePage]) -> str | None:
         """For a claim whose direction the metric computed from the rows contradicts ("gross margin
         is not improving"), the metric in each year, worked from the cited rows
         (`rewards.metric_trend.corrected`), when the checker supports it; else None."""
         from rewards.claims import split_claims
         from rewards.metric_trend import CONTRADICTED, corrected, trend
-        from rewards.premises import prepare_page
-        from rewards.question_context import foreign_filings, single_period
+        from rewards.question_context import single_period
 
         if c.verdict == Verdict.supported or not c.reason.startswith(CONTRADICTED):
             return None
         claims = [claim for claim in split_claims(c.text) if claim.kind == "claim"]
-        prepared = [prepare_page(p) for p in pages]
-        foreign = foreign_filings(question, prepared)
-        own = [p for p in prepared if id(p) not in foreign]
-        found = trend(claims[0], single_period(question), own) if len(claims) == 1 else None
+        found = trend(claims[0], single_period(question), _own_pages(question, pages)) if len(claims) == 1 else None
         if found is None or not found.contradicted:
             return None
         sentence = corrected(found)
@@ -422,6 +436,16 @@ def statements_named(text: str) -> set[str]:
     if "comprehensive" in named and not re.search(income, text, re.I):
         named.discard("income")  # "statement of comprehensive income" is not the income statement
     return named
+
+
+def _own_pages(question: str, pages: list[SourcePage]) -> list:
+    """The pages of the filings whose filer the question names, prepared for reading rows
+    (`rewards.question_context.named_filings`): a metric is computed from the asked company's
+    statements only, never from a peer's page retrieval returned instead."""
+    from rewards.premises import prepare_page
+    from rewards.question_context import named_filings
+
+    return named_filings(question, [prepare_page(p) for p in pages])
 
 
 def _refused(claim: str) -> str:
