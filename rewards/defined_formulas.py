@@ -44,6 +44,7 @@ from rewards.premises import PreparedPage, acronyms, measure_tokens
 
 MAX_VALUES = 6  # distinct values one line item may take (rows naming it, read several ways)
 MAX_CHOICES = 512  # formula evaluations per definition (the product of its items' values)
+_INLINE_REACH = 200  # chars before a figure searched for its own row caption (`_inline_label`)
 MAX_DEPTH = 3  # definitions within definitions ("CCC = DIO + DSO - DPO")
 
 _DEFINED_RE = re.compile(r"^(?P<name>.+?)\s+(?:here\s+)?(?:is|are)\s+(?:defined|calculated|computed|measured)\s+as"
@@ -76,17 +77,22 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
         (r"^net\s+(?:income|earnings|profit)$", rf"{NET_INCOME_ROW}(?!\s+from\s+continuing)",
          ("net income", "net earnings")),
         (r"^net\s+(?:income|earnings)\s+attributable(?:\s+to\s+(?:the\s+)?(?:company|parent|[\w\s]*"
-         r"(?:share|stock)(?:holders|owners)))?$", r"net\s+(?:income|earnings)\s+attributable\s+to\s+(?!non)",
+         r"(?:share|stock)(?:holders|owners)))?$", r"net\s+(?:income|earnings)\s+attributable\s+to\s+"
+         r"(?!.*\b(?:non-?controlling|minority|redeemable)\b)",
          ("net income attributable",)),
         (r"^(?:total\s+)?(?:cash\s+)?dividends(?:\s+paid)?$",
          r"(?:cash\s+)?dividends\s+paid|payments?\s+(?:of|for)\s+(?:cash\s+)?dividends"
          r"|(?:cash\s+)?dividends\s+to\s+(?:share|stock)(?:holders|owners)",
          ("dividends paid", "cash dividends")),
         (r"^(?:pp&e|property,?\s+plant,?\s+and\s+equipment)(?:,?\s+net)?$",
-         r"(?:total\s+)?property,?\s+(?:plant\s+)?(?:and|&)\s+equipment", ("property plant equipment", "pp&e")),
+         r"(?:total\s+)?(?:property,?\s+(?:plant\s+)?(?:and|&)\s+equipment|land,?\s+buildings,?\s+(?:and|&)\s+equipment)",
+         ("property plant equipment", "pp&e")),
         (r"^(?:capex|capital\s+expenditures?)$",
+         # the caption names the assets bought: "property, plant and equipment", "land, buildings, and
+         # equipment", "premises and equipment", "fixed assets" (Regulation S-X 5-02.13 lets filers title it)
          r"(?:capital\s+expenditures?|(?:purchases?|payments?\s+for|additions?\s+to|acquisitions?\s+of)\s+"
-         r"(?:of\s+)?property)", ("capital expenditures", "capex", "purchases of property")),
+         r"(?:of\s+)?(?:property|land|buildings|premises|fixed\s+assets|plant|equipment))",
+         ("capital expenditures", "capex", "purchases of property")),
         (r"^(?:cash\s+(?:flows?\s+)?from\s+operations|(?:net\s+)?cash\s+from\s+operating\s+activities"
          r"|operating\s+cash\s+flows?)$",
          r"(?:net\s+)?cash\s+(?:provided\s+by|from|generated\s+(?:by|from))\s+(?:\(used\s+(?:in|for)\)\s+)?"
@@ -101,6 +107,9 @@ _CASH_FLOWS_RE = re.compile(r"statements?\s+of\s+cash\s+flows|cash\s+flows?\s+(?
                             r"|net\s+cash\s+(?:provided\s+by|used\s+in)\s+(?:operating|investing)", re.IGNORECASE)
 _FLOW_RE = re.compile(r"\bcash\b|\bcapex\b|\bcapital\s+expenditures?\b|\bdividends?\b|\bpurchases?\b"
                       r"|\brepurchases?\b|\bdepreciation\b|\bamortization\b|d&a", re.IGNORECASE)
+# Items that are outflows by their name: a figure in parentheses is the amount paid, never a negative one.
+_OUTFLOW_RE = re.compile(r"\bcapex\b|\bcapital\s+expenditures?\b|\bdividends?\b|\b(?:re)?purchases?\b",
+                         re.IGNORECASE)
 _AVERAGE_RE = re.compile(r"^(?:the\s+)?average\s+", re.IGNORECASE)
 _CHANGE_RE = re.compile(r"^(?:the\s+)?(?:change|increase|decrease)\s+in\s+", re.IGNORECASE)
 _TOTAL_RE = re.compile(r"\W*total\b", re.IGNORECASE)
@@ -304,6 +313,17 @@ def _item_label(words: str) -> re.Pattern:
     return re.compile(rf"^\W*{label}", re.IGNORECASE)
 
 
+def _inline_label(page: PreparedPage, q: Quantity) -> str:
+    """A figure's own row caption where PDF text runs several rows into one line ("… interests 2,735.0
+    2,346.0 2,210.8 Net earnings attributable to General Mills $ 2,707.3 …"): the words between the
+    figures before its row's and its own, lower-cased like the page's labels."""
+    before = re.sub(r"[\s\d$(),.—–-]+$", "", page.source.text[max(0, q.start - _INLINE_REACH): q.start])
+    # only after another row's figures on the same line ("2,210.8 Net earnings …"), not after a note's
+    # heading ("Statement of operations (1): Net sales" of equity investees is no row of the filer's)
+    m = re.search(r"\d\)?[ \t]+([^\d\n]+)$", before)
+    return m.group(1).strip().lower() if m else ""
+
+
 def statement_rows(pages: list[PreparedPage], label: re.Pattern,
                    flow: bool) -> list[tuple[PreparedPage, dict[int, float]]]:
     """Each row whose label names the item: its page and its values by column year. Only a cash flow
@@ -317,8 +337,9 @@ def statement_rows(pages: list[PreparedPage], label: re.Pattern,
             column = page.columns.get(q.start)
             if q.unit == "%" or column is None or column.year is None or column.quarter is not None:
                 continue
-            if label.search(text):
-                key = re.sub(r"[\s\d$(),.—–-]+$", "", text)
+            named = text if label.search(text) else inline if label.search(inline := _inline_label(page, q)) else None
+            if named is not None:
+                key = re.sub(r"[\s\d$(),.—–-]+$", "", named)
                 rows.setdefault((id(page), key), (page, {}))[1].setdefault(column.year, q.value)
     # A statement lists a line item's components under its caption and then their total ("Net sales:
     # Products …, Services …, Total net sales"): where a page has the total, it is the line item.
@@ -375,9 +396,11 @@ def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:
                 out.setdefault(value, Value(value, f"({new} - {old})", unit, cited))
         elif not over_years and len(item.years) == 1 and item.years[0] in row:
             value = row[item.years[0]]
-            # An outflow of a statement of cash flows is the amount the formula's sign adds or deducts;
-            # elsewhere a figure in parentheses may be a loss as well as a deduction (an expense).
-            readings = (-value,) if _CASH_FLOWS_RE.search(page.source.text) else (value, -value)
+            # An outflow of a statement of cash flows, or of an item that is one by its name (capex, dividends
+            # paid) wherever a table shows it, is the amount the formula's sign adds or deducts; elsewhere a
+            # figure in parentheses may be a loss as well as a deduction (an expense).
+            outflow = _CASH_FLOWS_RE.search(page.source.text) or _OUTFLOW_RE.search(item.words)
+            readings = (-value,) if outflow else (value, -value)
             for v in readings if value < 0 else (value,):
                 out.setdefault(v, Value(v, format_operand(v), unit, cited))
     return list(out.values())[:MAX_VALUES]

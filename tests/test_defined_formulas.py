@@ -189,3 +189,33 @@ def checker_verdicts(question: str, answer: str):
     from rewards.checker import get_checker
 
     return get_checker("offline").check(question, answer, [BALANCE, INCOME, CASH_FLOWS])
+
+
+def test_captions_filers_vary_and_rows_run_together():
+    from rewards.implied_formulas import computed_answer
+
+    # Capital expenditures captioned by the assets bought, in parentheses on a discussion page's table
+    # as well as on the statement: one value, the amount paid.
+    flows = SourcePage(doc_id="vandelay-2022-10k", page=49, text=(
+        "Vandelay Industries, Inc.\nConsolidated Statements of Cash Flows\n(In Millions)\nFiscal Year\n2022 2021\n"
+        "Net cash provided by operating activities 3,100.0 2,900.0\n"
+        "Purchases of land, buildings, and equipment (560.0) (530.0)\nDividends paid (1,250.0) (1,200.0)\n"))
+    discussion = SourcePage(doc_id="vandelay-2022-10k", page=28, text=(
+        "Vandelay Industries, Inc.\nCash flows from investing activities\nFiscal Year 2022 2021\n"
+        "Purchases of land, buildings, and equipment $ (560.0) $ (530.0)\n"))
+    fcf = ("What is the FY2022 free cash flow (FCF) for Vandelay? FCF here is defined as: (cash from operations - "
+           "capex). Answer in USD millions.")
+    answer = computed_answer(fcf, [prepare_page(flows), prepare_page(discussion)])
+    assert answer is not None and answer.split(" [")[0].endswith("= 2,540.00"), answer
+    # Rows PDF text ran into one line: each figure's own caption is the words just before its row's
+    # figures; earnings attributable to noncontrolling interests are not the parent's.
+    earnings = SourcePage(doc_id="vandelay-2022-10k", page=45, text=(
+        "Vandelay Industries, Inc.\nConsolidated Statements of Earnings\n(In Millions)\nFiscal Year\n2022 2021 "
+        "Net sales $ 18,000.0 $ 17,000.0 Net earnings, including earnings attributable to redeemable and\n"
+        "noncontrolling interests 2,600.0 2,300.0 Net earnings attributable to redeemable and noncontrolling "
+        "interests 40.0 10.0 Net earnings attributable to Vandelay $ 2,560.0 $ 2,290.0\n"))
+    retention = ("What is the FY2022 retention ratio (using total cash dividends paid and net income attributable to "
+                 "shareholders) for Vandelay?")
+    answer = computed_answer(retention, [prepare_page(earnings), prepare_page(flows)])
+    assert answer == ("retention ratio = (2,560 - 1,250) / 2,560 = 0.51 [vandelay-2022-10k p.45] "
+                      "[vandelay-2022-10k p.49]."), answer
