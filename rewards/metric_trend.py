@@ -33,9 +33,9 @@ from rewards.defined_formulas import in_working, statement_rows
 from rewards.direction import DOWN, LOCAL_BLUR, UP, denied_direction, stated_direction, trend_periods
 from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW, declared_unit
 from rewards.numbers import Quantity
-from rewards.periods import Period
+from rewards.periods import Period, extract_periods
 from rewards.premises import NEGATION_RE, PreparedPage
-from rewards.question_context import named_filings, single_period
+from rewards.question_context import named_filings
 
 CONTRADICTED = "the metric computed from the statement rows contradicts it"  # how its reasons begin
 MIN_MOVE = 1e-3  # relative change below which two computed values are taken as equal (rounding)
@@ -373,17 +373,20 @@ class Levels:
 
 def stated_levels(question: str, pages: list[PreparedPage]) -> Levels | None:
     """The metric a question asks about without asking for a figure ("Does Corning have positive working
-    capital based on FY2022 data?", "an improving gross margin profile as of FY2022", "a healthy liquidity
-    profile based on its quick ratio for FY22") in the question's fiscal year and the years before it on
-    the same statement (up to `MAX_YEARS`), worked from the first page whose rows compute the asked year;
-    None when the question names no one metric of `METRICS` or no single fiscal year. `pages`: the asked
-    filer's."""
-    metric, period = named_metric(question), single_period(question)
-    if metric is None or period is None or period.year is None or period.quarter is not None:
+    capital based on FY2022 data?", "an improving gross margin profile as of FY2022", "how did the gross
+    margin change from FY2021 to FY2022?") in the latest fiscal year the question names and the years
+    before it on the same statement (up to `MAX_YEARS`), worked from the first page whose rows compute
+    that year; None when the question names no one metric of `METRICS`, a quarter, no year, or years
+    further apart. `pages`: the asked filer's."""
+    metric, periods = named_metric(question), [p for p in extract_periods(question) if p.year is not None]
+    years = {p.year for p in periods}
+    if metric is None or not years or any(p.quarter is not None for p in periods) or (
+            max(years) - min(years) >= MAX_YEARS):
         return None
+    asked = max(years)
     for page in pages:
-        readings = [(y, r) for y in range(period.year - MAX_YEARS + 1, period.year + 1)
+        readings = [(y, r) for y in range(asked - MAX_YEARS + 1, asked + 1)
                     if (r := _value(metric, page, y, pages)) is not None]
-        if readings and readings[-1][0] == period.year:
+        if readings and readings[-1][0] == asked:
             return Levels(_worked(metric, readings), _shown(metric, readings[-1][1]))
     return None

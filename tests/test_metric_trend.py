@@ -114,6 +114,11 @@ def test_the_sign_stated_for_working_capital(text, contradicted):
     ("Does Kessler have positive working capital based on FY2021 data? If working capital is not a useful metric, "
      "explain why.", "Working capital = 5,100 - 3,600 = 1,500 million in FY2020 [kessler-2021-10k p.63]. Working "
      "capital = 5,400 - 4,100 = 1,300 million in FY2021, down from 1,500 million in FY2020 [kessler-2021-10k p.63]."),
+    # two years named: the later one is asked, with the years before it on the statement
+    ("How did Kessler's gross margin change from FY2020 to FY2021?",
+     "Gross margin = (9,000 - 7,200 - 900) / 9,000 = 10.00% in FY2019 [kessler-2021-10k p.61]. Gross margin = "
+     "(9,000 - 7,300 - 960) / 9,000 = 8.22% in FY2020, down from 10.00% in FY2019 [kessler-2021-10k p.61]. Gross "
+     "margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up from 8.22% in FY2020 [kessler-2021-10k p.61]."),
     # quick assets: cash, short-term investments where the balance sheet has them, every receivables row
     ("Does Kessler have a reasonably healthy liquidity profile based on its quick ratio for FY21?",
      "Quick ratio = (1,000 + 2,000 + 150) / 3,600 = 0.88 in FY2020 [kessler-2021-10k p.63]. Quick ratio = "
