@@ -1,24 +1,32 @@
-"""A direction stated for a metric no row states, checked against the metric computed from the rows (issue #17).
+"""Metrics no row states, computed from the statement rows: checked where a claim states them, stated
+where a question asks about them (issue #17).
 
 "In 2022, the gross margin decreased again" and "Boeing's gross margin does not appear to be improving
 as of FY2022" say how a margin moved, but an income statement has no row labelled "gross margin", so
 `rewards.direction` (a row's values, or values the answer established) finds nothing to compare and
-alignment alone would judge them. The metric is computed for each year from the rows of one statement,
-by its textbook definition (CFA Institute, *Financial Reporting and Analysis*, ratio analysis):
+alignment alone would judge them. The metric is computed for each year from one statement's rows by its
+textbook definition (CFA Institute, *Financial Reporting and Analysis*, ratio analysis):
 
 * gross margin: gross profit over revenue; without a gross profit row, revenue less the cost of revenue
   (its total row, else the sum of its "Cost of …" component rows, as filers without a total present
   it: "Cost of products", "Cost of services");
 * operating margin: operating income over revenue; net margin: net income over revenue;
-* working capital: total current assets less total current liabilities; the current ratio their quotient.
+* working capital: total current assets less total current liabilities; the current ratio their
+  quotient; the quick ratio cash, short-term investments and receivables over current liabilities (a
+  balance sheet's second row may be on the next page of the same filing).
 
-A claim whose direction the computed values contradict is unsupported: one saying the metric rose (fell)
-when it fell (rose), or denying a rise (fall) that happened ("not improving", `denied_direction`). An
-agreeing direction adds no support: it is no evidence for the rest of the claim (the reason it gives).
+For the checker (`contradiction`): a claim whose direction the computed values contradict is
+unsupported, one saying the metric rose (fell) when it fell (rose) or denying a rise (fall) that
+happened ("not improving", `denied_direction`), as is a working capital sign the balance sheet
+contradicts; an agreeing direction adds no support (it is no evidence for the reason the claim gives).
 The years compared are the two the claim names; one year it names is compared with the year before
 (the annual statements' comparison); a claim naming none takes the question's year. The claim must be
 about the filer's metric: a scope word ("Commercial Airplanes' gross margin", "the segment's margin"),
 a quarter, a hedge, or pages whose values move in different directions leave it to the other checks.
+A figure stating the metric is one more derivation (`level_derivation`, support only and signed).
+
+For the grounded teacher: the worked, cited values that replace a contradicted direction (`corrected`)
+and those a question about the metric that asks for no figure is answered with (`stated_levels`).
 """
 
 from __future__ import annotations
