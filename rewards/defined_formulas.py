@@ -84,7 +84,7 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
          r"(?:cash\s+)?dividends\s+paid|payments?\s+(?:of|for)\s+(?:cash\s+)?dividends"
          r"|(?:cash\s+)?dividends\s+to\s+(?:share|stock)(?:holders|owners)",
          ("dividends paid", "cash dividends")),
-        (r"^(?:pp&e|property,?\s+plant,?\s+and\s+equipment)(?:,?\s+net)?$",
+        (r"^(?:net\s+)?(?:pp&e|property,?\s+plant,?\s+and\s+equipment)(?:,?\s+net)?$",
          r"(?:total\s+)?(?:property,?\s+(?:plant\s+)?(?:and|&)\s+equipment|land,?\s+buildings,?\s+(?:and|&)\s+equipment)",
          ("property plant equipment", "pp&e")),
         (r"^(?:capex|capital\s+expenditures?)$",
@@ -93,7 +93,7 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
          r"(?:capital\s+expenditures?|(?:purchases?|payments?\s+for|additions?\s+to|acquisitions?\s+of)\s+"
          r"(?:of\s+)?(?:property|land|buildings|premises|fixed\s+assets|plant|equipment))",
          ("capital expenditures", "capex", "purchases of property")),
-        (r"^(?:cash\s+(?:flows?\s+)?from\s+operations|(?:net\s+)?cash\s+from\s+operating\s+activities"
+        (r"^(?:cash\s+(?:flows?\s+)?from\s+operations|(?:net\s+)?cash(?:\s+flows?)?\s+from\s+operating\s+activities"
          r"|operating\s+cash\s+flows?)$",
          r"(?:net\s+)?cash\s+(?:provided\s+by|from|generated\s+(?:by|from))\s+(?:\(used\s+(?:in|for)\)\s+)?"
          r"operat(?:ing\s+activities|ions)", ("cash from operations", "operating cash flow", "operating activities")),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 
-from rewards.arithmetic import Derivation, Tolerances
+from rewards.arithmetic import Derivation, Tolerances, format_operand
 from rewards.defined_formulas import (
     Definition,
     asked_definition,
@@ -114,7 +114,58 @@ def implied_definition(question: str) -> Definition | None:
         if kind == "payout":
             return Definition("dividend payout ratio", (), f"{paid} / {income}")
         return Definition("retention ratio", (), f"({income} - {paid}) / {income}")
+    return _lookup(asking) if not defined else None
+
+
+# A line item asked for by its caption, for one year: "What is the year end FY2019 total amount of
+# inventories for Best Buy?", "how much total assets did Costco have at the end of FY2021?", "how much
+# did Block generate in cash flow from operating activities in FY2020?", "What is the FY2016 COGS for
+# Microsoft?". Groups: (year, item) for the first, (item, year) for the others.
+_LOOKUPS = (
+    re.compile(rf"\bwhat\s+(?:is|was|were)\s+(?:the\s+)?(?:[\w&.'’ -]+?['’]s?\s+)?(?:year[\s-]+end\s+)?{_YEAR}\s+"
+               rf"{_ITEM}(?:\s+(?:for|at)\s+[^?]*)?\?", _FLAGS),
+    re.compile(rf"\bhow\s+much\s+{_ITEM}\s+did\s+[^?]+?\s+have\s+(?:at\s+the\s+end\s+of|in|for)\s+(?:the\s+)?"
+               rf"{_YEAR}", _FLAGS),
+    re.compile(rf"\bhow\s+much\s+did\s+[^?]+?\s+(?:generate|spend|pay|report|record|earn)\s+(?:in|on)\s+{_ITEM}"
+               rf"\s+in\s+{_YEAR}", _FLAGS),
+)
+# Words of a metric, not a line item: those are the templates' (or no standard formula's) business.
+_METRIC_WORDS_RE = re.compile(r"%|\b(?:margins?|ratios?|growth|rates?|turnover|per\s+share|change|cagr|average"
+                              r"|days|percent(?:age)?|yield|return|multiple|ebitda)\b", _FLAGS)
+MAX_ITEM_WORDS = 6  # a line item's caption ("net property, plant, and equipment"), not a clause
+
+
+def _lookup(asking: str) -> Definition | None:
+    """The line item the asking sentence asks for in one year (`_LOOKUPS`), as a one-item definition."""
+    for i, pattern in enumerate(_LOOKUPS):
+        m = pattern.search(asking)
+        if m is None:
+            continue
+        year, words = m.groups() if i == 0 else m.groups()[::-1]
+        item = _item(words).strip(" ,")
+        if item and len(item.split()) <= MAX_ITEM_WORDS and not _METRIC_WORDS_RE.search(item):
+            return Definition(item, (), f"FY{year} {item}")
     return None
+
+
+def _is_lookup(metric: Definition) -> bool:
+    return not re.search(r"[-+*/^()]", metric.formula)
+
+
+def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
+    """The line item the question asks for (`_lookup`) read from the pages' rows, written with its
+    page's unit and citation ("Inventories in FY2019: 5,409 million [BESTBUY_2019_10K p.52]."); None
+    when the question asks for none or the rows give no value or several."""
+    metric = implied_definition(question)
+    if metric is None or not _is_lookup(metric):
+        return None
+    values = evaluate(metric, question, lambda item: page_values(item, pages))
+    if not values or len({v.value for v in values}) != 1:
+        return None
+    value, year = values[0], metric.formula.split()[0]
+    unit = {1e3: " thousand", 1e6: " million", 1e9: " billion"}.get(value.unit, "")
+    cites = " ".join(f"[{doc} p.{page}]" for doc, page in sorted(value.pages))
+    return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {format_operand(value.value)}{unit} {cites}."
 
 
 def asked_metric(question: str) -> Definition | None:
@@ -127,7 +178,9 @@ def computed_answer(question: str, pages: list[PreparedPage]) -> str | None:
     """The metric the question asks for (`asked_metric`) computed from the pages' rows: a worked,
     cited claim (`rewards.defined_formulas.defined_answer`), or None."""
     metric = asked_metric(question)
-    return defined_answer(question, pages, metric) if metric is not None else None
+    if metric is None:
+        return None
+    return lookup_answer(question, pages) or defined_answer(question, pages, metric)
 
 
 def implied_derivation(q: Quantity, claim: str, question: str, pages: list[PreparedPage], tol: Tolerances,
@@ -138,8 +191,8 @@ def implied_derivation(q: Quantity, claim: str, question: str, pages: list[Prepa
     metric: a result, not an operand of the claim's working, in a claim on the metric's line item
     (or a bare answer)."""
     implied = implied_definition(question)
-    if implied is None or in_working(q, claim):
-        return None
+    if implied is None or in_working(q, claim) or _is_lookup(implied):
+        return None  # a line item asked for is matched in its row like any figure, at the claim's period
     if not bare and not set(measure_tokens(implied.name)) & set(measure_tokens(claim)) - {"margin", "average"}:
         return None
     percent = implied.formula.endswith("* 100")

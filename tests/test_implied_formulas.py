@@ -36,7 +36,7 @@ def test_the_standard_formula_of_the_metric_asked(question, formula):
 
 
 def test_no_formula_where_none_is_named_or_the_question_gives_its_own():
-    assert implied_definition("What was Vandelay's FY2020 cost of sales?") is None
+    assert implied_definition("What was Vandelay's FY2020 cost of sales?").formula == "FY2020 cost of sales"  # a lookup
     assert implied_definition("What is the FY2017 - FY2020 3 year average operating income % margin?") is None
     own = ("What is Vandelay's FY2020 COGS % margin? Define COGS % margin as cost of sales divided by net sales.")
     assert implied_definition(own) is None
@@ -109,3 +109,27 @@ def test_a_change_asked_without_growth_words_is_no_growth_rate():
     assert implied_definition("What was the change in revenue from 2019 to 2020?") is None
     assert implied_definition("What was the percentage change in revenue from 2019 to 2020?").formula == (
         "(FY2020 revenue - FY2019 revenue) / FY2019 revenue * 100")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What was Vandelay's FY2020 cost of sales?", "Cost of sales in FY2020: 8,000 million [vandelay-2020-10k p.50]."),
+    ("What is the year end FY2019 total amount of net income for Vandelay? Answer in USD millions.",
+     "Net income in FY2019: 580 million [vandelay-2020-10k p.50]."),
+    ("Using only the income statement, how much operating income did Vandelay have in FY2018?",
+     "Operating income in FY2018: 1,020 million [vandelay-2020-10k p.50]."),
+    ("What is Vandelay's FY2016 cost of sales?", None),  # a year the rows do not hold
+    ("What is the FY2020 fixed asset turnover ratio for Vandelay?", None),  # a ratio, not a line item
+])
+def test_a_line_item_asked_for_is_read_from_its_row(question, expected):
+    from rewards.implied_formulas import lookup_answer
+
+    assert lookup_answer(question, [prepare_page(INCOME)]) == expected
+
+
+def test_the_teacher_answers_a_line_item_question_from_the_row(checker):
+    from test_defined_formulas import _revised
+
+    question = "What was Vandelay's FY2020 cost of sales? Answer in USD millions."
+    out = _revised(question, "The sources do not state the answer.", [INCOME])
+    assert out == "Cost of sales in FY2020: 8,000 million [vandelay-2020-10k p.50].", out
+    assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [INCOME]))
