@@ -135,8 +135,17 @@ _METRIC_WORDS_RE = re.compile(r"%|\b(?:margins?|ratios?|growth|rates?|turnover|p
 MAX_ITEM_WORDS = 6  # a line item's caption ("net property, plant, and equipment"), not a clause
 
 
+# A part of the filer: its line item is a segment note's, not the statements' ("revenue for Nike's
+# Converse segment").
+_PART_RE = re.compile(r"\b(?:segments?|divisions?|business(?:es)?|units?|regions?|geograph\w*|categor(?:y|ies)"
+                      r"|brands?|subsidiar(?:y|ies)|products?|services?|stores?|channels?)\b", _FLAGS)
+
+
 def _lookup(asking: str) -> Definition | None:
-    """The line item the asking sentence asks for in one year (`_LOOKUPS`), as a one-item definition."""
+    """The line item the asking sentence asks for in one year (`_LOOKUPS`), as a one-item definition;
+    None for a part of the filer's."""
+    if _PART_RE.search(asking):
+        return None
     for i, pattern in enumerate(_LOOKUPS):
         m = pattern.search(asking)
         if m is None:

@@ -119,6 +119,7 @@ def test_a_change_asked_without_growth_words_is_no_growth_rate():
      "Operating income in FY2018: 1,020 million [vandelay-2020-10k p.50]."),
     ("What is Vandelay's FY2016 cost of sales?", None),  # a year the rows do not hold
     ("What is the FY2020 fixed asset turnover ratio for Vandelay?", None),  # a ratio, not a line item
+    ("What was the FY2020 net sales for Vandelay's Latex segment?", None),  # a segment's, not the statement's
 ])
 def test_a_line_item_asked_for_is_read_from_its_row(question, expected):
     from rewards.implied_formulas import lookup_answer
