@@ -287,6 +287,11 @@ class GroundedTeacher:
         result = extract_quantities(_strip_citations(sentence))[-1]
         if any(_states(text, result) for text in supported):
             return None  # the answer states it, in other words
+        return self._if_supported(question, sentence, pages)
+
+    def _if_supported(self, question: str, sentence: str, pages: list[SourcePage]) -> str | None:
+        """`sentence` when the checker supports each of its claims, else None: what the teacher adds
+        is checked like any answer."""
         checked = self.checker.check(question, sentence, pages)
         return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
 
@@ -308,8 +313,7 @@ class GroundedTeacher:
         said = [v.text for v in verdicts if v.verdict == Verdict.supported] + written
         if any(_states(text, latest) for text in said):
             return None
-        checked = self.checker.check(question, levels.text, pages)
-        return levels.text if checked and all(v.verdict == Verdict.supported for v in checked) else None
+        return self._if_supported(question, levels.text, pages)
 
     def _retrended(self, question: str, c: ClaimVerdict, pages: list[SourcePage]) -> str | None:
         """For a claim whose direction the metric computed from the rows contradicts ("gross margin
@@ -326,8 +330,7 @@ class GroundedTeacher:
         if found is None or not found.contradicted:
             return None
         sentence = corrected(found)
-        checked = self.checker.check(question, sentence, pages)
-        return sentence if checked and all(v.verdict == Verdict.supported for v in checked) else None
+        return self._if_supported(question, sentence, pages)
 
     def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
                pages: list[SourcePage], written: list[str]) -> str | None:
