@@ -85,7 +85,8 @@ _ITEMS: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = tuple(
          r"|(?:cash\s+)?dividends\s+to\s+(?:share|stock)(?:holders|owners)",
          ("dividends paid", "cash dividends")),
         (r"^(?:net\s+)?(?:pp&e|property,?\s+plant,?\s+and\s+equipment)(?:,?\s+net)?$",
-         r"(?:total\s+)?(?:property,?\s+(?:plant\s+)?(?:and|&)\s+equipment|land,?\s+buildings,?\s+(?:and|&)\s+equipment)",
+         r"(?:total\s+)?(?:property,?\s+(?:plant\s+)?(?:and|&)\s+equipment"
+         r"|land,?\s+buildings,?\s+(?:and|&)\s+equipment)",
          ("property plant equipment", "pp&e")),
         (r"^(?:capex|capital\s+expenditures?)$",
          # the caption names the assets bought: "property, plant and equipment", "land, buildings, and

@@ -31,7 +31,7 @@ from rewards.defined_formulas import (
     page_values,
 )
 from rewards.direction import DOWN, UP, stated_direction
-from rewards.numbers import Quantity
+from rewards.numbers import SCALE_NAMES, Quantity
 from rewards.premises import PreparedPage, measure_tokens
 
 _YEAR = r"(?:fy\s*)?((?:19|20)\d{2})"
@@ -172,7 +172,7 @@ def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
     if not values or len({v.value for v in values}) != 1:
         return None
     value, year = values[0], metric.formula.split()[0]
-    unit = {1e3: " thousand", 1e6: " million", 1e9: " billion"}.get(value.unit, "")
+    unit = f" {SCALE_NAMES[value.unit]}" if value.unit in SCALE_NAMES else ""
     cites = " ".join(f"[{doc} p.{page}]" for doc, page in sorted(value.pages))
     return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {format_operand(value.value)}{unit} {cites}."
 

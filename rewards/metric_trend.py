@@ -40,7 +40,7 @@ from rewards.claims import Claim
 from rewards.defined_formulas import in_working, statement_rows
 from rewards.direction import DOWN, LOCAL_BLUR, UP, denied_direction, stated_direction, trend_periods
 from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW, declared_unit
-from rewards.numbers import Quantity
+from rewards.numbers import SCALE_NAMES, Quantity
 from rewards.periods import Period, extract_periods
 from rewards.premises import NEGATION_RE, PreparedPage
 from rewards.question_context import named_filings
@@ -59,7 +59,6 @@ _QUICK_ASSETS = "quick assets"
 _CASH_ROW = r"cash\s+and\s+(?:cash\s+)?equivalents\b"
 _INVESTMENTS_ROW = r"(?:short[\s-]+term\s+investments|marketable\s+securities)\b"
 _RECEIVABLES_ROW = r"(?:trade\s+)?(?:accounts\s+)?receivables?\b"
-_UNIT_WORDS = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 MAX_YEARS = 3  # years of a statement stated for a metric the question asks about (`stated_levels`)
 
 
@@ -183,13 +182,18 @@ def _shown(metric: Metric, reading: Reading) -> str:
         return f"{reading.value * 100:,.2f}%"
     if metric.denominator is not None:
         return f"{reading.value:,.2f}"
-    unit = _UNIT_WORDS.get(declared_unit(reading.pages[0]))  # "-1,561 million" of a table in millions
+    unit = SCALE_NAMES.get(declared_unit(reading.pages[0]))  # "-1,561 million" of a table in millions
     return f"{format_operand(reading.value)} {unit}" if unit else format_operand(reading.value)
+
+
+def _periods(claim: Claim, question_period: Period | None) -> list[Period]:
+    """The periods the claim names, else the question's one: an answer is read as answering it."""
+    return claim.periods or ([question_period] if question_period is not None else [])
 
 
 def _years(claim: Claim, question_period: Period | None) -> tuple[int, int] | None:
     """The two fiscal years compared, oldest first (see the module docstring)."""
-    periods = claim.periods or ([question_period] if question_period is not None else [])
+    periods = _periods(claim, question_period)
     if any(p.quarter is not None for p in periods) or not periods:
         return None
     pair = trend_periods(claim)
@@ -243,9 +247,6 @@ class Trend:
     def contradicted(self) -> bool:
         return self.moved == self.claimed if self.denied else self.moved == -self.claimed
 
-    def shown(self, reading: Reading) -> str:
-        return _shown(self.metric, reading)
-
 
 def trend(claim: Claim, question_period: Period | None, pages: list[PreparedPage]) -> Trend | None:
     """The direction the claim states for a metric and the metric computed from the pages' rows
@@ -286,8 +287,7 @@ def _sign_contradiction(claim: Claim, question_period: Period | None, pages: lis
         denied = NEGATION_RE.search(claim.plain, max(0, m.start() - LOCAL_BLUR), m.start())
         signs.add(-sign if denied else sign)
     metric = next(m for m in METRICS if m.name == "working capital")
-    periods = claim.periods or ([question_period] if question_period is not None else [])
-    years = {p.year for p in periods if p.year is not None and p.quarter is None}
+    years = {p.year for p in _periods(claim, question_period) if p.year is not None and p.quarter is None}
     if len(signs) != 1 or claim.quantities or len(years) != 1 or not _about_filer(claim, metric, pages):
         return None
     year, said = years.pop(), signs.pop()
@@ -307,8 +307,8 @@ def contradiction(claim: Claim, question_period: Period | None, pages: list[Prep
     if found is None or not found.contradicted:
         return _sign_contradiction(claim, question_period, pages)
     said = f"no {_MOVES[found.claimed].split()[1]}" if found.denied else _MOVES[found.claimed]
-    (a, b), shown = found.years, found.shown
-    return (f"{CONTRADICTED}: {found.metric.name} {shown(found.old)} (FY{a}) → {shown(found.new)} (FY{b}) is "
+    (a, b), old, new = found.years, _shown(found.metric, found.old), _shown(found.metric, found.new)
+    return (f"{CONTRADICTED}: {found.metric.name} {old} (FY{a}) → {new} (FY{b}) is "
             f"{_MOVES[found.moved]}; the claim says {said}")
 
 
@@ -326,7 +326,7 @@ def level_derivation(q: Quantity, claim: Claim, question: str, question_period: 
     if metric is None or in_working(q, claim.plain) or (q.unit == "%") != metric.percent:
         return None
     period = period_for(q, claim.quantities, claim.periods, claim.plain)
-    named = [period] if period else claim.periods or ([question_period] if question_period else [])
+    named = [period] if period else _periods(claim, question_period)
     years = {p.year for p in named if p.year is not None and p.quarter is None}
     if len(years) != 1 or not _about_filer(claim, metric, pages):
         return None

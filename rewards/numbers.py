@@ -32,6 +32,8 @@ SCALE_WORDS = {
     "billion": 1e9, "billions": 1e9, "bn": 1e9, "b": 1e9,
     "trillion": 1e12, "trillions": 1e12, "tn": 1e12,
 }
+# The word a scale is written with ("5,409 million" of a table in millions).
+SCALE_NAMES = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 # Scales at which an unscaled source figure may be read (a table "in thousands"/"in millions").
 SOURCE_SCALES = (1.0, 1e3, 1e6, 1e9)
 # A table's declared unit ("(in thousands, except per share data)", "$ and shares in millions"), and
