@@ -99,6 +99,22 @@ def _wait(driver, css: str, timeout: float = 60):
     return WebDriverWait(driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
+def _gone(element):
+    """A wait condition: `element`'s page has been replaced. Selenium's `staleness_of` lets through
+    chromedriver's "Node with given id does not belong to the document", raised instead of a stale
+    reference when the check lands mid-navigation: that too means the old page is gone."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
+
+
 def _sign_in(driver, server, name: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -109,10 +125,9 @@ def _sign_in(driver, server, name: str) -> None:
     box.submit()
     # The old page's table is there until the browser navigates: wait for the form to be replaced
     # first (a loaded CI machine can take seconds to serve the next page).
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60).until(ec.staleness_of(box))
+    WebDriverWait(driver, 60).until(_gone(box))
     _wait(driver, "table")
     assert _wait(driver, "[name='reviewer']").get_attribute("value") == name
 
