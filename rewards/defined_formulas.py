@@ -65,6 +65,7 @@ _OPERAND_RE = re.compile(r"\W{0,3}(?:[/*×÷+]|[-–−]\s|x\s)")
 _ANOTHER_METRIC_RE = re.compile(r"%|\b(?:margins?|ratios?|growth|rates?|turnover|per\s+share|change|increase|"
                                 r"decrease|percent(?:age)?|as\s+a\s+share|average)\b", re.IGNORECASE)
 _OPERATORS = "+-*/×÷^"
+_AFTER_OPERATOR_RE = re.compile(r"(?:[/*×÷+]|\s[-–−])\s*$")
 # Standard names of the statements' line items (SEC Regulation S-X captions and their common
 # variants), by the words a formula uses for them: the pattern of their row labels, and the other
 # names an answer may give them. Other items are matched by their own words.
@@ -165,6 +166,16 @@ def _named_at(text: str, name: str) -> list[int]:
             if not _AGGREGATE_RE.search(text[: m.start()])]
 
 
+def _name_term(claim: str, start: int, end: int, names: list[str]) -> bool:
+    """Whether the name at claim[start:end] is a term of a formula of the question's names: after an
+    operator, or before one and another name ("DIO + DSO - DPO")."""
+    if _AFTER_OPERATOR_RE.search(claim[:start]):
+        return True
+    m = _OPERAND_RE.match(claim[end:])
+    following = claim[end + m.end():].lstrip(" (").lower() if m else ""
+    return m is not None and any(following.startswith(n.lower()) for n in names)
+
+
 def defined_for(q: Quantity, claim: str, question: str, bare: bool) -> Definition | None:
     """The definition whose metric `q` states: the one the claim names last before `q`, or for a
     bare answer the one the question asks (named before its definitions). None when `q` is an
@@ -172,7 +183,11 @@ def defined_for(q: Quantity, claim: str, question: str, bare: bool) -> Definitio
     defined = definitions(question)
     if not defined or in_working(q, claim):
         return None
-    named = [(end, d) for d in defined for n in d.names for end in _named_at(claim, n) if end <= q.start]
+    # A name next to an operator is a term of a formula of names ("CCC = DIO + DSO - DPO = … = -3.70"
+    # states the CCC): the metric stated is named before it.
+    names = [n for d in defined for n in d.names]
+    named = [(end, d) for d in defined for n in d.names for end in _named_at(claim, n)
+             if end <= q.start and not _name_term(claim, end - len(n), end, names)]
     if named:
         end, definition = max(named, key=lambda pair: pair[0])
         between = claim[end : q.start]

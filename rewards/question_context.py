@@ -532,6 +532,18 @@ def added_deduction(claim: Claim, matches: list[FigureMatch | None]) -> str | No
     return None
 
 
+WORKED_FORMULA = "the worked formula"  # a result matched by the claim's own arithmetic, not by a source
+
+
+def own_results(claim: Claim, matches: list[FigureMatch | None]) -> list[Quantity]:
+    """The claim's figures left unmatched or matched only as the result of its own working: the
+    figures a prescribed computation (a metric the question defines) still has to agree with. The
+    working may compute from true operands by another formula ("working capital / current
+    liabilities" for a ratio the question defines as current assets / current liabilities)."""
+    return [q for q, m in zip(claim.quantities, matches, strict=True)
+            if m is None or (m.derivation is not None and m.derivation.expression == WORKED_FORMULA)]
+
+
 def formula_results(claim: Claim, matches: list[FigureMatch | None], worked: list[Equality]) -> None:
     """Match the result of each worked equality that computes (`rewards.arithmetic.equalities`)
     when every term of it is itself established (matched, derived, or an arithmetic constant of
@@ -546,4 +558,4 @@ def formula_results(claim: Claim, matches: list[FigureMatch | None], worked: lis
                or (i is not None and matches[i] is not None and not matches[i].period_mismatch)
                for i, t in terms):
             q = claim.quantities[index]
-            matches[index] = FigureMatch(q, derivation=Derivation("the worked formula", (), equality.value))
+            matches[index] = FigureMatch(q, derivation=Derivation(WORKED_FORMULA, (), equality.value))

@@ -6,7 +6,15 @@ combination of the pages' figures stands in for it."""
 from __future__ import annotations
 
 from cai.core.contracts import SourcePage, Verdict
-from rewards.defined_formulas import asked_definition, defined_answer, definitions, evaluate, page_values
+from rewards.defined_formulas import (
+    asked_definition,
+    defined_answer,
+    defined_for,
+    definitions,
+    evaluate,
+    page_values,
+)
+from rewards.numbers import extract_quantities
 from rewards.premises import prepare_page
 
 BALANCE = SourcePage(doc_id="vandelay-2020-10k", page=52, text=(
@@ -84,6 +92,32 @@ def test_working_operands_are_not_the_defined_metric(checker):
     [v] = checker.check(CCC_QUESTION, f"The FY2020 cash conversion cycle (CCC) is {ccc + 10:.2f} days.",
                         [BALANCE, INCOME])
     assert v.verdict == Verdict.unsupported and f"{ccc:.4g}" in v.reason
+
+
+def test_a_worked_result_by_another_formula_is_not_the_defined_metric(checker):
+    question = ("What is Vandelay's FY2019 liquidity ratio? Define liquidity ratio as total current assets divided "
+                "by total current liabilities. Round your answer to two decimal places.")
+    # Every operand is on the balance sheet and the division computes, but (4,420 - 3,350) / 3,350 is
+    # working capital over current liabilities, not the ratio the question defines (4,420 / 3,350).
+    answer = ("Total current assets were $4,420 million. Total current liabilities were $3,350 million. Working "
+              "capital was $4,420 million - $3,350 million = $1,070 million. So the liquidity ratio for FY2019 is "
+              "$1,070 million / $3,350 million = 0.32.")
+    *firsts, v = checker.check(question, answer, [BALANCE])
+    assert [f.verdict for f in firsts] == [Verdict.supported] * 3 and v.verdict == Verdict.unsupported
+    assert "1.319" in v.reason and "as the question defines it" in v.reason
+    ratio = "The liquidity ratio for FY2019 is $4,420 million / $3,350 million = {}."
+    assert checker.check(question, ratio.format("1.32"), [BALANCE])[0].verdict == Verdict.supported
+    # A worked result keeps the slack its own working has (rounded intermediates): 1.33 is 0.8% off.
+    assert checker.check(question, ratio.format("1.33"), [BALANCE])[0].verdict == Verdict.supported
+    assert checker.check(question, ratio.format("1.36"), [BALANCE])[0].verdict == Verdict.unsupported
+
+
+def test_a_chain_of_names_states_the_metric_named_first():
+    claim = "CCC = DIO + DSO - DPO = 52.79 + 36.47 - 92.05 = -2.79 days."
+    result = extract_quantities(claim)[-1]
+    assert defined_for(result, claim, CCC_QUESTION, bare=False).name == "CCC"
+    claim = "The DPO is 365 * 1,400 / 8,100 = 63.09 days."
+    assert defined_for(extract_quantities(claim)[-1], claim, CCC_QUESTION, bare=False).name == "DPO"
 
 
 def test_an_amount_defined_as_a_difference_of_flows(checker):
