@@ -340,6 +340,17 @@ def _inline_label(page: PreparedPage, q: Quantity) -> str:
     return m.group(1).strip().lower() if m else ""
 
 
+def _interim_years(page: PreparedPage) -> set[int]:
+    """Years the page's columns date more than once ("Dec. 31, 2020 … Sep. 30, 2020 … Mar. 31, 2020"):
+    a quarterly table, or an interim report's balance sheet beside the last year-end. Its columns
+    hold quarters or a quarter-end, not the fiscal year's figure, whatever year they name."""
+    months: dict[int, set[int]] = {}
+    for column in page.columns.values():
+        if column.kind == "date" and column.year is not None and column.month is not None:
+            months.setdefault(column.year, set()).add(column.month)
+    return {year for year, seen in months.items() if len(seen) > 1}
+
+
 def statement_rows(pages: list[PreparedPage], label: re.Pattern,
                    flow: bool) -> list[tuple[PreparedPage, dict[int, float]]]:
     """Each row whose label names the item: its page and its values by column year. Only a cash flow
@@ -349,9 +360,11 @@ def statement_rows(pages: list[PreparedPage], label: re.Pattern,
     for page in pages:
         if not flow and _CASH_FLOWS_RE.search(page.source.text):
             continue
+        interim = _interim_years(page)
         for q, text in zip(page.quantities, page.labels, strict=True):
             column = page.columns.get(q.start)
-            if q.unit == "%" or column is None or column.year is None or column.quarter is not None:
+            if (q.unit == "%" or column is None or column.year is None or column.quarter is not None
+                    or column.year in interim):
                 continue
             named = text if label.search(text) else inline if label.search(inline := _inline_label(page, q)) else None
             if named is not None:

@@ -13,6 +13,7 @@ from rewards.defined_formulas import (
     definitions,
     evaluate,
     page_values,
+    read_item,
 )
 from rewards.numbers import extract_quantities
 from rewards.premises import prepare_page
@@ -110,6 +111,19 @@ def test_a_worked_result_by_another_formula_is_not_the_defined_metric(checker):
     # A worked result keeps the slack its own working has (rounded intermediates): 1.33 is 0.8% off.
     assert checker.check(question, ratio.format("1.33"), [BALANCE])[0].verdict == Verdict.supported
     assert checker.check(question, ratio.format("1.36"), [BALANCE])[0].verdict == Verdict.unsupported
+
+
+QUARTERS = SourcePage(doc_id="vandelay-2020-10k", page=90, text=(
+    "Quarterly Results of Operations (unaudited)\n(in millions)\nThree Months Ended\nDec. 31, 2020 Sep. 30, 2020 "
+    "Jun. 30, 2020 Mar. 31, 2020 Dec. 31, 2019\nNet sales 3,100 2,900 2,600 2,400 2,800\n"))
+
+
+def test_a_quarterly_table_is_no_year_column():
+    # "Dec. 31, 2020" heads the fourth quarter's column, not the fiscal year's.
+    item = read_item("FY2020 net sales", [2020])
+    assert page_values(item, [prepare_page(QUARTERS)]) == []
+    [value] = page_values(item, [prepare_page(p) for p in (QUARTERS, INCOME)])
+    assert value.value == 11_000
 
 
 def test_a_chain_of_names_states_the_metric_named_first():
