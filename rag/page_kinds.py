@@ -68,6 +68,9 @@ _STATEMENT_TITLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.com
     ("income_statement", _S + r"(?:comprehensive\s+)?(?:income|earnings|operations|\(?loss\)?)\b"
                          r"|\bincome\s+statements?\b"),
 ))
+# "Condensed Consolidating Statements of Income": the parent, issuer and guarantor columns of a note
+# (Regulation S-X Rule 3-10 guarantor information), not the primary statement.
+_CONSOLIDATING_RE = re.compile(r"\bconsolidating\b", re.I)
 _NOTES_RE = re.compile(r"\bnotes\s+to\s+(?:the\s+)?(?:condensed\s+)?(?:consolidated\s+)?financial\s+statements\b",
                        re.I)
 _NOTE_HEADING_RE = re.compile(r"^[ \t]*note\s+\d{1,2}[ \t]*[—–\-:.][ \t]*\S", re.I | re.M)
@@ -136,7 +139,7 @@ def _title_at(pattern: re.Pattern[str], joined: str, starts: list[int]) -> int |
         line_end = min([s for s in starts if s > m.start()] + [len(joined)])
         prefix = re.sub(r"(?i)\b(?:condensed|consolidated|combined|the)\b", "", joined[line_start : m.start()])
         suffix = joined[m.end() : line_end].strip()
-        if len(prefix) > 60 or re.search(r"(?:^|\s)[a-z]", prefix):
+        if len(prefix) > 60 or re.search(r"(?:^|\s)[a-z]", prefix) or _CONSOLIDATING_RE.search(prefix):
             continue
         if suffix and not suffix.startswith(("(", "—", "–", "-")) and not _CORPORATE_RE.search(suffix):
             continue

@@ -19,7 +19,7 @@ from rag.page_kinds import (
     statement_kind,
 )
 from rag.retrieve import Retriever
-from rag.store import DocStore
+from rag.store import DERIVED_VERSION, DocStore
 
 H23, H24 = "halvorsen-tidewater-2023-10k", "halvorsen-tidewater-2024-10k"
 QUARRY = "ostrander-quarry-2024-annual-report"
@@ -50,6 +50,12 @@ def test_statement_titles_in_prose_or_an_index_are_not_statements():
              "Consolidated Balance Sheets 39\nConsolidated Statements of Cash Flows 40\n"
              "Consolidated Statements of Stockholders' Equity 41\n")
     assert statement_kind(index) is None
+    # A guarantor note's parent / issuer / guarantor columns (Rule 3-10): a note, not the statement.
+    assert statement_kind(f"ACME CORP.\nCondensed Consolidating Statements of Income\nParent Issuer Guarantor "
+                          f"Eliminations Consolidated\n{FIGURES}") is None
+    assert statement_kind(f"ACME CORP.\nCONDENSED CONSOLIDATING BALANCE SHEETS\n{FIGURES}") is None
+    # A 10-Q's primary statements are condensed, and consolidated.
+    assert statement_kind(f"ACME CORP.\nCondensed Consolidated Statements of Income\n{FIGURES}") == "income_statement"
 
 
 def _filing() -> list[str]:
@@ -250,7 +256,7 @@ def test_a_schema_1_store_is_upgraded_in_place(example_index, tmp_path):
         assert store.page_kinds(EXPECTED_EXAMPLE_KINDS) == EXPECTED_EXAMPLE_KINDS
         assert any(n.name == "HTWL" for n in store.names()[H24])
         assert store.document(H24).metadata.company == "HALVORSEN TIDEWATER LOGISTICS, INC."
-        assert store.get_meta("derived_version") == "1"
+        assert store.get_meta("derived_version") == str(DERIVED_VERSION)
     finally:
         store.close()
     conn = sqlite3.connect(index / "store.sqlite")
