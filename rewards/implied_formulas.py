@@ -23,6 +23,7 @@ import re
 from rewards.arithmetic import Derivation, Tolerances, format_operand
 from rewards.defined_formulas import (
     Definition,
+    Value,
     asked_definition,
     defined_answer,
     definitions,
@@ -54,6 +55,17 @@ _TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
                                rf"\s+in\s+{_ITEM}\s+from\s+{_YEAR}\s+to\s+{_YEAR}", _FLAGS)),
     ("margin", re.compile(rf"\b{_YEAR}\s+{_ITEM}(?:{_MARGIN})", _FLAGS)),
     ("payout", re.compile(rf"\b{_YEAR}\s+dividend\s+payout\s+ratio", _FLAGS)),
+    # A line item's change between two years, asked as a question about it: "Has Microsoft increased its
+    # debt on balance sheet between FY2023 and the FY2022 period?", "How does Acme's total debt in FY2022
+    # compare to FY2021?", "Was there any drop in inventories between FY2022 and FY2023?"
+    ("change", re.compile(rf"\bhas\s+[^?]+?\s+(?:increased|decreased|reduced|raised|grown|cut)\s+(?:its|their|the)\s+"
+                          rf"{_ITEM}(?:\s+on\s+(?:the\s+|its\s+)?balance\s+sheets?)?\s+between\s+(?:the\s+)?"
+                          rf"{_YEAR}\s+and\s+(?:the\s+)?{_YEAR}", _FLAGS)),
+    ("change", re.compile(rf"\bhow\s+(?:does|did)\s+[^?]+?['’]s?\s+{_ITEM}\s+in\s+{_YEAR}\s+compare\s+"
+                          rf"(?:to|with)\s+(?:that\s+(?:of|in)\s+|the\s+)?{_YEAR}", _FLAGS)),
+    ("change", re.compile(rf"\b(?:was|were)\s+there\s+(?:any\s+|an?\s+)?(?:drop|decline|decrease|increase|rise"
+                          rf"|change)\s+in\s+{_ITEM}\s+between\s+(?:the\s+)?{_YEAR}\s+and\s+(?:the\s+)?{_YEAR}",
+                          _FLAGS)),
     ("retention", re.compile(rf"\b{_YEAR}\s+retention\s+ratio", _FLAGS)),
 )
 # Words of the question around the item that name no line item.
@@ -106,6 +118,8 @@ def implied_definition(question: str) -> Definition | None:
             a, b, item = (groups[0], groups[1], _item(groups[2])) if kind == "growth" else (
                 groups[1], groups[2], _item(groups[0]))
             return Definition(f"{item} growth", (), f"(FY{b} {item} - FY{a} {item}) / FY{a} {item} * 100")
+        if kind == "change":
+            return _change(*groups)
         if kind == "margin":
             year, item = int(groups[0]), _item(groups[1])
             return Definition(f"{item} margin", (), f"{_margin(item, year, defined)} * 100")
@@ -157,8 +171,34 @@ def _lookup(asking: str) -> Definition | None:
     return None
 
 
+def _change(words: str, *years: str) -> Definition | None:
+    """A line item's change from the earlier year to the later (the difference); None for a metric
+    or a part of the filer (`_lookup`'s rules)."""
+    item = _item(words).strip(" ,")
+    if (not item or len(item.split()) > MAX_ITEM_WORDS or _METRIC_WORDS_RE.search(item) or _PART_RE.search(item)
+            or years[0] == years[1]):
+        return None
+    a, b = sorted(years)
+    return Definition(f"change in {item}", (), f"FY{b} {item} - FY{a} {item}")
+
+
 def _is_lookup(metric: Definition) -> bool:
     return not re.search(r"[-+*/^()]", metric.formula)
+
+
+def _read(metric: Definition, question: str, pages: list[PreparedPage]) -> Value | None:
+    """The one value the pages' rows give a one-item definition, or None (none, or several)."""
+    values = evaluate(metric, question, lambda item: page_values(item, pages))
+    return values[0] if values and len({v.value for v in values}) == 1 else None
+
+
+def _amount(number: float, unit: float) -> str:
+    """A row's figure with its page's unit: "5,409 million"."""
+    return f"{format_operand(number)}{f' {SCALE_NAMES[unit]}' if unit in SCALE_NAMES else ''}"
+
+
+def _cites(*values: Value) -> str:
+    return " ".join(f"[{doc} p.{page}]" for doc, page in sorted(set().union(*(v.pages for v in values))))
 
 
 def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
@@ -168,13 +208,29 @@ def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
     metric = implied_definition(question)
     if metric is None or not _is_lookup(metric):
         return None
-    values = evaluate(metric, question, lambda item: page_values(item, pages))
-    if not values or len({v.value for v in values}) != 1:
+    value = _read(metric, question, pages)
+    if value is None:
         return None
-    value, year = values[0], metric.formula.split()[0]
-    unit = f" {SCALE_NAMES[value.unit]}" if value.unit in SCALE_NAMES else ""
-    cites = " ".join(f"[{doc} p.{page}]" for doc, page in sorted(value.pages))
-    return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {format_operand(value.value)}{unit} {cites}."
+    year = metric.formula.split()[0]
+    return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {_amount(value.value, value.unit)} {_cites(value)}."
+
+
+def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
+    """A line item's change the question asks about (`_change`), read from its rows for both years
+    ("Inventories: 2,300 million in FY2019 and 2,400 million in FY2020, up 100 million [...]."); None
+    when the question asks about none or the rows do not give one value for each year."""
+    metric = implied_definition(question)
+    if metric is None or not metric.name.startswith("change in ") or _is_lookup(metric):
+        return None
+    later, earlier = (term.strip() for term in metric.formula.split(" - "))
+    item = metric.name.removeprefix("change in ")
+    old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
+    if old is None or new is None or old.unit != new.unit:
+        return None
+    moved = "up" if new.value > old.value else "down" if new.value < old.value else "unchanged"
+    by = "" if moved == "unchanged" else f" {_amount(abs(new.value - old.value), new.unit)}"
+    return (f"{item[:1].upper()}{item[1:]}: {_amount(old.value, old.unit)} in {earlier.split()[0]} and "
+            f"{_amount(new.value, new.unit)} in {later.split()[0]}, {moved}{by} {_cites(old, new)}.")
 
 
 def asked_metric(question: str) -> Definition | None:
@@ -189,7 +245,7 @@ def computed_answer(question: str, pages: list[PreparedPage]) -> str | None:
     metric = asked_metric(question)
     if metric is None:
         return None
-    return lookup_answer(question, pages) or defined_answer(question, pages, metric)
+    return lookup_answer(question, pages) or change_answer(question, pages) or defined_answer(question, pages, metric)
 
 
 def implied_derivation(q: Quantity, claim: str, question: str, pages: list[PreparedPage], tol: Tolerances,

@@ -379,19 +379,29 @@ class Levels:
     latest: str  # the asked year's value as written ("-1,561 million", "5.30%")
 
 
+def _latest_year(pages: list[PreparedPage]) -> int | None:
+    """The latest fiscal year a table of the pages shows: a question that names no year asks about
+    the present, so an older statement's years would answer another question."""
+    return max((c.year for page in pages for c in page.columns.values() if c.year is not None and c.quarter is None),
+               default=None)
+
+
 def stated_levels(question: str, pages: list[PreparedPage]) -> Levels | None:
     """The metric a question asks about without asking for a figure ("Does Corning have positive working
     capital based on FY2022 data?", "an improving gross margin profile as of FY2022", "how did the gross
     margin change from FY2021 to FY2022?") in the latest fiscal year the question names and the years
     before it on the same statement (up to `MAX_YEARS`), worked from the first page whose rows compute
-    that year; None when the question names no one metric of `METRICS`, a quarter, no year, or years
-    further apart. `pages`: the asked filer's."""
+    that year (the latest a table shows when it names no year); None when the question names no one
+    metric of `METRICS`, a quarter, or years further apart. `pages`: the asked filer's."""
     metric, periods = named_metric(question), [p for p in extract_periods(question) if p.year is not None]
     years = {p.year for p in periods}
-    if metric is None or not years or any(p.quarter is not None for p in periods) or (
-            max(years) - min(years) >= MAX_YEARS):
+    if metric is None or any(p.quarter is not None for p in periods) or (
+            years and max(years) - min(years) >= MAX_YEARS):
         return None
-    asked = max(years)
+    # "Are the gross margins historically consistent?" names no year: the latest the statements show.
+    asked = max(years) if years else _latest_year(pages)
+    if asked is None:
+        return None
     for page in pages:
         readings = [(y, r) for y in range(asked - MAX_YEARS + 1, asked + 1)
                     if (r := _value(metric, page, y, pages)) is not None]

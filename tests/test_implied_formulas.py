@@ -134,3 +134,32 @@ def test_the_teacher_answers_a_line_item_question_from_the_row(checker):
     out = _revised(question, "The sources do not state the answer.", [INCOME])
     assert out == "Cost of sales in FY2020: 8,000 million [vandelay-2020-10k p.50].", out
     assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [INCOME]))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Has Vandelay increased its cost of sales between FY2020 and the FY2019 period?",
+     "Cost of sales: 7,700 million in FY2019 and 8,000 million in FY2020, up 300 million [vandelay-2020-10k p.50]."),
+    ("How does Vandelay's operating income in FY2019 compare to FY2018?",
+     "Operating income: 1,020 million in FY2018 and 1,150 million in FY2019, up 130 million "
+     "[vandelay-2020-10k p.50]."),
+    ("Was there any drop in net income between FY2019 and FY2020?",
+     "Net income: 580 million in FY2019 and 620 million in FY2020, up 40 million [vandelay-2020-10k p.50]."),
+    ("How does Vandelay's net sales in FY2019 compare to FY2016?", None),  # a year the rows do not hold
+    ("Has Vandelay raised its gross margin between FY2019 and FY2020?", None),  # a metric, not a line item
+    ("Was there any drop in Latex segment net sales between FY2019 and FY2020?", None),  # a segment's
+    ("Was there any drop in net income between FY2019 and Q2 of FY2020?", None),  # a quarter: no year column
+])
+def test_a_line_items_change_asked_about_is_read_from_its_row_for_both_years(question, expected):
+    from rewards.implied_formulas import change_answer
+
+    assert change_answer(question, [prepare_page(INCOME)]) == expected
+
+
+def test_the_teacher_answers_a_change_question_from_the_rows(checker):
+    from test_defined_formulas import _revised
+
+    question = "Has Vandelay reduced its cost of sales between FY2019 and FY2020?"
+    out = _revised(question, "No.", [INCOME])
+    assert out.endswith("Cost of sales: 7,700 million in FY2019 and 8,000 million in FY2020, up 300 million "
+                        "[vandelay-2020-10k p.50]."), out
+    assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [INCOME]))

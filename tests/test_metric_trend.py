@@ -136,6 +136,19 @@ def test_the_teacher_states_the_metric_a_yes_no_question_asks_about(checker, que
     assert expected not in _revised(question, stated, [OPERATIONS, BALANCES])
 
 
+def test_a_question_naming_no_year_asks_about_the_latest_the_tables_show():
+    from rewards.metric_trend import stated_levels
+
+    question = "Are Kessler's gross margins historically consistent?"
+    levels = stated_levels(question, [prepare_page(OPERATIONS)])
+    assert "= 10.00% in FY2019" in levels.text and levels.latest == "11.60%"
+    # An older statement beside a later filing's page answers another period: nothing is stated.
+    later = SourcePage(doc_id="kessler-2023-10k", page=30, text=(
+        "Kessler Aerostructures Corp.\nResults of Operations\n(Dollars in millions)\nYears ended December 31, "
+        "2023 2022\nBacklog 41,000 39,500\n"))
+    assert stated_levels(question, [prepare_page(OPERATIONS), prepare_page(later)]) is None
+
+
 @pytest.mark.parametrize(("text", "supported"), [
     ("Kessler's working capital was $1,300 million in FY2021 [kessler-2021-10k p.63].", True),
     ("Kessler's gross margin was 11.6% in 2021 [kessler-2021-10k p.61].", True),  # (10,000 - 7,900 - 940) / 10,000
