@@ -155,6 +155,17 @@ def test_a_refused_yes_no_claim_refuses_what_follows_the_answer_word(teacher):
         assert "The sources do not state that Acme has a fleet of electric trucks." in out, out
 
 
+@pytest.mark.parametrize("claim", [
+    "- No electric trucks were acquired.",  # "… do not state that No electric trucks" reads as a double negative
+    "There were no electric trucks in the fleet.",
+    "Therefore, the answer to the question is yes; Acme runs electric trucks.",  # the answer's own verdict
+    "We can compare the fleet's trucks by fuel type.",  # the answer's procedure
+])
+def test_a_claim_that_cannot_be_refused_in_words_is_dropped(teacher, claim):
+    out = _loop(teacher, "Does Acme run electric trucks?", f"Net income was $42.5 million in fiscal 2024.\n{claim}")
+    assert "do not state that" not in out and "trucks" not in out.split("42.5 million")[1], out
+
+
 def test_an_unsupported_figure_without_a_replacement_is_dropped_not_denied(teacher):
     answer = "Net income was $42.5 million in fiscal 2024.\n- Acme employs 9,000 drivers."
     out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)

@@ -254,7 +254,7 @@ class GroundedTeacher:
             dropped = fixed is None
             if fixed is not None:
                 parts.append(_marked(fixed, markers))
-            elif not _has_figure(verdict.text) and addresses(asked, verdict.text):
+            elif not _has_figure(verdict.text) and addresses(asked, verdict.text) and _refusable(verdict.text):
                 parts.append(_refused(verdict.text))
             # An unsupported figure with no replacement is dropped, not denied: "The sources do not
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
@@ -449,6 +449,22 @@ def _own_pages(question: str, pages: list[SourcePage]) -> list:
     from rewards.question_context import named_filings
 
     return named_filings(question, [prepare_page(p) for p in pages])
+
+
+# What "The sources do not state that …" cannot take: a negation ("… that No major acquisitions" reads
+# as a double negative), the answer's verdict on the question ("… that the answer to the question is
+# yes"), or its own procedure ("… that we can compare the net cash …"). Such a sentence is dropped.
+_UNREFUSABLE_RE = re.compile(
+    r"^(?:no|none|not|nothing|neither|never)\b|^there\s+(?:is|are|was|were|has\s+been|have\s+been)\s+no\b"
+    r"|\bthe\s+answer\s+(?:to\s+(?:the|this|your)\s+question\s+)?is\b|^(?:we|i|let['’]?s|let\s+us)\b",
+    re.IGNORECASE)
+
+
+def _refusable(claim: str) -> bool:
+    """Whether an unsupported claim may be refused in words (`_refused`) rather than dropped."""
+    core = LEAD_IN_RE.sub("", _LIST_MARKER.sub("", _strip_citations(claim))).lstrip()
+    core = re.sub(r"^(?:therefore|thus|so|hence|in\s+summary|overall)\s*,?\s*", "", core, flags=re.IGNORECASE)
+    return not _UNREFUSABLE_RE.search(core)
 
 
 def _refused(claim: str) -> str:
