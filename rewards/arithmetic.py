@@ -182,7 +182,7 @@ def _differ(codes: np.ndarray) -> np.ndarray:
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
                 compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
                 averages: bool = True, signs: list[int] | None = None,
-                compound_only: bool = False) -> Derivation | None:
+                compound_only: bool = False, docs: list[str | None] | None = None) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
     compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
@@ -202,6 +202,10 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     same period's total, while a growth rate or an average spans periods by construction. No
     expression pairs two figures of different rows and different columns.
 
+    With `docs` (the document of each operand, or None), two figures of different filings are never
+    combined: a tax benefit in one company's 10-K plus a cash outflow in another's is no figure of
+    either.
+
     With `signs` (-1, +1 or 0 per operand: the sign it has in its source), two figures of opposite
     sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
     outflow (their signed sum is the difference, which stays a candidate)."""
@@ -219,6 +223,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         # Figures of another row and another column are related by nothing a table states: a
         # growth is one row over periods, a share or a sum is rows of one period.
         skew = cross & _differ(row)
+    if docs is not None:
+        allowed &= ~_differ(_codes(docs))
     families: list[tuple[str, np.ndarray, float, tuple[float, ...]]] = []
     if additive:
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
@@ -281,31 +287,32 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *,
     return None
 
 
-def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple[float, tuple | None]],
+def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple],
                   tol: Tolerances, *, compound: bool | tuple[int, ...] = True, combines: bool = True,
                   growth: bool = True, averages: bool = True, signs: dict[float, int] | None = None,
                   claim_text: str = "") -> Derivation | None:
     """A derivation of `q`: from the figures of the evidence windows aligned with the claim
-    (`aligned`: (value, cell key) pairs; sums, differences and averages only when the claim says it
-    combines figures: "net PP&E is $6,322 million" is not the sum of two unrelated rows), or from the
-    answer's own figures (pairs, triples, one step). Never from an arbitrary figure of the pages: one
-    answer figure over any of a page's hundreds of figures matches a one-decimal percentage by chance.
+    (`aligned`: (value, cell key[, document]) tuples, never two documents' figures together; sums,
+    differences and averages only when the claim says it combines figures: "net PP&E is $6,322
+    million" is not the sum of two unrelated rows), or from the answer's own figures (pairs, triples,
+    one step). Never from an arbitrary figure of the pages: one answer figure over any of a page's
+    hundreds of figures matches a one-decimal percentage by chance.
     Growth over the smaller figure only with `growth`; `signs`: each answer figure's sign in its source."""
     answer = [v for v in answer_operands if v]
     # A rate the claim names as compound (CAGR 4.5%) is compounded, nothing else; its working's factors are not.
     rate = bool(compound) and q.unit == "%" and bool(COMPOUND_RATE_RE.search(claim_text))
     # Two figures of different columns of a table (another period) are not a ratio or a sum.
     columns = {}
-    for value, key in aligned:
+    for value, key, *doc in aligned:
         if value:
-            columns.setdefault(value, key)
-    window, groups = list(columns), list(columns.values())
+            columns.setdefault(value, (key, doc[0] if doc else None))
+    window, groups, docs = list(columns), [key for key, _ in columns.values()], [doc for _, doc in columns.values()]
     amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
     # Evidence first: a figure derivable from the aligned source rows is explained by them (the
     # reason an auditor reads), not by a coincidence among the answer's own numbers.
     return (
         derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                    growth=growth, averages=averages, compound_only=rate)
+                    growth=growth, averages=averages, compound_only=rate, docs=docs)
         or derive_pair(q, answer, tol, compound=compound, growth=growth,
                        signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate)
         or (None if rate else derive_triple(q, answer, tol))

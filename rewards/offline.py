@@ -350,11 +350,11 @@ class OfflineChecker:
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
             labelled = aligned_figures(claim_tokens(claim, context), context.pages)
             windowed = window_figures(ranked[:ALIGNED_WINDOWS], measure)
-            aligned_operands = labelled + [(value, key) for value, key, _ in windowed]
-            named_operands = labelled + [(value, key) for value, key, named in windowed if named]
+            aligned_operands = labelled + [(value, key, doc) for value, key, _, doc in windowed]
+            named_operands = labelled + [(value, key, doc) for value, key, named, doc in windowed if named]
             if plain_revenue(claim.plain) and (parts := component_rows(context.pages)):
                 # Plain revenue is the total line: a component line's figures are no operands of it.
-                aligned_operands, named_operands = ([(value, key) for value, key in operands
+                aligned_operands, named_operands = ([(value, key, doc) for value, key, doc in operands
                                                      if key is None or (key[0], key[1], key[3]) not in parts]
                                                     for operands in (aligned_operands, named_operands))
         else:

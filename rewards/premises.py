@@ -414,12 +414,13 @@ def as_operator(plain: str, pages: Sequence[PreparedPage]) -> str:
     return lowered
 
 
-def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, bool]]:
+def window_figures(top, measure: list[str]) -> list[tuple[float, tuple | None, bool, str]]:
     """Figures of the top windows that hold a measure word of the claim (operands for derived
     figures; a window that shares none of the claim's words is not its evidence): (magnitude,
-    cell key, whether the figure's own row label or sentence names a measure word)."""
+    cell key, whether the figure's own row label or sentence names a measure word, document)."""
     entity = names_entity_column(" ".join(measure))
-    return [(q.magnitude, cell_key(page, i), not measure or label_names(page, i, measure)) for _, page, window in top
+    return [(q.magnitude, cell_key(page, i), not measure or label_names(page, i, measure), page.source.doc_id)
+            for _, page, window in top
             if not measure or any(occurs(t, window.lowered) for t in measure)
             for i, q in enumerate(page.quantities)
             if window.start <= q.start < window.end and q.unit != "%" and not in_row_label(page, q)
@@ -438,10 +439,11 @@ def in_row_label(page: PreparedPage, q: Quantity) -> bool:
 ALIGNED_FIGURES = 12  # figures (best-aligned row labels) that are operands for derived numbers
 
 
-def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tuple[float, tuple | None]]:
+def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tuple[float, tuple | None, str]]:
     """Figures whose row label (or sentence) best matches the claim's words `tokens`: the operands
-    a computed claim most plausibly used. Ranked by lexical recall, ALIGNED_FIGURES at most. Words
-    only, no synonyms: every extra operand is another chance for a wrong figure to match."""
+    a computed claim most plausibly used, as (magnitude, cell key, document). Ranked by lexical
+    recall, ALIGNED_FIGURES at most. Words only, no synonyms: every extra operand is another chance
+    for a wrong figure to match."""
     if not tokens:
         return []
     # Only a word that says what is measured names an operand: "change", "total" or "net" in a row
@@ -459,7 +461,7 @@ def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tu
                 continue  # a legal entity's column of a consolidating schedule, not the company's
             hits = sum(1 for t in tokens if t in label)
             if hits and (any(occurs(t, label) for t in heads) or (margin and REVENUE_LABEL_RE.match(label))):
-                scored.append((hits, (q.magnitude, cell_key(page, index))))
+                scored.append((hits, (q.magnitude, cell_key(page, index), page.source.doc_id)))
     scored.sort(key=lambda item: -item[0])
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 

@@ -197,6 +197,22 @@ def test_amount_is_not_the_sum_of_two_rows_unless_the_claim_combines(checker):
     assert v.verdict == Verdict.supported
 
 
+def test_figures_of_two_filings_are_never_combined(checker):
+    initech = SourcePage(doc_id="initech-2023-10k", page=40, text=(
+        "Liquidity and cash\nIn fiscal 2023 we recognized a non-cash tax benefit of $353 million as a result of a "
+        "reorganization.\n"))
+    globex = SourcePage(doc_id="globex-2023-10k", page=41, text=(
+        "Cash flows\nInvesting activities resulted in a cash outflow of $747 million, compared to $510 million.\n"))
+    claim = "Cash at the end of the quarter was $1.1 billion, compared to the end of last fiscal year."
+    [v] = checker.check("Was there any drop in cash between FY2023 and Q2 of FY2024?", claim, [initech, globex])
+    assert v.verdict == Verdict.unsupported, v.reason  # not 353 million + 747 million
+    # the same two figures in one filing are still a sum when the claim combines them
+    both = SourcePage(doc_id="initech-2023-10k", page=41, text=globex.text)
+    [v] = checker.check("How much did Initech record in total?",
+                        "The tax benefit and the investing cash outflow totalled $1.1 billion.", [initech, both])
+    assert v.verdict == Verdict.supported, v.reason
+
+
 # -- sentences that are not claims ---------------------------------------------------------------
 
 
