@@ -68,6 +68,12 @@ _STATEMENT_TITLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.com
     ("income_statement", _S + r"(?:comprehensive\s+)?(?:income|earnings|operations|\(?loss\)?)\b"
                          r"|\bincome\s+statements?\b"),
 ))
+# ASC 220-10-45-1: comprehensive income is shown in one continuous statement with the income statement
+# or in a second statement that starts from net income. Only the first holds revenue and expenses: a
+# "Statement of Comprehensive Income" page without a revenue or sales row is not the P&L a question
+# names ("based on the income statement").
+_COMPREHENSIVE_RE = re.compile(r"\bcomprehensive\s+(?:income|loss|\(loss\)|earnings)", re.I)
+_REVENUE_ROW_RE = re.compile(r"(?im)^\W*(?:total\s+)?(?:net\s+)?(?:revenues?|sales)\b")
 # "Condensed Consolidating Statements of Income": the parent, issuer and guarantor columns of a note
 # (Regulation S-X Rule 3-10 guarantor information), not the primary statement.
 _CONSOLIDATING_RE = re.compile(r"\bconsolidating\b", re.I)
@@ -149,6 +155,17 @@ def _title_at(pattern: re.Pattern[str], joined: str, starts: list[int]) -> int |
 
 def statement_kind(text: str) -> str | None:
     """The Regulation S-X statement whose title heads this page, or None."""
+    kind = _titled(text)
+    return None if kind == "income_statement" and _comprehensive_only(text) else kind
+
+
+def _comprehensive_only(text: str) -> bool:
+    """Whether the page is the second of two statements: comprehensive income from net income on."""
+    return bool(_COMPREHENSIVE_RE.search(_head(text)[0])) and not _REVENUE_ROW_RE.search(text)
+
+
+def _titled(text: str) -> str | None:
+    """The kind of statement whose title heads the page, or None (none, or an index of them)."""
     joined, starts = _head(text)
     found = [(at, kind) for kind, pattern in _STATEMENT_TITLES
              if (at := _title_at(pattern, joined, starts)) is not None]
@@ -236,11 +253,12 @@ def _classify(text: str, state: _State) -> str:
     if toc:
         return "other"
     head = "\n".join(text.strip().split("\n")[:HEAD_LINES])
-    stmt = statement_kind(text)
+    stmt = _titled(text)
     if stmt is not None:
         if state.section in ("financial", "note"):
             state.statements_seen = True  # later pages of Item 8 are notes
-        return stmt
+        # the second statement of comprehensive income is Item 8's all the same, read with its notes
+        return "note" if stmt == "income_statement" and _comprehensive_only(text) else stmt
     if _EXHIBIT_HEAD_RE.match(text.strip()):
         state.section = "exhibits"
         return "exhibits"

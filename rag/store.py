@@ -47,7 +47,7 @@ from rag.page_kinds import classify_pages
 STORE_FILE = "store.sqlite"
 SCHEMA_VERSION = 2
 # Bump when rag/page_kinds.py, rag/names.py or rag/metadata.py would derive different data.
-DERIVED_VERSION = 2
+DERIVED_VERSION = 3
 
 _NAMES_TABLE = """CREATE TABLE IF NOT EXISTS names (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE, name TEXT NOT NULL,

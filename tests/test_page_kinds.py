@@ -54,6 +54,16 @@ def test_statement_titles_in_prose_or_an_index_are_not_statements():
     assert statement_kind(f"ACME CORP.\nCondensed Consolidating Statements of Income\nParent Issuer Guarantor "
                           f"Eliminations Consolidated\n{FIGURES}") is None
     assert statement_kind(f"ACME CORP.\nCONDENSED CONSOLIDATING BALANCE SHEETS\n{FIGURES}") is None
+    # ASC 220: a second statement of comprehensive income starts from net income; it is not the P&L.
+    comprehensive = ("ACME CORP.\nConsolidated Statements of Comprehensive Income\n(in millions)\n"
+                     "Net income $ 500 $ 450\nForeign currency translation adjustments (20) 15\n"
+                     "Comprehensive income $ 480 $ 465\n")
+    assert statement_kind(comprehensive) is None
+    assert statement_kind(f"ACME CORP.\nConsolidated Statements of Comprehensive Income\nRevenues $ 900 $ 800\n"
+                          f"{FIGURES}") == "income_statement"  # one continuous statement
+    assert classify_pages(["Item 8. Financial Statements and Supplementary Data\nACME CORP.\nCONSOLIDATED "
+                           f"STATEMENTS OF OPERATIONS\nNet sales $ 900 $ 800\n{FIGURES}", comprehensive]) == [
+        "income_statement", "note"]
     # A 10-Q's primary statements are condensed, and consolidated.
     assert statement_kind(f"ACME CORP.\nCondensed Consolidated Statements of Income\n{FIGURES}") == "income_statement"
 
