@@ -536,3 +536,19 @@ def is_level(q: Quantity, plain: str) -> bool:
     off the sources, never a sum or difference of two other figures of the page."""
     return bool(_LEVEL_BEFORE_RE.search(plain[max(0, q.start - 80): q.start]))
 
+
+
+# A change word right before a figure ("increased by 2.7 points", "a decrease of 3%") or after it ("a
+# 2.7 percentage point increase"); "compared to 14.4%", "versus 20%" or "from 20%" name a level.
+_CHANGE_BEFORE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower)"
+                               r"\w*\s+(?:by\s+|of\s+)?(?:about\s+|approximately\s+|nearly\s+)?[$(]*\s*$",
+                               re.IGNORECASE)
+_CHANGE_AFTER_RE = re.compile(r"\s*(?:percentage\s+points?\s+|points?\s+|pp\s+)?(?:increase|decrease|rise|drop|decline"
+                              r"|change|higher|lower|up|down)\b", re.IGNORECASE)
+
+
+def states_change(q: Quantity, plain: str) -> bool:
+    """Whether `q` states how much something changed rather than a level of it: "Boeing's effective tax
+    rate was (3.5%) compared to 14.4%" states two levels though the claim compares them."""
+    before, after = plain[max(0, q.start - 40): q.start], plain[q.end: q.end + 30]
+    return not is_level(q, plain) and bool(_CHANGE_BEFORE_RE.search(before) or _CHANGE_AFTER_RE.match(after))

@@ -80,7 +80,10 @@ RATIOS = (
            r"(?:total\s+)?operating\s+income\b", r"interest\s+expense"),
     _ratio("effective tax rate", r"\beffective\s+(?:income\s+)?tax\s+rate\b",
            r"(?:provision\s+for|\(?benefit\)?\s+from)?\s*income\s+tax(?:es)?\b(?!\s+payable)",
-           r"(?:income|earnings)\s+(?:\(loss\)\s+)?before\s+(?:provision\s+for\s+)?income\s+taxes"),
+           # pre-tax income as a loss-making filer captions it too: "Loss before income taxes", "(Loss)/earnings
+           # before income taxes", "Income (loss) before provision for income taxes"
+           r"\(?(?:income|earnings|loss)\)?(?:\s*(?:/|and|or)?\s*\(?(?:income|earnings|loss)\)?)?\s+before\s+"
+           r"(?:(?:the\s+)?provision\s+for\s+)?income\s+taxes"),
     _ratio("days sales outstanding", r"\bdays?\s+sales\s+outstanding\b|\bDSO\b",
            r"(?:trade\s+)?(?:accounts\s+)?receivable", REVENUE_ROW, 365.0),
     _ratio("days payable outstanding", r"\bdays?\s+payables?\s+outstanding\b|\bDPO\b",

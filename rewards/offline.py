@@ -84,6 +84,7 @@ from rewards.arithmetic import (
     equalities,
     is_amount,
     is_level,
+    states_change,
 )
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
@@ -467,7 +468,7 @@ class OfflineChecker:
             if asked is not None or computed:
                 return asked, computed, False
         # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
-        if q.unit == "$" or (CHANGE_RE.search(claim.plain) and not is_level(q, claim.plain)):
+        if q.unit == "$" or states_change(q, claim.plain):
             return None, False, False
         ratio = named_ratio(claim.plain, context.question, not own_measure)
         if ratio is None:

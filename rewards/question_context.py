@@ -242,12 +242,23 @@ def claimed_period(q: Quantity, claim: Claim, context: AnswerContext) -> Period 
 def figure_measure(q: Quantity, claim: Claim, measure: list[str], context: AnswerContext) -> list[str]:
     """The measure words a source figure equal to `q` must have (one of) in its row label or
     sentence: the claim's own; for a bare answer (`AnswerContext.bare`), the question's, since it
-    answers the question. None for a formula operand, whose measure is the formula's result
-    (`rewards.arithmetic.is_operand`), and for a figure of a longer answer that names no measure
-    ("2021: $14,082 million": the answer's heading says what it is)."""
+    answers the question; a label in parentheses after it, first. None for a formula operand, whose
+    measure is the formula's result (`rewards.arithmetic.is_operand`), and for a figure of a longer
+    answer that names no measure ("2021: $14,082 million": the answer's heading says what it is)."""
+    # "$6,833 (Net sales) + $128 (Other income)": a figure's label in parentheses says what it is, named
+    # by its head words ("sales", not "net")
+    words = measure_tokens(label.group(1)) if (label := _TERM_LABEL_RE.match(claim.plain[q.end:])) else []
+    if labelled := [w for w in words if w not in MODIFIERS] or words:
+        return labelled
     if is_operand(q, claim.plain):
         return []
     return measure or (measure_tokens(context.question) if context.bare else [])
+
+
+# A row caption in parentheses ("(Net sales)"), not a remark on the figure ("(from the cash flow statement)",
+# "(considered as marketable securities)", "(FY2022)").
+_TERM_LABEL_RE = re.compile(r"\s*(?:million|billion|thousand)?\s*\((?!(?:From|As|Per|See|Based|Including|Excluding|"
+                            r"Or|In|For|Which|Considered|Approximately|About)\b)([A-Z][A-Za-z&'’ ,-]{2,40})\)")
 
 
 def direct_match(q: Quantity, claim: Claim, context: AnswerContext, own_measure: list[str],

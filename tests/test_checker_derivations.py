@@ -139,6 +139,45 @@ def test_rate_is_a_ratio_of_rows_that_name_it(checker):
     assert v.verdict == Verdict.unsupported
 
 
+def test_a_loss_makers_effective_tax_rate_is_its_rows_ratio_whatever_else_the_pages_hold(checker):
+    statement = SourcePage(doc_id="initech-2022-10k", page=55, text=(
+        "INITECH CORP.\nConsolidated Statements of Operations\n(Dollars in millions)\nYears ended December 31, "
+        "2022 2021\nTotal revenues 66,608 62,286\nFinance interest expense (28) (32)\n"
+        "Loss before income taxes (5,022) (5,033)\nIncome tax (expense)/benefit (31) 743\nNet loss (5,053) (4,290)\n"))
+    note = SourcePage(doc_id="initech-2022-10k", page=79, text=(
+        "Unrecognized tax benefits of $878, $790 and $734 would affect the effective tax rate if recognized.\n"))
+    question = "How does Initech's effective tax rate in FY2022 compare to FY2021?"
+    # 28 / 790 is 3.5%, but those rows are not income taxes over pre-tax income, which the page holds
+    claim = "Initech's effective tax rate in FY2022 was 3.5% compared to 14.4% in FY2021."
+    [v] = checker.check(question, claim, [statement, note])
+    assert v.verdict == Verdict.unsupported, v.reason
+    claim = "Initech's effective tax rate in FY2022 was 0.6% compared to 14.8% in FY2021."  # 31 / 5,022; 743 / 5,033
+    [v] = checker.check(question, claim, [statement, note])
+    assert v.verdict == Verdict.supported, v.reason
+
+
+def test_a_figures_label_in_parentheses_names_its_row(checker):
+    # 2,500 is net income on the page, not net sales
+    [v] = check(checker, "Revenue = $2,500 million (Net sales) + $10 million (Other income) = $2,510 million in 2023.")
+    assert v.verdict == Verdict.unsupported and "$2,500 million" in v.reason, v.reason
+    # a remark on where the figure is from is no row caption
+    [v] = check(checker, "Net sales were $50,000 million (from the income statement) in 2023.")
+    assert v.verdict == Verdict.supported, v.reason
+
+
+@pytest.mark.parametrize(("claim", "changes"), [
+    ("The effective tax rate was 3.5% compared to 14.4% in 2021.", [False, False]),
+    ("The rate increased by 2.7 percentage points to 21.0%.", [True, False]),
+    ("Gross margin was 35.0%, up from 33.0%.", [False, False]),
+    ("Margin fell 1.5% to 20.0%.", [True, False]),
+    ("A 2.7 point increase took it to 21.0%.", [True, False]),
+])
+def test_a_figure_states_a_change_only_by_the_words_around_it(claim, changes):
+    from rewards.arithmetic import states_change
+
+    assert [states_change(q, claim) for q in extract_quantities(claim)] == changes
+
+
 def test_plain_ratio_never_pairs_two_columns():
     claim = extract_quantities("41%")[0]
     tol = Tolerances(additive=0.5, multiplicative=0.6)
