@@ -75,7 +75,6 @@ from rewards import direction, metric_trend
 from rewards.agreement import Known, disagreement
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
-    FORMULA_TOLERANCE,
     WORKED_RE,
     Derivation,
     Tolerances,
@@ -118,7 +117,6 @@ from rewards.premises import (
 )
 from rewards.question_context import (
     AVERAGE_WORD_RE,
-    WORKED_FORMULA,
     AnswerContext,
     FigureMatch,
     added_deduction,
@@ -132,6 +130,7 @@ from rewards.question_context import (
     overstated,
     own_results,
     single_period,
+    worked_tolerances,
 )
 from rewards.stated_totals import component_row, component_rows, plain_revenue, worked_contradiction
 from rewards.superlatives import outranked_peer, outranked_value
@@ -369,7 +368,7 @@ class OfflineChecker:
         wrong = (worked_contradiction(claim.plain, context.question, worked, matches, context.pages,
                                       heading=claim.heading)
                  or not_as_defined(claim.plain, own_results(claim, matches), context.question, context.bare,
-                                   evidence_pages(claim, context), self._worked_tolerances(claim, matches),
+                                   evidence_pages(claim, context), worked_tolerances(matches, self._tolerances),
                                    context.established))
         if wrong is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, wrong)
@@ -564,20 +563,6 @@ class OfflineChecker:
             if reference or not heads or heads & measured:
                 return FigureMatch(q, derivation=Derivation("stated earlier in the answer", (), value))
         return None
-
-    def _worked_tolerances(self, claim: Claim, matches: list[FigureMatch | None]):
-        """`_tolerances`, with the slack a shown computation is allowed (`FORMULA_TOLERANCE`: rounded
-        intermediate values) for a result the claim's own working computes: held to a definition, it
-        may be off by no more than its working is."""
-        worked = {m.quantity.start for m in matches
-                  if m is not None and m.derivation is not None and m.derivation.expression == WORKED_FORMULA}
-
-        def tolerances(q: Quantity) -> Tolerances:
-            tol = self._tolerances(q)
-            if q.start not in worked:
-                return tol
-            return Tolerances(tol.additive, max(tol.multiplicative, FORMULA_TOLERANCE * q.magnitude))
-        return tolerances
 
     def _tolerances(self, q: Quantity) -> Tolerances:
         return Tolerances(

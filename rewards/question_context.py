@@ -22,13 +22,14 @@ here, none of them fitted to a data set (a financial analyst reads a filing the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rewards import direction
 from rewards.agreement import Known
-from rewards.arithmetic import Derivation, Equality, is_operand
+from rewards.arithmetic import FORMULA_TOLERANCE, Derivation, Equality, Tolerances, is_operand
 from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
 from rewards.claims import Claim, without_lead_in
@@ -553,6 +554,22 @@ def own_results(claim: Claim, matches: list[FigureMatch | None]) -> list[Quantit
     liabilities" for a ratio the question defines as current assets / current liabilities)."""
     return [q for q, m in zip(claim.quantities, matches, strict=True)
             if m is None or (m.derivation is not None and m.derivation.expression == WORKED_FORMULA)]
+
+
+def worked_tolerances(matches: list[FigureMatch | None],
+                      tolerances: Callable[[Quantity], Tolerances]) -> Callable[[Quantity], Tolerances]:
+    """`tolerances`, with the slack a shown computation is allowed (`FORMULA_TOLERANCE`: rounded
+    intermediate values) for a result the claim's own working computes: held to a definition, it
+    may be off by no more than its working is."""
+    worked = {m.quantity.start for m in matches
+              if m is not None and m.derivation is not None and m.derivation.expression == WORKED_FORMULA}
+
+    def widened(q: Quantity) -> Tolerances:
+        tol = tolerances(q)
+        if q.start not in worked:
+            return tol
+        return Tolerances(tol.additive, max(tol.multiplicative, FORMULA_TOLERANCE * q.magnitude))
+    return widened
 
 
 def formula_results(claim: Claim, matches: list[FigureMatch | None], worked: list[Equality]) -> None:
