@@ -409,11 +409,38 @@ def read_item(phrase: str, years: list[int]) -> Item | None:
     return Item(words, average, change, tuple(asked))
 
 
+# Total debt where no row states it: the balance sheet's borrowings, current and noncurrent (short-term
+# borrowings and commercial paper, the current portion of long-term debt, long-term debt), as analysts
+# total it (CFA Institute, solvency ratios). Only on a page that has the long-term debt row.
+_DEBT_ITEM_RE = re.compile(r"^(?:total\s+)?debt$", re.IGNORECASE)
+_DEBT_PARTS_RE = re.compile(r"^\W*(?:short[-\s]term\s+(?:debt|borrowings)|commercial\s+paper|current\s+(?:portion|"
+                            r"maturities)\s+of\s+long[-\s]term\s+debt|long[-\s]term\s+debt)", re.IGNORECASE)
+_LONG_TERM_DEBT_RE = re.compile(r"^\W*long[-\s]term\s+debt", re.IGNORECASE)
+
+
+def _debt_rows(pages: list[PreparedPage]) -> list[tuple[PreparedPage, dict[int, float]]]:
+    """Per page with a long-term debt row: its debt rows summed for each year they all give; none for
+    a page with a debt row whose figures were not read into year columns (the sum would miss it)."""
+    with_long_term = {id(page) for page, _ in statement_rows(pages, _LONG_TERM_DEBT_RE, False)}
+    parts: dict[int, tuple[PreparedPage, list[dict[int, float]]]] = {}
+    for page, row in statement_rows(pages, _DEBT_PARTS_RE, False):
+        if id(page) in with_long_term:
+            parts.setdefault(id(page), (page, []))[1].append(row)
+    return [(page, {year: sum(row[year] for row in rows) for year in set.intersection(*(set(r) for r in rows))})
+            for page, rows in parts.values() if len(rows) == len(_row_keys(page, _DEBT_PARTS_RE))]
+
+
+def _row_keys(page: PreparedPage, label: re.Pattern) -> set[str]:
+    """The distinct row labels of the page's figures that `label` names, read into columns or not."""
+    return {re.sub(r"[\s\d$(),.—–-]+$", "", text) for text in page.labels if label.search(text)}
+
+
 def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:
     """The item's values from the rows of the pages that name it (see the module docstring)."""
     out: dict[float, Value] = {}
     over_years = item.average or item.change
-    for page, row in statement_rows(pages, _item_label(item.words), bool(_FLOW_RE.search(item.words))):
+    rows = statement_rows(pages, _item_label(item.words), bool(_FLOW_RE.search(item.words)))
+    for page, row in rows or (_debt_rows(pages) if _DEBT_ITEM_RE.match(item.words) else []):
         unit, cited = declared_unit(page), frozenset({(page.source.doc_id, page.source.page)})
         if over_years and len(item.years) == 2 and all(y in row for y in item.years):
             old, new = (format_operand(row[y]) for y in item.years)

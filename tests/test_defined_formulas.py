@@ -126,6 +126,25 @@ def test_a_quarterly_table_is_no_year_column():
     assert value.value == 11_000
 
 
+def test_total_debt_is_the_balance_sheets_borrowings_where_no_row_totals_them():
+    from rewards.implied_formulas import change_answer
+
+    debt = SourcePage(doc_id="vandelay-2020-10k", page=53, text=(
+        "Vandelay Industries, Inc.\nConsolidated Balance Sheets (continued)\n(in millions)\nDecember 31, 2020 2019\n"
+        "Accounts payable 1,200 1,600\nShort-term borrowings 50 —\nCurrent portion of long-term debt 200 150\n"
+        "Total current liabilities 3,100 3,350\nLong-term debt 2,800 3,000\nTotal liabilities 7,000 7,100\n"))
+    # "50 —" is read into no year column: a total without it would be wrong, so there is none
+    assert page_values(read_item("FY2020 total debt", [2020]), [prepare_page(debt)]) == []
+    debt = SourcePage(doc_id=debt.doc_id, page=debt.page, text=debt.text.replace("Short-term borrowings 50 —\n", ""))
+    [value] = page_values(read_item("FY2020 total debt", [2020]), [prepare_page(debt)])
+    assert value.value == 3_000  # 200 + 2,800
+    question = "Has Vandelay reduced its debt between FY2019 and FY2020?"
+    assert change_answer(question, [prepare_page(debt)]) == (
+        "Debt: 3,150 million in FY2019 and 3,000 million in FY2020, down 150 million [vandelay-2020-10k p.53].")
+    # a page without the long-term debt row totals nothing
+    assert page_values(read_item("FY2020 debt", [2020]), [prepare_page(BALANCE)]) == []
+
+
 def test_a_chain_of_names_states_the_metric_named_first():
     claim = "CCC = DIO + DSO - DPO = 52.79 + 36.47 - 92.05 = -2.79 days."
     result = extract_quantities(claim)[-1]
