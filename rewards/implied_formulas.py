@@ -31,8 +31,8 @@ from rewards.defined_formulas import (
     in_working,
     page_values,
 )
-from rewards.direction import DOWN, UP, stated_direction
-from rewards.numbers import SCALE_NAMES, Quantity
+from rewards.direction import DOWN, UP, denied_direction, stated_direction
+from rewards.numbers import SCALE_NAMES, Quantity, extract_quantities
 from rewards.premises import PreparedPage, measure_tokens
 
 _YEAR = r"(?:fy\s*)?((?:19|20)\d{2})"
@@ -231,6 +231,35 @@ def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
     by = "" if moved == "unchanged" else f" {_amount(abs(new.value - old.value), new.unit)}"
     return (f"{item[:1].upper()}{item[1:]}: {_amount(old.value, old.unit)} in {earlier.split()[0]} and "
             f"{_amount(new.value, new.unit)} in {later.split()[0]}, {moved}{by} {_cites(old, new)}.")
+
+
+_MOVED = {UP: "an increase", DOWN: "a decrease"}
+
+
+def change_contradiction(claim: str, question: str, pages: list[PreparedPage]) -> str | None:
+    """Why a figure-less claim's direction for the line item whose change the question asks about
+    (`_change`) is contradicted by the item's rows for both years (the verdict's reason), or None:
+    "Yes, Microsoft has increased its debt" where the balance sheet's debt fell, or a denial ("has not
+    decreased") of the change that happened. `pages`: the asked filer's."""
+    metric = implied_definition(question)
+    if metric is None or not metric.name.startswith("change in ") or extract_quantities(claim):
+        return None
+    item = metric.name.removeprefix("change in ")
+    heads = measure_tokens(item)
+    if not heads or not set(heads) <= set(measure_tokens(claim)):
+        return None  # the claim is not about the item
+    later, earlier = (term.strip() for term in metric.formula.split(" - "))
+    old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
+    if old is None or new is None or old.value == new.value:
+        return None
+    moved = UP if new.value > old.value else DOWN
+    said, denied = stated_direction(claim, heads), denied_direction(claim, heads)
+    if said not in (UP, DOWN) or said == moved:
+        if denied != moved:
+            return None
+    claimed = f"no {_MOVED[moved].split()[1]}" if denied == moved else _MOVED[said]
+    return (f"the rows of both years contradict it: {item} {_amount(old.value, old.unit)} ({earlier.split()[0]}) → "
+            f"{_amount(new.value, new.unit)} ({later.split()[0]}) is {_MOVED[moved]}; the claim says {claimed}")
 
 
 def asked_metric(question: str) -> Definition | None:

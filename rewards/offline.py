@@ -91,7 +91,7 @@ from rewards.claims import Claim, is_header_row, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
-from rewards.implied_formulas import implied_derivation
+from rewards.implied_formulas import change_contradiction, implied_derivation
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
 from rewards.named_ratios import column_ratio, named_ratio, ratio_derivation
 from rewards.numbers import ARITHMETIC_CONSTANTS, Quantity, agreeing, extract_quantities
@@ -250,7 +250,8 @@ class OfflineChecker:
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
         own = [page for page in context.pages if id(page) not in context.foreign]
-        if (reason := metric_trend.contradiction(claim, context.question_period, own)) is not None:
+        if (reason := metric_trend.contradiction(claim, context.question_period, own)
+                or change_contradiction(claim.plain, context.question, own)) is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         words = content_tokens(without_lead_in(claim.plain))
         if len(words) < MIN_CONTENT_WORDS:

@@ -163,3 +163,28 @@ def test_the_teacher_answers_a_change_question_from_the_rows(checker):
     assert out.endswith("Cost of sales: 7,700 million in FY2019 and 8,000 million in FY2020, up 300 million "
                         "[vandelay-2020-10k p.50]."), out
     assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [INCOME]))
+
+
+@pytest.mark.parametrize(("claim", "contradicted"), [
+    ("Vandelay's cost of sales decreased between FY2019 and FY2020.", True),
+    ("No, Vandelay has not increased its cost of sales between FY2019 and FY2020.", True),  # it did: 7,700 → 8,000
+    ("Yes, Vandelay has increased its cost of sales.", False),
+    ("No, Vandelay has not decreased its cost of sales.", False),
+    ("Vandelay's net sales decreased.", False),  # another line item: not this question's
+    ("Cost of sales fell to $7,000 million.", False),  # figures are checked as figures
+])
+def test_a_direction_for_the_asked_line_items_change_is_checked_against_its_rows(claim, contradicted):
+    from rewards.implied_formulas import change_contradiction
+
+    question = "Has Vandelay increased its cost of sales between FY2019 and FY2020?"
+    reason = change_contradiction(claim, question, [prepare_page(INCOME)])
+    assert (reason is not None) == contradicted, reason
+    if contradicted:
+        assert "7,700 million (FY2019) → 8,000 million (FY2020) is an increase" in reason
+
+
+def test_the_checker_rejects_a_direction_the_rows_contradict(checker):
+    question = "Has Vandelay increased its cost of sales between FY2019 and FY2020?"
+    [v] = checker.check(question, "No, Vandelay has not increased its cost of sales between FY2019 and FY2020.",
+                        [INCOME])
+    assert v.verdict == Verdict.unsupported and "contradict" in v.reason, v.reason
