@@ -166,6 +166,15 @@ def test_a_claim_that_cannot_be_refused_in_words_is_dropped(teacher, claim):
     assert "do not state that" not in out and "trucks" not in out.split("42.5 million")[1], out
 
 
+def test_a_lead_in_whose_claims_were_dropped_is_dropped_too(teacher):
+    answer = ("Here are the results:\nNet income was $42.5 million in fiscal 2024.\n"
+              "All deferral elections must specify:\n- Acme employs 9,000 drivers.\n"
+              "An eligible employee receives a matching contribution if he or she:\n- Acme employs 9,500 drivers.")
+    out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)
+    assert "must specify" not in out and "he or she" not in out, out
+    assert out.startswith("Here are the results:\nNet income was $42.5 million"), out
+
+
 def test_an_unsupported_figure_without_a_replacement_is_dropped_not_denied(teacher):
     answer = "Net income was $42.5 million in fiscal 2024.\n- Acme employs 9,000 drivers."
     out = _loop(teacher, "How did Acme do in fiscal 2024?", answer)

@@ -264,6 +264,7 @@ class GroundedTeacher:
                     or self._levels(question, sources.pages, verdicts, parts))
         if computed is not None:  # it answers the question: "the filing does not say" no longer holds
             parts = [p for p in parts if sentence_kind(p) != "abstention"] + [computed]
+        parts = _introducing(parts)
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
         return TeacherText(text=_joined(parts) or refusal(question))
@@ -507,6 +508,16 @@ def _draftable(text: str) -> bool:
     """A source sentence an answer may quote: a claim (not a header or unit row, running head,
     lead-in or heading) that does not loop."""
     return sentence_kind(text) == "claim" and not degenerate(text)
+
+
+def _introducing(parts: list[str]) -> list[str]:
+    """`parts` without the lead-ins ("… must specify:", "Here are the key points:") that end the
+    answer: the claims they led into were dropped. (One lead-in before another is kept: "Here are the
+    steps:" then "1) Average accounts payable:" then its figures.)"""
+    end = len(parts)
+    while end and _strip_citations(parts[end - 1]).rstrip().endswith(":") and sentence_kind(parts[end - 1]) != "claim":
+        end -= 1
+    return parts[:end]
 
 
 def _joined(parts: list[str]) -> str:
