@@ -35,6 +35,7 @@ from itertools import combinations
 import numpy as np
 
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
+from rewards.premises import CHANGE_STEMS
 
 # Largest operand set for the three-term search (C(18, 3) = 816 combinations).
 MAX_TRIPLE_OPERANDS = 18
@@ -540,7 +541,7 @@ def is_level(q: Quantity, plain: str) -> bool:
 
 # A change word right before a figure ("increased by 2.7 points", "a decrease of 3%") or after it ("a
 # 2.7 percentage point increase"); "compared to 14.4%", "versus 20%" or "from 20%" name a level.
-_CHANGE_BEFORE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower)"
+_CHANGE_BEFORE_RE = re.compile(rf"\b(?:{CHANGE_STEMS})"
                                r"\w*\s+(?:by\s+|of\s+)?(?:about\s+|approximately\s+|nearly\s+)?[$(]*\s*$",
                                re.IGNORECASE)
 _CHANGE_AFTER_RE = re.compile(r"\s*(?:percentage\s+points?\s+|points?\s+|pp\s+)?(?:increase|decrease|rise|drop|decline"

@@ -333,7 +333,7 @@ def _inline_label(page: PreparedPage, q: Quantity) -> str:
     """A figure's own row caption where PDF text runs several rows into one line ("… interests 2,735.0
     2,346.0 2,210.8 Net earnings attributable to General Mills $ 2,707.3 …"): the words between the
     figures before its row's and its own, lower-cased like the page's labels."""
-    before = re.sub(r"[\s\d$(),.—–-]+$", "", page.source.text[max(0, q.start - _INLINE_REACH): q.start])
+    before = _row_key(page.source.text[max(0, q.start - _INLINE_REACH): q.start])
     # only after another row's figures on the same line ("2,210.8 Net earnings …"), not after a note's
     # heading ("Statement of operations (1): Net sales" of equity investees is no row of the filer's)
     m = re.search(r"\d\)?[ \t]+([^\d\n]+)$", before)
@@ -368,7 +368,7 @@ def statement_rows(pages: list[PreparedPage], label: re.Pattern,
                 continue
             named = text if label.search(text) else inline if label.search(inline := _inline_label(page, q)) else None
             if named is not None:
-                key = re.sub(r"[\s\d$(),.—–-]+$", "", named)
+                key = _row_key(named)
                 rows.setdefault((id(page), key), (page, {}))[1].setdefault(column.year, q.value)
     # A statement lists a line item's components under its caption and then their total ("Net sales:
     # Products …, Services …, Total net sales"): where a page has the total, it is the line item.
@@ -421,18 +421,20 @@ _LONG_TERM_DEBT_RE = re.compile(r"^\W*long[-\s]term\s+debt", re.IGNORECASE)
 def _debt_rows(pages: list[PreparedPage]) -> list[tuple[PreparedPage, dict[int, float]]]:
     """Per page with a long-term debt row: its debt rows summed for each year they all give; none for
     a page with a debt row whose figures were not read into year columns (the sum would miss it)."""
-    with_long_term = {id(page) for page, _ in statement_rows(pages, _LONG_TERM_DEBT_RE, False)}
     parts: dict[int, tuple[PreparedPage, list[dict[int, float]]]] = {}
     for page, row in statement_rows(pages, _DEBT_PARTS_RE, False):
-        if id(page) in with_long_term:
-            parts.setdefault(id(page), (page, []))[1].append(row)
-    return [(page, {year: sum(row[year] for row in rows) for year in set.intersection(*(set(r) for r in rows))})
-            for page, rows in parts.values() if len(rows) == len(_row_keys(page, _DEBT_PARTS_RE))]
+        parts.setdefault(id(page), (page, []))[1].append(row)
+    out = []
+    for page, rows in parts.values():
+        keys = {_row_key(text) for text in page.labels if _DEBT_PARTS_RE.search(text)}  # read or not
+        if len(rows) == len(keys) and any(_LONG_TERM_DEBT_RE.search(key) for key in keys):
+            out.append((page, {year: sum(row[year] for row in rows) for year in set.intersection(*map(set, rows))}))
+    return out
 
 
-def _row_keys(page: PreparedPage, label: re.Pattern) -> set[str]:
-    """The distinct row labels of the page's figures that `label` names, read into columns or not."""
-    return {re.sub(r"[\s\d$(),.—–-]+$", "", text) for text in page.labels if label.search(text)}
+def _row_key(label: str) -> str:
+    """A row's label without its figures: "long-term debt 2,800 3,000" → "long-term debt"."""
+    return re.sub(r"[\s\d$(),.—–-]+$", "", label)
 
 
 def page_values(item: Item, pages: list[PreparedPage]) -> list[Value]:

@@ -215,18 +215,32 @@ def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
     return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {_amount(value.value, value.unit)} {_cites(value)}."
 
 
-def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
-    """A line item's change the question asks about (`_change`), read from its rows for both years
-    ("Inventories: 2,300 million in FY2019 and 2,400 million in FY2020, up 100 million [...]."); None
-    when the question asks about none or the rows do not give one value for each year."""
+def _asked_change(question: str) -> tuple[str, str, str] | None:
+    """(item, earlier term, later term) of the line item's change the question asks about (`_change`:
+    "FY2022 debt", "FY2023 debt"), or None."""
     metric = implied_definition(question)
     if metric is None or not metric.name.startswith("change in ") or _is_lookup(metric):
         return None
     later, earlier = (term.strip() for term in metric.formula.split(" - "))
-    item = metric.name.removeprefix("change in ")
+    return metric.name.removeprefix("change in "), earlier, later
+
+
+def _read_change(question: str, asked: tuple[str, str, str], pages: list[PreparedPage]) -> tuple[Value, Value] | None:
+    """The asked item's (earlier, later) values from the pages' rows, one each, or None."""
+    item, earlier, later = asked
     old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
-    if old is None or new is None or old.unit != new.unit:
+    return None if old is None or new is None else (old, new)
+
+
+def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
+    """A line item's change the question asks about (`_change`), read from its rows for both years
+    ("Inventories: 2,300 million in FY2019 and 2,400 million in FY2020, up 100 million [...]."); None
+    when the question asks about none or the rows do not give one value for each year."""
+    asked = _asked_change(question)
+    values = _read_change(question, asked, pages) if asked is not None else None
+    if values is None or values[0].unit != values[1].unit:
         return None
+    (item, earlier, later), (old, new) = asked, values
     moved = "up" if new.value > old.value else "down" if new.value < old.value else "unchanged"
     by = "" if moved == "unchanged" else f" {_amount(abs(new.value - old.value), new.unit)}"
     return (f"{item[:1].upper()}{item[1:]}: {_amount(old.value, old.unit)} in {earlier.split()[0]} and "
@@ -241,17 +255,17 @@ def change_contradiction(claim: str, question: str, pages: list[PreparedPage]) -
     (`_change`) is contradicted by the item's rows for both years (the verdict's reason), or None:
     "Yes, Microsoft has increased its debt" where the balance sheet's debt fell, or a denial ("has not
     decreased") of the change that happened. `pages`: the asked filer's."""
-    metric = implied_definition(question)
-    if metric is None or not metric.name.startswith("change in ") or extract_quantities(claim):
+    asked = _asked_change(question)
+    if asked is None or extract_quantities(claim):
         return None
-    item = metric.name.removeprefix("change in ")
+    item, earlier, later = asked
     heads = measure_tokens(item)
     if not heads or not set(heads) <= set(measure_tokens(claim)):
         return None  # the claim is not about the item
-    later, earlier = (term.strip() for term in metric.formula.split(" - "))
-    old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
-    if old is None or new is None or old.value == new.value:
+    values = _read_change(question, asked, pages)
+    if values is None or values[0].value == values[1].value:
         return None
+    old, new = values
     moved = UP if new.value > old.value else DOWN
     said, denied = stated_direction(claim, heads), denied_direction(claim, heads)
     if said not in (UP, DOWN) or said == moved:

@@ -361,8 +361,8 @@ def asserted(page: PreparedPage, offset: int) -> bool:
     return not NOT_ASSERTED_RE.search(page.source.text[start:end])
 
 
-CHANGE_RE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower|compared)",
-                       re.IGNORECASE)
+CHANGE_STEMS = "chang|increas|decreas|grow|grew|declin|rose|fell|drop|up|down|higher|lower"  # of words saying a change
+CHANGE_RE = re.compile(rf"\b(?:{CHANGE_STEMS}|compared)", re.IGNORECASE)
 
 
 # A level ("increased to $58.3 million") is a sum of figures only when the claim calls it a total.

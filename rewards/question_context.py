@@ -248,7 +248,7 @@ def figure_measure(q: Quantity, claim: Claim, measure: list[str], context: Answe
     answer that names no measure ("2021: $14,082 million": the answer's heading says what it is)."""
     # "$6,833 (Net sales) + $128 (Other income)": a figure's label in parentheses says what it is, named
     # by its head words ("sales", not "net")
-    words = measure_tokens(label.group(1)) if (label := _TERM_LABEL_RE.match(claim.plain[q.end:])) else []
+    words = measure_tokens(label.group(1)) if (label := _ROW_CAPTION_RE.match(claim.plain[q.end:])) else []
     if labelled := [w for w in words if w not in MODIFIERS] or words:
         return labelled
     if is_operand(q, claim.plain):
@@ -258,7 +258,7 @@ def figure_measure(q: Quantity, claim: Claim, measure: list[str], context: Answe
 
 # A row caption in parentheses ("(Net sales)"), not a remark on the figure ("(from the cash flow statement)",
 # "(considered as marketable securities)", "(FY2022)").
-_TERM_LABEL_RE = re.compile(r"\s*(?:million|billion|thousand)?\s*\((?!(?:From|As|Per|See|Based|Including|Excluding|"
+_ROW_CAPTION_RE = re.compile(r"\s*(?:million|billion|thousand)?\s*\((?!(?:From|As|Per|See|Based|Including|Excluding|"
                             r"Or|In|For|Which|Considered|Approximately|About)\b)([A-Z][A-Za-z&'’ ,-]{2,40})\)")
 
 
