@@ -15,7 +15,9 @@ Rules (general finance conventions, nothing company-specific):
   for that fiscal year; with no filing for it, the latest earlier one (a FY2022 10-K is where a
   FY2023 forecast lives);
 - form: a question about a quarter ("Q2", "quarter", "10-Q") prefers quarterly reports, any other
-  an annual report when both exist for the year.
+  an annual report when both exist for the year;
+- no period named: the latest annual report (the present, and the years before it), unless the
+  question is about a quarter; a filer with no dated annual report keeps all its filings.
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ def _pick_period(docs: list[Document], target: int, quarterly: bool | None) -> t
     return chosen, bool(exact)
 
 
+def _latest_annual(docs: list[Document]) -> list[Document]:
+    """The annual reports of the latest fiscal year among `docs` (empty when none is dated): a question
+    naming no period asks about the present ("Is Boeing's business cyclical?"), and the latest annual
+    report states it, with the years before it for a question about a history."""
+    annual = [d for d in docs if _form_kind(d.metadata.form) == "annual" and d.metadata.fiscal_year is not None]
+    latest = max((d.metadata.fiscal_year for d in annual), default=None)
+    return [d for d in annual if d.metadata.fiscal_year == latest]
+
+
 def route_query(query: str, documents: list[Document], text_names: NamesByDoc | None = None) -> Route:
     """Route `query` to the filings it names (see module docstring for the rules).
 
@@ -128,6 +139,10 @@ def route_query(query: str, documents: list[Document], text_names: NamesByDoc | 
         if quarterly is not None:
             wanted = "quarterly" if quarterly else "annual"
             docs = [d for d in named if _form_kind(d.metadata.form) == wanted] or named
+        latest = _latest_annual(named) if not quarterly else []
+        if latest:
+            why = f"names {by}; no year named: its latest annual report"
+            return Route([d.doc_id for d in latest], "company", why, _used(used, latest))
         return Route([d.doc_id for d in docs], "company", f"names {by}", _used(used, docs))
     chosen, exact = _pick_period(named, years[-1], quarterly)
     if not chosen:

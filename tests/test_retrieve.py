@@ -66,8 +66,14 @@ def test_years_and_periods():
     assert r.doc_ids == ["b22"] and r.confidence == "company"
     r = route_query("Boeing's FY2018 total assets?", docs)
     assert r.doc_ids == ["b18"] and r.confidence == "period"
+    # No year named: the latest annual report (the present); the route stays at company confidence.
     r = route_query("Is Boeing's business cyclical?", docs)
-    assert sorted(r.doc_ids) == ["b18", "b22"] and r.confidence == "company"
+    assert r.doc_ids == ["b22"] and r.confidence == "company" and "latest annual report" in r.reason
+    quarterly = [*docs, doc("b23q", "The Boeing Company", 2023, "10-Q")]
+    assert route_query("Are Boeing's gross margins historically consistent?", quarterly).doc_ids == ["b22"]
+    assert route_query("Boeing's quarterly backlog?", quarterly).doc_ids == ["b23q"]
+    undated = [doc("e1", "Boeing Co", None, "8-K"), doc("e2", "Boeing Co", None, "8-K")]
+    assert sorted(route_query("Who is Boeing's new CEO?", undated).doc_ids) == ["e1", "e2"]
     assert route_query("What is the FY2018 revenue?", docs).confidence == "none"
 
 
