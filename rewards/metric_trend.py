@@ -24,9 +24,14 @@ The years compared are the two the claim names; one year it names is compared wi
 about the filer's metric: a scope word ("Commercial Airplanes' gross margin", "the segment's margin"),
 a quarter, a hedge, or pages whose values move in different directions leave it to the other checks.
 A figure stating the metric is one more derivation (`level_derivation`, support only and signed).
+A bound stated on a margin's moves from year to year ("fluctuated more than 2% each year", "historically
+consistent" where the question sets the bound) is held to the moves over one statement's years
+(`fluctuation_contradiction`).
 
 For the grounded teacher: the worked, cited values that replace a contradicted direction (`corrected`)
-and those a question about the metric that asks for no figure is answered with (`stated_levels`).
+and those a question about the metric that asks for no figure is answered with (`stated_levels`), each
+with its move from the year before (a margin's in percentage points: "margin contracted 110 basis
+points", the convention for rates).
 """
 
 from __future__ import annotations
@@ -312,6 +317,68 @@ def contradiction(claim: Claim, question_period: Period | None, pages: list[Prep
             f"{_MOVES[found.moved]}; the claim says {said}")
 
 
+# A bound on a metric's moves from year to year: "fluctuated more than 2%", "within a 2% range", "not
+# fluctuating more than roughly 2% each year". Over: the moves exceed it; under: they stay within it.
+_BOUND = (r"(?:the\s+|an?\s+)?(?:(?:roughly|about|approximately|around|only|just)\s+)?(\d+(?:\.\d+)?)\s*"
+          r"(?:%|percent(?:age)?(?:\s+points?)?|points?)")
+_OVER_RE = re.compile(rf"\b(?:more\s+than|beyond|over|exceed(?:s|ed|ing)?|greater\s+than|in\s+excess\s+of|above)\s+"
+                      rf"{_BOUND}", _FLAGS)
+_UNDER_RE = re.compile(rf"\b(?:within|less\s+than|under|below|no\s+more\s+than|at\s+most|up\s+to)\s+{_BOUND}", _FLAGS)
+_MOVES_RE = re.compile(r"\b(?:fluctuat\w*|var(?:y|ied|ies|iation|ying)\w*|swings?|range|band|consisten\w*|stable"
+                       r"|stability|volatil\w*)\b", _FLAGS)
+_STEADY_RE = re.compile(r"\b(?:(?P<no>in)?consistent(?:ly)?|(?P<un>un)?stable|(?P<vol>volatile))\b", _FLAGS)
+OVER, UNDER = 1, -1
+
+
+def asked_bound(question: str) -> float | None:
+    """The bound a question sets on a metric's yearly moves ("not fluctuating more than roughly 2% each
+    year"), in percentage points, or None."""
+    m = _OVER_RE.search(question) or _UNDER_RE.search(question)
+    return float(m.group(1)) if m and _MOVES_RE.search(question) else None
+
+
+def _stance(claim: str, question: str) -> tuple[int, float, int] | None:
+    """(OVER or UNDER, the bound, its decimals) a claim states for the moves: its own figure bound,
+    else "consistent" / "not consistent" against the bound the question sets; None for neither."""
+    for pattern, side in ((_OVER_RE, OVER), (_UNDER_RE, UNDER)):
+        m = pattern.search(claim)
+        if m is not None:
+            denied = NEGATION_RE.search(claim, max(0, m.start() - LOCAL_BLUR), m.start())
+            return (-side if denied else side), float(m.group(1)), len(m.group(1).partition(".")[2])
+    steady, bound = _STEADY_RE.search(claim), asked_bound(question)
+    if steady is None or bound is None:
+        return None
+    shaky = bool(steady.group("no") or steady.group("un") or steady.group("vol"))
+    denied = NEGATION_RE.search(claim, max(0, steady.start() - LOCAL_BLUR), steady.start())
+    return (UNDER if shaky == bool(denied) else OVER), bound, 0
+
+
+def fluctuation_contradiction(claim: Claim, question: str, pages: list[PreparedPage]) -> str | None:
+    """Why the bound a claim states for a margin's moves from year to year ("Best Buy's gross margins
+    have fluctuated more than 2% each year", "are historically consistent" where the question bounds
+    the moves) is contradicted by the margin computed for each year of one statement (the question's
+    year and those before it, `_statement_readings`), or None. A margin's move is in percentage points
+    (the difference of the rates), the convention for margins; a bound holds to its own rounding ("2%":
+    1.5 to 2.5 points is undecided). `pages`: the asked filer's."""
+    metric = next((m for m in METRICS if m.named.search(claim.plain)), None)
+    if (metric is None or not metric.percent or not _MOVES_RE.search(claim.plain)
+            or not _about_filer(claim, metric, pages)):
+        return None
+    stance, asked = _stance(claim.plain, question), _asked_year(question, pages)
+    readings = _statement_readings(metric, asked, pages) if stance is not None and asked is not None else []
+    if len(readings) < 2:
+        return None
+    side, bound, decimals = stance
+    moves = [abs(b.value - a.value) * 100 for (_, a), (_, b) in zip(readings, readings[1:], strict=False)]
+    slack = 0.5 * 10 ** -decimals
+    if (side == OVER and max(moves) >= bound - slack) or (side == UNDER and max(moves) <= bound + slack):
+        return None
+    shown = " → ".join(f"{_shown(metric, r)} (FY{y})" for y, r in readings)
+    said = "more" if side == OVER else "no more"
+    return (f"{CONTRADICTED}: {metric.name} {shown} moves at most {max(moves):,.2f} percentage points a year; "
+            f"the claim says {said} than {bound:g}")
+
+
 _NEGATIVE_WORD_RE = re.compile(r"\b(?:negative|deficit|shortfall)\b", _FLAGS)
 
 
@@ -351,12 +418,19 @@ def _worked(metric: Metric, readings: list[tuple[int, Reading]]) -> str:
     name, sentences, before = metric.name.capitalize(), [], None
     for year, reading in readings:
         shown, cite = _shown(metric, reading), " ".join(f"[{p.source.doc_id} p.{p.source.page}]" for p in reading.pages)
+        # a margin's move is in percentage points (the difference of the two rates), not relative
+        by = f" {_points(reading.value - before[1].value)}" if before is not None and metric.percent else ""
         moved = "" if before is None else (
-            f", {'up' if reading.value > before[1].value else 'down'} from {_shown(metric, before[1])} in FY{before[0]}"
-            if reading.value != before[1].value else f", as in FY{before[0]}")
+            f", {'up' if reading.value > before[1].value else 'down'}{by} from {_shown(metric, before[1])} "
+            f"in FY{before[0]}" if reading.value != before[1].value else f", as in FY{before[0]}")
         sentences.append(f"{name} = {reading.working} = {shown} in FY{year}{moved} {cite}.")
         before = (year, reading)
     return " ".join(sentences)
+
+
+def _points(move: float) -> str:
+    """A move of a rate (a fraction) in percentage points: "1.08 percentage points"."""
+    return f"{abs(move) * 100:,.2f} percentage points"
 
 
 def corrected(found: Trend) -> str:
@@ -386,6 +460,28 @@ def _latest_year(pages: list[PreparedPage]) -> int | None:
                default=None)
 
 
+def _asked_year(question: str, pages: list[PreparedPage]) -> int | None:
+    """The latest fiscal year the question names, else the latest a table of the pages shows; None for
+    a quarter or years further apart than one statement shows (`MAX_YEARS`)."""
+    periods = [p for p in extract_periods(question) if p.year is not None]
+    years = {p.year for p in periods}
+    if any(p.quarter is not None for p in periods) or (years and max(years) - min(years) >= MAX_YEARS):
+        return None
+    # "Are the gross margins historically consistent?" names no year: the latest the statements show.
+    return max(years) if years else _latest_year(pages)
+
+
+def _statement_readings(metric: Metric, asked: int, pages: list[PreparedPage]) -> list[tuple[int, Reading]]:
+    """The metric in the asked year and the years before it (up to `MAX_YEARS`) from the first page
+    whose rows compute the asked year: one statement's years, never years mixed from two filings."""
+    for page in pages:
+        readings = [(y, r) for y in range(asked - MAX_YEARS + 1, asked + 1)
+                    if (r := _value(metric, page, y, pages)) is not None]
+        if readings and readings[-1][0] == asked:
+            return readings
+    return []
+
+
 def stated_levels(question: str, pages: list[PreparedPage]) -> Levels | None:
     """The metric a question asks about without asking for a figure ("Does Corning have positive working
     capital based on FY2022 data?", "an improving gross margin profile as of FY2022", "how did the gross
@@ -393,18 +489,12 @@ def stated_levels(question: str, pages: list[PreparedPage]) -> Levels | None:
     before it on the same statement (up to `MAX_YEARS`), worked from the first page whose rows compute
     that year (the latest a table shows when it names no year); None when the question names no one
     metric of `METRICS`, a quarter, or years further apart. `pages`: the asked filer's."""
-    metric, periods = named_metric(question), [p for p in extract_periods(question) if p.year is not None]
-    years = {p.year for p in periods}
-    if metric is None or any(p.quarter is not None for p in periods) or (
-            years and max(years) - min(years) >= MAX_YEARS):
+    metric = named_metric(question)
+    asked = _asked_year(question, pages) if metric is not None else None
+    readings = _statement_readings(metric, asked, pages) if asked is not None else []
+    if not readings:
         return None
-    # "Are the gross margins historically consistent?" names no year: the latest the statements show.
-    asked = max(years) if years else _latest_year(pages)
-    if asked is None:
-        return None
-    for page in pages:
-        readings = [(y, r) for y in range(asked - MAX_YEARS + 1, asked + 1)
-                    if (r := _value(metric, page, y, pages)) is not None]
-        if readings and readings[-1][0] == asked:
-            return Levels(_worked(metric, readings), _shown(metric, readings[-1][1]))
-    return None
+    latest = _shown(metric, readings[-1][1])
+    if asked_bound(question) is not None and len(readings) > 1:
+        latest = _points(readings[-1][1].value - readings[-2][1].value)  # how much it moved is the answer
+    return Levels(_worked(metric, readings), latest)

@@ -240,7 +240,9 @@ class OfflineChecker:
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
         """Name, period and figure agreement; None for a claim without figures that passes the
         name and period checks and has enough content words (decided by alignment similarity)."""
-        reason = disagreement(claim, context.known) or direction.reversed_number(claim, context.pages)
+        own = [page for page in context.pages if id(page) not in context.foreign]
+        reason = (disagreement(claim, context.known) or direction.reversed_number(claim, context.pages)
+                  or metric_trend.fluctuation_contradiction(claim, context.question, own))
         if reason is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
@@ -249,7 +251,6 @@ class OfflineChecker:
                                          context.pages)
         if change is not None and change.moved is not None and (change.evidence is not None or not change.agrees):
             return self._direction_verdict(claim, change, ranked)
-        own = [page for page in context.pages if id(page) not in context.foreign]
         if (reason := metric_trend.contradiction(claim, context.question_period, own)
                 or change_contradiction(claim.plain, context.question, own)) is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)

@@ -8,7 +8,7 @@ import pytest
 
 from cai.core.contracts import SourcePage, Verdict
 from rewards.claims import split_claims
-from rewards.metric_trend import contradiction
+from rewards.metric_trend import contradiction, fluctuation_contradiction
 from rewards.premises import prepare_page
 from rewards.question_context import single_period
 
@@ -93,7 +93,8 @@ def test_the_teacher_replaces_a_contradicted_direction_with_the_worked_metric(ch
               "In 2021, the gross margin decreased, indicating a worsening profile [kessler-2021-10k p.61].")
     out = _revised(QUESTION, answer, [OPERATIONS, BALANCES])
     assert out == ("Gross margin = (9,000 - 7,300 - 960) / 9,000 = 8.22% in FY2020 [kessler-2021-10k p.61]. "
-                   "Gross margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up from 8.22% in FY2020 "
+                   "Gross margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up 3.38 percentage points "
+                   "from 8.22% in FY2020 "
                    "[kessler-2021-10k p.61]."), out  # once, though two claims were corrected
     assert all(v.verdict == Verdict.supported for v in checker.check(QUESTION, out, [OPERATIONS, BALANCES]))
 
@@ -117,8 +118,9 @@ def test_the_sign_stated_for_working_capital(text, contradicted):
     # two years named: the later one is asked, with the years before it on the statement
     ("How did Kessler's gross margin change from FY2020 to FY2021?",
      "Gross margin = (9,000 - 7,200 - 900) / 9,000 = 10.00% in FY2019 [kessler-2021-10k p.61]. Gross margin = "
-     "(9,000 - 7,300 - 960) / 9,000 = 8.22% in FY2020, down from 10.00% in FY2019 [kessler-2021-10k p.61]. Gross "
-     "margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up from 8.22% in FY2020 [kessler-2021-10k p.61]."),
+     "(9,000 - 7,300 - 960) / 9,000 = 8.22% in FY2020, down 1.78 percentage points from 10.00% in FY2019 "
+     "[kessler-2021-10k p.61]. Gross margin = (10,000 - 7,900 - 940) / 10,000 = 11.60% in FY2021, up 3.38 "
+     "percentage points from 8.22% in FY2020 [kessler-2021-10k p.61]."),
     # quick assets: cash, short-term investments where the balance sheet has them, every receivables row
     ("Does Kessler have a reasonably healthy liquidity profile based on its quick ratio for FY21?",
      "Quick ratio = (1,000 + 2,000 + 150) / 3,600 = 0.88 in FY2020 [kessler-2021-10k p.63]. Quick ratio = "
@@ -192,3 +194,44 @@ def test_a_stated_metric_keeps_its_sign(checker, text, supported):
     [verdict] = checker.check("Does Kessler have positive working capital based on FY2021 data?", text,
                               [OPERATIONS, BALANCES])
     assert (verdict.verdict == Verdict.supported) == supported, verdict.reason
+
+
+# Kessler's gross margin 10.00% → 8.22% → 11.60% moves at most 3.38 points a year; its operating margin
+# 5.89% → 4.67% → 6.10% at most 1.43.
+BOUNDED = ("Are Kessler's gross margins historically consistent (not fluctuating more than roughly 2% each year)? "
+           "If gross margins are not a relevant metric, explain why.")
+
+
+@pytest.mark.parametrize(("text", "contradicted"), [
+    ("Kessler's gross margins have fluctuated more than 2% each year.", False),
+    ("The gross margin stayed within a 2% range each year.", True),
+    ("Kessler's gross margins do fluctuate, but not more than roughly 2% a year.", True),
+    ("Kessler's gross margins have been historically consistent.", True),  # the question's bound: 2
+    ("Kessler's gross margins have not been consistent.", False),
+    ("The operating margin fluctuated by more than 2% each year.", True),  # 1.43 points at most
+    ("The operating margin fluctuated by more than 1% each year.", False),  # "1%": 0.5 to 1.5 is undecided
+    ("The operating margin has been consistent.", False),
+    ("The gross margin of the Aerostructures segment stayed within a 2% range.", False),  # a part of the filer
+    ("Gross margin was more than 2% in 2021.", False),  # no move stated
+])
+def test_a_bound_on_a_margins_yearly_moves(text, contradicted):
+    [claim] = [c for c in split_claims(text) if c.kind == "claim"]
+    reason = fluctuation_contradiction(claim, BOUNDED, [prepare_page(OPERATIONS), prepare_page(BALANCES)])
+    assert (reason is not None) == contradicted, reason
+    assert reason is None or "percentage points a year" in reason
+
+
+def test_the_checker_and_teacher_on_a_question_bounding_the_moves(checker):
+    from test_defined_formulas import _revised
+
+    from rewards.metric_trend import stated_levels
+
+    assert stated_levels(BOUNDED, [prepare_page(OPERATIONS)]).latest == "3.38 percentage points"
+    answer = ("Kessler's gross margins have been consistent, moving within a 2% range each year "
+              "[kessler-2021-10k p.61]. Gross margin was 11.6% in 2021 [kessler-2021-10k p.61].")
+    first, second = checker.check(BOUNDED, answer, [OPERATIONS, BALANCES])
+    assert first.verdict == Verdict.unsupported and "3.38 percentage points a year" in first.reason
+    assert second.verdict == Verdict.supported
+    out = _revised(BOUNDED, answer, [OPERATIONS, BALANCES])
+    assert "within a 2% range" not in out and "up 3.38 percentage points from 8.22% in FY2020" in out, out
+    assert all(v.verdict == Verdict.supported for v in checker.check(BOUNDED, out, [OPERATIONS, BALANCES]))
