@@ -351,9 +351,10 @@ def _interim_years(page: PreparedPage) -> set[int]:
     return {year for year, seen in months.items() if len(seen) > 1}
 
 
-def statement_rows(pages: list[PreparedPage], label: re.Pattern,
-                   flow: bool) -> list[tuple[PreparedPage, dict[int, float]]]:
-    """Each row whose label names the item: its page and its values by column year. Only a cash flow
+def statement_rows(pages: list[PreparedPage], label: re.Pattern, flow: bool,
+                   rates: bool = False) -> list[tuple[PreparedPage, dict[int, float]]]:
+    """Each row whose label names the item: its page and its values by column year; the rows of
+    amounts, else (`rates`) those of percentages ("Effective tax rate 23% 20%"). Only a cash flow
     (`flow`) is read from a statement of cash flows, whose "Inventories" and "Accounts payable" rows
     are the year's changes in those balances (ASC 230-10-45-28), not the balances."""
     rows: dict[tuple[int, str], tuple[PreparedPage, dict[int, float]]] = {}
@@ -363,7 +364,7 @@ def statement_rows(pages: list[PreparedPage], label: re.Pattern,
         interim = _interim_years(page)
         for q, text in zip(page.quantities, page.labels, strict=True):
             column = page.columns.get(q.start)
-            if (q.unit == "%" or column is None or column.year is None or column.quarter is not None
+            if ((q.unit == "%") != rates or column is None or column.year is None or column.quarter is not None
                     or column.year in interim):
                 continue
             named = text if label.search(text) else inline if label.search(inline := _inline_label(page, q)) else None

@@ -30,6 +30,7 @@ from rewards.defined_formulas import (
     evaluate,
     in_working,
     page_values,
+    statement_rows,
 )
 from rewards.direction import DOWN, UP, denied_direction, stated_direction
 from rewards.numbers import SCALE_NAMES, Quantity, extract_quantities
@@ -57,7 +58,8 @@ _TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
     ("payout", re.compile(rf"\b{_YEAR}\s+dividend\s+payout\s+ratio", _FLAGS)),
     # A line item's change between two years, asked as a question about it: "Has Microsoft increased its
     # debt on balance sheet between FY2023 and the FY2022 period?", "How does Acme's total debt in FY2022
-    # compare to FY2021?", "Was there any drop in inventories between FY2022 and FY2023?"
+    # compare to FY2021?", "Was there any drop in inventories between FY2022 and FY2023?", "How much has
+    # the effective tax rate of Acme changed between FY2021 and FY2022?"
     ("change", re.compile(rf"\bhas\s+[^?]+?\s+(?:increased|decreased|reduced|raised|grown|cut)\s+(?:its|their|the)\s+"
                           rf"{_ITEM}(?:\s+on\s+(?:the\s+|its\s+)?balance\s+sheets?)?\s+between\s+(?:the\s+)?"
                           rf"{_YEAR}\s+and\s+(?:the\s+)?{_YEAR}", _FLAGS)),
@@ -66,6 +68,9 @@ _TEMPLATES: tuple[tuple[str, re.Pattern], ...] = (
     ("change", re.compile(rf"\b(?:was|were)\s+there\s+(?:any\s+|an?\s+)?(?:drop|decline|decrease|increase|rise"
                           rf"|change)\s+in\s+{_ITEM}\s+between\s+(?:the\s+)?{_YEAR}\s+and\s+(?:the\s+)?{_YEAR}",
                           _FLAGS)),
+    ("change", re.compile(rf"\bhow\s+much\s+(?:has|have|did)\s+(?:[\w&.-]+['’]s?\s+)?(?:the\s+)?{_ITEM}"
+                          rf"(?:\s+of\s+[^?]+?)?\s+chang(?:e|ed)\s+(?:between|from)\s+(?:the\s+)?{_YEAR}\s+"
+                          rf"(?:and|to)\s+(?:the\s+)?{_YEAR}", _FLAGS)),
     ("retention", re.compile(rf"\b{_YEAR}\s+retention\s+ratio", _FLAGS)),
 )
 # Words of the question around the item that name no line item.
@@ -171,12 +176,17 @@ def _lookup(asking: str) -> Definition | None:
     return None
 
 
+# A rate a filing states in a row of its own ("Effective tax rate 23% 20%"): its change is read from
+# that row, in percentage points, never computed.
+_RATE_ITEM_RE = re.compile(r"\s+rates?$", _FLAGS)
+
+
 def _change(words: str, *years: str) -> Definition | None:
     """A line item's change from the earlier year to the later (the difference); None for a metric
-    or a part of the filer (`_lookup`'s rules)."""
+    other than a rate, or a part of the filer (`_lookup`'s rules)."""
     item = _item(words).strip(" ,")
-    if (not item or len(item.split()) > MAX_ITEM_WORDS or _METRIC_WORDS_RE.search(item) or _PART_RE.search(item)
-            or years[0] == years[1]):
+    if (not item or len(item.split()) > MAX_ITEM_WORDS or _METRIC_WORDS_RE.search(_RATE_ITEM_RE.sub("", item))
+            or _PART_RE.search(item) or years[0] == years[1]):
         return None
     a, b = sorted(years)
     return Definition(f"change in {item}", (), f"FY{b} {item} - FY{a} {item}")
@@ -225,11 +235,45 @@ def _asked_change(question: str) -> tuple[str, str, str] | None:
     return metric.name.removeprefix("change in "), earlier, later
 
 
+def _decimals(value: float) -> int:
+    return len(f"{value:g}".partition(".")[2])
+
+
+def _rate(item: str, year: int, pages: list[PreparedPage]) -> Value | None:
+    """The value of the rows of percentages labelled `item` in `year`'s column ("Effective tax rate
+    23% 20%"), as a fraction with its page cited: the most precise of rows that agree at the coarsest
+    one's rounding (an MD&A's 23% and the tax note's 22.9%); None for none or rows that disagree."""
+    label = re.compile(r"^\W*" + r"\W*".join(re.escape(w) for w in item.split()), _FLAGS)
+    found = sorted({(_decimals(row[year]), row[year], page.source.doc_id, page.source.page)
+                    for page, row in statement_rows(pages, label, False, True) if year in row})
+    coarse = {v for d, v, _, _ in found if d == found[0][0]} if found else set()
+    if len(coarse) != 1 or any(abs(v - next(iter(coarse))) > 0.5 * 10 ** -found[0][0] + 1e-9 for _, v, _, _ in found):
+        return None
+    _, value, doc, page = found[-1]
+    return Value(value / 100, f"{format_operand(value)}%", 1.0, frozenset({(doc, page)}))
+
+
 def _read_change(question: str, asked: tuple[str, str, str], pages: list[PreparedPage]) -> tuple[Value, Value] | None:
-    """The asked item's (earlier, later) values from the pages' rows, one each, or None."""
+    """The asked item's (earlier, later) values from the pages' rows, one each, or None: a rate's from
+    its rows of percentages (`_rate`)."""
     item, earlier, later = asked
-    old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
+    if _RATE_ITEM_RE.search(item):
+        old, new = (_rate(item, int(term.split()[0].removeprefix("FY")), pages) for term in (earlier, later))
+    else:
+        old, new = (_read(Definition(item, (), term), question, pages) for term in (earlier, later))
     return None if old is None or new is None else (old, new)
+
+
+def _level(value: Value) -> str:
+    """A value read for a change: a rate as its row shows it, an amount with its page's unit."""
+    return value.shown if value.shown.endswith("%") else _amount(value.value, value.unit)
+
+
+def _move(old: Value, new: Value) -> str:
+    """The difference of two readings: a rate's in percentage points."""
+    if old.shown.endswith("%"):
+        return f"{format_operand(round(abs(new.value - old.value) * 100, 6))} percentage points"
+    return _amount(abs(new.value - old.value), new.unit)
 
 
 def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
@@ -242,9 +286,9 @@ def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
         return None
     (item, earlier, later), (old, new) = asked, values
     moved = "up" if new.value > old.value else "down" if new.value < old.value else "unchanged"
-    by = "" if moved == "unchanged" else f" {_amount(abs(new.value - old.value), new.unit)}"
-    return (f"{item[:1].upper()}{item[1:]}: {_amount(old.value, old.unit)} in {earlier.split()[0]} and "
-            f"{_amount(new.value, new.unit)} in {later.split()[0]}, {moved}{by} {_cites(old, new)}.")
+    by = "" if moved == "unchanged" else f" {_move(old, new)}"
+    return (f"{item[:1].upper()}{item[1:]}: {_level(old)} in {earlier.split()[0]} and "
+            f"{_level(new)} in {later.split()[0]}, {moved}{by} {_cites(old, new)}.")
 
 
 _MOVED = {UP: "an increase", DOWN: "a decrease"}
@@ -272,8 +316,8 @@ def change_contradiction(claim: str, question: str, pages: list[PreparedPage]) -
         if denied != moved:
             return None
     claimed = f"no {_MOVED[moved].split()[1]}" if denied == moved else _MOVED[said]
-    return (f"the rows of both years contradict it: {item} {_amount(old.value, old.unit)} ({earlier.split()[0]}) → "
-            f"{_amount(new.value, new.unit)} ({later.split()[0]}) is {_MOVED[moved]}; the claim says {claimed}")
+    return (f"the rows of both years contradict it: {item} {_level(old)} ({earlier.split()[0]}) → "
+            f"{_level(new)} ({later.split()[0]}) is {_MOVED[moved]}; the claim says {claimed}")
 
 
 def asked_metric(question: str) -> Definition | None:

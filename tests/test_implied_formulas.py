@@ -188,3 +188,44 @@ def test_the_checker_rejects_a_direction_the_rows_contradict(checker):
     [v] = checker.check(question, "No, Vandelay has not increased its cost of sales between FY2019 and FY2020.",
                         [INCOME])
     assert v.verdict == Verdict.unsupported and "contradict" in v.reason, v.reason
+
+
+# A rate the filing states in rows of its own: the MD&A's table rounds it, the tax note does not.
+RATES = SourcePage(doc_id="vandelay-2020-10k", page=31, text=(
+    "Vandelay Industries, Inc.\nResults of Operations\n(in millions)\nYear Ended December 31, 2020 2019\n"
+    "Income before income taxes $ 1,300 $ 1,120\nProvision for income taxes $ (299) $ (218)\n"
+    "Effective tax rate 23% 19%\n"))
+TAX_NOTE = SourcePage(doc_id="vandelay-2020-10k", page=77, text=(
+    "Vandelay Industries, Inc.\nNote 7. Income Taxes\nYear Ended December 31, 2020 2019 2018\n"
+    "Statutory U.S. federal income tax rate 21.0% 21.0% 21.0%\nState income tax, net of federal effect 1.4 1.1 0.9\n"
+    "Effective tax rate 23.0% 19.4% 18.2%\n"))
+
+
+@pytest.mark.parametrize(("question", "pages", "expected"), [
+    ("How much has the effective tax rate of Vandelay changed between FY2019 and FY2020?", (RATES,),
+     "Effective tax rate: 19% in FY2019 and 23% in FY2020, up 4 percentage points [vandelay-2020-10k p.31]."),
+    # the note's precise rate, where it agrees with the table's at the table's rounding
+    ("How much has Vandelay's effective tax rate changed between FY2019 and FY2020?", (RATES, TAX_NOTE),
+     "Effective tax rate: 19.4% in FY2019 and 23% in FY2020, up 3.6 percentage points [vandelay-2020-10k p.77]."),
+    ("How does Vandelay's effective tax rate in FY2020 compare to FY2019?", (TAX_NOTE,),
+     "Effective tax rate: 19.4% in FY2019 and 23% in FY2020, up 3.6 percentage points [vandelay-2020-10k p.77]."),
+    ("How much has the effective tax rate of Vandelay changed between FY2018 and FY2019?", (RATES,), None),
+    ("How much has Vandelay's operating margin changed between FY2019 and FY2020?", (RATES,), None),  # a metric
+])
+def test_a_rates_change_is_read_from_its_rows_of_percentages(question, pages, expected):
+    from rewards.implied_formulas import change_answer
+
+    assert change_answer(question, [prepare_page(p) for p in pages]) == expected
+
+
+def test_rows_of_a_rate_that_disagree_give_nothing_and_a_rates_direction_is_checked(checker):
+    from rewards.implied_formulas import change_answer, change_contradiction
+
+    restated = SourcePage(doc_id="vandelay-2020-10k", page=78, text=(
+        "Vandelay Industries, Inc.\nYear Ended December 31, 2020 2019\nEffective tax rate 25.1% 19.5%\n"))
+    question = "How much has the effective tax rate of Vandelay changed between FY2019 and FY2020?"
+    assert change_answer(question, [prepare_page(RATES), prepare_page(restated)]) is None
+    reason = change_contradiction("Vandelay's effective tax rate decreased.", question, [prepare_page(RATES)])
+    assert reason is not None and "19% (FY2019) → 23% (FY2020) is an increase" in reason
+    out = change_answer(question, [prepare_page(RATES), prepare_page(TAX_NOTE)])
+    assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [RATES, TAX_NOTE]))
