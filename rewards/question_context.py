@@ -491,6 +491,9 @@ def overstated(claim: Claim, matches: list[FigureMatch | None]) -> str | None:
 
 # "a + b" between two figures of a claim: nothing but a plus sign (and a currency sign) between them.
 _PLUS_GAP_RE = re.compile(r"^\s*\+\s*\$?\s*$")
+# A figure multiplied or divided: a divisor ("… / 7,017") or a numerator ("131 / …").
+_FACTOR_BEFORE_RE = re.compile(r"[/*×÷]\s*\$?\s*$")
+_FACTOR_AFTER_RE = re.compile(r"^\s*(?:million|billion)?\s*[/*×÷]")
 # Cash outflow lines of a statement of cash flows (ASC 230-10-45: investing and financing outflows are
 # reported gross, as negatives): "Purchases of property", "Payments of dividends", "Cash used in ...".
 _OUTFLOW_LINE_RE = re.compile(
@@ -533,11 +536,14 @@ def added_deduction(claim: Claim, matches: list[FigureMatch | None]) -> str | No
     outflow's magnitude is 3,676.2 − (−460.8): free cash flow as cash from operations *plus* capital
     expenditures. Only outflow lines count (an expense added back to income, as in EBITDA, is an
     adjustment, not a sign error), and a term the claim writes as negative ("+ (460.8)") keeps the
-    source's sign and is left alone."""
+    source's sign and is left alone. A figure of a product or quotient ("155 / 7,017 + 131 / 7,500", a
+    sum of ratios) is no addend."""
     for i in range(1, len(claim.quantities)):
         left, right = claim.quantities[i - 1], claim.quantities[i]
         if left.value < 0 or right.value < 0 or not _PLUS_GAP_RE.match(claim.plain[left.end:right.start]):
             continue  # not "a + b", or the claim writes the sign itself
+        if _FACTOR_BEFORE_RE.search(claim.plain[:left.start]) or _FACTOR_AFTER_RE.match(claim.plain[right.end:]):
+            continue  # "x / a + b / y": the terms added are ratios
         if _source_sign(matches[i - 1]) * _source_sign(matches[i]) < 0:
             outflow = matches[i - 1] if _source_sign(matches[i - 1]) < 0 else matches[i]
             return f"adds a cash outflow the source shows as negative: {outflow.quantity.text.strip()}"

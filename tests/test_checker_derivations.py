@@ -634,6 +634,14 @@ def test_a_cash_outflow_is_not_added_to_an_inflow(checker, answer, supported):
     assert all(v.verdict == Verdict.supported for v in verdicts) == supported, [v.reason for v in verdicts]
 
 
+def test_a_sum_of_ratios_adds_no_outflow(checker):
+    # 460.8 / 3,676.2 = 12.5%, 537.6 / 2,807.0 = 19.2%: the terms added are ratios, not the outflow
+    question = "What is Globex's FY2022 - FY2023 2 year average of capex as a % of cash from operations?"
+    answer = "The average is (460.8 / 3,676.2 + 537.6 / 2,807.0) / 2 * 100 = 15.8%."
+    verdicts = check(checker, answer, question=question, sources=(OUTFLOWS,))
+    assert all("adds a cash outflow" not in v.reason for v in verdicts), [v.reason for v in verdicts]
+
+
 def test_a_result_from_earlier_figures_keeps_their_signs(checker):
     answer = ("Cash from operations was $3,676.2 million. Capital expenditures were $(460.8) million. "
               "So free cash flow was $4,137.0 million.")

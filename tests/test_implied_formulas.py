@@ -229,3 +229,13 @@ def test_rows_of_a_rate_that_disagree_give_nothing_and_a_rates_direction_is_chec
     assert reason is not None and "19% (FY2019) → 23% (FY2020) is an increase" in reason
     out = change_answer(question, [prepare_page(RATES), prepare_page(TAX_NOTE)])
     assert all(v.verdict == Verdict.supported for v in checker.check(question, out, [RATES, TAX_NOTE]))
+
+
+def test_a_lead_in_of_dropped_claims_does_not_introduce_the_computed_metric(checker):
+    from test_defined_formulas import _revised
+
+    question = "What is Vandelay's FY2020 COGS % margin?"
+    answer = "Securities registered pursuant to Section 12(b) of the Act:\n- Vandelay employs 9,000 drivers."
+    out = _revised(question, answer, [INCOME])
+    assert out.startswith("FY2020 COGS") or out.startswith("COGS"), out
+    assert "Section 12(b)" not in out and "72.73%" in out, out

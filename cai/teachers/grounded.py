@@ -263,7 +263,8 @@ class GroundedTeacher:
         computed = (self._defined(question, sources.pages, verdicts)
                     or self._levels(question, sources.pages, verdicts, parts))
         if computed is not None:  # it answers the question: "the filing does not say" no longer holds
-            parts = [p for p in parts if sentence_kind(p) != "abstention"] + [computed]
+            # the lead-ins left at the end introduced dropped claims, not the computation added after them
+            parts = _introducing([p for p in parts if sentence_kind(p) != "abstention"]) + [computed]
         parts = _introducing(parts)
         if refused and not any(sentence_kind(p) == "claim" for p in parts):
             return TeacherText(text=refusal(question))  # abstain on the question, not on a wrong figure
