@@ -70,6 +70,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cai import hide_bitsandbytes  # noqa: E402
+
+hide_bitsandbytes()  # as the CLI does: no QLoRA here, so no hub-kernel warning on every run
+
 import checker_protocol as protocol  # noqa: E402
 from checker_sets import (  # noqa: E402, F401 - re-exported for callers of bench/checker.py
     adversarial_rows,

@@ -44,6 +44,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cai import hide_bitsandbytes  # noqa: E402
+
+hide_bitsandbytes()  # as the CLI does: no QLoRA here, so no hub-kernel warning on every run
+
 DATA = ROOT.parent / "shared" / "data" / "financebench-dev"  # beside the repo, never copied in
 WORK = Path("/tmp/cai-bench/generate")
 EXAMPLE_INDEX = WORK / "example-index"

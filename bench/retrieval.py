@@ -29,6 +29,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cai import hide_bitsandbytes  # noqa: E402
+
+hide_bitsandbytes()  # as the CLI does: no QLoRA here, so no hub-kernel warning on every run
 from rag.embed import Embedder  # noqa: E402
 from rag.index import IndexConfig, VectorIndex  # noqa: E402
 from rag.ingest import IngestReport, ingest  # noqa: E402
