@@ -183,7 +183,8 @@ def _differ(codes: np.ndarray) -> np.ndarray:
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
                 compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
                 averages: bool = True, signs: list[int] | None = None,
-                compound_only: bool = False, docs: list[str | None] | None = None) -> Derivation | None:
+                compound_only: bool = False, docs: list[str | None] | None = None,
+                change_only: bool = False) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
     compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
@@ -191,6 +192,9 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     quadruple the chance that a wrong percentage matches some pair, so the caller enables it only
     when the claim or question speaks of compound or annualised growth (CAGR), and passes the
     spans it states (`compound_years`) as a tuple of exponents.
+
+    `change_only`: the claim figure states a change ("up 43%", "down 47%"): a growth or a decline,
+    never the plain ratio of two figures (one figure 43% of another is no 43% rise).
 
     `growth=False` (the claim and question do not speak of change) leaves out growth over the
     smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart. `averages=False`
@@ -241,6 +245,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
                     for name, m, tolerance, scales in families]
     if compound_only:
         families = [family for family in families if "^" in family[0]]
+    if change_only:
+        families = [family for family in families if not family[0].startswith("{a} / {b}")]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
         within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))
@@ -309,13 +315,14 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
             columns.setdefault(value, (key, doc[0] if doc else None))
     window, groups, docs = list(columns), [key for key, _ in columns.values()], [doc for _, doc in columns.values()]
     amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
+    change = q.unit == "%" and states_change(q, claim_text)  # "up 43%": a growth, not a ratio
     # Evidence first: a figure derivable from the aligned source rows is explained by them (the
     # reason an auditor reads), not by a coincidence among the answer's own numbers.
     return (
         derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                    growth=growth, averages=averages, compound_only=rate, docs=docs)
+                    growth=growth, averages=averages, compound_only=rate, docs=docs, change_only=change)
         or derive_pair(q, answer, tol, compound=compound, growth=growth,
-                       signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate)
+                       signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate, change_only=change)
         or (None if rate else derive_triple(q, answer, tol))
         or derive_step(q, answer, tol, compound=compound)
     )

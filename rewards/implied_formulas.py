@@ -335,6 +335,17 @@ def computed_answer(question: str, pages: list[PreparedPage]) -> str | None:
     return lookup_answer(question, pages) or change_answer(question, pages) or defined_answer(question, pages, metric)
 
 
+def _implied_values(implied: Definition, question: str, pages: list[PreparedPage]) -> list[Value]:
+    """The values the rows give the implied metric: a rate's change from its rows of percentages
+    (`_rate`: a fraction, so "3%" of a claim is its points), any other from the rows of amounts."""
+    asked = _asked_change(question)
+    if asked is not None and _RATE_ITEM_RE.search(asked[0]):
+        read = _read_change(question, asked, pages)
+        return [] if read is None else [Value(read[1].value - read[0].value, f"{read[1].shown} - {read[0].shown}",
+                                              1.0, read[0].pages | read[1].pages)]
+    return evaluate(implied, question, lambda item: page_values(item, pages)) or []
+
+
 def implied_derivation(q: Quantity, claim: str, question: str, pages: list[PreparedPage], tol: Tolerances,
                        bare: bool) -> Derivation | None:
     """The derivation of `q` as the metric the question names by a standard formula, from the rows
@@ -351,7 +362,7 @@ def implied_derivation(q: Quantity, claim: str, question: str, pages: list[Prepa
     # "a decrease of 0.2 percentage points" states the sign in words: the magnitude is the figure's
     changes = bool(re.search(r"\b(?:change|growth|cagr)\b", implied.name, re.IGNORECASE))
     moved = stated_direction(claim, measure_tokens(implied.name)) if changes else None
-    for v in evaluate(implied, question, lambda item: page_values(item, pages)) or []:
+    for v in _implied_values(implied, question, pages):
         value = v.value * 100 if q.unit == "%" and not percent else v.value
         if moved in (UP, DOWN) and q.value > 0:
             value = value * moved  # an increase is a positive change; a stated decrease of a negative one

@@ -666,3 +666,18 @@ def test_a_ratio_to_one_is_not_a_derivation():
     assert derive_pair(stores, [908.0, 1.0], tol) is None
     half = extract_quantities("0.5")[0]
     assert derive_pair(half, [1.0, 2.0], Tolerances(additive=0.05, multiplicative=0.05)) is None
+
+
+def test_a_stated_change_is_a_growth_or_a_decline_never_a_plain_ratio():
+    from rewards.arithmetic import derive_figure
+
+    tol = Tolerances(additive=0.5, multiplicative=0.5)  # "43%": half its last digit
+    # 210 / 489 = 42.9%: one figure 43% of another is no 43% rise; 17,459 / 12,219 - 1 = 42.9% is one
+    claim = "AWS segment sales were $17.5 billion, up 43%."
+    up = next(q for q in extract_quantities(claim) if q.unit == "%")
+    assert derive_figure(up, [], [(210.0, None), (489.0, None)], tol, claim_text=claim) is None
+    found = derive_figure(up, [], [(17_459.0, None), (12_219.0, None)], tol, claim_text=claim)
+    assert found is not None and found.expression.startswith("(17,459 - 12,219) / 12,219"), found
+    share = "AWS sales were 43% of the segments' operating income."  # a level: the ratio stands
+    level = next(q for q in extract_quantities(share) if q.unit == "%")
+    assert derive_figure(level, [], [(210.0, None), (489.0, None)], tol, claim_text=share) is not None

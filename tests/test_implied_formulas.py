@@ -239,3 +239,15 @@ def test_a_lead_in_of_dropped_claims_does_not_introduce_the_computed_metric(chec
     out = _revised(question, answer, [INCOME])
     assert out.startswith("FY2020 COGS") or out.startswith("COGS"), out
     assert "Section 12(b)" not in out and "72.73%" in out, out
+
+
+@pytest.mark.parametrize(("claim", "supported"), [
+    ("The effective tax rate of Vandelay has increased by 4% between FY2019 and FY2020.", True),  # 19% → 23%
+    ("Vandelay's effective tax rate rose 4 percentage points.", True),
+    ("The effective tax rate of Vandelay has decreased by 4% between FY2019 and FY2020.", False),
+    ("The effective tax rate of Vandelay has increased by 7% between FY2019 and FY2020.", False),
+])
+def test_a_rates_change_is_checked_in_points_against_its_rows(checker, claim, supported):
+    question = "How much has the effective tax rate of Vandelay changed between FY2019 and FY2020?"
+    [v] = checker.check(question, claim, [RATES])
+    assert (v.verdict == Verdict.supported) == supported, v.reason
