@@ -35,7 +35,7 @@ from itertools import combinations
 import numpy as np
 
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
-from rewards.premises import CHANGE_STEMS
+from rewards.premises import CHANGE_STEMS, REVENUE_LABEL_RE
 
 # Largest operand set for the three-term search (C(18, 3) = 816 combinations).
 MAX_TRIPLE_OPERANDS = 18
@@ -184,7 +184,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
                 compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
                 averages: bool = True, signs: list[int] | None = None,
                 compound_only: bool = False, docs: list[str | None] | None = None,
-                change_only: bool = False) -> Derivation | None:
+                change_only: bool = False, over: list[bool] | None = None) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
     compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
@@ -195,6 +195,9 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
 
     `change_only`: the claim figure states a change ("up 43%", "down 47%"): a growth or a decline,
     never the plain ratio of two figures (one figure 43% of another is no 43% rise).
+
+    `over` (one flag per operand): the figures a share may be taken over ("39% of total revenues" is a
+    figure over a revenue row, not over any figure of the page).
 
     `growth=False` (the claim and question do not speak of change) leaves out growth over the
     smaller figure, (a - b) / b: "41% of revenues" is not two figures 41% apart. `averages=False`
@@ -247,10 +250,13 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         families = [family for family in families if "^" in family[0]]
     if change_only:
         families = [family for family in families if not family[0].startswith("{a} / {b}")]
+    wholes = np.ones((n, n), dtype=bool) if over is None else np.asarray(over, dtype=bool)[None, :]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
         within_column = name.startswith("{a} / {b}") or (not growth and name.startswith("({b} - {a}) / {b}"))
-        masked = np.where(allowed & ~cross if within_column else allowed & ~skew, matrix, np.nan)
+        share = name.startswith(("{a} / {b}", "({b} - {a}) / {b}"))
+        masked = np.where((allowed & ~cross if within_column else allowed & ~skew) & (wholes if share else True),
+                          matrix, np.nan)
         hit = _first_hit(claim.magnitude, tolerance, masked, scales)
         if hit is not None:
             i, j = int(hit[0]), int(hit[1])
@@ -294,6 +300,11 @@ def derive_step(claim: Quantity, operands: list[float], tol: Tolerances, *,
     return None
 
 
+# A share a figure states of revenue: "39% of total revenues", "46% of Boeing's revenue", "1% of net sales".
+_OF_REVENUE_RE = re.compile(r"\s*of\s+(?:(?:the|its|their|total|net|consolidated|overall|[\w&.-]+['’]s)\s+){0,3}"
+                            r"(?:revenues?|net\s+sales|sales)\b", re.IGNORECASE)
+
+
 def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple],
                   tol: Tolerances, *, compound: bool | tuple[int, ...] = True, combines: bool = True,
                   growth: bool = True, averages: bool = True, signs: dict[float, int] | None = None,
@@ -314,13 +325,17 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
         if value:
             columns.setdefault(value, (key, doc[0] if doc else None))
     window, groups, docs = list(columns), [key for key, _ in columns.values()], [doc for _, doc in columns.values()]
+    over = [key is not None and len(key) > 3 and bool(REVENUE_LABEL_RE.match(key[3])) for key in groups]
     amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
     change = q.unit == "%" and states_change(q, claim_text)  # "up 43%": a growth, not a ratio
+    # "39% of total revenues": a share over a revenue row of the evidence, not over any of its figures
+    of_revenue = q.unit == "%" and bool(_OF_REVENUE_RE.match(claim_text[q.end:]))
     # Evidence first: a figure derivable from the aligned source rows is explained by them (the
     # reason an auditor reads), not by a coincidence among the answer's own numbers.
     return (
         derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
-                    growth=growth, averages=averages, compound_only=rate, docs=docs, change_only=change)
+                    growth=growth, averages=averages, compound_only=rate, docs=docs, change_only=change,
+                    over=over if of_revenue else None)
         or derive_pair(q, answer, tol, compound=compound, growth=growth,
                        signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate, change_only=change)
         or (None if rate else derive_triple(q, answer, tol))
@@ -547,8 +562,9 @@ def is_level(q: Quantity, plain: str) -> bool:
 
 
 # A change word right before a figure ("increased by 2.7 points", "a decrease of 3%") or after it ("a
-# 2.7 percentage point increase"); "compared to 14.4%", "versus 20%" or "from 20%" name a level.
-_CHANGE_BEFORE_RE = re.compile(rf"\b(?:{CHANGE_STEMS})"
+# 2.7 percentage point increase"); "compared to 14.4%", "versus 20%" or "from 20%" name a level, and
+# "make up 46%" a share.
+_CHANGE_BEFORE_RE = re.compile(rf"(?<!make )(?<!makes )(?<!made )(?<!making )\b(?:{CHANGE_STEMS})"
                                r"\w*\s+(?:by\s+|of\s+)?(?:about\s+|approximately\s+|nearly\s+)?[$(]*\s*$",
                                re.IGNORECASE)
 _CHANGE_AFTER_RE = re.compile(r"\s*(?:percentage\s+points?\s+|points?\s+|pp\s+)?(?:increase|decrease|rise|drop|decline"

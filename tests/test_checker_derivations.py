@@ -681,3 +681,17 @@ def test_a_stated_change_is_a_growth_or_a_decline_never_a_plain_ratio():
     share = "AWS sales were 43% of the segments' operating income."  # a level: the ratio stands
     level = next(q for q in extract_quantities(share) if q.unit == "%")
     assert derive_figure(level, [], [(210.0, None), (489.0, None)], tol, claim_text=share) is not None
+
+
+def test_a_share_of_revenue_is_taken_over_a_revenue_row():
+    from rewards.arithmetic import derive_figure
+
+    tol = Tolerances(additive=0.5, multiplicative=0.5)
+    claim = "These two categories together make up 46% of Boeing's revenue."
+    q = next(q for q in extract_quantities(claim) if q.unit == "%")
+    loose = [(32.0, None), (69.0, None)]  # 32 / 69 = 46.4%: two figures of a page, neither a revenue row
+    assert derive_figure(q, [], loose, tol, claim_text=claim) is None
+    rows = [(30_641.0, ("b", 62, 10, "commercial airplanes")), (66_608.0, ("b", 62, 10, "total revenues"))]
+    assert derive_figure(q, [], rows, tol, claim_text=claim) is not None  # 30,641 / 66,608 = 46.0%
+    level = "The two categories' margin was 46%."  # no share of revenue named: any ratio of the evidence
+    assert derive_figure(extract_quantities(level)[0], [], loose, tol, claim_text=level) is not None
