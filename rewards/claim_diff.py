@@ -86,4 +86,22 @@ def fate(claim: ClaimVerdict, revised: Iterable[ClaimVerdict]) -> str | None:
         if same and holds and r.verdict == Verdict.supported:
             return None
         related = related or same or sim >= RELATED_CLAIM
+    if _split(text, list(revised)):
+        return None
     return WEAKENED if related else DROPPED
+
+
+SPLIT_PARTS = 3  # consecutive revised claims one claim may have been split into
+
+
+def _split(text: str, revised: list[ClaimVerdict]) -> bool:
+    """Whether consecutive supported claims of `revised` hold `text` between them: a claim that ran
+    over a line break ("Average payables = (a + b) / 2\nAverage payables = c / 2") is two once a
+    revision cites each line."""
+    for start in range(len(revised)):
+        window = revised[start:start + SPLIT_PARTS]
+        for end in range(2, len(window) + 1):
+            parts = window[:end]
+            if all(r.verdict == Verdict.supported for r in parts) and text in " ".join(plain(r.text) for r in parts):
+                return True
+    return False

@@ -47,6 +47,16 @@ def test_citing_or_rewording_with_every_figure_is_accepted():
     assert cited.accepted and reworded.accepted, (cited, reworded)
 
 
+def test_a_claim_split_in_two_by_its_citations_is_kept():
+    payables = "Average payables = ($2,746.2M + $2,854.1M) / 2\nAverage payables = $5,600.3M / 2"
+    split = [_v("Average payables = ($2,746.2M + $2,854.1M) / 2 [acme p.55]."),
+             _v("Average payables = $5,600.3M / 2 [acme p.55].")]
+    assert judge_revision(1, [_v(payables)], split, set()).accepted
+    half_unsupported = [split[0], _v(split[1].text, Verdict.unsupported)]
+    assert not judge_revision(1, [_v(payables)], half_unsupported, set()).accepted
+    assert not judge_revision(1, [_v(payables)], split[:1], set()).accepted  # half of it is gone
+
+
 def test_a_reworded_claim_that_loses_a_figure_or_its_support_is_weakened():
     lost_figure = judge_revision(1, [_v(REVENUE)], [_v("Total revenue was $2,387.5 million in 2024.")], set())
     unsupported = judge_revision(1, [_v(REVENUE)], [_v(REVENUE, Verdict.unsupported)], set())
