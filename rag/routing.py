@@ -16,8 +16,9 @@ Rules (general finance conventions, nothing company-specific):
   FY2023 forecast lives);
 - form: a question about a quarter ("Q2", "quarter", "10-Q") prefers quarterly reports, any other
   an annual report when both exist for the year;
-- no period named: the latest annual report (the present, and the years before it), unless the
-  question is about a quarter; a filer with no dated annual report keeps all its filings.
+- no period named: the latest annual report (the present, and the years before it) and the filings
+  that are no periodic report (a current report, a presentation), unless the question is about a
+  quarter; a filer with no dated annual report keeps all its filings.
 """
 
 from __future__ import annotations
@@ -108,13 +109,17 @@ def _pick_period(docs: list[Document], target: int, quarterly: bool | None) -> t
     return chosen, bool(exact)
 
 
-def _latest_annual(docs: list[Document]) -> list[Document]:
-    """The annual reports of the latest fiscal year among `docs` (empty when none is dated): a question
-    naming no period asks about the present ("Is Boeing's business cyclical?"), and the latest annual
-    report states it, with the years before it for a question about a history."""
+def _current(docs: list[Document]) -> list[Document]:
+    """`docs` less the periodic reports the latest annual report supersedes (earlier annual reports,
+    quarterly reports); empty when no annual report is dated. A question naming no period asks about
+    the present ("Is Boeing's business cyclical?"): the latest annual report states it, with the years
+    before it for a question about a history; a filing that is no periodic report (a current report,
+    an investor presentation) is kept, as no annual report supersedes what it announces."""
     annual = [d for d in docs if _form_kind(d.metadata.form) == "annual" and d.metadata.fiscal_year is not None]
     latest = max((d.metadata.fiscal_year for d in annual), default=None)
-    return [d for d in annual if d.metadata.fiscal_year == latest]
+    if latest is None:
+        return []
+    return [d for d in docs if d.metadata.fiscal_year == latest and d in annual or _form_kind(d.metadata.form) is None]
 
 
 def route_query(query: str, documents: list[Document], text_names: NamesByDoc | None = None) -> Route:
@@ -139,9 +144,9 @@ def route_query(query: str, documents: list[Document], text_names: NamesByDoc | 
         if quarterly is not None:
             wanted = "quarterly" if quarterly else "annual"
             docs = [d for d in named if _form_kind(d.metadata.form) == wanted] or named
-        latest = _latest_annual(named) if not quarterly else []
+        latest = _current(named) if not quarterly else []
         if latest:
-            why = f"names {by}; no year named: its latest annual report"
+            why = f"names {by}; no year named: its latest annual report and filings no periodic report supersedes"
             return Route([d.doc_id for d in latest], "company", why, _used(used, latest))
         return Route([d.doc_id for d in docs], "company", f"names {by}", _used(used, docs))
     chosen, exact = _pick_period(named, years[-1], quarterly)

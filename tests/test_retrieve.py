@@ -74,6 +74,9 @@ def test_years_and_periods():
     assert route_query("Boeing's quarterly backlog?", quarterly).doc_ids == ["b23q"]
     undated = [doc("e1", "Boeing Co", None, "8-K"), doc("e2", "Boeing Co", None, "8-K")]
     assert sorted(route_query("Who is Boeing's new CEO?", undated).doc_ids) == ["e1", "e2"]
+    # a presentation is no periodic report: the latest annual report does not supersede it
+    deck = [*docs, doc("deck", "The Boeing Company", 2023, None)]
+    assert sorted(route_query("Who leads Boeing?", deck).doc_ids) == ["b22", "deck"]
     assert route_query("What is the FY2018 revenue?", docs).confidence == "none"
 
 
