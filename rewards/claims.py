@@ -268,6 +268,17 @@ def degenerate(text: str) -> bool:
     return not has_figure and n >= 4 and len(set(tokens)) / n <= MIN_PROSE_DIVERSITY
 
 
+# A small whole number standing alone ("14 [doc p.35]." of a pasted filing: a page number) says nothing a
+# source could support, unless it is the whole (bare) answer. A worked step ("= 1,380.5") or a labelled
+# row ("2016: 53.8%") is no lone number.
+_LONE_NUMBER_RE = re.compile(r"[\s.\"'”]*\d{1,3}[\s.\"'”]*")
+LONE_NUMBER = "a number alone, without what it measures (filing layout: a page number)"
+
+
+def lone_number(plain: str) -> bool:
+    return bool(_LONE_NUMBER_RE.fullmatch(plain))
+
+
 def sentence_kind(text: str) -> str:
     """`claim`, `abstention`, `filler` or `framing` (see the module docstring)."""
     stripped = text.strip().strip("*#-•> ").strip()

@@ -695,3 +695,12 @@ def test_a_share_of_revenue_is_taken_over_a_revenue_row():
     assert derive_figure(q, [], rows, tol, claim_text=claim) is not None  # 30,641 / 66,608 = 46.0%
     level = "The two categories' margin was 46%."  # no share of revenue named: any ratio of the evidence
     assert derive_figure(extract_quantities(level)[0], [], loose, tol, claim_text=level) is not None
+
+
+def test_a_figure_alone_in_a_longer_answer_is_layout(checker):
+    # "14 [doc p.30]." of a pasted filing: a page number, supported by nothing it says
+    answer = "Operating income was $1,200.0 million in 2023 [globex-2023-10k p.30].\n14 [globex-2023-10k p.30]."
+    first, second = check(checker, answer, question="What was Globex's operating income in 2023?", sources=(INCOME,))
+    assert first.verdict == Verdict.supported and second.verdict == Verdict.unsupported, second.reason
+    [bare] = check(checker, "1,200.0", question="What was Globex's operating income in 2023?", sources=(INCOME,))
+    assert bare.verdict == Verdict.supported, bare.reason  # a bare answer is the figure asked for
