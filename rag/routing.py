@@ -119,7 +119,8 @@ def _current(docs: list[Document]) -> list[Document]:
     latest = max((d.metadata.fiscal_year for d in annual), default=None)
     if latest is None:
         return []
-    return [d for d in docs if d.metadata.fiscal_year == latest and d in annual or _form_kind(d.metadata.form) is None]
+    return [d for d in docs
+            if (d in annual and d.metadata.fiscal_year == latest) or _form_kind(d.metadata.form) is None]
 
 
 def route_query(query: str, documents: list[Document], text_names: NamesByDoc | None = None) -> Route:

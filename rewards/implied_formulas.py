@@ -246,8 +246,10 @@ def _rate(item: str, year: int, pages: list[PreparedPage]) -> Value | None:
     label = re.compile(r"^\W*" + r"\W*".join(re.escape(w) for w in item.split()), _FLAGS)
     found = sorted({(_decimals(row[year]), row[year], page.source.doc_id, page.source.page)
                     for page, row in statement_rows(pages, label, False, True) if year in row})
-    coarse = {v for d, v, _, _ in found if d == found[0][0]} if found else set()
-    if len(coarse) != 1 or any(abs(v - next(iter(coarse))) > 0.5 * 10 ** -found[0][0] + 1e-9 for _, v, _, _ in found):
+    if not found:
+        return None
+    coarsest, anchor = found[0][:2]  # every row must round to the coarsest one (and so to each other)
+    if any(abs(v - anchor) > 0.5 * 10 ** -coarsest + 1e-9 for _, v, _, _ in found):
         return None
     _, value, doc, page = found[-1]
     return Value(value / 100, f"{format_operand(value)}%", 1.0, frozenset({(doc, page)}))

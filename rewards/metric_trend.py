@@ -450,7 +450,8 @@ class Levels:
     """The metric a question asks about in the years of one statement (`stated_levels`)."""
 
     text: str  # the worked, cited sentences
-    latest: str  # the asked year's value as written ("-1,561 million", "5.30%")
+    latest: str  # the asked year's value as written ("-1,561 million", "5.30%"); its move where the
+    # question bounds the moves ("1.08 percentage points")
 
 
 def _latest_year(pages: list[PreparedPage]) -> int | None:
