@@ -141,14 +141,14 @@ def route_query(query: str, documents: list[Document], text_names: NamesByDoc | 
     elif _ANNUAL_RE.search(query) or years:
         quarterly = False
     if not years:
+        current = _current(named) if not quarterly else []
+        if current:
+            why = f"names {by}; no year named: its latest annual report and filings no periodic report supersedes"
+            return Route([d.doc_id for d in current], "company", why, _used(used, current))
         docs = named
         if quarterly is not None:
             wanted = "quarterly" if quarterly else "annual"
             docs = [d for d in named if _form_kind(d.metadata.form) == wanted] or named
-        latest = _current(named) if not quarterly else []
-        if latest:
-            why = f"names {by}; no year named: its latest annual report and filings no periodic report supersedes"
-            return Route([d.doc_id for d in latest], "company", why, _used(used, latest))
         return Route([d.doc_id for d in docs], "company", f"names {by}", _used(used, docs))
     chosen, exact = _pick_period(named, years[-1], quarterly)
     if not chosen:

@@ -180,6 +180,24 @@ def _differ(codes: np.ndarray) -> np.ndarray:
     return known[:, None] & known[None, :] & (codes[:, None] != codes[None, :])
 
 
+def _pair_masks(n: int, groups: list | None, docs: list | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, n) bool masks of `derive_pair`'s operand pairs: allowed at all (two figures, one filing),
+    across two known columns, and across both another row and another column."""
+    allowed = ~np.eye(n, dtype=bool)
+    cross = np.zeros((n, n), dtype=bool)
+    skew = np.zeros((n, n), dtype=bool)
+    if groups is not None:
+        column = _codes([g[:3] if g is not None else None for g in groups])
+        row = _codes([(g[0], g[1], g[3]) if g is not None and len(g) > 3 else None for g in groups])
+        cross = _differ(column)
+        # Figures of another row and another column are related by nothing a table states: a
+        # growth is one row over periods, a share or a sum is rows of one period.
+        skew = cross & _differ(row)
+    if docs is not None:
+        allowed &= ~_differ(_codes(docs))
+    return allowed, cross, skew
+
+
 def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, additive: bool = True,
                 compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
                 averages: bool = True, signs: list[int] | None = None,
@@ -221,18 +239,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         return None
     values = np.abs(np.asarray(operands, dtype=np.float64))
     n = len(values)
-    allowed = ~np.eye(n, dtype=bool)
-    cross = np.zeros((n, n), dtype=bool)
-    skew = np.zeros((n, n), dtype=bool)
-    if groups is not None:
-        column = _codes([g[:3] if g is not None else None for g in groups])
-        row = _codes([(g[0], g[1], g[3]) if g is not None and len(g) > 3 else None for g in groups])
-        cross = _differ(column)
-        # Figures of another row and another column are related by nothing a table states: a
-        # growth is one row over periods, a share or a sum is rows of one period.
-        skew = cross & _differ(row)
-    if docs is not None:
-        allowed &= ~_differ(_codes(docs))
+    allowed, cross, skew = _pair_masks(n, groups, docs)
     families: list[tuple[str, np.ndarray, float, tuple[float, ...]]] = []
     if additive:
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES

@@ -272,11 +272,13 @@ def degenerate(text: str) -> bool:
 # source could support, unless it is the whole (bare) answer. A worked step ("= 1,380.5") or a labelled
 # row ("2016: 53.8%") is no lone number.
 _LONE_NUMBER_RE = re.compile(r"[\s.\"'”]*\d{1,3}[\s.\"'”]*")
-LONE_NUMBER = "a number alone, without what it measures (filing layout: a page number)"
 
 
-def lone_number(plain: str) -> bool:
-    return bool(_LONE_NUMBER_RE.fullmatch(plain))
+def lone_number(plain: str, bare: bool) -> str | None:
+    """Why a claim is a lone number (the verdict's reason), or None; never for a `bare` answer."""
+    if bare or not _LONE_NUMBER_RE.fullmatch(plain):
+        return None
+    return "a number alone, without what it measures (filing layout: a page number)"
 
 
 def sentence_kind(text: str) -> str:

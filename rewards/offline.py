@@ -87,7 +87,7 @@ from rewards.arithmetic import (
 )
 from rewards.asked_arithmetic import asked_derivation
 from rewards.asked_lookup import asked_lookup, restates_question
-from rewards.claims import LONE_NUMBER, Claim, is_header_row, lone_number, split_claims, without_lead_in
+from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
 from rewards.embeddings import prose_cosines
 from rewards.fallback import states_fallback
@@ -243,7 +243,7 @@ class OfflineChecker:
         own = [page for page in context.pages if id(page) not in context.foreign]
         reason = (disagreement(claim, context.known) or direction.reversed_number(claim, context.pages)
                   or metric_trend.fluctuation_contradiction(claim, context.question, own)
-                  or (None if context.bare or not lone_number(claim.plain) else LONE_NUMBER))
+                  or lone_number(claim.plain, context.bare))
         if reason is not None:
             return self._verdict(claim, Verdict.unsupported, 0.1, ranked, reason)
         if claim.quantities:
