@@ -18,13 +18,12 @@ How an answer is judged (`judge`), in that order:
    never tighter than the rounding of the figure as written: `rewards.numbers.agrees`), at any
    scale the gold leaves unwritten ("$1,577" against "$1,577 million") and a percentage equal to
    a ratio ("66%" against "0.66").
-3. **Gold answer without figures** — a yes/no gold ("Yes. It decreased.") is matched by the
-   answer's own yes or no (a claim that opens with it, or "the answer is yes"): right when they
-   agree and the answer names at least one of the names the gold gives beyond the question's ("Yes,
-   his name is Richard A. Johnson"); the gold's one line does not state the answer's supporting
-   detail, so that detail is not held against it. Otherwise (no yes/no on either side) right when
-   every claim of the answer is supported by the gold answer's text, judged by the checker as if
-   it were the only source.
+3. **Gold answer without figures** — right when the answer states what the gold states
+   (`rewards.gold_text`): the gold's yes or no (and a name it gives beyond the question's), the
+   value the question prescribes for an absent item, the gold's verdict on whether the asked metric
+   is relevant, the option the gold chooses among those the question lists; otherwise the gold's
+   first claim checked against the answer as the only source. The gold's one line does not state
+   the answer's supporting detail, so that detail is not held against it.
 4. **Gold evidence quotes** — right when the answer states the gold's answer (one of the quotes'
    figures; when they have none, a claim the gold pages alone support) and every claim is supported
    by the gold evidence pages together with the pages the answer was written from (the full gold
@@ -39,7 +38,6 @@ A building block: no stage imports (a benchmark reuses `judge` as `cai eval` doe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -223,48 +221,11 @@ def _unsupported(verdicts) -> str | None:
     return " ".join(wrong.text.split()) + (f" ({wrong.reason})" if wrong.reason else "")
 
 
-_YES_NO_RE = re.compile(r"^\W*(yes|no)\b(?!\s+(?:change|changes|decrease|increase|longer|material|significant|"
-                        r"such|one|other|more|less)\b)", re.IGNORECASE)
-_ANSWER_IS_RE = re.compile(r"\banswer\b[^.;]{0,40}?\bis\s+(yes|no)\b", re.IGNORECASE)
-
-
-def polarity(text: str) -> bool | None:
-    """The yes (True) or no (False) a text answers with: a sentence that opens with it, or "the answer
-    … is yes"; None when it says neither."""
-    for sentence in split_claims(text, keep_non_claims=True):
-        m = _YES_NO_RE.match(sentence.plain) or _ANSWER_IS_RE.search(sentence.plain)
-        if m is not None:
-            return m.group(1).lower() == "yes"
-    return None
-
-
-def _by_polarity(question: str, answer: str, gold_answer: str) -> Correctness | None:
-    """Method 3 for a yes/no gold that the answer answers yes or no too; None otherwise."""
-    from rewards.entities import extract_entities, normalise
-
-    wanted, said = polarity(gold_answer), polarity(answer)
-    if wanted is None or said is None:
-        return None
-    word = "yes" if wanted else "no"
-    if said != wanted:
-        return Correctness(correct=False, method="gold_answer_text", reason=f"answers {'no' if wanted else 'yes'}, "
-                                                                            f"the gold answer says {word}")
-    asked, text = normalise(question), normalise(answer)
-    names = [e.text for e in extract_entities(gold_answer) if normalise(e.text) not in asked]
-    if names and not any(normalise(n) in text for n in names):
-        return Correctness(correct=False, method="gold_answer_text",
-                           reason=f"answers {word} as the gold does, but names none of {', '.join(names)}")
-    return Correctness(correct=True, method="gold_answer_text", reason=f"answers {word}, as the gold answer does")
-
-
 def _by_gold_text(question: str, answer: str, gold_answer: str, checker) -> Correctness:
-    if (decided := _by_polarity(question, answer, gold_answer)) is not None:
-        return decided
-    verdicts = checker.check(question, answer, [SourcePage(doc_id=GOLD_ANSWER_DOC, page=1, text=gold_answer)])
-    wrong = _unsupported(verdicts)
-    reason = (f"not supported by the gold answer: {wrong}" if wrong else
-              "supported by the gold answer" if verdicts else "no claim to compare with the gold answer")
-    return Correctness(correct=bool(verdicts) and wrong is None, method="gold_answer_text", reason=reason)
+    from rewards.gold_text import judge_gold_text
+
+    right, reason = judge_gold_text(question, answer, gold_answer, checker)
+    return Correctness(correct=right, method="gold_answer_text", reason=reason)
 
 
 def _by_evidence(question: str, answer: str, pages: list[SourcePage], sources: list[SourcePage],

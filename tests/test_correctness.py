@@ -84,12 +84,46 @@ def test_gold_answer_figures_decide_right_and_wrong():
     assert partial.correct is False and partial.stated == ["$412.3 million"]
 
 
-def test_gold_answer_without_figures_is_checked_as_the_only_source(checker):
+def test_gold_answer_without_figures_must_be_stated_by_the_answer(checker):
     gold = Gold(answer="Acme is headquartered in Tacoma, Washington.")
     question = "Where is Acme headquartered?"
     assert judge(question, "Acme is headquartered in Tacoma, Washington.", gold, checker=checker).correct
+    # the answer's detail beyond the gold's one line is not held against it
+    detailed = ("Acme is headquartered in Tacoma, Washington, where it moved in 2011. It leases its offices "
+                "under a ten-year lease.")
+    assert judge(question, detailed, gold, checker=checker).correct
     wrong = judge(question, "Acme is headquartered in Boise, Idaho.", gold, checker=checker)
-    assert wrong.correct is False and wrong.method == "gold_answer_text" and "Boise" in wrong.reason
+    assert wrong.correct is False and wrong.method == "gold_answer_text" and "Tacoma" in wrong.reason
+
+
+def test_gold_text_conventions_decide_choices_fallbacks_and_irrelevant_metrics(checker):
+    cash = ("Among operations, investing, and financing activities, which brought in the most (or lost the "
+            "least) cash flow for Kessler in FY2023?")
+    gold = Gold(answer="Among the three, cash flow from operations was the highest for Kessler in FY2023.")
+    right = ("Financing activities used the most cash, an outflow of $7.4 billion. Operating activities brought "
+             "in the most cash flow for Kessler in FY2023, $5.8 billion.")
+    assert judge(cash, right, gold, checker=checker).correct  # "used the most" answers another question
+    wrong = judge(cash, "Investing activities brought in the most cash flow for Kessler in FY2023.", gold,
+                  checker=checker)
+    assert wrong.correct is False and "the gold chooses 'opera" in wrong.reason
+    segment = "In which Vandelay segment did sales increase the most from FY21 to FY22?"
+    assert judge(segment, "The Data Center segment had the largest increase, up 64%.", Gold(answer="Data Center"),
+                 checker=checker).correct
+    assert judge(segment, "Vandelay's segments are Data Center and Gaming. Gaming grew the most, up 21%.",
+                 Gold(answer="Data Center"), checker=checker).correct is False
+    restructuring = ("What is the quantity of restructuring costs in Globex's income statement for FY2022? If "
+                     "restructuring costs are not explicitly outlined then state 0.")
+    assert judge(restructuring, "The income statement does not outline any restructuring costs.", Gold(answer="0"),
+                 checker=checker).correct
+    assert judge(restructuring, "Restructuring costs were $12 million.", Gold(answer="0"), checker=checker).correct \
+        is False
+    margin = ("Are Acme Bank's gross margins historically consistent? If gross margins are not a relevant metric "
+              "for a company like this, then please state that and explain why.")
+    bank = Gold(answer="Since Acme Bank is a financial institution, gross margin is not a relevant metric.")
+    assert judge(margin, "Gross margin is not typically a relevant metric for a bank like Acme Bank.", bank,
+                 checker=checker).correct
+    assert judge(margin, "Acme Bank's gross margin fluctuated between 63% and 68%.", bank, checker=checker).correct \
+        is False
 
 
 def test_a_yes_no_gold_is_matched_by_the_answers_own_yes_or_no(checker):
