@@ -80,13 +80,15 @@ def relevant_figures(question: str, rec: dict) -> list[str]:
 
 def judge_text(question: str, answer: str, gold, checker) -> dict:
     """`judge` on the factual sentences of `answer`; abstained when there are none."""
-    from rewards.correctness import abstains, judge
+    from rewards.correctness import abstains, figures, judge
 
     text, n_abstentions = factual_text(answer)
     if not text.strip() or abstains(text):
         return {"abstained": True, "correct": False, "method": "abstention", "reason": "abstains",
                 "abstention_sentences": n_abstentions}
-    c = judge(question, text, gold, checker=checker, tolerance=TOLERANCE)
+    # A gold without figures is judged on the whole answer: "The sources do not state that Boeing has
+    # reported ongoing legal battles" before the lawsuits it lists is a denial of the gold's yes.
+    c = judge(question, text if figures(gold.answer or "") else answer, gold, checker=checker, tolerance=TOLERANCE)
     return {"abstained": False, "correct": bool(c.correct), "method": c.method, "reason": c.reason,
             "stated": c.stated, "abstention_sentences": n_abstentions,
             "judge_raw_says_abstention": n_abstentions > 0}

@@ -10,8 +10,9 @@ al. 2019, "Evaluating Question Answering Evaluation"), a right answer states wha
 states. Before that reading, four conventions of how such questions are asked and answered decide
 outright (`judge_gold_text`, in order):
 
-1. **Yes or no.** A gold that opens with yes or no is matched by the answer's own yes or no, and
-   by a name the gold gives beyond the question's ("Yes, his name is Richard A. Johnson").
+1. **Yes or no.** A gold that opens with yes or no is matched by the answer's own yes or no (or its
+   opening restatement of the question, negated or not), and by a name the gold gives beyond the
+   question's ("Yes, his name is Richard A. Johnson").
 2. **The value the question prescribes for an absent item** ("If restructuring costs are not
    explicitly outlined then state 0", gold "0"): the answer states that value or that the item is
    absent.
@@ -50,10 +51,37 @@ def polarity(text: str) -> bool | None:
     return None
 
 
+# "Did …?", "Looking at VaR, did …?": an auxiliary opens the asking clause
+_AUX = r"is|are|was|were|do|does|did|has|have|had|can|could|will|would|should"
+_QUANTIFIERS = frozenset({"any", "some", "there", "each", "every", "all"})
+_POLAR_QUESTION_RE = re.compile(rf"^\W*(?:[^,?]{{0,60}},\s*)?(?:{_AUX})\b", re.IGNORECASE)
+
+
+def restated_polarity(question: str, answer: str) -> bool | None:
+    """The yes (True) or no (False) of an answer that restates a yes/no question as a statement ("Did
+    the risk decrease?" → "The risk decreased compared to the prior year"): its first sentence with
+    most of the asking sentence's content words, negated or not ("The sources do not state that …"
+    is no yes); None when no sentence restates it."""
+    from rewards.premises import NEGATION_RE, content_tokens
+
+    asking = next((s for s in re.split(r"(?<=[.?!])\s+", question) if s.rstrip().endswith("?")), "")
+    m = _POLAR_QUESTION_RE.match(asking)
+    asked = {t[:5] for t in content_tokens(asking[m.end():]) if t not in _QUANTIFIERS} if m else set()
+    if len(asked) < 2:
+        return None
+    for sentence in split_claims(answer, keep_non_claims=True):
+        first = re.split(r":|\n", sentence.text)[0]  # the restating clause, not the list it introduces
+        if len(asked & {t[:5] for t in content_tokens(first)}) * 3 >= len(asked) * 2:
+            return NEGATION_RE.search(first) is None
+    return None
+
+
 def _by_polarity(question: str, answer: str, gold_answer: str) -> tuple[bool, str] | None:
     from rewards.entities import extract_entities, normalise
 
-    wanted, said = polarity(gold_answer), polarity(answer)
+    wanted = polarity(gold_answer)
+    said = polarity(answer) if wanted is not None else None
+    said = restated_polarity(question, answer) if wanted is not None and said is None else said
     if wanted is None or said is None:
         return None
     word = "yes" if wanted else "no"

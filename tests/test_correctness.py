@@ -134,6 +134,14 @@ def test_a_yes_no_gold_is_matched_by_the_answers_own_yes_or_no(checker):
     assert right.correct and "yes" in right.reason  # the detail the gold's one line lacks is not held against it
     wrong = judge(question, "No, the risk Acme faced increased.", gold, checker=checker)
     assert wrong.correct is False and "the gold answer says yes" in wrong.reason
+    # an answer that restates the question as a statement answers it, negated or not
+    restated = "Acme's value at risk decreased in Q2 2023 compared with Q2 2022: average VaR was $47 million."
+    assert judge(question, restated, gold, checker=checker).correct
+    denied = "Acme's value at risk did not decrease in Q2 2023 compared with Q2 2022."
+    assert judge(question, denied, gold, checker=checker).correct is False
+    doubted = ("The sources do not state that Acme's value at risk decreased in Q2 2023 compared with Q2 2022. "
+               "Average VaR was $47 million.")
+    assert judge(question, doubted, gold, checker=checker).correct is False
     named = Gold(answer="Yes, his name is Richard A. Johnson")
     question = "Were there any nominees with substantially more votes against than the others?"
     assert judge(question, "Yes, Richard A. Johnson had 16,105,005 votes against.", named, checker=checker).correct
