@@ -53,7 +53,6 @@ def polarity(text: str) -> bool | None:
 
 # "Did …?", "Looking at VaR, did …?": an auxiliary opens the asking clause
 _AUX = r"is|are|was|were|do|does|did|has|have|had|can|could|will|would|should"
-_QUANTIFIERS = frozenset({"any", "some", "there", "each", "every", "all"})
 _POLAR_QUESTION_RE = re.compile(rf"^\W*(?:[^,?]{{0,60}},\s*)?(?:{_AUX})\b", re.IGNORECASE)
 
 
@@ -63,10 +62,11 @@ def restated_polarity(question: str, answer: str) -> bool | None:
     most of the asking sentence's content words, negated or not ("The sources do not state that …"
     is no yes); None when no sentence restates it."""
     from rewards.premises import NEGATION_RE, content_tokens
+    from rewards.relevance import QUANTIFIERS
 
     asking = next((s for s in re.split(r"(?<=[.?!])\s+", question) if s.rstrip().endswith("?")), "")
     m = _POLAR_QUESTION_RE.match(asking)
-    asked = {t[:5] for t in content_tokens(asking[m.end():]) if t not in _QUANTIFIERS} if m else set()
+    asked = {t[:5] for t in content_tokens(asking[m.end():]) if t not in QUANTIFIERS} if m else set()
     if len(asked) < 2:
         return None
     for sentence in split_claims(answer, keep_non_claims=True):

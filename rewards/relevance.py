@@ -375,6 +375,21 @@ def addresses(asked: Asked, claim: str) -> bool:
     return relevance.relevant and (bool(relevance.matched) or named)
 
 
+# Words of a yes/no question that a statement of its answer drops: "Has Acme reported any …" → "Acme has reported …"
+QUANTIFIERS = frozenset({"any", "some", "there", "each", "every", "all"})
+
+
+def restates_question(question: str, claim: str) -> bool:
+    """Whether a claim is the asking sentence restated as a statement, the answer's verdict on it
+    ("Has Boeing reported any materially important ongoing legal battles?" → "Boeing has reported
+    ongoing legal battles from FY2022"): at least two thirds of the asking sentence's content words,
+    and at most one word the question does not use. Words compare by their first five letters."""
+    asking = next((s for s in question_sentences(question) if s.rstrip().endswith("?")), question)
+    asked = {t[:5] for t in content_tokens(asking) if t not in QUANTIFIERS}
+    said = {t[:5] for t in content_tokens(re.sub(r"^\W*(?:yes|no)\b\W*", "", claim, flags=re.IGNORECASE))}
+    return len(asked) >= 2 and len(said & asked) * 3 >= len(asked) * 2 and len(said - asked) <= 1
+
+
 def _missing(clause: Clause, matched: list[str], plain: str) -> str:
     missing = [t for t in clause.topic if t not in matched]
     if missing:

@@ -351,3 +351,19 @@ def test_a_sentence_fragment_is_never_a_replacement(teacher):
     assert _SENTENCE_OPENING.match("“Adjusted EBITDA” was $96.1 million.")
     assert not _SENTENCE_OPENING.match("$569 million, and our resulting free cash flow was $2.7 billion.")
     assert not _SENTENCE_OPENING.match("and decreased 3% in fiscal 2024.")
+
+
+
+def test_a_denied_verdict_on_the_question_gives_way_to_the_evidence_kept_beside_it():
+    # The draft's "Yes, Boeing has reported ongoing legal battles" had no source passage with its words; the
+    # lawsuits after it are the evidence it was drawn from, and a denial beside them would contradict them.
+    from cai.teachers.grounded import _evidence_over_denial
+    from rewards.relevance import read_question
+
+    asked = read_question("Has Kessler reported any materially important ongoing legal battles from FY2022?")
+    denial = "The sources do not state that Kessler has reported ongoing legal battles from FY2022."
+    evidence = "Multiple legal actions have been filed against Kessler after the 2019 accident [k-10k p.113]."
+    assert _evidence_over_denial([denial, evidence], [denial], asked) == [evidence]
+    # with nothing said on what was asked beside it, the denial stays
+    other = "Net income was $42.5 million in fiscal 2022 [k-10k p.7]."
+    assert _evidence_over_denial([denial, other], [denial], asked) == [denial, other]

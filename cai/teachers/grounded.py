@@ -217,7 +217,7 @@ class GroundedTeacher:
         """Rebuild the answer sentence by sentence: abstentions and framing kept, filler,
         instructions and phrase-rule breakers dropped, each claim fixed from its verdict."""
         from rewards.claims import split_claims
-        from rewards.relevance import addresses, read_question
+        from rewards.relevance import addresses, read_question, restates_question
 
         verdicts = (critique.claims if critique.claims is not None
                     else self.checker.check(question, answer, sources.pages))
@@ -230,6 +230,7 @@ class GroundedTeacher:
         citations = self._citations(question, to_cite, sources.pages)
         asked = read_question(question, [p.doc_id for p in sources.pages])
         parts: list[str] = []
+        verdicts_denied: list[str] = []  # refusals of the draft's verdict on the question itself
         refused = dropped = False
         for sentence in split_claims(answer, keep_non_claims=True):
             text = sentence.text.strip()
@@ -256,10 +257,13 @@ class GroundedTeacher:
                 parts.append(_marked(fixed, markers))
             elif not _has_figure(verdict.text) and addresses(asked, verdict.text) and _refusable(verdict.text):
                 parts.append(_refused(verdict.text))
+                if restates_question(question, verdict.text):
+                    verdicts_denied.append(parts[-1])
             # An unsupported figure with no replacement is dropped, not denied: "The sources do not
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
             # So is a sentence that does not address the question (`rewards.relevance`): a draft of
             # pasted filing text would become "The sources do not state that UNITED STATES." ×20.
+        parts = _evidence_over_denial(parts, verdicts_denied, asked)
         computed = (self._defined(question, sources.pages, verdicts)
                     or self._levels(question, sources.pages, verdicts, parts))
         if computed is not None:  # it answers the question: "the filing does not say" no longer holds
@@ -451,6 +455,20 @@ def _own_pages(question: str, pages: list[SourcePage]) -> list:
     from rewards.question_context import named_filings
 
     return named_filings(question, [prepare_page(p) for p in pages])
+
+
+def _evidence_over_denial(parts: list[str], denied: list[str], asked) -> list[str]:
+    """`parts` without the refusals of the draft's verdict on the question ("Yes, Boeing has reported
+    ongoing legal battles" → "The sources do not state that Boeing has reported …") when claims kept
+    beside them speak of what was asked (a topic word of the question: "multiple legal actions filed
+    against them"): those claims are the evidence the verdict was drawn from, and a denial next to
+    them contradicts them. The verdict's words were unsupported, not shown false; with no such claim
+    left the refusal stays."""
+    from rewards.relevance import claim_relevance
+
+    if not denied or not any(sentence_kind(p) == "claim" and claim_relevance(asked, p).matched for p in parts):
+        return parts
+    return [p for p in parts if p not in denied]
 
 
 # What "The sources do not state that …" cannot take: a negation ("… that No major acquisitions" reads
