@@ -234,6 +234,10 @@ def outranked_value(claim: str, question: str, matches: Sequence) -> str | None:
 
 
 def outranked_peer(claim: str, about: str, question: str, pages: Sequence[PreparedPage]) -> str | None:
-    """Why the claim's superlative is false among the peers the sources list: the column groups of a
-    segment table (`outranked_group`) or the rows of a one-cell-per-line table (`outranked_row`)."""
-    return outranked_group(claim, question, pages) or outranked_row(claim, about, pages)
+    """Why the claim's superlative is false among the peers the sources list: the classes of a statement
+    of cash flows (`rewards.cash_activities`), the column groups of a segment table (`outranked_group`)
+    or the rows of a one-cell-per-line table (`outranked_row`)."""
+    from rewards.cash_activities import outranked_activity
+
+    return (outranked_activity(claim, question, pages) or outranked_group(claim, question, pages)
+            or outranked_row(claim, about, pages))

@@ -276,21 +276,24 @@ class GroundedTeacher:
 
     def _defined(self, question: str, pages: list[SourcePage], verdicts: list[ClaimVerdict]) -> str | None:
         """The metric the question asks for, computed from the asked filer's rows as the question
-        defines it or by its standard formula (`rewards.implied_formulas.computed_answer`), when no
-        supported claim states it: a computation the question prescribes, from cited figures,
-        checked like any claim."""
+        defines it or by its standard formula (`rewards.implied_formulas.computed_answer`), or the
+        class of cash flows it asks for (`rewards.cash_activities`), when no supported claim states
+        it: a computation the question prescribes, from cited figures, checked like any claim."""
+        from rewards.cash_activities import activities_answer, asked_activities
         from rewards.defined_formulas import states_metric
         from rewards.implied_formulas import asked_metric, computed_answer
 
-        if asked_metric(question) is None:
+        compared = asked_activities(question) is not None  # the classes of cash flows: the winner's total
+        if asked_metric(question) is None and not compared:
             return None  # no metric to compute: the pages are not read again
         supported = [v.text for v in verdicts if v.verdict == Verdict.supported]
-        if any(states_metric(question, text) for text in supported):
+        if not compared and any(states_metric(question, text) for text in supported):
             return None
-        sentence = computed_answer(question, _own_pages(question, pages))
+        own = _own_pages(question, pages)
+        sentence = activities_answer(question, own) if compared else computed_answer(question, own)
         if sentence is None:
             return None
-        result = extract_quantities(_strip_citations(sentence))[-1]
+        result = extract_quantities(_strip_citations(sentence))[0 if compared else -1]
         if any(_states(text, result) for text in supported):
             return None  # the answer states it, in other words
         return self._if_supported(question, sentence, pages)
