@@ -21,6 +21,7 @@ import numpy as np
 
 from cai.core.contracts import Document, Locator, SearchHit
 from cai.core.errors import ModelMismatchError, UserError
+from cai.core.questions import DOCUMENT_FILTER_KEYS
 from rag.embed import Embedder, EmbedderSpec
 from rag.index import IndexConfig, VectorIndex
 from rag.lexical import LexicalIndex, bm25_corpus, expand_query
@@ -30,8 +31,7 @@ from rag.store import DocStore, StoredChunk
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
-FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form", "kind")
-DOCUMENT_FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form")  # "kind" is a page's (rag/page_kinds.py)
+FILTER_KEYS = (*DOCUMENT_FILTER_KEYS, "kind")  # "kind" is a page's (rag/page_kinds.py)
 # Below this many allowed chunks a filtered dense search scores the subset exactly (vectors from
 # the store) instead of asking faiss, whose HNSW search with an id filter is only best-effort.
 EXACT_SUBSET_MAX = 50_000

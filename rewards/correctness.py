@@ -182,6 +182,10 @@ def judge(question: str, answer: str, gold: Gold, *, checker=None, pages: Sequen
         said = abstains(answer)
         return Correctness(correct=said, method="abstention",
                            reason="abstains, as it should" if said else "answers a question the sources cannot answer")
+    from rewards.gold_text import as_written
+
+    if gold.answer is not None and not figures(gold.answer) and as_written(answer, gold.answer):
+        return Correctness(correct=True, method="gold_answer_text", reason="states the gold answer as written")
     if asserts_nothing(answer):
         return Correctness(correct=False, method="abstention", reason="abstains, but the gold has an answer")
     if gold.answer is not None:

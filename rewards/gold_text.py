@@ -23,8 +23,9 @@ outright (`judge_gold_text`, in order):
    activities, which …"): the option the answer's superlative claim names ("investing activities
    brought in the most") is the one the gold names.
 
-Otherwise the gold's first claim (its answer; what follows elaborates) is checked by the checker
-with the answer as the only source.
+An answer that is the gold as written ("2019", "7", citations and punctuation aside) is right
+outright. Otherwise the gold's first claim (its answer; what follows elaborates) is checked by the
+checker with the answer as the only source.
 """
 
 from __future__ import annotations
@@ -194,9 +195,24 @@ def _by_name(question: str, answer: str, gold_answer: str) -> tuple[bool, str] |
     return None
 
 
+def as_written(answer: str, gold_answer: str) -> bool:
+    """Whether the answer is the gold as written, citations, case and punctuation aside ("2019
+    [acme-10k p.4]." for "2019"): a bare year or count, which no claim check reads."""
+    return bool(_bare(answer)) and _bare(answer) == _bare(gold_answer)
+
+
+def _bare(text: str) -> str:
+    """A text without its citations, case, punctuation and spacing: "2019 [acme-10k p.4]." → "2019"."""
+    from cai.core.contracts import CITATION_RE
+
+    return re.sub(r"[^\w%$.-]+", " ", CITATION_RE.sub(" ", text).lower()).strip(" .")
+
+
 def judge_gold_text(question: str, answer: str, gold_answer: str, checker) -> tuple[bool, str]:
     """(right, why) of `answer` against a gold answer without figures (module docstring); `checker`
     reads the gold's first claim against the answer taken as the only source."""
+    if as_written(answer, gold_answer):
+        return True, "states the gold answer as written"
     for convention in (_by_polarity, _by_fallback, _by_relevance, _by_choice, _by_name):
         if (decided := convention(question, answer, gold_answer)) is not None:
             return decided

@@ -379,7 +379,7 @@ def addresses(asked: Asked, claim: str) -> bool:
 QUANTIFIERS = frozenset({"any", "some", "there", "each", "every", "all"})
 
 
-def restates_question(question: str, claim: str) -> bool:
+def verdict_on_question(question: str, claim: str) -> bool:
     """Whether a claim is the asking sentence restated as a statement, the answer's verdict on it
     ("Has Boeing reported any materially important ongoing legal battles?" → "Boeing has reported
     ongoing legal battles from FY2022"): at least two thirds of the asking sentence's content words,

@@ -96,6 +96,13 @@ def test_gold_answer_without_figures_must_be_stated_by_the_answer(checker):
     assert wrong.correct is False and wrong.method == "gold_answer_text" and "Tacoma" in wrong.reason
 
 
+def test_a_bare_gold_is_matched_as_written(checker):
+    question = "In which year was the amount of restructuring costs larger?"
+    assert judge(question, "2019 [acme-2024-10k p.7].", Gold(answer="2019"), checker=checker).correct
+    assert judge(question, "2018 [acme-2024-10k p.7].", Gold(answer="2019"), checker=checker).correct is False
+    assert judge("How many segments does Acme report?", "3", Gold(answer="3"), checker=checker).correct
+
+
 def test_gold_text_conventions_decide_choices_fallbacks_and_irrelevant_metrics(checker):
     cash = ("Among operations, investing, and financing activities, which brought in the most (or lost the "
             "least) cash flow for Kessler in FY2023?")

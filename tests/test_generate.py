@@ -140,6 +140,25 @@ def test_bad_question_rows_are_rejected_with_line_numbers(tmp_path, index_dir):
     assert any(":4: id: duplicate" in r for r in manifest["rejected_rows"])
 
 
+def test_a_question_row_scopes_its_retrieval_by_metadata_filters(tmp_path, index_dir):
+    # "What was total revenue in fiscal 2024?" names no company; the row says which filing it is asked of.
+    rows = [{"id": "scoped", "question": "What was total revenue in fiscal 2024?",
+             "metadata": {"filters": {"doc_id": "ostrander-quarry-2024-annual-report"}}},
+            {"id": "bad-key", "question": "What was total revenue?", "metadata": {"filters": {"ticker": "HTW"}}},
+            {"id": "bad-value", "question": "What was total revenue?", "metadata": {"filters": {"fiscal_year": []}}}]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out = _generate(str(_config(tmp_path, index_dir)), f"questions={questions}")
+    assert code == 0, out
+    run_dir = Path(out.strip().splitlines()[-1])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["counts"]["records"] == 1 and manifest["counts"]["rejected_rows"] == 2
+    assert any(":2: metadata.filters.ticker: unknown filter" in r for r in manifest["rejected_rows"])
+    assert any(":3: metadata.filters.fiscal_year: must be" in r for r in manifest["rejected_rows"])
+    [record] = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert record["sources"] and {s["doc_id"] for s in record["sources"]} == {"ostrander-quarry-2024-annual-report"}
+
+
 def test_invalid_constitution_exits_2_before_any_work(tmp_path, index_dir):
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: b\nrules:\n  - id: x\n    principle: p\n    critque: c\n")

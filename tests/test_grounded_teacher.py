@@ -367,3 +367,18 @@ def test_a_denied_verdict_on_the_question_gives_way_to_the_evidence_kept_beside_
     # with nothing said on what was asked beside it, the denial stays
     other = "Net income was $42.5 million in fiscal 2022 [k-10k p.7]."
     assert _evidence_over_denial([denial, other], [denial], asked) == [denial, other]
+
+
+def test_a_bare_year_the_checker_reads_off_a_row_is_kept():
+    # "2019" is no sentence (`sentence_kind`: filler), but the checker reads it off the row the question
+    # compares (`rewards.asked_lookup`): a right bare answer is kept, not replaced by an abstention.
+    text = "Vandelay Industries\n | 2019 | 2018\nAcquisition and integration costs | 1,204 | 873\nTotal | 9,110 | 8,420"
+    page = PageText(doc_id="vandelay-2019", page=1, text=text, sentences=[])
+    teacher = GroundedTeacher(lambda d, p: page, get_checker("offline"), load_constitution("finance-10k"))
+    hit = SearchHit(doc_id=page.doc_id, page=1, score=1.0, text=text,
+                    locator=Locator(doc_id=page.doc_id, page=1, char_start=0, char_end=len(text), sentence=0))
+    sources, rules = gather_sources([hit], teacher.page), load_constitution("finance-10k").rules
+    question = "In which year was the amount of acquisition and integration costs larger?"
+    critique = asyncio.run(teacher.critique(question, sources, "2019", rules))
+    assert critique.claims and critique.claims[0].verdict == Verdict.supported
+    assert asyncio.run(teacher.revise(question, sources, "2019", critique, rules)).text.startswith("2019")

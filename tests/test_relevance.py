@@ -143,10 +143,10 @@ def test_a_questions_definitions_and_format_instructions_are_not_what_it_asks():
 
 
 def test_a_claim_that_restates_a_yes_no_question_is_its_verdict():
-    from rewards.relevance import restates_question
+    from rewards.relevance import verdict_on_question
 
     question = "Has Kessler reported any materially important ongoing legal battles from FY2022?"
-    assert restates_question(question, "Yes, Kessler has reported ongoing legal battles from FY2022.")
-    assert restates_question(question, "Kessler has reported several materially important ongoing legal battles.")
-    assert not restates_question(question, "Multiple legal actions were filed against Kessler after the accident.")
-    assert not restates_question(question, "Kessler has reported ongoing trade disputes with suppliers in FY2022.")
+    assert verdict_on_question(question, "Yes, Kessler has reported ongoing legal battles from FY2022.")
+    assert verdict_on_question(question, "Kessler has reported several materially important ongoing legal battles.")
+    assert not verdict_on_question(question, "Multiple legal actions were filed against Kessler after the accident.")
+    assert not verdict_on_question(question, "Kessler has reported ongoing trade disputes with suppliers in FY2022.")

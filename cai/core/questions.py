@@ -1,6 +1,9 @@
 """The questions file: one JSON object per line, `{"id", "question", "answer"?: draft, "metadata"?}`
-(the generate input contract). A bad row is reported with its file and line and skipped; the rest run.
-Hostile rows (nested too deep, lone surrogates, fields over 1 MB) are bad rows too: `cai.core.jsonrows`."""
+(the generate input contract). `metadata.filters` scopes a question's retrieval to the filings it is
+about, by the document filters of `cai search --filter` (`{"doc_id": "ACME_2023_10K"}`, `{"company":
+"Acme", "fiscal_year": 2023}`): a question asked of one filing need not name it. A bad row is
+reported with its file and line and skipped; the rest run. Hostile rows (nested too deep, lone
+surrogates, fields over 1 MB) are bad rows too: `cai.core.jsonrows`."""
 
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ from cai.core.errors import UserError
 from cai.core.jsonrows import RowRejected, parse_row
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# The document filters of retrieval (`rag.retrieve.documents_matching`), owned here so that a question
+# row's `metadata.filters` is validated when the file is read.
+DOCUMENT_FILTER_KEYS = ("doc_id", "company", "fiscal_year", "form")
 
 
 class QuestionRow(BaseModel):
@@ -77,6 +83,26 @@ def _read_rows(path: Path, f) -> tuple[list[QuestionRow], list[str]]:
         if not row.question.strip():
             rejected.append(f"{path}:{n}: question: empty")
             continue
+        if (bad := filters_error(row.metadata.get("filters"))) is not None:
+            rejected.append(f"{path}:{n}: metadata.filters{bad}")
+            continue
         seen.add(row.id)
         rows.append(row)
     return rows, rejected
+
+
+def filters_error(filters: object) -> str | None:
+    """Why a row's `metadata.filters` is malformed (".company: …", suffixed to the field), or None:
+    an object of document filters, each a string or integer or a non-empty list of them."""
+    if filters is None:
+        return None
+    if not isinstance(filters, dict) or not filters:
+        return f": must be an object of filters ({', '.join(DOCUMENT_FILTER_KEYS)})"
+    for key, value in filters.items():
+        if key not in DOCUMENT_FILTER_KEYS:
+            return f".{key}: unknown filter; use {', '.join(DOCUMENT_FILTER_KEYS)}"
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip()
+                                  for v in values):
+            return f".{key}: must be a string or integer, or a list of them"
+    return None

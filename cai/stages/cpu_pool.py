@@ -45,25 +45,29 @@ class CpuWork:
         return cls(Retriever.open(config.index), open_checker(config.checker), load_constitution(config.constitution),
                    config)
 
-    def search(self, question: str) -> Sources:
-        """The top-k hits and the full text of the pages they come from (what checks align to)."""
+    def search(self, question: str, filters: dict | None = None) -> Sources:
+        """The top-k hits and the full text of the pages they come from (what checks align to), within
+        the question row's `metadata.filters` when it has them."""
         from rag.quotes import gather_sources
 
         r = self.config.retrieval
-        hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route)
+        hits = self.retriever.search(question, k=r.k, mode=r.mode, route=r.route, filters=filters)
         return gather_sources(hits, self.retriever.store.page)
 
-    def search_window(self, queries: list[str], wanted: list[int]) -> dict[int, Sources]:
+    def search_window(self, queries: list[str], wanted: list[int],
+                      filters: list[dict | None] | None = None) -> dict[int, Sources]:
         """`search` for the queries at positions `wanted`, all of `queries` embedded in one batch
         (the whole window, so its vectors do not depend on which of its questions are wanted). A
-        query is a question, or with `retrieval.rewrite` the question with the teacher's terms."""
+        query is a question, or with `retrieval.rewrite` the question with the teacher's terms;
+        `filters`: each query's row's `metadata.filters` (None: none)."""
         from rag.quotes import gather_sources
 
         r = self.config.retrieval
         vectors = self.retriever.query_vectors(queries) if r.mode != "bm25" else [None] * len(queries)
         out = {}
         for i in wanted:
-            hits = self.retriever.search(queries[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i])
+            hits = self.retriever.search(queries[i], k=r.k, mode=r.mode, route=r.route, vector=vectors[i],
+                                         filters=filters[i] if filters else None)
             out[i] = gather_sources(hits, self.retriever.store.page)
         return out
 
@@ -144,11 +148,12 @@ class CpuPool:
             return await loop.run_in_executor(self.executor, partial(fn, self.local, *args))
         return await loop.run_in_executor(self.executor, partial(_in_worker, fn, *args))
 
-    async def search(self, question: str) -> Sources:
-        return await self.call(CpuWork.search, question)
+    async def search(self, question: str, filters: dict | None = None) -> Sources:
+        return await self.call(CpuWork.search, question, filters)
 
-    async def search_window(self, queries: list[str], wanted: list[int]) -> dict[int, Sources]:
-        return await self.call(CpuWork.search_window, queries, wanted)
+    async def search_window(self, queries: list[str], wanted: list[int],
+                            filters: list[dict | None] | None = None) -> dict[int, Sources]:
+        return await self.call(CpuWork.search_window, queries, wanted, filters)
 
     async def check(self, question: str, answer: str, pages: list[SourcePage]) -> list[ClaimVerdict]:
         return await self.call(CpuWork.check, question, answer, pages)

@@ -95,6 +95,7 @@ class Question:
     question: str
     answerable: bool
     gold: Gold | None = None
+    filters: dict | None = None  # the row's `metadata.filters`: the filings its retrieval is scoped to
 
 
 def _line_numbers(path: Path) -> dict[str, int]:
@@ -126,7 +127,7 @@ def load_eval_questions(config: EvalConfig) -> tuple[list[Question], list[Questi
             gold = read_gold(r.metadata)
         except GoldError as e:
             raise UserError(f"{config.questions}:{_line_numbers(config.questions).get(r.id, '?')}: {e}") from None
-        everything.append(Question(r.id, r.question, is_answerable(r.metadata), gold))
+        everything.append(Question(r.id, r.question, is_answerable(r.metadata), gold, r.metadata.get("filters")))
     return everything[: config.limit] if config.limit else everything, everything, rejected
 
 
@@ -385,7 +386,8 @@ def retrieve_all(s: Setup) -> dict[str, Sources]:
     """Sources per question, retrieved once: every target is measured against the same pages."""
     from rag.quotes import gather_sources
 
-    return {q.id: gather_sources(s.retriever.search(q.question, k=s.config.k), s.retriever.store.page)
+    return {q.id: gather_sources(s.retriever.search(q.question, k=s.config.k, filters=q.filters),
+                                 s.retriever.store.page)
             for q in s.questions}
 
 

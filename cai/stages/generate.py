@@ -171,13 +171,15 @@ class SearchAhead:
         rows = self.rows[w * self.size : (w + 1) * self.size]
         wanted = [i for i, r in enumerate(rows) if r.id in self.pending]
         self.left[w] = len(wanted)
-        self.windows[w] = asyncio.ensure_future(self._search([r.question for r in rows], wanted))
+        filters = [r.metadata.get("filters") for r in rows]
+        self.windows[w] = asyncio.ensure_future(self._search([r.question for r in rows], wanted, filters))
 
-    async def _search(self, questions: list[str], wanted: list[int]) -> dict[int, tuple[Sources, str, Draft | None]]:
+    async def _search(self, questions: list[str], wanted: list[int],
+                      filters: list[dict | None]) -> dict[int, tuple[Sources, str, Draft | None]]:
         queries = questions
         if self.s.rewriter is not None:
             queries = [r.query for r in await asyncio.gather(*(self.s.rewriter.rewrite(q) for q in questions))]
-        found = await self.s.cpu.search_window(queries, wanted)
+        found = await self.s.cpu.search_window(queries, wanted, filters)
         drafts: dict[int, Draft | UserError] = {}
         if self.s.drafter is not None:  # the policy answers the question itself, never the rewritten query
             order = sorted(found)
@@ -533,7 +535,7 @@ async def _dry_rows(s: Setup, rows: list[QuestionRow], echo) -> None:
         counter = prompt_counter(config.teacher, getattr(s.teacher, "chat", None))
         for row in rows:
             query = (await s.rewriter.rewrite(row.question)).query if s.rewriter is not None else None
-            sources = await s.cpu.search(query or row.question)
+            sources = await s.cpu.search(query or row.question, row.metadata.get("filters"))
             hits = sources.hits
             drafted = (await s.drafter.drafts([(row.question, hits)]))[0] if s.drafter is not None else None
             if isinstance(drafted, UserError):

@@ -217,7 +217,7 @@ class GroundedTeacher:
         """Rebuild the answer sentence by sentence: abstentions and framing kept, filler,
         instructions and phrase-rule breakers dropped, each claim fixed from its verdict."""
         from rewards.claims import split_claims
-        from rewards.relevance import addresses, read_question, restates_question
+        from rewards.relevance import addresses, read_question, verdict_on_question
 
         verdicts = (critique.claims if critique.claims is not None
                     else self.checker.check(question, answer, sources.pages))
@@ -236,12 +236,13 @@ class GroundedTeacher:
             text = sentence.text.strip()
             if dropped and _CONTINUED_STEP.match(text):
                 continue  # the equation it continues was dropped
-            if (sentence.kind == "filler" or sentence.degenerate or instruction_like(text)
+            verdict = by_span.get((sentence.start, sentence.end))
+            answered = verdict is not None and verdict.verdict == Verdict.supported  # a bare "2019" the checker read
+            if ((sentence.kind == "filler" and not answered) or sentence.degenerate or instruction_like(text)
                     or any(contains_phrase(text, p) for p in forbidden)):
                 # "Yes.", courtesy lines, header rows, pasted headings, loops, injected instructions,
                 # advice and speculation: removing them is the fix (`rewards.claims.sentence_kind`)
                 continue
-            verdict = by_span.get((sentence.start, sentence.end))
             if sentence.kind != "claim" or is_source_quote(text) or verdict is None:
                 parts.append(text)  # abstentions, framing, and quotes written by an earlier round
                 dropped = False
@@ -257,7 +258,7 @@ class GroundedTeacher:
                 parts.append(_marked(fixed, markers))
             elif not _has_figure(verdict.text) and addresses(asked, verdict.text) and _refusable(verdict.text):
                 parts.append(_refused(verdict.text))
-                if restates_question(question, verdict.text):
+                if verdict_on_question(question, verdict.text):
                     verdicts_denied.append(parts[-1])
             # An unsupported figure with no replacement is dropped, not denied: "The sources do not
             # state that DPO was 43.94" would teach a policy trained on it to write the wrong figure.
