@@ -150,9 +150,13 @@ def _options(question: str) -> list[str]:
     return stems if len(set(stems)) == len(stems) >= 2 else []
 
 
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[a-z]{3,}", text, re.IGNORECASE)}
+
+
 def _named(text: str, stems: list[str]) -> set[str]:
-    words = {w.lower()[:5] for w in re.findall(r"[a-z]{3,}", text, re.IGNORECASE)}
-    return {s for s in stems if s in words}
+    """The options of `stems` that `text` names (a word beginning with the stem)."""
+    return {w[:5] for w in _words(text)} & set(stems)
 
 
 def _asked_superlatives(question: str) -> set[tuple[str, str]]:
@@ -172,8 +176,7 @@ def _by_choice(question: str, answer: str, gold_answer: str) -> tuple[bool, str]
     if len(wanted) != 1 or not asked:
         return None
     for claim in split_claims(answer):
-        chosen = _named(claim.plain, stems)
-        words = {w.lower() for w in re.findall(r"[a-z]{3,}", claim.plain, re.IGNORECASE)}
+        chosen, words = _named(claim.plain, stems), _words(claim.plain)
         if len(chosen) == 1 and any(sup in words and any(w.startswith(verb) for w in words) for verb, sup in asked):
             (said,), (gold,) = chosen, wanted
             return (said == gold, f"chooses the option '{said}…'" + (", as the gold does" if said == gold

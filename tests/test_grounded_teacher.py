@@ -9,7 +9,8 @@ import pytest
 
 from cai.core.constitution import load_constitution
 from cai.core.contracts import Locator, PageText, SearchHit, SourcePage, Sources, Verdict
-from cai.teachers.grounded import GroundedTeacher, _marked, statement_kind, statements_named
+from cai.teachers.grounded import GroundedTeacher, _marked
+from cai.teachers.statements import statement_kind, statements_named
 from rag.quotes import gather_sources
 from rag.sentences import sentence_spans
 from rewards.checker import get_checker

@@ -32,11 +32,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cai.core.constitution import ResolvedPrinciple, Rule
 from cai.core.contracts import ClaimVerdict, PageText, SearchHit, SourcePage, Sources, Verdict
 from cai.core.prompts import refusal, refusal_that
 from cai.teachers.base import Judgement, TeacherCritique, TeacherText
+from cai.teachers.statements import statement_kind, statements_named
 from rewards.citations import with_citation
 from rewards.claims import LEAD_IN_RE, degenerate, sentence_kind, shouting
 from rewards.entities import extract_entities
@@ -44,6 +46,9 @@ from rewards.injection import instruction_like
 from rewards.numbers import checkable, extract_quantities
 from rewards.premises import CHANGE_RE, MODIFIERS, measure_tokens, occurs
 from rewards.rules import contains_phrase
+
+if TYPE_CHECKING:
+    from rewards.relevance import Asked
 
 PageLookup = Callable[[str, int], PageText | None]
 _TOKEN = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*%?")
@@ -409,48 +414,6 @@ class GroundedTeacher:
         return Judgement(principle_id=principle.id, p_first=p_first, reasoning=f"support gap {gap:+.2f}")
 
 
-# Financial statements by the headings filers give them and the names questions use for them.
-_STATEMENT_HEADINGS = {
-    "income": re.compile(
-        r"statements? of (?:consolidated )?(?:operations|income|earnings)\b|income statements?\b", re.I),
-    "comprehensive": re.compile(r"statements? of comprehensive (?:income|loss)", re.I),
-    "balance": re.compile(r"balance sheets?\b|statements? of financial (?:position|condition)", re.I),
-    "cash": re.compile(r"statements? of cash flows?", re.I),
-    "equity": re.compile(r"statements? of (?:changes in )?(?:share|stock)holders.? (?:equity|deficit)", re.I),
-}
-_STATEMENT_NAMES = {
-    "income": re.compile(
-        r"income statement|statements? of (?:operations|income|earnings)|\bp&l\b|profit and loss", re.I),
-    "comprehensive": re.compile(r"comprehensive income", re.I),
-    "balance": re.compile(r"balance sheet|statements? of financial (?:position|condition)", re.I),
-    "cash": re.compile(r"cash flows?\b", re.I),
-    "equity": re.compile(r"statements? of (?:changes in )?(?:share|stock)holders.? equity", re.I),
-}
-HEADING_LINES = 5  # a statement's title sits in the first lines of its page, under running heads
-
-
-def statement_kind(page_text: str) -> str | None:
-    """Which financial statement a page is, from its heading ("CONSOLIDATED STATEMENTS OF
-    OPERATIONS" → "income"); None for notes, discussion and every other page."""
-    lines = [ln for ln in page_text.splitlines() if ln.strip()][:HEADING_LINES]
-    heading = " ".join(ln for ln in lines if len(ln.split()) <= 10)  # a title, not the prose under it
-    if re.search(r"\bnotes? to\b", heading, re.I):
-        return None  # "Notes to Consolidated Financial Statements" names no statement of its own
-    for kind in ("comprehensive", "income", "balance", "cash", "equity"):  # "comprehensive income" first
-        if _STATEMENT_HEADINGS[kind].search(heading):
-            return kind
-    return None
-
-
-def statements_named(text: str) -> set[str]:
-    """The financial statements `text` names ("based on the income statement" → {"income"})."""
-    named = {kind for kind, pattern in _STATEMENT_NAMES.items() if pattern.search(text)}
-    income = r"(?<!comprehensive )income statement|statements? of (?:operations|earnings)"
-    if "comprehensive" in named and not re.search(income, text, re.I):
-        named.discard("income")  # "statement of comprehensive income" is not the income statement
-    return named
-
-
 def _own_pages(question: str, pages: list[SourcePage]) -> list:
     """The pages of the filings whose filer the question names, prepared for reading rows
     (`rewards.question_context.named_filings`): a metric is computed from the asked company's
@@ -461,7 +424,7 @@ def _own_pages(question: str, pages: list[SourcePage]) -> list:
     return named_filings(question, [prepare_page(p) for p in pages])
 
 
-def _evidence_over_denial(parts: list[str], denied: list[str], asked) -> list[str]:
+def _evidence_over_denial(parts: list[str], denied: list[str], asked: Asked) -> list[str]:
     """`parts` without the refusals of the draft's verdict on the question ("Yes, Boeing has reported
     ongoing legal battles" → "The sources do not state that Boeing has reported …") when claims kept
     beside them speak of what was asked (a topic word of the question: "multiple legal actions filed
