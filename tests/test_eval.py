@@ -357,3 +357,16 @@ def test_several_policy_targets_share_a_base_and_fill_the_table_and_plots(tmp_pa
     rows = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
     answers = {name: [r["raw_answer"] for r in rows if r["target"] == name] for name in ("base", "sft", "ppo")}
     assert answers["sft"] == answers["ppo"]  # the same adapter: the same greedy answers
+
+
+def test_a_question_row_s_filters_scope_eval_retrieval(tmp_path, example_index):
+    questions = tmp_path / "q.jsonl"  # names no company: the row says which filing it is asked of
+    scope = {"filters": {"doc_id": "ostrander-quarry-2024-annual-report"}}
+    questions.write_text(json.dumps({"id": "s1", "question": "What was total revenue in fiscal 2024?",
+                                     "metadata": scope}) + "\n")
+    cfg = _eval_config(tmp_path, example_index, [{"name": "grounded", "kind": "grounded"}])
+    cfg.write_text(cfg.read_text().replace(str(QUICKSTART), str(questions)))
+    result = CliRunner().invoke(cli, ["eval", str(cfg)])
+    assert result.exit_code == 0, result.output
+    [row] = [json.loads(line) for line in (Path(result.stdout.strip().splitlines()[-1]) / "answers.jsonl").open()]
+    assert row["sources"] and all(s.startswith("ostrander-quarry-2024-annual-report p.") for s in row["sources"])
