@@ -383,3 +383,18 @@ def test_a_bare_year_the_checker_reads_off_a_row_is_kept():
     critique = asyncio.run(teacher.critique(question, sources, "2019", rules))
     assert critique.claims and critique.claims[0].verdict == Verdict.supported
     assert asyncio.run(teacher.revise(question, sources, "2019", critique, rules)).text.startswith("2019")
+
+
+def test_a_replacement_sentence_of_another_period_is_no_fix():
+    # True of the sources, no answer to the question: a sentence about another quarter and year is never
+    # put in place of a claim (`_fixed` skips it); one that names the asked period among others is kept.
+    from cai.teachers.grounded import _other_period
+
+    question = "What is the value of the goodwill impairment charge in the third quarter of 2018?"
+    assert _other_period("We recorded a goodwill impairment charge of $1.9 million in the fourth quarter of 2019.",
+                         question)
+    assert not _other_period("We also recorded a charge of $14.7 million in the third quarter of 2018.", question)
+    both = "Revenue rose to $5.1 million in 2019 from $4.2 million in 2018."
+    assert not _other_period(both, "What was 2018 revenue?")
+    assert not _other_period("Revenue rose to $5.1 million.", question)  # no period named: not off
+    assert not _other_period("Revenue was $5.1 million in 2019.", "What was Globex's revenue?")

@@ -350,8 +350,9 @@ class GroundedTeacher:
     def _fixed(self, question: str, c: ClaimVerdict, sourced: tuple[list, dict], citations: dict[tuple, str],
                pages: list[SourcePage], written: list[str]) -> str | None:
         """A supported claim kept as written (cited); otherwise the source sentence on the same
-        subject and measure (`_off_measure`, `_other_subject`) that the checker supports as an
-        answer to the question, cited; None when there is none (the caller refuses the claim).
+        subject, measure and period (`_off_measure`, `_other_subject`, `_other_period`) that the
+        checker supports as an answer to the question, cited; None when there is none (the caller
+        refuses the claim).
         `sourced`: `_candidates`' sentences and their paragraphs' run-in headings."""
         candidates, subjects = sourced
         if c.verdict == Verdict.supported:
@@ -363,7 +364,7 @@ class GroundedTeacher:
         claim = _strip_citations(c.text)
         fitting = [(text, cite) for _, overlap, text, cite in ranked
                    if overlap >= MIN_TOPIC_OVERLAP and _prose(text) and text.rstrip(".") not in said
-                   and not _off_measure(text, question, claim)
+                   and not _off_measure(text, question, claim) and not _other_period(text, question)
                    and not _other_subject(subjects.get((cite, text)), f"{claim} {question}")]
         for text, cite in fitting[:REPLACEMENTS_CHECKED]:
             sentence = with_citation(text, cite)
@@ -482,6 +483,19 @@ def _other_subject(subject: tuple | None, about: str) -> bool:
     lowered = about.lower()
     named = {head for head in subject[1] if head.lower() in lowered}
     return bool(named) and subject[0] not in named
+
+
+def _other_period(sentence: str, question: str) -> bool:
+    """Whether a replacement sentence speaks only of periods other than the ones the question asks
+    about ("a charge of $1.9 million in the fourth quarter of 2019" for "the third quarter of 2018"):
+    true of the sources, and no answer to the question."""
+    from rewards.periods import extract_periods
+
+    asked = [p for p in extract_periods(question) if p.year]
+    said = [p for p in extract_periods(sentence) if p.year]
+    return bool(asked and said) and not any(
+        s.year == a.year and (s.quarter is None or a.quarter is None or s.quarter == a.quarter)
+        for s in said for a in asked)
 
 
 def _states(text: str, value) -> bool:
