@@ -63,6 +63,10 @@ _ASKING = frozenset(measure_tokens(
     "how much many what difference increase decrease increased decreased growth decline variance movement nominal "
     "combined altogether aggregate together mean proportion portion percentage rate respectively "
     "value amount sum total"))
+# "the net difference in sale of modules", "the net change in cash": "net" qualifies the operation, not the
+# line item ("Modules", not "Net sales").
+_NET_OPERATION_RE = re.compile(r"\bnet\s+(?=(?:difference|change|increase|decrease|movement|variance)\b)",
+                               re.IGNORECASE)
 MAX_ROWS = 4  # best-named rows searched (ties beyond this are too ambiguous to name one line item)
 
 
@@ -118,7 +122,7 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
 def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     """The rows whose labels best name the question's line item: most of its measure words, at
     least one of them not a mere modifier ("net", "total"); none when more than MAX_ROWS tie."""
-    words = [t for t in measure_tokens(question) if t not in _ASKING]
+    words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
     # A line item named only by a qualifier ("Other", "Net") is named by it.
     heads = [t for t in words if t not in MODIFIERS] or words
     scored = []

@@ -155,3 +155,13 @@ def test_average_balance_deductions_and_total_rows(checker):
     # "the total" of what no row names: the unlabelled total line
     question = "What is the difference in total restructuring costs between 2018 and 2019?"
     assert _verdict(checker, question, "-300 thousand", page) == Verdict.supported
+
+
+def test_net_qualifies_the_operation_not_the_line_item(checker):
+    # "the net difference in sales of modules": the Modules row, not "Net sales" (which shares "net" and "sales")
+    page = SourcePage(doc_id="initech-2019-ar", page=3, text=(
+        " | 2019 | 2018 | 2017\nModules | 1,460 | 502 | 806\nSystems | 1,603 | 1,742 | 2,135\n"
+        "Net sales | 3,063 | 2,244 | 2,941\n"))
+    question = "What is the net difference in sales of modules between 2017 and 2019?"
+    assert _verdict(checker, question, "654", page) == Verdict.supported  # 1,460 - 806
+    assert _verdict(checker, question, "700", page) == Verdict.unsupported  # no such difference
