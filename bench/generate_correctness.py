@@ -8,9 +8,11 @@ is an SFT target the run would ship, so each counts; per question (every draft o
 * **abstained**: no factual claim, only "The sources do not state …" sentences (or nothing). Not
   correct, and not a wrong claim either: counted apart.
 * **correct**: `rewards.correctness.judge` against the question's `gold_answer` (figures within 1%,
-  scale-aware; a gold answer without figures: the offline checker against the gold text), on the
-  answer's factual sentences (its "does not state …" sentences left out: `judge` counts an answer
-  holding any abstention sentence as an abstention, which would hide the figures it does state).
+  scale-aware, on the answer's factual sentences: its "does not state …" sentences left out, as
+  `judge` counts an answer holding any abstention sentence as an abstention, which would hide the
+  figures it does state; a gold answer without figures: whether the whole answer states the gold's
+  claim, `rewards.gold_text`, where "The sources do not state that Boeing has reported …" before
+  the lawsuits is a denial of the gold's yes).
 * **supported**: every factual claim of the final answer judged `supported` by the run's checker
   (the record's own verdicts: the `offline` checker inside `cai generate`).
 * **supported but wrong** (the target is 0): supported, judged on figures, not correct, and a claim
