@@ -212,14 +212,16 @@ def _operated(operation: str, values: list[tuple[int, float]], q: Quantity, unsi
 def _within_column(operation: str, pairs: list[tuple[Row, Row]], years: list[int],
                    q: Quantity) -> list[tuple[str, float, bool]]:
     """Candidates of two named rows (a, b) in one period's column: a ratio a / b (a share, "X as a
-    percentage of Y"), or a sum or difference of two line items."""
+    percentage of Y"), a sum or difference of two line items, or their mean ("the average percentage
+    of revenue from Apple and Huawei in 2017", of percentages when the answer is one)."""
     out: list[tuple[str, float, bool]] = []
     if len(years) > 1:
         return out
+    percent = operation == "average" and q.unit == "%"
 
     def column(row: Row) -> dict:
         return {(p.year if p else None): c.value for c, p in row.cells
-                if c.unit != "%" and (not years or (p is not None and p.year in years))}
+                if (c.unit == "%") == percent and (not years or (p is not None and p.year in years))}
 
     for first, second in pairs:
         a, b = column(first), column(second)
@@ -232,6 +234,8 @@ def _within_column(operation: str, pairs: list[tuple[Row, Row]], years: list[int
                 out.append((f"{format_operand(x)} + {format_operand(y)}", x + y, True))
             elif operation == "change" and q.unit != "%":
                 out.append((f"{format_operand(x)} - {format_operand(y)}", x - y, True))
+            elif operation == "average":
+                out.append((f"({format_operand(x)} + {format_operand(y)}) / 2", (x + y) / 2, not percent))
     return out
 
 
@@ -286,7 +290,7 @@ def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
         for row in rows:
             for asked in _year_readings(question, years, operation):
                 candidates += [(*c, row.page) for c in _across_periods(operation, row, asked, q, unsigned)]
-        if operation in ("ratio", "total", "change"):
+        if operation in ("ratio", "total", "change", "average"):
             candidates += [(*c, rows[0].page) for c in _within_column(operation, named_pairs(question, pages, rows),
                                                                      years, q)]
     tolerance = tol.multiplicative

@@ -165,3 +165,11 @@ def test_net_qualifies_the_operation_not_the_line_item(checker):
     question = "What is the net difference in sales of modules between 2017 and 2019?"
     assert _verdict(checker, question, "654", page) == Verdict.supported  # 1,460 - 806
     assert _verdict(checker, question, "700", page) == Verdict.unsupported  # no such difference
+
+
+def test_the_average_of_two_named_line_items_in_one_year(checker):
+    page = SourcePage(doc_id="initech-2019-ar", page=4, text=(
+        "Customers | 2019 | 2018 | 2017\nApex Ltd | 32% | 36% | 34%\nBorealis Inc | 13% | 8% | 11%\n"))
+    question = "What is the average percentage of revenue from Apex and Borealis in 2017?"
+    assert _verdict(checker, question, "22.5%", page) == Verdict.supported  # (34% + 11%) / 2
+    assert _verdict(checker, question, "45.0%", page) == Verdict.unsupported  # their sum is no average
