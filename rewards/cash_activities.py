@@ -20,7 +20,6 @@ import re
 from collections.abc import Sequence
 
 from rewards.arithmetic import format_operand
-from rewards.numbers import SCALE_NAMES
 from rewards.periods import extract_periods
 from rewards.premises import PreparedPage
 
@@ -77,6 +76,7 @@ def activities_answer(question: str, pages: Sequence[PreparedPage]) -> str | Non
     activities and -1,806 million from financing activities [BESTBUY_2023_10K p.42]."; None when the
     question compares no classes or no page totals all three."""
     from rewards.defined_formulas import declared_unit
+    from rewards.implied_formulas import written_amount
 
     asked = asked_activities(question)
     found = class_totals(asked[1], pages) if asked else None
@@ -85,7 +85,7 @@ def activities_answer(question: str, pages: Sequence[PreparedPage]) -> str | Non
     (most, year), (totals, page) = asked, found
     best = (max if most else min)(totals, key=totals.get)
     unit = declared_unit(page)
-    amount = lambda v: f"{format_operand(v)}{f' {SCALE_NAMES[unit]}' if unit in SCALE_NAMES else ''}"  # noqa: E731
+    amount = lambda v: written_amount(v, unit)  # noqa: E731
     others = " and ".join(f"{amount(v)} from {name} activities" for name, v in totals.items() if name != best)
     verb = "brought in the most" if most else "brought in the least"
     return (f"{best.capitalize()} activities {verb} cash in FY{year}: {amount(totals[best])}, against {others} "

@@ -23,8 +23,9 @@ outright (`judge_gold_text`, in order):
    activities, which …"): the option the answer's superlative claim names ("investing activities
    brought in the most") is the one the gold names.
 
-An answer that is the gold as written ("2019", "7", citations and punctuation aside) is right
-outright. Otherwise the gold's first claim (its answer; what follows elaborates) is checked by the
+An answer that is the gold as written ("2019", "7", citations and punctuation aside: `as_written`)
+is right outright; `rewards.correctness.judge` asks that first, before it reads the answer's claims.
+Otherwise the gold's first claim (its answer; what follows elaborates) is checked by the
 checker with the answer as the only source.
 """
 
@@ -214,8 +215,6 @@ def _bare(text: str) -> str:
 def judge_gold_text(question: str, answer: str, gold_answer: str, checker) -> tuple[bool, str]:
     """(right, why) of `answer` against a gold answer without figures (module docstring); `checker`
     reads the gold's first claim against the answer taken as the only source."""
-    if as_written(answer, gold_answer):
-        return True, "states the gold answer as written"
     for convention in (_by_polarity, _by_fallback, _by_relevance, _by_choice, _by_name):
         if (decided := convention(question, answer, gold_answer)) is not None:
             return decided

@@ -202,7 +202,7 @@ def _read(metric: Definition, question: str, pages: list[PreparedPage]) -> Value
     return values[0] if values and len({v.value for v in values}) == 1 else None
 
 
-def _amount(number: float, unit: float) -> str:
+def written_amount(number: float, unit: float) -> str:
     """A row's figure with its page's unit: "5,409 million"."""
     return f"{format_operand(number)}{f' {SCALE_NAMES[unit]}' if unit in SCALE_NAMES else ''}"
 
@@ -222,7 +222,8 @@ def lookup_answer(question: str, pages: list[PreparedPage]) -> str | None:
     if value is None:
         return None
     year = metric.formula.split()[0]
-    return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {_amount(value.value, value.unit)} {_cites(value)}."
+    amount = written_amount(value.value, value.unit)
+    return f"{metric.name[:1].upper()}{metric.name[1:]} in {year}: {amount} {_cites(value)}."
 
 
 def _asked_change(question: str) -> tuple[str, str, str] | None:
@@ -268,14 +269,14 @@ def _read_change(question: str, asked: tuple[str, str, str], pages: list[Prepare
 
 def _level(value: Value) -> str:
     """A value read for a change: a rate as its row shows it, an amount with its page's unit."""
-    return value.shown if value.shown.endswith("%") else _amount(value.value, value.unit)
+    return value.shown if value.shown.endswith("%") else written_amount(value.value, value.unit)
 
 
 def _move(old: Value, new: Value) -> str:
     """The difference of two readings: a rate's in percentage points."""
     if old.shown.endswith("%"):
         return f"{format_operand(round(abs(new.value - old.value) * 100, 6))} percentage points"
-    return _amount(abs(new.value - old.value), new.unit)
+    return written_amount(abs(new.value - old.value), new.unit)
 
 
 def change_answer(question: str, pages: list[PreparedPage]) -> str | None:
