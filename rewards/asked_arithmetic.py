@@ -11,7 +11,8 @@ every dated column of the row when it names none). Conventions of financial repo
 * a change from an earlier to a later period is later minus earlier (a decrease is negative, as in
   a variance column); "difference" and a "decrease"/"decline" asked for as such may be stated as a
   magnitude;
-* a percentage change is (later - earlier) / |earlier| x 100 (the year-over-year growth rate);
+* a percentage change is (later - earlier) / |earlier| x 100 (the year-over-year growth rate); of a
+  rate, it is also often said of its change in percentage points;
 * an average over periods is their arithmetic mean, a total their sum;
 * a ratio, share or "X as a percentage of Y" is X / Y within one period's column (x 100 for a
   percentage); a sum or difference of two line items is taken within one column too;
@@ -20,7 +21,11 @@ every dated column of the row when it names none). Conventions of financial repo
 * amounts in parentheses on a row of deductions ("Less voyage expenses | (141,770)") are also read
   as the positive amounts they deduct;
 * a line item indented under a caption ("Current income tax expense:" over "Federal | $5") is named
-  by the caption too, and "the total" of what no row names is the "Total" or unlabelled sum line.
+  by the caption too, and "the total" of what no row names is the "Total" or unlabelled sum line;
+  so is "the total X" of several rows named X alike (each half year's dividend), and "total" before
+  a line item prefers the "Total" line among rows named alike ("the change in total fees").
+
+Columns the question names by heading rather than by year are read by `rewards.named_columns`.
 
 Only the operation the question names is computed, from the rows it names, so the candidates are
 a handful: a figure off by a few per cent (or at another scale: `PreparedPage.scales`) matches none
@@ -33,6 +38,7 @@ import re
 from dataclasses import dataclass
 
 from rewards.arithmetic import Derivation, Tolerances, format_operand
+from rewards.named_columns import column_candidates
 from rewards.numbers import Quantity
 from rewards.periods import Period, extract_periods, with_relative
 from rewards.premises import MODIFIERS, PreparedPage, in_row_label, measure_tokens, occurs
@@ -53,7 +59,8 @@ _OPERATIONS: tuple[tuple[str, re.Pattern], ...] = (
     ("ratio", re.compile(r"\bratio\b|\bas\s+a\s+(?:percentage|proportion|share|fraction)\s+of\b|\bproportion\b"
                          r"|\bpercentage\s+of\b|\bwhat\s+percent|\bshare\s+of\b|\bportion\s+of\b", re.IGNORECASE)),
     # "Total change in X" asks for the change.
-    ("total", re.compile(r"\b(?:total(?!\s+(?:change|difference|increase|decrease|average|percentage))|sum|combined|"
+    ("total", re.compile(r"\b(?:total(?!\s+(?:change|difference|increase|decrease|average"
+                         r"|percent(?:age)?\s+(?:change|increase|decrease)))|sum|combined|"
                          r"altogether|aggregate|together)\b", re.IGNORECASE)),
 )
 # A change asked for as a decrease, or as an unsigned difference, may be stated as a magnitude.
@@ -77,6 +84,7 @@ class Row:
     page: PreparedPage
     label: str
     cells: tuple[tuple[Quantity, Period | None], ...]
+    start: int = 0  # offset of its line in the page text
 
 
 def asked_operations(question: str) -> list[str]:
@@ -105,15 +113,18 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         # Captions: lines with words and no figures since the previous row.
         between = text[position : max(position, line_start - 1)] if line_start else ""
         for line in between.split("\n") if between else []:
-            if not line.strip():
-                caption = ""
+            cells = line.split("|")
+            if not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
+                caption = ""  # a blank line ends a section, a column header starts a table
+            elif len(cells) > 1:
+                continue  # a line item without figures ("Tax fees | — | —")
             elif re.search(r"[A-Za-z]{2}", line) and not re.search(r"\d", line):
                 caption = line.strip(" |:").lower()
         position = text.find("\n", line_start) % (len(text) + 1) + 1
         label = text[line_start : text.find(" | ", line_start)].strip().lower()
         if re.search(r"[a-z]{2}", label) or (unlabelled and not label and out):
             out.append(Row(page, f"{caption}: {label}" if caption else label,
-                           tuple((q, page.columns.get(q.start)) for q in figures)))
+                           tuple((q, page.columns.get(q.start)) for q in figures), line_start))
             if label.startswith("total"):
                 caption = ""  # a total closes the section it sums
     return out
@@ -125,19 +136,49 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
     # A line item named only by a qualifier ("Other", "Net") is named by it.
     heads = [t for t in words if t not in MODIFIERS] or words
+    qualified_total = bool(_TOTAL_RE.search(question)) and asked_operations(question)[:1] != ["total"]
     scored = []
     for page in pages:
         for row in table_rows(page):
             if any(occurs(t, row.label) for t in heads):
                 # Words of the row's own label cell break ties between rows under one caption.
                 own = row.label.rsplit(": ", 1)[-1]
-                score = (sum(1 for t in words if occurs(t, row.label)), sum(1 for t in words if occurs(t, own)))
+                # "Total" names a line item ("the change in total fees": the "Total" line under "Fees")
+                # unless it is the operation.
+                total = qualified_total and own.startswith("total")
+                score = (sum(1 for t in words if occurs(t, row.label)), total, sum(1 for t in words if occurs(t, own)))
                 scored.append((score, row))
     if not scored:
         return _total_rows(question, pages)
     best = max(score for score, _ in scored)
     rows = [row for score, row in scored if score == best]
+    if _TOTAL_RE.search(question) and len(rows) > 1 and (totals := _total_lines(rows, heads)):
+        return totals
     return rows if len(rows) <= MAX_ROWS else []
+
+
+def _total_lines(rows: list[Row], heads: list[str]) -> list[Row]:
+    """For "the total X" where several line items are named X alike (the dividends of each half
+    year, the long-lived assets of each country under their caption): the line that sums them, the
+    first one labelled "Total" (or "Total" and what they are alike) or left unlabelled below the last
+    of them in the same table (no blank line between), the layout of a statement's total line. None
+    when one of them is a total itself."""
+    if any(row.label.rsplit(": ", 1)[-1].startswith("total") for row in rows):
+        return []
+    shared = [t for t in heads if all(occurs(t, row.label) for row in rows)]  # what the rows are alike
+    out: list[Row] = []
+    for page in {id(row.page): row.page for row in rows}.values():
+        text, last = page.source.text, max(row.start for row in rows if row.page is page)
+        for row in table_rows(page, unlabelled=True):
+            if row.start <= last:
+                continue
+            if re.search(r"\n\s*\n", text[last : row.start]):
+                break  # a blank line ends the table
+            own = row.label.rsplit(": ", 1)[-1]
+            if own in ("total", "") or (own.startswith("total ") and all(occurs(t, own) for t in shared)):
+                out.append(row)
+                break
+    return out if len(out) <= MAX_ROWS else []
 
 
 def _total_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
@@ -174,9 +215,12 @@ def _across_periods(operation: str, row: Row, years: list[int], q: Quantity,
     its amounts are also read as the positive amounts they deduct."""
     percent_operands = q.unit == "%" and operation != "percent_change"
     values = _by_year(row, years, percent_operands)
+    out = []
     if operation == "percent_change" and not values:
         values = _by_year(row, years, True)  # the relative change of a rate ("discount rate 3.2% | 3.0%")
-    out = _operated(operation, values, q, unsigned, percent_operands)
+        # or, as often said of a rate, its change in percentage points ("WACC 9.5% | 9.0%": -0.5%)
+        out += _operated("change", values, q, unsigned, True)
+    out += _operated(operation, values, q, unsigned, percent_operands)
     if values and all(v < 0 for _, v in values):
         out += _operated(operation, [(y, -v) for y, v in values], q, unsigned, percent_operands)
     return out
@@ -213,11 +257,11 @@ def _within_column(operation: str, pairs: list[tuple[Row, Row]], years: list[int
                    q: Quantity) -> list[tuple[str, float, bool]]:
     """Candidates of two named rows (a, b) in one period's column: a ratio a / b (a share, "X as a
     percentage of Y"), a sum or difference of two line items, or their mean ("the average percentage
-    of revenue from Apple and Huawei in 2017", of percentages when the answer is one)."""
+    of revenue from Apple and Huawei in 2017"); a sum or mean of percentages when the answer is one."""
     out: list[tuple[str, float, bool]] = []
     if len(years) > 1:
         return out
-    percent = operation == "average" and q.unit == "%"
+    percent = operation in ("average", "total") and q.unit == "%"
 
     def column(row: Row) -> dict:
         return {(p.year if p else None): c.value for c, p in row.cells
@@ -230,8 +274,8 @@ def _within_column(operation: str, pairs: list[tuple[Row, Row]], years: list[int
             if operation == "ratio" and y:
                 scale = 100.0 if q.unit == "%" else 1.0
                 out.append((f"{format_operand(x)} / {format_operand(y)}", x / y * scale, False))
-            elif operation == "total" and q.unit != "%":
-                out.append((f"{format_operand(x)} + {format_operand(y)}", x + y, True))
+            elif operation == "total":
+                out.append((f"{format_operand(x)} + {format_operand(y)}", x + y, not percent))
             elif operation == "change" and q.unit != "%":
                 out.append((f"{format_operand(x)} - {format_operand(y)}", x - y, True))
             elif operation == "average":
@@ -281,11 +325,14 @@ def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
     for it (see the module docstring)."""
     operations = asked_operations(question)
     rows = named_rows(question, pages) if operations else []
-    if not rows:
+    unsigned = bool(_UNSIGNED_RE.search(question))
+    # Columns the question names by heading ("between 181-360 and >360"), in a named row or the total line.
+    labels = [row.label.rsplit(": ", 1)[-1] for row in rows]
+    candidates = [c for operation in operations
+                  for c in column_candidates(operation, question, pages, labels, q, unsigned)]
+    if not rows and not candidates:
         return None, False
     years = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
-    unsigned = bool(_UNSIGNED_RE.search(question))
-    candidates: list[tuple[str, float, bool, PreparedPage]] = []
     for operation in operations:
         for row in rows:
             for asked in _year_readings(question, years, operation):

@@ -1,0 +1,127 @@
+"""Table readings of bare computed answers (issue #17): "the total X" as the line that sums the rows
+named X, a "Total" line named by the question, a total of percentages, the change of a rate in
+percentage points, and operations between two columns the question names by heading
+(`rewards.named_columns`). Hand-built report pages; each reading has a wrong answer beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from cai.core.contracts import SourcePage, Verdict
+from rewards.named_columns import tables
+from rewards.offline import OfflineChecker
+from rewards.premises import prepare_page
+
+SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
+    " | 2019 | 2018\n"
+    " | $'000 | $'000\n"
+    "Property, plant and equipment:\n"
+    "North America | 500 | 400\n"
+    "Europe | 300 | 250\n"
+    "Asia | 200 | 150\n"
+    " | 1,000 | 800\n"
+    "\n"
+    " | 2019 | 2018\n"
+    "Dividends paid:\n"
+    "Final dividend for 2018 | 130 | 120\n"
+    "Interim dividend for 2019 | 150 | 110\n"
+    " | 280 | 230\n"
+    "\n"
+    " | 2019 | 2018\n"
+    "Audit fees | 900 | 850\n"
+    "Tax advisory fees | — | —\n"
+    "Other fees:\n"
+    "Consulting fees | 100 | 250\n"
+    "Total | 1,000 | 1,100\n"
+    "\n"
+    " | 2019 | 2018\n"
+    "Weighted average cost of capital | 9.0% | 9.5%\n"
+    "\n"
+    " | Fiscal Year 2019 | Fiscal Year 2018\n"
+    "Customer A | 30% | 28%\n"
+    "Customer B | 12% | 10%\n"
+))
+COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
+    "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
+    "Revenue | $5,200 | $4,900 | $5,000\n"
+    "Net income | $610 | $540 | $580\n"
+    "\n"
+    "Days past due | 1–30 | 31–90 | >90 | Total\n"
+    "Region: North | 300 | 120 | 80 | 500\n"
+    "Region: South | 200 | 90 | 60 | 350\n"
+    "All regions | 500 | 210 | 140 | 850\n"
+    "\n"
+    " | First | Second | Third | Fourth\n"
+    "Net sales | $1,100 | $1,250 | $1,200 | $1,400\n"
+))
+
+
+@pytest.fixture(scope="module")
+def checker() -> OfflineChecker:
+    return OfflineChecker(use_embeddings=False)
+
+
+def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePage) -> Verdict:
+    claims = checker.check(question, answer, [page])
+    if not claims:
+        return Verdict.unverified
+    return Verdict.supported if all(c.verdict == Verdict.supported for c in claims) else Verdict.unsupported
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # the unlabelled line that sums the rows under the caption the question names: (1,000 - 800) / 800
+    ("What is the percentage change in the total property, plant and equipment from 2018 to 2019?", "25%",
+     Verdict.supported),
+    ("What is the percentage change in the total property, plant and equipment from 2018 to 2019?", "20%",
+     Verdict.unsupported),  # North America's row, not the total
+    # the line that sums the dividends named alike: 280 - 230
+    ("What is the change in the total dividends paid from 2018 to 2019?", "50 thousand", Verdict.supported),
+    ("What is the change in the total dividends paid from 2018 to 2019?", "40 thousand", Verdict.unsupported),
+    # "total fees": the "Total" line under the fees, not the best-named fee row: 1,000 - 1,100
+    ("What is the change in total fees from 2018 to 2019?", "-100 thousand", Verdict.supported),
+    ("What is the change in total fees from 2018 to 2019?", "50 thousand", Verdict.unsupported),
+    # a total of percentages: 30% + 12%
+    ("What is the total percentage of revenue from Customer A and Customer B in 2019?", "42%", Verdict.supported),
+    ("What is the total percentage of revenue from Customer A and Customer B in 2019?", "38%", Verdict.unsupported),
+    # the percentage change of a rate, as its change in percentage points (or relative)
+    ("What was the percentage change in the weighted average cost of capital between 2018 and 2019?", "-0.5%",
+     Verdict.supported),
+    ("What was the percentage change in the weighted average cost of capital between 2018 and 2019?", "-5.26%",
+     Verdict.supported),
+    ("What was the percentage change in the weighted average cost of capital between 2018 and 2019?", "-1.5%",
+     Verdict.unsupported),
+])
+def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, SEGMENTS) == expected
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # dated headings: the later quarter minus the earlier, whichever the question names first
+    ("What was the change in revenue between the quarters ended June 29 and March 30 in 2019?", "$300",
+     Verdict.supported),
+    ("What was the change in revenue between the quarters ended June 29 and March 30 in 2019?", "-$300",
+     Verdict.unsupported),
+    ("What was the change in net income between the quarters ended March 30, 2019 and December 29, 2018?",
+     "-$40", Verdict.supported),
+    # ordinal headings: the fourth quarter minus the third
+    ("What was the change in the net sales between the third and fourth quarter?", "$200", Verdict.supported),
+    ("What was the change in the net sales between the third and fourth quarter?", "$150", Verdict.unsupported),
+    # range headings, in the line that sums the table "for all regions"; a difference as a magnitude
+    ("What is the difference between 31-90 and >90 days past due for all regions?", "70", Verdict.supported),
+    ("What is the difference between 31-90 and >90 days past due for all regions?", "75", Verdict.unsupported),
+    # range headings in the row the question names
+    ("What is the sum of 1-30 and 31-90 days past due in the South region?", "290", Verdict.supported),
+    ("What is the sum of 1-30 and 31-90 days past due in the South region?", "420", Verdict.unsupported),
+])
+def test_named_columns(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, COLUMNS) == expected
+
+
+def test_columns_need_headings_that_line_up() -> None:
+    """A heading line with another count of cells than the rows (empty cells dropped) is not read."""
+    page = prepare_page(SourcePage(doc_id="d", page=1, text="High | Low\nQ1 | $5 | $3\nQ2 | $6 | $4\n"))
+    assert tables(page) == []
+    page = prepare_page(SourcePage(doc_id="d", page=1, text=" | High | Low\nQ1 | $5 | $3\nQ2 | $6 | $4\n"))
+    (columns,) = tables(page)
+    assert [c.heading for c in columns] == ["high", "low"]
+    assert [(label, q.value) for label, q in columns[0].cells] == [("q1", 5.0), ("q2", 6.0)]
