@@ -142,6 +142,15 @@ MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence wind
 MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
 _UNMATCHED = "figure not in sources nor derivable"
+def _as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool:
+    """Whether a direct match states a page figure as written (its own, or one the prose writes the
+    same way: "the $29.3 million increase"), not only within the answer's rounding."""
+    q, source = match.quantity, match.source_quantity
+    return match.derivation is None and source is not None and (
+        abs(q.value / q.scale - source.value / source.scale) <= 1e-9 * max(1.0, abs(source.value))
+        or any(p.value == q.value and p.unit == q.unit for page in pages for p in page.quantities))
+
+
 class OfflineChecker:
     """Lexical + MiniLM alignment with explicit number / period / entity agreement."""
 
@@ -346,9 +355,9 @@ class OfflineChecker:
         if grounded:
             matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
-            if (len(matches) == 1 and matches[0] is not None and matches[0].derivation is not None
+            if (len(matches) == 1 and matches[0] is not None and not _as_written(matches[0], context.pages)
                     and self._prescribed(matches[0].quantity, claim, context, own_measure, True)[:2] == (None, True)):
-                matches[0] = None  # the answer's own result restated, but the prescribed computation differs
+                matches[0] = None  # its own result or a page figure it rounds, where the question prescribes another
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the
             # evidence ("400 / 1,600" is 25%, but 1,600 is net income, not a tax figure).
             labelled = aligned_figures(claim_tokens(claim, context), context.pages)

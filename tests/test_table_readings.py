@@ -125,3 +125,24 @@ def test_columns_need_headings_that_line_up() -> None:
     (columns,) = tables(page)
     assert [c.heading for c in columns] == ["high", "low"]
     assert [(label, q.value) for label, q in columns[0].cells] == [("q1", 5.0), ("q2", 6.0)]
+
+
+RATES = SourcePage(doc_id="globex-2019-ar", page=5, text=(
+    " | 2019 | 2018\n"
+    "Free cash flow | 4,044 | 3,100\n"
+    "Interest income | 1,310 | 510\n"
+    "\n"
+    "Interest income rose $0.8 million in 2019, on higher balances."
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # the question prescribes an average: a cell the answer only rounds is no evidence of it
+    ("What is the average free cash flow for 2018 and 2019?", "3,572 million", Verdict.supported),
+    ("What is the average free cash flow for 2018 and 2019?", "4,040 million", Verdict.unsupported),
+    # a figure the prose states as written stands, though the table's cells round to it
+    ("What was the increase in interest income in 2019?", "$0.8 million", Verdict.supported),
+])
+def test_rounded_cell_is_not_the_computed_answer(checker: OfflineChecker, question: str, answer: str,
+                                                 expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, RATES) == expected
