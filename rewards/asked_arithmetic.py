@@ -35,9 +35,10 @@ of them. The answer's own rounding (half a unit of its last digit) is the tolera
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rewards.arithmetic import Derivation, Tolerances, format_operand
+from rewards.attribution import placed_period, single_periods
 from rewards.named_columns import column_candidates
 from rewards.numbers import Quantity
 from rewards.periods import Period, extract_periods, with_relative
@@ -154,6 +155,34 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     rows = [row for score, row in scored if score == best]
     if _TOTAL_RE.search(question) and len(rows) > 1 and (totals := _total_lines(rows, heads)):
         return totals
+    return rows if len(rows) <= MAX_ROWS else []
+
+
+def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
+    """Where no table row names the line item: the sentences that best name it and state it for two
+    periods or more ("Depreciation expense totaled $290.2 million in 2019, $239.6 million in 2018 and
+    $190.4 million in 2017"; "... of $10.0 billion in fiscal 2018, and $14.0 billion in fiscal 2017"),
+    as rows whose figures carry the period each is stated for (`rewards.attribution.placed_period`:
+    right after it, or "respectively")."""
+    words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
+    heads = [t for t in words if t not in MODIFIERS] or words
+    scored = []
+    for page in pages:
+        text = page.source.text
+        for start, end in page.spans:
+            sentence = text[start:end]
+            lowered = sentence.lower()
+            if "|" in sentence or not any(occurs(t, lowered) for t in heads):
+                continue
+            figures = [replace(q, start=q.start - start, end=q.end - start) for q in page.quantities
+                       if start <= q.start < end]
+            singles = single_periods(extract_periods(sentence), sentence)
+            cells = [(q, placed_period(local, figures, singles, sentence))
+                     for q, local in zip([q for q in page.quantities if start <= q.start < end], figures, strict=True)]
+            if len({p.year for _, p in cells if p is not None and p.year}) >= 2:
+                scored.append((sum(1 for t in words if occurs(t, lowered)), Row(page, lowered, tuple(cells), start)))
+    best = max((score for score, _ in scored), default=0)
+    rows = [row for score, row in scored if score == best]
     return rows if len(rows) <= MAX_ROWS else []
 
 
@@ -317,12 +346,32 @@ def _year_readings(question: str, years: list[int], operation: str) -> list[list
     return readings
 
 
+def _row_candidates(operations: list[str], rows: list[Row], question: str, pages: list[PreparedPage], q: Quantity,
+                    unsigned: bool) -> list[tuple[str, float, bool, PreparedPage]]:
+    """(expression, value, amount, page) of the asked operations over the rows' periods."""
+    years = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
+    candidates = []
+    for operation in operations:
+        for row in rows:
+            # Figures that write their own scale ("$10.0 billion") are read at it, not at the page's.
+            written = all(c.scaled_in_text for c, _ in row.cells)
+            for asked in _year_readings(question, years, operation):
+                candidates += [(text, value, amount and not written, row.page)
+                               for text, value, amount in _across_periods(operation, row, asked, q, unsigned)]
+        if rows and operation in ("ratio", "total", "change", "average"):
+            pairs = named_pairs(question, pages, rows)
+            candidates += [(*c, rows[0].page) for c in _within_column(operation, pairs, years, q)]
+    return candidates
+
+
 def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
                      tol: Tolerances) -> tuple[Derivation | None, bool]:
     """(the derivation of the bare answer figure `q` by the operation its question names over the
     rows and periods it names, or None; whether that computation could be made at all). When it
     could, the question has said how the figure is computed, and no other derivation stands in
-    for it (see the module docstring)."""
+    for it (see the module docstring). Sentences that state the line item for several periods
+    (`prose_rows`) are read where no table row names it, but they exclude nothing: a sentence is no
+    table, and the figures it pairs with periods may not be the line item's."""
     operations = asked_operations(question)
     rows = named_rows(question, pages) if operations else []
     unsigned = bool(_UNSIGNED_RE.search(question))
@@ -330,18 +379,11 @@ def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
     labels = [row.label.rsplit(": ", 1)[-1] for row in rows]
     candidates = [c for operation in operations
                   for c in column_candidates(operation, question, pages, labels, q, unsigned)]
-    if not rows and not candidates:
-        return None, False
-    years = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
-    for operation in operations:
-        for row in rows:
-            for asked in _year_readings(question, years, operation):
-                candidates += [(*c, row.page) for c in _across_periods(operation, row, asked, q, unsigned)]
-        if operation in ("ratio", "total", "change", "average"):
-            candidates += [(*c, rows[0].page) for c in _within_column(operation, named_pairs(question, pages, rows),
-                                                                     years, q)]
+    candidates += _row_candidates(operations, rows, question, pages, q, unsigned)
+    prose = [] if rows or candidates or not operations else prose_rows(question, pages)
     tolerance = tol.multiplicative
-    for expression, value, amount, page in candidates:
+    for expression, value, amount, page in candidates + _row_candidates(operations, prose, question, pages, q,
+                                                                        unsigned):
         scales = page.scales if amount and q.unit != "%" else (1.0,)
         for scale in scales:
             if abs(value * scale - q.value) <= tolerance:

@@ -146,3 +146,22 @@ RATES = SourcePage(doc_id="globex-2019-ar", page=5, text=(
 def test_rounded_cell_is_not_the_computed_answer(checker: OfflineChecker, question: str, answer: str,
                                                  expected: Verdict) -> None:
     assert _verdict(checker, question, answer, RATES) == expected
+
+
+PROSE = SourcePage(doc_id="globex-2019-ar", page=6, text=(
+    "Property, plant and equipment is stated at cost. Depreciation expense on property, plant and equipment "
+    "totaled $290.2 million in 2019, $239.6 million in 2018 and $190.4 million in 2017. Repairs are expensed."
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # no table names the line item: the sentence that states it for each year, at its own scale words
+    ("What is the total depreciation expense incurred by the company between 2017 to 2019?", "720.2 million",
+     Verdict.supported),
+    ("What is the total depreciation expense incurred by the company between 2017 to 2019?", "720.2 billion",
+     Verdict.unsupported),
+    ("What was the change in depreciation expense from 2018 to 2019?", "$50.6 million", Verdict.supported),
+    ("What was the change in depreciation expense from 2018 to 2019?", "$55 million", Verdict.unsupported),
+])
+def test_prose_rows(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, PROSE) == expected
