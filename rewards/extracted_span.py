@@ -18,6 +18,7 @@ import re
 from cai.core.contracts import ClaimVerdict, Evidence, Locator, Verdict
 from rewards.premises import PreparedPage, content_tokens, occurs
 
+TOO_LITTLE = "too little content to check"  # the reason a claim too short to check is rejected with
 MAX_WORDS = 8  # a longer answer is a sentence, and the claim checker reads it
 MIN_SHARED = 2  # question words the answering sentence must state (all of them when fewer)
 # "2018", "May 2014", "March 29, 1988"
@@ -92,3 +93,12 @@ def extracted_span(question: str, answer: str, pages: list[PreparedPage]) -> Cla
                         span=(lead, lead + len(answer.strip())), checker="offline",
                         reason=f"the answer is written in the sentence that answers the question "
                                f"({shared} of its {len(asked)} words)")
+
+
+def span_or_claims(judged: list[ClaimVerdict], question: str | None, answer: str, pages: list[PreparedPage],
+                   checker: str) -> list[ClaimVerdict]:
+    """The claims' verdicts, or the span's where no claim could be checked (none, or each too short)."""
+    if question and all(v.reason.startswith(TOO_LITTLE) for v in judged):
+        if (span := extracted_span(question, answer, pages)) is not None:
+            return [span.model_copy(update={"checker": checker})]
+    return judged

@@ -90,7 +90,7 @@ from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
 from rewards.embeddings import prose_cosines
-from rewards.extracted_span import extracted_span
+from rewards.extracted_span import TOO_LITTLE, span_or_claims
 from rewards.fallback import states_fallback
 from rewards.implied_formulas import change_contradiction, implied_derivation
 from rewards.learned_support import DEFAULT_THRESHOLD, LearnedSupport, ProseClaim
@@ -121,6 +121,7 @@ from rewards.question_context import (
     AnswerContext,
     FigureMatch,
     added_deduction,
+    as_written,
     claim_tokens,
     claimed_period,
     direct_match,
@@ -143,18 +144,6 @@ MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence wind
 MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
 _UNMATCHED = "figure not in sources nor derivable"
-_TOO_LITTLE = "too little content to check"
-
-
-def _as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool:
-    """Whether a direct match states a page figure as written (its own, or one the prose writes the
-    same way: "the $29.3 million increase"), not only within the answer's rounding."""
-    q, source = match.quantity, match.source_quantity
-    return match.derivation is None and source is not None and (
-        abs(q.value / q.scale - source.value / source.scale) <= 1e-9 * max(1.0, abs(source.value))
-        or any(p.value == q.value and p.unit == q.unit for page in pages for p in page.quantities))
-
-
 class OfflineChecker:
     """Lexical + MiniLM alignment with explicit number / period / entity agreement."""
 
@@ -248,12 +237,8 @@ class OfflineChecker:
             verdicts[index] = self._check_prose(claim, top, cosines)
         if self.learned is not None:  # prose only: the rules' verdicts on figures are never revised
             self.learned.revise(verdicts, aligned_only + [ProseClaim(i, claim, top) for i, claim, top in prose])
-        judged = [v for v in verdicts if v is not None]
         # A bare name, date or phrase is no claim: it is judged by the sentence it is lifted from.
-        if question and all(v.reason.startswith(_TOO_LITTLE) for v in judged):
-            if (span := extracted_span(question, answer, pages)) is not None:
-                return [span.model_copy(update={"checker": self.name})]
-        return judged
+        return span_or_claims([v for v in verdicts if v is not None], question, answer, pages, self.name)
 
     def _check_explicit(self, claim: Claim, context: AnswerContext, ranked) -> ClaimVerdict | None:
         """Name, period and figure agreement; None for a claim without figures that passes the
@@ -276,7 +261,7 @@ class OfflineChecker:
         words = content_tokens(without_lead_in(claim.plain))
         if len(words) < MIN_CONTENT_WORDS:
             return self._verdict(claim, Verdict.unsupported, 0.0, ranked,
-                                 f"{_TOO_LITTLE}: {len(words)} distinct content word(s)")
+                                 f"{TOO_LITTLE}: {len(words)} distinct content word(s)")
         return None
 
     # -- alignment ---------------------------------------------------------------------------
@@ -364,7 +349,7 @@ class OfflineChecker:
         if grounded:
             matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
-            if (len(matches) == 1 and matches[0] is not None and not _as_written(matches[0], context.pages)
+            if (len(matches) == 1 and matches[0] is not None and not as_written(matches[0], context.pages)
                     and self._prescribed(matches[0].quantity, claim, context, own_measure, True)[:2] == (None, True)):
                 matches[0] = None  # its own result or a page figure it rounds, where the question prescribes another
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the

@@ -22,7 +22,7 @@ here, none of them fitted to a data set (a financial analyst reads a filing the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,6 +133,15 @@ class FigureMatch:
         if self.derivation is not None:
             return f"{self.quantity.text} = {self.derivation.expression}"
         return f"{self.quantity.text} = {self.source_quantity.text.strip()} in source"
+
+
+def as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool:
+    """Whether a direct match states a page figure as written (its own, or one the prose writes the
+    same way: "the $29.3 million increase"), not only within the answer's rounding."""
+    q, source = match.quantity, match.source_quantity
+    return match.derivation is None and source is not None and (
+        abs(q.value / q.scale - source.value / source.scale) <= 1e-9 * max(1.0, abs(source.value))
+        or any(p.value == q.value and p.unit == q.unit for page in pages for p in page.quantities))
 
 
 def _filers(question: str, pages: list[PreparedPage]) -> tuple[dict[int, str], set[str]]:
