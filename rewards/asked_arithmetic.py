@@ -181,8 +181,9 @@ def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
                      for q, local in zip([q for q in page.quantities if start <= q.start < end], figures, strict=True)]
             if len({p.year for _, p in cells if p is not None and p.year}) >= 2:
                 scored.append((sum(1 for t in words if occurs(t, lowered)), Row(page, lowered, tuple(cells), start)))
+    # A sentence is long: it must name most of the question's words, not one of them by chance.
     best = max((score for score, _ in scored), default=0)
-    rows = [row for score, row in scored if score == best]
+    rows = [row for score, row in scored if score == best and score >= max(2, (len(words) + 1) // 2)]
     return rows if len(rows) <= MAX_ROWS else []
 
 

@@ -150,7 +150,8 @@ def test_rounded_cell_is_not_the_computed_answer(checker: OfflineChecker, questi
 
 PROSE = SourcePage(doc_id="globex-2019-ar", page=6, text=(
     "Property, plant and equipment is stated at cost. Depreciation expense on property, plant and equipment "
-    "totaled $290.2 million in 2019, $239.6 million in 2018 and $190.4 million in 2017. Repairs are expensed."
+    "totaled $290.2 million in 2019, $239.6 million in 2018 and $190.4 million in 2017. Repairs are expensed. "
+    "Diluted net income per common share was $3.28 and $4.38 for fiscal 2018 and 2017, respectively."
 ))
 
 
@@ -162,6 +163,9 @@ PROSE = SourcePage(doc_id="globex-2019-ar", page=6, text=(
      Verdict.unsupported),
     ("What was the change in depreciation expense from 2018 to 2019?", "$50.6 million", Verdict.supported),
     ("What was the change in depreciation expense from 2018 to 2019?", "$55 million", Verdict.unsupported),
+    # a sentence naming one or two of a long question's words is not its line item: (3.28 + 4.38) / 2
+    ("What is the average days payable outstanding per common share for 2018 and 2017, from accounts payable, "
+     "cost of sales and inventory?", "3.83", Verdict.unsupported),
 ])
 def test_prose_rows(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, PROSE) == expected
