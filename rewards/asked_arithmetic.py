@@ -131,12 +131,17 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
     return out
 
 
+def _line_item_words(question: str) -> tuple[list[str], list[str]]:
+    """The question's words that may name its line item, and those of them that are not mere
+    qualifiers (a line item named only by a qualifier, "Other" or "Net", is named by it)."""
+    words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
+    return words, [t for t in words if t not in MODIFIERS] or words
+
+
 def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     """The rows whose labels best name the question's line item: most of its measure words, at
     least one of them not a mere modifier ("net", "total"); none when more than MAX_ROWS tie."""
-    words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
-    # A line item named only by a qualifier ("Other", "Net") is named by it.
-    heads = [t for t in words if t not in MODIFIERS] or words
+    words, heads = _line_item_words(question)
     qualified_total = bool(_TOTAL_RE.search(question)) and asked_operations(question)[:1] != ["total"]
     scored = []
     for page in pages:
@@ -164,8 +169,7 @@ def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     $190.4 million in 2017"; "... of $10.0 billion in fiscal 2018, and $14.0 billion in fiscal 2017"),
     as rows whose figures carry the period each is stated for (`rewards.attribution.placed_period`:
     right after it, or "respectively")."""
-    words = [t for t in measure_tokens(_NET_OPERATION_RE.sub(" ", question)) if t not in _ASKING]
-    heads = [t for t in words if t not in MODIFIERS] or words
+    words, heads = _line_item_words(question)
     scored = []
     for page in pages:
         text = page.source.text
