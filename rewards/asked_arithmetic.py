@@ -178,11 +178,11 @@ def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
             lowered = sentence.lower()
             if "|" in sentence or not any(occurs(t, lowered) for t in heads):
                 continue
-            figures = [replace(q, start=q.start - start, end=q.end - start) for q in page.quantities
-                       if start <= q.start < end]
+            found = page.figures_in(start, end)
+            figures = [replace(q, start=q.start - start, end=q.end - start) for q in found]  # sentence offsets
             singles = single_periods(extract_periods(sentence), sentence)
-            cells = [(q, placed_period(local, figures, singles, sentence))
-                     for q, local in zip([q for q in page.quantities if start <= q.start < end], figures, strict=True)]
+            cells = [(q, placed_period(local, figures, singles, sentence)) for q, local in zip(found, figures,
+                                                                                               strict=True)]
             if len({p.year for _, p in cells if p is not None and p.year}) >= 2:
                 scored.append((sum(1 for t in words if occurs(t, lowered)), Row(page, lowered, tuple(cells), start)))
     # A sentence is long: it must name most of the question's words, not one of them by chance.

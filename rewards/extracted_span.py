@@ -36,14 +36,15 @@ def _parts(answer: str) -> list[str]:
     return [part.strip() for part in _PARTS_RE.split(text) if part.strip()]
 
 
-def _written(part: str, lowered: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(part.lower())}(?![\w])", lowered) is not None
+def _written(part: str, lowered: str) -> re.Match | None:
+    """Where the part is written in the lower-cased text as whole words."""
+    return re.search(rf"(?<![\w]){re.escape(part.lower())}(?![\w])", lowered)
 
 
 def _named_otherwise(part: str, lowered: str, asked: set[str]) -> bool:
     """Whether the sentence names the span as something the question does not ask for: the word
     before it is a noun of its own ("under the symbol JACK" does not answer "which market")."""
-    m = re.search(rf"(?<![\w]){re.escape(part.lower())}(?![\w])", lowered)
+    m = _written(part, lowered)
     before = re.findall(r"[a-z][a-z&\-]*", lowered[: m.start()]) if m else []
     while before and before[-1] in _DETERMINERS:
         before.pop()
@@ -75,7 +76,7 @@ def extracted_span(question: str, answer: str, pages: list[PreparedPage]) -> Cla
         for index, (start, end) in enumerate(page.spans):
             lowered = text[start:end].lower()
             shared = sum(1 for t in asked if occurs(t, lowered))
-            holds = (all(_written(part, lowered) for part in parts)
+            holds = (all(_written(part, lowered) is not None for part in parts)
                      and not _named_otherwise(parts[0], lowered, question_words)
                      and set(_YEAR_RE.findall(lowered)) <= years)
             scored.append((shared, page, index, holds))

@@ -70,7 +70,7 @@ def _figure_cells(page: PreparedPage, start: int, line: str) -> list[Quantity | 
     """Each cell of the line at `start`: the one figure written in it, else None."""
     out, position = [], start
     for part in line.split("|"):
-        inside = [q for q in page.quantities if position <= q.start < position + len(part)]
+        inside = page.figures_in(position, position + len(part))
         out.append(inside[0] if len(inside) == 1 else None)
         position += len(part) + 1
     return out
@@ -118,14 +118,14 @@ def _block_columns(page: PreparedPage, offset: int, block: str) -> list[Column]:
 
 
 def _named(heading: str, question: str, years: set[int]) -> int:
-    """Where the question names the heading as a phrase (-1 when it does not)."""
+    """Where the question (`_normal`-ised) names the heading as a phrase (-1 when it does not)."""
     for p in extract_periods(heading):
         if p.year in years and p.day:  # "July 27, 2019" named as "July 27 ... in 2019"
             heading = re.sub(rf",?\s*\b{p.year}\b", " ", heading)
     phrase = _normal(heading)
     if not re.search(r"[a-z0-9]", phrase):
         return -1
-    m = re.search(rf"(?<![\w>.<-]){re.escape(phrase)}(?![\w.-])", _normal(question))
+    m = re.search(rf"(?<![\w>.<-]){re.escape(phrase)}(?![\w.-])", question)
     return m.start() if m else -1
 
 
@@ -135,10 +135,11 @@ def column_candidates(operation: str, question: str, pages: list[PreparedPage], 
     the question names by heading, in the row labelled one of `rows` (labels the question names,
     lower case), else in the table's total line."""
     years = {p.year for p in extract_periods(question) if p.year}
+    asked = _normal(question)
     out = []
     for page in pages:
         for columns in tables(page):
-            named = sorted(((at, c) for c in columns if (at := _named(c.heading, question, years)) >= 0),
+            named = sorted(((at, c) for c in columns if (at := _named(c.heading, asked, years)) >= 0),
                            key=lambda found: found[0])
             if len(named) != 2 or named[0][0] == named[1][0]:
                 continue  # two columns, named apart

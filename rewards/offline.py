@@ -121,7 +121,6 @@ from rewards.question_context import (
     AnswerContext,
     FigureMatch,
     added_deduction,
-    as_written,
     claim_tokens,
     claimed_period,
     direct_match,
@@ -132,6 +131,7 @@ from rewards.question_context import (
     overstated,
     own_results,
     single_period,
+    states_as_written,
     worked_tolerances,
 )
 from rewards.stated_totals import component_row, component_rows, plain_revenue, worked_contradiction
@@ -349,7 +349,7 @@ class OfflineChecker:
         if grounded:
             matches = [direct_match(q, claim, context, own_measure, self.rel_tolerance)
                        or self._restated_in_place(q, claim, context, measure) for q in claim.quantities]
-            if (len(matches) == 1 and matches[0] is not None and not as_written(matches[0], context.pages)
+            if (len(matches) == 1 and matches[0] is not None and not states_as_written(matches[0], context.pages)
                     and self._prescribed(matches[0].quantity, claim, context, own_measure, True)[:2] == (None, True)):
                 matches[0] = None  # its own result or a page figure it rounds, where the question prescribes another
             # A ratio's operands are figures whose rows name the measure; a sum's may be any of the

@@ -187,6 +187,15 @@ class PreparedPage:
         """Figure start -> the heading of its table column group."""
         return {start: heading for start, (heading, _year, _row) in self.cells.items()}
 
+    @cached_property
+    def _quantity_starts(self) -> list[int]:
+        return [q.start for q in self.quantities]  # in page order, as extracted
+
+    def figures_in(self, start: int, end: int) -> list[Quantity]:
+        """The figures that start within text[start:end]."""
+        starts = self._quantity_starts
+        return self.quantities[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+
     def sentence_of(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)
 

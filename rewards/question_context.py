@@ -135,7 +135,7 @@ class FigureMatch:
         return f"{self.quantity.text} = {self.source_quantity.text.strip()} in source"
 
 
-def as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool:
+def states_as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool:
     """Whether a direct match states a page figure as written (its own, or one the prose writes the
     same way: "the $29.3 million increase"), not only within the answer's rounding."""
     q, source = match.quantity, match.source_quantity
