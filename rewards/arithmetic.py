@@ -202,7 +202,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
                 compound: bool | tuple[int, ...] = True, groups: list | None = None, growth: bool = True,
                 averages: bool = True, signs: list[int] | None = None,
                 compound_only: bool = False, docs: list[str | None] | None = None,
-                change_only: bool = False, over: list[bool] | None = None) -> Derivation | None:
+                change_only: bool = False, over: list[bool] | None = None,
+                rising: bool | None = None) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
     compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
@@ -234,7 +235,12 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
 
     With `signs` (-1, +1 or 0 per operand: the sign it has in its source), two figures of opposite
     sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
-    outflow (their signed sum is the difference, which stays a candidate)."""
+    outflow (their signed sum is the difference, which stays a candidate).
+
+    `rising`: the direction of the change the claim figure states, where it says one (None: it does
+    not). A percentage change is (later - earlier) / earlier, so a rise is the growth form over the
+    smaller figure and a decline ("-25%") the difference over the larger one: "-25%" is never
+    (5 - 4) / 4, which is a 25% rise."""
     if len(operands) < 2:
         return None
     values = np.abs(np.asarray(operands, dtype=np.float64))
@@ -257,6 +263,9 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         families = [family for family in families if "^" in family[0]]
     if change_only:
         families = [family for family in families if not family[0].startswith("{a} / {b}")]
+    if rising is not None:
+        other_way = "({b} - {a}) / {b}" if rising else "({a} - {b}) / {b}"
+        families = [family for family in families if not family[0].startswith(other_way)]
     wholes = np.ones((n, n), dtype=bool) if over is None else np.asarray(over, dtype=bool)[None, :]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.
@@ -315,14 +324,15 @@ _OF_REVENUE_RE = re.compile(r"\s*of\s+(?:(?:the|its|their|total|net|consolidated
 def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple],
                   tol: Tolerances, *, compound: bool | tuple[int, ...] = True, combines: bool = True,
                   growth: bool = True, averages: bool = True, signs: dict[float, int] | None = None,
-                  claim_text: str = "") -> Derivation | None:
+                  claim_text: str = "", rising: bool | None = None) -> Derivation | None:
     """A derivation of `q`: from the figures of the evidence windows aligned with the claim
     (`aligned`: (value, cell key[, document]) tuples, never two documents' figures together; sums,
     differences and averages only when the claim says it combines figures: "net PP&E is $6,322
     million" is not the sum of two unrelated rows), or from the answer's own figures (pairs, triples,
     one step). Never from an arbitrary figure of the pages: one answer figure over any of a page's
     hundreds of figures matches a one-decimal percentage by chance.
-    Growth over the smaller figure only with `growth`; `signs`: each answer figure's sign in its source."""
+    Growth over the smaller figure only with `growth`; `signs`: each answer figure's sign in its source;
+    `rising`: the direction of the change the figure states, where known (`derive_pair`)."""
     answer = [v for v in answer_operands if v]
     # A rate the claim names as compound (CAGR 4.5%) is compounded, nothing else; its working's factors are not.
     rate = bool(compound) and q.unit == "%" and bool(COMPOUND_RATE_RE.search(claim_text))
@@ -342,9 +352,10 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
     return (
         derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
                     growth=growth, averages=averages, compound_only=rate, docs=docs, change_only=change,
-                    over=over if of_revenue else None)
+                    over=over if of_revenue else None, rising=rising)
         or derive_pair(q, answer, tol, compound=compound, growth=growth,
-                       signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate, change_only=change)
+                       signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate, change_only=change,
+                       rising=rising)
         or (None if rate else derive_triple(q, answer, tol))
         or derive_step(q, answer, tol, compound=compound)
     )

@@ -99,6 +99,17 @@ def asked_operations(question: str) -> list[str]:
     return [min(found)[2]] if found else []
 
 
+def stated_direction(q: Quantity, question: str, bare: bool) -> bool | None:
+    """Whether the figure `q` states a rise (True) or a decline (False) where it says which, else None:
+    "-12.5%" is a decline; a bare "12.5%" answering a question that asks the percentage change ("What is
+    the percentage change in X from 2018 to 2019?") is a rise, unless the question asks it as a
+    decrease or a difference, which may be stated as a magnitude."""
+    if q.value < 0:
+        return False
+    asks_signed = asked_operations(question)[:1] == ["percent_change"] and not _UNSIGNED_RE.search(question)
+    return True if bare and asks_signed else None
+
+
 def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
     """The page's " | " table rows that hold figures, each with its label cell, preceded by the
     caption line above it ("Current income tax expense:" over "Federal | $5 | $4"): a statement

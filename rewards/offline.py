@@ -85,7 +85,7 @@ from rewards.arithmetic import (
     is_level,
     states_change,
 )
-from rewards.asked_arithmetic import asked_derivation
+from rewards.asked_arithmetic import asked_derivation, stated_direction
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
@@ -427,7 +427,8 @@ class OfflineChecker:
                         page_operands = [] if own_only else aligned_operands if is_amount(q) else named_operands
                         # The evidence's figures first, then the answer's own (`derive_figure`'s order).
                         how = dict(compound=compound, combines=additive, growth=growth, averages=averages, signs=signs,
-                                   claim_text=claim.plain)
+                                   claim_text=claim.plain,
+                                   rising=stated_direction(q, context.question, context.bare))
                         tol = self._tolerances(q)
                         found = derive_figure(q, [], page_operands, tol, **how)
                         from_sources = found is not None

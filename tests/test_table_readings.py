@@ -8,7 +8,10 @@ from __future__ import annotations
 import pytest
 
 from cai.core.contracts import SourcePage, Verdict
+from rewards.arithmetic import Tolerances, derive_pair
+from rewards.asked_arithmetic import stated_direction
 from rewards.named_columns import tables
+from rewards.numbers import extract_quantities
 from rewards.offline import OfflineChecker
 from rewards.premises import prepare_page
 
@@ -169,3 +172,20 @@ PROSE = SourcePage(doc_id="globex-2019-ar", page=6, text=(
 ])
 def test_prose_rows(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, PROSE) == expected
+
+
+def test_a_change_figure_keeps_its_direction() -> None:
+    """A percentage change is over the earlier figure: "-25%" is a decline from 5 to 4 over 5 (-20%), never
+    (5 - 4) / 4, which is a 25% rise; a bare "20%" answering "the percentage change" is a rise."""
+    tol = Tolerances(additive=0.005, multiplicative=0.002)
+    decline, rise = extract_quantities("-25%")[0], extract_quantities("20%")[0]
+    assert derive_pair(decline, [5.0, 4.0], tol) is not None  # the magnitude alone matches the rise
+    assert derive_pair(decline, [5.0, 4.0], tol, rising=False) is None
+    assert derive_pair(extract_quantities("-20%")[0], [5.0, 4.0], tol, rising=False) is not None
+    assert derive_pair(rise, [5.0, 4.0], tol, rising=True) is None  # (5 - 4) / 5 is a 20% decline
+    assert derive_pair(rise, [5.0, 4.0], tol, rising=False) is not None
+    question = "What was the percentage change in deferred revenue from 2018 to 2019?"
+    assert stated_direction(decline, question, bare=True) is False
+    assert stated_direction(rise, question, bare=True) is True
+    assert stated_direction(rise, question, bare=False) is None  # "fell 20%" states its direction in words
+    assert stated_direction(rise, "What was the percentage decrease in deferred revenue?", bare=True) is None
