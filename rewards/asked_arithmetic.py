@@ -18,6 +18,8 @@ every dated column of the row when it names none). Conventions of financial repo
   percentage); a sum or difference of two line items is taken within one column too;
 * one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
   change the change over that year from the prior year's value;
+* a column that a unit row (" | % | %") or its heading ("FY 2019 (%)") declares in per cent holds
+  percentages, though its cells are written without the sign;
 * amounts in parentheses on a row of deductions ("Less voyage expenses | (141,770)") are also read
   as the positive amounts they deduct;
 * a line item indented under a caption ("Current income tax expense:" over "Federal | $5") is named
@@ -75,6 +77,8 @@ _ASKING = frozenset(measure_tokens(
 # line item ("Modules", not "Net sales").
 _NET_OPERATION_RE = re.compile(r"\bnet\s+(?=(?:difference|change|increase|decrease|movement|variance)\b)",
                                re.IGNORECASE)
+# A column heading that declares its cells percentages: a unit cell "%" or "(%)", or "... (%)".
+_PERCENT_HEADING_RE = re.compile(r"^\s*\(?%\)?\s*$|\(%\)\s*$")
 MAX_ROWS = 4  # best-named rows searched (ties beyond this are too ambiguous to name one line item)
 
 
@@ -120,12 +124,16 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         line_start = text.rfind("\n", 0, q.start) + 1
         if " | " in text[line_start : q.start + 1] and not in_row_label(page, q):
             rows.setdefault(line_start, []).append(q)
-    out, caption, position = [], "", 0
+    out, caption, position, percent_columns = [], "", 0, set()
     for line_start, figures in rows.items():
         # Captions: lines with words and no figures since the previous row.
         between = text[position : max(position, line_start - 1)] if line_start else ""
         for line in between.split("\n") if between else []:
             cells = line.split("|")
+            if not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
+                percent_columns = set()
+            # A unit row or heading declares a column's percentages: " | % | %", "FY 2019 (%)".
+            percent_columns |= {i for i, cell in enumerate(cells) if _PERCENT_HEADING_RE.search(cell)}
             if not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
                 caption = ""  # a blank line ends a section, a column header starts a table
             elif len(cells) > 1:
@@ -135,8 +143,10 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         position = text.find("\n", line_start) % (len(text) + 1) + 1
         label = text[line_start : text.find(" | ", line_start)].strip().lower()
         if re.search(r"[a-z]{2}", label) or (unlabelled and not label and out):
+            percents = [q if q.unit == "%" or text.count("|", line_start, q.start) not in percent_columns
+                        else replace(q, unit="%") for q in figures]
             out.append(Row(page, f"{caption}: {label}" if caption else label,
-                           tuple((q, page.columns.get(q.start)) for q in figures), line_start))
+                           tuple((q, page.columns.get(q.start)) for q in percents), line_start))
             if label.startswith("total"):
                 caption = ""  # a total closes the section it sums
     return out

@@ -43,6 +43,10 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     " | Fiscal Year 2019 | Fiscal Year 2018\n"
     "Customer A | 30% | 28%\n"
     "Customer B | 12% | 10%\n"
+    "\n"
+    " | 2019 | 2018\n"
+    " | % | %\n"
+    "Discount rate | 2.9 | 3.8\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -93,6 +97,9 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
      Verdict.supported),
     ("What was the percentage change in the weighted average cost of capital between 2018 and 2019?", "-1.5%",
      Verdict.unsupported),
+    # a column the unit row declares in per cent holds rates: (2.9 + 3.8) / 2
+    ("What is the average discount rate for 2018 and 2019?", "3.35%", Verdict.supported),
+    ("What is the average discount rate for 2018 and 2019?", "3.55%", Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, SEGMENTS) == expected
