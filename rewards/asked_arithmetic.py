@@ -78,7 +78,7 @@ _ASKING = frozenset(measure_tokens(
 _NET_OPERATION_RE = re.compile(r"\bnet\s+(?=(?:difference|change|increase|decrease|movement|variance)\b)",
                                re.IGNORECASE)
 # A column heading that declares its cells percentages: a unit cell "%" or "(%)", or "... (%)".
-_PERCENT_HEADING_RE = re.compile(r"^\s*\(?%\)?\s*$|\(%\)\s*$")
+_PERCENT_HEADING_RE = re.compile(r"^\s*\(?%\)?\s*$|\((?:in\s+)?%\)\s*$", re.IGNORECASE)
 MAX_ROWS = 4  # best-named rows searched (ties beyond this are too ambiguous to name one line item)
 
 
@@ -143,8 +143,10 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         position = text.find("\n", line_start) % (len(text) + 1) + 1
         label = text[line_start : text.find(" | ", line_start)].strip().lower()
         if re.search(r"[a-z]{2}", label) or (unlabelled and not label and out):
-            percents = [q if q.unit == "%" or text.count("|", line_start, q.start) not in percent_columns
-                        else replace(q, unit="%") for q in figures]
+            # ... and a row label its row's: "ROFE (%) | 15.2 | 17.1".
+            whole_row = bool(_PERCENT_HEADING_RE.search(label))
+            percents = [replace(q, unit="%") if q.unit != "%" and (whole_row or text.count("|", line_start, q.start)
+                                                                    in percent_columns) else q for q in figures]
             out.append(Row(page, f"{caption}: {label}" if caption else label,
                            tuple((q, page.columns.get(q.start)) for q in percents), line_start))
             if label.startswith("total"):

@@ -41,6 +41,10 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
                            rf"(?P<year>{_YEAR}|{_YY})?\b", re.IGNORECASE)),
     ("quarter", re.compile(rf"\b(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter(?:\s+of)?"
                            rf"(?:\s+(?:fiscal\s+)?(?:year\s+)?(?:FY\s?)?(?P<year>{_YEAR}))?", re.IGNORECASE)),
+    # A split fiscal year ("2018/2019", "2018/19", "FY18/19") is one year, named by the later calendar year it
+    # ends in (UK, European and Australian reports); two years that do not follow each other are no fiscal year.
+    ("fy", re.compile(rf"\b(?:FY\s?'?)?(?P<first>{_YEAR})\s?/\s?(?P<year>{_YEAR}|\d{{2}})\b"
+                      rf"|\bFY\s?'?(?P<first2>\d{{2}})\s?/\s?(?P<year2>\d{{2}})\b", re.IGNORECASE)),
     ("fy", re.compile(rf"\bFY\s?'?(?P<year>{_YEAR}|{_YY})\b", re.IGNORECASE)),
     # "F19", "F18": the fiscal-year abbreviation of Australian reports (Woolworths' "F19 | F18").
     ("fy", re.compile(r"\bF(?P<year>[12]\d)\b")),
@@ -73,8 +77,18 @@ def _year_of(raw: str | None) -> int | None:
     return 2000 + value if value < 100 else value
 
 
+def _split_year(m: re.Match) -> bool | None:
+    """For a split fiscal year match ("2018/19"): whether its two years follow each other; None for other matches."""
+    groups = m.groupdict()
+    first, last = groups.get("first") or groups.get("first2"), groups.get("year") or groups.get("year2")
+    if first is None or last is None:
+        return None
+    return (int(first) + 1) % 100 == int(last) % 100
+
+
 def _period_of(kind: str, m: re.Match) -> Period:
     groups = m.groupdict()
+    groups["year"] = groups.get("year") or groups.get("year2")
     quarter = int(groups["q"]) if groups.get("q") else _QUARTER_WORDS.get((groups.get("qw") or "").lower())
     month = _MONTH_NUMBERS[groups["month"][:3].lower()] if groups.get("month") else None
     day = int(groups["day"]) if groups.get("day") else None
@@ -87,7 +101,7 @@ def extract_periods(text: str) -> list[Period]:
     found: list[Period] = []
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(text):
-            if any(m.start() < end and start < m.end() for start, end in taken):
+            if any(m.start() < end and start < m.end() for start, end in taken) or _split_year(m) is False:
                 continue
             taken.append((m.start(), m.end()))
             found.append(_period_of(kind, m))

@@ -38,3 +38,17 @@ def test_a_form_name_is_not_a_two_digit_year():
 
     assert [(p.year, p.quarter) for p in extract_periods("its 2022 Q2 10-Q filing")] == [(2022, None), (None, 2)]
     assert [(p.year, p.quarter) for p in extract_periods("Q2 22 revenue, FY'19")] == [(2022, 2), (2019, None)]
+
+
+def test_a_split_fiscal_year_is_one_year():
+    from rewards.periods import extract_periods
+
+    def years(text: str) -> list[tuple[str, int | None]]:
+        return [(p.kind, p.year) for p in extract_periods(text)]
+
+    # the later calendar year names it: 2018/2019 ends in 2019
+    assert years("EBIT in 2018/2019 from 2017/18") == [("fy", 2019), ("fy", 2018)]
+    assert years("FY18/19 revenue") == [("fy", 2019)]
+    # two years that do not follow each other, and a date, are no fiscal year
+    assert years("between 2018/2020") == [("year", 2018), ("year", 2020)]
+    assert years("paid on 12/31/2019") == [("year", 2019)]

@@ -47,6 +47,10 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     " | 2019 | 2018\n"
     " | % | %\n"
     "Discount rate | 2.9 | 3.8\n"
+    "\n"
+    "€ million | 2017/2018 | 2018/2019\n"
+    "Earnings before interest and taxes | 713 | 828\n"
+    "Return on capital employed (%) | 15.2 | 17.1\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -100,6 +104,13 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
     # a column the unit row declares in per cent holds rates: (2.9 + 3.8) / 2
     ("What is the average discount rate for 2018 and 2019?", "3.35%", Verdict.supported),
     ("What is the average discount rate for 2018 and 2019?", "3.55%", Verdict.unsupported),
+    # ... and a row label "(%)" its row's; a split fiscal year is one year: 17.1 - 15.2, 828 - 713
+    ("What was the change in return on capital employed from 2017/2018 to 2018/2019?", "1.9%", Verdict.supported),
+    ("What was the change in return on capital employed from 2017/2018 to 2018/2019?", "-1.9%", Verdict.unsupported),
+    ("What was the change in earnings before interest and taxes in 2018/2019 from 2017/2018?", "115 million",
+     Verdict.supported),
+    ("What was the change in earnings before interest and taxes in 2018/2019 from 2017/2018?", "-115 million",
+     Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, SEGMENTS) == expected
