@@ -19,7 +19,7 @@ every dated column of the row when it names none). Conventions of financial repo
 * one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
   change the change over that year from the prior year's value;
 * a column that a unit row (" | % | %") or its heading ("FY 2019 (%)") declares in per cent holds
-  percentages, though its cells are written without the sign;
+  percentages, though its cells are written without the sign, and so does a row label ("ROFE (%)");
 * amounts in parentheses on a row of deductions ("Less voyage expenses | (141,770)") are also read
   as the positive amounts they deduct;
 * a line item indented under a caption ("Current income tax expense:" over "Federal | $5") is named
