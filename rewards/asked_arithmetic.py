@@ -16,6 +16,8 @@ every dated column of the row when it names none). Conventions of financial repo
 * an average over periods is their arithmetic mean, a total their sum;
 * a ratio, share or "X as a percentage of Y" is X / Y within one period's column (x 100 for a
   percentage); a sum or difference of two line items is taken within one column too;
+* a column dated in January to March may head the fiscal year before ("January 3, 2020" ends a
+  52/53-week fiscal 2019), read so only where the years asked head no column otherwise;
 * one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
   change the change over that year from the prior year's value;
 * a column that a unit row (" | % | %") or its heading ("FY 2019 (%)") declares in per cent holds
@@ -254,15 +256,25 @@ _TOTAL_RE = re.compile(r"\btotal\b", re.IGNORECASE)
 
 def _by_year(row: Row, years: list[int], percent: bool) -> list[tuple[int, float]]:
     """The row's values at the asked years (every dated column when none is asked), one per year,
-    oldest first; only percentages for a percentage, only amounts for an amount."""
-    picked: dict[int, float] = {}
-    for q, period in row.cells:
-        if period is None or period.year is None or period.quarter is not None:
-            continue
-        if (q.unit == "%") != percent or (years and period.year not in years):
-            continue
-        picked.setdefault(period.year, q.value)
-    return sorted(picked.items())
+    oldest first; only percentages for a percentage, only amounts for an amount. Where an asked year
+    heads no column, a column dated in January to March is read as the fiscal year before it, when
+    that finds every asked year: a 52/53-week year that ends early in January ("January 3, 2020") is
+    the fiscal year of the calendar year before (`rewards.periods.period_compatible`)."""
+    dated = [(q, period) for q, period in row.cells if period is not None and period.year is not None
+             and period.quarter is None and (q.unit == "%") == percent]
+
+    def read(fiscal: bool) -> list[tuple[int, float]]:
+        picked: dict[int, float] = {}
+        for q, period in dated:
+            year = period.year - 1 if fiscal and period.month is not None and period.month <= 3 else period.year
+            if not years or year in years:
+                picked.setdefault(year, q.value)
+        return sorted(picked.items())
+
+    direct = read(False)
+    if years and len(direct) < len(set(years)) and len(shifted := read(True)) == len(set(years)):
+        return shifted
+    return direct
 
 
 def _across_periods(operation: str, row: Row, years: list[int], q: Quantity,

@@ -51,6 +51,9 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     "€ million | 2017/2018 | 2018/2019\n"
     "Earnings before interest and taxes | 713 | 828\n"
     "Return on capital employed (%) | 15.2 | 17.1\n"
+    "\n"
+    " | January 3, 2020 | December 28, 2018 | December 29, 2017\n"
+    "Net cash used in financing activities | (709) | (707) | (429)\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -110,6 +113,11 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
     ("What was the change in earnings before interest and taxes in 2018/2019 from 2017/2018?", "115 million",
      Verdict.supported),
     ("What was the change in earnings before interest and taxes in 2018/2019 from 2017/2018?", "-115 million",
+     Verdict.unsupported),
+    # the 52/53-week fiscal 2019 ended on January 3, 2020: (709 + 707 + 429) / 3
+    ("What was the average net cash used in financing activities in fiscal years 2017-2019?", "615",
+     Verdict.supported),
+    ("What was the average net cash used in financing activities in fiscal years 2017-2019?", "650",
      Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
