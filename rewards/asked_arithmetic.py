@@ -16,6 +16,9 @@ every dated column of the row when it names none). Conventions of financial repo
 * an average over periods is their arithmetic mean, a total their sum;
 * a ratio, share or "X as a percentage of Y" is X / Y within one period's column (x 100 for a
   percentage); a sum or difference of two line items is taken within one column too;
+* a table may date blocks of rows by caption lines ("December 31, 2019" over its rows, then "December
+  31, 2018" over the same line items): a line item under a column heading is then a row across the
+  blocks (`captioned_rows`);
 * a column dated in January to March may head the fiscal year before ("January 3, 2020" ends a
   52/53-week fiscal 2019), read so only where the years asked head no column otherwise;
 * one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
@@ -156,6 +159,50 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
     return out
 
 
+# A line that only dates the rows below it: "December 31, 2019", "2019:", "Year ended 30 June 2019".
+_PERIOD_CAPTION_WORDS = frozenset("year years ended ending as of at for the fiscal balance balances period".split())
+
+
+def _caption_period(line: str) -> Period | None:
+    """The one period a line names when it only dates the rows below it, else None."""
+    cells = line.split("|")
+    if any(cell.strip() for cell in cells[1:]):
+        return None
+    periods = [p for p in extract_periods(cells[0]) if p.year is not None]
+    if len(periods) != 1:
+        return None
+    rest = (cells[0][: periods[0].start] + " " + cells[0][periods[0].end :]).lower()
+    return periods[0] if set(re.findall(r"[a-z]+", rest)) <= _PERIOD_CAPTION_WORDS else None
+
+
+def captioned_rows(page: PreparedPage) -> list[Row]:
+    """Rows of a table whose periods are caption lines between blocks of rows, not column headings
+    ("December 31, 2019" over "Total | $19,731 | $(238)", then "December 31, 2018" over "Total | $15,568 |
+    ..."): one row per line item and column heading ("total accounts receivable, gross"), its cells the
+    line item's figure under that heading in each dated block. Only a table of two dated blocks or more."""
+    text, heading, period = page.source.text, [], None
+    merged: dict[tuple[int, str, str], list[tuple[Quantity, Period]]] = {}
+    table, periods_seen, position = 0, {}, 0
+    for line in text.split("\n"):
+        start, position = position, position + len(line) + 1
+        cells = line.split("|")
+        figures = [q for q in page.figures_in(start, start + len(line)) if not in_row_label(page, q)]
+        if not line.strip():
+            table, heading, period = table + 1, [], None  # a blank line ends the table
+        elif (dated := _caption_period(line)) is not None:
+            period = dated
+            periods_seen.setdefault(table, set()).add(dated.year)
+        elif not figures and any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
+            heading = [c.strip().lower() for c in cells]  # column headings
+        elif figures and period is not None and re.search(r"[a-z]{2}", label := cells[0].strip().lower()):
+            for q in figures:
+                column = line.count("|", 0, q.start - start)
+                if column < len(heading) and heading[column]:
+                    merged.setdefault((table, label, heading[column]), []).append((q, period))
+    return [Row(page, f"{label} {name}", tuple(cells), 0) for (table, label, name), cells in merged.items()
+            if len(periods_seen.get(table, ())) >= 2 and len(cells) >= 2]
+
+
 def _line_item_words(question: str) -> tuple[list[str], list[str]]:
     """The question's words that may name its line item, and those of them that are not mere
     qualifiers (a line item named only by a qualifier, "Other" or "Net", is named by it)."""
@@ -170,7 +217,7 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     qualified_total = bool(_TOTAL_RE.search(question)) and asked_operations(question)[:1] != ["total"]
     scored = []
     for page in pages:
-        for row in table_rows(page):
+        for row in table_rows(page) + captioned_rows(page):
             if any(occurs(t, row.label) for t in heads):
                 # Words of the row's own label cell break ties between rows under one caption.
                 own = row.label.rsplit(": ", 1)[-1]

@@ -54,6 +54,14 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     "\n"
     " | January 3, 2020 | December 28, 2018 | December 29, 2017\n"
     "Net cash used in financing activities | (709) | (707) | (429)\n"
+    "\n"
+    " | Receivables, gross | Allowance for losses | Receivables, net\n"
+    "December 31, 2019\n"
+    "Trade | $1,200 | $(50) | $1,150\n"
+    "Total | $1,500 | $(60) | $1,440\n"
+    "December 31, 2018\n"
+    "Trade | $1,000 | $(40) | $960\n"
+    "Total | $1,300 | $(45) | $1,255\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -119,6 +127,9 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
      Verdict.supported),
     ("What was the average net cash used in financing activities in fiscal years 2017-2019?", "650",
      Verdict.unsupported),
+    # periods as caption lines between blocks of rows: the total line's gross column, 1,500 - 1,300
+    ("What was the change in the total gross receivables between 2018 and 2019?", "200", Verdict.supported),
+    ("What was the change in the total gross receivables between 2018 and 2019?", "185", Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, SEGMENTS) == expected
