@@ -18,7 +18,8 @@ every dated column of the row when it names none). Conventions of financial repo
   percentage); a sum or difference of two line items is taken within one column too;
 * a table may date blocks of rows by caption lines ("December 31, 2019" over its rows, then "December
   31, 2018" over the same line items): a line item under a column heading is then a row across the
-  blocks (`captioned_rows`);
+  blocks (`captioned_rows`), and a table whose row labels are periods ("2021 | $138 | $6") makes each
+  column heading a line item ("Operating leases");
 * a column dated in January to March may head the fiscal year before ("January 3, 2020" ends a
   52/53-week fiscal 2019), read so only where the years asked head no column otherwise;
 * one year asked for an average is that year's average balance, (opening + closing) / 2, and for a
@@ -163,23 +164,30 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
 _PERIOD_CAPTION_WORDS = frozenset("year years ended ending as of at for the fiscal balance balances period".split())
 
 
-def _caption_period(line: str) -> Period | None:
-    """The one period a line names when it only dates the rows below it, else None."""
-    cells = line.split("|")
-    if any(cell.strip() for cell in cells[1:]):
-        return None
-    periods = [p for p in extract_periods(cells[0]) if p.year is not None]
+def _lone_period(cell: str) -> Period | None:
+    """The one period a cell or line names when it only dates ("December 31, 2019", "2019:", "Year ended
+    30 June 2019"), else None."""
+    periods = [p for p in extract_periods(cell) if p.year is not None]
     if len(periods) != 1:
         return None
-    rest = (cells[0][: periods[0].start] + " " + cells[0][periods[0].end :]).lower()
+    rest = (cell[: periods[0].start] + " " + cell[periods[0].end :]).lower()
     return periods[0] if set(re.findall(r"[a-z]+", rest)) <= _PERIOD_CAPTION_WORDS else None
 
 
+def _caption_period(line: str) -> Period | None:
+    """The period of a line that only dates the rows below it, else None."""
+    cells = line.split("|")
+    return None if any(cell.strip() for cell in cells[1:]) else _lone_period(cells[0])
+
+
 def captioned_rows(page: PreparedPage) -> list[Row]:
-    """Rows of a table whose periods are caption lines between blocks of rows, not column headings
-    ("December 31, 2019" over "Total | $19,731 | $(238)", then "December 31, 2018" over "Total | $15,568 |
-    ..."): one row per line item and column heading ("total accounts receivable, gross"), its cells the
-    line item's figure under that heading in each dated block. Only a table of two dated blocks or more."""
+    """Rows of a table whose periods are not column headings, one per line item and column heading:
+    - periods as caption lines between blocks of rows ("December 31, 2019" over "Total | $19,731 | $(238)",
+      then "December 31, 2018" over "Total | $15,568 | ..."): "total accounts receivable, gross" has the
+      total line's figure under that heading in each dated block;
+    - periods as row labels ("2021 | $138 | $6", "2022 | 135 | 6" under "Operating Leases | Finance
+      Leases"): the column "operating leases" is the line item, each row its period.
+    Only tables with two dated blocks or dated rows or more."""
     text, heading, period = page.source.text, [], None
     merged: dict[tuple[int, str, str], list[tuple[Quantity, Period]]] = {}
     table, periods_seen, position = 0, {}, 0
@@ -194,12 +202,18 @@ def captioned_rows(page: PreparedPage) -> list[Row]:
             periods_seen.setdefault(table, set()).add(dated.year)
         elif not figures and any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
             heading = [c.strip().lower() for c in cells]  # column headings
+        elif figures and len(cells) > 1 and (row_period := _lone_period(cells[0])) is not None:
+            periods_seen.setdefault(table, set()).add(row_period.year)
+            for q in figures:
+                column = line.count("|", 0, q.start - start)
+                if column < len(heading) and heading[column]:
+                    merged.setdefault((table, "", heading[column]), []).append((q, row_period))
         elif figures and period is not None and re.search(r"[a-z]{2}", label := cells[0].strip().lower()):
             for q in figures:
                 column = line.count("|", 0, q.start - start)
                 if column < len(heading) and heading[column]:
                     merged.setdefault((table, label, heading[column]), []).append((q, period))
-    return [Row(page, f"{label} {name}", tuple(cells), 0) for (table, label, name), cells in merged.items()
+    return [Row(page, f"{label} {name}".strip(), tuple(cells), 0) for (table, label, name), cells in merged.items()
             if len(periods_seen.get(table, ())) >= 2 and len(cells) >= 2]
 
 

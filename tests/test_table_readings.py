@@ -62,6 +62,11 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     "December 31, 2018\n"
     "Trade | $1,000 | $(40) | $960\n"
     "Total | $1,300 | $(45) | $1,255\n"
+    "\n"
+    " | Operating leases | Finance leases\n"
+    "2021 | $138 | $6\n"
+    "2022 | 135 | 6\n"
+    "Thereafter | 577 | 35\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -130,6 +135,9 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
     # periods as caption lines between blocks of rows: the total line's gross column, 1,500 - 1,300
     ("What was the change in the total gross receivables between 2018 and 2019?", "200", Verdict.supported),
     ("What was the change in the total gross receivables between 2018 and 2019?", "185", Verdict.unsupported),
+    # periods as row labels: the column heading names the line item, 135 - 138
+    ("What was the change in operating leases between 2021 and 2022?", "-3 million", Verdict.supported),
+    ("What was the change in operating leases between 2021 and 2022?", "-5 million", Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, SEGMENTS) == expected
