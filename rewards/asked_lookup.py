@@ -31,10 +31,10 @@ from rewards.premises import PreparedPage, content_tokens, occurs, row_evidence
 
 _YEAR = r"(?:FY\s?|fiscal\s+)?(?:19|20)\d{2}"
 _YEARS_ANSWER_RE = re.compile(rf"^\s*{_YEAR}(?:\s*(?:,\s*and|,|and|&)\s*{_YEAR})*\s*\.?\s*$", re.IGNORECASE)
-_COUNT_ANSWER_RE = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
+COUNT_ANSWER_RE = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 _WHICH_YEAR_RE = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:fiscal\s+)?(?:years?|periods?|FY)\b"
                             r"|\bwhich\s+(?:\w+\s+)?years?'", re.IGNORECASE)
-_HOW_MANY_YEARS_RE = re.compile(r"\bhow\s+many\s+(?:of\s+the\s+)?(?:fiscal\s+)?years\b", re.IGNORECASE)
+HOW_MANY_YEARS_RE = re.compile(r"\bhow\s+many\s+(?:of\s+the\s+)?(?:fiscal\s+)?years\b", re.IGNORECASE)
 _THRESHOLD_RE = re.compile(
     r"\b(?P<op>(?:less|lower|smaller|fewer|greater|more|higher|larger|bigger)\s+than|below|under|above|over"
     r"|exceed(?:s|ed|ing)?|at\s+least|at\s+most)\b\s*(?:that\s+of\s+|the\s+amount\s+of\s+)?", re.IGNORECASE)
@@ -57,7 +57,7 @@ def _answer_years(answer: str) -> set[int] | None:
     return {p.year for p in extract_periods(answer) if p.year}
 
 
-def _condition(question: str) -> tuple[str, Callable[[float, float], bool] | None, Quantity | None]:
+def condition(question: str) -> tuple[str, Callable[[float, float], bool] | None, Quantity | None]:
     """("threshold" | "sign" | "most" | "least" | "all", comparison, threshold figure)."""
     m = _THRESHOLD_RE.search(question)
     if m is not None:
@@ -105,24 +105,28 @@ def _met(kind: str, compare, figure: Quantity | None, values: dict[int, Quantity
         return [{best}]
     if figure is None:
         return [{y for y, q in values.items() if compare(q.value, 0.0)}]
+    return [{y for y, q in values.items() if compare(q.value, t)} for t in thresholds(figure, page)]
+
+
+def thresholds(figure: Quantity, page: PreparedPage) -> list[float]:
+    """The question's threshold figure read at the page's units: at the table's declared unit when the
+    figure carries a scale word ("1,000 thousands" against a table in thousands)."""
     if figure.unit == "%" or not figure.scaled_in_text:
-        thresholds = [figure.value]
-    else:
-        declared = [s for s in page.scales if s > 1.0] if page.scales != SOURCE_SCALES else list(SOURCE_SCALES)
-        thresholds = [figure.value / s for s in declared or [1.0]]
-    return [{y for y, q in values.items() if compare(q.value, t)} for t in thresholds]
+        return [figure.value]
+    declared = [s for s in page.scales if s > 1.0] if page.scales != SOURCE_SCALES else list(SOURCE_SCALES)
+    return [figure.value / s for s in declared or [1.0]]
 
 
 def asked_lookup(question: str, answer: str, pages: list[PreparedPage]) -> ClaimVerdict | None:
     """The verdict on a bare years (or count of years) answer to a question that compares a row's
     periods (see the module docstring), or None when the answer or question is not of that kind."""
     years = _answer_years(answer)
-    count = _COUNT_ANSWER_RE.match(answer) if years is None else None
-    if years is None and (count is None or not _HOW_MANY_YEARS_RE.search(question)):
+    count = COUNT_ANSWER_RE.match(answer) if years is None else None
+    if years is None and (count is None or not HOW_MANY_YEARS_RE.search(question)):
         return None
     if years is not None and not _WHICH_YEAR_RE.search(question):
         return None
-    kind, compare, figure = _condition(question)
+    kind, compare, figure = condition(question)
     if count is not None and kind not in ("threshold", "sign"):
         return None
     asked = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
@@ -138,12 +142,12 @@ def asked_lookup(question: str, answer: str, pages: list[PreparedPage]) -> Claim
         for met in _met(kind, compare, figure, values, row.page):
             if (years is not None and met == years) or (count is not None and len(met) == int(count.group(1))):
                 evidence = row_evidence(row.page, next(iter(values.values())))
-                return _verdict(answer, Verdict.supported, evidence,
+                return answer_verdict(answer, Verdict.supported, evidence,
                                 f"the years of '{row.label}' that meet the question: {sorted(met)}")
     if not rows or not any(_row_years(row, percent) for row in rows):
         return None
     evidence = row_evidence(rows[0].page, rows[0].cells[0][0])
-    return _verdict(answer, Verdict.unsupported, evidence,
+    return answer_verdict(answer, Verdict.unsupported, evidence,
                     f"the years of '{rows[0].label}' that meet the question are not the answer's")
 
 
@@ -153,11 +157,11 @@ def _table_years(answer: str, years: set[int] | None, pages: list[PreparedPage])
         dated = [(start, p.year) for start, p in page.columns.items() if p.year and p.quarter is None]
         if dated and years == {year for _, year in dated}:
             q = next(q for q in page.quantities if q.start == dated[0][0])
-            return _verdict(answer, Verdict.supported, row_evidence(page, q), "the years of the table's columns")
+            return answer_verdict(answer, Verdict.supported, row_evidence(page, q), "the years of the table's columns")
     return None
 
 
-def _verdict(answer: str, verdict: Verdict, evidence: Evidence | None, reason: str) -> ClaimVerdict:
+def answer_verdict(answer: str, verdict: Verdict, evidence: Evidence | None, reason: str) -> ClaimVerdict:
     start = len(answer) - len(answer.lstrip())
     return ClaimVerdict(text=answer.strip(), verdict=verdict, score=0.75 if verdict == Verdict.supported else 0.1,
                         evidence=evidence, span=(start, start + len(answer.strip())), checker="offline",
@@ -178,4 +182,4 @@ def restates_question(question: str, answer: str) -> ClaimVerdict | None:
             or not all(occurs(t, question.lower()) for t in words)
             or any(claim.degenerate for claim in split_claims(answer))):  # judged as such by the checker
         return None
-    return _verdict(answer, Verdict.unsupported, None, "the answer only repeats the question's words")
+    return answer_verdict(answer, Verdict.unsupported, None, "the answer only repeats the question's words")

@@ -20,7 +20,8 @@ For each claim of an answer (see `rewards.claims`):
    computed the way its question asks, from the rows and periods it names
    (`rewards.asked_arithmetic`), a metric as the question defines it or by its standard formula
    (`rewards.defined_formulas`, `rewards.implied_formulas`); a bare years answer to a question
-   comparing a row's periods is read off that row (`rewards.asked_lookup`). A figure of the
+   comparing a row's periods is read off that row (`rewards.asked_lookup`), a bare count of line
+   items off their group (`rewards.asked_count`). A figure of the
    answer's own working may restate an earlier claim's result, or a later one's (the answer first,
    then how it was computed).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
@@ -86,6 +87,7 @@ from rewards.arithmetic import (
     states_change,
 )
 from rewards.asked_arithmetic import asked_derivation, stated_direction
+from rewards.asked_count import asked_count
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
@@ -163,8 +165,8 @@ class OfflineChecker:
 
     def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
-        # A bare years answer to a question comparing a row's periods is read off it (`rewards.asked_lookup`).
-        looked_up = (asked_lookup(question, answer, pages) or restates_question(question, answer)) if question else None
+        looked_up = (asked_lookup(question, answer, pages) or asked_count(question, answer, pages)
+                     or restates_question(question, answer)) if question else None
         if looked_up is not None:
             return [looked_up.model_copy(update={"checker": self.name})]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
