@@ -447,13 +447,22 @@ def _year_readings(question: str, years: list[int], operation: str) -> list[list
     return readings
 
 
+def _quarter_columns(row: Row, quarter: int) -> Row:
+    """The row's cells in columns of the one asked quarter, each read as its year's value."""
+    cells = tuple((q, replace(p, quarter=None)) for q, p in row.cells if p is not None and p.quarter == quarter)
+    return replace(row, cells=cells)
+
+
 def _row_candidates(operations: list[str], rows: list[Row], question: str, pages: list[PreparedPage], q: Quantity,
                     unsigned: bool) -> list[tuple[str, float, bool, PreparedPage]]:
     """(expression, value, amount, page) of the asked operations over the rows' periods."""
-    years = sorted({p.year for p in with_relative(question, extract_periods(question)) if p.year})
+    periods = with_relative(question, extract_periods(question))
+    years = sorted({p.year for p in periods if p.year})
+    # One quarter asked ("in Q4 2019 and 2018"): that quarter's columns, year by year.
+    quarter = quarters.pop() if len(quarters := {p.quarter for p in periods if p.quarter}) == 1 else None
     candidates = []
     for operation in operations:
-        for row in rows:
+        for row in rows if quarter is None else [_quarter_columns(row, quarter) for row in rows]:
             # Figures that write their own scale ("$10.0 billion") are read at it, not at the page's.
             written = all(c.scaled_in_text for c, _ in row.cells)
             for asked in _year_readings(question, years, operation):

@@ -244,9 +244,10 @@ def _header_above(headers: list[tuple[int, list[Period]]], offset: int) -> list[
     return above[-1] if above else None
 
 
-# A footnote marker, note reference or layout left in a header cell once its period is removed:
-# "2019 (1)", "2018*", "Years Ended September 30,", "Restated See note 2".
-_HEADER_LEFTOVER_RE = re.compile(rf"\(\w{{1,2}}\)|\*|{_MONTH}\s+\d{{1,2}}\b|\bnotes?\s+\d+", re.IGNORECASE)
+# A footnote marker, note reference, unit or layout left in a header cell once its period is removed:
+# "2019 (1)", "2018*", "Years Ended September 30,", "Restated See note 2", "2019 $'000", "2018 RESTATED3".
+_HEADER_LEFTOVER_RE = re.compile(rf"\(\w{{1,2}}\)|\*|{_MONTH}\s+\d{{1,2}}\b|\bnotes?\s+\d+"
+                                 r"|[$£€]?\s?['’]000\b|(?<=[a-z])\d\b", re.IGNORECASE)
 
 
 @dataclass

@@ -114,10 +114,14 @@ def measure_tokens(text: str) -> list[str]:
 @lru_cache(maxsize=8192)
 def _pattern(token: str) -> re.Pattern:
     """Where `token` (or a synonym) occurs in lower-cased text: as a substring, or at the start of
-    a word for a word of three letters or fewer."""
+    a word for a word of three letters or fewer; never after a negating prefix that makes it its
+    opposite ("continuing" is not in "discontinued", "current" not in "noncurrent", "realized" not in
+    "unrealized"). Not "in-": "indebtedness" is debt."""
     if token in _SYNONYMS:
         return re.compile("|".join(_SYNONYMS[token]))
-    return re.compile(rf"(?<![a-z]){re.escape(token)}" if len(token) <= 3 else re.escape(token))
+    if len(token) <= 3:
+        return re.compile(rf"(?<![a-z]){re.escape(token)}")
+    return re.compile(rf"(?<!\bdis)(?<!\bun)(?<!\bnon)(?<!\bnon-){re.escape(token)}")
 
 
 def occurs(token: str, lowered: str) -> bool:

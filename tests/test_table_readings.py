@@ -67,6 +67,15 @@ SEGMENTS = SourcePage(doc_id="globex-2019-ar", page=3, text=(
     "2021 | $138 | $6\n"
     "2022 | 135 | 6\n"
     "Thereafter | 577 | 35\n"
+    "\n"
+    " | 2019 $'000 | 2018 $'000 RESTATED3\n"
+    "Continuing operations\n"
+    "EBITDA | 7,202 | 10,878\n"
+    "Results including discontinued operations\n"
+    "EBITDA | 6,062 | (5,700)\n"
+    "\n"
+    "Operating revenues | Q4 2019 | Q4 2018 | $ change\n"
+    "Media | 879 | 850 | 29\n"
 ))
 COLUMNS = SourcePage(doc_id="globex-2019-ar", page=4, text=(
     "Quarters ended | June 29, 2019 | March 30, 2019 | December 29, 2018\n"
@@ -138,6 +147,14 @@ def _verdict(checker: OfflineChecker, question: str, answer: str, page: SourcePa
     # periods as row labels: the column heading names the line item, 135 - 138
     ("What was the change in operating leases between 2021 and 2022?", "-3 million", Verdict.supported),
     ("What was the change in operating leases between 2021 and 2022?", "-5 million", Verdict.unsupported),
+    # a heading's unit and footnote ("2018 $'000 RESTATED3") leave its year; "continuing" is not "discontinued"
+    ("What is the change in the EBITDA from continuing operations from 2018 to 2019?", "-3,676 thousand",
+     Verdict.supported),
+    ("What is the change in the EBITDA from continuing operations from 2018 to 2019?", "11,762 thousand",
+     Verdict.unsupported),
+    # one quarter asked: its columns year by year, 879 + 850
+    ("What is the sum of the operating revenues for Media in Q4 2019 and 2018?", "1,729 million", Verdict.supported),
+    ("What is the sum of the operating revenues for Media in Q4 2019 and 2018?", "1,758 million", Verdict.unsupported),
 ])
 def test_total_lines_and_rates(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, SEGMENTS) == expected
