@@ -8,7 +8,9 @@ answer is supported when every one of its parts ("Greece" and "Turkey") is writt
 in one source sentence that states what the question asks: most of the question's content words
 besides the answer's own (at least two, or all when it has fewer), and no fewer than the sentences
 that best match the question hold less one. The same span elsewhere on the page, in a sentence
-about something else, is not the answer: another question's answer from the same report fails.
+about something else, is not the answer: another question's answer from the same report fails. A
+table cell is read the same way, named by its row's label, the caption above it and its column's
+headings ("Goodwill | 93,776 | Indefinite" under "Estimated useful life").
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ MIN_SHARED = 2  # question words the answering sentence must state (all of them 
 _DATE_RE = re.compile(r"(?:(?:[A-Z][a-z]+\.?\s+)?(?:\d{1,2},?\s+)?)?(?:19|20)\d{2}")
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _DETERMINERS = frozenset("the a an our its their his her this that these those".split())
+# Words that introduce a date or a term rather than name what follows ("effective January 1, 2018").
+_INTRODUCING = frozenset("effective beginning commencing starting ending ended dated".split())
 _PARTS_RE = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;\s*", re.IGNORECASE)
 
 
@@ -46,10 +50,34 @@ def _named_otherwise(part: str, lowered: str, asked: set[str]) -> bool:
     before it is a noun of its own ("under the symbol JACK" does not answer "which market")."""
     m = _written(part, lowered)
     before = re.findall(r"[a-z][a-z&\-]*", lowered[: m.start()]) if m else []
-    while before and before[-1] in _DETERMINERS:
+    while before and (before[-1] in _DETERMINERS or before[-1] in _INTRODUCING):
         before.pop()
     words = content_tokens(before[-1]) if before else []
     return bool(words) and not set(words) & asked
+
+
+def _cell_contexts(text: str) -> list[tuple[str, str, int]]:
+    """(cell, what names it, line start) for each value cell of the page's " | " tables: a cell is named
+    by its row's label, the caption above the row and the headings of its column over the table's
+    first rows (" |  | Estimated" over " | Fair value | Useful Life"), as a sentence names its span."""
+    out: list[tuple[str, str, int]] = []
+    headings: list[list[str]] = []
+    caption, in_header, position = "", True, 0
+    for line in text.split("\n"):
+        start, position = position, position + len(line) + 1
+        cells = [cell.strip() for cell in line.split("|")]
+        if not line.strip():
+            headings, caption, in_header = [], "", True  # a blank line ends the table
+        elif len(cells) == 1:
+            caption = line.strip()
+        elif in_header and not any(re.search(r"\d", cell) for cell in cells[1:]):
+            headings.append(cells)
+        else:
+            in_header = False
+            for i, cell in enumerate(cells[1:], start=1):
+                heading = " ".join(h[i] for h in headings if i < len(h))
+                out.append((cell.lower(), f"{caption} {cells[0]} {heading}".lower(), start))
+    return out
 
 
 def extracted_span(question: str, answer: str, pages: list[PreparedPage]) -> ClaimVerdict | None:
@@ -80,6 +108,10 @@ def extracted_span(question: str, answer: str, pages: list[PreparedPage]) -> Cla
                      and not _named_otherwise(parts[0], lowered, question_words)
                      and set(_YEAR_RE.findall(lowered)) <= years)
             scored.append((shared, page, index, holds))
+        if len(parts) == 1:  # a table cell that is the answer, named by its row and column
+            for cell, naming, start in _cell_contexts(text):
+                shared = sum(1 for t in asked if occurs(t, naming))
+                scored.append((shared, page, page.sentence_of(start), cell == parts[0].lower()))
     best = max((shared for shared, *_ in scored), default=0)
     holding = [item for item in scored if item[3] and item[0] >= max(need, best - 1, (len(asked) + 1) // 2)]
     if not holding:

@@ -60,3 +60,28 @@ def test_span_from_the_answering_sentence(checker: OfflineChecker, question: str
 ])
 def test_span_elsewhere_is_not_the_answer(checker: OfflineChecker, question: str, answer: str) -> None:
     assert _verdict(checker, question, answer) != Verdict.supported
+
+
+TABLE = SourcePage(doc_id="vandelay-2019-ar", page=9, text=(
+    " |  | Estimated\n"
+    " | Fair value | useful life (in years)\n"
+    "Customer relationships | $15,300 | 8\n"
+    "Goodwill | 93,776 | Indefinite\n"
+    "Trade names | 2,100 | Indefinite\n"
+    "\n"
+    "The Company adopted the new revenue standard effective January 1, 2018 using the modified "
+    "retrospective method."
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # a table cell is named by its row label and its column's headings
+    ("How long is the estimated useful life for the goodwill?", "Indefinite", Verdict.supported),
+    ("How long is the estimated useful life for the customer relationships?", "Indefinite", Verdict.unverified),
+    # "effective" introduces the date: it does not name it as something else
+    ("When did the Company adopt the new revenue standard?", "January 1, 2018", Verdict.supported),
+])
+def test_span_in_a_table_cell_and_after_effective(checker: OfflineChecker, question: str, answer: str,
+                                                  expected: Verdict) -> None:
+    claims = checker.check(question, answer, [TABLE])
+    assert ([c.verdict for c in claims] or [Verdict.unverified]) == [expected]
