@@ -136,11 +136,11 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         between = text[position : max(position, line_start - 1)] if line_start else ""
         for line in between.split("\n") if between else []:
             cells = line.split("|")
-            if not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
-                percent_columns = set()
+            new_section = not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:])
             # A unit row or heading declares a column's percentages: " | % | %", "FY 2019 (%)".
-            percent_columns |= {i for i, cell in enumerate(cells) if _PERCENT_HEADING_RE.search(cell)}
-            if not line.strip() or any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
+            percent_columns = (set() if new_section else percent_columns) | {
+                i for i, cell in enumerate(cells) if _PERCENT_HEADING_RE.search(cell)}
+            if new_section:
                 caption = ""  # a blank line ends a section, a column header starts a table
             elif len(cells) > 1:
                 continue  # a line item without figures ("Tax fees | — | —")
@@ -180,6 +180,12 @@ def _caption_period(line: str) -> Period | None:
     return None if any(cell.strip() for cell in cells[1:]) else _lone_period(cells[0])
 
 
+# The captioned rows (label, cells) of the last page texts read: each question reads its pages' rows
+# several times, and pages of one text (a draft's and its revision's) have the same rows.
+_CAPTIONED: dict[str, list[tuple[str, tuple[tuple[Quantity, Period], ...]]]] = {}
+_CAPTIONED_PAGES = 256
+
+
 def captioned_rows(page: PreparedPage) -> list[Row]:
     """Rows of a table whose periods are not column headings, one per line item and column heading:
     - periods as caption lines between blocks of rows ("December 31, 2019" over "Total | $19,731 | $(238)",
@@ -189,6 +195,8 @@ def captioned_rows(page: PreparedPage) -> list[Row]:
       Leases"): the column "operating leases" is the line item, each row its period.
     Only tables with two dated blocks or dated rows or more."""
     text, heading, period = page.source.text, [], None
+    if text in _CAPTIONED:
+        return [Row(page, label, cells, 0) for label, cells in _CAPTIONED[text]]
     merged: dict[tuple[int, str, str], list[tuple[Quantity, Period]]] = {}
     table, periods_seen, position = 0, {}, 0
     for line in text.split("\n"):
@@ -197,24 +205,31 @@ def captioned_rows(page: PreparedPage) -> list[Row]:
         figures = [q for q in page.figures_in(start, start + len(line)) if not in_row_label(page, q)]
         if not line.strip():
             table, heading, period = table + 1, [], None  # a blank line ends the table
-        elif (dated := _caption_period(line)) is not None:
+            continue
+        if (dated := _caption_period(line)) is not None:
             period = dated
             periods_seen.setdefault(table, set()).add(dated.year)
-        elif not figures and any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
+            continue
+        if not figures and any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
             heading = [c.strip().lower() for c in cells]  # column headings
-        elif figures and len(cells) > 1 and (row_period := _lone_period(cells[0])) is not None:
+            continue
+        # A row dated by its label is the column heading's line item; a labelled row in a dated block, its own.
+        row_period = _lone_period(cells[0]) if figures and len(cells) > 1 else None
+        label = cells[0].strip().lower()
+        if row_period is not None:
             periods_seen.setdefault(table, set()).add(row_period.year)
-            for q in figures:
-                column = line.count("|", 0, q.start - start)
-                if column < len(heading) and heading[column]:
-                    merged.setdefault((table, "", heading[column]), []).append((q, row_period))
-        elif figures and period is not None and re.search(r"[a-z]{2}", label := cells[0].strip().lower()):
-            for q in figures:
-                column = line.count("|", 0, q.start - start)
-                if column < len(heading) and heading[column]:
-                    merged.setdefault((table, label, heading[column]), []).append((q, period))
-    return [Row(page, f"{label} {name}".strip(), tuple(cells), 0) for (table, label, name), cells in merged.items()
-            if len(periods_seen.get(table, ())) >= 2 and len(cells) >= 2]
+            label = ""
+        elif period is None or not re.search(r"[a-z]{2}", label):
+            continue
+        for q in figures:
+            column = line.count("|", 0, q.start - start)
+            if column < len(heading) and heading[column]:
+                merged.setdefault((table, label, heading[column]), []).append((q, row_period or period))
+    if len(_CAPTIONED) >= _CAPTIONED_PAGES:
+        _CAPTIONED.pop(next(iter(_CAPTIONED)))
+    _CAPTIONED[text] = [(f"{label} {name}".strip(), tuple(cells)) for (table, label, name), cells in merged.items()
+                        if len(periods_seen.get(table, ())) >= 2 and len(cells) >= 2]
+    return [Row(page, label, cells, 0) for label, cells in _CAPTIONED[text]]
 
 
 def _line_item_words(question: str) -> tuple[list[str], list[str]]:
