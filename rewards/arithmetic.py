@@ -261,11 +261,10 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
                     for name, m, tolerance, scales in families]
     if compound_only:
         families = [family for family in families if "^" in family[0]]
-    if change_only:
-        families = [family for family in families if not family[0].startswith("{a} / {b}")]
-    if rising is not None:
-        other_way = "({b} - {a}) / {b}" if rising else "({a} - {b}) / {b}"
-        families = [family for family in families if not family[0].startswith(other_way)]
+    # A change is no plain ratio; a rise is no decline over the larger figure, a decline no growth over the smaller.
+    dropped = ("{a} / {b}",) * change_only + (() if rising is None else ("({b} - {a}) / {b}",) if rising
+                                              else ("({a} - {b}) / {b}",))
+    families = [family for family in families if not family[0].startswith(dropped)]
     wholes = np.ones((n, n), dtype=bool) if over is None else np.asarray(over, dtype=bool)[None, :]
     for name, matrix, tolerance, scales in families:
         # Without change words a difference over a figure is a share's complement, within one column.

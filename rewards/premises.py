@@ -114,19 +114,35 @@ def measure_tokens(text: str) -> list[str]:
 @lru_cache(maxsize=8192)
 def _pattern(token: str) -> re.Pattern:
     """Where `token` (or a synonym) occurs in lower-cased text: as a substring, or at the start of
-    a word for a word of three letters or fewer; never after a negating prefix that makes it its
-    opposite ("continuing" is not in "discontinued", "current" not in "noncurrent", "realized" not in
-    "unrealized"). Not "in-": "indebtedness" is debt."""
+    a word for a word of three letters or fewer."""
     if token in _SYNONYMS:
         return re.compile("|".join(_SYNONYMS[token]))
-    if len(token) <= 3:
-        return re.compile(rf"(?<![a-z]){re.escape(token)}")
-    return re.compile(rf"(?<!\bdis)(?<!\bun)(?<!\bnon)(?<!\bnon-){re.escape(token)}")
+    return re.compile(rf"(?<![a-z]){re.escape(token)}" if len(token) <= 3 else re.escape(token))
+
+
+# A prefix that makes a word its opposite: "continuing" is not in "discontinued", "current" not in
+# "noncurrent", "realized" not in "unrealized". Not "in-": "indebtedness" is debt.
+_NEGATING = frozenset(("dis", "un", "non", "non-"))
+_WORD_HEAD_RE = re.compile(r"[a-z]*-?$")
+
+
+def _negated(lowered: str, start: int) -> bool:
+    """Whether the word part right before offset `start` is a negating prefix at the start of its word."""
+    head = _WORD_HEAD_RE.search(lowered, max(0, start - 5), start).group()
+    return head in _NEGATING and (start - len(head) == 0 or not lowered[start - len(head) - 1].isalnum())
 
 
 def occurs(token: str, lowered: str) -> bool:
-    """Whether the content word `token` occurs in the lower-cased text `lowered`."""
-    return _pattern(token).search(lowered) is not None
+    """Whether the content word `token` occurs in the lower-cased text `lowered` (`_pattern`), never
+    after a negating prefix (`_NEGATING`)."""
+    pattern = _pattern(token)
+    if token in _SYNONYMS or len(token) <= 3:
+        return pattern.search(lowered) is not None
+    # A literal search first: a look-behind in the pattern would cost the regex its fast literal scan.
+    start = lowered.find(token)
+    while start >= 0 and _negated(lowered, start):
+        start = lowered.find(token, start + 1)
+    return start >= 0
 
 
 @dataclass(frozen=True)
@@ -220,7 +236,9 @@ class PreparedPage:
 
     def _windows_holding(self, token: str) -> np.ndarray | None:
         """(windows,) whether each window holds `token`; None when the page does not."""
-        positions = [m.start() for m in _pattern(token).finditer(self.lowered)]
+        plain = token not in _SYNONYMS and len(token) > 3  # a word a negating prefix may turn (`occurs`)
+        positions = [m.start() for m in _pattern(token).finditer(self.lowered)
+                     if not (plain and _negated(self.lowered, m.start()))]
         if not positions:
             return None
         starts, firsts, lasts = self.bounds
