@@ -11,6 +11,7 @@ supported when it is exactly the set (or the number) of years whose values meet 
   most") compares each value with the question's figure, read at the table's declared unit when
   the figure carries a scale word ("1,000 thousands" against a table in thousands);
 * "negative" / "positive" compare with zero;
+* a dash cell ("Lease obligation | 2,047 | —") is nil, a zero, for a threshold, a sign or a comparison;
 * a comparative or superlative ("higher", "the lowest") picks the one year of the largest or
   smallest value, among the years the question names when it names two or more;
 * with no condition, the years the row (or, when no row is named, the page's tables) gives.
@@ -92,6 +93,28 @@ def _row_years(row: Row, percent: bool | None) -> dict[int, Quantity]:
     return values
 
 
+_NIL_RE = re.compile(r"^\s*[—–-]\s*$")
+
+
+def _nil_years(row: Row) -> dict[int, Quantity]:
+    """The years whose cell in the row is a dash ("Lease obligation | 2,047 | —"): nil, a zero in a
+    financial table. A dash cell's year is that of the figures in its column in the same table."""
+    text = row.page.source.text
+    line_end = text.find("\n", row.start) % (len(text) + 1)
+    dashes = {i for i, cell in enumerate(text[row.start : line_end].split("|")) if i and _NIL_RE.match(cell)}
+    if not dashes or not row.start:
+        return {}
+    table_start, table_end = text.rfind("\n\n", 0, row.start) + 1, text.find("\n\n", row.start) % (len(text) + 1)
+    nil: dict[int, Quantity] = {}
+    for q in row.page.figures_in(table_start, table_end):
+        period = row.page.columns.get(q.start)
+        if period is not None and period.year and period.quarter is None:
+            column = text.count("|", text.rfind("\n", 0, q.start) + 1, q.start)
+            if column in dashes:
+                nil.setdefault(period.year, Quantity("—", row.start, row.start, 0.0, "", 1.0, 0, False))
+    return nil
+
+
 def _met(kind: str, compare, figure: Quantity | None, values: dict[int, Quantity],
          page: PreparedPage) -> list[set[int]]:
     """The sets of years meeting the condition, one per reading of the threshold's unit."""
@@ -137,6 +160,8 @@ def asked_lookup(question: str, answer: str, pages: list[PreparedPage]) -> Claim
     percent = None if figure is None else figure.unit == "%"
     for row in rows:
         values = _row_years(row, percent)
+        if kind != "all":
+            values |= {year: nil for year, nil in _nil_years(row).items() if year not in values}
         if len(asked) >= 2 and kind in ("most", "least"):
             values = {y: q for y, q in values.items() if y in asked}
         for met in _met(kind, compare, figure, values, row.page):

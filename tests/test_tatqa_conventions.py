@@ -173,3 +173,15 @@ def test_the_average_of_two_named_line_items_in_one_year(checker):
     question = "What is the average percentage of revenue from Apex and Borealis in 2017?"
     assert _verdict(checker, question, "22.5%", page) == Verdict.supported  # (34% + 11%) / 2
     assert _verdict(checker, question, "45.0%", page) == Verdict.unsupported  # their sum is no average
+
+
+def test_a_dash_is_nil_in_a_which_year_comparison(checker):
+    page = SourcePage(doc_id="initech-2019-ar", page=6, text=(
+        " | 2019 | 2018\n"
+        " | $'000 | $'000\n"
+        "Lease obligation | 2,047 | —\n"
+        "Accrued compensation | 1,441 | 2,504\n"
+    ))
+    question = "In which year was the lease obligation less than 500 thousand?"
+    assert [v.verdict for v in checker.check(question, "2018", [page])] == [Verdict.supported]
+    assert [v.verdict for v in checker.check(question, "2019", [page])] == [Verdict.unsupported]
