@@ -50,7 +50,7 @@ from rewards.attribution import placed_period, single_periods
 from rewards.named_columns import column_candidates
 from rewards.numbers import Quantity
 from rewards.periods import Period, extract_periods, with_relative
-from rewards.premises import MODIFIERS, PreparedPage, in_row_label, measure_tokens, occurs
+from rewards.premises import MODIFIERS, PreparedPage, cell_index, in_row_label, measure_tokens, occurs
 
 # The operations a question may ask for; at one place the most specific first ("percentage change").
 _WEIGHTED_RE = re.compile(r"\bweighted[\s-]+average\b", re.IGNORECASE)
@@ -151,7 +151,7 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         if re.search(r"[a-z]{2}", label) or (unlabelled and not label and out):
             # ... and a row label its row's: "ROFE (%) | 15.2 | 17.1".
             whole_row = bool(_PERCENT_HEADING_RE.search(label))
-            percents = [replace(q, unit="%") if q.unit != "%" and (whole_row or text.count("|", line_start, q.start)
+            percents = [replace(q, unit="%") if q.unit != "%" and (whole_row or cell_index(text, q.start)
                                                                     in percent_columns) else q for q in figures]
             out.append(Row(page, f"{caption}: {label}" if caption else label,
                            tuple((q, page.columns.get(q.start)) for q in percents), line_start))
@@ -222,7 +222,7 @@ def captioned_rows(page: PreparedPage) -> list[Row]:
         elif period is None or not re.search(r"[a-z]{2}", label):
             continue
         for q in figures:
-            column = line.count("|", 0, q.start - start)
+            column = cell_index(text, q.start)
             if column < len(heading) and heading[column]:
                 merged.setdefault((table, label, heading[column]), []).append((q, row_period or period))
     if len(_CAPTIONED) >= _CAPTIONED_PAGES:

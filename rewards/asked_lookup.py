@@ -28,7 +28,7 @@ from rewards.asked_arithmetic import Row, named_rows
 from rewards.claims import split_claims
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
 from rewards.periods import extract_periods, with_relative
-from rewards.premises import PreparedPage, content_tokens, occurs, row_evidence
+from rewards.premises import PreparedPage, cell_index, content_tokens, occurs, row_evidence
 
 _YEAR = r"(?:FY\s?|fiscal\s+)?(?:19|20)\d{2}"
 _YEARS_ANSWER_RE = re.compile(rf"^\s*{_YEAR}(?:\s*(?:,\s*and|,|and|&)\s*{_YEAR})*\s*\.?\s*$", re.IGNORECASE)
@@ -109,8 +109,7 @@ def _nil_years(row: Row) -> dict[int, Quantity]:
     for q in row.page.figures_in(table_start, table_end):
         period = row.page.columns.get(q.start)
         if period is not None and period.year and period.quarter is None:
-            column = text.count("|", text.rfind("\n", 0, q.start) + 1, q.start)
-            if column in dashes:
+            if cell_index(text, q.start) in dashes:
                 nil.setdefault(period.year, Quantity("—", row.start, row.start, 0.0, "", 1.0, 0, False))
     return nil
 

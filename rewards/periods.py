@@ -43,8 +43,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
                            rf"(?:\s+(?:fiscal\s+)?(?:year\s+)?(?:FY\s?)?(?P<year>{_YEAR}))?", re.IGNORECASE)),
     # A split fiscal year ("2018/2019", "2018/19", "FY18/19") is one year, named by the later calendar year it
     # ends in (UK, European and Australian reports); two years that do not follow each other are no fiscal year.
-    ("fy", re.compile(rf"\b(?:FY\s?'?)?(?P<first>{_YEAR})\s?/\s?(?P<year>{_YEAR}|\d{{2}})\b"
-                      rf"|\bFY\s?'?(?P<first2>\d{{2}})\s?/\s?(?P<year2>\d{{2}})\b", re.IGNORECASE)),
+    ("fy", re.compile(rf"\b(?:FY\s?'?)?(?P<first>{_YEAR})\s?/\s?(?P<year>{_YEAR}|\d{{2}})\b", re.IGNORECASE)),
+    ("fy", re.compile(r"\bFY\s?'?(?P<first>\d{2})\s?/\s?(?P<year>\d{2})\b", re.IGNORECASE)),
     ("fy", re.compile(rf"\bFY\s?'?(?P<year>{_YEAR}|{_YY})\b", re.IGNORECASE)),
     # "F19", "F18": the fiscal-year abbreviation of Australian reports (Woolworths' "F19 | F18").
     ("fy", re.compile(r"\bF(?P<year>[12]\d)\b")),
@@ -79,16 +79,12 @@ def _year_of(raw: str | None) -> int | None:
 
 def _split_year(m: re.Match) -> bool | None:
     """For a split fiscal year match ("2018/19"): whether its two years follow each other; None for other matches."""
-    groups = m.groupdict()
-    first, last = groups.get("first") or groups.get("first2"), groups.get("year") or groups.get("year2")
-    if first is None or last is None:
-        return None
-    return (int(first) + 1) % 100 == int(last) % 100
+    first = m.groupdict().get("first")
+    return None if first is None else (int(first) + 1) % 100 == int(m.group("year")) % 100
 
 
 def _period_of(kind: str, m: re.Match) -> Period:
     groups = m.groupdict()
-    groups["year"] = groups.get("year") or groups.get("year2")
     quarter = int(groups["q"]) if groups.get("q") else _QUARTER_WORDS.get((groups.get("qw") or "").lower())
     month = _MONTH_NUMBERS[groups["month"][:3].lower()] if groups.get("month") else None
     day = int(groups["day"]) if groups.get("day") else None

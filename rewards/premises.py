@@ -497,6 +497,11 @@ def aligned_figures(tokens: list[str], pages: Sequence[PreparedPage]) -> list[tu
     return [figure for _, figure in scored[:ALIGNED_FIGURES]]
 
 
+def cell_index(text: str, offset: int) -> int:
+    """Which " | " cell of its line the text at `offset` is in (0: the label cell)."""
+    return text.count("|", text.rfind("\n", 0, offset) + 1, offset)
+
+
 def column_key(page: PreparedPage, q: Quantity) -> tuple | None:
     """Which table column of which page a figure is in (None when not in a column)."""
     column = page.columns.get(q.start)
