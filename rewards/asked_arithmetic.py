@@ -239,10 +239,16 @@ def _line_item_words(question: str) -> tuple[list[str], list[str]]:
     return words, [t for t in words if t not in MODIFIERS] or words
 
 
+# A currency is no measure ("$ in millions"), but it qualifies a line item: "USD denominated monetary assets"
+# beside "Non-USD denominated".
+_CURRENCY_WORDS = ("usd", "dollar")
+
+
 def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     """The rows whose labels best name the question's line item: most of its measure words, at
     least one of them not a mere modifier ("net", "total"); none when more than MAX_ROWS tie."""
     words, heads = _line_item_words(question)
+    currencies = [t for t in _CURRENCY_WORDS if occurs(t, question.lower())]
     qualified_total = bool(_TOTAL_RE.search(question)) and asked_operations(question)[:1] != ["total"]
     scored = []
     for page in pages:
@@ -253,7 +259,8 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
                 # "Total" names a line item ("the change in total fees": the "Total" line under "Fees")
                 # unless it is the operation.
                 total = qualified_total and own.startswith("total")
-                score = (sum(1 for t in words if occurs(t, row.label)), total, sum(1 for t in words if occurs(t, own)))
+                score = (sum(1 for t in words if occurs(t, row.label)), total, sum(1 for t in words if occurs(t, own)),
+                         sum(1 for t in currencies if occurs(t, row.label)))
                 scored.append((score, row))
     if not scored:
         return _total_rows(question, pages)
@@ -311,9 +318,26 @@ def _total_lines(rows: list[Row], heads: list[str]) -> list[Row]:
                 break  # a blank line ends the table
             own = row.label.rsplit(": ", 1)[-1]
             if own in ("total", "") or (own.startswith("total ") and all(occurs(t, own) for t in shared)):
-                out.append(row)
+                if _may_sum(row, [r for r in rows if r.page is page]):
+                    out.append(row)
                 break
     return out if len(out) <= MAX_ROWS else []
+
+
+def _may_sum(total: Row, rows: list[Row]) -> bool:
+    """Whether `total` can be the line summing `rows`: in no column is it less than one of its
+    items when they are all positive (under "Monetary liabilities" the unlabelled line nets them
+    against the assets above; it is no total of the assets)."""
+    text = total.page.source.text
+    by_column: dict[int, list[float]] = {}
+    for row in rows:
+        for q, _ in row.cells:
+            by_column.setdefault(cell_index(text, q.start), []).append(q.value)
+    for q, _ in total.cells:
+        items = by_column.get(cell_index(text, q.start), [])
+        if items and min(items) >= 0 and q.value < max(items):
+            return False
+    return True
 
 
 def _total_rows(question: str, pages: list[PreparedPage]) -> list[Row]:

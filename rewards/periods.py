@@ -241,9 +241,11 @@ def _header_above(headers: list[tuple[int, list[Period]]], offset: int) -> list[
 
 
 # A footnote marker, note reference, unit or layout left in a header cell once its period is removed:
-# "2019 (1)", "2018*", "Years Ended September 30,", "Restated See note 2", "2019 $'000", "2018 RESTATED3".
+# "2019 (1)", "2018*", "Years Ended September 30,", "Restated See note 2", "2019 $'000", "2018 RESTATED3",
+# and the length of a reporting period ("52 weeks ended 30 Mar 2019", "12 months ended").
 _HEADER_LEFTOVER_RE = re.compile(rf"\(\w{{1,2}}\)|\*|{_MONTH}\s+\d{{1,2}}\b|\bnotes?\s+\d+"
-                                 r"|[$£€]?\s?['’]000\b|(?<=[a-z])\d\b", re.IGNORECASE)
+                                 r"|\b\d{1,2}[\s-]+(?:weeks?|months?)\b|[$£€]?\s?['’]000\b|(?<=[a-z])\d\b",
+                                 re.IGNORECASE)
 
 
 @dataclass

@@ -136,8 +136,10 @@ def occurs(token: str, lowered: str) -> bool:
     """Whether the content word `token` occurs in the lower-cased text `lowered` (`_pattern`), never
     after a negating prefix (`_NEGATING`)."""
     pattern = _pattern(token)
-    if token in _SYNONYMS or len(token) <= 3:
+    if token in _SYNONYMS:
         return pattern.search(lowered) is not None
+    if len(token) <= 3:  # "usd" is not in "non-usd"
+        return any(not _negated(lowered, m.start()) for m in pattern.finditer(lowered))
     # A literal search first: a look-behind in the pattern would cost the regex its fast literal scan.
     start = lowered.find(token)
     while start >= 0 and _negated(lowered, start):

@@ -251,3 +251,38 @@ def test_a_change_figure_keeps_its_direction() -> None:
     assert stated_direction(rise, question, bare=True) is True
     assert stated_direction(rise, question, bare=False) is None  # "fell 20%" states its direction in words
     assert stated_direction(rise, "What was the percentage decrease in deferred revenue?", bare=True) is None
+
+
+LAYOUTS = SourcePage(doc_id="initech-2019-ar", page=7, text=(
+    " | 52 weeks ended 30 Mar 2019 £m | 52 weeks ended 31 Mar 2018 £m\n"
+    "Profit before taxation | 42.7 | 20.9\n"
+    "Non-deductible items | (0.9) | (0.1)\n"
+    "\n"
+    " | USD denominated RMB'Million | Non-USD denominated RMB'Million\n"
+    "As at 31 December 2019\n"
+    "Monetary assets, current | 27,728 | 2,899\n"
+    "Monetary assets, non-current | 373 | –\n"
+    "Monetary liabilities, current | (4,273) | (14,732)\n"
+    " | 23,828 | (11,833)\n"
+    "As at 31 December 2018\n"
+    "Monetary assets, current | 18,041 | 1,994\n"
+    "Monetary assets, non-current | 2,642 | –\n"
+    "Monetary liabilities, current | (3,434) | (4,587)\n"
+    " | 17,249 | (2,593)\n"
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # a heading that gives the period's length ("52 weeks ended 30 Mar 2019") still dates its column
+    ("What is the average non-deductible items for 2018 and 2019?", "-0.5 million", Verdict.supported),
+    ("What is the average non-deductible items for 2018 and 2019?", "-0.4 million", Verdict.unsupported),
+    # the currency qualifies the line item ("USD" is not in "Non-USD"), and the unlabelled line that nets
+    # the liabilities against the assets is no total of the assets: 18,041 + 2,642
+    ("What was the total USD denominated monetary assets as at 31 December 2018?", "20,683 million",
+     Verdict.supported),
+    ("What was the total USD denominated monetary assets as at 31 December 2018?", "4,636 million",
+     Verdict.unsupported),
+])
+def test_period_lengths_currencies_and_netting_lines(checker: OfflineChecker, question: str, answer: str,
+                                                      expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, LAYOUTS) == expected
