@@ -268,7 +268,17 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     rows = [row for score, row in scored if score == best]
     if _TOTAL_RE.search(question) and len(rows) > 1 and (totals := _total_lines(rows, heads)):
         return totals
+    # "The liability to asset ratio": a class named alone, where no line item is named so, is its total line.
+    named = [row for row in rows if _names_item(row, words)]
+    if len(rows) > 1 and len(named) == 1 and named[0].label.rsplit(": ", 1)[-1].startswith("total "):
+        return named
     return rows if len(rows) <= MAX_ROWS else []
+
+
+def _names_item(row: Row, words: list[str]) -> bool:
+    """Whether the row's own label is the question's line item words ("Total" aside), nothing else."""
+    own = row.label.rsplit(": ", 1)[-1]
+    return sorted(t for t in measure_tokens(own) if t != "total") == sorted(words)
 
 
 def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
@@ -507,10 +517,29 @@ def _row_candidates(operations: list[str], rows: list[Row], question: str, pages
             for asked in _year_readings(question, years, operation):
                 candidates += [(text, value, amount and not written, row.page)
                                for text, value, amount in _across_periods(operation, row, asked, q, unsigned)]
-        if rows and operation in ("ratio", "total", "change", "average"):
-            pairs = named_pairs(question, pages, rows)
-            candidates += [(*c, rows[0].page) for c in _within_column(operation, pairs, years, q)]
+        if operation in ("ratio", "total", "change", "average") and (pairs := named_pairs(question, pages, rows)):
+            candidates += [(*c, pairs[0][0].page) for c in _within_column(operation, pairs, years, q)]
+        if len(rows) > 2 and operation in ("total", "average"):
+            candidates += [(*c, rows[0].page) for c in _down_column(operation, rows, years, q)]
     return candidates
+
+
+def _down_column(operation: str, rows: list[Row], years: list[int], q: Quantity) -> list[tuple[str, float, bool]]:
+    """The sum or mean of every named row's value in the one asked year's column: "the average
+    quarterly low price for 2019" over the four quarters' rows of the "Low" column under "2019"."""
+    if len(years) != 1:
+        return []
+    values = []
+    for row in rows:
+        found = [c.value for c, p in row.cells if p is not None and p.year == years[0] and (c.unit == "%") == (
+            q.unit == "%")]
+        if len(found) != 1:
+            return []
+        values += found
+    expression = " + ".join(format_operand(v) for v in values)
+    if operation == "total":
+        return [(expression, sum(values), q.unit != "%")]
+    return [(f"({expression}) / {len(values)}", sum(values) / len(values), q.unit != "%")]
 
 
 def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],

@@ -286,3 +286,48 @@ LAYOUTS = SourcePage(doc_id="initech-2019-ar", page=7, text=(
 def test_period_lengths_currencies_and_netting_lines(checker: OfflineChecker, question: str, answer: str,
                                                       expected: Verdict) -> None:
     assert _verdict(checker, question, answer, LAYOUTS) == expected
+
+
+PRICES = SourcePage(doc_id="initech-2019-ar", page=9, text=(
+    " | High | Low\n"
+    "2019:\n"
+    "Fourth Quarter | $11.44 | $9.47\n"
+    "Third Quarter | $14.96 | $10.26\n"
+    "Second Quarter | $20.91 | $12.61\n"
+    "First Quarter | $18.19 | $8.87\n"
+    "2018:\n"
+    "Fourth Quarter | $12.16 | $7.43\n"
+    "Third Quarter | $20.60 | $10.95\n"
+    "Second Quarter | $18.30 | $6.70\n"
+    "First Quarter | $7.35 | $6.00\n"
+    "\n"
+    "(In millions) | As of August 1, 2019 | Adjustments | As of December 31, 2019\n"
+    "Assets:\n"
+    "Inventories, net | 40.7 | (0.7) | 40.0\n"
+    "Goodwill | 261.3 | (7.4) | 253.9\n"
+    "Other non-current assets | 24.7 | 1.3 | 26.0\n"
+    "Total assets | $ 326.7 | $ (6.8) | $ 319.9\n"
+    "Liabilities:\n"
+    "Accounts payable | 12.0 | — | 12.0\n"
+    "Other current liabilities | 56.2 | (1.1) | 55.1\n"
+    "Other non-current liabilities | 19.8 | 1.6 | 21.4\n"
+    "Total liabilities | $ 88.0 | $ 0.5 | $ 88.5\n"
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # a mean down one column of the rows dated by a caption line: (9.47 + 10.26 + 12.61 + 8.87) / 4
+    ("What is the average quarterly low price for 2019?", "10.3", Verdict.supported),
+    ("What is the average quarterly low price for 2019?", "7.77", Verdict.unsupported),  # 2018's quarters
+    # two rows the question names in one period's column: 11.44 - 9.47
+    ("What is the difference in the high and low prices of the common stock in the fourth quarter of 2019?",
+     "$1.97", Verdict.supported),
+    ("What is the difference in the high and low prices of the common stock in the fourth quarter of 2019?",
+     "$2.41", Verdict.unsupported),
+    # a class named alone is its total line: 88.5 / 319.9
+    ("What is the liability to asset ratio as of December 31, 2019?", "27.67%", Verdict.supported),
+    ("What is the liability to asset ratio as of December 31, 2019?", "31.4%", Verdict.unsupported),
+])
+def test_rows_down_a_column_and_classes_named_alone(checker: OfflineChecker, question: str, answer: str,
+                                                    expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, PRICES) == expected
