@@ -131,6 +131,7 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
         if " | " in text[line_start : q.start + 1] and not in_row_label(page, q):
             rows.setdefault(line_start, []).append(q)
     out, caption, position, percent_columns = [], "", 0, set()
+    sections: list[int] = []  # of each row in `out`: which block of lines (blank lines, headers split them)
     for line_start, figures in rows.items():
         # Captions: lines with words and no figures since the previous row.
         between = text[position : max(position, line_start - 1)] if line_start else ""
@@ -142,6 +143,7 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
                 i for i, cell in enumerate(cells) if _PERCENT_HEADING_RE.search(cell)}
             if new_section:
                 caption = ""  # a blank line ends a section, a column header starts a table
+                sections.append(-1)
             elif len(cells) > 1:
                 continue  # a line item without figures ("Tax fees | — | —")
             elif re.search(r"[A-Za-z]{2}", line) and not re.search(r"\d", line):
@@ -155,8 +157,30 @@ def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
                                                                     in percent_columns) else q for q in figures]
             out.append(Row(page, f"{caption}: {label}" if caption else label,
                            tuple((q, page.columns.get(q.start)) for q in percents), line_start))
+            sections.append(sections.count(-1))
             if label.startswith("total"):
                 caption = ""  # a total closes the section it sums
+    return _common_size(out, [s for s in sections if s >= 0])
+
+
+def _common_size(rows: list[Row], sections: list[int]) -> list[Row]:
+    """A column of percentages that writes its sign on its first and last lines only, as a statement
+    writes "$" (a common-size table: "Sales | 100.0 % | 100.0 %" ... "Net income | 7.2 % | 20.5 %"):
+    its unsigned figures between them are percentages too. Figures with a unit of their own are not."""
+    by_section: dict[int, list[int]] = {}
+    for i, section in enumerate(sections):
+        by_section.setdefault(section, []).append(i)
+    out = list(rows)
+    for members in by_section.values():
+        if len(members) < 3:
+            continue
+        text = rows[members[0]].page.source.text
+        first, last = ({cell_index(text, q.start): q.unit for q, _ in rows[i].cells} for i in (members[0], members[-1]))
+        columns = {c for c, unit in first.items() if unit == "%" and last.get(c) == "%"}
+        for i in members[1:-1] if columns else []:
+            out[i] = replace(rows[i], cells=tuple(
+                (replace(q, unit="%") if not q.unit and not q.scaled_in_text and cell_index(text, q.start) in columns
+                 else q, p) for q, p in rows[i].cells))
     return out
 
 

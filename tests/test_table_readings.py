@@ -331,3 +331,32 @@ PRICES = SourcePage(doc_id="initech-2019-ar", page=9, text=(
 def test_rows_down_a_column_and_classes_named_alone(checker: OfflineChecker, question: str, answer: str,
                                                     expected: Verdict) -> None:
     assert _verdict(checker, question, answer, PRICES) == expected
+
+
+COMMON_SIZE = SourcePage(doc_id="initech-2019-ar", page=11, text=(
+    " | Year Ended December 31,\n"
+    " | 2019 | 2018\n"
+    "Sales | 100.0 % | 100.0 %\n"
+    "Gross profit | 40.0 | 50.9\n"
+    "Operating expenses | 33.1 | 27.0\n"
+    "Net income | 7.2 % | 20.5 %\n"
+    "\n"
+    " | 2019 | 2018 | 2017\n"
+    "Risk-free interest rate | 2.8% | 2.3% | 1.9%\n"
+    "Expected term (years) | 3.9 | 3.4 | 7.0\n"
+    "Target price | $53.87 | $98.99 | $67.39\n"
+))
+
+
+@pytest.mark.parametrize(("question", "answer", "expected"), [
+    # the sign on a common-size table's first and last lines makes the column's figures percentages
+    ("What was the change in percentage of sales represented by gross profit between 2018 and 2019?", "-10.9%",
+     Verdict.supported),
+    ("What was the change in percentage of sales represented by gross profit between 2018 and 2019?", "-21.4%",
+     Verdict.unsupported),  # a relative change
+    # ... but not a table of assumptions whose first line alone is in per cent: the term is in years
+    ("What was the average expected term (years) for 2017-2019?", "4.77", Verdict.supported),
+    ("What was the average expected term (years) for 2017-2019?", "4.77%", Verdict.unsupported),
+])
+def test_common_size_columns(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
+    assert _verdict(checker, question, answer, COMMON_SIZE) == expected
