@@ -21,8 +21,8 @@ For each claim of an answer (see `rewards.claims`):
    (`rewards.asked_arithmetic`), a metric as the question defines it or by its standard formula
    (`rewards.defined_formulas`, `rewards.implied_formulas`); a bare years answer to a question
    comparing a row's periods is read off that row (`rewards.asked_lookup`), a bare count of line
-   items off their group (`rewards.asked_count`). A figure of the
-   answer's own working may restate an earlier claim's result, or a later one's (the answer first,
+   items off their group (`rewards.asked_count`), a row label answering which row ranks first off
+   the table's column the question means (`rewards.ranked_row`). A figure of the answer's own working may restate an earlier claim's result, or a later one's (the answer first,
    then how it was computed).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
    merely shares a word or a number with the sources.
@@ -136,6 +136,7 @@ from rewards.question_context import (
     states_as_written,
     worked_tolerances,
 )
+from rewards.ranked_row import ranked_row
 from rewards.stated_totals import component_row, component_rows, plain_revenue, worked_contradiction
 from rewards.superlatives import outranked_peer, outranked_value
 
@@ -166,6 +167,7 @@ class OfflineChecker:
     def check(self, question: str | None, answer: str, sources: Sequence[SourcePage]) -> list[ClaimVerdict]:
         pages = [prepare_page(s) for s in sources]
         looked_up = (asked_lookup(question, answer, pages) or asked_count(question, answer, pages)
+                     or ranked_row(question, answer, pages)
                      or restates_question(question, answer)) if question else None
         if looked_up is not None:
             return [looked_up.model_copy(update={"checker": self.name})]
