@@ -22,8 +22,9 @@ For each claim of an answer (see `rewards.claims`):
    (`rewards.defined_formulas`, `rewards.implied_formulas`); a bare years answer to a question
    comparing a row's periods is read off that row (`rewards.asked_lookup`), a bare count of line
    items off their group (`rewards.asked_count`), a row label answering which row ranks first off
-   the table's column the question means (`rewards.ranked_row`). A figure of the answer's own working may restate an earlier claim's result, or a later one's (the answer first,
-   then how it was computed).
+   the table's column the question means (`rewards.ranked_row`). A figure of the answer's own
+   working may restate an earlier claim's result, or a later one's (the answer first, then how it
+   was computed).
 4. **Fail closed on content**: a claim is supported only when the evidence states it, not when it
    merely shares a word or a number with the sources.
    * A sentence that loops ("Revenue revenue revenue.", `rewards.claims.degenerate`) is never
