@@ -185,3 +185,12 @@ def test_a_dash_is_nil_in_a_which_year_comparison(checker):
     question = "In which year was the lease obligation less than 500 thousand?"
     assert [v.verdict for v in checker.check(question, "2018", [page])] == [Verdict.supported]
     assert [v.verdict for v in checker.check(question, "2019", [page])] == [Verdict.unsupported]
+
+
+def test_did_names_no_line_item(checker: OfflineChecker) -> None:
+    """"Did" asks; it names no row, so "Other" (a mere qualifier) still names its own."""
+    page = SourcePage(doc_id="initech-2019-ar", page=3, text=(
+        "(In millions) | 2019 | 2018\nTrade receivables | $875.8 | $557.8\nOther | 6.8 | 4.1\nTotal | 882.6 | 561.9\n"))
+    question = "Which years did the amount for Other exceed $5 million?"
+    assert [c.verdict for c in checker.check(question, "2019", [page])] == [Verdict.supported]
+    assert [c.verdict for c in checker.check(question, "2019 and 2018", [page])] == [Verdict.unsupported]
