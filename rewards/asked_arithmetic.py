@@ -210,6 +210,11 @@ _CAPTIONED: dict[str, list[tuple[str, tuple[tuple[Quantity, Period], ...]]]] = {
 _CAPTIONED_PAGES = 256
 
 
+# A header line's cell that only gives the unit: "(Dollars in millions)", "£m", "US$'000", "%".
+_UNIT_NOTE_RE = re.compile(r"\(?\s*(?:(?:u\.?s\.?\s*)?(?:dollars?|amounts?|[$£€])\s*)?(?:in\s+)?"
+                           r"(?:thousands?|millions?|billions?|m|bn|['’]000|%)?\s*\)?$", re.IGNORECASE)
+
+
 def captioned_rows(page: PreparedPage) -> list[Row]:
     """Rows of a table whose periods are not column headings, one per line item and column heading:
     - periods as caption lines between blocks of rows ("December 31, 2019" over "Total | $19,731 | $(238)",
@@ -235,7 +240,8 @@ def captioned_rows(page: PreparedPage) -> list[Row]:
             periods_seen.setdefault(table, set()).add(dated.year)
             continue
         if not figures and any(re.search(r"[A-Za-z]", c) for c in cells[1:]):
-            heading = [c.strip().lower() for c in cells]  # column headings
+            if not all(_UNIT_NOTE_RE.match(c.strip()) for c in cells[1:]):  # " | (Dollars in millions)" is no heading
+                heading = [c.strip().lower() for c in cells]  # column headings
             continue
         # A row dated by its label is the column heading's line item; a labelled row in a dated block, its own.
         row_period = _lone_period(cells[0]) if figures and len(cells) > 1 else None

@@ -360,3 +360,13 @@ COMMON_SIZE = SourcePage(doc_id="initech-2019-ar", page=11, text=(
 ])
 def test_common_size_columns(checker: OfflineChecker, question: str, answer: str, expected: Verdict) -> None:
     assert _verdict(checker, question, answer, COMMON_SIZE) == expected
+
+
+def test_a_unit_line_under_the_headings_keeps_them(checker: OfflineChecker) -> None:
+    """" | (Dollars in millions)" under "Operating Leases | Finance Leases" is no heading of its own."""
+    page = SourcePage(doc_id="initech-2019-ar", page=13, text=(
+        " | Operating Leases | Finance Leases\n | (Dollars in millions)\n"
+        "2020 | $460 | 47\n2021 | 361 | 28\n2022 | 308 | 22\nThereafter | 686 | 170\n"))
+    question = "What is the sum of finance leases from 2020 to 2022?"
+    assert _verdict(checker, question, "97 million", page) == Verdict.supported
+    assert _verdict(checker, question, "1,129 million", page) == Verdict.unsupported
