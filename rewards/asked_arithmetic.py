@@ -311,8 +311,9 @@ def _names_item(row: Row, words: list[str]) -> bool:
     return sorted(t for t in measure_tokens(own) if t != "total") == sorted(words)
 
 
-def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
-    """Where no table row names the line item: the sentences that best name it and state it for two
+def prose_rows(question: str, pages: list[PreparedPage], above: int = 0) -> list[Row]:
+    """Where no table row names the line item (or names fewer of its words than `above`): the sentences
+    that best name it and state it for two
     periods or more ("Depreciation expense totaled $290.2 million in 2019, $239.6 million in 2018 and
     $190.4 million in 2017"; "... of $10.0 billion in fiscal 2018, and $14.0 billion in fiscal 2017"),
     as rows whose figures carry the period each is stated for (`rewards.attribution.placed_period`:
@@ -335,7 +336,7 @@ def prose_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
                 scored.append((sum(1 for t in words if occurs(t, lowered)), Row(page, lowered, tuple(cells), start)))
     # A sentence is long: it must name most of the question's words, not one of them by chance.
     best = max((score for score, _ in scored), default=0)
-    rows = [row for score, row in scored if score == best and score >= max(2, (len(words) + 1) // 2)]
+    rows = [row for score, row in scored if score == best and score >= max(2, (len(words) + 1) // 2, above + 1)]
     return rows if len(rows) <= MAX_ROWS else []
 
 
@@ -588,7 +589,11 @@ def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
     candidates = [c for operation in operations
                   for c in column_candidates(operation, question, pages, labels, q, unsigned)]
     candidates += _row_candidates(operations, rows, question, pages, q, unsigned)
-    prose = [] if rows or candidates or not operations else prose_rows(question, pages)
+    # A sentence that names more of the line item's words than the best table row ("depreciation expense
+    # totaled ..." against the row "Accumulated depreciation") is read as well.
+    words = _line_item_words(question)[0]
+    named = max((sum(1 for t in words if occurs(t, row.label)) for row in rows), default=0)
+    prose = [] if (candidates and not rows) or not operations else prose_rows(question, pages, named)
     tolerance = tol.multiplicative
     for expression, value, amount, page in candidates + _row_candidates(operations, prose, question, pages, q,
                                                                         unsigned):

@@ -236,6 +236,17 @@ def test_prose_rows(checker: OfflineChecker, question: str, answer: str, expecte
     assert _verdict(checker, question, answer, PROSE) == expected
 
 
+def test_a_sentence_naming_more_than_the_best_row(checker: OfflineChecker) -> None:
+    """A table row that names part of the line item ("Accumulated depreciation") does not hide the
+    sentence that names all of it ("Depreciation expense ... totaled")."""
+    page = SourcePage(doc_id="globex-2019-ar", page=5, text=(
+        "(dollars in millions) | 2019 | 2018\nLand | $117.2 | $117.2\n"
+        "Accumulated depreciation | (2,964.6) | (2,755.1)\n\n" + PROSE.text))
+    question = "What is the total depreciation expense incurred by the company between 2017 to 2019?"
+    assert _verdict(checker, question, "720.2 million", page) == Verdict.supported
+    assert _verdict(checker, question, "576.2 million", page) == Verdict.unsupported
+
+
 def test_a_change_figure_keeps_its_direction() -> None:
     """A percentage change is over the earlier figure: "-25%" is a decline from 5 to 4 over 5 (-20%), never
     (5 - 4) / 4, which is a 25% rise; a bare "20%" answering "the percentage change" is a rise."""
