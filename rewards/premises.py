@@ -117,6 +117,8 @@ def _pattern(token: str) -> re.Pattern:
     a word for a word of three letters or fewer."""
     if token in _SYNONYMS:
         return re.compile("|".join(_SYNONYMS[token]))
+    if "-" in token:  # a compound written with a dash in a filing ("Domestic–state")
+        return re.compile(re.escape(token).replace(r"\-", "[-–—]"))
     return re.compile(rf"(?<![a-z]){re.escape(token)}" if len(token) <= 3 else re.escape(token))
 
 
@@ -136,7 +138,7 @@ def occurs(token: str, lowered: str) -> bool:
     """Whether the content word `token` occurs in the lower-cased text `lowered` (`_pattern`), never
     after a negating prefix (`_NEGATING`)."""
     pattern = _pattern(token)
-    if token in _SYNONYMS:
+    if token in _SYNONYMS or "-" in token:
         return pattern.search(lowered) is not None
     if len(token) <= 3:  # "usd" is not in "non-usd"
         return any(not _negated(lowered, m.start()) for m in pattern.finditer(lowered))

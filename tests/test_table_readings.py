@@ -381,3 +381,14 @@ def test_a_unit_line_under_the_headings_keeps_them(checker: OfflineChecker) -> N
     question = "What is the sum of finance leases from 2020 to 2022?"
     assert _verdict(checker, question, "97 million", page) == Verdict.supported
     assert _verdict(checker, question, "1,129 million", page) == Verdict.unsupported
+
+
+def test_a_compound_written_with_a_dash(checker: OfflineChecker) -> None:
+    """"domestic-state" is the label "Domestic–state" a filing writes with an en dash."""
+    page = SourcePage(doc_id="initech-2019-ar", page=14, text=(
+        "(dollars in thousands) | Last Fiscal Year of Expiration | Amount\n"
+        "Income tax net operating loss carryforwards:\n"
+        "Domestic–state | 2039 | $57,299\nForeign | 2039 or indefinite | $565,609\n"))
+    question = "What was the amount of domestic-state income tax net operating loss carryforwards?"
+    assert _verdict(checker, question, "$57,299 thousand", page) == Verdict.supported
+    assert _verdict(checker, question, "$565,609 thousand", page) == Verdict.unsupported
