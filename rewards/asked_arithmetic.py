@@ -120,10 +120,24 @@ def stated_direction(q: Quantity, question: str, bare: bool) -> bool | None:
     return True if bare and asks_signed else None
 
 
+# Table rows by page text: a question's line item, joined items and totals each read the same tables.
+_TABLE_ROWS: dict[tuple[str, bool], list[tuple[str, tuple[tuple[Quantity, Period | None], ...], int]]] = {}
+_TABLE_ROWS_PAGES = 512
+
+
 def table_rows(page: PreparedPage, unlabelled: bool = False) -> list[Row]:
     """The page's " | " table rows that hold figures, each with its label cell, preceded by the
     caption line above it ("Current income tax expense:" over "Federal | $5 | $4"): a statement
     indents line items under the heading they belong to, until a blank line ends the table."""
+    key = (page.source.text, unlabelled)
+    if key not in _TABLE_ROWS:
+        if len(_TABLE_ROWS) >= _TABLE_ROWS_PAGES:
+            _TABLE_ROWS.pop(next(iter(_TABLE_ROWS)))
+        _TABLE_ROWS[key] = [(row.label, row.cells, row.start) for row in _read_table_rows(page, unlabelled)]
+    return [Row(page, label, cells, start) for label, cells, start in _TABLE_ROWS[key]]
+
+
+def _read_table_rows(page: PreparedPage, unlabelled: bool) -> list[Row]:
     text = page.source.text
     rows: dict[int, list[Quantity]] = {}
     for q in page.quantities:
@@ -313,12 +327,13 @@ def _names_item(row: Row, words: list[str]) -> bool:
 
 def prose_rows(question: str, pages: list[PreparedPage], above: int = 0) -> list[Row]:
     """Where no table row names the line item (or names fewer of its words than `above`): the sentences
-    that best name it and state it for two
-    periods or more ("Depreciation expense totaled $290.2 million in 2019, $239.6 million in 2018 and
-    $190.4 million in 2017"; "... of $10.0 billion in fiscal 2018, and $14.0 billion in fiscal 2017"),
-    as rows whose figures carry the period each is stated for (`rewards.attribution.placed_period`:
-    right after it, or "respectively")."""
+    that best name it and state it for two periods or more ("Depreciation expense totaled $290.2 million
+    in 2019, $239.6 million in 2018 and $190.4 million in 2017"; "... of $10.0 billion in fiscal 2018,
+    and $14.0 billion in fiscal 2017"), as rows whose figures carry the period each is stated for
+    (`rewards.attribution.placed_period`: right after it, or "respectively")."""
     words, heads = _line_item_words(question)
+    # A sentence is long: it must name most of the question's words, not one of them by chance.
+    need = max(2, (len(words) + 1) // 2, above + 1)
     scored = []
     for page in pages:
         text = page.source.text
@@ -327,16 +342,18 @@ def prose_rows(question: str, pages: list[PreparedPage], above: int = 0) -> list
             lowered = sentence.lower()
             if "|" in sentence or not any(occurs(t, lowered) for t in heads):
                 continue
+            score = sum(1 for t in words if occurs(t, lowered))
+            if score < need:
+                continue
             found = page.figures_in(start, end)
             figures = [replace(q, start=q.start - start, end=q.end - start) for q in found]  # sentence offsets
             singles = single_periods(extract_periods(sentence), sentence)
             cells = [(q, placed_period(local, figures, singles, sentence)) for q, local in zip(found, figures,
                                                                                                strict=True)]
             if len({p.year for _, p in cells if p is not None and p.year}) >= 2:
-                scored.append((sum(1 for t in words if occurs(t, lowered)), Row(page, lowered, tuple(cells), start)))
-    # A sentence is long: it must name most of the question's words, not one of them by chance.
+                scored.append((score, Row(page, lowered, tuple(cells), start)))
     best = max((score for score, _ in scored), default=0)
-    rows = [row for score, row in scored if score == best and score >= max(2, (len(words) + 1) // 2, above + 1)]
+    rows = [row for score, row in scored if score == best]
     return rows if len(rows) <= MAX_ROWS else []
 
 

@@ -19,6 +19,8 @@ from rewards.premises import PreparedPage, Window
 
 EMBEDDING_CACHE_SIZE = 50_000
 EMBED_MAX_CHARS = 300
+MIN_CONTENT_HITS = 2  # of the claim's content words, at least this many must be in one evidence window
+MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 
 
 @lru_cache(maxsize=1)
@@ -61,3 +63,29 @@ def prose_cosines(prose: list[tuple[int, Claim, list]], cache: dict[str, np.ndar
         windows = [vectors[embed_text(p, w)] for _, p, w in top]
         out.append(np.array([float(v @ vectors[claim.plain[:EMBED_MAX_CHARS]]) for v in windows]))
     return out
+
+
+def blend(top: list, cosines: np.ndarray, hits: list[int], weight: float, threshold: float,
+          min_cosine: float) -> tuple[bool, float, list, str]:
+    """(supported, score, windows best first, reason) of a claim without figures on its `top`
+    (lexical recall, page, window) windows: the blend (1 - weight) * recall + weight * cosine of the
+    windows holding MIN_CONTENT_HITS of its words and reaching `min_cosine` must reach `threshold`."""
+    blended = sorted(
+        (((1 - weight) * lex + weight * float(cos), page, window, n, float(cos))
+         for (lex, page, window), cos, n in zip(top, cosines, hits, strict=True)),
+        key=lambda item: -item[0],
+    )
+    eligible = [b for b in blended if b[3] >= MIN_CONTENT_HITS and b[4] >= min_cosine]
+    ranked = [(b[0], b[1], b[2]) for b in eligible + [b for b in blended if b not in eligible]]
+    if eligible and eligible[0][0] >= threshold:
+        similarity = eligible[0][0]
+        return (True, 0.5 + 0.5 * (similarity - threshold) / (1.0 - threshold), ranked,
+                f"aligned (similarity {similarity:.2f}, {eligible[0][3]} content words)")
+    similarity = blended[0][0]
+    if max(hits) < MIN_CONTENT_HITS:
+        reason = f"no source passage has {MIN_CONTENT_HITS} of the claim's content words (best: {max(hits)})"
+    elif not any(b[4] >= min_cosine for b in blended if b[3] >= MIN_CONTENT_HITS):
+        reason = f"no passage with the claim's words is similar in meaning (cosine < {MIN_COSINE})"
+    else:
+        reason = f"no source passage aligns (similarity {similarity:.2f})"
+    return False, min(0.49, 0.5 * similarity / threshold), ranked, reason

@@ -92,7 +92,7 @@ from rewards.asked_count import asked_count
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
 from rewards.defined_formulas import defined_derivation, defined_for, not_as_defined
-from rewards.embeddings import prose_cosines
+from rewards.embeddings import MIN_CONTENT_HITS, MIN_COSINE, blend, prose_cosines
 from rewards.extracted_span import TOO_LITTLE, span_or_claims
 from rewards.fallback import states_fallback
 from rewards.implied_formulas import change_contradiction, implied_derivation
@@ -144,8 +144,6 @@ from rewards.superlatives import outranked_peer, outranked_value
 ALIGNED_WINDOWS = 4  # best-aligned premises whose figures are operands for derived numbers
 RERANK_TOP_K = 4  # windows re-ranked with MiniLM for claims without figures
 MIN_CONTENT_WORDS = 2  # distinct content words a claim without figures must have to be checkable
-MIN_CONTENT_HITS = 2  # of which at least this many must be in one evidence window
-MIN_COSINE = 0.3  # MiniLM cosine a claim without figures needs with that window
 LEXICAL_ONLY_RECALL = 0.75  # recall (with MIN_CONTENT_HITS + 1 words) at which MiniLM is not needed
 _UNMATCHED = "figure not in sources nor derivable"
 class OfflineChecker:
@@ -305,29 +303,9 @@ class OfflineChecker:
                 return None
             cosines = np.ones(len(top))  # only the lexical part of the blend is known
         weight = 0.5 if self.use_embeddings and not lexical_only else 0.0
-        blended = sorted(
-            (((1 - weight) * lex + weight * float(cos), page, window, n, float(cos))
-             for (lex, page, window), cos, n in zip(top, cosines, hits, strict=True)),
-            key=lambda item: -item[0],
-        )
-        threshold = self.support_threshold
         min_cosine = MIN_COSINE if self.use_embeddings and not lexical_only else -1.0
-        eligible = [b for b in blended if b[3] >= MIN_CONTENT_HITS and b[4] >= min_cosine]
-        ranked = [(b[0], b[1], b[2]) for b in eligible + [b for b in blended if b not in eligible]]
-        if eligible and eligible[0][0] >= threshold:
-            similarity = eligible[0][0]
-            score = 0.5 + 0.5 * (similarity - threshold) / (1.0 - threshold)
-            return self._verdict(claim, Verdict.supported, score, ranked,
-                                 f"aligned (similarity {similarity:.2f}, {eligible[0][3]} content words)")
-        similarity = blended[0][0]
-        score = min(0.49, 0.5 * similarity / threshold)
-        if max(hits) < MIN_CONTENT_HITS:
-            reason = f"no source passage has {MIN_CONTENT_HITS} of the claim's content words (best: {max(hits)})"
-        elif not any(b[4] >= min_cosine for b in blended if b[3] >= MIN_CONTENT_HITS):
-            reason = f"no passage with the claim's words is similar in meaning (cosine < {MIN_COSINE})"
-        else:
-            reason = f"no source passage aligns (similarity {similarity:.2f})"
-        return self._verdict(claim, Verdict.unsupported, score, ranked, reason)
+        supported, score, ranked, reason = blend(top, cosines, hits, weight, self.support_threshold, min_cosine)
+        return self._verdict(claim, Verdict.supported if supported else Verdict.unsupported, score, ranked, reason)
 
     # -- figures -----------------------------------------------------------------------------
 
