@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 
 from cai.core.contracts import ClaimVerdict, Verdict
-from rewards.asked_arithmetic import Row, table_rows
 from rewards.asked_lookup import COUNT_ANSWER_RE, HOW_MANY_YEARS_RE, answer_verdict, condition, thresholds
 from rewards.periods import extract_periods
 from rewards.premises import PreparedPage, measure_tokens, occurs, row_evidence
+from rewards.report_tables import Row, table_rows
 
 _HOW_MANY_RE = re.compile(r"\bhow\s+many\s+(?:\w+\s+)?(?:of\s+)?", re.IGNORECASE)
 # Words that ask for the count or say what is counted, not which group.

@@ -24,11 +24,12 @@ import re
 from collections.abc import Callable
 
 from cai.core.contracts import ClaimVerdict, Evidence, Verdict
-from rewards.asked_arithmetic import Row, named_rows
+from rewards.asked_arithmetic import named_rows
 from rewards.claims import split_claims
 from rewards.numbers import SOURCE_SCALES, Quantity, extract_quantities
 from rewards.periods import extract_periods, with_relative
 from rewards.premises import PreparedPage, cell_index, content_tokens, occurs, row_evidence
+from rewards.report_tables import Row
 
 _YEAR = r"(?:FY\s?|fiscal\s+)?(?:19|20)\d{2}"
 _YEARS_ANSWER_RE = re.compile(rf"^\s*{_YEAR}(?:\s*(?:,\s*and|,|and|&)\s*{_YEAR})*\s*\.?\s*$", re.IGNORECASE)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 
 from cai.core.contracts import ClaimVerdict, Verdict
-from rewards.asked_arithmetic import Row, table_rows
 from rewards.asked_lookup import answer_verdict
 from rewards.periods import extract_periods
 from rewards.premises import PreparedPage, cell_index, measure_tokens, occurs, row_evidence
+from rewards.report_tables import Row, table_rows
 
 _MOST_RE = re.compile(r"\b(?:highest|largest|greatest|biggest|most|maximum)\b", re.IGNORECASE)
 _LEAST_RE = re.compile(r"\b(?:lowest|smallest|least|fewest|minimum)\b", re.IGNORECASE)
