@@ -133,7 +133,7 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
         for row in table_rows(page) + captioned_rows(page):
             if any(occurs(t, row.label) for t in heads):
                 # Words of the row's own label cell break ties between rows under one caption.
-                own = row.label.rsplit(": ", 1)[-1]
+                own = row.own
                 # "Total" names a line item ("the change in total fees": the "Total" line under "Fees")
                 # unless it is the operation.
                 total = qualified_total and own.startswith("total")
@@ -148,14 +148,14 @@ def named_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
         return totals
     # "The liability to asset ratio": a class named alone, where no line item is named so, is its total line.
     named = [row for row in rows if _names_item(row, words)]
-    if len(rows) > 1 and len(named) == 1 and named[0].label.rsplit(": ", 1)[-1].startswith("total "):
+    if len(rows) > 1 and len(named) == 1 and named[0].own.startswith("total "):
         return named
     return rows if len(rows) <= MAX_ROWS else []
 
 
 def _names_item(row: Row, words: list[str]) -> bool:
     """Whether the row's own label is the question's line item words ("Total" aside), nothing else."""
-    own = row.label.rsplit(": ", 1)[-1]
+    own = row.own
     return sorted(t for t in measure_tokens(own) if t != "total") == sorted(words)
 
 
@@ -197,7 +197,7 @@ def _total_lines(rows: list[Row], heads: list[str]) -> list[Row]:
     first one labelled "Total" (or "Total" and what they are alike) or left unlabelled below the last
     of them in the same table (no blank line between), the layout of a statement's total line. None
     when one of them is a total itself."""
-    if any(row.label.rsplit(": ", 1)[-1].startswith("total") for row in rows):
+    if any(row.own.startswith("total") for row in rows):
         return []
     shared = [t for t in heads if all(occurs(t, row.label) for row in rows)]  # what the rows are alike
     out: list[Row] = []
@@ -208,7 +208,7 @@ def _total_lines(rows: list[Row], heads: list[str]) -> list[Row]:
                 continue
             if re.search(r"\n\s*\n", text[last : row.start]):
                 break  # a blank line ends the table
-            own = row.label.rsplit(": ", 1)[-1]
+            own = row.own
             if own in ("total", "") or (own.startswith("total ") and all(occurs(t, own) for t in shared)):
                 if _may_sum(row, [r for r in rows if r.page is page]):
                     out.append(row)
@@ -239,7 +239,7 @@ def _total_rows(question: str, pages: list[PreparedPage]) -> list[Row]:
     if not _TOTAL_RE.search(question):
         return []
     rows = [row for page in pages for row in table_rows(page, unlabelled=True)
-            if row.label.rsplit(": ", 1)[-1] in ("total", "")]
+            if row.own in ("total", "")]
     return rows if len(rows) <= MAX_ROWS else []
 
 
@@ -436,7 +436,7 @@ def asked_derivation(q: Quantity, question: str, pages: list[PreparedPage],
     rows = named_rows(question, pages) if operations else []
     unsigned = bool(_UNSIGNED_RE.search(question))
     # Columns the question names by heading ("between 181-360 and >360"), in a named row or the total line.
-    labels = [row.label.rsplit(": ", 1)[-1] for row in rows]
+    labels = [row.own for row in rows]
     candidates = [c for operation in operations
                   for c in column_candidates(operation, question, pages, labels, q, unsigned)]
     candidates += _row_candidates(operations, rows, question, pages, q, unsigned)

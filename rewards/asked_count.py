@@ -51,7 +51,7 @@ def _groups(page: PreparedPage) -> list[_Group]:
     run: list[Row] = []
     caption = None
     for row in table_rows(page):
-        own_caption, _, own = row.label.rpartition(": ")
+        own_caption, own = row.caption, row.own
         if own_caption != caption:
             if run:
                 out.append(_Group(caption or "", tuple(run)))

@@ -53,8 +53,7 @@ def _blocks(page: PreparedPage) -> list[list[Row]]:
     for row in table_rows(page):
         previous = blocks[-1][-1] if blocks else None
         between = text[text.find("\n", previous.start) + 1 : row.start] if previous else "\n"
-        caption = row.label.rpartition(": ")[0]
-        if previous is None or caption != previous.label.rpartition(": ")[0] or any(
+        if previous is None or row.caption != previous.caption or any(
                 not line.strip() or " | " in line for line in between.split("\n")[:-1]):
             blocks.append([row])
         else:
@@ -111,33 +110,26 @@ def ranked_row(question: str, answer: str, pages: list[PreparedPage]) -> ClaimVe
     if bool(most) == bool(least) or not answer.strip() or len(answer.split()) > MAX_WORDS:
         return None
     wanted = _key(answer)
+    rank = _RANKS[m.group(1).lower()] if (m := _RANK_RE.search(question)) else 1
+    word = ("" if rank == 1 else f"{m.group(1).lower()} ") + ("highest" if most else "lowest")
     for page in pages:
         text = page.source.text
         for block in _blocks(page):
-            peers = [row for row in block if not _SUM_LINE_RE.search(row.label.rpartition(": ")[2])]
-            mine = [row for row in peers if _key(row.label.rpartition(": ")[2]) == wanted]
+            peers = [row for row in block if not _SUM_LINE_RE.search(row.own)]
+            mine = [row for row in peers if _key(row.own) == wanted]
             if len(mine) != 1 or len(peers) < 2:
                 continue
             column = _column(question, block, page)
-            values = {}
-            for row in peers:
-                found = [q for q, _ in row.cells if cell_index(text, q.start) == column]
-                if len(found) == 1:
-                    values[id(row)] = (found[0], row)
-            if id(mine[0]) not in values or len(values) < 2:
+            values = [(found[0], row) for row in peers
+                      if len(found := [q for q, _ in row.cells if cell_index(text, q.start) == column]) == 1]
+            own_q = next((q for q, row in values if row is mine[0]), None)
+            if own_q is None or len(values) < 2 or rank > len(values):
                 continue
-            rank = _RANKS[m.group(1).lower()] if (m := _RANK_RE.search(question)) else 1
-            ranked = sorted(values.values(), key=lambda item: item[0].value, reverse=bool(most))
-            if rank > len(ranked):
-                continue
-            best_q, best = ranked[rank - 1]
-            own_q = values[id(mine[0])][0]
+            best_q, best = sorted(values, key=lambda item: item[0].value, reverse=bool(most))[rank - 1]
             evidence = row_evidence(page, own_q)
-            word = ("" if rank == 1 else f"{m.group(1).lower()} ") + ("highest" if most else "lowest")
             if own_q.value == best_q.value:
                 return answer_verdict(answer, Verdict.supported, evidence,
                                       f"{answer.strip()} is the {word} of the table's rows ({own_q.text.strip()})")
             return answer_verdict(answer, Verdict.unsupported, evidence,
-                                  f"not the {word}: {own_q.text.strip()} against {best.label.rpartition(': ')[2]} "
-                                  f"{best_q.text.strip()}")
+                                  f"not the {word}: {own_q.text.strip()} against {best.own} {best_q.text.strip()}")
     return None

@@ -36,6 +36,15 @@ class Row:
     cells: tuple[tuple[Quantity, Period | None], ...]
     start: int = 0  # offset of its line in the page text
 
+    @property
+    def own(self) -> str:
+        """Its own label cell, without the caption it is listed under ("federal" of "current tax: federal")."""
+        return self.label.rpartition(": ")[2]
+
+    @property
+    def caption(self) -> str:
+        return self.label.rpartition(": ")[0]
+
 
 # Table rows by page text: a question's line item, joined items and totals each read the same tables.
 _TABLE_ROWS: dict[tuple[str, bool], list[tuple[str, tuple[tuple[Quantity, Period | None], ...], int]]] = {}
