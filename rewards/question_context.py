@@ -34,7 +34,7 @@ from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
 from rewards.claims import Claim, without_lead_in
 from rewards.consolidating import names_entity_column
-from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise
+from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise, unknown_entities
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
@@ -156,12 +156,32 @@ def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
     """Pages of other companies' filings: when the question names the filer of some pages (by their
     document ids), the pages whose filer it does not name belong to another company. A claim that
     does not name that company takes its company from the question, so such a page is not its
-    evidence (a shared index returns peers' pages for the same line item). Nothing is foreign when
-    the question names no filer of the pages."""
+    evidence (a shared index returns peers' pages for the same line item). When it names no filer of
+    the pages, every filing is foreign if it names something none of them mentions (`_names_absent`),
+    and none otherwise."""
     filers, asked = _filers(question, pages)
     if not asked:
-        return {}
+        return {page_id: key for page_id, key in filers.items() if key} if _names_absent(question, pages) else {}
     return {page_id: key for page_id, key in filers.items() if key and key not in asked}
+
+
+def _names_absent(question: str, pages: list[PreparedPage]) -> bool:
+    """Whether the question names something (a company: "Does Paypal have positive working capital?")
+    that no source page and no document id mentions: the sources are then another company's filings
+    that retrieval returned for the same line item, and none is evidence about what was asked."""
+    if not pages or not any(ch.isupper() for ch in question):
+        return False
+    filers = frozenset(doc_filer(page.source.doc_id) for page in pages)
+    known = KnownNames(" ".join(f"{page.source.doc_id} {page.source.text}" for page in pages), filers=filers)
+    # A company is named bare ("Does Paypal have"); a name after "the" is a thing the filer has ("the
+    # Recognition share plan", "the Americas segment"). A short form of a filer's name ("JPM" of
+    # JPMORGAN) is that filer.
+    return any(not _THE_BEFORE_RE.search(question, 0, entity.start)
+               and not any(len(entity.key) >= 3 and filer.startswith(entity.key) for filer in filers)
+               for entity in unknown_entities(question, known))
+
+
+_THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)
 
 
 def named_filings(question: str, pages: list[PreparedPage]) -> list[PreparedPage]:

@@ -168,6 +168,23 @@ def test_another_companys_filing_does_not_support_a_bare_answer(checker):
                          [own, peer])[0].verdict == Verdict.supported
 
 
+def test_a_company_no_source_mentions_has_no_evidence_in_peers_filings(checker):
+    peer = SourcePage(doc_id="WIDGETCO_2024_10K", page=61, text=(
+        " | 2024\nAccounts receivable, net | $1,020\nAccounts payable | $140\n"))
+    question = "Does Quillfeather have positive working capital based on FY2024 data?"
+    answers = ["Quillfeather's accounts receivable, net were $1,020 million in 2024 [WIDGETCO_2024_10K p.61].",
+               "Accounts receivable, net: $1,020 million [WIDGETCO_2024_10K p.61]."]
+    for answer in answers:
+        verdicts = checker.check(question, answer, [peer])
+        assert verdicts and all(v.verdict == Verdict.unsupported for v in verdicts), answer
+    # A claim that names the peer is about the peer, and its filing is the evidence.
+    verdicts = checker.check(question, "WidgetCo's accounts receivable, net were $1,020 million in 2024.", [peer])
+    assert verdicts[0].verdict == Verdict.supported, verdicts[0].reason
+    # A question whose names the sources mention (a row label) keeps every page as evidence.
+    assert checker.check("What was Accounts receivable, net in 2024?", "$1,020 million",
+                         [peer])[0].verdict == Verdict.supported
+
+
 def test_numbers_in_a_row_label_are_not_operands(checker):
     page = SourcePage(doc_id="acme-2024-annual-report", page=90, text=(
         " | 2024 | 2023\n"
