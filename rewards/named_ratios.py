@@ -33,6 +33,7 @@ REVENUE_ROW = r"(?:total\s+)?(?:net\s+)?(?:operating\s+)?(?:revenues?|sales|net\
 COST_OF_SALES_ROW = r"(?:total\s+)?cost\s+of\s+(?:goods\s+sold|sales|revenues?|products?\s+sold)"
 NET_INCOME_ROW = r"(?:consolidated\s+)?net\s+(?:income|earnings)(?!\s+per)\b"
 _EQUITY = r"total\s+(?:stockholders|shareholders|shareowners)['’]?\s+equity"
+_OF_REVENUE = r"\s+as\s+a\s+(?:%|percent(?:age)?)\s+of\s+(?:total\s+)?(?:net\s+)?(?:revenues?|sales)\b"
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,13 @@ RATIOS = (
     # The working capital ratio is another name of the current ratio (CFA Institute, liquidity ratios).
     _ratio("current ratio", r"\b(?:current|working[\s-]+capital)\s+ratio\b", r"total\s+current\s+assets\b",
            r"total\s+current\s+liabilities\b"),
-    _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b", r"gross\s+(?:profit|margin)\b", REVENUE_ROW),
-    _ratio("operating margin", r"\boperating\s+(?:profit\s+|income\s+)?margin\b",
-           r"(?:total\s+)?operating\s+(?:income|profit)\b", REVENUE_ROW),
-    _ratio("net margin", r"\bnet\s+(?:profit\s+|income\s+)?margin\b|\bprofit\s+margin\b", NET_INCOME_ROW, REVENUE_ROW),
+    # A margin is also named as its profit line "as a percentage of" revenue (`_OF_REVENUE`).
+    _ratio("gross margin", r"\bgross\s+(?:profit\s+)?margin\b|\bgross\s+(?:profit|margin)" + _OF_REVENUE,
+           r"gross\s+(?:profit|margin)\b", REVENUE_ROW),
+    _ratio("operating margin", r"\boperating\s+(?:profit\s+|income\s+)?margin\b|\boperating\s+(?:income|profit)"
+           + _OF_REVENUE, r"(?:total\s+)?operating\s+(?:income|profit)\b", REVENUE_ROW),
+    _ratio("net margin", r"\bnet\s+(?:profit\s+|income\s+)?margin\b|\bprofit\s+margin\b"
+           r"|\bnet\s+(?:income|earnings|profit)" + _OF_REVENUE, NET_INCOME_ROW, REVENUE_ROW),
     _ratio("return on assets", r"\breturn\s+on\s+(?:total\s+)?assets\b|\bROA\b", NET_INCOME_ROW, r"total\s+assets\b"),
     _ratio("return on equity", r"\breturn\s+on\s+(?:common\s+|shareholders['’]?\s+|stockholders['’]?\s+)?equity\b"
            r"|\bROE\b", NET_INCOME_ROW, _EQUITY),

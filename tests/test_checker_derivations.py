@@ -131,6 +131,18 @@ def test_margin_is_computed_from_the_revenue_row_of_the_period(checker):
     assert wrong.verdict == Verdict.unsupported
 
 
+def test_a_profit_line_as_a_percentage_of_sales_is_its_margin(checker):
+    [v] = check(checker, "Net income as a percentage of net sales was 5.0% in 2023.")
+    assert v.verdict == Verdict.supported, v.reason
+    # (2,500 - 1,600) / 1,600 is net income's growth, not its share of sales, and 2024 is no column
+    outlook = SourcePage(doc_id="globex-2023-10k", page=30, text="Our notes mature in 2024 and 2025.\n")
+    question = "What is the change in Globex's net income % margin from FY2023 to FY2024?"
+    for claim in ("Net income as a percentage of net sales was 56.3% in 2023.",
+                  "FY2024: Net income as a percentage of net sales = 56.3%."):
+        [wrong] = check(checker, claim, question, (STATEMENT, outlook))
+        assert wrong.verdict == Verdict.unsupported, (claim, wrong.reason)
+
+
 def test_rate_is_a_ratio_of_rows_that_name_it(checker):
     question = "What was Globex's effective tax rate in 2022?"
     [v] = check(checker, "The effective tax rate for 2022 was 20.0% of income before income taxes.", question=question)
