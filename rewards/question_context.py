@@ -34,7 +34,15 @@ from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
 from rewards.claims import Claim, without_lead_in
 from rewards.consolidating import names_entity_column
-from rewards.entities import KnownNames, doc_filer, doc_filer_short, normalise, unknown_entities
+from rewards.entities import (
+    CORPORATE_SUFFIXES,
+    Entity,
+    KnownNames,
+    doc_filer,
+    doc_filer_short,
+    normalise,
+    unknown_entities,
+)
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
@@ -166,19 +174,46 @@ def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
 
 
 def _names_absent(question: str, pages: list[PreparedPage]) -> bool:
-    """Whether the question names something (a company: "Does Paypal have positive working capital?")
-    that no source page and no document id mentions: the sources are then another company's filings
-    that retrieval returned for the same line item, and none is evidence about what was asked."""
+    """Whether the question names a company ("Does Paypal have positive working capital?") that no
+    source page and no document id mentions: the sources are then other companies' filings that
+    retrieval returned for the same line item, and none is evidence about what was asked."""
     if not pages or not any(ch.isupper() for ch in question):
         return False
     filers = frozenset(doc_filer(page.source.doc_id) for page in pages)
     known = KnownNames(" ".join(f"{page.source.doc_id} {page.source.text}" for page in pages), filers=filers)
-    # A company is named bare ("Does Paypal have"); a name after "the" is a thing the filer has ("the
-    # Recognition share plan", "the Americas segment"). A short form of a filer's name ("JPM" of
-    # JPMORGAN) is that filer.
-    return any(not _THE_BEFORE_RE.search(question, 0, entity.start)
-               and not any(len(entity.key) >= 3 and filer.startswith(entity.key) for filer in filers)
-               for entity in unknown_entities(question, known))
+    for entity in unknown_entities(question, known):
+        words = entity.text.split()
+        asks = words[0].lower() in _AUXILIARIES  # "Are JPM's gross margins ...": the run took the verb in
+        name = Entity(" ".join(words[asks:]), entity.start, entity.end)
+        # A short form of a filer's name ("JPM" of JPMORGAN) is that filer.
+        if not name.text or known.mentions(name.key) or any(f.startswith(name.key) for f in filers if name.key):
+            continue
+        if _company_slot(question, entity, name, asks):
+            return True
+    return False
+
+
+_AUXILIARIES = frozenset("does did do has have had is are was were can will would could should".split())
+_AUXILIARY_BEFORE_RE = re.compile(r"(?:^|[.?!]\s+)(?:does|did|do|has|have|had|is|are|was|were|can|will)\s+$",
+                                  re.IGNORECASE)
+
+
+def _company_slot(question: str, entity: Entity, name: Entity, asks: bool) -> bool:
+    """Where a question names the company it asks about (general English, nothing fitted): its
+    possessive ("Paypal's"), a name with a corporate suffix ("AES Corporation"), or the subject of
+    the question's opening verb ("Does Paypal have"). A term the question merely mentions ("Looking
+    at VaR") or a thing named after "the" ("the Recognition share plan") is none of these."""
+    if _THE_BEFORE_RE.search(question, 0, entity.start):
+        return False
+    words = name.text.split()
+    after = question[entity.end:].split(maxsplit=1)
+    return (asks or bool(_AUXILIARY_BEFORE_RE.search(question, 0, entity.start))
+            or name.text.endswith(("'s", "’s"))
+            or (len(words) > 1 and normalise(words[-1]) in CORPORATE_SUFFIXES)
+            or bool(after and normalise(_POSSESSIVE_RE.sub("", after[0])) in CORPORATE_SUFFIXES))
+
+
+_POSSESSIVE_RE = re.compile(r"['’]s\b")
 
 
 _THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)

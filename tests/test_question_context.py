@@ -180,9 +180,16 @@ def test_a_company_no_source_mentions_has_no_evidence_in_peers_filings(checker):
     # A claim that names the peer is about the peer, and its filing is the evidence.
     verdicts = checker.check(question, "WidgetCo's accounts receivable, net were $1,020 million in 2024.", [peer])
     assert verdicts[0].verdict == Verdict.supported, verdicts[0].reason
-    # A question whose names the sources mention (a row label) keeps every page as evidence.
-    assert checker.check("What was Accounts receivable, net in 2024?", "$1,020 million",
-                         [peer])[0].verdict == Verdict.supported
+    # A company with a corporate suffix, or the possessive, is asked about too.
+    for other in ("Roughly how many times has QFX Corporation sold its inventory in FY2024?",
+                  "What were Quillfeather's accounts receivable in FY2024?"):
+        assert checker.check(other, answers[1], [peer])[0].verdict == Verdict.unsupported, other
+    # A term the question mentions but a page does not ("Looking at VaR"), a short form of the filer's
+    # name (Widget of WIDGETCO) and a row label keep every page as evidence.
+    for other in ("Looking at VaR, what were accounts receivable, net in 2024?",
+                  "Are Widget's accounts receivable, net above $1 billion in 2024?",
+                  "What was Accounts receivable, net in 2024?"):
+        assert checker.check(other, answers[1], [peer])[0].verdict == Verdict.supported, other
 
 
 def test_numbers_in_a_row_label_are_not_operands(checker):
