@@ -29,9 +29,12 @@ from rewards.periods import Period
 
 # A figure attributed to a period must sit this close (chars) to the period's mention in the claim.
 PERIOD_REACH = 60
+# (the counted noun may stand between, on the same line: "907 stores at the end of Q2 FY2024")
+_AFTER_PREPOSITION = r"(?:in|for|of|as of|at|on|by|through|until|during|at the end of|ended|ending)"
 _AFTER_GAP_RE = re.compile(
-    r"^[\s,)]*(?:\(|in|for|of|as of|at|on|by|through|until|during|at the end of|ended|ending)?\s*"
-    r"(?:the\s+)?(?:fiscal\s+(?:year\s+)?)?$",
+    rf"^(?:[\s,)]*(?:\(|{_AFTER_PREPOSITION})?"
+    rf"|[ ]+(?!(?:and|or|but|while|whereas|compared|versus|vs|than|that|which)\b)[A-Za-z]+[ ]+{_AFTER_PREPOSITION})"
+    r"\s*(?:the\s+)?(?:fiscal\s+(?:year\s+)?)?$",
     re.IGNORECASE,
 )
 _RANGE_GAP_RE = re.compile(r"^\s*(?:and|to|through|-|–|vs\.?|versus)\s*$", re.IGNORECASE)

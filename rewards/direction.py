@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from cai.core.contracts import Evidence
 from rewards.arithmetic import is_operand, is_result
 from rewards.attribution import period_for, period_key
-from rewards.claims import Claim
+from rewards.claims import Claim, without_lead_in
 from rewards.numbers import Quantity, agreeing, extract_quantities
 from rewards.periods import Period, period_compatible, table_rows
 from rewards.premises import (
@@ -86,6 +86,9 @@ _NOT_HEADS = frozenset(content_tokens(
     "deteriorated compared versus from change changed unchanged remained remain stayed same flat constant steady "
     "stable appear"
 )) | frozenset(content_tokens("there represents represent means meant result resulted resulting period periods"))
+# "the number of stores" measures stores: a count word names no measure of its own; nor do a negation
+# ("there does not appear to be any change") or the filing a claim reports from ("the filing states").
+_NOT_HEADS |= frozenset(content_tokens("number count not any filing states stated shows showed"))
 
 _BY = r"(?:\s+(?:by|of)\s+⟦\d+⟧(?:\s+percentage\s+points?|\s+basis\s+points)?)?"
 # Templates over the claim with its figures replaced by ⟦i⟧: which figure is old, which new.
@@ -310,7 +313,7 @@ def trend_periods(claim: Claim) -> tuple[Period, Period] | None:
 def measure_heads(plain: str, pages: Sequence[PreparedPage]) -> list[str]:
     """What a change claim is about: its measure words less modifiers, direction and inference
     words and the filer's name ("Boeing's gross margin improved" -> ["margin"])."""
-    return [t for t in measure_tokens(plain)
+    return [t for t in measure_tokens(without_lead_in(plain))
             if t not in MODIFIERS and t not in _NOT_HEADS and t not in INFERENCE_WORDS
             and not any(t in page.doc_compact for page in pages)]
 

@@ -101,7 +101,22 @@ def extract_periods(text: str) -> list[Period]:
                 continue
             taken.append((m.start(), m.end()))
             found.append(_period_of(kind, m))
-    return sorted(found, key=lambda p: p.start)
+    return _elliptical_quarters(text, sorted(found, key=lambda p: p.start))
+
+
+# Between a quarter and a bare year it shares ("Q2 of FY2024 and FY2023", "the second quarter of 2023
+# and 2022"): the year is that quarter of the year, the quarter left out as understood (ellipsis).
+_JOINED_RE = re.compile(r"\s*(?:,|and|or|to|vs\.?|versus|compared\s+(?:to|with))\s*", re.IGNORECASE)
+
+
+def _elliptical_quarters(text: str, periods: list[Period]) -> list[Period]:
+    out = list(periods)
+    for i in range(1, len(out)):
+        before, year = out[i - 1], out[i]
+        if (before.kind == "quarter" and before.year is not None and year.kind in ("fy", "year")
+                and _JOINED_RE.fullmatch(text, before.end, year.start)):
+            out[i] = replace(year, kind="quarter", quarter=before.quarter)
+    return out
 
 
 # "the previous year", "prior fiscal year", "a year earlier", "prior-year": one year before the

@@ -159,3 +159,21 @@ def test_no_change_is_checked_against_the_values_the_answer_established_later(ch
     assert said.verdict == Verdict.unsupported and "is an increase; the claim says no change" in said.reason
     [ok] = verdicts(checker, "Globex's net sales increased from 2022 to 2023.")
     assert ok.verdict == Verdict.supported
+
+
+def test_no_change_between_a_quarter_and_a_year_it_shares_reads_that_quarter_of_both(checker):
+    page = SourcePage(doc_id="meridian-2024q2-10q", page=17, text=(
+        "Stores open at the end of the second quarters of fiscal 2024 and fiscal 2023 were as follows:\n"
+        "Meridian 908 - (1) 907 931 1 (2) 930\n"))
+    question = "Was there any change in the number of Meridian stores between Q2 of FY2024 and FY2023?"
+    # "Q2 of FY2024 and FY2023" is Q2 of both years; "the number of stores" measures stores, and a
+    # negation or a lead-in names no measure. The figures come after the conclusion.
+    answer = ("Based on the filing, there does not appear to be any change in the number of Meridian stores "
+              "between Q2 of FY2024 and FY2023. Meridian had 907 stores at the end of Q2 FY2024 compared to "
+              "930 stores at the end of Q2 FY2023.")
+    said, figures = checker.check(question, answer, [page])
+    assert figures.verdict == Verdict.supported, figures.reason
+    assert said.verdict == Verdict.unsupported and "the claim says no change" in said.reason, said.reason
+    quarters = [[(p.year, p.quarter) for p in extract_periods(text)]
+                for text in ("the second quarter of 2023 and 2022", "Q2 2023 revenue and 2022 revenue")]
+    assert quarters == [[(2023, 2), (2022, 2)], [(2023, 2), (2022, None)]]
