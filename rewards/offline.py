@@ -171,7 +171,7 @@ class OfflineChecker:
         if looked_up is not None:
             return [looked_up.model_copy(update={"checker": self.name})]
         question_figures = np.array([q.magnitude for q in extract_quantities(question or "")], dtype=np.float64)
-        foreign = foreign_filings(question or "", pages)
+        foreign = foreign_filings(question or "", pages, answer)
         # Names, years and dates come from the asked company's filings, not a peer's ("December 31").
         own = [source for source, page in zip(sources, pages, strict=True) if id(page) not in foreign]
         context = AnswerContext(pages, Known.build(question, answer, own or sources), question_figures,

@@ -160,17 +160,21 @@ def _filers(question: str, pages: list[PreparedPage]) -> tuple[dict[int, str], s
     return filers, {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
 
 
-def foreign_filings(question: str, pages: list[PreparedPage]) -> dict[int, str]:
+def foreign_filings(question: str, pages: list[PreparedPage], answer: str = "") -> dict[int, str]:
     """Pages of other companies' filings: when the question names the filer of some pages (by their
     document ids), the pages whose filer it does not name belong to another company. A claim that
     does not name that company takes its company from the question, so such a page is not its
-    evidence (a shared index returns peers' pages for the same line item). When it names no filer of
-    the pages, every filing is foreign if it names something none of them mentions (`_names_absent`),
-    and none otherwise."""
+    evidence (a shared index returns peers' pages for the same line item). When the question names
+    no filer of the pages, every filing is foreign if it names a company none of them mentions
+    (`_names_absent`); else the answer's own subject stands in: the filers the answer names
+    ("Best Buy reported lower revenue"), so "the company expects headwinds" is not read on a
+    peer's page. Nothing is foreign when neither names one."""
     filers, asked = _filers(question, pages)
-    if not asked:
-        return {page_id: key for page_id, key in filers.items() if key} if _names_absent(question, pages) else {}
-    return {page_id: key for page_id, key in filers.items() if key and key not in asked}
+    if not asked and _names_absent(question, pages):
+        return {page_id: key for page_id, key in filers.items() if key}
+    if not asked and answer:
+        asked = _filers(answer, pages)[1]
+    return {page_id: key for page_id, key in filers.items() if key and key not in asked} if asked else {}
 
 
 def _names_absent(question: str, pages: list[PreparedPage]) -> bool:

@@ -192,6 +192,19 @@ def test_a_company_no_source_mentions_has_no_evidence_in_peers_filings(checker):
         assert checker.check(other, answers[1], [peer])[0].verdict == Verdict.supported, other
 
 
+def test_a_question_naming_no_company_takes_it_from_the_answer(checker):
+    own = SourcePage(doc_id="GIZMO_2024_10K", page=50, text=" | 2024\nService revenue | $8,204\n")
+    peer = SourcePage(doc_id="WIDGETCO_2024_10K", page=61, text=(
+        "For the remainder of fiscal 2025, the company expects macroeconomic headwinds to continue.\n"))
+    question = "Was there any drop in service revenue in 2024?"
+    claim = "For the remainder of fiscal 2025, the company expects macroeconomic headwinds to continue."
+    # Read alone, the outlook is on a page the question does not rule out.
+    assert checker.check(question, claim, [own, peer])[0].verdict == Verdict.supported
+    # An answer about Gizmo: WidgetCo's outlook is not Gizmo's.
+    verdicts = checker.check(question, f"Gizmo's service revenue was $8,204 thousand in 2024. {claim}", [own, peer])
+    assert [v.verdict for v in verdicts] == [Verdict.supported, Verdict.unsupported]
+
+
 def test_numbers_in_a_row_label_are_not_operands(checker):
     page = SourcePage(doc_id="acme-2024-annual-report", page=90, text=(
         " | 2024 | 2023\n"
