@@ -166,6 +166,8 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 # "0.8 percentage points", "1.2 pp": a change of a rate, never a ratio of two amounts.
 _POINTS_RE = re.compile(r"\bpoints?\b|\bpp\b|\bbps\b", re.IGNORECASE)
+_RATE_DIFFERENCE_RE = re.compile(r"\bdifference\s+between\s+(?:the\s+|these\s+|those\s+)?(?:two\s+)?"
+                                 r"(?:percentages|rates|margins|ratios)\b", re.IGNORECASE)
 
 
 def _codes(keys: list) -> np.ndarray:
@@ -203,7 +205,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
                 averages: bool = True, signs: list[int] | None = None,
                 compound_only: bool = False, docs: list[str | None] | None = None,
                 change_only: bool = False, over: list[bool] | None = None,
-                rising: bool | None = None) -> Derivation | None:
+                rising: bool | None = None, points: bool = False) -> Derivation | None:
     """A pairwise expression of `operands` equal to the claim figure, or None. `compound_only`: only
     compound growth (the claim names a compound rate, `COMPOUND_RATE_RE`).
 
@@ -237,6 +239,9 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
     outflow (their signed sum is the difference, which stays a candidate).
 
+    `points`: the claim names the figure a difference of two rates ("the difference between these two
+    percentages is 0.1%"): a subtraction, as percentage points are, never a quotient.
+
     `rising`: the direction of the change the claim figure states, where it says one (None: it does
     not). A percentage change is (later - earlier) / earlier, so a rise is the growth form over the
     smaller figure and a decline ("-25%") the difference over the larger one: "-25%" is never
@@ -251,7 +256,7 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
         scales = (1.0,) if claim.unit == "%" else SOURCE_SCALES
         families += [(name, m, tol.additive, scales) for name, m in _additive(values)
                      if averages or not name.endswith("/ 2")]
-    if not is_amount(claim) and not _POINTS_RE.search(claim.text):  # points are a difference of rates
+    if not is_amount(claim) and not points and not _POINTS_RE.search(claim.text):  # points: a difference of rates
         families += [(name, m, tol.multiplicative, (1.0,))
                      for name, m in _multiplicative_for(claim, values, compound, growth)]
     if signs is not None:
@@ -344,6 +349,7 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
     over = [key is not None and len(key) > 3 and bool(REVENUE_LABEL_RE.match(key[3])) for key in groups]
     amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
     change = q.unit == "%" and states_change(q, claim_text)  # "up 43%": a growth, not a ratio
+    points = q.unit == "%" and bool(_RATE_DIFFERENCE_RE.search(claim_text))
     # "39% of total revenues": a share over a revenue row of the evidence, not over any of its figures
     of_revenue = q.unit == "%" and bool(_OF_REVENUE_RE.match(claim_text[q.end:]))
     # Evidence first: a figure derivable from the aligned source rows is explained by them (the
@@ -351,10 +357,10 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
     return (
         derive_pair(q, window, tol, additive=combines and not amounts_only, compound=compound, groups=groups,
                     growth=growth, averages=averages, compound_only=rate, docs=docs, change_only=change,
-                    over=over if of_revenue else None, rising=rising)
+                    over=over if of_revenue else None, rising=rising, points=points)
         or derive_pair(q, answer, tol, compound=compound, growth=growth,
                        signs=[(signs or {}).get(v, 0) for v in answer], compound_only=rate, change_only=change,
-                       rising=rising)
+                       rising=rising, points=points)
         or (None if rate else derive_triple(q, answer, tol))
         or derive_step(q, answer, tol, compound=compound)
     )

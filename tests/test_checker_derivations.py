@@ -143,6 +143,19 @@ def test_a_profit_line_as_a_percentage_of_sales_is_its_margin(checker):
         assert wrong.verdict == Verdict.unsupported, (claim, wrong.reason)
 
 
+def test_a_difference_of_two_percentages_is_a_subtraction():
+    from rewards.arithmetic import derive_figure
+
+    tol = Tolerances(additive=0.05, multiplicative=0.06)
+    text = "The difference between these two percentages is 0.1%."
+    [q] = extract_quantities(text)
+    aligned = [(34.0, None), (22_764.0, None)]  # 34 / 22,764 is 0.15%: a quotient, no difference of rates
+    assert derive_figure(q, [], aligned, tol, claim_text=text) is None
+    assert derive_figure(q, [], aligned, tol, claim_text="Interest was 0.1% of operating income.") is not None
+    found = derive_figure(q, [4.3, 4.2], [], tol, claim_text=text)  # the answer's own two margins
+    assert found is not None and "-" in found.expression
+
+
 def test_rate_is_a_ratio_of_rows_that_name_it(checker):
     question = "What was Globex's effective tax rate in 2022?"
     [v] = check(checker, "The effective tax rate for 2022 was 20.0% of income before income taxes.", question=question)
