@@ -40,6 +40,7 @@ from rewards.entities import (
     KnownNames,
     doc_filer,
     doc_filer_short,
+    extract_entities,
     normalise,
     unknown_entities,
 )
@@ -181,20 +182,26 @@ def _names_absent(question: str, pages: list[PreparedPage]) -> bool:
     """Whether the question names a company ("Does Paypal have positive working capital?") that no
     source page and no document id mentions: the sources are then other companies' filings that
     retrieval returned for the same line item, and none is evidence about what was asked."""
-    if not pages or not any(ch.isupper() for ch in question):
-        return False
+    if not pages or not any(_company_slot(question, *_named(e)) for e in extract_entities(question)):
+        return False  # no company named where a question names one: the pages are not read
     filers = frozenset(doc_filer(page.source.doc_id) for page in pages)
     known = KnownNames(" ".join(f"{page.source.doc_id} {page.source.text}" for page in pages), filers=filers)
     for entity in unknown_entities(question, known):
-        words = entity.text.split()
-        asks = words[0].lower() in _AUXILIARIES  # "Are JPM's gross margins ...": the run took the verb in
-        name = Entity(" ".join(words[asks:]), entity.start, entity.end)
+        entity, name, asks = _named(entity)
         # A short form of a filer's name ("JPM" of JPMORGAN) is that filer.
         if not name.text or known.mentions(name.key) or any(f.startswith(name.key) for f in filers if name.key):
             continue
         if _company_slot(question, entity, name, asks):
             return True
     return False
+
+
+def _named(entity: Entity) -> tuple[Entity, Entity, bool]:
+    """(the entity, the name in it, whether the name run took the question's opening verb in: "Are
+    JPM's gross margins ...")."""
+    words = entity.text.split()
+    asks = words[0].lower() in _AUXILIARIES
+    return entity, Entity(" ".join(words[asks:]), entity.start, entity.end), asks
 
 
 _AUXILIARIES = frozenset("does did do has have had is are was were can will would could should".split())
@@ -207,7 +214,7 @@ def _company_slot(question: str, entity: Entity, name: Entity, asks: bool) -> bo
     possessive ("Paypal's"), a name with a corporate suffix ("AES Corporation"), or the subject of
     the question's opening verb ("Does Paypal have"). A term the question merely mentions ("Looking
     at VaR") or a thing named after "the" ("the Recognition share plan") is none of these."""
-    if _THE_BEFORE_RE.search(question, 0, entity.start):
+    if not name.text or _THE_BEFORE_RE.search(question, 0, entity.start):
         return False
     words = name.text.split()
     after = question[entity.end:].split(maxsplit=1)
