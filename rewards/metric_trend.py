@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass
 
 from rewards.arithmetic import Derivation, Tolerances, format_operand
+from rewards.asked_company import named_filings
 from rewards.attribution import period_for
 from rewards.claims import Claim
 from rewards.defined_formulas import in_working, statement_rows
@@ -48,7 +49,6 @@ from rewards.named_ratios import COST_OF_SALES_ROW, NET_INCOME_ROW, REVENUE_ROW,
 from rewards.numbers import SCALE_NAMES, Quantity
 from rewards.periods import Period, extract_periods
 from rewards.premises import NEGATION_RE, PreparedPage
-from rewards.question_context import named_filings
 
 CONTRADICTED = "the metric computed from the statement rows contradicts it"  # how its reasons begin
 MIN_MOVE = 1e-3  # relative change below which two computed values are taken as equal (rounding)

@@ -88,6 +88,7 @@ from rewards.arithmetic import (
     states_change,
 )
 from rewards.asked_arithmetic import asked_derivation, stated_direction
+from rewards.asked_company import foreign_filings
 from rewards.asked_count import asked_count
 from rewards.asked_lookup import asked_lookup, restates_question
 from rewards.claims import Claim, is_header_row, lone_number, split_claims, without_lead_in
@@ -128,7 +129,6 @@ from rewards.question_context import (
     claimed_period,
     direct_match,
     evidence_pages,
-    foreign_filings,
     formula_results,
     outflow_signs,
     overstated,

@@ -34,16 +34,7 @@ from rewards.attribution import period_for, placed_period, single_periods
 from rewards.cell_tables import cell_heading
 from rewards.claims import Claim, without_lead_in
 from rewards.consolidating import names_entity_column
-from rewards.entities import (
-    CORPORATE_SUFFIXES,
-    Entity,
-    KnownNames,
-    doc_filer,
-    doc_filer_short,
-    extract_entities,
-    normalise,
-    unknown_entities,
-)
+from rewards.entities import normalise
 from rewards.numbers import Quantity, agreeing, checkable, extract_quantities
 from rewards.periods import Period, extract_periods, period_compatible, with_relative
 from rewards.premises import (
@@ -86,7 +77,7 @@ class AnswerContext:
     # answer's own "Net sales:" heading) takes its measure from the answer, not the question.
     bare: bool = False
     # Pages of another company's filing than the one the question asks about: id(page) -> the filer
-    # named by the page's document id (`foreign_filings`).
+    # named by the page's document id (`rewards.asked_company.foreign_filings`).
     foreign: dict[int, str] = field(default_factory=dict)
     # The sign each verified figure has in its source: -1 for a cash outflow (`outflow_signs`), +1
     # for a positive figure, 0 where both were seen. A sum of the two is not a derivation.
@@ -151,91 +142,6 @@ def states_as_written(match: FigureMatch, pages: Sequence[PreparedPage]) -> bool
     return match.derivation is None and source is not None and (
         abs(q.value / q.scale - source.value / source.scale) <= 1e-9 * max(1.0, abs(source.value))
         or any(p.value == q.value and p.unit == q.unit for page in pages for p in page.quantities))
-
-
-def _filers(question: str, pages: list[PreparedPage]) -> tuple[dict[int, str], set[str]]:
-    """Each page's filer by the name people use (its first word, "Ostrander" of ostrander-quarry, or
-    the whole name when that word is short, "AMD"), and those of them the question names."""
-    names = KnownNames(question)
-    filers = {id(page): doc_filer_short(page.source.doc_id) or doc_filer(page.source.doc_id) for page in pages}
-    return filers, {key for key in set(filers.values()) if len(key) >= 3 and names.mentions(key)}
-
-
-def foreign_filings(question: str, pages: list[PreparedPage], answer: str = "") -> dict[int, str]:
-    """Pages of other companies' filings: when the question names the filer of some pages (by their
-    document ids), the pages whose filer it does not name belong to another company. A claim that
-    does not name that company takes its company from the question, so such a page is not its
-    evidence (a shared index returns peers' pages for the same line item). When the question names
-    no filer of the pages, every filing is foreign if it names a company none of them mentions
-    (`_names_absent`); else the answer's own subject stands in: the filers the answer names
-    ("Best Buy reported lower revenue"), so "the company expects headwinds" is not read on a
-    peer's page. Nothing is foreign when neither names one."""
-    filers, asked = _filers(question, pages)
-    if not asked and _names_absent(question, pages):
-        return {page_id: key for page_id, key in filers.items() if key}
-    if not asked and answer:
-        asked = _filers(answer, pages)[1]
-    return {page_id: key for page_id, key in filers.items() if key and key not in asked} if asked else {}
-
-
-def _names_absent(question: str, pages: list[PreparedPage]) -> bool:
-    """Whether the question names a company ("Does Paypal have positive working capital?") that no
-    source page and no document id mentions: the sources are then other companies' filings that
-    retrieval returned for the same line item, and none is evidence about what was asked."""
-    if not pages or not any(_company_slot(question, *_named(e)) for e in extract_entities(question)):
-        return False  # no company named where a question names one: the pages are not read
-    filers = frozenset(doc_filer(page.source.doc_id) for page in pages)
-    known = KnownNames(" ".join(f"{page.source.doc_id} {page.source.text}" for page in pages), filers=filers)
-    for entity in unknown_entities(question, known):
-        entity, name, asks = _named(entity)
-        # A short form of a filer's name ("JPM" of JPMORGAN) is that filer.
-        if not name.text or known.mentions(name.key) or any(f.startswith(name.key) for f in filers if name.key):
-            continue
-        if _company_slot(question, entity, name, asks):
-            return True
-    return False
-
-
-def _named(entity: Entity) -> tuple[Entity, Entity, bool]:
-    """(the entity, the name in it, whether the name run took the question's opening verb in: "Are
-    JPM's gross margins ...")."""
-    words = entity.text.split()
-    asks = words[0].lower() in _AUXILIARIES
-    return entity, Entity(" ".join(words[asks:]), entity.start, entity.end), asks
-
-
-_AUXILIARIES = frozenset("does did do has have had is are was were can will would could should".split())
-_AUXILIARY_BEFORE_RE = re.compile(r"(?:^|[.?!]\s+)(?:does|did|do|has|have|had|is|are|was|were|can|will)\s+$",
-                                  re.IGNORECASE)
-
-
-def _company_slot(question: str, entity: Entity, name: Entity, asks: bool) -> bool:
-    """Where a question names the company it asks about (general English, nothing fitted): its
-    possessive ("Paypal's"), a name with a corporate suffix ("AES Corporation"), or the subject of
-    the question's opening verb ("Does Paypal have"). A term the question merely mentions ("Looking
-    at VaR") or a thing named after "the" ("the Recognition share plan") is none of these."""
-    if not name.text or _THE_BEFORE_RE.search(question, 0, entity.start):
-        return False
-    words = name.text.split()
-    after = question[entity.end:].split(maxsplit=1)
-    return (asks or bool(_AUXILIARY_BEFORE_RE.search(question, 0, entity.start))
-            or name.text.endswith(("'s", "’s"))
-            or (len(words) > 1 and normalise(words[-1]) in CORPORATE_SUFFIXES)
-            or bool(after and normalise(_POSSESSIVE_RE.sub("", after[0])) in CORPORATE_SUFFIXES))
-
-
-_POSSESSIVE_RE = re.compile(r"['’]s\b")
-
-
-_THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)
-
-
-def named_filings(question: str, pages: list[PreparedPage]) -> list[PreparedPage]:
-    """The pages of filings whose filer the question names; none when it names no filer of the pages
-    (a metric computed from rows must come from the asked company's statements, not a peer's that
-    retrieval returned for a company whose filing is not indexed)."""
-    filers, asked = _filers(question, pages)
-    return [page for page in pages if filers[id(page)] in asked]
 
 
 def evidence_pages(claim: Claim, context: AnswerContext) -> list[PreparedPage]:

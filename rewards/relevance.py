@@ -63,11 +63,11 @@ from cai.core.contracts import (
 )
 from cai.core.prompts import question_sentences
 from rewards.claims import split_claims, split_sentences
-from rewards.entities import KnownNames, extract_entities, normalise
+from rewards.entities import KnownNames, doc_filer, extract_entities, normalise
 from rewards.numbers import checkable, extract_quantities
 from rewards.periods import Period, extract_periods
 from rewards.premises import CHANGE_RE, MODIFIERS, acronyms, content_tokens, occurs
-from rewards.question_context import doc_filer, single_period
+from rewards.question_context import single_period
 
 # Interrogatives, auxiliaries, and verbs that frame an amount or a document, not a measure.
 _FRAMING = frozenset(content_tokens(

@@ -417,10 +417,10 @@ class GroundedTeacher:
 
 def _own_pages(question: str, pages: list[SourcePage]) -> list:
     """The pages of the filings whose filer the question names, prepared for reading rows
-    (`rewards.question_context.named_filings`): a metric is computed from the asked company's
+    (`rewards.asked_company.named_filings`): a metric is computed from the asked company's
     statements only, never from a peer's page retrieval returned instead."""
+    from rewards.asked_company import named_filings
     from rewards.premises import prepare_page
-    from rewards.question_context import named_filings
 
     return named_filings(question, [prepare_page(p) for p in pages])
 
