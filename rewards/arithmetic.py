@@ -166,7 +166,7 @@ def _first_hit(target: float, tol: float, matrix: np.ndarray, scales: tuple[floa
 
 # "0.8 percentage points", "1.2 pp": a change of a rate, never a ratio of two amounts.
 _POINTS_RE = re.compile(r"\bpoints?\b|\bpp\b|\bbps\b", re.IGNORECASE)
-_RATE_DIFFERENCE_RE = re.compile(r"\bdifference\s+between\s+(?:the\s+|these\s+|those\s+)?(?:two\s+)?"
+RATE_DIFFERENCE_RE = re.compile(r"\bdifference\s+between\s+(?:the\s+|these\s+|those\s+)?(?:two\s+)?"
                                  r"(?:percentages|rates|margins|ratios)\b", re.IGNORECASE)
 
 
@@ -349,7 +349,7 @@ def derive_figure(q: Quantity, answer_operands: list[float], aligned: list[tuple
     over = [key is not None and len(key) > 3 and bool(REVENUE_LABEL_RE.match(key[3])) for key in groups]
     amounts_only = q.unit == "%"  # percentage points come from percentages, not from amounts
     change = q.unit == "%" and states_change(q, claim_text)  # "up 43%": a growth, not a ratio
-    points = q.unit == "%" and bool(_RATE_DIFFERENCE_RE.search(claim_text))
+    points = q.unit == "%" and bool(RATE_DIFFERENCE_RE.search(claim_text))
     # "39% of total revenues": a share over a revenue row of the evidence, not over any of its figures
     of_revenue = q.unit == "%" and bool(_OF_REVENUE_RE.match(claim_text[q.end:]))
     # Evidence first: a figure derivable from the aligned source rows is explained by them (the

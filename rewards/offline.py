@@ -77,6 +77,7 @@ from rewards import direction, metric_trend
 from rewards.agreement import Known, disagreement
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
+    RATE_DIFFERENCE_RE,
     WORKED_RE,
     Derivation,
     Tolerances,
@@ -456,8 +457,9 @@ class OfflineChecker:
             asked, computed = asked_derivation(q, context.question, pages, tolerances)
             if asked is not None or computed:
                 return asked, computed, False
-        # The ratio itself, not its change ("increased by 2.7 percentage points"): a level only.
-        if q.unit == "$" or states_change(q, claim.plain):
+        # The ratio itself, not its change ("increased by 2.7 percentage points") nor the difference of
+        # two of its values: a level only.
+        if q.unit == "$" or states_change(q, claim.plain) or RATE_DIFFERENCE_RE.search(claim.plain):
             return None, False, False
         ratio = named_ratio(claim.plain, context.question, not own_measure)
         if ratio is None:

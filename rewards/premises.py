@@ -39,7 +39,8 @@ _NOT_MEASURE_WORDS = (
     "ratio rounded round decimal place places therefore thus expressed calculated calculation equal "
     "equals approx about nearly one two three four five six seven eight nine ten twelve first second "
     "third fourth last next previous prior respective taking take square root multiply multiplied divide "
-    "divided sum add added subtract subtracted result resulting express number figure percent did does done"
+    "divided sum add added subtract subtracted result resulting express number figure percent did does done "
+    "difference differences"
 )
 # Finance synonyms: stemmed claim word -> regular expressions for what a filing may write instead
 # (PDF text may have lost its spaces: "Costofsales"). Revenue is not "cost of sales/revenue".

@@ -156,6 +156,15 @@ def test_a_difference_of_two_percentages_is_a_subtraction():
     assert found is not None and "-" in found.expression
 
 
+def test_the_difference_of_two_stated_margins_is_checked_as_one(checker):
+    margins = "Net profit margin was 5.0% in 2023 and 4.0% in 2022."
+    # "difference" is arithmetic, not a measure the sources must name
+    assert [v.verdict for v in check(checker, f"{margins} The difference between these two percentages is 1.0%.")] \
+        == [Verdict.supported, Verdict.supported]
+    assert check(checker, f"{margins} The difference between these two percentages is 1.4%.")[1].verdict \
+        == Verdict.unsupported
+
+
 def test_rate_is_a_ratio_of_rows_that_name_it(checker):
     question = "What was Globex's effective tax rate in 2022?"
     [v] = check(checker, "The effective tax rate for 2022 was 20.0% of income before income taxes.", question=question)
