@@ -76,8 +76,7 @@ def _named(entity: Entity) -> tuple[Entity, Entity, bool]:
 
 
 _AUXILIARIES = frozenset("does did do has have had is are was were can will would could should".split())
-_AUXILIARY_BEFORE_RE = re.compile(r"(?:^|[.?!]\s+)(?:does|did|do|has|have|had|is|are|was|were|can|will)\s+$",
-                                  re.IGNORECASE)
+_AUXILIARY_BEFORE_RE = re.compile(rf"(?:^|[.?!]\s+)(?:{'|'.join(sorted(_AUXILIARIES))})\s+$", re.IGNORECASE)
 
 
 def _company_slot(question: str, entity: Entity, name: Entity, asks: bool) -> bool:
@@ -92,10 +91,7 @@ def _company_slot(question: str, entity: Entity, name: Entity, asks: bool) -> bo
     return (asks or bool(_AUXILIARY_BEFORE_RE.search(question, 0, entity.start))
             or name.text.endswith(("'s", "’s"))
             or (len(words) > 1 and normalise(words[-1]) in CORPORATE_SUFFIXES)
-            or bool(after and normalise(_POSSESSIVE_RE.sub("", after[0])) in CORPORATE_SUFFIXES))
-
-
-_POSSESSIVE_RE = re.compile(r"['’]s\b")
+            or bool(after and Entity(after[0], 0, 0).key in CORPORATE_SUFFIXES))  # "AES Corporation's"
 
 
 _THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)
