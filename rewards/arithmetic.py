@@ -215,7 +215,8 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     spans it states (`compound_years`) as a tuple of exponents.
 
     `change_only`: the claim figure states a change ("up 43%", "down 47%"): a growth or a decline,
-    never the plain ratio of two figures (one figure 43% of another is no 43% rise).
+    never the plain ratio of two figures (one figure 43% of another is no 43% rise). `points`: a
+    difference of two rates ("the difference between these two percentages"): a subtraction only.
 
     `over` (one flag per operand): the figures a share may be taken over ("39% of total revenues" is a
     figure over a revenue row, not over any figure of the page).
@@ -232,15 +233,11 @@ def derive_pair(claim: Quantity, operands: list[float], tol: Tolerances, *, addi
     expression pairs two figures of different rows and different columns.
 
     With `docs` (the document of each operand, or None), two figures of different filings are never
-    combined: a tax benefit in one company's 10-K plus a cash outflow in another's is no figure of
-    either.
+    combined: a tax benefit in one company's 10-K plus a cash outflow in another's is no figure of either.
 
     With `signs` (-1, +1 or 0 per operand: the sign it has in its source), two figures of opposite
     sign are never added: the sum of a cash outflow's magnitude and a positive amount reverses the
     outflow (their signed sum is the difference, which stays a candidate).
-
-    `points`: the claim names the figure a difference of two rates ("the difference between these two
-    percentages is 0.1%"): a subtraction, as percentage points are, never a quotient.
 
     `rising`: the direction of the change the claim figure states, where it says one (None: it does
     not). A percentage change is (later - earlier) / earlier, so a rise is the growth form over the

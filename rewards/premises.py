@@ -34,13 +34,12 @@ _TOKEN_RE = re.compile(r"[a-z][a-z&\-]{2,}")
 # Words that say how a figure is written or worked out, not what it measures (stemmed below).
 _NOT_MEASURE_WORDS = (
     "million millions billion billions thousand thousands trillion usd dollar dollars percent percentage points "
-    "january february march april may june july august september october november december "
+    "january february march april may june july august september october november december difference differences "
     "jan feb mar apr jun jul aug sep sept oct nov dec end ending beginning begin average change between "
     "ratio rounded round decimal place places therefore thus expressed calculated calculation equal "
     "equals approx about nearly one two three four five six seven eight nine ten twelve first second "
     "third fourth last next previous prior respective taking take square root multiply multiplied divide "
-    "divided sum add added subtract subtracted result resulting express number figure percent did does done "
-    "difference differences"
+    "divided sum add added subtract subtracted result resulting express number figure percent did does done"
 )
 # Finance synonyms: stemmed claim word -> regular expressions for what a filing may write instead
 # (PDF text may have lost its spaces: "Costofsales"). Revenue is not "cost of sales/revenue".
