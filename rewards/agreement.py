@@ -49,6 +49,23 @@ def question_years(question: str) -> set[int]:
     return set(years)
 
 
+# A year as a passage writes it ("fiscal 2017", "FY2016"), not a figure ("2,017", "$2017").
+_PASSAGE_YEAR_RE = re.compile(r"(?<![\d,.$])(?:19|20)\d{2}(?![\d,]|\.\d)")
+
+
+def claim_names_a_year(plain: str) -> bool:
+    return _PASSAGE_YEAR_RE.search(plain) is not None
+
+
+def of_another_period(passage: str, asked_years: set[int]) -> bool:
+    """Whether a source passage speaks of other years than those asked: it names years, none within a
+    year of one the question asks about (a fiscal label and a calendar year may differ by one). A claim
+    that names no period is about the asked one, so "Revenue declined due to lower demand", answering a
+    question about FY2023, is not what "Revenue declined in fiscal 2017 due to lower demand" says."""
+    years = {int(y) for y in _PASSAGE_YEAR_RE.findall(passage)}
+    return bool(years and asked_years) and all(min(abs(y - a) for a in asked_years) > 1 for y in years)
+
+
 class _PartFacts(NamedTuple):
     years: frozenset[int]
     dates: frozenset[tuple[int | None, int | None, int | None]]

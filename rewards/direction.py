@@ -7,7 +7,8 @@ blind to the sign pays a policy for getting it wrong, so a claim that states a d
 checked against the two values it compares, wherever they can be found:
 
 1. `pair_change`: its own two figures, ordered by the words that tie them to the direction
-   ("decreased from X to Y", "rose to Y from X", "Y, down from X", "X ... and decreased to Y"), or
+   ("decreased from X to Y", "rose to Y from X", "Y, down from X", "X ... and decreased to Y", "Y, which
+   was lower than X": a comparison must hold whatever the periods), or
    by the periods they are stated for when nothing but period words stands between them.
 2. `period_change`: for a change stated between two periods ("increased by 2.7 percentage points
    from FY2021 to FY2022", "revenue declined in 2022 compared to 2021"), the measure's values for
@@ -101,6 +102,11 @@ _PAIR_RES = [
                rf"\s+(?:from|compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+)?⟦(?P<old>\d+)⟧", re.IGNORECASE),
     re.compile(rf"⟦(?P<old>\d+)⟧[^⟦;]{{0,80}}?\band\s+(?:\w+\s+){{0,2}}?(?P<dir>{_DIR})\s+to\s+⟦(?P<new>\d+)⟧",
                re.IGNORECASE),
+    # A comparison of the claim's two figures: "$47 million, which was lower than the $54 million of …"
+    # (only a copula or "which" between the first figure and the comparative; a figure set off by a comma,
+    # "25% in 2023, 5 points higher than 20%", is the difference, not a compared value).
+    re.compile(r"(?<!,)(?<!,\s)⟦(?P<new>\d+)⟧\s*,?\s*(?:(?:which|that)\s+)?(?:(?:was|were|is|are|remains?|remained)\s+)?"
+               r"(?:\w+ly\s+)?(?P<dir>higher|lower)\s+than\s+[^⟦;.]{0,50}?⟦(?P<old>\d+)⟧", re.IGNORECASE),
 ]
 _FISCAL_KINDS = ("fy", "year", "quarter")
 

@@ -26,7 +26,8 @@ outright (`judge_gold_text`, in order):
 An answer that is the gold as written ("2019", "7", citations and punctuation aside: `as_written`)
 is right outright; `rewards.correctness.judge` asks that first, before it reads the answer's claims.
 Otherwise the gold's first claim (its answer; what follows elaborates) is checked by the
-checker with the answer as the only source.
+checker with the answer as the only source, less the sentences it denies ("The sources do not state
+that …" names what it does not state).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 
 from cai.core.contracts import SourcePage, Verdict
-from rewards.claims import split_claims
+from rewards.claims import sentence_kind, split_claims
 
 ANSWER_DOC = "answer"  # the doc id the answer's text is read under when the gold is checked against it
 
@@ -218,7 +219,10 @@ def judge_gold_text(question: str, answer: str, gold_answer: str, checker) -> tu
     for convention in (_by_polarity, _by_fallback, _by_relevance, _by_choice, _by_name):
         if (decided := convention(question, answer, gold_answer)) is not None:
             return decided
-    verdicts = checker.check(question, gold_answer, [SourcePage(doc_id=ANSWER_DOC, page=1, text=answer)])
+    # What the answer denies ("The sources do not state that FPGAs are sold") is not what it states.
+    stated = " ".join(s.text for s in split_claims(answer, keep_non_claims=True)
+                      if sentence_kind(s.text) != "abstention")
+    verdicts = checker.check(question, gold_answer, [SourcePage(doc_id=ANSWER_DOC, page=1, text=stated)])
     if not verdicts:
         return False, "the gold answer has no claim to look for in the answer"
     first = verdicts[0]

@@ -16,7 +16,14 @@ addresses what the question asks about. The reading conventions, none fitted to 
    the entity asked about (handled by 4). A clause with a wh-phrase noun ("Which *segment* grew …",
    "What *cybersecurity incident* did …") asks for an instance of that category, which the answer
    names ("Contract Warehousing", "a phishing campaign") rather than repeats (expected answer types,
-   Li & Roth 2002): no words can be required of it, only 3–5.
+   Li & Roth 2002): no words can be required of it, only 3–5. Only the asking part says what is
+   asked: where a sentence is a question ("…?"), the question's other sentences instruct (definitions,
+   the answer's format or basis, "If … is not a useful metric, then state that and explain why."); an
+   adjunct before the asking part ("Considering the data in the balance sheet, what is …", "…, answer
+   the following question: how much …"), an aside in parentheses, and where a figure is read ("on the
+   balance sheet", "in Acme's income statement") are not asked either; nor are manner adverbs
+   ("historically", "materially"), evaluative and counting words ("major", "the number of") or
+   currencies. A sentence is a boundary no clause crosses.
 2. **Measure** — a claim addresses a clause when it states a strict majority of the clause's head
    words, each at the start of a word ("rate" is not in "generated"; the finance synonyms of
    `rewards.premises.occurs` count: "revenue" answers "net sales"), so "employees" alone does not
@@ -28,13 +35,16 @@ addresses what the question asks about. The reading conventions, none fitted to 
    another qualifier, is another line item. A claim that directly follows a relevant claim, names no
    company of its own and shares a topic word with the question or refers back ("It", "The segment")
    continues it ("Segment operating income decreased …" after the segment's revenue: the centering
-   of a discourse on its previous utterance, Grosz, Joshi & Weinstein 1995).
+   of a discourse on its previous utterance, Grosz, Joshi & Weinstein 1995). A yes/no clause ("Are
+   Acme's gross margins consistent?") mixes the measure with the verdict asked for: half of its head
+   words answer it.
 3. **Period** — when the question names one period (`rewards.question_context.single_period`), a
    claim that names years, none of them the asked one, is about another period.
 4. **Entity** — the entity asked about is a possessive name in the question ("Ostrander's") or a
    name matching the filer of a source document (`rewards.question_context.doc_filer` reads filers
-   from document ids). A claim whose evidence lies in another filer's document, on a page that does
-   not mention the asked entity, is about another company.
+   from document ids; "Best Buy" is BESTBUY_2023_10K's filer, and a capitalised short form that starts
+   a filer's name, "JPM" of JPMORGAN_2022_10K, is that filer). A claim whose evidence lies in another
+   filer's document, on a page that does not mention the asked entity, is about another company.
 5. **Answer type** — a "when" clause is answered by a date (a month or a stated period), a "how
    much / how many" clause by a figure (`rewards.numbers.checkable`).
 
@@ -77,7 +87,11 @@ _FRAMING = frozenset(content_tokens(
     "present presented relate related relates compare compared comparison versus there here any some more less "
     "document filing annual quarterly quarter month months calendar period periods ended ending "
     "thousand thousands million millions billion billions dollar dollars percent "
-    "segment segments division divisions unit units subsidiary subsidiaries"))
+    "segment segments division divisions unit units subsidiary subsidiaries "
+    # evaluative and counting words ("major acquisitions", "the number of stores"), reporting verbs,
+    # currencies and prepositions of a comparison: none names a measure
+    "major primary main key significant material important notable number quantity amount outline outlined "
+    "usd eur gbp jpy between among"))
 _MONTHS_RE = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
                         r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?", re.IGNORECASE)
 _MONTH_WORDS = frozenset(content_tokens("january february march april may june july august september october november "
@@ -105,8 +119,22 @@ _NOT_ASKED_RE = re.compile(
 _PERIOD_LEAD_RE = re.compile(r"\b(?:for\s+)?(?:the\s+)?(?:fiscal\s+)?(?:years?|quarters?|periods?|months?)\s+"
                              r"(?:ended|ending)\b", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z&'\-]*")
+# An aside in parentheses ("(not fluctuating more than roughly 2% each year)", "(formerly known as Square)")
+# elaborates what is asked; its words are not asked of the answer.
+_PARENTHESIS_RE = re.compile(r"\([^()]*\)")
+# Where a figure is read, not what it measures: "debt on the balance sheet", "in AES Corporation's income
+# statements", "from the statement of cash flows", "per the 10-K".
+_STATEMENT_SOURCE_RE = re.compile(
+    r"\b(?i:on|in|from|within|using|per|according\s+to|based\s+on|shown\s+in)\s+(?i:the\s+|its\s+|their\s+)?"
+    r"(?:(?:[A-Z][\w.&-]*\s+){0,3}[A-Z][\w.&-]*['\u2019]s\s+)?(?i:consolidated\s+)?"
+    r"(?i:balance\s+sheets?|income\s+statements?|cash\s+flows?\s+statements?|p&l(?:\s+statements?)?"
+    r"|statements?\s+of\s+(?:income|operations|earnings|cash\s+flows?|financial\s+position|comprehensive\s+income)"
+    r"|(?:annual|quarterly)\s+reports?|10-[kq](?:\s+filings?)?|filings?)\b")
+# A manner or degree adverb ("historically", "directly", "materially", "explicitly") qualifies how the
+# question asks, not what it measures.
+_MANNER_ADVERB_RE = re.compile(r"\b[a-z]{2,}(?:al|ic|iv|ent|ant|ous|ct|it|ar|at|ful|ib|ab|ed|ing|e)ly\b", re.IGNORECASE)
 _AUXILIARIES = frozenset("did does do was were is are has have had will would can could should".split())
-_CLAUSE_SPLIT_RE = re.compile(r"\s*(?:,|;|\band\b|\bor\b|\bas well as\b)\s*", re.IGNORECASE)
+_CLAUSE_SPLIT_RE = re.compile(r"\s*(?:,|;|:|\band\b|\bor\b|\bas well as\b)\s*", re.IGNORECASE)
 _WHEN_RE = re.compile(r"\bwhen\b", re.IGNORECASE)
 _HOW_MUCH_RE = re.compile(r"\bhow\s+(?:much|many)\b", re.IGNORECASE)
 # A table row quoted as a sentence: a label, then two or more figures and nothing else.
@@ -133,6 +161,9 @@ class Clause:
 
     topic: tuple[str, ...]
     wants: str | None = None  # "date" | "figure" | None
+    # A yes/no clause ("Are Acme's gross margins consistent?") mixes the measure asked about with the
+    # verdict asked for; an answer about the measure states half of its words ("The gross margin fell …").
+    polar: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,8 +200,13 @@ def filer_words(doc_id: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _names_filer(entity_words: set[str], filer: tuple[str, ...]) -> bool:
-    return any(len(w) >= 4 and w in entity_words for w in filer)
+def _names_filer(entity_words: set[str], filer: tuple[str, ...], key: str = "", initialism: bool = False) -> bool:
+    """Whether a name (its words, its `normalise`d key) is the filer a document id names: a shared name
+    word, the whole name run together ("Best Buy" of BESTBUY_2023_10K), or a capitalised short form
+    that starts it ("JPM" of JPMORGAN_2022_10K, as `rewards.asked_company` reads one)."""
+    joined = "".join(filer)
+    return (any(len(w) >= 4 and w in entity_words for w in filer) or (len(key) >= 4 and key == joined)
+            or (initialism and len(key) >= 2 and joined.startswith(key)))
 
 
 def _asked_entities(question: str, doc_ids: Sequence[str]) -> list[tuple[str, str, set[str]]]:
@@ -184,7 +220,7 @@ def _asked_entities(question: str, doc_ids: Sequence[str]) -> list[tuple[str, st
         name = " ".join(words).removesuffix("'s").removesuffix("\u2019s").rstrip("'\u2019")
         keys = {normalise(w) for w in name.split()} - {""}
         possessive = e.text.endswith(("'s", "'", "\u2019s"))
-        if name and (possessive or any(_names_filer(keys, f) for f in filers)):
+        if name and (possessive or any(_names_filer(keys, f, normalise(name), name.isupper()) for f in filers)):
             out.append((name, normalise(name), keys))
     return out
 
@@ -211,10 +247,37 @@ def _clause(text: str, excluded: frozenset[str]) -> Clause:
     """A clause's topic words and answer type. A "What N …" / "Which N …" clause asks for an instance of
     N, whose words cannot be known in advance: it requires no topic words (entity and period still apply)."""
     wh_category = _wh_category(_WORD_RE.findall(text))
+    words = content_tokens(_MANNER_ADVERB_RE.sub(" ", text))
     topic = () if wh_category else tuple(
-        t for t in content_tokens(text) if t not in excluded and not _direction(t) and not _SUPERLATIVE_RE.match(t))
+        t for t in words if t not in excluded and not _direction(t) and not _SUPERLATIVE_RE.match(t))
     wants = "date" if _WHEN_RE.search(text) else "figure" if _HOW_MUCH_RE.search(text) else None
-    return Clause(topic, wants)
+    return Clause(topic, wants, polar=bool(text.split()) and text.split()[0].lower() in _AUXILIARIES)
+
+
+def _asking_sentences(question: str) -> list[str]:
+    """The sentences that ask, without their periods. Where one of them is a question ("…?"), the others
+    instruct (a definition, the format or basis of the answer, "If … is not a useful metric, then state
+    that and explain why."): what they name is the working's, not what is asked. A sentence is a
+    boundary no clause crosses."""
+    sentences = question_sentences(question)
+    sentences = ([t for t in sentences if "?" in t] or [t for t in sentences if not _NOT_ASKED_RE.search(t.strip())]
+                 or [question])
+    out = []
+    for sentence in sentences:
+        text = _PERIOD_LEAD_RE.sub(" ", _STATEMENT_SOURCE_RE.sub(" ", _PARENTHESIS_RE.sub(" ", sentence)))
+        for p in sorted(extract_periods(text), key=lambda p: -p.start):
+            text = text[: p.start] + " " + text[p.end :]
+        out.append(text.rstrip("?. "))
+    return out
+
+
+def _asked_parts(sentence: str) -> list[str]:
+    """A sentence's coordinated parts, less those before the part that asks: "Considering the data in the
+    balance sheet, what is …" asks only the second part (the first is an adjunct saying how to answer)."""
+    parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p.strip()]
+    asking = next((i for i, p in enumerate(parts) if _INTERROGATIVE_RE.search(p)
+                   or p.split()[0].lower() in _AUXILIARIES), 0)
+    return parts[asking:]
 
 
 def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
@@ -224,11 +287,7 @@ def read_question(question: str, doc_ids: Sequence[str] = ()) -> Asked:
     asked_names = {w for _, _, words in entities for w in words}
     names = asked_names | {w for d in doc_ids for w in filer_words(d)}
     excluded = _FRAMING | _MONTH_WORDS | frozenset(t for w in names for t in content_tokens(w))
-    asking = [t for t in question_sentences(question) if not _NOT_ASKED_RE.search(t.strip())]
-    text = _PERIOD_LEAD_RE.sub(" ", " ".join(asking) or question)
-    for p in sorted(extract_periods(text), key=lambda p: -p.start):
-        text = text[: p.start] + " " + text[p.end :]
-    parts = [p for p in _CLAUSE_SPLIT_RE.split(text.rstrip("?. ")) if p.strip()]
+    parts = [p for sentence in _asking_sentences(question) for p in _asked_parts(sentence)]
     clauses = [_clause(p, excluded) for p in parts]
     # a part that asks nothing of its own ("… in millions, and", a split name) is no clause; "and why?" is one
     merged = [c for c, p in zip(clauses, parts, strict=True) if c.topic or c.wants or _INTERROGATIVE_RE.search(p)]
@@ -300,7 +359,7 @@ def _measure(asked: Asked, plain: str) -> tuple[Clause, list[str], bool]:
         matched = [t for t in clause.topic if _states(t, lowered)]
         heads = [t for t in clause.topic if t not in MODIFIERS] or list(clause.topic)
         stated = [t for t in heads if t in matched]
-        answered = ((not heads or 2 * len(stated) > len(heads)) and not _other_qualifier(clause, lowered)
+        answered = ((not heads or 2 * len(stated) > len(heads) - clause.polar) and not _other_qualifier(clause, lowered)
                     and _answers_type(clause.wants, plain))
         key = (answered, len(matched) / len(clause.topic) if clause.topic else 1.0)
         if best is None or key > best[0]:
@@ -322,7 +381,9 @@ def _off_entity(asked: Asked, evidence: Evidence | None, pages: Sequence[SourceP
     if not asked.entities or evidence is None:
         return None
     filer = filer_words(evidence.locator.doc_id)
-    if filer and _names_filer(set(asked.entity_words), filer):
+    if filer and (_names_filer(set(asked.entity_words), filer)
+                  or any(_names_filer(set(), filer, key, name.isupper())
+                         for name, key in zip(asked.entities, asked.entity_keys, strict=True))):
         return None
     page = next((p for p in pages if (p.doc_id, p.page) == (evidence.locator.doc_id, evidence.locator.page)), None)
     if page is not None and any(KnownNames(page.text).mentions(key) for key in asked.entity_keys):
@@ -364,7 +425,7 @@ _LEGAL_WORDS = frozenset(content_tokens("co inc incorporated corp corporation co
 def addresses(asked: Asked, claim: str) -> bool:
     """Whether a claim is about what was asked, strictly: relevant (`claim_relevance`) and stating one
     of the topic words of the clause it answers, or something of the entity asked about. A question
-    whose last clause names no measure ("… and explain why") makes every sentence relevant; a line
+    whose asking clause names no measure ("… and why?") makes every sentence relevant; a line
     of pasted filing text ("UNITED STATES", "Timing of Deferral Elections") does not address it."""
     compact = re.sub(r"[^a-z0-9]+", "", claim.lower())
     relevance = claim_relevance(asked, claim)

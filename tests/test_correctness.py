@@ -94,6 +94,10 @@ def test_gold_answer_without_figures_must_be_stated_by_the_answer(checker):
     assert judge(question, detailed, gold, checker=checker).correct
     wrong = judge(question, "Acme is headquartered in Boise, Idaho.", gold, checker=checker)
     assert wrong.correct is False and wrong.method == "gold_answer_text" and "Tacoma" in wrong.reason
+    # what the answer denies it does not state
+    denied = judge(question, "Acme leases its offices under a ten-year lease. The sources do not state that Acme is "
+                   "headquartered in Tacoma, Washington.", gold, checker=checker)
+    assert denied.correct is False and denied.method == "gold_answer_text"
 
 
 def test_a_bare_gold_is_matched_as_written(checker):

@@ -49,6 +49,12 @@ def verdicts(checker, answer, sources=(STATEMENT,), question=QUESTION):
     ("Despite a decrease in net sales from $40,000 million in 2022 to $50,000 million in 2023, margins held.", False),
     ("Cost of sales fell from $31,000 million in 2021 to $25,000 million in 2022, while net sales decreased from "
      "$40,000 million in 2022 to $50,000 million in 2023.", False),
+    # A comparison of the two figures holds or not whatever periods they are of.
+    ("Net sales were $50,000 million, which was higher than the $40,000 million of the prior year.", True),
+    ("Net sales were $50,000 million, which was lower than the $40,000 million of the prior year.", False),
+    ("Net sales of $50,000 million were significantly lower than the prior year's $40,000 million.", False),
+    # a figure set off by a comma before the comparative is the difference
+    ("Net sales were $50,000 million in 2023, $10,000 million higher than $40,000 million in 2022.", True),
 ])
 def test_a_claims_own_two_figures_must_move_the_way_it_says(checker, claim, supported):
     [v] = verdicts(checker, claim)

@@ -251,3 +251,26 @@ BASIS = SourcePage(doc_id="gizmo-2024-annual-report", page=60, text=(
 def test_gaap_and_adjusted_figures_are_not_interchangeable(checker, question, answer, expected):
     verdicts = checker.check(question, answer, [BASIS])
     assert verdicts and all(v.verdict == expected for v in verdicts), [(v.text, v.verdict, v.reason) for v in verdicts]
+
+
+def test_a_claim_naming_no_period_is_not_supported_by_a_passage_about_other_years(checker):
+    # An answer is read as an answer to its question: "revenue declined due to lower demand", for a
+    # question about FY2023, is not what a passage about fiscal 2017 says, however close the words.
+    old = SourcePage(doc_id="initech-2017-10k", page=5, text=(
+        "Revenue declined in fiscal 2017 due to lower demand for staplers in the Americas. Operating income "
+        "increased in fiscal 2017 compared to fiscal 2016."))
+    now = SourcePage(doc_id="initech-2023-10k", page=9, text=(
+        "Cash and cash equivalents were $1.9 billion at the end of fiscal 2023. A recall in Europe hurt printer "
+        "margins in fiscal 2023."))
+    question = "Did Initech's cash drop between FY2023 and Q2 of FY2024?"
+    claim = "Initech's revenue declined due to lower demand for staplers in the Americas [initech-2017-10k p.5]."
+    [v] = checker.check(question, claim, [old, now])
+    assert v.verdict == Verdict.unsupported, v.reason
+    # the claim that names its year is checked as written (relevance, not support, says it is off the question)
+    dated = "Initech's revenue declined in fiscal 2017 due to lower demand for staplers in the Americas."
+    assert checker.check(question, dated, [old, now])[0].verdict == Verdict.supported
+    # a passage of the asked years, or a year before (a fiscal label and a calendar year), still supports
+    recall = "A recall in Europe hurt Initech's printer margins [initech-2023-10k p.9]."
+    assert checker.check(question, recall, [old, now])[0].verdict == Verdict.supported
+    # a question that names no year leaves every passage
+    assert checker.check("What happened to Initech's revenue?", claim, [old, now])[0].verdict == Verdict.supported

@@ -121,8 +121,10 @@ def test_addresses_needs_a_topic_word_or_something_said_of_the_entity():
     assert addresses(asked, "Gross margin was 22.5% in fiscal 2023.")
     vague = read_question("Are Best Buy's gross margins consistent? If not, then please state that and explain why.",
                           ["BESTBUY_2023_10K"])
-    assert addresses(vague, "Best Buy closed 23 stores in the second quarter.")
-    # relevant to the bare "explain why" clause, but about nothing asked: lines of a cover page
+    # the instruction sentence asks nothing of its own: a store count does not address gross margins
+    assert not addresses(vague, "Best Buy closed 23 stores in the second quarter.")
+    assert addresses(vague, "The gross margin rate fell 1.1 points on higher promotions.")
+    # lines of a cover page
     assert not addresses(vague, "UNITED STATES SECURITIES AND EXCHANGE COMMISSION")
     assert not addresses(vague, "BEST BUY CO., INC.")
 
@@ -150,3 +152,40 @@ def test_a_claim_that_restates_a_yes_no_question_is_its_verdict():
     assert verdict_on_question(question, "Kessler has reported several materially important ongoing legal battles.")
     assert not verdict_on_question(question, "Multiple legal actions were filed against Kessler after the accident.")
     assert not verdict_on_question(question, "Kessler has reported ongoing trade disputes with suppliers in FY2022.")
+
+
+def test_a_filer_named_with_its_words_run_together_or_by_a_capitalised_short_form_is_the_asked_company():
+    # "Northwind Traders" is the filer of NORTHWINDTRADERS_2023_10K, and "NWT" the one of NWTHOLDINGS_…;
+    # neither page mentions the name as the question writes it.
+    page = SourcePage(doc_id="NORTHWINDTRADERS_2023_10K", page=4, text="Revenue was $80.1 million in 2023.")
+    asked = read_question("What was Northwind Traders' revenue in 2023?", [page.doc_id])
+    assert claim_relevance(asked, "Revenue was $80.1 million in 2023.", evidence=_on(page), pages=[page]).relevant
+    short = SourcePage(doc_id="NWTHOLDINGS_2023_10K", page=4, text="Revenue was $80.1 million in 2023.")
+    asked = read_question("What was NWT's revenue in 2023?", [short.doc_id])
+    assert claim_relevance(asked, "Revenue was $80.1 million in 2023.", evidence=_on(short), pages=[short]).relevant
+    # a capitalised word that merely starts another filer's name is no short form of it
+    asked = read_question("What was North's revenue in 2023?", [page.doc_id])
+    assert not claim_relevance(asked, "Revenue was $80.1 million.", evidence=_on(page), pages=[page]).relevant
+
+
+@pytest.mark.parametrize("question, topics", [
+    # an adjunct before the asking part, and what comes before a colon, say how to answer
+    ("Considering the data in the balance sheet, what is Acme's FY2024 working capital?", [("work", "capital")]),
+    ("Using the cash flow statement, answer the following question: how much did Acme generate in cash from "
+     "operations in FY2024?", [("generate", "cash", "operation")]),
+    # where a figure is read is no part of what it measures; nor are asides in parentheses
+    ("Has Acme increased its debt on the balance sheet between FY2023 and FY2024?", [("debt",)]),
+    ("What is the amount of restructuring costs in Acme's income statement for FY2024 (in USD millions)?",
+     [("restructur", "cost")]),
+    # manner adverbs, evaluative words and counting words name no measure
+    ("Are Acme's gross margins historically consistent (not fluctuating more than 2% each year)?",
+     [("gross", "margin", "consistent")]),
+    ("What are the major acquisitions Acme completed in FY2024?", [("acquisition", "complet")]),
+    ("Was there any change in the number of Acme stores?", [("store",)]),
+    # a sentence is a boundary: the instruction after the question is not asked
+    ("What was Acme's FY2024 revenue? Calculate what was asked by utilizing the line items clearly shown in the "
+     "statement of income.", [("revenue",)]),
+])
+def test_only_the_asking_part_of_a_question_names_what_it_asks(question, topics):
+    asked = read_question(question, ["acme-2024-10k"])
+    assert [c.topic for c in asked.clauses] == topics
