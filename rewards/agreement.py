@@ -49,8 +49,9 @@ def question_years(question: str) -> set[int]:
     return set(years)
 
 
-# A year as a passage writes it ("fiscal 2017", "FY2016"), not a figure ("2,017", "$2017").
-_PASSAGE_YEAR_RE = re.compile(r"(?<![\d,.$])(?:19|20)\d{2}(?![\d,]|\.\d)")
+# A year as a passage writes it ("fiscal 2017", "FY2016", "In 2022, …"), not a figure ("2,017", "$2017",
+# "2019.5") nor a document id's ("[AMD_2015_10K p.60]").
+_PASSAGE_YEAR_RE = re.compile(r"(?<![\d,.$_])(?:19|20)\d{2}(?!\d|[,.]\d|_)")
 
 
 def claim_names_a_year(plain: str) -> bool:

@@ -91,7 +91,11 @@ _FRAMING = frozenset(content_tokens(
     # evaluative and counting words ("major acquisitions", "the number of stores"), reporting verbs,
     # currencies and prepositions of a comparison: none names a measure
     "major primary main key significant material important notable number quantity amount outline outlined "
-    "usd eur gbp jpy between among"))
+    "usd eur gbp jpy between among "
+    # the end of a period ("year end FY2019", "at the end of FY2019"), a change's rate ("year-over-year"),
+    # number words ("three year average") and verbs that frame an amount ("generate", "bring in")
+    "end year-over-year yoy one two three four five six seven eight nine ten generate generated generates bring "
+    "brought"))
 _MONTHS_RE = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
                         r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?", re.IGNORECASE)
 _MONTH_WORDS = frozenset(content_tokens("january february march april may june july august september october november "
@@ -130,6 +134,13 @@ _STATEMENT_SOURCE_RE = re.compile(
     r"(?i:balance\s+sheets?|income\s+statements?|cash\s+flows?\s+statements?|p&l(?:\s+statements?)?"
     r"|statements?\s+of\s+(?:income|operations|earnings|cash\s+flows?|financial\s+position|comprehensive\s+income)"
     r"|(?:annual|quarterly)\s+reports?|10-[kq](?:\s+filings?)?|filings?)\b")
+# Phrases that qualify a measure the answer may name plainly: "net income attributable to shareholders" is
+# net income, "capex as a % of revenue" is a share of capex (also written "capex margin"), a "growth rate"
+# the growth.
+_QUALIFIER_PHRASE_RE = re.compile(
+    r"\battributable\s+to\s+(?:the\s+)?(?:common\s+)?(?:share|stock)holders\b(?:\s+of\s+\w+)?"
+    r"|\bas\s+an?\s+(?:%|percent(?:age)?)\s+of\s+(?:total\s+|net\s+)?(?:revenues?|sales)\b"
+    r"|(?<=growth)\s+rates?\b", re.IGNORECASE)
 # A manner or degree adverb ("historically", "directly", "materially", "explicitly") qualifies how the
 # question asks, not what it measures.
 _MANNER_ADVERB_RE = re.compile(r"\b[a-z]{2,}(?:al|ic|iv|ent|ant|ous|ct|it|ar|at|ful|ib|ab|ed|ing|e)ly\b", re.IGNORECASE)
@@ -265,6 +276,7 @@ def _asking_sentences(question: str) -> list[str]:
     out = []
     for sentence in sentences:
         text = _PERIOD_LEAD_RE.sub(" ", _STATEMENT_SOURCE_RE.sub(" ", _PARENTHESIS_RE.sub(" ", sentence)))
+        text = _QUALIFIER_PHRASE_RE.sub(" ", text)
         for p in sorted(extract_periods(text), key=lambda p: -p.start):
             text = text[: p.start] + " " + text[p.end :]
         out.append(text.rstrip("?. "))

@@ -274,3 +274,14 @@ def test_a_claim_naming_no_period_is_not_supported_by_a_passage_about_other_year
     assert checker.check(question, recall, [old, now])[0].verdict == Verdict.supported
     # a question that names no year leaves every passage
     assert checker.check("What happened to Initech's revenue?", claim, [old, now])[0].verdict == Verdict.supported
+
+
+def test_the_years_a_passage_names_are_its_years_not_its_figures_or_document_ids():
+    from rewards.agreement import claim_names_a_year, of_another_period
+
+    assert claim_names_a_year("In 2022, Initech earned the most from operations.")
+    assert not claim_names_a_year("Operations brought in the most cash [initech_2015_10k p.60].")
+    assert not claim_names_a_year("Revenue was $2,017 million.")
+    assert of_another_period("revenue declined in fiscal 2017 compared to fy2016.", {2023, 2024})
+    assert not of_another_period("revenue declined in fiscal 2022.", {2023})  # a fiscal label may differ by one
+    assert not of_another_period("revenue declined [initech_2015_10k p.60].", {2023})
