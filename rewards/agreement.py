@@ -58,6 +58,14 @@ def claim_names_a_year(plain: str) -> bool:
     return _PASSAGE_YEAR_RE.search(plain) is not None
 
 
+def of_asked_period(plain: str, asked_years: set[int], ranked: list) -> list:
+    """The ranked (score, page, window) items a claim `plain` without figures may align to: none whose
+    window names only other years than those asked, when the claim names no year of its own."""
+    if not asked_years or claim_names_a_year(plain):
+        return ranked
+    return [r for r in ranked if not of_another_period(r[2].lowered, asked_years)]
+
+
 def of_another_period(passage: str, asked_years: set[int]) -> bool:
     """Whether a source passage speaks of other years than those asked: it names years, none within a
     year of one the question asks about (a fiscal label and a calendar year may differ by one). A claim

@@ -74,7 +74,7 @@ import numpy as np
 
 from cai.core.contracts import ClaimVerdict, Evidence, SourcePage, Verdict
 from rewards import direction, metric_trend
-from rewards.agreement import Known, claim_names_a_year, disagreement, of_another_period
+from rewards.agreement import Known, disagreement, of_asked_period
 from rewards.answer_sentence import outranked, repeats_question
 from rewards.arithmetic import (
     RATE_DIFFERENCE_RE,
@@ -211,8 +211,7 @@ class OfflineChecker:
                                                        (Verdict.unsupported, 0.1)), ranked, absent[1]))
                 continue
             verdict = self._check_explicit(claim, context, ranked)
-            if verdict is None and context.known.asked_years and not claim_names_a_year(claim.plain):
-                ranked = [r for r in ranked if not of_another_period(r[2].lowered, context.known.asked_years)]
+            ranked = of_asked_period(claim.plain, context.known.asked_years, ranked) if verdict is None else ranked
             if verdict is None and direction.stated_direction(claim.plain, ()) is not None:
                 unmatched.append((len(verdicts), claim, ranked))  # "no change": the values may come later
             if verdict is None and ranked and ranked[0][0] >= LEXICAL_ONLY_RECALL:
@@ -593,4 +592,3 @@ _COMPARISON_BEFORE_RE = re.compile(
     r"compared\s+(?:to|with)|versus|vs\.?)\s+(?:the\s+|a\s+|an\s+)?(?:threshold\s+of\s+)?[$(]*\s*$",
     re.IGNORECASE,
 )
-
