@@ -22,8 +22,11 @@ addresses what the question asks about. The reading conventions, none fitted to 
    adjunct before the asking part ("Considering the data in the balance sheet, what is …", "…, answer
    the following question: how much …"), an aside in parentheses, and where a figure is read ("on the
    balance sheet", "in Acme's income statement") are not asked either; nor are manner adverbs
-   ("historically", "materially"), evaluative and counting words ("major", "the number of") or
-   currencies. A sentence is a boundary no clause crosses.
+   ("historically", "materially"), evaluative, counting and number words ("major", "the number of",
+   "three year average"), currencies, the end of a period, "year-over-year" and verbs that frame an
+   amount ("generate"); a phrase that qualifies a measure an answer may name plainly ("net income
+   attributable to shareholders", "capex as a % of revenue", a growth "rate") is the measure. A
+   sentence is a boundary no clause crosses.
 2. **Measure** — a claim addresses a clause when it states a strict majority of the clause's head
    words, each at the start of a word ("rate" is not in "generated"; the finance synonyms of
    `rewards.premises.occurs` count: "revenue" answers "net sales"), so "employees" alone does not
@@ -262,7 +265,8 @@ def _clause(text: str, excluded: frozenset[str]) -> Clause:
     topic = () if wh_category else tuple(
         t for t in words if t not in excluded and not _direction(t) and not _SUPERLATIVE_RE.match(t))
     wants = "date" if _WHEN_RE.search(text) else "figure" if _HOW_MUCH_RE.search(text) else None
-    return Clause(topic, wants, polar=bool(text.split()) and text.split()[0].lower() in _AUXILIARIES)
+    opening = text.split()[:1]
+    return Clause(topic, wants, polar=bool(opening) and opening[0].lower() in _AUXILIARIES)
 
 
 def _asking_sentences(question: str) -> list[str]:
