@@ -26,7 +26,8 @@ addresses what the question asks about. The reading conventions, none fitted to 
    "three year average"), currencies, the end of a period, "year-over-year" and verbs that frame an
    amount ("generate"); a phrase that qualifies a measure an answer may name plainly ("net income
    attributable to shareholders", "capex as a % of revenue", a growth "rate") is the measure. A
-   sentence is a boundary no clause crosses.
+   sentence is a boundary no clause crosses. A topic noun is stated by the adjective or verb it is formed
+   from ("cyclicality" by "cyclical", "impairment" by "impaired").
 2. **Measure** — a claim addresses a clause when it states a strict majority of the clause's head
    words, each at the start of a word ("rate" is not in "generated"; the finance synonyms of
    `rewards.premises.occurs` count: "revenue" answers "net sales"), so "employees" alone does not
@@ -147,6 +148,9 @@ _QUALIFIER_PHRASE_RE = re.compile(
 # A manner or degree adverb ("historically", "directly", "materially", "explicitly") qualifies how the
 # question asks, not what it measures.
 _MANNER_ADVERB_RE = re.compile(r"\b[a-z]{2,}(?:al|ic|iv|ent|ant|ous|ct|it|ar|at|ful|ib|ab|ed|ing|e)ly\b", re.IGNORECASE)
+# Noun-forming suffixes of a (lightly stemmed) topic word: what is left is the word its adjective or verb
+# forms start with ("cyclicalit" -> "cyclical", "amortization" -> "amortiz", "impairment" -> "impair").
+_BASE_FORM_RE = re.compile(r"(?<=al)it$|(?:ilit|ation|ition|ment|ness)$")
 _AUXILIARIES = frozenset("did does do was were is are has have had will would can could should".split())
 _CLAUSE_SPLIT_RE = re.compile(r"\s*(?:,|;|:|\band\b|\bor\b|\bas well as\b)\s*", re.IGNORECASE)
 _WHEN_RE = re.compile(r"\bwhen\b", re.IGNORECASE)
@@ -344,6 +348,9 @@ def _states(token: str, lowered: str) -> bool:
     """Whether the lower-cased text states the topic word `token`: at the start of a word, or through a
     synonym the checker reads for it ("sales" for "revenue"), but not inside another word."""
     if re.search(rf"(?<![a-z]){re.escape(token)}", lowered):
+        return True
+    base = _BASE_FORM_RE.sub("", token)  # "cyclicality" is stated by "cyclical", "amortization" by "amortized"
+    if base != token and len(base) >= 5 and re.search(rf"(?<![a-z]){re.escape(base)}", lowered):
         return True
     return token not in lowered and occurs(token, lowered)
 

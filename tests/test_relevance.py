@@ -198,3 +198,10 @@ def test_a_filer_named_with_its_words_run_together_or_by_a_capitalised_short_for
 def test_only_the_asking_part_of_a_question_names_what_it_asks(question, topics):
     asked = read_question(question, ["acme-2024-10k"])
     assert [c.topic for c in asked.clauses] == topics
+
+
+def test_a_topic_noun_is_stated_by_the_adjective_or_verb_it_is_formed_from():
+    # "cyclicality" by "cyclical", "impairment" by "impaired": the claim speaks of what is asked
+    assert _relevant("Is Acme's business subject to cyclicality?", "Acme's business is cyclical.")
+    assert _relevant("Did Acme record any impairment in fiscal 2024?", "Acme impaired its Tacoma plant in fiscal 2024.")
+    assert not _relevant("Did Acme record any impairment in fiscal 2024?", "Acme sold its Tacoma plant in fiscal 2024.")
