@@ -306,6 +306,9 @@ _NAMED_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(
     ("risk_factors", r"\brisk\s+factors\b"),
     ("legal_proceedings", r"\blegal\s+proceedings\b"),
 ))
+# The titles of the primary financial statements, as one pattern ("where a figure is read" for
+# `rewards.relevance`).
+STATEMENT_TITLES = "|".join(p.pattern for kind, p in _NAMED_KINDS if kind in STATEMENT_KINDS)
 
 
 # Where a measure is read when the question names no statement: the primary statement(s) its

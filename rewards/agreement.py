@@ -71,8 +71,14 @@ def of_another_period(passage: str, asked_years: set[int]) -> bool:
     year of one the question asks about (a fiscal label and a calendar year may differ by one). A claim
     that names no period is about the asked one, so "Revenue declined due to lower demand", answering a
     question about FY2023, is not what "Revenue declined in fiscal 2017 due to lower demand" says."""
-    years = {int(y) for y in _PASSAGE_YEAR_RE.findall(passage)}
+    years = _passage_years(passage)
     return bool(years and asked_years) and all(min(abs(y - a) for a in asked_years) > 1 for y in years)
+
+
+@lru_cache(maxsize=8192)
+def _passage_years(passage: str) -> frozenset[int]:
+    """The years a passage names, read once per window text (every prose claim of an answer asks)."""
+    return frozenset(int(y) for y in _PASSAGE_YEAR_RE.findall(passage))
 
 
 class _PartFacts(NamedTuple):

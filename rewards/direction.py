@@ -105,7 +105,8 @@ _PAIR_RES = [
     # A comparison of the claim's two figures: "$47 million, which was lower than the $54 million of …"
     # (only a copula or "which" between the first figure and the comparative; a figure set off by a comma,
     # "25% in 2023, 5 points higher than 20%", is the difference, not a compared value).
-    re.compile(r"(?<!,)(?<!,\s)⟦(?P<new>\d+)⟧\s*,?\s*(?:(?:which|that)\s+)?(?:(?:was|were|is|are|remains?|remained)\s+)?"
+    re.compile(r"(?<!,)(?<!,\s)⟦(?P<new>\d+)⟧\s*,?\s*(?:(?:which|that)\s+)?"
+               r"(?:(?:was|were|is|are|remains?|remained)\s+)?"
                r"(?:\w+ly\s+)?(?P<dir>higher|lower)\s+than\s+[^⟦;.]{0,50}?⟦(?P<old>\d+)⟧", re.IGNORECASE),
 ]
 _FISCAL_KINDS = ("fy", "year", "quarter")

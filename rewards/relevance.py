@@ -76,6 +76,7 @@ from cai.core.contracts import (
     Verification,
 )
 from cai.core.prompts import question_sentences
+from rag.page_kinds import STATEMENT_TITLES
 from rewards.claims import split_claims, split_sentences
 from rewards.entities import KnownNames, doc_filer, extract_entities, normalise
 from rewards.numbers import checkable, extract_quantities
@@ -135,9 +136,7 @@ _PARENTHESIS_RE = re.compile(r"\([^()]*\)")
 _STATEMENT_SOURCE_RE = re.compile(
     r"\b(?i:on|in|from|within|using|per|according\s+to|based\s+on|shown\s+in)\s+(?i:the\s+|its\s+|their\s+)?"
     r"(?:(?:[A-Z][\w.&-]*\s+){0,3}[A-Z][\w.&-]*['\u2019]s\s+)?(?i:consolidated\s+)?"
-    r"(?i:balance\s+sheets?|income\s+statements?|cash\s+flows?\s+statements?|p&l(?:\s+statements?)?"
-    r"|statements?\s+of\s+(?:income|operations|earnings|cash\s+flows?|financial\s+position|comprehensive\s+income)"
-    r"|(?:annual|quarterly)\s+reports?|10-[kq](?:\s+filings?)?|filings?)\b")
+    rf"(?i:{STATEMENT_TITLES}|(?:annual|quarterly)\s+reports?|10-[kq](?:\s+filings?)?|filings?)\b")
 # Phrases that qualify a measure the answer may name plainly: "net income attributable to shareholders" is
 # net income, "capex as a % of revenue" is a share of capex (also written "capex margin"), a "growth rate"
 # the growth.
